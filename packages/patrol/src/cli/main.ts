@@ -1,12 +1,16 @@
 // The `patrol` command. Each command lives in its own module and registers itself here.
 
 import { Command } from 'commander';
+import { registerCheck } from './check.js';
+import { registerStart } from './start.js';
 
 const program = new Command('patrol')
   .description('Patrol: service inspection and anomaly alerting for backend services')
   .version('0.1.0')
   .showHelpAfterError();
 
-// Commands register themselves: registerX(program).
+// Each command registers itself; keep this list in the order `patrol --help` shows it.
+registerStart(program);
+registerCheck(program);
 
 await program.parseAsync(process.argv);

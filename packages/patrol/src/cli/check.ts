@@ -1,0 +1,33 @@
+import { Command } from 'commander';
+import { loadConfigFile } from '../config/load.js';
+
+export function registerCheck(program: Command): Command {
+  const check = program.command('check').description('validate configuration and rule files');
+  check
+    .command('config')
+    .description('validate a configuration file; exit 0 with a summary when valid, 1 with every error otherwise')
+    .argument('<file>', 'configuration file')
+    .action(async (file: string) => {
+      const r = await loadConfigFile(file);
+      if (!r.ok) {
+        for (const e of r.errors) process.stderr.write(`${e.toString()}\n`);
+        process.stderr.write(`FAILED: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'} in ${file}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const c = r.config;
+      const targets = c.scrape_configs.reduce((n, s) => n + s.static_configs.reduce((m, sc) => m + sc.targets.length, 0), 0);
+      const lines = [
+        `SUCCESS: ${file} is valid`,
+        `  scrape jobs: ${c.scrape_configs.length} (${targets} static targets)`,
+        `  probes: ${c.probes.length}`,
+        `  rule files: ${c.rule_files.length}`,
+        `  receivers: ${c.alerting.receivers.length}, inhibit rules: ${c.alerting.inhibit_rules.length}, time intervals: ${c.alerting.time_intervals.length + c.alerting.mute_time_intervals.length}`,
+        `  remote write: ${c.remote_write.length}`,
+        `  storage: retention ${c.storage.retention / 86_400_000}d`,
+      ];
+      for (const w of r.warnings) lines.push(`  warning: ${w}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+  return check;
+}

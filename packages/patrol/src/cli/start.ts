@@ -1,0 +1,62 @@
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { createLogger, LOG_LEVELS } from '../logger.js';
+import { DEFAULT_LISTEN, Patrol, StartupError } from '../server.js';
+
+/** Graceful shutdown must finish within this; past it the process exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('run the Patrol server')
+    .option('--config <file>', 'configuration file (default: built-in self-monitoring)')
+    .option('--data <dir>', 'data directory', './data')
+    .option('--listen <host:port>', `address to listen on (default: server.listen or ${DEFAULT_LISTEN})`)
+    .addOption(new Option('--log.level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .action(async (opts: { config?: string; data: string; listen?: string; 'log.level': string }) => {
+      const logger = createLogger(opts['log.level']);
+      const patrol = new Patrol({
+        configFile: opts.config ? resolve(opts.config) : undefined,
+        dataDir: resolve(opts.data),
+        listen: opts.listen,
+        logger,
+      });
+      let shuttingDown = false;
+      const shutdown = (signal: string) => {
+        if (shuttingDown) return;
+        shuttingDown = true;
+        logger.info({ signal }, 'received signal');
+        const timer = setTimeout(() => {
+          logger.error('shutdown took longer than 10s; exiting');
+          process.exit(1);
+        }, SHUTDOWN_DEADLINE_MS);
+        timer.unref();
+        patrol.stop().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            logger.error({ err: e }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => shutdown('SIGTERM'));
+      process.on('SIGINT', () => shutdown('SIGINT'));
+      process.on('SIGHUP', () => {
+        logger.info('SIGHUP: reloading configuration');
+        void patrol.reload();
+      });
+      try {
+        await patrol.start();
+      } catch (e) {
+        if (e instanceof StartupError) {
+          for (const err of e.errors) process.stderr.write(`${err}\n`);
+          logger.fatal({ errors: e.errors }, 'invalid configuration');
+          process.exit(2);
+        }
+        logger.fatal({ err: e }, 'startup failed');
+        await patrol.stop().catch(() => undefined);
+        process.exit(1);
+      }
+    });
+}

@@ -1,0 +1,268 @@
+// The sections Patrol shares with alertmanager.yml, placed under `alerting:`: global, route,
+// receivers, inhibit_rules, time_intervals (and the older mute_time_intervals), templates.
+// Same keys and meaning; Patrol adds receivers for DingTalk, WeCom and Feishu.
+
+import { z } from 'zod';
+import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, tlsConfig, url } from './fields.js';
+import { alertmanagerTargetConfig, relabelConfig } from './prometheus.js';
+
+const notifierCommon = {
+  send_resolved: z.boolean().optional(),
+};
+
+const emailConfig = z.strictObject({
+  ...notifierCommon,
+  to: z.string(),
+  from: z.string().optional(),
+  smarthost: z.string().optional(),
+  hello: z.string().optional(),
+  auth_username: z.string().optional(),
+  auth_password: secret.optional(),
+  auth_password_file: z.string().optional(),
+  auth_secret: secret.optional(),
+  auth_identity: z.string().optional(),
+  require_tls: z.boolean().optional(),
+  tls_config: tlsConfig.optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  html: z.string().optional(),
+  text: z.string().optional(),
+});
+
+const webhookConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    http_config: httpClientConfig.optional(),
+    max_alerts: z.number().int().nonnegative().default(0),
+    timeout: duration.optional(),
+  })
+  .refine((w) => w.url !== undefined || w.url_file !== undefined, { error: 'one of url or url_file is required' });
+
+const slackConfig = z.strictObject({
+  ...notifierCommon,
+  api_url: secretUrl.optional(),
+  api_url_file: z.string().optional(),
+  channel: z.string().optional(),
+  username: z.string().optional(),
+  color: z.string().optional(),
+  title: z.string().optional(),
+  title_link: z.string().optional(),
+  pretext: z.string().optional(),
+  text: z.string().optional(),
+  footer: z.string().optional(),
+  fallback: z.string().optional(),
+  icon_emoji: z.string().optional(),
+  icon_url: z.string().optional(),
+  link_names: z.boolean().optional(),
+  short_fields: z.boolean().optional(),
+  mrkdwn_in: z.array(z.string()).optional(),
+  fields: z.array(z.record(z.string(), z.unknown())).optional(),
+  actions: z.array(z.record(z.string(), z.unknown())).optional(),
+  callback_id: z.string().optional(),
+  image_url: z.string().optional(),
+  thumb_url: z.string().optional(),
+  http_config: httpClientConfig.optional(),
+});
+
+/** DingTalk custom robot: webhook URL with access_token, optional signing secret (加签). */
+const dingtalkConfig = z.strictObject({
+  ...notifierCommon,
+  url: secretUrl,
+  secret: secret.optional(),
+  message_type: z.enum(['markdown', 'text', 'actionCard']).default('markdown'),
+  title: z.string().optional(),
+  text: z.string().optional(),
+  at_mobiles: z.array(z.string()).default([]),
+  at_user_ids: z.array(z.string()).default([]),
+  at_all: z.boolean().default(false),
+  http_config: httpClientConfig.optional(),
+});
+
+/** WeCom (企业微信) group robot: webhook URL with key. */
+const wecomConfig = z.strictObject({
+  ...notifierCommon,
+  url: secretUrl,
+  message_type: z.enum(['markdown', 'text']).default('markdown'),
+  text: z.string().optional(),
+  mentioned_list: z.array(z.string()).default([]),
+  mentioned_mobile_list: z.array(z.string()).default([]),
+  http_config: httpClientConfig.optional(),
+});
+
+/** Feishu / Lark custom bot: webhook URL, optional signature secret. */
+const feishuConfig = z.strictObject({
+  ...notifierCommon,
+  url: secretUrl,
+  secret: secret.optional(),
+  message_type: z.enum(['interactive', 'text', 'post']).default('interactive'),
+  title: z.string().optional(),
+  text: z.string().optional(),
+  http_config: httpClientConfig.optional(),
+});
+
+/** Integrations Patrol accepts with their Alertmanager keys but validates loosely. */
+const looseIntegration = z.array(z.record(z.string(), z.unknown())).optional();
+
+export const receiver = z.strictObject({
+  name: z.string().min(1),
+  email_configs: z.array(emailConfig).optional(),
+  webhook_configs: z.array(webhookConfig).optional(),
+  slack_configs: z.array(slackConfig).optional(),
+  dingtalk_configs: z.array(dingtalkConfig).optional(),
+  wecom_configs: z.array(wecomConfig).optional(),
+  feishu_configs: z.array(feishuConfig).optional(),
+  pagerduty_configs: looseIntegration,
+  opsgenie_configs: looseIntegration,
+  wechat_configs: looseIntegration,
+  telegram_configs: looseIntegration,
+  msteams_configs: looseIntegration,
+  msteamsv2_configs: looseIntegration,
+  discord_configs: looseIntegration,
+  sns_configs: looseIntegration,
+  victorops_configs: looseIntegration,
+  pushover_configs: looseIntegration,
+  webex_configs: looseIntegration,
+  jira_configs: looseIntegration,
+  rocketchat_configs: looseIntegration,
+  incidentio_configs: looseIntegration,
+  sms_configs: looseIntegration,
+});
+
+export type ReceiverConfig = z.infer<typeof receiver>;
+
+const legacyMatch = z.record(labelName, z.string());
+
+export interface RouteConfig {
+  receiver?: string | undefined;
+  group_by?: string[] | undefined;
+  continue: boolean;
+  matchers: z.infer<typeof matcherList>;
+  match?: Record<string, string> | undefined;
+  match_re?: Record<string, string> | undefined;
+  group_wait?: number | undefined;
+  group_interval?: number | undefined;
+  repeat_interval?: number | undefined;
+  mute_time_intervals: string[];
+  active_time_intervals: string[];
+  routes: RouteConfig[];
+}
+
+export const route: z.ZodType<RouteConfig, unknown> = z.lazy(() =>
+  z.strictObject({
+    receiver: z.string().optional(),
+    group_by: z.array(z.string()).optional(),
+    continue: z.boolean().default(false),
+    matchers: matcherList.default([]),
+    match: legacyMatch.optional(),
+    match_re: legacyMatch.optional(),
+    group_wait: duration.optional(),
+    group_interval: duration.optional(),
+    repeat_interval: duration.optional(),
+    mute_time_intervals: z.array(z.string()).default([]),
+    active_time_intervals: z.array(z.string()).default([]),
+    routes: z.array(route).default([]),
+  }),
+);
+
+const inhibitRule = z.strictObject({
+  source_matchers: matcherList.default([]),
+  target_matchers: matcherList.default([]),
+  source_match: legacyMatch.optional(),
+  source_match_re: legacyMatch.optional(),
+  target_match: legacyMatch.optional(),
+  target_match_re: legacyMatch.optional(),
+  equal: z.array(z.string()).default([]),
+});
+
+const clock = /^([01]?\d|2[0-4]):[0-5]\d$/;
+const timeRange = z.strictObject({
+  start_time: z.string().regex(clock, { error: (iss) => `${JSON.stringify(iss.input)} is not a time of day (HH:MM)` }),
+  end_time: z.string().regex(clock, { error: (iss) => `${JSON.stringify(iss.input)} is not a time of day (HH:MM)` }),
+});
+
+const timeInterval = z.strictObject({
+  times: z.array(timeRange).optional(),
+  weekdays: z.array(z.string()).optional(),
+  days_of_month: z.array(z.string()).optional(),
+  months: z.array(z.string()).optional(),
+  years: z.array(z.string()).optional(),
+  location: z.string().optional(),
+});
+
+const namedTimeInterval = z.strictObject({
+  name: z.string().min(1),
+  time_intervals: z.array(timeInterval),
+});
+
+const amGlobal = z.strictObject({
+  resolve_timeout: duration.default(5 * 60_000),
+  http_config: httpClientConfig.optional(),
+  smtp_from: z.string().optional(),
+  smtp_hello: z.string().default('localhost'),
+  smtp_smarthost: z.string().optional(),
+  smtp_auth_username: z.string().optional(),
+  smtp_auth_password: secret.optional(),
+  smtp_auth_password_file: z.string().optional(),
+  smtp_auth_secret: secret.optional(),
+  smtp_auth_identity: z.string().optional(),
+  smtp_require_tls: z.boolean().default(true),
+  smtp_tls_config: tlsConfig.optional(),
+  slack_api_url: secretUrl.optional(),
+  slack_api_url_file: z.string().optional(),
+  pagerduty_url: url.optional(),
+  opsgenie_api_url: url.optional(),
+  opsgenie_api_key: secret.optional(),
+  wechat_api_url: url.optional(),
+  wechat_api_secret: secret.optional(),
+  wechat_api_corp_id: z.string().optional(),
+  telegram_api_url: url.optional(),
+  webex_api_url: url.optional(),
+  victorops_api_url: url.optional(),
+  victorops_api_key: secret.optional(),
+});
+
+export const alertingConfig = z
+  .strictObject({
+    // Alertmanager's own keys.
+    global: amGlobal.optional(),
+    route: route.optional(),
+    receivers: z.array(receiver).default([]),
+    inhibit_rules: z.array(inhibitRule).default([]),
+    time_intervals: z.array(namedTimeInterval).default([]),
+    mute_time_intervals: z.array(namedTimeInterval).default([]),
+    templates: z.array(z.string()).default([]),
+    // Prometheus's keys (forwarding alerts to external Alertmanagers).
+    alertmanagers: z.array(alertmanagerTargetConfig).default([]),
+    alert_relabel_configs: z.array(relabelConfig).default([]),
+  })
+  .superRefine((a, ctx) => {
+    const names = new Map<string, number>();
+    a.receivers.forEach((r, i) => {
+      if (names.has(r.name)) ctx.addIssue({ code: 'custom', message: `receiver ${JSON.stringify(r.name)} is defined twice`, path: ['receivers', i, 'name'] });
+      names.set(r.name, i);
+    });
+    const intervals = new Set([...a.time_intervals, ...a.mute_time_intervals].map((t) => t.name));
+    if (a.route) {
+      if (!a.route.receiver) ctx.addIssue({ code: 'custom', message: 'root route must specify a default receiver', path: ['route'] });
+      if (a.route.matchers.length > 0 || a.route.match || a.route.match_re) {
+        ctx.addIssue({ code: 'custom', message: 'root route must not have any matchers', path: ['route'] });
+      }
+      const walk = (r: RouteConfig, path: (string | number)[]) => {
+        if (r.receiver !== undefined && !names.has(r.receiver)) {
+          ctx.addIssue({ code: 'custom', message: `undefined receiver ${JSON.stringify(r.receiver)} used in route`, path: [...path, 'receiver'] });
+        }
+        for (const key of ['mute_time_intervals', 'active_time_intervals'] as const) {
+          r[key].forEach((n, i) => {
+            if (!intervals.has(n)) ctx.addIssue({ code: 'custom', message: `undefined time interval ${JSON.stringify(n)} used in route`, path: [...path, key, i] });
+          });
+        }
+        r.routes.forEach((c, i) => walk(c, [...path, 'routes', i]));
+      };
+      walk(a.route, ['route']);
+    } else if (a.receivers.length > 0) {
+      ctx.addIssue({ code: 'custom', message: 'receivers are defined but there is no route', path: ['receivers'] });
+    }
+  });
+
+export type AlertingConfig = z.infer<typeof alertingConfig>;

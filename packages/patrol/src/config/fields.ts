@@ -1,0 +1,151 @@
+// Field types shared by every config section: durations, secrets, label names, regexes and
+// matchers, each with a message that quotes the bad value and says what was expected.
+
+import { z } from 'zod';
+import { isValidLabelName } from '../model/labels.js';
+import { compileAnchoredRegex, parseMatchers, type Matcher } from '../model/matchers.js';
+import { parseByteSize, parseDuration } from './duration.js';
+import { expandEnv, Secret } from './secret.js';
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/** A duration such as `30s`, `5m`, `1h30m`, `1d`; parsed to milliseconds. */
+export const duration = z.unknown().transform((v, ctx): number => {
+  const ms = typeof v === 'string' ? parseDuration(v) : null;
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `${show(v)} is not a duration (expected e.g. "30s", "5m", "1h30m", "1d")` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A byte size such as `512MB` or `0` (no limit); parsed to bytes. */
+export const byteSize = z.unknown().transform((v, ctx): number => {
+  const b = typeof v === 'string' ? parseByteSize(v) : typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null;
+  if (b === null) {
+    ctx.addIssue({ code: 'custom', message: `${show(v)} is not a byte size (expected e.g. "512MB", "1GB", 0)` });
+    return z.NEVER;
+  }
+  return b;
+});
+
+/** A secret value; `${ENV}` references are expanded at load time. Prints as `<secret>`. */
+export const secret = z.unknown().transform((v, ctx): Secret => {
+  if (typeof v !== 'string') {
+    ctx.addIssue({ code: 'custom', message: `expected a string, got ${show(v)}` });
+    return z.NEVER;
+  }
+  const { value, missing } = expandEnv(v);
+  if (missing.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `environment variable ${missing.map((m) => '${' + m + '}').join(', ')} is not set` });
+    return z.NEVER;
+  }
+  return new Secret(value);
+});
+
+export const labelName = z.string().refine(isValidLabelName, { error: (iss) => `${show(iss.input)} is not a valid label name` });
+
+export const labelSet = z.record(labelName, z.string());
+
+/** A regular expression as Prometheus takes it (anchored); stays a string, validated here. */
+export const regex = z.string().superRefine((v, ctx) => {
+  try {
+    compileAnchoredRegex(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
+/** A list of Alertmanager-style matchers (`alertname="X"`, `severity=~"warn|crit"`). */
+export const matcherList = z.array(z.string()).transform((list, ctx): Matcher[] => {
+  const out: Matcher[] = [];
+  list.forEach((text, i) => {
+    try {
+      out.push(...parseMatchers(text));
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message, path: [i] });
+    }
+  });
+  return out;
+});
+
+export const positiveInt = z.number().int().nonnegative();
+
+export const url = z.string().refine(
+  (v) => {
+    try {
+      new URL(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (iss) => `${show(iss.input)} is not a URL` },
+);
+
+/** A URL that may carry a key in its path or query (webhooks); treated as a secret. */
+export const secretUrl = secret.superRefine((s, ctx) => {
+  try {
+    new URL(s.reveal());
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a URL' });
+  }
+});
+
+export const tlsConfig = z.strictObject({
+  ca: z.string().optional(),
+  ca_file: z.string().optional(),
+  cert: z.string().optional(),
+  cert_file: z.string().optional(),
+  key: secret.optional(),
+  key_file: z.string().optional(),
+  server_name: z.string().optional(),
+  insecure_skip_verify: z.boolean().default(false),
+  min_version: z.enum(['TLS10', 'TLS11', 'TLS12', 'TLS13']).optional(),
+  max_version: z.enum(['TLS10', 'TLS11', 'TLS12', 'TLS13']).optional(),
+});
+
+export const basicAuth = z.strictObject({
+  username: z.string().optional(),
+  username_file: z.string().optional(),
+  password: secret.optional(),
+  password_file: z.string().optional(),
+});
+
+export const authorization = z.strictObject({
+  type: z.string().default('Bearer'),
+  credentials: secret.optional(),
+  credentials_file: z.string().optional(),
+});
+
+export const oauth2 = z.strictObject({
+  client_id: z.string(),
+  client_secret: secret.optional(),
+  client_secret_file: z.string().optional(),
+  scopes: z.array(z.string()).optional(),
+  token_url: z.string(),
+  endpoint_params: z.record(z.string(), z.string()).optional(),
+  tls_config: tlsConfig.optional(),
+  proxy_url: z.string().optional(),
+});
+
+/** Prometheus's common HTTP client settings, inlined into scrape, remote write and receivers. */
+export const httpClientFields = {
+  basic_auth: basicAuth.optional(),
+  authorization: authorization.optional(),
+  oauth2: oauth2.optional(),
+  bearer_token: secret.optional(),
+  bearer_token_file: z.string().optional(),
+  tls_config: tlsConfig.optional(),
+  proxy_url: z.string().optional(),
+  no_proxy: z.string().optional(),
+  proxy_from_environment: z.boolean().optional(),
+  proxy_connect_header: z.record(z.string(), z.array(secret)).optional(),
+  follow_redirects: z.boolean().default(true),
+  enable_http2: z.boolean().default(true),
+  http_headers: z.record(z.string(), z.unknown()).optional(),
+};
+
+export const httpClientConfig = z.strictObject(httpClientFields);

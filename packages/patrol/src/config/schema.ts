@@ -1,0 +1,41 @@
+// The whole configuration file. Parsing is a pure function from a plain object to typed values
+// with every default filled in (see load.ts for text → object with positions).
+
+import { z } from 'zod';
+import { alertingConfig } from './alertmanager.js';
+import { serverConfig, storageConfig } from './patrol.js';
+import { probesSection } from './probes.js';
+import { globalConfig, remoteReadConfig, remoteWriteConfig, resolveScrapeDefaults, scrapeConfig, type ScrapeConfig } from './prometheus.js';
+
+export const configSchema = z
+  .strictObject({
+    global: globalConfig.default(globalConfig.parse({})),
+    scrape_configs: z.array(scrapeConfig).default([]),
+    scrape_config_files: z.array(z.string()).default([]),
+    rule_files: z.array(z.string()).default([]),
+    remote_write: z.array(remoteWriteConfig).default([]),
+    remote_read: z.array(remoteReadConfig).default([]),
+    storage: storageConfig.default(storageConfig.parse({})),
+    server: serverConfig.default(serverConfig.parse({})),
+    probes: probesSection.default([]),
+    alerting: alertingConfig.default(alertingConfig.parse({})),
+    // Prometheus sections with no Patrol behaviour yet; accepted so existing files validate.
+    tracing: z.record(z.string(), z.unknown()).optional(),
+    runtime: z.record(z.string(), z.unknown()).optional(),
+    otlp: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((c, ctx) => {
+    const jobs = new Map<string, number>();
+    c.scrape_configs.forEach((s, i) => {
+      const first = jobs.get(s.job_name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `found multiple scrape configs with job name ${JSON.stringify(s.job_name)} (first at scrape_configs[${first}])`, path: ['scrape_configs', i, 'job_name'] });
+      } else jobs.set(s.job_name, i);
+    });
+  })
+  .transform((c) => ({
+    ...c,
+    scrape_configs: c.scrape_configs.map((s): ScrapeConfig => resolveScrapeDefaults(s, c.global)),
+  }));
+
+export type Config = z.output<typeof configSchema>;

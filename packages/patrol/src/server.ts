@@ -1,0 +1,212 @@
+// Wiring: the only module that knows every component. It opens storage, builds the components,
+// applies configuration to all of them through one list, serves HTTP, and shuts down in order.
+
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { Component, Runtime } from './component.js';
+import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { defaultConfigText } from './defaults.js';
+import type { Storage } from './storage/interface.js';
+import { MemoryStorage } from './storage/memory.js';
+import { BUILD_INFO } from './version.js';
+
+export interface PatrolOptions {
+  /** Config file; when absent the built-in self-monitoring default is used. */
+  configFile?: string;
+  dataDir: string;
+  /** host:port; overrides server.listen in the config. */
+  listen?: string;
+  logger: Logger;
+}
+
+export interface ReloadOutcome {
+  ok: boolean;
+  errors: string[];
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:9310';
+
+export function splitHostPort(listen: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(listen);
+  if (!m) throw new Error(`listen address ${JSON.stringify(listen)} is not HOST:PORT`);
+  return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
+}
+
+export class Patrol {
+  readonly registry = new Registry();
+  readonly app: FastifyInstance;
+  private storage: Storage | null = null;
+  private components: Component[] = [];
+  private config: Config | null = null;
+  private ready = false;
+  private stopping: Promise<void> | null = null;
+  private reloadChain: Promise<unknown> = Promise.resolve();
+  private readonly log: Logger;
+  private readonly reloadOk: Gauge;
+  private readonly reloadTime: Gauge;
+  private listenAddr: string;
+
+  constructor(private readonly opts: PatrolOptions) {
+    this.log = opts.logger;
+    this.listenAddr = opts.listen ?? DEFAULT_LISTEN;
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'patrol_build_info',
+      help: 'A metric with a constant 1 value labelled by version, revision and Node.js version.',
+      labelNames: ['version', 'revision', 'branch', 'nodeversion'],
+      registers: [this.registry],
+    }).set({ version: BUILD_INFO.version, revision: BUILD_INFO.revision, branch: BUILD_INFO.branch, nodeversion: process.versions.node }, 1);
+    this.reloadOk = new Gauge({
+      name: 'patrol_config_last_reload_successful',
+      help: 'Whether the last configuration reload attempt was successful.',
+      registers: [this.registry],
+    });
+    this.reloadTime = new Gauge({
+      name: 'patrol_config_last_reload_success_timestamp_seconds',
+      help: 'Timestamp of the last successful configuration reload.',
+      registers: [this.registry],
+    });
+    this.app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true });
+    this.routes();
+  }
+
+  get listen(): string {
+    return this.listenAddr;
+  }
+
+  get currentConfig(): Config | null {
+    return this.config;
+  }
+
+  private routes(): void {
+    const app = this.app;
+    app.get('/-/healthy', async (_req, reply) => reply.type('text/plain').send('Patrol is Healthy.\n'));
+    app.get('/-/ready', async (_req, reply) => {
+      if (this.ready) return reply.type('text/plain').send('Patrol is Ready.\n');
+      return reply.code(503).type('text/plain').send('Service Unavailable\n');
+    });
+    const reload = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+      const r = await this.reload();
+      if (r.ok) return reply.send({ status: 'success' });
+      return reply.code(500).send({ status: 'error', errorType: 'bad_config', error: r.errors.join('\n'), errors: r.errors });
+    };
+    app.post('/-/reload', reload);
+    app.put('/-/reload', reload);
+    app.get('/metrics', async (_req, reply) => {
+      const body = await this.registry.metrics();
+      return reply.type(this.registry.contentType).send(body);
+    });
+    app.get('/api/patrol/v1/status/config', async (_req, reply) => {
+      // Secrets serialise as <secret> through Secret.toJSON.
+      return reply.send({ status: 'success', data: this.config });
+    });
+    app.get('/api/patrol/v1/status/buildinfo', async (_req, reply) => reply.send({ status: 'success', data: BUILD_INFO }));
+  }
+
+  /** Opens storage, applies the first configuration and starts serving. Throws on a bad initial config. */
+  async start(): Promise<void> {
+    const first = await this.loadConfig();
+    if (!first.ok) {
+      throw new StartupError(first.errors.map(String));
+    }
+    if (!this.opts.listen && first.config.server.listen) this.listenAddr = first.config.server.listen;
+    const { host, port } = splitHostPort(this.listenAddr);
+
+    await mkdir(this.opts.dataDir, { recursive: true });
+    this.storage = await this.openStorage(first.config);
+    const rt: Runtime = { storage: this.storage, logger: this.log, registry: this.registry, listen: this.listenAddr, dataDir: this.opts.dataDir };
+    this.components = this.buildComponents(rt);
+
+    await this.app.listen({ host, port });
+    const addr = this.app.server.address();
+    if (addr && typeof addr === 'object' && port === 0) {
+      // Port 0 (tests): record the port the OS chose so self-monitoring targets the right place.
+      this.listenAddr = `${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+      rt.listen = this.listenAddr;
+    }
+    const applied = await this.apply(this.opts.configFile ? first : await this.loadConfig());
+    if (!applied.ok) throw new StartupError(applied.errors);
+    this.ready = true;
+    this.log.info({ listen: this.listenAddr, dataDir: this.opts.dataDir, config: this.opts.configFile ?? '<built-in default>' }, 'Patrol is ready');
+  }
+
+  private async openStorage(_cfg: Config): Promise<Storage> {
+    return new MemoryStorage();
+  }
+
+  /** The one list of components that take configuration. Order is the data flow. */
+  private buildComponents(_rt: Runtime): Component[] {
+    return [];
+  }
+
+  private async loadConfig(): Promise<LoadResult> {
+    if (this.opts.configFile) return loadConfigFile(this.opts.configFile);
+    const r = parseConfig(defaultConfigText(this.listenAddr), '<built-in default>');
+    return r.ok ? { ...r, dir: resolve('.') } : r;
+  }
+
+  /** Re-reads the config file and applies it; a bad file leaves the running config in place. */
+  reload(): Promise<ReloadOutcome> {
+    const run = this.reloadChain.then(async () => this.apply(await this.loadConfig()));
+    this.reloadChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async apply(r: LoadResult): Promise<ReloadOutcome> {
+    if (!r.ok) {
+      const errors = r.errors.map((e: ConfigError) => e.toString());
+      this.reloadOk.set(0);
+      this.log.error({ errors, file: r.file }, 'configuration rejected; keeping the running configuration');
+      return { ok: false, errors };
+    }
+    for (const w of r.warnings) this.log.warn({ file: r.file }, w);
+    const errors: string[] = [];
+    for (const c of this.components) {
+      try {
+        await c.applyConfig(r.config, { dir: r.dir });
+      } catch (e) {
+        errors.push(`${c.name}: ${(e as Error).message}`);
+      }
+    }
+    if (errors.length > 0) {
+      this.reloadOk.set(0);
+      this.log.error({ errors }, 'applying configuration failed');
+      return { ok: false, errors };
+    }
+    this.config = r.config;
+    this.reloadOk.set(1);
+    this.reloadTime.set(Date.now() / 1000);
+    this.log.info({ file: r.file }, 'configuration applied');
+    return { ok: true, errors: [] };
+  }
+
+  /** Stops accepting requests, stops components, flushes and closes storage. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.ready = false;
+      this.log.info('shutting down');
+      await this.app.close();
+      for (const c of [...this.components].reverse()) {
+        try {
+          await c.stop();
+        } catch (e) {
+          this.log.error({ err: e, component: c.name }, 'component failed to stop');
+        }
+      }
+      await this.storage?.close();
+      this.log.info('shutdown complete');
+    })();
+    return this.stopping;
+  }
+}
+
+export class StartupError extends Error {
+  constructor(readonly errors: string[]) {
+    super(`invalid configuration:\n${errors.join('\n')}`);
+    this.name = 'StartupError';
+  }
+}
