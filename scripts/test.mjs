@@ -24,6 +24,7 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const args = ['--import', 'tsx', '--test', '--test-timeout=300000', '--test-concurrency=2', ...files];
+const reporter = process.env.TEST_REPORTER ? [`--test-reporter=${process.env.TEST_REPORTER}`] : [];
+const args = ['--import', 'tsx', '--test', ...reporter, '--test-timeout=300000', '--test-concurrency=2', ...files];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
 process.exit(r.status ?? 1);

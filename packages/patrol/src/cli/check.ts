@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { stringify } from 'yaml';
 import { loadConfigFile } from '../config/load.js';
 
 export function registerCheck(program: Command): Command {
@@ -7,7 +8,8 @@ export function registerCheck(program: Command): Command {
     .command('config')
     .description('validate a configuration file; exit 0 with a summary when valid, 1 with every error otherwise')
     .argument('<file>', 'configuration file')
-    .action(async (file: string) => {
+    .option('--show', 'print the effective configuration with defaults filled in (secrets masked)')
+    .action(async (file: string, opts: { show?: boolean }) => {
       const r = await loadConfigFile(file);
       if (!r.ok) {
         for (const e of r.errors) process.stderr.write(`${e.toString()}\n`);
@@ -28,6 +30,10 @@ export function registerCheck(program: Command): Command {
       ];
       for (const w of r.warnings) lines.push(`  warning: ${w}`);
       process.stdout.write(lines.join('\n') + '\n');
+      if (opts.show) {
+        // JSON round trip turns every Secret into <secret> and Matchers into their text.
+        process.stdout.write('---\n' + stringify(JSON.parse(JSON.stringify(c))));
+      }
     });
   return check;
 }

@@ -47,10 +47,16 @@ export const secret = z.unknown().transform((v, ctx): Secret => {
 
 export const labelName = z.string().refine(isValidLabelName, { error: (iss) => `${show(iss.input)} is not a valid label name` });
 
-export const labelSet = z.record(labelName, z.string());
+/**
+ * A string field. YAML reads `true`, `8080` or `1.5` as other types; Prometheus (Go) takes them
+ * as their text for string fields, and so do we.
+ */
+export const text = z.preprocess((v) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v), z.string());
+
+export const labelSet = z.record(labelName, text);
 
 /** A regular expression as Prometheus takes it (anchored); stays a string, validated here. */
-export const regex = z.string().superRefine((v, ctx) => {
+export const regex = text.superRefine((v, ctx) => {
   try {
     compileAnchoredRegex(v);
   } catch (e) {

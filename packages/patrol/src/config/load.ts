@@ -106,6 +106,11 @@ function issueToErrors(iss: z.core.$ZodIssue, doc: Document, lc: LineCounter, fi
       return new ConfigError(file, line, col, formatPath(p), `unknown key ${JSON.stringify(k)}`);
     });
   }
+  if (iss.code === 'invalid_key') {
+    const { line, col } = at(path, true);
+    const inner = iss.issues[0]?.message ?? iss.message;
+    return [new ConfigError(file, line, col, formatPath(path), `invalid key: ${inner}`)];
+  }
   const value = valueAt(raw, path);
   let message = iss.message;
   if (iss.code === 'invalid_type') {

@@ -3,7 +3,7 @@
 // meaning, same defaults, so a user's existing file validates unchanged.
 
 import { z } from 'zod';
-import { byteSize, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret } from './fields.js';
+import { byteSize, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
 
 export const RELABEL_ACTIONS = [
   'replace',
@@ -29,11 +29,11 @@ const relabelAction = z
 export const relabelConfig = z
   .strictObject({
     source_labels: z.array(z.string()).default([]),
-    separator: z.string().default(';'),
+    separator: text.default(';'),
     regex: regex.default('(.*)'),
     modulus: positiveInt.optional(),
     target_label: z.string().optional(),
-    replacement: z.string().default('$1'),
+    replacement: text.default('$1'),
     action: relabelAction.default('replace'),
   })
   .superRefine((r, ctx) => {

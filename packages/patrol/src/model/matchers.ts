@@ -39,6 +39,10 @@ export class Matcher {
   toString(): string {
     return `${this.name}${this.type}${JSON.stringify(this.value)}`;
   }
+
+  toJSON(): string {
+    return this.toString();
+  }
 }
 
 /**

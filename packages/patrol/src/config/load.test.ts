@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
+import { parseDuration, formatDuration } from './duration.js';
+import { parseConfig } from './load.js';
+import { Secret } from './secret.js';
+
+const examples = new URL('../../../../examples/', import.meta.url);
+
+/** Parses `text` and returns the error strings, failing the test if it parsed. */
+function errorsOf(text: string): string[] {
+  const r = parseConfig(text, 'patrol.yml');
+  assert.equal(r.ok, false, 'expected the config to be rejected');
+  return r.ok ? [] : r.errors.map(String);
+}
+
+function indent(text: string, by: string): string {
+  return text
+    .split('\n')
+    .map((l) => (l === '' ? l : by + l))
+    .join('\n');
+}
+
+describe('durations', () => {
+  it('parses Prometheus durations', () => {
+    assert.equal(parseDuration('30s'), 30_000);
+    assert.equal(parseDuration('5m'), 300_000);
+    assert.equal(parseDuration('1h30m'), 5_400_000);
+    assert.equal(parseDuration('1d'), 86_400_000);
+    assert.equal(parseDuration('2w'), 14 * 86_400_000);
+    assert.equal(parseDuration('1y'), 365 * 86_400_000);
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('0'), 0);
+  });
+  it('rejects what Prometheus rejects', () => {
+    for (const bad of ['', '15', '1.5s', '5m1h', 's', '-5m', '1 h', '1hh']) assert.equal(parseDuration(bad), null, bad);
+  });
+  it('formats like Prometheus', () => {
+    assert.equal(formatDuration(5_400_000), '1h30m');
+    assert.equal(formatDuration(14 * 86_400_000), '2w');
+    assert.equal(formatDuration(0), '0s');
+    assert.equal(formatDuration(1500), '1s500ms');
+  });
+});
+
+describe('bad configuration files name file, line, column and key', () => {
+  const cases: [string, string, RegExp][] = [
+    ['wrong type', 'global:\n  scrape_interval: 15\n', /^patrol\.yml:2:20: global\.scrape_interval: 15 is not a duration/],
+    ['bad duration string', 'scrape_configs:\n  - job_name: a\n    scrape_interval: "15 seconds"\n', /^patrol\.yml:3:22: scrape_configs\[0\]\.scrape_interval: "15 seconds" is not a duration/],
+    ['unknown top-level key', 'globals:\n  scrape_interval: 15s\n', /^patrol\.yml:1:1: globals: unknown key "globals"/],
+    ['unknown nested key', 'scrape_configs:\n  - job_name: a\n    static_config: []\n', /^patrol\.yml:3:5: scrape_configs\[0\]\.static_config: unknown key "static_config"/],
+    ['string where a list is expected', 'rule_files: rules.yml\n', /^patrol\.yml:1:13: rule_files: expected array, got "rules\.yml"/],
+    ['bad matcher', 'alerting:\n  route:\n    receiver: r\n    routes:\n      - matchers: ["severity=~[crit"]\n  receivers: [{name: r}]\n', /^patrol\.yml:5:20: alerting\.route\.routes\[0\]\.matchers\[0\]: invalid regular expression "\[crit"/],
+    ['matcher without operator', 'alerting:\n  route:\n    receiver: r\n    routes:\n      - matchers: ["severity"]\n  receivers: [{name: r}]\n', /alerting\.route\.routes\[0\]\.matchers\[0\]: bad matcher "severity"/],
+    ['duplicate job names', 'scrape_configs:\n  - job_name: api\n  - job_name: web\n  - job_name: api\n', /^patrol\.yml:4:15: scrape_configs\[2\]\.job_name: found multiple scrape configs with job name "api"/],
+    ['missing receiver referenced by a route', 'alerting:\n  route:\n    receiver: ops\n    routes:\n      - receiver: pager\n  receivers:\n    - name: ops\n', /^patrol\.yml:5:19: alerting\.route\.routes\[0\]\.receiver: undefined receiver "pager" used in route/],
+    ['root route without receiver', 'alerting:\n  route:\n    group_by: [alertname]\n  receivers: [{name: x}]\n', /alerting\.route: root route must specify a default receiver/],
+    ['bad relabel action', 'scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: rename\n', /^patrol\.yml:4:17: scrape_configs\[0\]\.relabel_configs\[0\]\.action: "rename" is not one of/],
+    ['bad regex in relabel', 'scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - regex: "(unclosed"\n        action: keep\n        source_labels: [x]\n', /relabel_configs\[0\]\.regex: invalid regular expression "\(unclosed"/],
+    ['missing required key', 'scrape_configs:\n  - scrape_interval: 5s\n', /^patrol\.yml:2:5: scrape_configs\[0\]\.job_name: missing required key/],
+    ['timeout above interval', 'scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n', /scrape_configs\[0\]\.scrape_timeout: scrape_timeout is greater than scrape_interval/],
+    ['bad label name', 'global:\n  external_labels:\n    "bad-name": x\n', /^patrol\.yml:3:5: global\.external_labels\.bad-name: invalid key: "bad-name" is not a valid label name/],
+    ['YAML syntax error', 'global:\n  scrape_interval: [15s\n', /^patrol\.yml:\d+:\d+: /],
+    ['duplicate YAML key', 'global:\n  scrape_interval: 15s\n  scrape_interval: 30s\n', /^patrol\.yml:3:3: Map keys must be unique/],
+    ['undefined time interval', 'alerting:\n  route:\n    receiver: r\n    mute_time_intervals: [weekend]\n  receivers: [{name: r}]\n', /alerting\.route\.mute_time_intervals\[0\]: undefined time interval "weekend"/],
+    ['duplicate probe names', 'probes:\n  - {name: a, type: http, target: "http://x"}\n  - {name: a, type: tcp, target: "x:1"}\n', /^patrol\.yml:3:12: probes\[1\]\.name: probe name "a" is used twice/],
+    ['missing env var in a secret', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      webhook_configs: [{url: "${PATROL_TEST_UNSET_VAR}"}]\n', /webhook_configs\[0\]\.url: environment variable \$\{PATROL_TEST_UNSET_VAR\} is not set/],
+    ['top level is a list', '- a\n- b\n', /^patrol\.yml:1:1: the configuration must be a mapping/],
+  ];
+  for (const [name, text, want] of cases) {
+    it(name, () => {
+      const errs = errorsOf(text);
+      assert.ok(errs.some((e) => want.test(e)), `no error matched ${want}; got:\n${errs.join('\n')}`);
+    });
+  }
+
+  it('reports every independent error at once', () => {
+    const errs = errorsOf('global:\n  scrape_interval: 1x\n  evaluation_interval: 2y3\nstorage:\n  retention: forever\n  colour: blue\n');
+    assert.equal(errs.length, 4, errs.join('\n'));
+    assert.deepEqual(
+      errs.map((e) => e.split(': ')[0]),
+      ['patrol.yml:2:20', 'patrol.yml:3:24', 'patrol.yml:5:14', 'patrol.yml:6:3'],
+    );
+  });
+});
+
+describe('existing Prometheus and Alertmanager files', () => {
+  it('accepts an unmodified prometheus.yml', () => {
+    const text = readFileSync(new URL('compat/prometheus.yml', examples), 'utf8');
+    const r = parseConfig(text, 'prometheus.yml');
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+    assert.equal(r.config.scrape_configs.length, 5);
+    assert.equal(r.config.scrape_configs[1].scrape_interval, 30_000);
+    // A job without its own interval inherits the global one.
+    assert.equal(r.config.scrape_configs[0].scrape_interval, 15_000);
+    assert.deepEqual(r.config.rule_files, ['rules/*.yml', 'alerts.yml']);
+    assert.ok(r.warnings.some((w) => w.includes('kubernetes_sd_configs')));
+  });
+
+  it('accepts an unmodified alertmanager.yml placed under alerting:', () => {
+    const am = readFileSync(new URL('compat/alertmanager.yml', examples), 'utf8');
+    const text = `global:\n  scrape_interval: 15s\nalerting:\n${indent(am, '  ')}`;
+    const r = parseConfig(text, 'patrol.yml');
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+    const route = r.config.alerting.route!;
+    assert.equal(route.receiver, 'team-ops');
+    assert.equal(route.routes.length, 3);
+    assert.equal(route.routes[1].routes[0].matchers[0].toString(), 'severity=~"warning|info"');
+    assert.equal(r.config.alerting.receivers.length, 5);
+    assert.equal(r.config.alerting.time_intervals[0].name, 'offhours');
+  });
+
+  it('accepts both files merged into one', () => {
+    const prom = readFileSync(new URL('compat/prometheus.yml', examples), 'utf8');
+    const am = readFileSync(new URL('compat/alertmanager.yml', examples), 'utf8');
+    // prometheus.yml already has an `alerting:` section; Alertmanager's keys join it.
+    const merged = prom.replace('alerting:\n', `alerting:\n${indent(am, '  ')}\n`);
+    const r = parseConfig(merged, 'patrol.yml');
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+    assert.equal(r.config.alerting.alertmanagers.length, 1);
+    assert.equal(r.config.alerting.route?.receiver, 'team-ops');
+  });
+
+  it('accepts the shipped example', () => {
+    const r = parseConfig(readFileSync(new URL('patrol.yml', examples), 'utf8'), 'patrol.yml');
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  });
+});
+
+describe('secrets', () => {
+  it('never show their value, however they are printed', () => {
+    const s = new Secret('hunter2');
+    assert.equal(String(s), '<secret>');
+    assert.equal(`${s}`, '<secret>');
+    assert.equal(JSON.stringify({ s }), '{"s":"<secret>"}');
+    assert.equal(inspect({ s }), "{ s: '<secret>' }".replace("'<secret>'", '<secret>'));
+    assert.equal(s.reveal(), 'hunter2');
+  });
+
+  it('are expanded from the environment', () => {
+    process.env.PATROL_TEST_TOKEN = 'tok-123';
+    const r = parseConfig('alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      webhook_configs: [{url: "https://hook.example/${PATROL_TEST_TOKEN}"}]\n');
+    assert.ok(r.ok);
+    const url = r.config.alerting.receivers[0].webhook_configs![0].url!;
+    assert.equal(url.reveal(), 'https://hook.example/tok-123');
+    assert.ok(!JSON.stringify(r.config).includes('tok-123'));
+  });
+
+  it('mask passwords in a parsed prometheus.yml', () => {
+    const r = parseConfig(readFileSync(new URL('compat/prometheus.yml', examples), 'utf8'));
+    assert.ok(r.ok);
+    const json = JSON.stringify(r.config);
+    assert.ok(!json.includes('s3cr3t-scrape-password'));
+    assert.ok(json.includes('<secret>'));
+  });
+});
