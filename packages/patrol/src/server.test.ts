@@ -109,18 +109,55 @@ function runCli(args: string[], opts: { input?: string } = {}) {
   return { child, done, out: () => out, err: () => err };
 }
 
+/** Waits for the "Patrol is ready" log line and returns the address it listens on. */
+async function waitReady(p: ReturnType<typeof runCli>): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const m = /"listen":"([^"]+)".*Patrol is ready/.exec(p.out());
+    if (m) return m[1];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never became ready:\n${p.out()}\n${p.err()}`);
+}
+
+describe('readiness', () => {
+  it('answers 503 on /-/ready until started', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patrol-ready-'));
+    const p = new Patrol({ dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('silent') });
+    const before = await p.app.inject({ method: 'GET', url: '/-/ready' });
+    assert.equal(before.statusCode, 503);
+    await p.start();
+    const after = await p.app.inject({ method: 'GET', url: '/-/ready' });
+    assert.equal(after.statusCode, 200);
+    await p.stop();
+  });
+});
+
 describe('patrol command', () => {
+  it('reloads on SIGHUP', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patrol-sighup-'));
+    const f = join(dir, 'patrol.yml');
+    writeFileSync(f, GOOD('15s'));
+    const p = runCli(['start', '--config', f, '--listen', '127.0.0.1:0', '--data', join(dir, 'data')]);
+    const listen = await waitReady(p);
+    writeFileSync(f, GOOD('45s'));
+    p.child.kill('SIGHUP');
+    const deadline = Date.now() + 10_000;
+    let interval = 0;
+    while (interval !== 45_000 && Date.now() < deadline) {
+      const body = (await (await fetch(`http://${listen}/api/patrol/v1/status/config`)).json()) as { data: { global: { scrape_interval: number } } };
+      interval = body.data.global.scrape_interval;
+      if (interval !== 45_000) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(interval, 45_000);
+    p.child.kill('SIGTERM');
+    assert.equal(await p.done, 0);
+  });
+
   it('exits 0 within 10 s of SIGTERM after serving', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'patrol-sigterm-'));
     const p = runCli(['start', '--listen', '127.0.0.1:0', '--data', join(dir, 'data')]);
-    const deadline = Date.now() + 30_000;
-    let listen = '';
-    while (!listen && Date.now() < deadline) {
-      const m = /"listen":"([^"]+)".*Patrol is ready/.exec(p.out());
-      if (m) listen = m[1];
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.ok(listen, `never became ready:\n${p.out()}\n${p.err()}`);
+    const listen = await waitReady(p);
     assert.equal((await fetch(`http://${listen}/-/ready`)).status, 200);
     const t0 = Date.now();
     p.child.kill('SIGTERM');
