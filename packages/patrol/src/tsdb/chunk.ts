@@ -1,0 +1,349 @@
+// Gorilla-style XOR chunks: delta-of-delta timestamps and XOR-compressed float64 values, the
+// encoding Prometheus uses for its head and block chunks (our own implementation and bit layout).
+//
+// Layout of a chunk: byte 0 holds the sample count (≤ 255), the bit stream starts at byte 1.
+//   sample 0: t as sign bit + 6-bit length + magnitude bits; v as 64 raw bits
+//   sample n: t as delta-of-delta (first delta against 0) in buckets
+//               '0' | '10'+14 bits | '110'+17 bits | '1110'+20 bits | '1111'+64 bits
+//             v XOR previous: '0' same | '10' + bits in the previous window
+//                             | '11' + 5-bit leading zeros + 6-bit length + bits
+// Values travel as two 32-bit halves so that every NaN payload (the stale marker above all)
+// survives bit-exactly; the stale marker is always written with its canonical bits.
+
+import type { SampleIterator } from '../storage/interface.js';
+import { isStaleNaN } from '../model/value.js';
+
+export const MAX_CHUNK_SAMPLES = 120;
+/** Upper bound of bits one sample takes (timestamp 4+64, value 2+5+6+64). */
+export const MAX_SAMPLE_BITS = 145;
+
+const TWO32 = 4294967296;
+const STALE_HI = 0x7ff00000;
+const STALE_LO = 0x00000002;
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+
+/** Splits a float into its bit halves; the stale marker gets canonical bits. */
+function bitsOf(v: number): void {
+  if (v !== v && isStaleNaN(v)) {
+    u32[1] = STALE_HI;
+    u32[0] = STALE_LO;
+  } else f64[0] = v;
+}
+
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/** Writes the low `n` (≤ 32) bits of `x` at bit `pos` of a zeroed buffer; returns the new position. */
+export function writeBits(buf: Uint8Array, pos: number, x: number, n: number): number {
+  while (n > 0) {
+    const byte = pos >>> 3;
+    const free = 8 - (pos & 7);
+    const take = n < free ? n : free;
+    const bits = (x >>> (n - take)) & ((1 << take) - 1);
+    buf[byte] |= bits << (free - take);
+    pos += take;
+    n -= take;
+  }
+  return pos;
+}
+
+/**
+ * Appends samples to a chunk in a caller-provided byte region. The head keeps one encoder state
+ * per series in typed arrays and loads it into a shared encoder for each append, so the fields
+ * are public. `pos` counts bits from the start of the region (byte 0 is the count).
+ */
+export class XorEncoder {
+  buf: Uint8Array = new Uint8Array(0);
+  base = 0;
+  pos = 8;
+  count = 0;
+  t = 0;
+  delta = 0;
+  vhi = 0;
+  vlo = 0;
+  /** 0xff until the first XOR window is written. */
+  lead = 0xff;
+  trail = 0;
+
+  /** Starts an empty chunk at byte `base` of `buf`, zeroing `bytes` bytes. */
+  reset(buf: Uint8Array, base: number, bytes: number): void {
+    buf.fill(0, base, base + bytes);
+    this.buf = buf;
+    this.base = base;
+    this.pos = 8;
+    this.count = 0;
+    this.t = 0;
+    this.delta = 0;
+    this.vhi = 0;
+    this.vlo = 0;
+    this.lead = 0xff;
+    this.trail = 0;
+  }
+
+  private put(x: number, n: number): void {
+    this.pos = writeBits(this.buf, this.base * 8 + this.pos, x, n) - this.base * 8;
+  }
+
+  append(t: number, v: number): void {
+    bitsOf(v);
+    const hi = u32[1];
+    const lo = u32[0];
+    if (this.count === 0) {
+      const mag = Math.abs(t);
+      let len = 0;
+      while (len < 64 && mag >= 2 ** len) len++;
+      this.put(t < 0 ? 1 : 0, 1);
+      this.put(len, 6);
+      if (len > 32) {
+        this.put(Math.floor(mag / TWO32), len - 32);
+        this.put(mag >>> 0, 32);
+      } else if (len > 0) this.put(mag >>> 0, len);
+      this.put(hi, 32);
+      this.put(lo, 32);
+    } else {
+      const delta = t - this.t;
+      this.putDod(delta - this.delta);
+      this.delta = delta;
+      this.putXor(hi ^ this.vhi, (lo ^ this.vlo) >>> 0);
+    }
+    this.t = t;
+    this.vhi = hi;
+    this.vlo = lo;
+    this.count++;
+    this.buf[this.base] = this.count;
+  }
+
+  private putDod(d: number): void {
+    if (d === 0) this.put(0, 1);
+    else if (d >= -8191 && d <= 8192) {
+      this.put(0b10, 2);
+      this.put(d & 0x3fff, 14);
+    } else if (d >= -65535 && d <= 65536) {
+      this.put(0b110, 3);
+      this.put(d & 0x1ffff, 17);
+    } else if (d >= -524287 && d <= 524288) {
+      this.put(0b1110, 4);
+      this.put(d & 0xfffff, 20);
+    } else {
+      this.put(0b1111, 4);
+      const hi = Math.floor(d / TWO32);
+      this.put(hi | 0, 32);
+      this.put((d - hi * TWO32) >>> 0, 32);
+    }
+  }
+
+  private putXor(xhi: number, xlo: number): void {
+    if (xhi === 0 && xlo === 0) {
+      this.put(0, 1);
+      return;
+    }
+    let lead = xhi !== 0 ? Math.clz32(xhi) : 32 + Math.clz32(xlo);
+    const trail = xlo !== 0 ? ctz32(xlo) : 32 + ctz32(xhi);
+    if (lead > 31) lead = 31;
+    let l: number;
+    let tr: number;
+    if (this.lead !== 0xff && lead >= this.lead && trail >= this.trail) {
+      this.put(0b10, 2);
+      l = this.lead;
+      tr = this.trail;
+    } else {
+      this.put(0b11, 2);
+      const sig = 64 - lead - trail;
+      this.put(lead, 5);
+      this.put(sig & 63, 6);
+      this.lead = l = lead;
+      this.trail = tr = trail;
+    }
+    const sig = 64 - l - tr;
+    // x >>> tr as two halves
+    let shi: number;
+    let slo: number;
+    if (tr === 0) {
+      shi = xhi;
+      slo = xlo;
+    } else if (tr < 32) {
+      slo = ((xlo >>> tr) | (xhi << (32 - tr))) >>> 0;
+      shi = xhi >>> tr;
+    } else {
+      slo = xhi >>> (tr - 32);
+      shi = 0;
+    }
+    if (sig > 32) {
+      this.put(shi, sig - 32);
+      this.put(slo, 32);
+    } else this.put(slo, sig);
+  }
+
+  /** Bytes used so far, including the count byte. */
+  get bytes(): number {
+    return (this.pos + 7) >>> 3;
+  }
+}
+
+/** Encodes samples into a standalone chunk (tests, out-of-order data, rewrites). */
+export function encodeChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, from = 0, to = ts.length): Uint8Array {
+  const n = to - from;
+  if (n > 255) throw new RangeError(`a chunk holds at most 255 samples, got ${n}`);
+  const buf = new Uint8Array(1 + Math.ceil((n * MAX_SAMPLE_BITS + 120) / 8));
+  const enc = new XorEncoder();
+  enc.reset(buf, 0, buf.length);
+  for (let i = from; i < to; i++) enc.append(ts[i], vs[i]);
+  return buf.slice(0, enc.bytes);
+}
+
+/** Reads a chunk sample by sample. Reports a truncated or corrupt chunk through err(). */
+export class XorIterator implements SampleIterator {
+  private pos = 8;
+  private i = 0;
+  private t = 0;
+  private delta = 0;
+  private vhi = 0;
+  private vlo = 0;
+  private lead = 0;
+  private trail = 0;
+  private error: Error | null = null;
+  private readonly n: number;
+  private readonly limit: number;
+
+  constructor(private readonly buf: Uint8Array) {
+    this.n = buf.length > 0 ? buf[0] : 0;
+    this.limit = buf.length * 8;
+  }
+
+  private get(n: number): number {
+    let x = 0;
+    let pos = this.pos;
+    const buf = this.buf;
+    while (n > 0) {
+      const byte = buf[pos >>> 3];
+      const avail = 8 - (pos & 7);
+      const take = n < avail ? n : avail;
+      x = x * (1 << take) + ((byte >>> (avail - take)) & ((1 << take) - 1));
+      pos += take;
+      n -= take;
+    }
+    this.pos = pos;
+    return x;
+  }
+
+  private bit(): number {
+    const pos = this.pos++;
+    return (this.buf[pos >>> 3] >>> (7 - (pos & 7))) & 1;
+  }
+
+  next(): boolean {
+    if (this.i >= this.n || this.error) return false;
+    if (this.i === 0) {
+      const neg = this.bit();
+      const len = this.get(6);
+      let mag = 0;
+      if (len > 32) {
+        mag = this.get(len - 32) * TWO32;
+        mag += this.get(32);
+      } else if (len > 0) mag = this.get(len);
+      this.t = neg ? -mag : mag;
+      this.vhi = this.get(32);
+      this.vlo = this.get(32);
+    } else {
+      let ones = 0;
+      while (ones < 4 && this.bit() === 1) ones++;
+      let dod: number;
+      switch (ones) {
+        case 0:
+          dod = 0;
+          break;
+        case 1:
+          dod = this.get(14);
+          if (dod > 8192) dod -= 16384;
+          break;
+        case 2:
+          dod = this.get(17);
+          if (dod > 65536) dod -= 131072;
+          break;
+        case 3:
+          dod = this.get(20);
+          if (dod > 524288) dod -= 1048576;
+          break;
+        default: {
+          const hi = this.get(32) | 0;
+          dod = hi * TWO32 + this.get(32);
+        }
+      }
+      this.delta += dod;
+      this.t += this.delta;
+      if (this.bit() === 1) {
+        if (this.bit() === 1) {
+          this.lead = this.get(5);
+          let sig = this.get(6);
+          if (sig === 0) sig = 64;
+          this.trail = 64 - this.lead - sig;
+          if (this.trail < 0) return this.fail('bad XOR window');
+        }
+        const tr = this.trail;
+        const sig = 64 - this.lead - tr;
+        let shi = 0;
+        let slo: number;
+        if (sig > 32) {
+          shi = this.get(sig - 32);
+          slo = this.get(32);
+        } else slo = this.get(sig);
+        let xhi: number;
+        let xlo: number;
+        if (tr === 0) {
+          xhi = shi;
+          xlo = slo;
+        } else if (tr < 32) {
+          xhi = ((shi << tr) | (slo >>> (32 - tr))) >>> 0;
+          xlo = (slo << tr) >>> 0;
+        } else {
+          xhi = (slo << (tr - 32)) >>> 0;
+          xlo = 0;
+        }
+        this.vhi = (this.vhi ^ xhi) >>> 0;
+        this.vlo = (this.vlo ^ xlo) >>> 0;
+      }
+    }
+    if (this.pos > this.limit) return this.fail('chunk is truncated');
+    this.i++;
+    return true;
+  }
+
+  private fail(msg: string): boolean {
+    this.error = new Error(`corrupt chunk after ${this.i} of ${this.n} samples: ${msg}`);
+    this.i = this.n;
+    return false;
+  }
+
+  seek(t: number): boolean {
+    if (this.i > 0 && this.t >= t) return true;
+    while (this.next()) if (this.t >= t) return true;
+    return false;
+  }
+
+  atT(): number {
+    return this.t;
+  }
+
+  atV(): number {
+    u32[1] = this.vhi;
+    u32[0] = this.vlo;
+    return f64[0];
+  }
+
+  /** The value's bits as [hi, lo], for exact comparisons in tests and rewrites. */
+  atBits(): [number, number] {
+    return [this.vhi, this.vlo];
+  }
+
+  err(): Error | null {
+    return this.error;
+  }
+}
+
+/** Number of samples in a chunk. */
+export function chunkCount(data: Uint8Array): number {
+  return data.length > 0 ? data[0] : 0;
+}
