@@ -135,7 +135,7 @@ export function runStorageContract(name: string, makeStorage: () => Promise<Stor
 
     withStorage('selects with = != =~ !~ and returns series sorted by labels', (s) => {
       const a = s.appender();
-      const sets = [
+      const sets: Record<string, string>[] = [
         { __name__: 'http', code: '500', path: '/b' },
         { __name__: 'http', code: '200', path: '/a' },
         { __name__: 'http', code: '200', path: '/b' },
