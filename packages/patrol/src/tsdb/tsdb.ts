@@ -468,13 +468,11 @@ export class TSDB implements Storage {
       return false;
     }
     if (this.oooWindow > 0 && t >= this.maxT - this.oooWindow) {
-      const b = this.ooo.get(r);
-      if (b) {
-        const i = lowerBound(b.ts, t);
-        if (i < b.ts.length && b.ts[i] === t) {
-          if (!sameValue(v, b.vs[i])) throw new StorageError('duplicate_sample', `duplicate sample for timestamp ${t} with a different value`);
-          return false;
-        }
+      // Rare, so look the timestamp up everywhere: head, cut and persisted chunks, OOO buffer.
+      const it = this.iteratorFor(this.gather(r, t, t), t, t);
+      if (it.next() && it.atT() === t) {
+        if (!sameValue(v, it.atV())) throw new StorageError('duplicate_sample', `duplicate sample for timestamp ${t} with a different value`);
+        return false;
       }
       return true;
     }
@@ -760,7 +758,7 @@ export class TSDB implements Storage {
     const start = performance.now();
     this.sliceStart = start;
     if (this.wal.off > 0) this.wal.rotate();
-    const cutSeg = final ? Infinity : this.wal.firstSegmentSince(Date.now() - this.headMaxAge);
+    const cutSeg = final || this.headMaxAge <= 0 ? Infinity : this.wal.firstSegmentSince(Date.now() - this.headMaxAge);
     const cutoff = Math.max(this.maxT - this.retention, this.sizeFloor);
     const gone: number[] = [];
     const end = this.nextRef;
@@ -879,6 +877,15 @@ export class TSDB implements Storage {
   /** Statistics for benchmarks and the README. */
   stats(): { series: number; chunks: number; walBytes: number; diskBytes: number; maxSliceMs: number } {
     return { series: this.numSeries, chunks: this.store.totalChunks(), walBytes: this.wal.size, diskBytes: this.store.diskBytes() + this.wal.size, maxSliceMs: this.maxSliceMs };
+  }
+
+  /** Tests only: releases the files without persisting anything, as a kill -9 would. */
+  abandon(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.closed = true;
+    this.wal.close();
+    this.store.close();
   }
 
   /** Persists everything and releases the files; a graceful close leaves an empty WAL. */
