@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeChunk, MAX_SAMPLE_BITS, XorEncoder, XorIterator } from './chunk.js';
+import { chunkCount, chunkIterator, encodeBestChunk, encodeChunk, encodeDecimalChunk, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, XorIterator } from './chunk.js';
 import { isStaleNaN, STALE_NAN, STALE_NAN_BITS } from '../model/value.js';
 
 // A small seeded PRNG so failures reproduce (the seed is in the test name).
@@ -48,7 +48,20 @@ const timeGens: Record<string, TGen> = {
 function roundTrip(ts: number[], vs: number[]): void {
   const data = encodeChunk(ts, vs);
   assert.ok(data.length <= 1 + Math.ceil((ts.length * MAX_SAMPLE_BITS + 120) / 8));
-  const it = new XorIterator(data);
+  check(data, ts, vs);
+  if (ts.length <= 255) {
+    const best = encodeBestChunk(ts, vs);
+    assert.ok(best.length <= data.length);
+    check(best, ts, vs);
+    check(recodeChunk(data), ts, vs);
+    const dec = encodeDecimalChunk(ts, vs);
+    if (dec) check(dec, ts, vs);
+  }
+}
+
+function check(data: Uint8Array, ts: number[], vs: number[]): void {
+  assert.equal(chunkCount(data), ts.length);
+  const it = chunkIterator(data);
   for (let i = 0; i < ts.length; i++) {
     assert.ok(it.next(), `sample ${i} missing`);
     assert.equal(it.atT(), ts[i], `timestamp ${i}`);
@@ -67,7 +80,7 @@ describe('XOR chunk encoding', () => {
       test(`round-trips ${vn} values at ${tn} timestamps`, () => {
         for (let seed = 1; seed <= 40; seed++) {
           const r = rng(seed * 7919 + vn.length * 31 + tn.length);
-          const n = 1 + Math.floor(r() * 200);
+          const n = 1 + Math.floor(r() * 250);
           const ts: number[] = [];
           const vs: number[] = [];
           let t = Math.floor((r() - 0.3) * 2 ** 44);
@@ -102,6 +115,21 @@ describe('XOR chunk encoding', () => {
     roundTrip([-(2 ** 50), -5, 0, 1, 2 ** 52], [1, 2, 3, 4, 5]);
     roundTrip([0], [STALE_NAN]);
     roundTrip([2 ** 53 - 1], [-0]);
+  });
+
+  test('decimal chunks take counters and two-digit decimals, refuse what they cannot hold exactly', () => {
+    const ts = Array.from({ length: 120 }, (_, i) => 1.7e12 + i * 15000);
+    let v = 123456.78;
+    const cpu = ts.map(() => (v = Math.round((v + 7.3 + Math.random()) * 100) / 100));
+    const dec = encodeDecimalChunk(ts, cpu)!;
+    assert.ok(dec, 'two-digit decimals are accepted');
+    assert.ok(dec.length < encodeChunk(ts, cpu).length / 2, `${dec.length} vs ${encodeChunk(ts, cpu).length} bytes`);
+    check(dec, ts, cpu);
+    assert.equal(encodeDecimalChunk(ts, ts.map(() => Math.random())), null);
+    assert.equal(encodeDecimalChunk([1, 2], [1, STALE_NAN]), null);
+    assert.equal(encodeDecimalChunk([1, 2], [1, -0]), null);
+    assert.equal(encodeDecimalChunk([1, 2], [1, 2 ** 60]), null);
+    check(encodeDecimalChunk([1, 2, 3], [-5e8, 5e8, -1e-6])!, [1, 2, 3], [-5e8, 5e8, -1e-6]);
   });
 
   test('seek moves to the first sample at or after t', () => {

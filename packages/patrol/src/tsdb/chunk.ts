@@ -194,26 +194,20 @@ export function encodeChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, from =
   return buf.slice(0, enc.bytes);
 }
 
-/** Reads a chunk sample by sample. Reports a truncated or corrupt chunk through err(). */
-export class XorIterator implements SampleIterator {
-  private pos = 8;
-  private i = 0;
-  private t = 0;
-  private delta = 0;
-  private vhi = 0;
-  private vlo = 0;
-  private lead = 0;
-  private trail = 0;
-  private error: Error | null = null;
-  private readonly n: number;
-  private readonly limit: number;
+/** Reads bits MSB-first from a byte array. */
+class BitReader {
+  protected pos: number;
+  protected readonly limit: number;
 
-  constructor(private readonly buf: Uint8Array) {
-    this.n = buf.length > 0 ? buf[0] : 0;
+  constructor(
+    protected readonly buf: Uint8Array,
+    startByte: number,
+  ) {
+    this.pos = startByte * 8;
     this.limit = buf.length * 8;
   }
 
-  private get(n: number): number {
+  protected get(n: number): number {
     let x = 0;
     let pos = this.pos;
     const buf = this.buf;
@@ -229,49 +223,72 @@ export class XorIterator implements SampleIterator {
     return x;
   }
 
-  private bit(): number {
+  protected bit(): number {
     const pos = this.pos++;
     return (this.buf[pos >>> 3] >>> (7 - (pos & 7))) & 1;
+  }
+
+  /** Sign bit, 6-bit length, magnitude: the first timestamp or integer value. */
+  protected getFirst(): number {
+    const neg = this.bit();
+    const len = this.get(6);
+    let mag = 0;
+    if (len > 32) {
+      mag = this.get(len - 32) * TWO32;
+      mag += this.get(32);
+    } else if (len > 0) mag = this.get(len);
+    return neg ? -mag : mag;
+  }
+
+  protected getDod(): number {
+    let ones = 0;
+    while (ones < 4 && this.bit() === 1) ones++;
+    let dod: number;
+    switch (ones) {
+      case 0:
+        return 0;
+      case 1:
+        dod = this.get(14);
+        return dod > 8192 ? dod - 16384 : dod;
+      case 2:
+        dod = this.get(17);
+        return dod > 65536 ? dod - 131072 : dod;
+      case 3:
+        dod = this.get(20);
+        return dod > 524288 ? dod - 1048576 : dod;
+      default: {
+        const hi = this.get(32) | 0;
+        return hi * TWO32 + this.get(32);
+      }
+    }
+  }
+}
+
+/** Reads a chunk sample by sample. Reports a truncated or corrupt chunk through err(). */
+export class XorIterator extends BitReader implements SampleIterator {
+  private i = 0;
+  private t = 0;
+  private delta = 0;
+  private vhi = 0;
+  private vlo = 0;
+  private lead = 0;
+  private trail = 0;
+  private error: Error | null = null;
+  private readonly n: number;
+
+  constructor(buf: Uint8Array) {
+    super(buf, 1);
+    this.n = buf.length > 0 ? buf[0] : 0;
   }
 
   next(): boolean {
     if (this.i >= this.n || this.error) return false;
     if (this.i === 0) {
-      const neg = this.bit();
-      const len = this.get(6);
-      let mag = 0;
-      if (len > 32) {
-        mag = this.get(len - 32) * TWO32;
-        mag += this.get(32);
-      } else if (len > 0) mag = this.get(len);
-      this.t = neg ? -mag : mag;
+      this.t = this.getFirst();
       this.vhi = this.get(32);
       this.vlo = this.get(32);
     } else {
-      let ones = 0;
-      while (ones < 4 && this.bit() === 1) ones++;
-      let dod: number;
-      switch (ones) {
-        case 0:
-          dod = 0;
-          break;
-        case 1:
-          dod = this.get(14);
-          if (dod > 8192) dod -= 16384;
-          break;
-        case 2:
-          dod = this.get(17);
-          if (dod > 65536) dod -= 131072;
-          break;
-        case 3:
-          dod = this.get(20);
-          if (dod > 524288) dod -= 1048576;
-          break;
-        default: {
-          const hi = this.get(32) | 0;
-          dod = hi * TWO32 + this.get(32);
-        }
-      }
+      const dod = this.getDod();
       this.delta += dod;
       this.t += this.delta;
       if (this.bit() === 1) {
@@ -343,7 +360,266 @@ export class XorIterator implements SampleIterator {
   }
 }
 
-/** Number of samples in a chunk. */
+// Decimal chunks: a second encoding chosen when a chunk is persisted, for the common case of
+// values that are decimals with few digits (counters, CPU seconds, byte gauges). Each value is
+// stored as an integer m with v = m / 10^k for one k per chunk, and m as delta-of-delta, which
+// costs far fewer bits than XOR when the low mantissa bits are noisy. Layout:
+//   [0x00][0x01][count][k] then per sample: timestamp as in XOR chunks, then m — the first as
+//   sign + 6-bit length + magnitude, later ones as delta-of-delta in buckets
+//   '0' | '10'+7 | '110'+14 | '1110'+21 | '11110'+32 | '11111'+64 bits.
+// A leading 0x00 byte marks the extended header (an XOR chunk never has 0 samples).
+
+const DECIMAL = 1;
+const MAX_SCALE = 6;
+const POW10 = [1, 10, 100, 1000, 10000, 100000, 1000000];
+const M_LIMIT = 2 ** 50;
+
+/** Number of samples in a chunk of either encoding. */
 export function chunkCount(data: Uint8Array): number {
-  return data.length > 0 ? data[0] : 0;
+  if (data.length === 0) return 0;
+  return data[0] !== 0 ? data[0] : data.length > 2 ? data[2] : 0;
+}
+
+/** An iterator for a chunk of either encoding. */
+export function chunkIterator(data: Uint8Array): XorIterator | DecimalIterator {
+  return data.length > 1 && data[0] === 0 && data[1] === DECIMAL ? new DecimalIterator(data) : new XorIterator(data);
+}
+
+/** The scale k that stores every value exactly as m / 10^k, or -1. */
+function decimalScale(vs: ArrayLike<number>, from: number, to: number): number {
+  outer: for (let k = 0; k <= MAX_SCALE; k++) {
+    const p = POW10[k];
+    for (let i = from; i < to; i++) {
+      const v = vs[i];
+      if (!Number.isFinite(v) || Object.is(v, -0)) return -1;
+      const m = Math.round(v * p);
+      if (!(Math.abs(m) < M_LIMIT) || !Object.is(m / p, v)) continue outer;
+    }
+    return k;
+  }
+  return -1;
+}
+
+class BitWriter {
+  buf: Uint8Array;
+  pos = 0;
+
+  constructor(bytes: number) {
+    this.buf = new Uint8Array(bytes);
+  }
+
+  put(x: number, n: number): void {
+    if ((this.pos + n + 7) >>> 3 > this.buf.length) {
+      const b = new Uint8Array(this.buf.length * 2 + 16);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    this.pos = writeBits(this.buf, this.pos, x, n);
+  }
+
+  putFirst(x: number): void {
+    const mag = Math.abs(x);
+    let len = 0;
+    while (len < 64 && mag >= 2 ** len) len++;
+    this.put(x < 0 ? 1 : 0, 1);
+    this.put(len, 6);
+    if (len > 32) {
+      this.put(Math.floor(mag / TWO32), len - 32);
+      this.put(mag >>> 0, 32);
+    } else if (len > 0) this.put(mag >>> 0, len);
+  }
+
+  putWide(d: number): void {
+    const hi = Math.floor(d / TWO32);
+    this.put(hi | 0, 32);
+    this.put((d - hi * TWO32) >>> 0, 32);
+  }
+
+  putTimeDod(d: number): void {
+    if (d === 0) this.put(0, 1);
+    else if (d >= -8191 && d <= 8192) {
+      this.put(0b10, 2);
+      this.put(d & 0x3fff, 14);
+    } else if (d >= -65535 && d <= 65536) {
+      this.put(0b110, 3);
+      this.put(d & 0x1ffff, 17);
+    } else if (d >= -524287 && d <= 524288) {
+      this.put(0b1110, 4);
+      this.put(d & 0xfffff, 20);
+    } else {
+      this.put(0b1111, 4);
+      this.putWide(d);
+    }
+  }
+
+  putValueDod(d: number): void {
+    if (d === 0) this.put(0, 1);
+    else if (d >= -64 && d < 64) {
+      this.put(0b10, 2);
+      this.put(d & 0x7f, 7);
+    } else if (d >= -8192 && d < 8192) {
+      this.put(0b110, 3);
+      this.put(d & 0x3fff, 14);
+    } else if (d >= -1048576 && d < 1048576) {
+      this.put(0b1110, 4);
+      this.put(d & 0x1fffff, 21);
+    } else if (d >= -2147483648 && d < 2147483648) {
+      this.put(0b11110, 5);
+      this.put(d | 0, 32);
+    } else {
+      this.put(0b11111, 5);
+      this.putWide(d);
+    }
+  }
+}
+
+/** Encodes samples as a decimal chunk, or returns null when the values do not allow it. */
+export function encodeDecimalChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, from = 0, to = ts.length): Uint8Array | null {
+  const n = to - from;
+  if (n === 0 || n > 255) return null;
+  const k = decimalScale(vs, from, to);
+  if (k < 0) return null;
+  const p = POW10[k];
+  const w = new BitWriter(8 + n * 4);
+  w.put(0, 8);
+  w.put(DECIMAL, 8);
+  w.put(n, 8);
+  w.put(k, 8);
+  let pt = 0;
+  let pdt = 0;
+  let pm = 0;
+  let pdm = 0;
+  for (let i = from; i < to; i++) {
+    const t = ts[i];
+    const m = Math.round(vs[i] * p);
+    if (i === from) {
+      w.putFirst(t);
+      w.putFirst(m);
+    } else {
+      const dt = t - pt;
+      w.putTimeDod(dt - pdt);
+      pdt = dt;
+      const dm = m - pm;
+      w.putValueDod(dm - pdm);
+      pdm = dm;
+    }
+    pt = t;
+    pm = m;
+  }
+  return w.buf.slice(0, (w.pos + 7) >>> 3);
+}
+
+/** Re-encodes a chunk in whichever encoding is smaller (used when persisting). */
+export function recodeChunk(data: Uint8Array): Uint8Array {
+  const n = chunkCount(data);
+  if (n < 2 || data[0] === 0) return data;
+  const ts = new Float64Array(n);
+  const vs = new Float64Array(n);
+  const it = new XorIterator(data);
+  let i = 0;
+  while (it.next() && i < n) {
+    ts[i] = it.atT();
+    vs[i++] = it.atV();
+  }
+  if (i !== n || it.err()) return data;
+  const dec = encodeDecimalChunk(ts, vs);
+  return dec && dec.length < data.length ? dec : data;
+}
+
+/** Encodes samples in the smaller of the two encodings. */
+export function encodeBestChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, from = 0, to = ts.length): Uint8Array {
+  const x = encodeChunk(ts, vs, from, to);
+  const d = encodeDecimalChunk(ts, vs, from, to);
+  return d && d.length < x.length ? d : x;
+}
+
+/** Reads a decimal chunk. */
+export class DecimalIterator extends BitReader implements SampleIterator {
+  private i = 0;
+  private t = 0;
+  private dt = 0;
+  private m = 0;
+  private dm = 0;
+  private readonly n: number;
+  private readonly p: number;
+  private error: Error | null = null;
+
+  constructor(buf: Uint8Array) {
+    super(buf, 4);
+    this.n = buf.length >= 4 ? buf[2] : 0;
+    const k = buf.length >= 4 ? buf[3] : 0;
+    this.p = POW10[k] ?? 1;
+    if (k > MAX_SCALE) {
+      this.n = 0;
+      this.error = new Error(`corrupt chunk: decimal scale ${k}`);
+    }
+  }
+
+  next(): boolean {
+    if (this.i >= this.n) return false;
+    if (this.i === 0) {
+      this.t = this.getFirst();
+      this.m = this.getFirst();
+    } else {
+      this.dt += this.getDod();
+      this.t += this.dt;
+      this.dm += this.getValueDod();
+      this.m += this.dm;
+    }
+    if (this.pos > this.limit) {
+      this.error = new Error(`corrupt chunk after ${this.i} of ${this.n} samples: chunk is truncated`);
+      this.i = this.n;
+      return false;
+    }
+    this.i++;
+    return true;
+  }
+
+  private getValueDod(): number {
+    let ones = 0;
+    while (ones < 5 && this.bit() === 1) ones++;
+    let d: number;
+    switch (ones) {
+      case 0:
+        return 0;
+      case 1:
+        d = this.get(7);
+        return d >= 64 ? d - 128 : d;
+      case 2:
+        d = this.get(14);
+        return d >= 8192 ? d - 16384 : d;
+      case 3:
+        d = this.get(21);
+        return d >= 1048576 ? d - 2097152 : d;
+      case 4:
+        return this.get(32) | 0;
+      default: {
+        const hi = this.get(32) | 0;
+        return hi * TWO32 + this.get(32);
+      }
+    }
+  }
+
+  seek(t: number): boolean {
+    if (this.i > 0 && this.t >= t) return true;
+    while (this.next()) if (this.t >= t) return true;
+    return false;
+  }
+
+  atT(): number {
+    return this.t;
+  }
+
+  atV(): number {
+    return this.m / this.p;
+  }
+
+  atBits(): [number, number] {
+    f64[0] = this.m / this.p;
+    return [u32[1], u32[0]];
+  }
+
+  err(): Error | null {
+    return this.error;
+  }
 }

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { statSync } from 'node:fs';
-import { chunkCount, encodeChunk, XorIterator } from './chunk.js';
+import { chunkCount, chunkIterator, encodeBestChunk } from './chunk.js';
 
 export interface StoredChunk {
   mint: number;
@@ -216,7 +216,7 @@ export function mergeChunks(chunks: readonly Uint8Array[]): Uint8Array {
   const vals = new Float64Array(chunks.reduce((a, c) => a + chunkCount(c), 0));
   let n = 0;
   for (const c of chunks) {
-    const it = new XorIterator(c);
+    const it = chunkIterator(c);
     while (it.next()) {
       const t = it.atT();
       let i = m.get(t);
@@ -230,5 +230,5 @@ export function mergeChunks(chunks: readonly Uint8Array[]): Uint8Array {
   const ts = [...m.keys()].sort((a, b) => a - b);
   const vs = new Float64Array(ts.length);
   for (let i = 0; i < ts.length; i++) vs[i] = vals[m.get(ts[i])!];
-  return encodeChunk(ts, vs);
+  return encodeBestChunk(ts, vs);
 }

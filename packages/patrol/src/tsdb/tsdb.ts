@@ -22,7 +22,7 @@ import { isStaleNaN } from '../model/value.js';
 import type { Appender, Querier, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Storage } from '../storage/interface.js';
 import { StorageError } from '../storage/interface.js';
 import { ArrayIterator, sameValue, validateLabels } from '../storage/memory.js';
-import { encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, XorEncoder, XorIterator } from './chunk.js';
+import { chunkCount, chunkIterator, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator, type DecimalIterator } from './chunk.js';
 import { ChunkStore, type ChunkToWrite, type StoredChunk } from './store.js';
 import { Wal, type WalPosition } from './wal.js';
 
@@ -700,7 +700,7 @@ export class TSDB implements Storage {
       this.store.insertSeries(r, key, keepT[0], keepT[keepT.length - 1]);
       for (let i = 0; i < keepT.length; i += MAX_CHUNK_SAMPLES) {
         const j = Math.min(keepT.length, i + MAX_CHUNK_SAMPLES);
-        this.store.writeChunk({ ref: r, mint: keepT[i], maxt: keepT[j - 1], data: encodeChunk(keepT, keepV, i, j) }, false);
+        this.store.writeChunk({ ref: r, mint: keepT[i], maxt: keepT[j - 1], data: encodeBestChunk(keepT, keepV, i, j) }, false);
       }
     });
     this.flags[r] |= F_STORED | F_LOGGED;
@@ -801,7 +801,7 @@ export class TSDB implements Storage {
           if ((k & 63) === 0 && performance.now() > stop) break;
           const c = list[i];
           if (c.dropped || !(this.flags[c.ref] & F_ALIVE)) continue;
-          this.store.writeChunk(c, true);
+          this.store.writeChunk({ ref: c.ref, mint: c.mint, maxt: c.maxt, data: recodeChunk(c.data) }, true);
           if (c.maxt > this.persistedMaxT[c.ref]) this.persistedMaxT[c.ref] = c.maxt;
           const l = this.unpersisted.get(c.ref);
           if (l) {
@@ -834,7 +834,7 @@ export class TSDB implements Storage {
         }
         for (let i = 0; i < b.ts.length; i += MAX_CHUNK_SAMPLES) {
           const j = Math.min(b.ts.length, i + MAX_CHUNK_SAMPLES);
-          this.store.writeChunk({ ref: r, mint: b.ts[i], maxt: b.ts[j - 1], data: encodeChunk(b.ts, b.vs, i, j) }, true);
+          this.store.writeChunk({ ref: r, mint: b.ts[i], maxt: b.ts[j - 1], data: encodeBestChunk(b.ts, b.vs, i, j) }, true);
         }
       }
       this.store.setMeta('ooo_checkpoint', `${pos.seg}:${pos.off}`);
@@ -1102,7 +1102,7 @@ class PrimedIterator implements SampleIterator {
 /** Samples of time-ordered, non-overlapping chunks, restricted to [start, end]. */
 class ChainIterator implements SampleIterator {
   private ci = -1;
-  private cur: XorIterator | null = null;
+  private cur: XorIterator | DecimalIterator | null = null;
   private done = false;
   private started = false;
   private error: Error | null = null;
@@ -1135,7 +1135,7 @@ class ChainIterator implements SampleIterator {
       this.ci++;
       while (this.ci < this.chunks.length && this.chunks[this.ci].maxt < min) this.ci++;
       if (this.ci >= this.chunks.length || this.chunks[this.ci].mint > this.end) break;
-      this.cur = new XorIterator(this.chunks[this.ci].data);
+      this.cur = chunkIterator(this.chunks[this.ci].data);
     }
     this.done = true;
     return false;
@@ -1189,14 +1189,14 @@ function oooChunks(b: OooBuffer): Uint8Array[] {
 /** Decodes chunks into one sorted stream in [start, end]; the first chunk listed wins a tie. */
 function mergeSamples(chunks: readonly Uint8Array[], start: number, end: number): { ts: Float64Array; vs: Float64Array; error: Error | null } {
   let total = 0;
-  for (const c of chunks) total += c.length > 0 ? c[0] : 0;
+  for (const c of chunks) total += chunkCount(c);
   const ts = new Float64Array(total);
   const vs = new Float64Array(total);
   const order: number[] = [];
   let n = 0;
   let error: Error | null = null;
   for (const c of chunks) {
-    const it = new XorIterator(c);
+    const it = chunkIterator(c);
     while (it.next()) {
       const t = it.atT();
       if (t < start || t > end) continue;
