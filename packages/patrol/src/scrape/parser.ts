@@ -97,6 +97,11 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return b.length;
 }
 
+export interface ScanOptions {
+  /** Lines longer than this (in UTF-16 units) fail the scan; a guard against runaway exporters. */
+  maxLineLength?: number;
+}
+
 /** Receives samples from scanExposition in exposition order. */
 export interface SampleSink {
   /**
@@ -320,9 +325,10 @@ export function parseSeries(series: string, line: number, format: ExpositionForm
  * on the first malformed line. For OpenMetrics, also checks the structure the specification
  * requires (families contiguous, histogram buckets, counter values, # EOF).
  */
-export function scanExposition(text: string, format: ExpositionFormat, sink: SampleSink, metadata?: Map<string, MetricMeta>): void {
+export function scanExposition(text: string, format: ExpositionFormat, sink: SampleSink, metadata?: Map<string, MetricMeta>, opts: ScanOptions = {}): void {
+  const maxLine = opts.maxLineLength ?? Infinity;
   if (format === 'openmetrics') {
-    scanOpenMetrics(text, sink, metadata);
+    scanOpenMetrics(text, sink, metadata, maxLine);
     return;
   }
   const meta = metadata ?? new Map<string, MetricMeta>();
@@ -334,6 +340,7 @@ export function scanExposition(text: string, format: ExpositionFormat, sink: Sam
     line++;
     let end = text.indexOf('\n', pos);
     if (end < 0) end = len;
+    if (end - pos > maxLine) throw new ParseError(line, `line is ${end - pos} characters long (at most ${maxLine})`);
     let s = pos;
     pos = end + 1;
     let e = end;
@@ -446,7 +453,7 @@ class HistogramInfCheck {
   }
 }
 
-function scanOpenMetrics(text: string, sink: SampleSink, metadata?: Map<string, MetricMeta>): void {
+function scanOpenMetrics(text: string, sink: SampleSink, metadata: Map<string, MetricMeta> | undefined, maxLine: number): void {
   const v = new OpenMetricsValidator(metadata ?? new Map());
   const len = text.length;
   let pos = 0;
@@ -456,6 +463,7 @@ function scanOpenMetrics(text: string, sink: SampleSink, metadata?: Map<string, 
     line++;
     let end = text.indexOf('\n', pos);
     if (end < 0) end = len;
+    if (end - pos > maxLine) throw new ParseError(line, `line is ${end - pos} characters long (at most ${maxLine})`);
     const l = text.slice(pos, end);
     const hadNewline = end < len;
     pos = end + 1;
