@@ -2,34 +2,15 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import { formatLabels, labelsToRecord } from '../model/labels.js';
+import { formatLabels } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
-import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { DEFAULT_ACCEPT, ScrapeClient } from './client.js';
 import { ScrapeLoop, withTargetLabels } from './loop.js';
 import { compileRelabel } from './relabel.js';
 import { populateLabels, Target } from './target.js';
-import { serve, type TestServer } from './testutil.js';
-
-export function config(yaml: string): Config {
-  const r = parseConfig(yaml);
-  if (!r.ok) throw new Error(r.errors.map(String).join('\n'));
-  return r.config;
-}
-
-/** Series in storage matching name (and optional extra matchers) → their samples. */
-export function read(storage: MemoryStorage, name: string, ...more: Matcher[]): { labels: Record<string, string>; values: number[]; ts: number[] }[] {
-  const q = storage.querier(-Infinity, Infinity);
-  const set = q.select({ start: -Infinity, end: Infinity }, [new Matcher('=', '__name__', name), ...more]);
-  return collectSeries(set).map((s) => {
-    const { timestamps, values } = loadSamples(s.iterator());
-    return { labels: labelsToRecord(s.labels), values: [...values], ts: [...timestamps] };
-  });
-}
+import { config, read, serve, type TestServer } from './testutil.js';
 
 function last(storage: MemoryStorage, name: string, ...more: Matcher[]): number | undefined {
   const s = read(storage, name, ...more);

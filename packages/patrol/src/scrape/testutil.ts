@@ -6,6 +6,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { labelsToRecord } from '../model/labels.js';
+import { Matcher } from '../model/matchers.js';
+import { collectSeries, loadSamples } from '../storage/interface.js';
+import type { MemoryStorage } from '../storage/memory.js';
 
 export const PROMETHEUS_BIN = '/usr/bin/prometheus';
 export const NODE_EXPORTER_BIN = '/usr/bin/prometheus-node-exporter';
@@ -97,3 +103,20 @@ export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefine
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+export function config(yaml: string): Config {
+  const r = parseConfig(yaml);
+  if (!r.ok) throw new Error(r.errors.map(String).join('\n'));
+  return r.config;
+}
+
+/** Series in storage matching name (and optional extra matchers) → their samples. */
+export function read(storage: MemoryStorage, name: string, ...more: Matcher[]): { labels: Record<string, string>; values: number[]; ts: number[] }[] {
+  const q = storage.querier(-Infinity, Infinity);
+  const set = q.select({ start: -Infinity, end: Infinity }, [new Matcher('=', '__name__', name), ...more]);
+  return collectSeries(set).map((s) => {
+    const { timestamps, values } = loadSamples(s.iterator());
+    return { labels: labelsToRecord(s.labels), values: [...values], ts: [...timestamps] };
+  });
+}
+
