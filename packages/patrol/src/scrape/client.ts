@@ -1,0 +1,211 @@
+// The HTTP side of a scrape: one undici Agent per scrape pool carrying its TLS settings, auth
+// headers, content negotiation, gzip, the timeout and the body size limit. Returns the raw body;
+// parsing is the loop's business.
+
+import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import { isAbsolute, resolve } from 'node:path';
+import { createGunzip, createInflate } from 'node:zlib';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import type { ScrapeConfig } from '../config/prometheus.js';
+import type { Secret } from '../config/secret.js';
+import { formatDuration } from '../config/duration.js';
+
+/** What Prometheus 2.42 sends: OpenMetrics preferred, then the 0.0.4 text format, then anything. */
+export const DEFAULT_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+
+const PROTOCOL_MEDIA: Record<string, string | undefined> = {
+  'OpenMetricsText1.0.0': 'application/openmetrics-text;version=1.0.0',
+  'OpenMetricsText0.0.1': 'application/openmetrics-text;version=0.0.1',
+  'PrometheusText1.0.0': 'text/plain;version=1.0.0',
+  'PrometheusText0.0.4': 'text/plain;version=0.0.4',
+  // Protobuf is not implemented; it is left out of the Accept header.
+  PrometheusProto: undefined,
+};
+
+/** Builds the Accept header from scrape_protocols as Prometheus does (decreasing q, then any). */
+export function acceptHeader(protocols: readonly string[] | undefined): string {
+  if (!protocols || protocols.length === 0) return DEFAULT_ACCEPT;
+  const parts: string[] = [];
+  let w = protocols.length + 1;
+  for (const p of protocols) {
+    const media = PROTOCOL_MEDIA[p];
+    if (!media) continue;
+    parts.push(w === protocols.length + 1 ? media : `${media};q=0.${w}`);
+    w--;
+  }
+  parts.push('*/*;q=0.1');
+  return parts.join(',');
+}
+
+/** Patrol reads at most this much even without body_size_limit, so one target cannot exhaust memory. */
+export const HARD_BODY_LIMIT = 256 * 1024 * 1024;
+
+export class ScrapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScrapeError';
+  }
+}
+
+export interface ScrapeResponse {
+  body: Buffer;
+  contentType: string;
+}
+
+function readSecretFile(file: string, baseDir: string): string {
+  return readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8').trim();
+}
+
+function pemOrFile(inline: string | undefined, file: string | undefined, baseDir: string): string | undefined {
+  if (inline) return inline;
+  if (file) return readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8');
+  return undefined;
+}
+
+const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
+
+export class ScrapeClient {
+  private readonly agent: Agent;
+  private readonly dispatcher: Dispatcher;
+  readonly accept: string;
+  private readonly bodyLimit: number;
+
+  /** Throws (naming the file) when a TLS file cannot be read. */
+  constructor(
+    private readonly cfg: ScrapeConfig,
+    private readonly baseDir: string,
+  ) {
+    const tls = cfg.tls_config;
+    const connect = tls
+      ? {
+          ca: pemOrFile(tls.ca, tls.ca_file, baseDir),
+          cert: pemOrFile(tls.cert, tls.cert_file, baseDir),
+          key: pemOrFile(tls.key?.reveal(), tls.key_file, baseDir),
+          servername: tls.server_name,
+          rejectUnauthorized: !tls.insecure_skip_verify,
+          minVersion: tls.min_version ? TLS_VERSIONS[tls.min_version] : undefined,
+          maxVersion: tls.max_version ? TLS_VERSIONS[tls.max_version] : undefined,
+        }
+      : undefined;
+    this.agent = new Agent({ connect, keepAliveTimeout: Math.max(cfg.scrape_interval * 2, 30_000), connections: 4 });
+    this.dispatcher = cfg.follow_redirects ? this.agent.compose(interceptors.redirect({ maxRedirections: 10 })) : this.agent;
+    this.accept = acceptHeader(cfg.scrape_protocols);
+    this.bodyLimit = cfg.body_size_limit > 0 ? cfg.body_size_limit : HARD_BODY_LIMIT;
+  }
+
+  private authHeader(): string | undefined {
+    const c = this.cfg;
+    if (c.basic_auth) {
+      const user = c.basic_auth.username_file ? readSecretFile(c.basic_auth.username_file, this.baseDir) : (c.basic_auth.username ?? '');
+      const pass = c.basic_auth.password_file ? readSecretFile(c.basic_auth.password_file, this.baseDir) : (c.basic_auth.password?.reveal() ?? '');
+      return 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
+    }
+    if (c.authorization) {
+      const cred = c.authorization.credentials_file ? readSecretFile(c.authorization.credentials_file, this.baseDir) : (c.authorization.credentials as Secret | undefined)?.reveal();
+      return cred ? `${c.authorization.type} ${cred}` : undefined;
+    }
+    if (c.bearer_token) return `Bearer ${c.bearer_token.reveal()}`;
+    if (c.bearer_token_file) return `Bearer ${readSecretFile(c.bearer_token_file, this.baseDir)}`;
+    return undefined;
+  }
+
+  /**
+   * Fetches `url` within `timeoutMs`. Throws ScrapeError with the reason Prometheus would give
+   * (status, timeout, body size limit, connection errors).
+   */
+  async scrape(url: URL, timeoutMs: number, stop?: AbortSignal): Promise<ScrapeResponse> {
+    const headers: Record<string, string> = {
+      accept: this.accept,
+      'user-agent': 'Patrol',
+      'x-prometheus-scrape-timeout-seconds': String(timeoutMs / 1000),
+    };
+    if (this.cfg.enable_compression) headers['accept-encoding'] = 'gzip';
+    let auth: string | undefined;
+    try {
+      auth = this.authHeader();
+    } catch (e) {
+      throw new ScrapeError(`cannot read credentials: ${(e as Error).message}`);
+    }
+    if (auth) headers.authorization = auth;
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(new ScrapeError(`scrape timed out after ${formatDuration(timeoutMs)} (scrape_timeout)`)), timeoutMs);
+    const onStop = (): void => ctrl.abort(new ScrapeError('scrape cancelled'));
+    stop?.addEventListener('abort', onStop);
+    try {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal: ctrl.signal });
+      } catch (e) {
+        throw this.explain(e, ctrl.signal, url);
+      }
+      if (res.statusCode !== 200) {
+        res.body.resume();
+        res.body.on('error', () => undefined);
+        throw new ScrapeError(`server returned HTTP status ${res.statusCode} ${STATUS_CODES[res.statusCode] ?? ''}`.trimEnd());
+      }
+      const ct = String(res.headers['content-type'] ?? '');
+      const enc = String(res.headers['content-encoding'] ?? '').toLowerCase();
+      try {
+        const body = await this.readBody(res.body, enc);
+        return { body, contentType: ct };
+      } catch (e) {
+        throw this.explain(e, ctrl.signal, url);
+      }
+    } finally {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
+    }
+  }
+
+  private explain(e: unknown, signal: AbortSignal, url: URL): ScrapeError {
+    if (e instanceof ScrapeError) return e;
+    if (signal.aborted && signal.reason instanceof ScrapeError) return signal.reason;
+    const err = e as Error & { code?: string; cause?: Error & { code?: string } };
+    const detail = err.cause?.message ?? err.message;
+    const code = err.code ?? err.cause?.code;
+    return new ScrapeError(`Get "${url.toString()}": ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`);
+  }
+
+  private async readBody(body: Dispatcher.ResponseData['body'], encoding: string): Promise<Buffer> {
+    const limit = this.bodyLimit;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const over = (): ScrapeError =>
+      new ScrapeError(limit === HARD_BODY_LIMIT && this.cfg.body_size_limit === 0 ? `body larger than ${limit} bytes, the most Patrol reads without body_size_limit` : `body size limit exceeded: more than ${limit} bytes (body_size_limit)`);
+    if (encoding === 'gzip' || encoding === 'deflate') {
+      const z = encoding === 'gzip' ? createGunzip() : createInflate();
+      body.on('error', (e) => z.destroy(e));
+      body.pipe(z);
+      try {
+        for await (const c of z as AsyncIterable<Buffer>) {
+          size += c.length;
+          if (size > limit) throw over();
+          chunks.push(c);
+        }
+      } catch (e) {
+        body.destroy();
+        z.destroy();
+        if (e instanceof ScrapeError) throw e;
+        if ((e as { code?: string }).code?.startsWith('Z_')) throw new ScrapeError(`invalid ${encoding} body: ${(e as Error).message}`);
+        throw e;
+      }
+    } else {
+      try {
+        for await (const c of body as AsyncIterable<Buffer>) {
+          size += c.length;
+          if (size > limit) throw over();
+          chunks.push(c);
+        }
+      } catch (e) {
+        body.destroy();
+        throw e;
+      }
+    }
+    return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,340 @@
+// One scrape loop per target: fetch on a fixed schedule, parse, attach target labels, apply
+// metric_relabel_configs and limits, and write the scrape as one appender batch (committed whole
+// or rolled back whole), followed by the report series and staleness markers.
+//
+// Series are cached by their exposed text, so a steady target costs a map lookup and a number
+// parse per line; labels are built and relabelled only for text not seen before.
+
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Label, Labels } from '../model/labels.js';
+import { formatLabels, labelsKey, METRIC_NAME } from '../model/labels.js';
+import { STALE_NAN } from '../model/value.js';
+import type { Appender, SeriesRef, Storage } from '../storage/interface.js';
+import { StorageError } from '../storage/interface.js';
+import { ScrapeError, type ScrapeClient } from './client.js';
+import { decodeBody, formatFromContentType, parseSeries, scanExposition, ParseError, type ExpositionFormat, type MetricMeta } from './parser.js';
+import { relabel, type CompiledRelabel } from './relabel.js';
+import type { Target } from './target.js';
+
+/** Lines longer than this fail the scrape: no real exporter writes them, a broken one might. */
+export const MAX_LINE_LENGTH = 1024 * 1024;
+
+export interface LoopOptions {
+  honorLabels: boolean;
+  honorTimestamps: boolean;
+  sampleLimit: number;
+  labelLimit: number;
+  labelNameLengthLimit: number;
+  labelValueLengthLimit: number;
+  metricRelabel: readonly CompiledRelabel[];
+}
+
+interface SeriesState {
+  labels: Labels;
+  ref: SeriesRef;
+  /** The scrape iteration that last wrote this series. */
+  iter: number;
+  lastT: number;
+  /** Exposed with its own timestamp: Prometheus writes no staleness marker for those. */
+  explicit: boolean;
+  dead: boolean;
+}
+
+/** A cached series text: the state it resolves to, or DROPPED when metric relabelling drops it. */
+const DROPPED = null;
+type CacheEntry = SeriesState | typeof DROPPED;
+
+export interface ScrapeOutcome {
+  ok: boolean;
+  error: string;
+  samplesScraped: number;
+  samplesPostRelabel: number;
+  seriesAdded: number;
+  durationMs: number;
+}
+
+const REPORT_NAMES = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_samples_post_metric_relabeling', 'scrape_series_added'] as const;
+
+class LoopFailure extends Error {}
+
+export class ScrapeLoop {
+  private readonly states = new Map<string, SeriesState>();
+  private cache = new Map<string, CacheEntry>();
+  private readonly reportRefs = new Map<string, SeriesRef>();
+  private reportLabels: Labels[] = [];
+  private iter = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+  private stopped = false;
+  private reported = false;
+  /** Metadata of the last successful scrape, by metric family name. */
+  metadata = new Map<string, MetricMeta>();
+
+  constructor(
+    readonly target: Target,
+    private client: ScrapeClient,
+    private opts: LoopOptions,
+    private readonly storage: Storage,
+    private readonly log?: Logger,
+  ) {
+    this.reportLabels = REPORT_NAMES.map((n) => withTargetLabels([{ name: METRIC_NAME, value: n }], target.publicLabels, false));
+  }
+
+  /** New pool settings for the same target (reload): cached relabelling results are discarded. */
+  reconfigure(client: ScrapeClient, opts: LoopOptions): void {
+    this.client = client;
+    this.opts = opts;
+    this.cache = new Map();
+  }
+
+  /**
+   * Starts scraping at a stable offset within the interval derived from the target's identity,
+   * so targets spread out over the interval and keep their slot across restarts.
+   */
+  start(): void {
+    const interval = this.target.intervalMs;
+    const h = createHash('md5').update(hostname() + '\0' + this.target.key).digest();
+    const offset = Number(h.readBigUInt64BE(0) % BigInt(interval));
+    const now = Date.now();
+    let next = now - (now % interval) + offset;
+    if (next < now) next += interval;
+    this.schedule(next);
+  }
+
+  private schedule(at: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        const started = Date.now();
+        this.running = this.scrapeAndReport(started).then(
+          () => undefined,
+          (e: unknown) => this.log?.error({ err: e, target: this.target.scrapeUrl }, 'scrape loop failed'),
+        );
+        void this.running.then(() => {
+          this.running = null;
+          // Skip ticks that a slow scrape overran; stay on the grid.
+          const interval = this.target.intervalMs;
+          let next = at + interval;
+          const now = Date.now();
+          if (next <= now) next += Math.ceil((now - next + 1) / interval) * interval;
+          this.schedule(next);
+        });
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  /**
+   * Stops the loop. With `stale`, the target is gone: every series it wrote (and its report
+   * series) get a staleness marker now.
+   */
+  async stop(stale: boolean): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.abort.abort();
+    if (this.running) await this.running;
+    if (!stale) return;
+    const t = Math.max(Date.now(), this.lastT + 1);
+    const app = this.storage.appender();
+    try {
+      this.markAllStale(app, t);
+      if (this.reported) for (const ls of this.reportLabels) this.tryAppend(app, this.reportRefs.get(labelsKey(ls)) ?? 0, ls, t, STALE_NAN);
+      app.commit();
+    } catch (e) {
+      app.rollback();
+      this.log?.error({ err: e, target: this.target.scrapeUrl }, 'writing staleness markers failed');
+    }
+  }
+
+  private lastT = 0;
+
+  /** One scrape: fetch, write, report. Exposed for tests; the schedule calls it. */
+  async scrapeAndReport(start = Date.now()): Promise<ScrapeOutcome> {
+    const t = Math.max(start, this.lastT + 1);
+    this.lastT = t;
+    this.target.lastScrape = start;
+    this.iter++;
+    let out: ScrapeOutcome;
+    let contentType = '';
+    try {
+      const res = await this.client.scrape(this.target.url, this.target.timeoutMs, this.abort.signal);
+      contentType = res.contentType;
+      if (this.stopped) throw new ScrapeError('scrape cancelled');
+      out = this.append(res.body, res.contentType, t, start);
+    } catch (e) {
+      let msg = e instanceof ScrapeError || e instanceof ParseError || e instanceof LoopFailure ? e.message : `${(e as Error).message}`;
+      if (e instanceof ParseError && /html/i.test(contentType)) msg = `received ${contentType.split(';')[0]} instead of an exposition format: ${msg}`;
+      out = { ok: false, error: msg, samplesScraped: 0, samplesPostRelabel: 0, seriesAdded: 0, durationMs: Date.now() - start };
+    }
+    if (this.stopped && !out.ok) return out;
+    this.target.health = out.ok ? 'up' : 'down';
+    this.target.lastError = out.error;
+    this.target.lastScrapeDuration = out.durationMs / 1000;
+    this.report(out, t);
+    return out;
+  }
+
+  /** Parses and writes one body. Throws (after rolling back) when the scrape must fail. */
+  private append(body: Buffer, contentType: string, t: number, start: number): ScrapeOutcome {
+    const format: ExpositionFormat = formatFromContentType(contentType);
+    const text = decodeBody(body);
+    const app = this.storage.appender();
+    const iter = this.iter;
+    const opts = this.opts;
+    const metadata = new Map<string, MetricMeta>();
+    let scraped = 0;
+    let post = 0;
+    let added = 0;
+    const created: SeriesState[] = [];
+    try {
+      scanExposition(
+        text,
+        format,
+        {
+          sample: (series, value, ts, line) => {
+            scraped++;
+            let st = this.cache.get(series);
+            if (st === undefined || (st !== DROPPED && st.dead)) {
+              const resolved = this.resolve(series, line, format);
+              if (resolved.added) {
+                added++;
+                created.push(resolved.state as SeriesState);
+              }
+              st = resolved.state;
+              this.cache.set(series, st);
+            }
+            if (st === DROPPED) return;
+            post++;
+            if (opts.sampleLimit > 0 && post > opts.sampleLimit) throw new LoopFailure(`sample_limit exceeded: more than ${opts.sampleLimit} samples after metric relabelling`);
+            const explicit = ts !== undefined && opts.honorTimestamps;
+            const st2 = st;
+            const when = explicit ? ts : t;
+            if (st2.iter === iter && st2.lastT === when) throw new LoopFailure(`line ${line}: duplicate series ${formatLabels(st2.labels)}`);
+            st2.iter = iter;
+            st2.lastT = when;
+            st2.explicit = explicit;
+            try {
+              st2.ref = app.append(st2.ref, st2.labels, when, value);
+            } catch (e) {
+              // Prometheus skips out-of-order and duplicate samples of one series and keeps the scrape.
+              if (!(e instanceof StorageError) || (e.code !== 'out_of_order' && e.code !== 'duplicate_sample' && e.code !== 'out_of_bounds')) throw e;
+            }
+          },
+        },
+        metadata,
+        { maxLineLength: MAX_LINE_LENGTH },
+      );
+      // Series of the previous scrape that are gone get a staleness marker.
+      for (const [key, st] of this.states) {
+        if (st.iter === iter) continue;
+        if (!st.explicit) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
+        st.dead = true;
+        this.states.delete(key);
+      }
+      app.commit();
+    } catch (e) {
+      app.rollback();
+      // Series first seen in this failed attempt were never written: forget them, so that only
+      // the previous scrape's series get staleness markers (in report()).
+      for (const st of created) {
+        st.dead = true;
+        this.states.delete(labelsKey(st.labels));
+      }
+      throw e;
+    }
+    if (iter % 10 === 0) {
+      for (const [k, st] of this.cache) if (st !== DROPPED && st.dead) this.cache.delete(k);
+      if (this.cache.size > 4 * this.states.size + 1000) this.cache = new Map([...this.cache].filter(([, st]) => st !== DROPPED));
+    }
+    this.metadata = metadata;
+    return { ok: true, error: '', samplesScraped: scraped, samplesPostRelabel: post, seriesAdded: added, durationMs: Date.now() - start };
+  }
+
+  /** Builds the final labels of a series text not seen before and checks the label limits. */
+  private resolve(series: string, line: number, format: ExpositionFormat): { state: CacheEntry; added: boolean } {
+    const parsed = parseSeries(series, line, format);
+    const merged = withTargetLabels(parsed, this.target.publicLabels, this.opts.honorLabels);
+    const labels = relabel(merged, this.opts.metricRelabel);
+    if (!labels) return { state: DROPPED, added: false };
+    if (!labels.some((l) => l.name === METRIC_NAME)) throw new LoopFailure(`line ${line}: series ${series.slice(0, 100)} has no metric name after metric relabelling`);
+    const o = this.opts;
+    if (o.labelLimit > 0 && labels.length > o.labelLimit) throw new LoopFailure(`label_limit exceeded: ${formatLabels(labels)} has ${labels.length} labels, limit ${o.labelLimit}`);
+    for (const l of labels) {
+      if (o.labelNameLengthLimit > 0 && l.name.length > o.labelNameLengthLimit) throw new LoopFailure(`label_name_length_limit exceeded: label name ${l.name.slice(0, 60)} is ${l.name.length} long, limit ${o.labelNameLengthLimit}`);
+      if (o.labelValueLengthLimit > 0 && l.value.length > o.labelValueLengthLimit) throw new LoopFailure(`label_value_length_limit exceeded: value of ${l.name} is ${l.value.length} long, limit ${o.labelValueLengthLimit}`);
+    }
+    const key = labelsKey(labels);
+    let st = this.states.get(key);
+    let added = false;
+    if (!st) {
+      st = { labels, ref: 0, iter: 0, lastT: 0, explicit: false, dead: false };
+      this.states.set(key, st);
+      added = true;
+    }
+    return { state: st, added };
+  }
+
+  private tryAppend(app: Appender, ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
+    try {
+      return app.append(ref, labels, t, v);
+    } catch (e) {
+      if (e instanceof StorageError && e.code !== 'closed') return ref;
+      throw e;
+    }
+  }
+
+  private markAllStale(app: Appender, t: number): void {
+    for (const [key, st] of this.states) {
+      if (!st.explicit) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
+      st.dead = true;
+      this.states.delete(key);
+    }
+  }
+
+  /** Writes the report series; after a failure, also marks the previous scrape's series stale. */
+  private report(out: ScrapeOutcome, t: number): void {
+    const app = this.storage.appender();
+    try {
+      if (!out.ok) this.markAllStale(app, t);
+      const values = [out.ok ? 1 : 0, out.durationMs / 1000, out.samplesScraped, out.samplesPostRelabel, out.seriesAdded];
+      this.reportLabels.forEach((ls, i) => {
+        const k = labelsKey(ls);
+        this.reportRefs.set(k, this.tryAppend(app, this.reportRefs.get(k) ?? 0, ls, t, values[i]));
+      });
+      app.commit();
+      this.reported = true;
+    } catch (e) {
+      app.rollback();
+      this.log?.error({ err: e, target: this.target.scrapeUrl }, 'writing scrape report failed');
+    }
+  }
+}
+
+/**
+ * Attaches target labels to a scraped series as Prometheus does: with honor_labels the
+ * series' own labels win; otherwise target labels win and clashing series labels are kept as
+ * `exported_<name>`.
+ */
+export function withTargetLabels(series: Labels, target: Labels, honor: boolean): Labels {
+  if (target.length === 0) return series;
+  const m = new Map<string, string>();
+  for (const l of series) m.set(l.name, l.value);
+  for (const l of target) {
+    const existing = m.get(l.name);
+    if (existing !== undefined && existing !== '') {
+      if (honor) continue;
+      let name = 'exported_' + l.name;
+      while (m.has(name) || target.some((x) => x.name === name)) name = 'exported_' + name;
+      m.set(name, existing);
+    }
+    m.set(l.name, l.value);
+  }
+  const out: Label[] = [];
+  for (const [name, value] of m) if (value !== '') out.push({ name, value });
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -1,0 +1,301 @@
+// The scrape manager: one pool per scrape_configs job. A pool merges what its discovery
+// providers report, turns it into targets (relabel_configs), and runs one loop per target.
+// Reloads keep loops of unchanged targets (their series continue without staleness) and mark
+// the series of removed targets stale.
+
+import type { Logger } from 'pino';
+import type { Component, ConfigContext, Runtime } from '../component.js';
+import type { ScrapeConfig } from '../config/prometheus.js';
+import type { Config } from '../config/schema.js';
+import type { Labels } from '../model/labels.js';
+import { compareLabels } from '../model/labels.js';
+import type { Storage } from '../storage/interface.js';
+import { ScrapeClient } from './client.js';
+import { FileDiscovery, staticGroups, type TargetGroup } from './discovery.js';
+import { ScrapeLoop, type LoopOptions } from './loop.js';
+import type { MetricMeta } from './parser.js';
+import { compileRelabel, type CompiledRelabel } from './relabel.js';
+import { populateLabels, Target } from './target.js';
+
+interface PoolSettings {
+  client: ScrapeClient;
+  relabel: CompiledRelabel[];
+  loop: LoopOptions;
+}
+
+/** Validates and builds everything a pool needs from its config; throws naming the problem. */
+function prepare(cfg: ScrapeConfig, dir: string): PoolSettings {
+  let relabel: CompiledRelabel[];
+  let metricRelabel: CompiledRelabel[];
+  try {
+    relabel = compileRelabel(cfg.relabel_configs);
+    metricRelabel = compileRelabel(cfg.metric_relabel_configs);
+  } catch (e) {
+    throw new Error(`job ${cfg.job_name}: ${(e as Error).message}`);
+  }
+  let client: ScrapeClient;
+  try {
+    client = new ScrapeClient(cfg, dir);
+  } catch (e) {
+    throw new Error(`job ${cfg.job_name}: ${(e as Error).message}`);
+  }
+  return {
+    client,
+    relabel,
+    loop: {
+      honorLabels: cfg.honor_labels,
+      honorTimestamps: cfg.honor_timestamps,
+      sampleLimit: cfg.sample_limit,
+      labelLimit: cfg.label_limit,
+      labelNameLengthLimit: cfg.label_name_length_limit,
+      labelValueLengthLimit: cfg.label_value_length_limit,
+      metricRelabel,
+    },
+  };
+}
+
+export interface DroppedTarget {
+  scrapePool: string;
+  discoveredLabels: Labels;
+}
+
+export class ScrapePool {
+  private readonly loops = new Map<string, ScrapeLoop>();
+  private dropped: DroppedTarget[] = [];
+  /** Targets over target_limit: listed as active, never scraped. */
+  private unscraped: Target[] = [];
+  private readonly groups = new Map<string, TargetGroup[]>();
+  private fileSDs: FileDiscovery[] = [];
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private cfg: ScrapeConfig,
+    private settings: PoolSettings,
+    private dir: string,
+    private readonly storage: Storage,
+    private readonly log?: Logger,
+  ) {}
+
+  get name(): string {
+    return this.cfg.job_name;
+  }
+
+  get config(): ScrapeConfig {
+    return this.cfg;
+  }
+
+  async start(): Promise<void> {
+    this.groups.set('static', staticGroups(this.cfg));
+    this.fileSDs = this.cfg.file_sd_configs.map(
+      (f, i) =>
+        new FileDiscovery(
+          f.files,
+          f.refresh_interval,
+          this.dir,
+          (groups) => {
+            this.groups.set(`file/${i}`, groups);
+            this.requestSync();
+          },
+          this.log,
+        ),
+    );
+    await Promise.all(this.fileSDs.map((f) => f.start()));
+    this.requestSync();
+    await this.chain;
+  }
+
+  /** Applies a changed config of the same job; targets that keep their identity keep their loop. */
+  async update(cfg: ScrapeConfig, settings: PoolSettings, dir: string): Promise<void> {
+    const old = this.settings;
+    for (const f of this.fileSDs) f.stop();
+    this.fileSDs = [];
+    this.groups.clear();
+    this.cfg = cfg;
+    this.settings = settings;
+    this.dir = dir;
+    for (const l of this.loops.values()) l.reconfigure(settings.client, settings.loop);
+    await this.start();
+    await old.client.close();
+  }
+
+  private requestSync(): void {
+    this.chain = this.chain.then(
+      () => this.sync(),
+      () => this.sync(),
+    );
+  }
+
+  private async sync(): Promise<void> {
+    if (this.stopped) return;
+    const next = new Map<string, Target>();
+    const dropped: DroppedTarget[] = [];
+    for (const groups of this.groups.values()) {
+      for (const g of groups) {
+        for (const d of g.targets) {
+          const r = populateLabels(d, this.cfg, this.settings.relabel);
+          if (r.error) {
+            this.log?.warn({ job: this.cfg.job_name, source: g.source, error: r.error }, 'invalid target');
+            continue;
+          }
+          if (!r.labels) {
+            if (this.cfg.keep_dropped_targets === 0 || dropped.length < this.cfg.keep_dropped_targets) dropped.push({ scrapePool: this.cfg.job_name, discoveredLabels: r.discovered });
+            continue;
+          }
+          const t = new Target(r.discovered, r.labels, this.cfg);
+          if (!next.has(t.key)) next.set(t.key, t);
+        }
+      }
+    }
+    this.dropped = dropped;
+    const limit = this.cfg.target_limit;
+    if (limit > 0 && next.size > limit) {
+      for (const [k, l] of this.loops) {
+        this.loops.delete(k);
+        await l.stop(true);
+      }
+      this.unscraped = [...next.values()];
+      for (const t of this.unscraped) {
+        t.health = 'down';
+        t.lastError = `target_limit exceeded (number of targets: ${next.size}, limit: ${limit})`;
+      }
+      return;
+    }
+    this.unscraped = [];
+    const gone: ScrapeLoop[] = [];
+    for (const [k, l] of this.loops) {
+      if (!next.has(k)) {
+        this.loops.delete(k);
+        gone.push(l);
+      }
+    }
+    for (const [k, t] of next) {
+      if (this.loops.has(k)) continue;
+      const loop = new ScrapeLoop(t, this.settings.client, this.settings.loop, this.storage, this.log);
+      this.loops.set(k, loop);
+      loop.start();
+    }
+    await Promise.all(gone.map((l) => l.stop(true)));
+  }
+
+  activeTargets(): Target[] {
+    return [...[...this.loops.values()].map((l) => l.target), ...this.unscraped];
+  }
+
+  droppedTargets(): DroppedTarget[] {
+    return this.dropped;
+  }
+
+  loopsList(): ScrapeLoop[] {
+    return [...this.loops.values()];
+  }
+
+  /** Stops every loop; with `stale`, their series are marked stale (job removed or shutdown). */
+  async stop(stale: boolean): Promise<void> {
+    this.stopped = true;
+    for (const f of this.fileSDs) f.stop();
+    await this.chain;
+    await Promise.all([...this.loops.values()].map((l) => l.stop(stale)));
+    this.loops.clear();
+    await this.settings.client.close();
+  }
+}
+
+export interface TargetMetadata {
+  target: Labels;
+  metric: string;
+  meta: MetricMeta;
+}
+
+/** Runs scrape_configs. Construct with the Runtime; register in the server's component list. */
+export class ScrapeManager implements Component {
+  readonly name = 'scrape';
+  private readonly pools = new Map<string, ScrapePool>();
+
+  constructor(private readonly rt: Pick<Runtime, 'storage' | 'logger'>) {}
+
+  async applyConfig(cfg: Config, ctx: ConfigContext): Promise<void> {
+    // Build everything first so a bad job (unreadable TLS file, bad regex) fails the reload
+    // before anything changes.
+    const prepared = new Map<string, { cfg: ScrapeConfig; settings: PoolSettings }>();
+    try {
+      for (const c of cfg.scrape_configs) prepared.set(c.job_name, { cfg: c, settings: prepare(c, ctx.dir) });
+    } catch (e) {
+      await Promise.all([...prepared.values()].map((p) => p.settings.client.close()));
+      throw e;
+    }
+    for (const [name, pool] of this.pools) {
+      if (!prepared.has(name)) {
+        this.pools.delete(name);
+        await pool.stop(true);
+      }
+    }
+    for (const [name, p] of prepared) {
+      const pool = this.pools.get(name);
+      if (!pool) {
+        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger);
+        this.pools.set(name, np);
+        await np.start();
+      } else if (JSON.stringify(pool.config) !== JSON.stringify(p.cfg)) {
+        await pool.update(p.cfg, p.settings, ctx.dir);
+      } else {
+        await p.settings.client.close();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    // At shutdown the series are not marked stale: Patrol will scrape them again after restart.
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.stop(false)));
+  }
+
+  /** Active targets, by pool name then labels. */
+  activeTargets(): { pool: string; target: Target }[] {
+    const out: { pool: string; target: Target }[] = [];
+    for (const name of [...this.pools.keys()].sort()) {
+      const ts = this.pools.get(name)!.activeTargets().sort((a, b) => compareLabels(a.labels, b.labels));
+      for (const target of ts) out.push({ pool: name, target });
+    }
+    return out;
+  }
+
+  droppedTargets(): DroppedTarget[] {
+    return [...this.pools.keys()].sort().flatMap((n) => this.pools.get(n)!.droppedTargets());
+  }
+
+  poolNames(): string[] {
+    return [...this.pools.keys()].sort();
+  }
+
+  /** For /api/v1/metadata: metric family name → distinct metadata seen across targets. */
+  metadata(): Map<string, MetricMeta[]> {
+    const out = new Map<string, MetricMeta[]>();
+    const seen = new Set<string>();
+    for (const pool of this.pools.values()) {
+      for (const loop of pool.loopsList()) {
+        for (const [name, m] of loop.metadata) {
+          const k = `${name}\xff${m.type}\xff${m.help}\xff${m.unit}`;
+          if (seen.has(k)) continue;
+          seen.add(k);
+          const list = out.get(name) ?? [];
+          list.push(m);
+          out.set(name, list);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** For /api/v1/targets/metadata: metadata per target from its last successful scrape. */
+  targetMetadata(): TargetMetadata[] {
+    const out: TargetMetadata[] = [];
+    for (const name of this.poolNames()) {
+      for (const loop of this.pools.get(name)!.loopsList()) {
+        for (const [metric, meta] of loop.metadata) out.push({ target: loop.target.publicLabels, metric, meta });
+      }
+    }
+    return out;
+  }
+}
