@@ -1,0 +1,99 @@
+// Helpers for the scrape tests: local HTTP servers and Debian's Prometheus side by side.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PROMETHEUS_BIN = '/usr/bin/prometheus';
+export const NODE_EXPORTER_BIN = '/usr/bin/prometheus-node-exporter';
+
+export function binaryMissing(bin: string): string | false {
+  return existsSync(bin) ? false : `${bin} is not installed`;
+}
+
+export interface TestServer {
+  server: Server;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Finds a free port by binding 0 and releasing it (for binaries that need a port number up front). */
+export async function freePort(): Promise<number> {
+  const s = await serve((_q, r) => r.end());
+  const p = s.port;
+  await s.close();
+  return p;
+}
+
+export interface PrometheusProcess {
+  url: string;
+  proc: ChildProcess;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts Debian's prometheus with `config` (YAML text) in its own temp data dir on a free port. */
+export async function startPrometheus(config: string, extraArgs: string[] = []): Promise<PrometheusProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'patrol-prom-'));
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  const port = await freePort();
+  const proc = spawn(PROMETHEUS_BIN, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (let i = 0; i < 200; i++) {
+    if (proc.exitCode !== null) throw new Error(`prometheus exited: ${stderr}`);
+    try {
+      const r = await fetch(`${url}/-/ready`);
+      if (r.ok) return { url, proc, dir, stop };
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  await stop();
+  throw new Error(`prometheus did not become ready: ${stderr}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `fn` until it returns a value other than undefined, up to `tries` × `ms`. */
+export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, tries = 200, ms = 50): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await sleep(ms);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
