@@ -35,6 +35,8 @@ interface Tracked {
  */
 export class SeriesSink {
   private prev = new Map<string, Tracked>();
+  /** Time of the last cycle; the next one is written strictly after it. */
+  private lastT = -Infinity;
 
   constructor(private readonly storage: Storage) {}
 
@@ -45,6 +47,8 @@ export class SeriesSink {
 
   /** Appends one cycle at time `t` (ms) and commits. Storage rejections are counted, not thrown. */
   write(t: number, samples: Iterable<CollectedSample>): WriteOutcome {
+    // Two cycles in one millisecond (a reload right after a run) would collide in storage.
+    t = Math.max(t, this.lastT + 1);
     const out: WriteOutcome = { written: 0, added: 0, staled: 0, rejected: 0, errors: [] };
     const next = new Map<string, Tracked>();
     const app = this.storage.appender();
@@ -78,12 +82,14 @@ export class SeriesSink {
       throw e;
     }
     this.prev = next;
+    this.lastT = t;
     return out;
   }
 
   /** Marks every series of the previous cycle stale (source failed or removed) and forgets them. */
   markAllStale(t: number): number {
     if (this.prev.size === 0) return 0;
+    t = Math.max(t, this.lastT + 1);
     const app = this.storage.appender();
     let n = 0;
     try {
@@ -94,6 +100,7 @@ export class SeriesSink {
       throw e;
     }
     this.prev = new Map();
+    this.lastT = t;
     return n;
   }
 
