@@ -4,6 +4,7 @@
 // any rejection answers 400 so the sender does not retry, storage failures answer 500 after a
 // rollback so it does. 204 when everything was stored.
 
+import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -81,8 +82,6 @@ export interface DecodedSeries {
   histograms: number;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * Decodes a WriteRequest, calling `onSeries` for each TimeSeries. Exemplars and metadata are
  * skipped. Throws DecodeError naming the byte offset on malformed input.
@@ -140,13 +139,20 @@ function decodeTimeSeries(r: ProtoReader, end: number): DecodedSeries {
   return s;
 }
 
+const STRING_CACHE_SIZE = 1 << 14;
+const stringCache: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_SIZE).fill(undefined);
+
 class ProtoReader {
   pos = 0;
   readonly end: number;
   private readonly view: DataView;
 
+  /** The same bytes as a Buffer, for its native string slicing. */
+  private readonly nodeBuf: Buffer & { utf8Slice(start: number, end: number): string };
+
   constructor(readonly buf: Uint8Array) {
     this.end = buf.length;
+    this.nodeBuf = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) as Buffer & { utf8Slice(start: number, end: number): string };
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -205,20 +211,35 @@ class ProtoReader {
     const e = this.limit(len);
     const start = this.pos;
     this.pos = e;
-    // Labels are mostly ASCII; the fatal decoder rejects invalid UTF-8 like Go's proto3 strings.
-    let ascii = true;
+    const b = this.buf;
+    // Labels repeat across series and requests: short ASCII strings come from a direct-mapped
+    // cache (hash of the bytes, verified byte by byte) instead of a new string each time.
+    // Strings with high bytes get the UTF-8 validity check Go's proto3 strings get.
+    let h = len;
     for (let i = start; i < e; i++) {
-      if (this.buf[i] >= 0x80) {
-        ascii = false;
-        break;
+      const c = b[i];
+      if (c >= 0x80) {
+        if (!isUtf8(b.subarray(start, e))) throw new DecodeError(`invalid UTF-8 in string at offset ${start}`);
+        return this.nodeBuf.utf8Slice(start, e);
       }
+      h = (Math.imul(h, 31) + c) | 0;
     }
-    if (ascii) return latin1Slice(this.buf, start, e);
-    try {
-      return utf8.decode(this.buf.subarray(start, e));
-    } catch {
-      throw new DecodeError(`invalid UTF-8 in string at offset ${start}`);
+    if (len > 64) return this.nodeBuf.utf8Slice(start, e);
+    const slot = h & (STRING_CACHE_SIZE - 1);
+    const cached = stringCache[slot];
+    if (cached !== undefined && cached.length === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (cached.charCodeAt(i) !== b[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cached;
     }
+    const str = this.nodeBuf.utf8Slice(start, e);
+    stringCache[slot] = str;
+    return str;
   }
 
   skip(wire: number): void {
@@ -241,24 +262,37 @@ class ProtoReader {
   }
 }
 
-function latin1Slice(buf: Uint8Array, start: number, end: number): string {
-  if (end - start < 16) {
-    let s = '';
-    for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
-    return s;
-  }
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+/** Label names already checked; senders use a handful, so the regex runs once per name. */
+const validNames = new Set<string>([METRIC_NAME]);
+
+function validName(n: string): boolean {
+  if (validNames.has(n)) return true;
+  if (!isValidLabelName(n)) return false;
+  if (validNames.size < 10_000) validNames.add(n);
+  return true;
 }
 
 /** Sorts and validates a series' labels; returns an error message instead when they are invalid. */
 export function normaliseLabels(raw: Label[]): Labels | string {
-  const ls = raw.filter((l) => l.value !== '').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Fast path: senders (Prometheus, Grafana Agent) send sorted labels without empty values.
+  let clean = true;
   let hasName = false;
+  for (let i = 0; i < raw.length; i++) {
+    const l = raw[i];
+    if (l.value === '' || (i > 0 && raw[i - 1].name >= l.name) || !validName(l.name)) {
+      clean = false;
+      break;
+    }
+    if (l.name === METRIC_NAME) hasName = true;
+  }
+  if (clean && hasName) return raw;
+  const ls = raw.filter((l) => l.value !== '').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  hasName = false;
   for (let i = 0; i < ls.length; i++) {
     const l = ls[i];
     if (i > 0 && ls[i - 1].name === l.name) return `duplicate label name ${JSON.stringify(l.name)} in ${formatLabels(ls)}`;
     if (l.name === METRIC_NAME) hasName = true;
-    else if (!isValidLabelName(l.name)) return `invalid label name ${JSON.stringify(l.name)} in ${formatLabels(ls)}`;
+    else if (!validName(l.name)) return `invalid label name ${JSON.stringify(l.name)} in ${formatLabels(ls)}`;
   }
   if (!hasName) return `series without a metric name: ${formatLabels(ls)}`;
   return ls;
