@@ -47,7 +47,7 @@ console.log(`  at a 15s interval: ${((ourCpu / 15_000) * 100).toFixed(4)} % of o
 
 if (existsSync(NODE_EXPORTER)) {
   const port = await freePort();
-  const collectors = ['cpu', 'meminfo', 'filesystem', 'diskstats', 'netdev', 'loadavg', 'stat', 'filefd', 'time', 'uname'];
+  const collectors = ['cpu', 'meminfo', 'filesystem', 'diskstats', 'netdev', 'netclass', 'loadavg', 'stat', 'filefd', 'time', 'uname'];
   const proc = spawn(NODE_EXPORTER, [`--web.listen-address=127.0.0.1:${port}`, '--collector.disable-defaults', ...collectors.map((x) => `--collector.${x}`)], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/metrics`;
   for (let i = 0; i < 100; i++) {

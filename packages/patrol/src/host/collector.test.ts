@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import { labelsToRecord, metricName } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
+import { parseExposition } from '../scrape/parser.js';
 import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { HostCollector } from './collector.js';
@@ -50,21 +51,8 @@ async function freePort(): Promise<number> {
   return addr.port;
 }
 
-/**
- * Test-only reader for node_exporter's plain output: `name{a="b",...} value` lines. Values the
- * comparison uses carry no escapes; the product's parser lives in src/scrape.
- */
 function readNodeExporter(body: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
-  for (const line of body.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const lm of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]] = lm[2];
-    out.push({ name: m[1], labels, value: Number(m[3]) });
-  }
-  return out;
+  return parseExposition(body).samples.map((s) => ({ name: metricName(s.labels), labels: labelsToRecord(s.labels), value: s.value }));
 }
 
 describe('procfs parsers', () => {
@@ -197,7 +185,7 @@ describe('HostCollector side by side with node_exporter', { skip: existsSync(NOD
       [
         `--web.listen-address=127.0.0.1:${port}`,
         '--collector.disable-defaults',
-        ...['cpu', 'meminfo', 'filesystem', 'diskstats', 'netdev', 'loadavg', 'stat', 'filefd', 'time', 'uname'].map((c) => `--collector.${c}`),
+        ...['cpu', 'meminfo', 'filesystem', 'diskstats', 'netdev', 'netclass', 'loadavg', 'stat', 'filefd', 'time', 'uname'].map((c) => `--collector.${c}`),
         // Debian patches these defaults; pass upstream's so both sides pick the same devices.
         `--collector.filesystem.mount-points-exclude=${MOUNT_POINTS_EXCLUDE.source.replaceAll('\\/', '/')}`,
         '--collector.netdev.device-exclude=^$',
@@ -237,11 +225,14 @@ describe('HostCollector side by side with node_exporter', { skip: existsSync(NOD
     const names = new Set(ours.map((s) => s.name));
     assert.ok(names.size > 60, `expected many host metrics, got ${names.size}`);
     for (const s of ours) {
-      const want = theirLabelNames.get(s.name);
-      assert.ok(want, `node_exporter has no ${s.name}`);
-      const got = Object.keys(s.labels).filter((n) => n !== '__name__' && n !== 'job' && n !== 'instance');
-      assert.deepEqual(got.sort(), [...want], `label names of ${s.name}`);
+      assert.ok(theirLabelNames.has(s.name), `node_exporter has no ${s.name}`);
+      // Per-device series can differ in labels (empty values are dropped), so compare like with like.
+      const twin = theirs.find((t) => t.name === s.name && t.labels.device === s.labels.device) ?? theirs.find((t) => t.name === s.name)!;
+      const got = Object.keys(s.labels).filter((n) => n !== 'job' && n !== 'instance');
+      assert.deepEqual(got.sort(), Object.keys(twin.labels).sort(), `label names of ${s.name}{device=${s.labels.device ?? ''}}`);
     }
+    const info = (list: typeof ours) => list.filter((s) => s.name === 'node_network_info').map((s) => JSON.stringify(Object.entries(s.labels).filter(([k]) => k !== 'job' && k !== 'instance').sort()));
+    assert.deepEqual(info(ours).sort(), info(theirs).sort(), 'node_network_info is identical');
     // Every memory field node_exporter reports, we report too.
     for (const n of theirLabelNames.keys()) if (n.startsWith('node_memory_')) assert.ok(names.has(n), `missing ${n}`);
 

@@ -3,7 +3,7 @@
 // instance=<hostname>. A file that cannot be read skips its section for that cycle
 // (node_scrape_collector_success{collector} says which), the rest is still stored.
 
-import { readFile, statfs } from 'node:fs/promises';
+import { readdir, readFile, statfs } from 'node:fs/promises';
 import { hostname, machine } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -43,7 +43,7 @@ export function hostSettings(host: HostConfig, globalScrapeInterval: number): Ho
  * Reads every section once and returns the samples (without job/instance). Exposed for tests and
  * benchmarks; the collector wraps it with storage and the timer.
  */
-export async function readHostSamples(procfs: string, stuck: Set<string> = new Set()): Promise<{ samples: HostSample[]; failures: { collector: string; error: string }[] }> {
+export async function readHostSamples(procfs: string, sysfs = '/sys', stuck: Set<string> = new Set()): Promise<{ samples: HostSample[]; failures: { collector: string; error: string }[] }> {
   const samples: HostSample[] = [];
   const failures: { collector: string; error: string }[] = [];
   const sections: [string, () => Promise<void>][] = [
@@ -54,6 +54,7 @@ export async function readHostSamples(procfs: string, stuck: Set<string> = new S
     ['diskstats', async () => parseDiskstats(await readFile(join(procfs, 'diskstats'), 'latin1'), samples)],
     ['netdev', async () => parseNetDev(await readFile(join(procfs, 'net/dev'), 'latin1'), samples)],
     ['filesystem', async () => filesystems(procfs, stuck, samples)],
+    ['netclass', async () => netclass(sysfs, samples)],
     ['uname', async () => uname(procfs, samples)],
   ];
   const results = await Promise.allSettled(sections.map(([, run]) => run()));
@@ -99,6 +100,38 @@ async function statMount(m: Mount, stuck: Set<string>): Promise<FsStats | null |
     void call.then(() => stuck.delete(m.mountpoint));
   }
   return r;
+}
+
+/** /sys/class/net: link state per interface (node_exporter's netclass collector, main series). */
+async function netclass(sysfs: string, out: HostSample[]): Promise<void> {
+  const base = join(sysfs, 'class/net');
+  const devices = (await readdir(base)).sort();
+  const per = await Promise.all(
+    devices.map(async (device) => {
+      const attr = (name: string) => readFile(join(base, device, name), 'utf8').then((t) => t.trim(), () => null);
+      const [operstate, mtu, address, broadcast, txq, carrier, speed, duplex, ifalias] = await Promise.all(
+        ['operstate', 'mtu', 'address', 'broadcast', 'tx_queue_len', 'carrier', 'speed', 'duplex', 'ifalias'].map(attr),
+      );
+      return { device, operstate, mtu, address, broadcast, txq, carrier, speed, duplex, ifalias };
+    }),
+  );
+  for (const d of per) {
+    const labels = { device: d.device };
+    out.push({
+      name: 'node_network_info',
+      labels: { device: d.device, address: d.address ?? '', broadcast: d.broadcast ?? '', duplex: d.duplex ?? '', ifalias: d.ifalias ?? '', operstate: d.operstate ?? '' },
+      value: 1,
+    });
+    out.push({ name: 'node_network_up', labels, value: d.operstate === 'up' ? 1 : 0 });
+    const num = (name: string, v: string | null, scale = 1) => {
+      if (v !== null && v !== '' && Number.isFinite(Number(v))) out.push({ name, labels, value: Number(v) * scale });
+    };
+    num('node_network_mtu_bytes', d.mtu);
+    num('node_network_transmit_queue_length', d.txq);
+    num('node_network_carrier', d.carrier);
+    // Mbit/s to bytes/s, as node_exporter reports it (-1 "unknown" included).
+    num('node_network_speed_bytes', d.speed, 125_000);
+  }
 }
 
 async function readTrim(path: string, fallback: string): Promise<string> {
@@ -181,7 +214,7 @@ export class HostCollector implements Component {
     const settings = this.settings;
     if (!settings) throw new Error('host collector is disabled');
     const started = performance.now();
-    const { samples, failures } = await readHostSamples(settings.procfs, this.stuck);
+    const { samples, failures } = await readHostSamples(settings.procfs, settings.sysfs, this.stuck);
     const t = Date.now();
     const target = this.targetLabels;
     const collected = samples.map((s): CollectedSample => ({ labels: withTargetLabels(labelsFromRecord({ ...s.labels, __name__: s.name }), target), value: s.value }));
