@@ -283,3 +283,34 @@ describe('expvar collectors', () => {
     await m.stop();
   });
 });
+
+describe('GET /api/patrol/v1/collectors', () => {
+  it('lists the host collector and custom collectors with their last error', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { HostCollector } = await import('../host/collector.js');
+    const { registerCollectorsApi } = await import('./api.js');
+    const storage = new MemoryStorage();
+    const host = new HostCollector(runtime(storage));
+    const m = new CollectorsManager(runtime(storage));
+    const cfg = config('host: {interval: 1h}\ncollectors:\n  scripts:\n    - {name: broken, command: /bin/false, interval: 1h}\n');
+    await host.applyConfig(cfg);
+    await m.applyConfig(cfg, { dir });
+    await host.collectOnce();
+    await m.collectOnce();
+    const app = Fastify();
+    registerCollectorsApi(app, host, m);
+    const res = await app.inject({ method: 'GET', url: '/api/patrol/v1/collectors' });
+    const body = res.json<{ status: string; data: { host: { health: string; job: string; samples: number }; collectors: { name: string; health: string; lastError: string }[] } }>();
+    assert.equal(body.status, 'success');
+    assert.equal(body.data.host.health, 'up');
+    assert.equal(body.data.host.job, 'host');
+    assert.ok(body.data.host.samples > 50);
+    assert.deepEqual(
+      body.data.collectors.map((c) => [c.name, c.health, c.lastError]),
+      [['broken', 'down', 'exited with status 1']],
+    );
+    await app.close();
+    await host.stop();
+    await m.stop();
+  });
+});

@@ -35,6 +35,18 @@ export interface HostCollectResult {
   write: WriteOutcome;
 }
 
+export interface HostStatus {
+  enabled: boolean;
+  job: string | null;
+  intervalSeconds: number | null;
+  /** 'down' when a section failed in the last cycle (the others were still stored). */
+  health: 'up' | 'down' | 'unknown';
+  lastError: string;
+  lastCollect: string | null;
+  lastDurationSeconds: number;
+  samples: number;
+}
+
 export function hostSettings(host: HostConfig, globalScrapeInterval: number): HostSettings {
   return { interval: resolveInterval(host.interval, globalScrapeInterval), job: host.job, labels: host.labels, procfs: host.procfs, sysfs: host.sysfs };
 }
@@ -170,6 +182,7 @@ export class HostCollector implements Component {
   private readonly failuresTotal: Counter;
   /** The outcome of the last cycle, for status pages. */
   last: HostCollectResult | null = null;
+  private lastDuration = 0;
 
   constructor(rt: Runtime) {
     this.storage = rt.storage;
@@ -209,6 +222,21 @@ export class HostCollector implements Component {
     }
   }
 
+  /** The collector's state, for the API and dashboard. */
+  status(): HostStatus {
+    const last = this.last;
+    return {
+      enabled: this.settings !== null,
+      job: this.settings?.job ?? null,
+      intervalSeconds: this.settings ? this.settings.interval / 1000 : null,
+      health: !last ? 'unknown' : last.failures.length > 0 ? 'down' : 'up',
+      lastError: last ? last.failures.map((f) => `${f.collector}: ${f.error}`).join('; ') : '',
+      lastCollect: last ? new Date(last.timestamp).toISOString() : null,
+      lastDurationSeconds: this.lastDuration,
+      samples: last?.samples ?? 0,
+    };
+  }
+
   /** Runs one collection now and stores it. */
   async collectOnce(): Promise<HostCollectResult> {
     const settings = this.settings;
@@ -220,7 +248,8 @@ export class HostCollector implements Component {
     const collected = samples.map((s): CollectedSample => ({ labels: withTargetLabels(labelsFromRecord({ ...s.labels, __name__: s.name }), target), value: s.value }));
     const write = this.sink.write(t, collected);
     for (const f of failures) this.failuresTotal.inc({ collector: f.collector });
-    this.duration.set((performance.now() - started) / 1000);
+    this.lastDuration = (performance.now() - started) / 1000;
+    this.duration.set(this.lastDuration);
     if (write.rejected > 0) this.log.warn({ rejected: write.rejected, errors: write.errors }, 'storage rejected host samples');
     this.last = { timestamp: t, samples: samples.length, failures, write };
     return this.last;
