@@ -40,20 +40,35 @@ export type ProbeResult = {
   samples: ProbeSample[];
 } & ({ success: true } | { success: false });
 
-/** Runs a probe once; never throws, never outlives its timeout. */
-export async function runProbe(p: CompiledProbe): Promise<ProbeResult> {
+/**
+ * Runs a probe once; never throws, never outlives its timeout. Aborting `stop` (shutdown) ends
+ * the run at once as a failure.
+ */
+export async function runProbe(p: CompiledProbe, stop?: AbortSignal): Promise<ProbeResult> {
   const ac = new AbortController();
   const startedAt = Date.now();
   const ctx: RunContext = { signal: ac.signal, phase: 'starting', samples: [], startedAt };
   const t0 = performance.now();
   const timeoutMs = p.cfg.timeout;
   let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
+  let cutOff = false;
   const timedOut = new Promise<RunOutcome>((resolve) => {
     timer = setTimeout(() => {
       const phase = ctx.phase;
+      cutOff = true;
       ac.abort();
       resolve({ obs: { durationMs: timeoutMs, now: Date.now() }, error: `timeout after ${showMs(timeoutMs)} during ${phase}` });
     }, timeoutMs);
+    if (stop) {
+      onStop = () => {
+        cutOff = true;
+        ac.abort();
+        resolve({ obs: { durationMs: performance.now() - t0, now: Date.now() }, error: `stopped during ${ctx.phase}: Patrol is shutting down` });
+      };
+      if (stop.aborted) onStop();
+      else stop.addEventListener('abort', onStop, { once: true });
+    }
   });
   let out: RunOutcome;
   try {
@@ -63,10 +78,11 @@ export async function runProbe(p: CompiledProbe): Promise<ProbeResult> {
     ]);
   } finally {
     clearTimeout(timer);
+    if (onStop) stop!.removeEventListener('abort', onStop);
   }
   if (!ac.signal.aborted) ac.abort(); // releases anything the run left open
-  const timedOutRun = out.obs.durationMs === timeoutMs && out.error !== null && out.error.startsWith('timeout after');
-  const durationMs = timedOutRun ? timeoutMs : performance.now() - t0;
+  const timedOutRun = cutOff;
+  const durationMs = timedOutRun ? Math.min(timeoutMs, performance.now() - t0) : performance.now() - t0;
   let reason = out.error ?? '';
   let regex = false;
   if (!out.error) {
