@@ -31,6 +31,8 @@ class SelectorEngine implements QueryEngine {
   }
 
   async instantQuery(q: Queryable, expr: string, t: number): Promise<QueryResult> {
+    const at = / @ (-?[\d.]+)$/.exec(expr);
+    if (at) return this.instantQuery(q, expr.slice(0, at.index), Number(at[1]) * 1000);
     if (expr === 'time()') return this.result({ type: 'scalar', t, v: t / 1000 }, expr);
     if (!/^[a-z_]+$/.test(expr)) throw new QueryError('bad_data', `1:1: parse error: unexpected ${JSON.stringify(expr)}`);
     return this.result({ type: 'vector', samples: this.select(q, expr, t) }, expr);

@@ -2,7 +2,7 @@
 // - every instant eval is also run as a range query from t-1m to t+1m step 1m and the point at
 //   t must give the same answer (unless the eval expects a string or a range vector, or the
 //   expression uses start(), end(), range() or step());
-// - when the caller supplies `atModifierRewrite`, every instant eval is repeated with `@ t` added
+// - unless turned off, every instant eval is repeated with `@ t` added
 //   to all selectors and subqueries, evaluated at -10t, 0, t/5, t and 10t (or -1s, 0, 1s at t=0);
 // - annotations are checked against expect warn/info/no_warn/no_info lines.
 // Native histograms are out of Patrol's scope: histogram samples are not loaded, evals that expect
@@ -16,6 +16,7 @@ import type { InstantSample, QueryEngine, QueryResult } from '../types.js';
 import { assertSortedSeries, checkAnnotations, checkExpectedFailure, compareResult, compareVector, isFail, isOrdered } from './compare.js';
 import type { Command, EvalCommand, LoadCommand } from './parse.js';
 import { parseScript } from './parse.js';
+import { atModifierRewrite } from './atmodifier.js';
 
 export type EvalStatus = 'pass' | 'fail' | 'skip';
 
@@ -53,9 +54,9 @@ export interface RunOptions {
    * Returns the expression with `@ <t seconds>` set on every selector and subquery that lacks
    * one (not inside a subquery that has one), or null when the expression calls a function
    * whose result depends on the evaluation time (time, predict_linear, the date functions…).
-   * Without it the @-modifier variants are not run.
+   * Defaults to `atModifierRewrite` (lezer-based text insertion); null turns the variants off.
    */
-  atModifierRewrite?: (expr: string, evalTimeMs: number) => string | null;
+  atModifierRewrite?: ((expr: string, evalTimeMs: number) => string | null) | null;
   /** Only run evals whose line is in this set (for debugging one case). */
   onlyLines?: ReadonlySet<number>;
 }
@@ -219,9 +220,10 @@ async function runRange(ev: EvalCommand, engine: QueryEngine, storage: Storage):
 
 async function runInstant(ev: EvalCommand, engine: QueryEngine, storage: Storage, opts: RunOptions): Promise<string | null> {
   const cases: { expr: string; t: number; label: string }[] = [{ expr: ev.expr, t: ev.evalTime, label: 'instant query' }];
-  if (opts.atModifierRewrite) {
+  const rewrite = opts.atModifierRewrite === undefined ? atModifierRewrite : opts.atModifierRewrite;
+  if (rewrite) {
     const ts = ev.evalTime;
-    const rewritten = opts.atModifierRewrite(ev.expr, ts);
+    const rewritten = rewrite(ev.expr, ts);
     if (rewritten !== null) {
       const times = ts === 0 ? [-1000, 0, 1000] : [-10 * ts, 0, Math.trunc(ts / 5), ts, 10 * ts];
       for (const t of times) cases.push({ expr: rewritten, t, label: `instant query ${JSON.stringify(rewritten)} at ${t}ms` });
