@@ -193,6 +193,8 @@ function doubleExponentialSmoothing(w: RangeWindow, params: number[]): number | 
   return s1;
 }
 
+// The summations below inline kahanInc (see kahan.ts) to stay allocation-free in hot loops.
+
 function avgOverTime(v: Float64Array): number {
   const n = v.length;
   let sum = v[0];
@@ -201,13 +203,14 @@ function avgOverTime(v: Float64Array): number {
   let c = 0;
   let incremental = false;
   for (let i = 1; i < n; i++) {
+    const x = v[i];
     count = i + 1;
     if (!incremental) {
-      const [newSum, newC] = kahanInc(v[i], sum, c);
       // Direct mean while the sum stays finite, incremental mean after an overflow.
-      if (newSum !== Infinity && newSum !== -Infinity) {
-        sum = newSum;
-        c = newC;
+      const t = sum + x;
+      if (t !== Infinity && t !== -Infinity) {
+        c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+        sum = t;
         continue;
       }
       incremental = true;
@@ -215,7 +218,13 @@ function avgOverTime(v: Float64Array): number {
       c /= count - 1;
     }
     const q = (count - 1) / count;
-    [mean, c] = kahanInc(v[i] / count, q * mean, q * c);
+    const inc = x / count;
+    const base = q * mean;
+    c *= q;
+    const t = base + inc;
+    if (t === Infinity || t === -Infinity) c = 0;
+    else c += Math.abs(base) >= Math.abs(inc) ? base - t + inc : inc - t + base;
+    mean = t;
   }
   if (incremental) return mean + c;
   return sum / count + c / count;
@@ -224,7 +233,13 @@ function avgOverTime(v: Float64Array): number {
 function sumOverTime(v: Float64Array): number {
   let sum = 0;
   let c = 0;
-  for (let i = 0; i < v.length; i++) [sum, c] = kahanInc(v[i], sum, c);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    const t = sum + x;
+    if (t === Infinity || t === -Infinity) c = 0;
+    else c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    sum = t;
+  }
   if (sum === Infinity || sum === -Infinity) return sum;
   return sum + c;
 }
