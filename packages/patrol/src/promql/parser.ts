@@ -301,52 +301,60 @@ class Builder {
       case 'VectorSelector':
         return this.vectorSelector(n);
       case 'MatrixSelector': {
-        const inner = this.expr(k[0]);
-        if (inner.type !== 'vectorSelector') this.fail(inner.start, 'ranges only allowed for vector selectors');
-        if (inner.offset || inner.at) this.fail(inner.start, 'no offset modifiers allowed before range');
         const range = this.duration(k[1]);
-        return { type: 'matrixSelector', selector: inner, range, ...span };
+        return this.postfix(
+          this.expr(k[0]),
+          (inner) => {
+            if (inner.type !== 'vectorSelector') this.fail(inner.start, 'ranges only allowed for vector selectors');
+            if (inner.offset || inner.at) this.fail(inner.start, 'no offset modifiers allowed before range');
+            return { type: 'matrixSelector', selector: inner, range, start: inner.start, end: n.to };
+          },
+          n.to,
+        );
       }
       case 'SubqueryExpr': {
-        const inner = this.expr(k[0]);
         const durs = k.filter((c) => c.name === 'DurationExpr');
-        return {
-          type: 'subquery',
-          expr: inner,
-          range: this.duration(durs[0]),
-          step: durs.length > 1 ? this.duration(durs[1]) : null,
-          offset: null,
-          at: null,
-          ...span,
-        };
+        const range = this.duration(durs[0]);
+        const step = durs.length > 1 ? this.duration(durs[1]) : null;
+        return this.postfix(this.expr(k[0]), (inner) => ({ type: 'subquery', expr: inner, range, step, offset: null, at: null, start: inner.start, end: n.to }), n.to);
       }
       case 'OffsetExpr': {
-        const inner = this.expr(k[0]);
         const d = this.offsetDuration(k[2]);
-        const target = this.modifierTarget(inner, 'offset');
-        if (target.offset) this.fail(n.from, 'offset may not be set multiple times');
-        target.offset = d;
-        target.end = n.to;
-        if (inner !== target) inner.end = n.to;
-        return inner;
+        return this.postfix(
+          this.expr(k[0]),
+          (inner) => {
+            const target = this.modifierTarget(inner, 'offset');
+            if (target.offset) this.fail(n.from, 'offset may not be set multiple times');
+            target.offset = d;
+            target.end = n.to;
+            inner.end = n.to;
+            return inner;
+          },
+          n.to,
+        );
       }
       case 'StepInvariantExpr': {
-        const inner = this.expr(k[0]);
-        const target = this.modifierTarget(inner, '@');
-        if (target.at) this.fail(n.from, '@ <timestamp> may not be set multiple times');
         const arg = k[2];
         let at: AtModifier;
         if (arg.name === 'AtModifierPreprocessors') {
           at = { kind: arg.firstChild?.name === 'AtEnd' ? 'end' : 'start' };
         } else {
           const v = parseNumber(this.src(arg).replace(/\s+/g, ''));
-          if (!Number.isFinite(v)) this.fail(arg.from, `timestamp out of bounds for @ modifier: ${v}`);
+          if (!Number.isFinite(v) || Math.abs(v * 1000) > 9.2e18) this.fail(arg.from, `timestamp out of bounds for @ modifier: ${v}`);
           at = { kind: 'time', ms: Math.round(v * 1000) };
         }
-        target.at = at;
-        target.end = n.to;
-        if (inner !== target) inner.end = n.to;
-        return inner;
+        return this.postfix(
+          this.expr(k[0]),
+          (inner) => {
+            const target = this.modifierTarget(inner, '@');
+            if (target.at) this.fail(n.from, '@ <timestamp> may not be set multiple times');
+            target.at = at;
+            target.end = n.to;
+            inner.end = n.to;
+            return inner;
+          },
+          n.to,
+        );
       }
       case 'ParenExpr':
         return { type: 'paren', expr: this.expr(k[0]), ...span };
@@ -374,6 +382,24 @@ class Builder {
         break;
     }
     this.fail(n.from, `unexpected ${n.name}`);
+  }
+
+  /**
+   * The lezer grammar lets postfix modifiers (offset, @, [range], [range:step]) attach to a whole
+   * binary or unary expression; in PromQL they bind to the operand right before them.
+   */
+  private postfix(e: Expr, apply: (x: Expr) => Expr, end: number): Expr {
+    if (e.type === 'binary') {
+      e.rhs = this.postfix(e.rhs, apply, end);
+      e.end = end;
+      return e;
+    }
+    if (e.type === 'unary') {
+      e.expr = this.postfix(e.expr, apply, end);
+      e.end = end;
+      return e;
+    }
+    return apply(e);
   }
 
   private modifierTarget(e: Expr, what: string): VectorSelector | SubqueryExpr {
