@@ -221,7 +221,7 @@ function translateRE2(src: string): string {
       if (flags) {
         const on = flags[1].split('-')[0];
         const off = flags[1].split('-')[1] ?? '';
-        const newCi = on.includes('i') ? true : off.includes('i') ? false : ci;
+        const newCi: boolean = on.includes('i') ? true : off.includes('i') ? false : ci;
         if (flags[2] === ')') {
           ci = newCi;
         } else {
