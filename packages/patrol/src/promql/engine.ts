@@ -369,6 +369,14 @@ class Evaluation {
         return { kind: 'scalar', v: ts.map((t) => t / 1000) };
       case 'pi':
         return { kind: 'scalar', v: new Float64Array(n).fill(Math.PI) };
+      case 'start':
+        return { kind: 'scalar', v: new Float64Array(n).fill(this.queryStart / 1000) };
+      case 'end':
+        return { kind: 'scalar', v: new Float64Array(n).fill(this.queryEnd / 1000) };
+      case 'step':
+        return { kind: 'scalar', v: new Float64Array(n).fill(this.queryStep / 1000) };
+      case 'range':
+        return { kind: 'scalar', v: new Float64Array(n).fill((this.queryEnd - this.queryStart) / 1000) };
       case 'vector': {
         const [s] = await this.scalarArgs(e.args, ts);
         return { kind: 'vector', series: [{ labels: [], v: s, has: new Uint8Array(n).fill(1), dropName: false }] };
@@ -568,7 +576,7 @@ class Evaluation {
     } catch {
       throw new QueryError('bad_data', `invalid regular expression in label_replace(): ${reText}`);
     }
-    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst) && !(dst.length > 0)) {
+    if (!validLabelName(dst)) {
       throw new QueryError('bad_data', `invalid destination label name in label_replace(): ${dst}`);
     }
     const out: StepSeries[] = [];
@@ -589,7 +597,7 @@ class Evaluation {
     const dst = this.stringArg(e.args[1]);
     const sep = this.stringArg(e.args[2]);
     const srcs = e.args.slice(3).map((a) => this.stringArg(a));
-    if (dst === '' || dst.includes('\xff')) throw new QueryError('bad_data', `invalid destination label name in label_join(): ${dst}`);
+    if (!validLabelName(dst)) throw new QueryError('bad_data', `invalid destination label name in label_join(): ${dst}`);
     const out: StepSeries[] = [];
     for (const s of series) {
       const value = srcs.map((l) => getLabel(s.labels, l)).join(sep);
@@ -662,7 +670,7 @@ class Evaluation {
       g.members.push(s);
     }
     if (e.op === 'count_values') {
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(label) && label === '') throw new QueryError('bad_data', `invalid label name "${label}"`);
+      if (!validLabelName(label)) throw new QueryError('bad_data', `invalid label name ${JSON.stringify(label)}`);
       const outMap = new Map<string, StepSeries>();
       for (const g of order) {
         for (let i = 0; i < n; i++) {
@@ -1092,6 +1100,11 @@ class Evaluation {
   }
 }
 
+/** Prometheus 3 accepts any valid UTF-8 label name; U+FFFD marks bytes that were not UTF-8. */
+function validLabelName(s: string): boolean {
+  return s !== '' && !s.includes('\ufffd');
+}
+
 function matchGroupLabels(ls: Labels, m: VectorMatching): Labels {
   const names = new Set(m.labels);
   return m.on ? ls.filter((l) => names.has(l.name)) : ls.filter((l) => l.name !== METRIC_NAME && !names.has(l.name));
@@ -1110,7 +1123,8 @@ function quantile(q: number, vals: number[]): number {
   if (vals.length === 0 || Number.isNaN(q)) return NaN;
   if (q < 0) return -Infinity;
   if (q > 1) return Infinity;
-  const sorted = vals.slice().sort((a, b) => a - b);
+  // Prometheus orders NaN before every number.
+  const sorted = vals.slice().sort((a, b) => (Number.isNaN(a) ? (Number.isNaN(b) ? 0 : -1) : Number.isNaN(b) ? 1 : a - b));
   const n = sorted.length;
   const rank = q * (n - 1);
   const lo = Math.max(0, Math.floor(rank));
@@ -1182,14 +1196,15 @@ function absentLabels(e: Expr): Labels {
   if (e.type === 'vectorSelector') vs = e;
   else if (e.type === 'matrixSelector') vs = e.selector;
   if (!vs) return [];
-  const seen = new Map<string, number>();
+  const seen = new Set<string>();
   let ls: Labels = [];
   for (const m of vs.matchers) {
-    if (m.type !== '=' || m.name === METRIC_NAME) continue;
-    seen.set(m.name, (seen.get(m.name) ?? 0) + 1);
-    ls = withLabel(ls, m.name, m.value);
+    if (m.name === METRIC_NAME) continue;
+    if (m.type === '=' && !seen.has(m.name)) {
+      seen.add(m.name);
+      ls = withLabel(ls, m.name, m.value);
+    } else ls = withLabel(ls, m.name, '');
   }
-  for (const [name, c] of seen) if (c > 1) ls = ls.filter((l) => l.name !== name);
   return ls;
 }
 

@@ -140,9 +140,18 @@ export function unquoteString(raw: string): string {
   if (raw.length < 2 || raw[raw.length - 1] !== q) throw new Error('unterminated quoted string ' + raw);
   const body = raw.slice(1, -1);
   if (q === '`') return body;
+  // Escapes like \xc5 are bytes; decoding the result as UTF-8 turns invalid sequences into U+FFFD.
+  const bytes: number[] = [];
+  let hasByteEscape = false;
   let out = '';
+  const flush = (): void => {
+    if (bytes.length === 0) return;
+    out += Buffer.from(bytes).toString('utf8');
+    bytes.length = 0;
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
+    if (c !== '\\' || body[i + 1] !== 'x' && !/^[0-7]/.test(body[i + 1] ?? '')) flush();
     if (c !== '\\') {
       if (c === q) throw new Error('unescaped quote in string');
       out += c;
@@ -181,9 +190,10 @@ export function unquoteString(raw: string): string {
       case 'x': {
         const h = body.slice(i + 1, i + 3);
         if (!/^[0-9a-fA-F]{2}$/.test(h)) throw new Error('invalid escape sequence in string');
-        out += String.fromCharCode(parseInt(h, 16));
+        bytes.push(parseInt(h, 16));
+        hasByteEscape = true;
         i += 2;
-        break;
+        continue;
       }
       case 'u':
       case 'U': {
@@ -197,14 +207,17 @@ export function unquoteString(raw: string): string {
       default: {
         const o = body.slice(i, i + 3);
         if (/^[0-7]{3}$/.test(o)) {
-          out += String.fromCharCode(parseInt(o, 8));
+          bytes.push(parseInt(o, 8));
+          hasByteEscape = true;
           i += 2;
-          break;
+          continue;
         }
         throw new Error('invalid escape sequence in string');
       }
     }
   }
+  flush();
+  void hasByteEscape;
   return out;
 }
 
@@ -462,7 +475,7 @@ class Builder {
   }
 
   private aggregate(n: SyntaxNode, k: SyntaxNode[], span: Span): Aggregate {
-    const op = this.src(k[0]) as AggregateOp;
+    const op = this.src(k[0]).toLowerCase() as AggregateOp;
     let grouping: string[] = [];
     let without = false;
     let hasGrouping = false;
@@ -519,7 +532,7 @@ class Builder {
     }
     if (!rhsNode) this.fail(n.to, 'unexpected end of input');
     const rhs = this.expr(rhsNode);
-    return { type: 'binary', op, lhs, rhs, bool, matching, fill, ...span };
+    return rebalance({ type: 'binary', op, lhs, rhs, bool, matching, fill, ...span });
   }
 
   private duration(n: SyntaxNode): DurationExpr {
@@ -562,6 +575,44 @@ class Builder {
   private offsetDuration(n: SyntaxNode): DurationExpr {
     return this.duration(n);
   }
+}
+
+const PRECEDENCE: Record<BinaryOp, number> = {
+  or: 1,
+  and: 2,
+  unless: 2,
+  '==': 3,
+  '!=': 3,
+  '>': 3,
+  '<': 3,
+  '>=': 3,
+  '<=': 3,
+  '+': 4,
+  '-': 4,
+  '*': 5,
+  '/': 5,
+  '%': 5,
+  atan2: 5,
+  '^': 6,
+};
+
+/**
+ * Restores operator precedence where moving a postfix modifier into an operand left a looser
+ * binary expression as the left operand of a tighter one: (a + b) * c → a + (b * c).
+ */
+function rebalance(b: Binary): Binary {
+  const l = b.lhs;
+  if (l.type !== 'binary') return b;
+  const pl = PRECEDENCE[l.op];
+  const pb = PRECEDENCE[b.op];
+  if (pl < pb || (pl === pb && b.op === '^')) {
+    b.lhs = l.rhs;
+    b.start = b.lhs.start;
+    l.rhs = rebalance(b);
+    l.end = b.end;
+    return l;
+  }
+  return b;
 }
 
 /** Evaluates a duration expression to milliseconds. */
