@@ -11,7 +11,8 @@ import type { Queryable } from '../storage/interface.js';
 import { loadSamples } from '../storage/interface.js';
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
-import { ELEMENTWISE, RANGE_KERNELS, bucketFraction, bucketQuantile, type RangeKernel } from './kernels.js';
+import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, clampBoundsEmpty, type RangeKernel } from './kernels.js';
+import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
 import { QueryError } from './types.js';
@@ -524,7 +525,7 @@ class Evaluation {
       ts,
     );
     const arg = await this.rangeArg(e.args[rangeIdx], ts);
-    const keepName = e.func === 'last_over_time' || e.func === 'first_over_time';
+    const keepName = FUNCTIONS.get(e.func)?.keepsName === true;
     const p: number[] = new Array<number>(params.length);
     const warnings = this.warnings;
     const infos = this.infos;
@@ -553,7 +554,7 @@ class Evaluation {
         while (hi < s.t.length && s.t[hi] <= end) hi++;
         if (hi === lo) continue;
         for (let k = 0; k < params.length; k++) p[k] = params[k][i];
-        const r = kernel({ t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name }, p, ctx);
+        const r = kernel({ t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i] }, p, ctx);
         if (r === null) continue;
         v[i] = r;
         has[i] = 1;
@@ -611,18 +612,18 @@ class Evaluation {
     const isQuantile = e.func === 'histogram_quantile';
     const params = await this.scalarArgs(e.args.slice(0, -1), ts);
     const series = await this.vectorArg(e.args[e.args.length - 1], ts);
-    const groups = new Map<string, { labels: Labels; members: { le: number; s: StepSeries }[] }>();
+    const groups = new Map<string, { labels: Labels; name: string; members: { le: number; s: StepSeries }[] }>();
     for (const s of series) {
       const leText = getLabel(s.labels, 'le');
       const le = leText === '' ? NaN : parseGoFloat(leText);
       if (Number.isNaN(le)) {
-        this.warnings.add(`PromQL warning: bucket label "le" is missing or has a malformed value of "${leText}" for metric name "${getLabel(s.labels, METRIC_NAME)}"`);
+        this.warnings.add(annotations.badBucketLabel(getLabel(s.labels, METRIC_NAME), leText));
         continue;
       }
       const labels = s.labels.filter((l) => l.name !== 'le' && l.name !== METRIC_NAME);
       const key = labelsKey(labels);
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { labels, members: [] }));
+      if (!g) groups.set(key, (g = { labels, name: getLabel(s.labels, METRIC_NAME), members: [] }));
       g.members.push({ le, s });
     }
     const out: StepSeries[] = [];
@@ -635,7 +636,13 @@ class Evaluation {
         for (const m of g.members) if (m.s.has[i]) buckets.push({ upper: m.le, count: m.s.v[i] });
         if (buckets.length === 0) continue;
         buckets.sort((a, b) => a.upper - b.upper);
-        v[i] = isQuantile ? bucketQuantile(params[0][i], buckets) : bucketFraction(params[0][i], params[1][i], buckets);
+        if (isQuantile) {
+          const q = params[0][i];
+          if (Number.isNaN(q) || q < 0 || q > 1) this.warnings.add(annotations.invalidQuantile(q));
+          const r = bucketQuantileDetailed(q, buckets);
+          if (r.forcedMonotonicity) this.infos.add(annotations.histogramQuantileForcedMonotonicity(g.name));
+          v[i] = r.value;
+        } else v[i] = bucketFraction(params[0][i], params[1][i], buckets);
         has[i] = 1;
         any = true;
       }
