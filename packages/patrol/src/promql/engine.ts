@@ -11,7 +11,7 @@ import type { Queryable } from '../storage/interface.js';
 import { loadSamples } from '../storage/interface.js';
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
-import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, clampBoundsEmpty, type RangeKernel } from './kernels.js';
+import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, type RangeKernel } from './kernels.js';
 import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
