@@ -44,6 +44,10 @@ interface RangeArg {
   series: RawSeries[];
   range: number;
   ends: Float64Array;
+  /** anchored/smoothed: windows also hold samples up to `before` ms before and `after` ms after. */
+  mode?: 'anchored' | 'smoothed' | null;
+  before?: number;
+  after?: number;
 }
 
 const DEFAULT_SUBQUERY_STEP = 60_000;
@@ -231,7 +235,9 @@ class Evaluation {
       if (t < minT) minT = t;
       if (t > maxT) maxT = t;
     }
-    const raw = await this.select(vs, minT - this.lookback + 1, maxT);
+    const smoothed = vs.mode === 'smoothed';
+    const raw = await this.select(vs, minT - this.lookback + 1, maxT + (smoothed ? this.lookback : 0));
+    if (smoothed) for (const r of raw) Object.assign(r, dropStale(r.t, r.v));
     const series: StepSeries[] = [];
     const sampleTs: Float64Array[] = [];
     const n = times.length;
@@ -249,8 +255,11 @@ class Evaluation {
         while (j + 1 < r.t.length && r.t[j + 1] <= t) j++;
         if (j < 0) continue;
         if (r.t[j] <= t - this.lookback) continue;
-        const x = r.v[j];
+        let x = r.v[j];
         if (x !== x && isStaleNaN(x)) continue;
+        if (smoothed && r.t[j] < t && j + 1 < r.t.length && r.t[j + 1] - t < this.lookback) {
+          x = x + ((r.v[j + 1] - x) * (t - r.t[j])) / (r.t[j + 1] - r.t[j]);
+        }
         v[i] = x;
         has[i] = 1;
         st[i] = r.t[j];
@@ -278,13 +287,15 @@ class Evaluation {
         if (t < minT) minT = t;
         if (t > maxT) maxT = t;
       }
-      const raw = await this.select(vs, minT - range + 1, maxT);
+      const before = vs.mode ? this.lookback : 0;
+      const after = vs.mode === 'smoothed' ? this.lookback : 0;
+      const raw = await this.select(vs, minT - range - before + 1, maxT + after);
       const series: RawSeries[] = [];
       for (const r of raw) {
         const { t, v } = dropStale(r.t, r.v);
         if (t.length > 0) series.push({ labels: r.labels, t, v, dropName: false });
       }
-      return { series, range, ends };
+      return { series, range, ends, mode: vs.mode, before, after };
     }
     if (e.type === 'subquery') return this.subquery(e, ts);
     throw new QueryError('bad_data', `expected a range vector, got ${exprType(e)}`);
@@ -525,6 +536,8 @@ class Evaluation {
       ts,
     );
     const arg = await this.rangeArg(e.args[rangeIdx], ts);
+    const before = arg.before ?? 0;
+    const after = arg.after ?? 0;
     const keepName = FUNCTIONS.get(e.func)?.keepsName === true;
     const p: number[] = new Array<number>(params.length);
     const warnings = this.warnings;
@@ -549,12 +562,13 @@ class Evaluation {
           lo = 0;
           hi = 0;
         }
-        while (lo < s.t.length && s.t[lo] <= start) lo++;
+        while (lo < s.t.length && s.t[lo] <= start - before) lo++;
         if (hi < lo) hi = lo;
-        while (hi < s.t.length && s.t[hi] <= end) hi++;
+        while (hi < s.t.length && s.t[hi] <= end + after) hi++;
         if (hi === lo) continue;
         for (let k = 0; k < params.length; k++) p[k] = params[k][i];
-        const r = kernel({ t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i] }, p, ctx);
+        const w = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: arg.mode ?? undefined };
+        const r = kernel(w, p, ctx);
         if (r === null) continue;
         v[i] = r;
         has[i] = 1;
