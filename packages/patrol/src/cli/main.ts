@@ -2,6 +2,7 @@
 
 import { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerQuery } from './query.js';
 import { registerStart } from './start.js';
 
 const program = new Command('patrol')
@@ -12,5 +13,6 @@ const program = new Command('patrol')
 // Each command registers itself; keep this list in the order `patrol --help` shows it.
 registerStart(program);
 registerCheck(program);
+registerQuery(program);
 
 await program.parseAsync(process.argv);
