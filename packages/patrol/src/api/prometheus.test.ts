@@ -304,6 +304,17 @@ describe('Prometheus API over a scripted engine', () => {
     assert.deepEqual(r.body, { status: 'success', data: { type: 'vectorSelector', name: 'up' } });
   });
 
+  it('sends CORS headers to browsers and answers preflights, as Prometheus does by default', async () => {
+    const r = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { origin: 'http://grafana.example' } });
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+    assert.equal(r.headers['access-control-allow-methods'], 'GET, POST, OPTIONS');
+    const pre = await app.inject({ method: 'OPTIONS', url: '/api/v1/query', headers: { origin: 'http://grafana.example' } });
+    assert.equal(pre.statusCode, 204);
+    assert.equal(pre.headers['access-control-allow-headers'], 'Accept, Authorization, Content-Type, Origin');
+    const plain = await app.inject({ method: 'GET', url: '/api/v1/labels' });
+    assert.equal(plain.headers['access-control-allow-origin'], undefined);
+  });
+
   it('answers exemplar queries with an empty list', async () => {
     const r = await json(app, '/api/v1/query_exemplars?query=up&start=1&end=2');
     assert.equal(r.raw, '{"status":"success","data":[]}');
@@ -331,6 +342,34 @@ describe('Prometheus API: cancellation', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('Prometheus API: living with other routes', () => {
+  it('keeps its form parser to its own routes and uses an existing one', async () => {
+    const engine = new ScriptedEngine();
+    const app = Fastify();
+    app.post('/other', async (req) => ({ got: req.body }));
+    registerPrometheusAPI(app, { queryable: new MemoryStorage(), engine });
+    const json = await app.inject({ method: 'POST', url: '/other', payload: { a: 1 } });
+    assert.deepEqual(json.json(), { got: { a: 1 } });
+    // Outside the API, form bodies stay unsupported as before.
+    const form = await app.inject({ method: 'POST', url: '/other', payload: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(form.statusCode, 415);
+    await app.close();
+
+    // An application-wide parser that yields objects (like @fastify/formbody) is used as is.
+    const app2 = Fastify();
+    app2.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+      const obj: Record<string, string | string[]> = {};
+      for (const [k, v] of new URLSearchParams(body as string)) obj[k] = k in obj ? [obj[k]].flat().concat(v) : v;
+      done(null, obj);
+    });
+    registerPrometheusAPI(app2, { queryable: new MemoryStorage(), engine });
+    const r = await app2.inject({ method: 'POST', url: '/api/v1/query', payload: 'query=scalar&time=3', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual([engine.last?.expr, engine.last?.time], ['scalar', 3000]);
+    await app2.close();
   });
 });
 

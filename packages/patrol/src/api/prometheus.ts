@@ -43,6 +43,11 @@ export interface PrometheusAPIOptions {
   now?: () => number;
   /** Mount point; default /api/v1. */
   prefix?: string;
+  /**
+   * Origins allowed to call the API from a browser (Prometheus's --web.cors.origin, whose
+   * default `.*` this follows); false sends no CORS headers.
+   */
+  corsOrigin?: RegExp | false;
 }
 
 /** The Prometheus version Patrol reports, so that clients (Grafana) enable 3.x features. */
@@ -94,6 +99,22 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
     async (scope) => {
       if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) {
         scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+      }
+
+      const cors = opts.corsOrigin === undefined ? /^(?:.*)$/ : opts.corsOrigin;
+      if (cors) {
+        const anyOrigin = cors.source === '^(?:.*)$' || cors.source === '.*';
+        scope.addHook('onRequest', async (req, reply) => {
+          const origin = req.headers.origin;
+          if (!origin) return;
+          reply.header('Access-Control-Allow-Headers', 'Accept, Authorization, Content-Type, Origin');
+          reply.header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+          reply.header('Access-Control-Expose-Headers', 'Date');
+          reply.header('Vary', 'Origin');
+          if (anyOrigin) reply.header('Access-Control-Allow-Origin', '*');
+          else if (cors.test(origin)) reply.header('Access-Control-Allow-Origin', origin);
+        });
+        scope.options('/*', async (_req, reply) => reply.code(204).send());
       }
 
       const route = (methods: ('GET' | 'POST')[], path: string, handler: Handler) => {
