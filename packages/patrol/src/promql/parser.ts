@@ -140,9 +140,18 @@ export function unquoteString(raw: string): string {
   if (raw.length < 2 || raw[raw.length - 1] !== q) throw new Error('unterminated quoted string ' + raw);
   const body = raw.slice(1, -1);
   if (q === '`') return body;
+  // Escapes like \xc5 are bytes; decoding the result as UTF-8 turns invalid sequences into U+FFFD.
+  const bytes: number[] = [];
+  let hasByteEscape = false;
   let out = '';
+  const flush = (): void => {
+    if (bytes.length === 0) return;
+    out += Buffer.from(bytes).toString('utf8');
+    bytes.length = 0;
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
+    if (c !== '\\' || body[i + 1] !== 'x' && !/^[0-7]/.test(body[i + 1] ?? '')) flush();
     if (c !== '\\') {
       if (c === q) throw new Error('unescaped quote in string');
       out += c;
@@ -181,9 +190,10 @@ export function unquoteString(raw: string): string {
       case 'x': {
         const h = body.slice(i + 1, i + 3);
         if (!/^[0-9a-fA-F]{2}$/.test(h)) throw new Error('invalid escape sequence in string');
-        out += String.fromCharCode(parseInt(h, 16));
+        bytes.push(parseInt(h, 16));
+        hasByteEscape = true;
         i += 2;
-        break;
+        continue;
       }
       case 'u':
       case 'U': {
@@ -197,14 +207,17 @@ export function unquoteString(raw: string): string {
       default: {
         const o = body.slice(i, i + 3);
         if (/^[0-7]{3}$/.test(o)) {
-          out += String.fromCharCode(parseInt(o, 8));
+          bytes.push(parseInt(o, 8));
+          hasByteEscape = true;
           i += 2;
-          break;
+          continue;
         }
         throw new Error('invalid escape sequence in string');
       }
     }
   }
+  flush();
+  void hasByteEscape;
   return out;
 }
 
@@ -301,52 +314,60 @@ class Builder {
       case 'VectorSelector':
         return this.vectorSelector(n);
       case 'MatrixSelector': {
-        const inner = this.expr(k[0]);
-        if (inner.type !== 'vectorSelector') this.fail(inner.start, 'ranges only allowed for vector selectors');
-        if (inner.offset || inner.at) this.fail(inner.start, 'no offset modifiers allowed before range');
         const range = this.duration(k[1]);
-        return { type: 'matrixSelector', selector: inner, range, ...span };
+        return this.postfix(
+          this.expr(k[0]),
+          (inner) => {
+            if (inner.type !== 'vectorSelector') this.fail(inner.start, 'ranges only allowed for vector selectors');
+            if (inner.offset || inner.at) this.fail(inner.start, 'no offset modifiers allowed before range');
+            return { type: 'matrixSelector', selector: inner, range, start: inner.start, end: n.to };
+          },
+          n.to,
+        );
       }
       case 'SubqueryExpr': {
-        const inner = this.expr(k[0]);
         const durs = k.filter((c) => c.name === 'DurationExpr');
-        return {
-          type: 'subquery',
-          expr: inner,
-          range: this.duration(durs[0]),
-          step: durs.length > 1 ? this.duration(durs[1]) : null,
-          offset: null,
-          at: null,
-          ...span,
-        };
+        const range = this.duration(durs[0]);
+        const step = durs.length > 1 ? this.duration(durs[1]) : null;
+        return this.postfix(this.expr(k[0]), (inner) => ({ type: 'subquery', expr: inner, range, step, offset: null, at: null, start: inner.start, end: n.to }), n.to);
       }
       case 'OffsetExpr': {
-        const inner = this.expr(k[0]);
         const d = this.offsetDuration(k[2]);
-        const target = this.modifierTarget(inner, 'offset');
-        if (target.offset) this.fail(n.from, 'offset may not be set multiple times');
-        target.offset = d;
-        target.end = n.to;
-        if (inner !== target) inner.end = n.to;
-        return inner;
+        return this.postfix(
+          this.expr(k[0]),
+          (inner) => {
+            const target = this.modifierTarget(inner, 'offset');
+            if (target.offset) this.fail(n.from, 'offset may not be set multiple times');
+            target.offset = d;
+            target.end = n.to;
+            inner.end = n.to;
+            return inner;
+          },
+          n.to,
+        );
       }
       case 'StepInvariantExpr': {
-        const inner = this.expr(k[0]);
-        const target = this.modifierTarget(inner, '@');
-        if (target.at) this.fail(n.from, '@ <timestamp> may not be set multiple times');
         const arg = k[2];
         let at: AtModifier;
         if (arg.name === 'AtModifierPreprocessors') {
           at = { kind: arg.firstChild?.name === 'AtEnd' ? 'end' : 'start' };
         } else {
           const v = parseNumber(this.src(arg).replace(/\s+/g, ''));
-          if (!Number.isFinite(v)) this.fail(arg.from, `timestamp out of bounds for @ modifier: ${v}`);
+          if (!Number.isFinite(v) || Math.abs(v * 1000) > 9.2e18) this.fail(arg.from, `timestamp out of bounds for @ modifier: ${v}`);
           at = { kind: 'time', ms: Math.round(v * 1000) };
         }
-        target.at = at;
-        target.end = n.to;
-        if (inner !== target) inner.end = n.to;
-        return inner;
+        return this.postfix(
+          this.expr(k[0]),
+          (inner) => {
+            const target = this.modifierTarget(inner, '@');
+            if (target.at) this.fail(n.from, '@ <timestamp> may not be set multiple times');
+            target.at = at;
+            target.end = n.to;
+            inner.end = n.to;
+            return inner;
+          },
+          n.to,
+        );
       }
       case 'ParenExpr':
         return { type: 'paren', expr: this.expr(k[0]), ...span };
@@ -374,6 +395,24 @@ class Builder {
         break;
     }
     this.fail(n.from, `unexpected ${n.name}`);
+  }
+
+  /**
+   * The lezer grammar lets postfix modifiers (offset, @, [range], [range:step]) attach to a whole
+   * binary or unary expression; in PromQL they bind to the operand right before them.
+   */
+  private postfix(e: Expr, apply: (x: Expr) => Expr, end: number): Expr {
+    if (e.type === 'binary') {
+      e.rhs = this.postfix(e.rhs, apply, end);
+      e.end = end;
+      return e;
+    }
+    if (e.type === 'unary') {
+      e.expr = this.postfix(e.expr, apply, end);
+      e.end = end;
+      return e;
+    }
+    return apply(e);
   }
 
   private modifierTarget(e: Expr, what: string): VectorSelector | SubqueryExpr {
@@ -436,7 +475,7 @@ class Builder {
   }
 
   private aggregate(n: SyntaxNode, k: SyntaxNode[], span: Span): Aggregate {
-    const op = this.src(k[0]) as AggregateOp;
+    const op = this.src(k[0]).toLowerCase() as AggregateOp;
     let grouping: string[] = [];
     let without = false;
     let hasGrouping = false;
@@ -493,7 +532,7 @@ class Builder {
     }
     if (!rhsNode) this.fail(n.to, 'unexpected end of input');
     const rhs = this.expr(rhsNode);
-    return { type: 'binary', op, lhs, rhs, bool, matching, fill, ...span };
+    return rebalance({ type: 'binary', op, lhs, rhs, bool, matching, fill, ...span });
   }
 
   private duration(n: SyntaxNode): DurationExpr {
@@ -536,6 +575,44 @@ class Builder {
   private offsetDuration(n: SyntaxNode): DurationExpr {
     return this.duration(n);
   }
+}
+
+const PRECEDENCE: Record<BinaryOp, number> = {
+  or: 1,
+  and: 2,
+  unless: 2,
+  '==': 3,
+  '!=': 3,
+  '>': 3,
+  '<': 3,
+  '>=': 3,
+  '<=': 3,
+  '+': 4,
+  '-': 4,
+  '*': 5,
+  '/': 5,
+  '%': 5,
+  atan2: 5,
+  '^': 6,
+};
+
+/**
+ * Restores operator precedence where moving a postfix modifier into an operand left a looser
+ * binary expression as the left operand of a tighter one: (a + b) * c → a + (b * c).
+ */
+function rebalance(b: Binary): Binary {
+  const l = b.lhs;
+  if (l.type !== 'binary') return b;
+  const pl = PRECEDENCE[l.op];
+  const pb = PRECEDENCE[b.op];
+  if (pl < pb || (pl === pb && b.op === '^')) {
+    b.lhs = l.rhs;
+    b.start = b.lhs.start;
+    l.rhs = rebalance(b);
+    l.end = b.end;
+    return l;
+  }
+  return b;
 }
 
 /** Evaluates a duration expression to milliseconds. */
