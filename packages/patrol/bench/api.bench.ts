@@ -104,13 +104,19 @@ for (const req of requests) {
   for (let i = 0; i < RUNS + 2; i++) {
     const a = await timed(patrol + req.url);
     const b = await timed(prom.url + req.url);
-    if (a.status !== 200 || b.status !== 200) throw new Error(`${req.name}: status ${a.status} / ${b.status}: ${a.body.slice(0, 300)} | ${b.body.slice(0, 300)}`);
+    if (a.status !== 200 || b.status !== 200) {
+      const why = a.status !== 200 ? `patrol ${a.status}: ${a.body.slice(0, 120)}` : `prometheus ${b.status}: ${b.body.slice(0, 120)}`;
+      pa.length = 0;
+      rows.push([req.name, '-', '-', '-', '-', `failed: ${why}`, '']);
+      break;
+    }
     if (i === 0) same = a.body === b.body;
     if (i >= 2) {
       pa.push(a.ms);
       pr.push(b.ms);
     }
   }
+  if (pa.length === 0) continue;
   const ratio = pct(pa, 0.5) / pct(pr, 0.5);
   rows.push([req.name, pct(pa, 0.5).toFixed(1), pct(pa, 0.9).toFixed(1), pct(pr, 0.5).toFixed(1), pct(pr, 0.9).toFixed(1), `${ratio.toFixed(2)}x`, same ? 'yes' : 'no']);
 }
