@@ -67,6 +67,12 @@ class ScriptedEngine implements QueryEngine {
         return ok({ type: 'string', t, v: 'hello' });
       case 'matrix':
         return ok({ type: 'matrix', series: [{ labels, timestamps: Float64Array.of(t, t + 500), values: Float64Array.of(NaN, 2) }] });
+      case 'big': {
+        // About 20 MB of JSON: streamed rather than sent as one string.
+        const ts = Float64Array.from({ length: 1000 }, (_, i) => t + i * 15_000);
+        const series = Array.from({ length: 1000 }, (_, i) => ({ labels: labelsFromRecord({ __name__: 'big', i: String(i) }), timestamps: ts, values: Float64Array.from(ts, (_t, j) => i * j + 0.5) }));
+        return ok({ type: 'matrix', series }, ['w']);
+      }
       case 'warn':
         return ok({ type: 'vector', samples: [] }, ['PromQL warning: something'], ['PromQL info: note']);
       case 'hang':
@@ -155,6 +161,18 @@ describe('Prometheus API over a scripted engine', () => {
     assert.deepEqual([engine.last?.start, engine.last?.end, engine.last?.step], [10_000, 70_000, 15_000]);
     await json(app, '/api/v1/query_range?query=matrix&start=10&end=11&step=0.25');
     assert.equal(engine.last?.step, 250);
+  });
+
+  it('streams results too large for one string, with the same JSON', async () => {
+    const r = await json(app, '/api/v1/query_range?query=big&start=0&end=100&step=1');
+    assert.equal(r.status, 200);
+    assert.ok(r.raw.length > 8 << 20, `body of ${r.raw.length} characters`);
+    const body = r.body as { status: string; data: { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[] }; warnings: string[] };
+    assert.equal(body.status, 'success');
+    assert.deepEqual(body.warnings, ['w']);
+    assert.equal(body.data.result.length, 1000);
+    assert.deepEqual(body.data.result[999].metric, { __name__: 'big', i: '999' });
+    assert.deepEqual(body.data.result[999].values[999], [14985, '998001.5']);
   });
 
   it('includes warnings, infos and stats when present', async () => {
@@ -387,13 +405,16 @@ describe('Prometheus API over the real engine', { skip: haveEngine ? false : 'sr
   after(() => app.close());
 
   it('passes the Grafana health check: POST 1+1 and buildinfo', async () => {
-    // Grafana's data source check posts an instant query `1+1` as a form and reads buildinfo.
-    const r = await json(app, '/api/v1/query', `query=1%2B1&time=${T0 / 1000}`);
+    // Grafana's check (pkg/promlib/healthcheck.go) posts the instant query `1+1` over the time
+    // range 1 s to 4 s as a form, then reads buildinfo: no `features` means plain Prometheus.
+    const r = await json(app, '/api/v1/query', 'query=1%2B1&time=4');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body, { status: 'success', data: { resultType: 'scalar', result: [T0 / 1000, '2'] } });
+    assert.equal(r.raw, '{"status":"success","data":{"resultType":"scalar","result":[4,"2"]}}');
     const b = await json(app, '/api/v1/status/buildinfo');
-    const version = (b.body.data as { version: string }).version;
-    assert.ok(Number(version.split('.')[0]) >= 3, `version ${version} should be Prometheus 3-like`);
+    assert.equal(b.status, 200);
+    const data = b.body.data as { version: string; features?: unknown };
+    assert.equal(data.features, undefined);
+    assert.ok(Number(data.version.split('.')[0]) >= 3, `version ${data.version} should be Prometheus 3-like`);
   });
 
   it('evaluates instant and range queries over storage', async () => {

@@ -5,6 +5,7 @@
 // Error types map to status codes as Prometheus maps them: bad_data 400, execution 422,
 // canceled 499, timeout 503, unavailable 503, internal 500, not_found 404.
 
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { stringify as yamlStringify } from 'yaml';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
@@ -13,7 +14,7 @@ import { QueryError, type QueryEngine, type QueryErrorType, type QueryResult } f
 import { StorageError, type Queryable } from '../storage/interface.js';
 import { BUILD_INFO } from '../version.js';
 import { BadDataError, MAX_TIME, MIN_TIME, Params, formEntries, goQuote, invalidParam, parseDurationParam, parseTime, queryEntries } from './params.js';
-import { errorJSON, goJSON, jsonString, labelsJSON, queryDataJSON, statsJSON, structJSON, successJSON } from './promjson.js';
+import { errorJSON, goJSON, jsonString, labelsJSON, queryDataParts, statsJSON, structJSON, successParts } from './promjson.js';
 import { parseSelector } from './selector.js';
 
 export interface MetricMetadata {
@@ -76,9 +77,12 @@ class APIError extends Error {
   }
 }
 
+/** Bodies up to this many characters are sent as one string; larger ones are streamed. */
+const STREAM_ABOVE = 8 << 20;
+
 interface Handled {
-  /** The `data` field, already JSON. */
-  data: string;
+  /** The `data` field, already JSON, whole or in pieces to be concatenated. */
+  data: string | string[];
   warnings?: readonly string[];
   infos?: readonly string[];
 }
@@ -133,7 +137,12 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
                 .type('application/json')
                 .send(errorJSON(err.type, err.message));
             }
-            return reply.code(200).type('application/json').send(successJSON(out.data, out.warnings, out.infos));
+            const parts = successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos);
+            let size = 0;
+            for (const p of parts) size += p.length;
+            reply.code(200).type('application/json');
+            if (size <= STREAM_ABOVE) return reply.send(parts.join(''));
+            return reply.send(Readable.from(bodyChunks(parts), { objectMode: false }));
           },
         });
       };
@@ -251,7 +260,7 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
       const r = await run({ signal, lookbackDelta });
       const total = performance.now() - t0;
       const stats = wantStats ? statsJSON(r.stats, total, Math.max(0, total - r.stats.evalMs)) : undefined;
-      return { data: queryDataJSON(r.value, stats), warnings: r.warnings, infos: r.infos };
+      return { data: queryDataParts(r.value, stats), warnings: r.warnings, infos: r.infos };
     } catch (e) {
       if (timer?.signal.aborted && !gone.signal.aborted) throw new APIError('timeout', 'query timed out in expression evaluation');
       if (gone.signal.aborted) throw new APIError('canceled', 'query was canceled in expression evaluation');
@@ -396,6 +405,19 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
     }
     return { data: `{${out.join(',')}}` };
   }
+}
+
+/** Joins pieces into chunks of about 64 KiB for a streamed body. */
+function* bodyChunks(parts: readonly string[]): Generator<Buffer> {
+  let buf = '';
+  for (const p of parts) {
+    buf += p;
+    if (buf.length >= 1 << 16) {
+      yield Buffer.from(buf);
+      buf = '';
+    }
+  }
+  if (buf !== '') yield Buffer.from(buf);
 }
 
 function requiredTime(p: Params, name: string): number {

@@ -128,42 +128,57 @@ export function structJSON(v: Record<string, unknown>): string {
 
 /** The `data` of a query response: `{"resultType":…,"result":…}` plus stats when asked. */
 export function queryDataJSON(value: Value, stats?: string): string {
-  let out = `{"resultType":"${value.type}","result":`;
+  return queryDataParts(value, stats).join('');
+}
+
+/**
+ * The same as queryDataJSON in pieces (about one per series), so that results larger than a
+ * JavaScript string can hold are streamed rather than joined.
+ */
+export function queryDataParts(value: Value, stats?: string): string[] {
+  const out: string[] = [`{"resultType":"${value.type}","result":`];
   switch (value.type) {
     case 'scalar':
-      out += `[${formatGoFloat(value.t / 1000)},"${formatFloatFixed(value.v)}"]`;
+      out.push(`[${formatGoFloat(value.t / 1000)},"${formatFloatFixed(value.v)}"]`);
       break;
     case 'string':
-      out += `[${formatGoFloat(value.t / 1000)},${jsonString(value.v)}]`;
+      out.push(`[${formatGoFloat(value.t / 1000)},${jsonString(value.v)}]`);
       break;
     case 'vector': {
-      const parts: string[] = new Array<string>(value.samples.length);
-      for (let i = 0; i < value.samples.length; i++) {
+      const n = value.samples.length;
+      // Vectors are small per entry; group them so that the pieces stay few.
+      let chunk = '[';
+      for (let i = 0; i < n; i++) {
         const s = value.samples[i];
-        parts[i] = `{"metric":${labelsJSON(s.labels)},"value":[${formatTimestamp(s.t)},"${formatSampleValue(s.v)}"]}`;
+        if (i > 0) chunk += ',';
+        chunk += `{"metric":${labelsJSON(s.labels)},"value":[${formatTimestamp(s.t)},"${formatSampleValue(s.v)}"]}`;
+        if (chunk.length > 1 << 16) {
+          out.push(chunk);
+          chunk = '';
+        }
       }
-      out += '[' + parts.join(',') + ']';
+      out.push(chunk + ']');
       break;
     }
     case 'matrix': {
-      const parts: string[] = new Array<string>(value.series.length);
+      out.push('[');
       for (let i = 0; i < value.series.length; i++) {
         const s = value.series[i];
-        let p = `{"metric":${labelsJSON(s.labels)},"values":[`;
+        let p = `${i > 0 ? ',' : ''}{"metric":${labelsJSON(s.labels)},"values":[`;
         const ts = s.timestamps;
         const vs = s.values;
         for (let j = 0; j < ts.length; j++) {
           if (j > 0) p += ',';
           p += `[${formatTimestamp(ts[j])},"${formatSampleValue(vs[j])}"]`;
         }
-        parts[i] = p + ']}';
+        out.push(p + ']}');
       }
-      out += '[' + parts.join(',') + ']';
+      out.push(']');
       break;
     }
   }
-  if (stats !== undefined) out += `,"stats":${stats}`;
-  return out + '}';
+  out.push(stats !== undefined ? `,"stats":${stats}}` : '}');
+  return out;
 }
 
 /** Prometheus's query stats object (`stats=all`): timings in seconds and sample counts. */
@@ -177,10 +192,14 @@ export function statsJSON(stats: QueryStats, execTotalMs: number, queueMs: numbe
 
 /** The success envelope; warnings and infos appear only when there are some. */
 export function successJSON(dataJSON: string, warnings: readonly string[] = [], infos: readonly string[] = []): string {
-  let out = `{"status":"success","data":${dataJSON}`;
-  if (warnings.length > 0) out += `,"warnings":${goJSON(warnings)}`;
-  if (infos.length > 0) out += `,"infos":${goJSON(infos)}`;
-  return out + '}';
+  return successParts([dataJSON], warnings, infos).join('');
+}
+
+export function successParts(data: readonly string[], warnings: readonly string[] = [], infos: readonly string[] = []): string[] {
+  let tail = '';
+  if (warnings.length > 0) tail += `,"warnings":${goJSON(warnings)}`;
+  if (infos.length > 0) tail += `,"infos":${goJSON(infos)}`;
+  return ['{"status":"success","data":', ...data, tail + '}'];
 }
 
 export function errorJSON(errorType: string, message: string, warnings: readonly string[] = []): string {
