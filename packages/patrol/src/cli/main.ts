@@ -2,6 +2,7 @@
 
 import { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerQuery } from './query.js';
 import { registerRun } from './run.js';
 import { registerStart } from './start.js';
 
@@ -14,5 +15,6 @@ const program = new Command('patrol')
 registerStart(program);
 registerCheck(program);
 registerRun(program);
+registerQuery(program);
 
 await program.parseAsync(process.argv);
