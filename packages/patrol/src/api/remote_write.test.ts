@@ -173,6 +173,22 @@ async function freePort(): Promise<number> {
   return addr.port;
 }
 
+describe('remote write before storage is open', () => {
+  it('answers 503 so the sender retries', async () => {
+    let storage: MemoryStorage | null = null;
+    const a = Fastify();
+    registerRemoteWrite(a, () => storage, pino({ level: 'silent' }));
+    await a.ready();
+    let res = await a.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body([series('m', {}, [[1, 1]])]) });
+    assert.equal(res.statusCode, 503);
+    storage = new MemoryStorage();
+    res = await a.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body([series('m', {}, [[1, 1]])]) });
+    assert.equal(res.statusCode, 204);
+    assert.equal(read(storage, [new Matcher('=', '__name__', 'm')]).length, 1);
+    await a.close();
+  });
+});
+
 describe('remote write limits', () => {
   it('answers 413 for a body over the limit and 400 for one that decompresses past the limit', async () => {
     const storage = new MemoryStorage();

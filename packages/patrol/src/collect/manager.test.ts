@@ -298,7 +298,7 @@ describe('GET /api/patrol/v1/collectors', () => {
     await host.collectOnce();
     await m.collectOnce();
     const app = Fastify();
-    registerCollectorsApi(app, host, m);
+    registerCollectorsApi(app, () => ({ host, collectors: m }));
     const res = await app.inject({ method: 'GET', url: '/api/patrol/v1/collectors' });
     const body = res.json<{ status: string; data: { host: { health: string; job: string; samples: number }; collectors: { name: string; health: string; lastError: string }[] } }>();
     assert.equal(body.status, 'success');
