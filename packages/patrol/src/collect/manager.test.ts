@@ -217,6 +217,18 @@ describe('expvar collectors', () => {
   let fail = false;
   before(async () => {
     server = createServer((req, res) => {
+      if (req.url === '/huge') {
+        // Streams without a length until the client gives up.
+        res.setHeader('content-type', 'application/json');
+        const chunk = '{"a":' + ' '.repeat(1 << 20);
+        const push = () => {
+          while (res.write(chunk)) if (res.destroyed) return;
+        };
+        res.on('drain', push);
+        res.on('close', () => res.off('drain', push));
+        push();
+        return;
+      }
       if (fail) {
         res.writeHead(500).end('oops');
         return;
@@ -248,6 +260,16 @@ describe('expvar collectors', () => {
       ],
     );
     assert.throws(() => flattenExpvar([1, 2]), /not a JSON object/);
+  });
+
+  it('gives up on a body over the limit', async () => {
+    const storage = new MemoryStorage();
+    const m = new CollectorsManager(runtime(storage));
+    await m.applyConfig(config(`collectors:\n  expvar:\n    - {name: huge, url: "http://127.0.0.1:${port}/huge", interval: 1h, timeout: 30s}\n`), { dir });
+    await m.collectOnce();
+    assert.match(m.status()[0].lastError, /body exceeds the 16777216-byte limit/);
+    assert.equal(last(read(storage, name('up'))[0].values), 0);
+    await m.stop();
   });
 
   it('turns /debug/vars into gauges and reports failures', async () => {
