@@ -65,6 +65,19 @@ describe('collectors config', () => {
     assert.deepEqual(c.host, { enabled: true, job: 'host', labels: {}, procfs: '/proc', sysfs: '/sys' });
     assert.deepEqual(c.collectors.scripts[0], { name: 'a', command: '/bin/true', args: [], timeout: 10_000, labels: {} });
   });
+  it('takes global.scrape_interval when a collector has no interval', async () => {
+    const storage = new MemoryStorage();
+    const m = new CollectorsManager(runtime(storage));
+    await m.applyConfig(config('global: {scrape_interval: 7m}\ncollectors:\n  scripts:\n    - {name: a, command: /bin/true}\n    - {name: b, command: /bin/true, interval: 30s}\n'), { dir });
+    assert.deepEqual(
+      m.status().map((s) => [s.name, s.intervalSeconds]),
+      [
+        ['a', 420],
+        ['b', 30],
+      ],
+    );
+    await m.stop();
+  });
 });
 
 describe('textfile collector', () => {
