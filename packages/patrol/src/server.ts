@@ -201,7 +201,7 @@ export class Patrol {
     registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), { registry: this.registry });
     registerTargetsAPI(this.app, scrape);
     registerProbeAPI(this.app, probes);
-    registerCollectorsApi(this.app, host, collectors);
+    registerCollectorsApi(this.app, () => ({ host, collectors }));
     return [scrape, host, collectors, probes];
   }
 
