@@ -6,7 +6,7 @@ export { SIGNATURES, AT_MODIFIER_UNSAFE_FUNCTIONS, ANCHORED_FUNCTIONS, SMOOTHED_
 export type { RangeWindow, FnContext, RangeKernel } from './range.js';
 export { RANGE_KERNELS, linearRegression } from './range.js';
 export type { ElementwiseKernel } from './elementwise.js';
-export { ELEMENTWISE, clampBoundsEmpty } from './elementwise.js';
+export { ELEMENTWISE, SCALAR_KERNELS, clampBoundsEmpty } from './elementwise.js';
 export type { Bucket, BucketQuantileResult } from './histogram.js';
 export { bucketQuantile, bucketQuantileDetailed, bucketFraction } from './histogram.js';
 export { quantile, sortWithNaNFirst } from './quantile.js';

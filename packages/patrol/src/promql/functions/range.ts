@@ -334,6 +334,8 @@ export const RANGE_KERNELS: Record<string, RangeKernel> = {
   stddev_over_time: nonEmpty((w) => Math.sqrt(varianceOverTime(w.v))),
   stdvar_over_time: nonEmpty((w) => varianceOverTime(w.v)),
   mad_over_time: nonEmpty((w) => {
+    // A NaN sample makes the result NaN (Prometheus 3 does not let the sort hide it).
+    for (let i = 0; i < w.v.length; i++) if (Number.isNaN(w.v[i])) return NaN;
     const values = Array.from(w.v);
     const median = quantile(0.5, values);
     return quantile(
