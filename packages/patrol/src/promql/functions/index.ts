@@ -12,4 +12,4 @@ export { bucketQuantile, bucketQuantileDetailed, bucketFraction } from './histog
 export { quantile, sortWithNaNFirst } from './quantile.js';
 export { kahanInc } from './kahan.js';
 export { annotations, formatG, mightNotBeCounter, PROMQL_INFO, PROMQL_WARNING } from './annotations.js';
-export { expandTemplate, absentLabels, compareSortAsc, compareSortDesc, natLess, compareNatural, parseGoFloat, formatFloatPlain } from './helpers.js';
+export { expandTemplate, absentLabels, compareSortAsc, compareSortDesc, natLess, compareNatural, parseGoFloat, formatFloatPlain, formatOpenMetricsFloat } from './helpers.js';

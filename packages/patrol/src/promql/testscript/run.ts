@@ -6,11 +6,13 @@
 //   to all selectors and subqueries, evaluated at -10t, 0, t/5, t and 10t (or -1s, 0, 1s at t=0);
 // - annotations are checked against expect warn/info/no_warn/no_info lines.
 // Native histograms are out of Patrol's scope: histogram samples are not loaded, evals that expect
-// histogram values are skipped, and evals whose expression names a series that had histogram
-// samples (or was converted by load_with_nhcb) still run but are counted apart.
+// histogram values are skipped, and evals with a selector that selects a series that had
+// histogram samples (or was made by load_with_nhcb) still run but are counted apart.
 
 import type { Labels } from '../../model/labels.js';
-import { labelsKey, metricName } from '../../model/labels.js';
+import { labelsKey, METRIC_NAME, metricName, withLabel, withoutLabels } from '../../model/labels.js';
+import { matchLabels } from '../../model/matchers.js';
+import { selectorMatchers } from './selectors.js';
 import type { Storage } from '../../storage/interface.js';
 import type { InstantSample, QueryEngine, QueryResult } from '../types.js';
 import { assertSortedSeries, checkAnnotations, checkExpectedFailure, compareResult, compareVector, isFail, isOrdered } from './compare.js';
@@ -64,12 +66,38 @@ export interface RunOptions {
 const QUERY_CONTEXT_FUNCS_RE = /(start|end|range|step)\(\)/;
 const MINUTE = 60_000;
 
-/** Names (by metric name) of series holding native histograms since the last clear. */
 interface DataState {
   setup: EngineSetup;
-  histogramNames: Set<string>;
+  /** Series that held native histograms since the last clear (loaded, or made by load_with_nhcb). */
+  histogramSeries: SeriesSet;
   /** Series loaded with start timestamps, which Patrol cannot store. */
-  startTimestampNames: Set<string>;
+  startTimestampSeries: SeriesSet;
+}
+
+class SeriesSet {
+  readonly names = new Set<string>();
+  readonly labels: Labels[] = [];
+  private readonly keys = new Set<string>();
+
+  add(ls: Labels): void {
+    const key = labelsKey(ls);
+    if (this.keys.has(key)) return;
+    this.keys.add(key);
+    this.labels.push(ls);
+    this.names.add(metricName(ls));
+  }
+
+  /** True when a selector of the expression selects one of the series. */
+  touchedBy(expr: string): boolean {
+    if (this.labels.length === 0) return false;
+    const selectors = selectorMatchers(expr);
+    if (selectors === null) return touches(expr, this.names);
+    return selectors.some((ms) => this.labels.some((ls) => matchLabels(ms, ls)));
+  }
+}
+
+function newState(makeEngine: () => EngineSetup): DataState {
+  return { setup: makeEngine(), histogramSeries: new SeriesSet(), startTimestampSeries: new SeriesSet() };
 }
 
 export async function runTestFile(text: string, fileName: string, makeEngine: () => EngineSetup, opts: RunOptions = {}): Promise<FileReport> {
@@ -80,7 +108,7 @@ export async function runTestFile(text: string, fileName: string, makeEngine: ()
     counts: { nativeHistogram: zero(), other: zero(), total: zero() },
   };
   const commands: Command[] = parseScript(text);
-  let state: DataState = { setup: makeEngine(), histogramNames: new Set(), startTimestampNames: new Set() };
+  let state: DataState = newState(makeEngine);
   try {
     for (const cmd of commands) {
       switch (cmd.kind) {
@@ -90,7 +118,7 @@ export async function runTestFile(text: string, fileName: string, makeEngine: ()
           break;
         case 'clear':
           await state.setup.storage.close();
-          state = { setup: makeEngine(), histogramNames: new Set(), startTimestampNames: new Set() };
+          state = newState(makeEngine);
           break;
         case 'load':
           load(cmd, state, report);
@@ -103,8 +131,8 @@ export async function runTestFile(text: string, fileName: string, makeEngine: ()
           }
           // Evals over series that had histogram samples still run (their float samples are
           // loaded) but are counted with the native-histogram evals.
-          const nh = touches(cmd.expr, state.histogramNames);
-          if (touches(cmd.expr, state.startTimestampNames)) {
+          const nh = state.histogramSeries.touchedBy(cmd.expr);
+          if (state.startTimestampSeries.touchedBy(cmd.expr)) {
             push(report, { line: cmd.line, expr: cmd.expr, status: 'skip', reason: 'start timestamps (@st) are not supported', nativeHistogram: false });
             break;
           }
@@ -137,6 +165,7 @@ function push(report: FileReport, r: EvalReport): void {
 }
 
 const HIST_SUFFIXES = ['_bucket', '_count', '_sum'];
+const LE: ReadonlySet<string> = new Set(['le']);
 
 function load(cmd: LoadCommand, state: DataState, report: FileReport): void {
   const app = state.setup.storage.appender();
@@ -147,18 +176,20 @@ function load(cmd: LoadCommand, state: DataState, report: FileReport): void {
   for (const s of byKey.values()) {
     const name = metricName(s.labels);
     if (s.startTimestamps) {
-      state.startTimestampNames.add(name);
+      state.startTimestampSeries.add(s.labels);
       continue;
     }
     if (cmd.withNHCB) {
-      for (const suf of HIST_SUFFIXES) if (name.endsWith(suf)) state.histogramNames.add(name.slice(0, -suf.length));
+      for (const suf of HIST_SUFFIXES) {
+        if (name.endsWith(suf)) state.histogramSeries.add(withLabel(withoutLabels(s.labels, LE), METRIC_NAME, name.slice(0, -suf.length)));
+      }
     }
     let ref = 0;
     for (let i = 0; i < s.values.length; i++) {
       const v = s.values[i];
       if (v.kind === 'omitted') continue;
       if (v.kind === 'histogram') {
-        state.histogramNames.add(name);
+        state.histogramSeries.add(s.labels);
         continue;
       }
       try {
@@ -173,7 +204,7 @@ function load(cmd: LoadCommand, state: DataState, report: FileReport): void {
   if (failed) report.errors.push({ line: cmd.line, message: `load failed: ${failed}` });
 }
 
-/** True when an identifier in the expression names one of the series (a textual check). */
+/** Fallback when the expression does not parse: an identifier in it names one of the series. */
 function touches(expr: string, names: ReadonlySet<string>): boolean {
   if (names.size === 0) return false;
   const stripped = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, (q) => {
