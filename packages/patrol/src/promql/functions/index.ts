@@ -5,6 +5,8 @@ export type { ArgType, FunctionSignature } from './signatures.js';
 export { SIGNATURES, AT_MODIFIER_UNSAFE_FUNCTIONS, ANCHORED_FUNCTIONS, SMOOTHED_FUNCTIONS, checkArity, argTypeAt } from './signatures.js';
 export type { RangeWindow, FnContext, RangeKernel } from './range.js';
 export { RANGE_KERNELS, linearRegression } from './range.js';
+export type { StepWindows } from './steps.js';
+export { evalOverSteps } from './steps.js';
 export type { ElementwiseKernel } from './elementwise.js';
 export { ELEMENTWISE, SCALAR_KERNELS, clampBoundsEmpty } from './elementwise.js';
 export type { Bucket, BucketQuantileResult } from './histogram.js';
