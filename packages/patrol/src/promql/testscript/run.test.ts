@@ -194,3 +194,19 @@ eval instant at 1m d_bucket
     ],
   );
 });
+
+test('a query that never finishes fails its eval after the timeout and is aborted', async () => {
+  let aborted = false;
+  class Hanging extends SelectorEngine {
+    override instantQuery(_q: Queryable, _e: string, _t: number, opts?: { signal?: AbortSignal }): Promise<QueryResult> {
+      opts?.signal?.addEventListener('abort', () => {
+        aborted = true;
+      });
+      return new Promise(() => {});
+    }
+  }
+  const r = await runTestFile('eval instant at 0 m\n', 'x.test', () => ({ engine: new Hanging(), storage: new MemoryStorage() }), { queryTimeoutMs: 50 });
+  assert.equal(r.evals[0].status, 'fail');
+  assert.match(r.evals[0].reason ?? '', /did not finish within 50 ms/);
+  assert.equal(aborted, true);
+});

@@ -14,7 +14,7 @@ import { labelsKey, METRIC_NAME, metricName, withLabel, withoutLabels } from '..
 import { matchLabels } from '../../model/matchers.js';
 import { selectorMatchers } from './selectors.js';
 import type { Storage } from '../../storage/interface.js';
-import type { InstantSample, QueryEngine, QueryResult } from '../types.js';
+import type { InstantSample, QueryEngine, QueryOptions, QueryResult } from '../types.js';
 import { assertSortedSeries, checkAnnotations, checkExpectedFailure, compareResult, compareVector, isFail, isOrdered } from './compare.js';
 import type { Command, EvalCommand, LoadCommand } from './parse.js';
 import { parseScript } from './parse.js';
@@ -59,6 +59,8 @@ export interface RunOptions {
    * Defaults to `atModifierRewrite` (lezer-based text insertion); null turns the variants off.
    */
   atModifierRewrite?: ((expr: string, evalTimeMs: number) => string | null) | null;
+  /** Per query, default 60 s: a slower query is aborted through its signal and fails its eval. */
+  queryTimeoutMs?: number;
   /** Only run evals whose line is in this set (for debugging one case). */
   onlyLines?: ReadonlySet<number>;
 }
@@ -108,6 +110,7 @@ export async function runTestFile(text: string, fileName: string, makeEngine: ()
     counts: { nativeHistogram: zero(), other: zero(), total: zero() },
   };
   const commands: Command[] = parseScript(text);
+  const timeoutMs = opts.queryTimeoutMs ?? 60_000;
   let state: DataState = newState(makeEngine);
   try {
     for (const cmd of commands) {
@@ -138,7 +141,7 @@ export async function runTestFile(text: string, fileName: string, makeEngine: ()
           }
           let reason: string | null;
           try {
-            reason = cmd.range ? await runRange(cmd, state.setup.engine, state.setup.storage) : await runInstant(cmd, state.setup.engine, state.setup.storage, opts);
+            reason = cmd.range ? await runRange(cmd, state.setup.engine, state.setup.storage, timeoutMs) : await runInstant(cmd, state.setup.engine, state.setup.storage, opts, timeoutMs);
           } catch (e) {
             reason = `runner error: ${e instanceof Error ? e.message : String(e)}`;
           }
@@ -218,11 +221,22 @@ function touches(expr: string, names: ReadonlySet<string>): boolean {
 
 type Outcome = { ok: true; res: QueryResult } | { ok: false; error: string };
 
-async function exec(p: () => Promise<QueryResult>): Promise<Outcome> {
+/** Runs one query; one that takes longer than timeoutMs is aborted through its signal and fails. */
+async function exec(p: (qo: QueryOptions) => Promise<QueryResult>, timeoutMs: number): Promise<Outcome> {
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      reject(new Error(`query did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
   try {
-    return { ok: true, res: await p() };
+    return { ok: true, res: await Promise.race([p({ signal: ac.signal }), timeout]) };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -243,13 +257,13 @@ function checkOutcome(ev: EvalCommand, out: Outcome, what: string): string | nul
   return null;
 }
 
-async function runRange(ev: EvalCommand, engine: QueryEngine, storage: Storage): Promise<string | null> {
-  const out = await exec(() => engine.rangeQuery(storage, ev.expr, ev.start, ev.end, ev.step));
+async function runRange(ev: EvalCommand, engine: QueryEngine, storage: Storage, timeoutMs: number): Promise<string | null> {
+  const out = await exec((qo) => engine.rangeQuery(storage, ev.expr, ev.start, ev.end, ev.step, qo), timeoutMs);
   const r = checkOutcome(ev, out, 'range query');
   return r === 'failed-as-expected' ? null : r;
 }
 
-async function runInstant(ev: EvalCommand, engine: QueryEngine, storage: Storage, opts: RunOptions): Promise<string | null> {
+async function runInstant(ev: EvalCommand, engine: QueryEngine, storage: Storage, opts: RunOptions, timeoutMs: number): Promise<string | null> {
   const cases: { expr: string; t: number; label: string }[] = [{ expr: ev.expr, t: ev.evalTime, label: 'instant query' }];
   const rewrite = opts.atModifierRewrite === undefined ? atModifierRewrite : opts.atModifierRewrite;
   if (rewrite) {
@@ -261,20 +275,20 @@ async function runInstant(ev: EvalCommand, engine: QueryEngine, storage: Storage
     }
   }
   for (const c of cases) {
-    const out = await exec(() => engine.instantQuery(storage, c.expr, c.t));
+    const out = await exec((qo) => engine.instantQuery(storage, c.expr, c.t, qo), timeoutMs);
     const r = checkOutcome(ev, out, c.label);
     if (r === 'failed-as-expected') continue;
     if (r !== null) return r;
     if (ev.excludeFromRangeQuery || QUERY_CONTEXT_FUNCS_RE.test(c.expr)) continue;
-    const rr = await rangeModeCheck(ev, engine, storage, c.expr, c.t, out.ok ? out.res : null);
+    const rr = await rangeModeCheck(ev, engine, storage, c.expr, c.t, out.ok ? out.res : null, timeoutMs);
     if (rr !== null) return `${c.label} in range mode: ${rr}`;
   }
   return null;
 }
 
 /** Runs the query as a range query around t and compares the point at t with the expectations. */
-async function rangeModeCheck(ev: EvalCommand, engine: QueryEngine, storage: Storage, expr: string, t: number, instant: QueryResult | null): Promise<string | null> {
-  const out = await exec(() => engine.rangeQuery(storage, expr, t - MINUTE, t + MINUTE, MINUTE));
+async function rangeModeCheck(ev: EvalCommand, engine: QueryEngine, storage: Storage, expr: string, t: number, instant: QueryResult | null, timeoutMs: number): Promise<string | null> {
+  const out = await exec((qo) => engine.rangeQuery(storage, expr, t - MINUTE, t + MINUTE, MINUTE, qo), timeoutMs);
   if (!out.ok) return `error: ${out.error}`;
   if (isOrdered(ev)) return null;
   const v = out.res.value;
