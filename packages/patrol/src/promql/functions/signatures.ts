@@ -103,6 +103,8 @@ const SPECS: Record<string, Spec> = {
   sort_desc: [[I], 'instant', { keepsName: true }],
   sqrt: [[I], 'instant'],
   start: [[], 'scalar', { experimental: true }],
+  // The start timestamps of the samples; Patrol's storage keeps none, so it has no output.
+  start_timestamp: [[I], 'instant', { experimental: true }],
   stddev_over_time: [[R], 'instant'],
   stdvar_over_time: [[R], 'instant'],
   step: [[], 'scalar', { experimental: true }],
