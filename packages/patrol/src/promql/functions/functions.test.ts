@@ -332,3 +332,9 @@ test('scalar functions and mad_over_time with NaN', () => {
   assert.deepEqual(SIGNATURES.min_of.args, ['scalar', 'scalar']);
   assert.ok(Number.isNaN(run('mad_over_time', win([1, 2, NaN, 4], { startS: 0, endS: 300 }))!));
 });
+
+test('anchored and smoothed rate also report a metric that might not be a counter', () => {
+  const c = ctx();
+  RANGE_KERNELS.increase({ t: Float64Array.from([0, 60_000]), v: Float64Array.from([1, 2]), start: 30_000, end: 90_000, mode: 'anchored', metricName: 'foo' }, [], c);
+  assert.equal(c.infos.length, 1);
+});

@@ -46,7 +46,11 @@ function search(n: number, pred: (i: number) => boolean): number {
 }
 
 function extrapolatedRate(w: RangeWindow, ctx: FnContext, isCounter: boolean, isRate: boolean): number | null {
-  if (w.mode) return extendedRate(w, isCounter, isRate);
+  if (w.mode) {
+    const r = extendedRate(w, isCounter, isRate);
+    if (r !== null && isCounter && mightNotBeCounter(w.metricName)) ctx.info(annotations.possibleNonCounter(w.metricName!));
+    return r;
+  }
   return extrapolatedRateAt(w.t, w.v, 0, w.t.length, w.start, w.end, w.metricName, ctx, isCounter, isRate);
 }
 
