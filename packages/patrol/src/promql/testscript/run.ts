@@ -176,12 +176,16 @@ function load(cmd: LoadCommand, state: DataState, report: FileReport): void {
   // A series defined twice in one load keeps its last definition, as in promqltest.
   const byKey = new Map<string, LoadCommand['series'][number]>();
   for (const s of cmd.series) byKey.set((s.startTimestamps ? '@st' : '') + labelsKey(s.labels), s);
+  // A standalone `@st` line gives start timestamps to every series after it in the load.
+  let defaultST = false;
   for (const s of byKey.values()) {
     const name = metricName(s.labels);
     if (s.startTimestamps) {
-      state.startTimestampSeries.add(s.labels);
+      if (s.labels.length === 0) defaultST = true;
+      else state.startTimestampSeries.add(s.labels);
       continue;
     }
+    if (defaultST) state.startTimestampSeries.add(s.labels);
     if (cmd.withNHCB) {
       for (const suf of HIST_SUFFIXES) {
         if (name.endsWith(suf)) state.histogramSeries.add(withLabel(withoutLabels(s.labels, LE), METRIC_NAME, name.slice(0, -suf.length)));
