@@ -338,3 +338,11 @@ test('anchored and smoothed rate also report a metric that might not be a counte
   RANGE_KERNELS.increase({ t: Float64Array.from([0, 60_000]), v: Float64Array.from([1, 2]), start: 30_000, end: 90_000, mode: 'anchored', metricName: 'foo' }, [], c);
   assert.equal(c.infos.length, 1);
 });
+
+test('goQuote quotes like Go %q', async () => {
+  const { goQuote, annotations } = await import('./index.js');
+  assert.equal(goQuote('a"b\\c'), '"a\\"b\\\\c"');
+  assert.equal(goQuote('x\ny\u0001é'), '"x\\ny\\x01é"');
+  assert.equal(annotations.badBucketLabel('series', 'Hello World'), 'PromQL warning: bucket label "le" is missing or has a malformed value of "Hello World" for metric name "series"');
+  assert.equal(annotations.histogramQuantileForcedMonotonicity(''), 'PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)');
+});

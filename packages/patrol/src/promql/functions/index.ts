@@ -13,5 +13,5 @@ export type { Bucket, BucketQuantileResult } from './histogram.js';
 export { bucketQuantile, bucketQuantileDetailed, bucketFraction } from './histogram.js';
 export { quantile, sortWithNaNFirst } from './quantile.js';
 export { kahanInc } from './kahan.js';
-export { annotations, formatG, mightNotBeCounter, PROMQL_INFO, PROMQL_WARNING } from './annotations.js';
+export { annotations, formatG, goQuote, mightNotBeCounter, PROMQL_INFO, PROMQL_WARNING } from './annotations.js';
 export { expandTemplate, absentLabels, compareSortAsc, compareSortDesc, natLess, compareNatural, parseGoFloat, formatFloatPlain, formatOpenMetricsFloat } from './helpers.js';
