@@ -26,6 +26,9 @@ interface Block {
   chunks: number;
   select: Statement<[number, number, number], { mint: number; maxt: number; data: Buffer }> | null;
   insert: Statement | null;
+  sealed: boolean;
+  /** While a block is being sealed: series up to `cursor` already live in `table`_s. */
+  sealing: { cursor: number; table: string; select: Statement<[number, number, number], { mint: number; maxt: number; data: Buffer }>; insert: Statement } | null;
 }
 
 export class ChunkStore {
@@ -44,12 +47,14 @@ export class ChunkStore {
     defaultBlockLen: number,
   ) {
     this.db = new Database(path);
+    // Only takes effect on a new database; lets retention and sealing give space back to the OS.
+    this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS blocks (id INTEGER PRIMARY KEY, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, chunks INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS blocks (id INTEGER PRIMARY KEY, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, chunks INTEGER NOT NULL, sealed INTEGER NOT NULL DEFAULT 0);
     `);
     this.stSetMeta = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
     this.stGetMeta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
@@ -62,8 +67,12 @@ export class ChunkStore {
     this.stBlockUpsert = this.db.prepare(
       'INSERT INTO blocks (id, mint, maxt, chunks) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET mint = min(mint, excluded.mint), maxt = max(maxt, excluded.maxt), chunks = chunks + excluded.chunks',
     );
-    for (const r of this.db.prepare('SELECT id, mint, maxt, chunks FROM blocks').all() as { id: number; mint: number; maxt: number; chunks: number }[]) {
-      this.blocks.set(r.id, { id: r.id, table: tableName(r.id), mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null });
+    for (const r of this.db.prepare('SELECT id, mint, maxt, chunks, sealed FROM blocks').all() as { id: number; mint: number; maxt: number; chunks: number; sealed: number }[]) {
+      const table = tableName(r.id);
+      // A seal interrupted by a crash: the old table is complete, drop the partial copy.
+      this.db.exec(`DROP TABLE IF EXISTS ${table}_s`);
+      this.db.exec(`DROP TABLE IF EXISTS ${table}_old`);
+      this.blocks.set(r.id, { id: r.id, table, mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null, sealed: r.sealed === 1, sealing: null });
     }
   }
 
@@ -95,7 +104,7 @@ export class ChunkStore {
     if (!b) {
       const table = tableName(id);
       this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (series INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series, mint, maxt)) WITHOUT ROWID`);
-      b = { id, table, mint: Infinity, maxt: -Infinity, chunks: 0, select: null, insert: null };
+      b = { id, table, mint: Infinity, maxt: -Infinity, chunks: 0, select: null, insert: null, sealed: false, sealing: null };
       this.blocks.set(id, b);
     }
     return b;
@@ -107,12 +116,20 @@ export class ChunkStore {
    */
   writeChunk(c: ChunkToWrite, updateSeries: boolean): void {
     const b = this.block(c.mint);
-    if (!b.insert) b.insert = this.db.prepare(`INSERT OR IGNORE INTO ${b.table} (series, mint, maxt, data) VALUES (?, ?, ?, ?)`);
-    const r = b.insert.run(c.ref, c.mint, c.maxt, c.data);
+    let table = b.table;
+    let ins: Statement;
+    if (b.sealing && c.ref <= b.sealing.cursor) {
+      table = b.sealing.table;
+      ins = b.sealing.insert;
+    } else {
+      if (!b.insert) b.insert = this.db.prepare(`INSERT OR IGNORE INTO ${b.table} (series, mint, maxt, data) VALUES (?, ?, ?, ?)`);
+      ins = b.insert;
+    }
+    const r = ins.run(c.ref, c.mint, c.maxt, c.data);
     if (r.changes === 0) {
-      const old = this.db.prepare(`SELECT data FROM ${b.table} WHERE series = ? AND mint = ? AND maxt = ?`).get(c.ref, c.mint, c.maxt) as { data: Buffer };
-      const merged = mergeChunks([old.data, c.data]);
-      this.db.prepare(`UPDATE ${b.table} SET data = ? WHERE series = ? AND mint = ? AND maxt = ?`).run(merged, c.ref, c.mint, c.maxt);
+      const old = this.db.prepare(`SELECT data FROM ${table} WHERE series = ? AND mint = ? AND maxt = ?`).get(c.ref, c.mint, c.maxt) as { data: Buffer };
+      const merged = isPacked(old.data) ? packChunks([...unpackChunks(old.data, c.mint), c]) : mergeChunks([old.data, c.data]);
+      this.db.prepare(`UPDATE ${table} SET data = ? WHERE series = ? AND mint = ? AND maxt = ?`).run(merged, c.ref, c.mint, c.maxt);
     } else {
       b.chunks++;
       this.stBlockUpsert.run(b.id, c.mint, c.maxt, 1);
@@ -126,20 +143,109 @@ export class ChunkStore {
   chunks(ref: number, start: number, end: number): StoredChunk[] {
     const out: StoredChunk[] = [];
     for (const b of this.blocks.values()) {
-      if (b.mint > end || b.maxt < start || b.chunks === 0) continue;
-      if (!b.select) b.select = this.db.prepare(`SELECT mint, maxt, data FROM ${b.table} WHERE series = ? AND mint <= ? AND maxt >= ?`);
-      for (const r of b.select.all(ref, toInt(end), toInt(start))) out.push({ mint: r.mint, maxt: r.maxt, data: r.data });
+      if (b.mint > end || b.maxt < start || b.chunks <= 0) continue;
+      let st = b.select;
+      if (b.sealing && ref <= b.sealing.cursor) st = b.sealing.select;
+      else if (!st) st = b.select = this.db.prepare(`SELECT mint, maxt, data FROM ${b.table} WHERE series = ? AND mint <= ? AND maxt >= ?`);
+      for (const r of st.all(ref, toInt(end), toInt(start))) {
+        if (isPacked(r.data)) {
+          for (const c of unpackChunks(r.data, r.mint)) if (c.mint <= end && c.maxt >= start) out.push(c);
+        } else out.push({ mint: r.mint, maxt: r.maxt, data: r.data });
+      }
     }
     if (out.length > 1) out.sort((a, b) => a.mint - b.mint);
     return out;
   }
 
+  /** Unsealed blocks whose every sample is older than `before`, oldest first. */
+  sealable(before: number): number[] {
+    return [...this.blocks.values()]
+      .filter((b) => !b.sealed && (b.id + 1) * this.blockLen <= before && b.maxt < before)
+      .sort((a, b) => a.id - b.id)
+      .map((b) => b.id);
+  }
+
+  /**
+   * Rewrites a block with one row per series holding all of its chunks, in series order: rows
+   * and pages carry far less overhead than one row per chunk inserted in time order. Works in
+   * slices; queries and writes in between see a consistent block.
+   */
+  async seal(id: number, pause: () => Promise<void>): Promise<void> {
+    const b = this.blocks.get(id);
+    if (!b || b.sealed || b.sealing) return;
+    const table = `${b.table}_s`;
+    this.db.exec(`DROP TABLE IF EXISTS ${table}`);
+    this.db.exec(`CREATE TABLE ${table} (series INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series, mint, maxt)) WITHOUT ROWID`);
+    b.sealing = {
+      cursor: -1,
+      table,
+      select: this.db.prepare(`SELECT mint, maxt, data FROM ${table} WHERE series = ? AND mint <= ? AND maxt >= ?`),
+      insert: this.db.prepare(`INSERT OR IGNORE INTO ${table} (series, mint, maxt, data) VALUES (?, ?, ?, ?)`),
+    };
+    const next = this.db.prepare(`SELECT series, mint, maxt, data FROM ${b.table} WHERE series > ? ORDER BY series, mint LIMIT ?`);
+    const ofSeries = this.db.prepare(`SELECT series, mint, maxt, data FROM ${b.table} WHERE series = ? ORDER BY mint`);
+    const LIMIT = 3000;
+    for (;;) {
+      let rows = next.all(b.sealing.cursor, LIMIT) as { series: number; mint: number; maxt: number; data: Buffer }[];
+      if (rows.length === 0) break;
+      if (rows.length === LIMIT) {
+        // Keep each series whole: stop before the last series, or take that one series alone.
+        const last = rows[rows.length - 1].series;
+        const cut = rows.findIndex((r) => r.series === last);
+        rows = cut > 0 ? rows.slice(0, cut) : (ofSeries.all(last) as typeof rows);
+      }
+      const sealing = b.sealing;
+      this.transaction(() => {
+        for (let i = 0; i < rows.length; ) {
+          const ref = rows[i].series;
+          const list: ChunkToWrite[] = [];
+          for (; i < rows.length && rows[i].series === ref; i++) {
+            const r = rows[i];
+            if (isPacked(r.data)) for (const c of unpackChunks(r.data, r.mint)) list.push({ ref, ...c });
+            else list.push({ ref, mint: r.mint, maxt: r.maxt, data: r.data });
+          }
+          list.sort((x, y) => x.mint - y.mint);
+          const mint = list[0].mint;
+          const maxt = Math.max(...list.map((c) => c.maxt));
+          sealing.insert.run(ref, mint, maxt, list.length === 1 ? list[0].data : packChunks(list));
+          sealing.cursor = ref;
+        }
+      });
+      await pause();
+    }
+    // Swap the tables; statements naming them are prepared again on next use.
+    this.transaction(() => {
+      this.db.exec(`ALTER TABLE ${b.table} RENAME TO ${b.table}_old`);
+      this.db.exec(`ALTER TABLE ${table} RENAME TO ${b.table}`);
+      this.db.prepare('UPDATE blocks SET sealed = 1 WHERE id = ?').run(id);
+    });
+    b.select = null;
+    b.insert = null;
+    b.sealing = null;
+    b.sealed = true;
+    const del = this.db.prepare(`DELETE FROM ${b.table}_old WHERE (series, mint, maxt) IN (SELECT series, mint, maxt FROM ${b.table}_old LIMIT 5000)`);
+    while (del.run().changes > 0) await pause();
+    this.db.exec(`DROP TABLE ${b.table}_old`);
+    await this.vacuum(pause);
+  }
+
+  /** Gives free pages back to the file system, in slices. */
+  async vacuum(pause: () => Promise<void>): Promise<void> {
+    while ((this.db.pragma('freelist_count', { simple: true }) as number) > 0) {
+      this.db.pragma('incremental_vacuum(2000)');
+      await pause();
+    }
+  }
+
   /** Removes every stored chunk of a series. */
   deleteSeriesChunks(ref: number): void {
     for (const b of this.blocks.values()) {
-      const r = this.db.prepare(`DELETE FROM ${b.table} WHERE series = ?`).run(ref);
-      b.chunks -= r.changes;
-      if (r.changes) this.db.prepare('UPDATE blocks SET chunks = ? WHERE id = ?').run(b.chunks, b.id);
+      let n = this.db.prepare(`DELETE FROM ${b.table} WHERE series = ?`).run(ref).changes;
+      if (b.sealing) n += this.db.prepare(`DELETE FROM ${b.sealing.table} WHERE series = ?`).run(ref).changes;
+      if (n) {
+        b.chunks = Math.max(1, b.chunks - n);
+        this.db.prepare('UPDATE blocks SET chunks = ? WHERE id = ?').run(b.chunks, b.id);
+      }
     }
   }
 
@@ -161,6 +267,12 @@ export class ChunkStore {
     }
     b.chunks -= r.changes;
     return false;
+  }
+
+  sealedBlocks(): number {
+    let n = 0;
+    for (const b of this.blocks.values()) if (b.sealed) n++;
+    return n;
   }
 
   totalChunks(): number {
@@ -208,6 +320,67 @@ function toInt(x: number): number {
   if (x === Infinity) return Number.MAX_SAFE_INTEGER;
   if (x === -Infinity) return Number.MIN_SAFE_INTEGER;
   return x;
+}
+
+// A packed row (sealed blocks): [0x00][0x02][varint n] then per chunk [varint mint - row mint]
+// [varint maxt - mint][varint byte length], then the chunks' bytes one after another.
+const PACKED = 2;
+
+export function isPacked(data: Uint8Array): boolean {
+  return data.length > 1 && data[0] === 0 && data[1] === PACKED;
+}
+
+function putVarint(out: number[], x: number): void {
+  while (x >= 128) {
+    out.push((x % 128) | 128);
+    x = Math.floor(x / 128);
+  }
+  out.push(x);
+}
+
+export function packChunks(list: readonly ChunkToWrite[] | readonly StoredChunk[]): Uint8Array {
+  const head: number[] = [0, PACKED];
+  putVarint(head, list.length);
+  const mint = Math.min(...list.map((c) => c.mint));
+  let body = 0;
+  for (const c of list) {
+    putVarint(head, c.mint - mint);
+    putVarint(head, c.maxt - c.mint);
+    putVarint(head, c.data.length);
+    body += c.data.length;
+  }
+  const out = new Uint8Array(head.length + body);
+  out.set(head);
+  let o = head.length;
+  for (const c of list) {
+    out.set(c.data, o);
+    o += c.data.length;
+  }
+  return out;
+}
+
+export function unpackChunks(data: Uint8Array, rowMint: number): StoredChunk[] {
+  let p = 2;
+  const varint = (): number => {
+    let x = 0;
+    let mul = 1;
+    for (;;) {
+      const b = data[p++];
+      x += (b & 127) * mul;
+      if (b < 128) return x;
+      mul *= 128;
+    }
+  };
+  const n = varint();
+  const meta: [number, number, number][] = [];
+  for (let i = 0; i < n; i++) meta.push([varint(), varint(), varint()]);
+  const out: StoredChunk[] = [];
+  for (const [dm, span, len] of meta) {
+    const mint = rowMint + dm;
+    out.push({ mint, maxt: mint + span, data: data.subarray(p, p + len) });
+    p += len;
+  }
+  return out;
 }
 
 /** Merges chunks into one sorted chunk; for equal timestamps the later chunk's sample wins. */

@@ -139,6 +139,34 @@ describe('TSDB', () => {
     await db2.close();
   });
 
+  test('sealing old blocks into one row per series keeps every sample, also with late out-of-order data', async () => {
+    const dir = newDir();
+    const opts = { dir, retention: 8 * 3600_000, compactInterval: 0, headMaxAge: 0, outOfOrderWindow: 3 * 3600_000 };
+    const db = await openTSDB(opts);
+    for (let step = 0; step < 6 * 240; step++) {
+      const a = db.appender();
+      for (let i = 0; i < 20; i++) a.append(0, L({ __name__: 's', i: String(i) }), step * 15_000, i % 2 ? Math.round(step * 1.37 * 100) / 100 : Math.random());
+      a.commit();
+      if (step % 100 === 99) await db.compact();
+    }
+    await db.compact();
+    assert.ok(db.stats().sealedBlocks >= 3, `sealed ${db.stats().sealedBlocks} blocks`);
+    const late = db.appender();
+    late.append(0, L({ __name__: 's', i: '3' }), 3 * 3600_000 + 7, 42);
+    late.commit();
+    await db.compact();
+    const want = dump(db);
+    const s3 = want.get(JSON.stringify(L({ __name__: 's', i: '3' })))!;
+    assert.equal(s3.ts.length, 6 * 240 + 1);
+    assert.equal(s3.vs[s3.ts.indexOf(3 * 3600_000 + 7)], 42);
+    await db.close();
+    const db2 = await openTSDB(opts);
+    assert.deepEqual(dump(db2), want);
+    db2.deleteSeries([new Matcher('=', 'i', '5')], 3600_000, 2 * 3600_000);
+    assert.equal(dump(db2, [new Matcher('=', 'i', '5')]).values().next().value!.ts.length, 6 * 240 - 241);
+    await db2.close();
+  });
+
   test('retention by size drops the oldest blocks', async () => {
     const dir = newDir();
     const db = await openTSDB({ dir, retention: 80 * 60_000, retentionSize: 200_000, compactInterval: 0, headMaxAge: 0 });
