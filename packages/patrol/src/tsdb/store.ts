@@ -26,10 +26,15 @@ interface Block {
   chunks: number;
   select: Statement<[number, number, number], { mint: number; maxt: number; data: Buffer }> | null;
   insert: Statement | null;
-  sealed: boolean;
-  /** While a block is being sealed: series up to `cursor` already live in `table`_s. */
-  sealing: { cursor: number; table: string; select: Statement<[number, number, number], { mint: number; maxt: number; data: Buffer }>; insert: Statement } | null;
+  /** Sealed blocks: the rowid table holding packed rows (late chunks still go to `table`). */
+  packed: string | null;
+  selectPacked: Statement<[number, number, number, number], { mint: number; maxt: number; data: Buffer }> | null;
+  /** While a block is being sealed: series up to `cursor` are copied; later writes to them. */
+  sealing: { cursor: number; late: ChunkToWrite[] } | null;
 }
+
+/** Packed rows of series s have rowids s·2^20 + j, so one range scan finds them. */
+const ROWID_SHIFT = 2 ** 20;
 
 export class ChunkStore {
   readonly db: Database.Database;
@@ -69,10 +74,11 @@ export class ChunkStore {
     );
     for (const r of this.db.prepare('SELECT id, mint, maxt, chunks, sealed FROM blocks').all() as { id: number; mint: number; maxt: number; chunks: number; sealed: number }[]) {
       const table = tableName(r.id);
-      // A seal interrupted by a crash: the old table is complete, drop the partial copy.
-      this.db.exec(`DROP TABLE IF EXISTS ${table}_s`);
+      // A seal interrupted by a crash left a partial copy (unsealed) or the old table (sealed).
+      if (r.sealed !== 1) this.db.exec(`DROP TABLE IF EXISTS ${table}_p`);
       this.db.exec(`DROP TABLE IF EXISTS ${table}_old`);
-      this.blocks.set(r.id, { id: r.id, table, mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null, sealed: r.sealed === 1, sealing: null });
+      this.db.exec(openTableSql(table));
+      this.blocks.set(r.id, { id: r.id, table, mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null, packed: r.sealed === 1 ? `${table}_p` : null, selectPacked: null, sealing: null });
     }
   }
 
@@ -103,8 +109,8 @@ export class ChunkStore {
     let b = this.blocks.get(id);
     if (!b) {
       const table = tableName(id);
-      this.db.exec(`CREATE TABLE IF NOT EXISTS ${table} (series INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series, mint, maxt)) WITHOUT ROWID`);
-      b = { id, table, mint: Infinity, maxt: -Infinity, chunks: 0, select: null, insert: null, sealed: false, sealing: null };
+      this.db.exec(openTableSql(table));
+      b = { id, table, mint: Infinity, maxt: -Infinity, chunks: 0, select: null, insert: null, packed: null, selectPacked: null, sealing: null };
       this.blocks.set(id, b);
     }
     return b;
@@ -116,16 +122,10 @@ export class ChunkStore {
    */
   writeChunk(c: ChunkToWrite, updateSeries: boolean): void {
     const b = this.block(c.mint);
-    let table = b.table;
-    let ins: Statement;
-    if (b.sealing && c.ref <= b.sealing.cursor) {
-      table = b.sealing.table;
-      ins = b.sealing.insert;
-    } else {
-      if (!b.insert) b.insert = this.db.prepare(`INSERT OR IGNORE INTO ${b.table} (series, mint, maxt, data) VALUES (?, ?, ?, ?)`);
-      ins = b.insert;
-    }
-    const r = ins.run(c.ref, c.mint, c.maxt, c.data);
+    const table = b.table;
+    if (!b.insert) b.insert = this.db.prepare(`INSERT OR IGNORE INTO ${b.table} (series, mint, maxt, data) VALUES (?, ?, ?, ?)`);
+    if (b.sealing && c.ref <= b.sealing.cursor) b.sealing.late.push(c);
+    const r = b.insert.run(c.ref, c.mint, c.maxt, c.data);
     if (r.changes === 0) {
       const old = this.db.prepare(`SELECT data FROM ${table} WHERE series = ? AND mint = ? AND maxt = ?`).get(c.ref, c.mint, c.maxt) as { data: Buffer };
       const merged = isPacked(old.data) ? packChunks([...unpackChunks(old.data, c.mint), c]) : mergeChunks([old.data, c.data]);
@@ -144,13 +144,15 @@ export class ChunkStore {
     const out: StoredChunk[] = [];
     for (const b of this.blocks.values()) {
       if (b.mint > end || b.maxt < start || b.chunks <= 0) continue;
-      let st = b.select;
-      if (b.sealing && ref <= b.sealing.cursor) st = b.sealing.select;
-      else if (!st) st = b.select = this.db.prepare(`SELECT mint, maxt, data FROM ${b.table} WHERE series = ? AND mint <= ? AND maxt >= ?`);
-      for (const r of st.all(ref, toInt(end), toInt(start))) {
-        if (isPacked(r.data)) {
-          for (const c of unpackChunks(r.data, r.mint)) if (c.mint <= end && c.maxt >= start) out.push(c);
-        } else out.push({ mint: r.mint, maxt: r.maxt, data: r.data });
+      if (!b.select) b.select = this.db.prepare(`SELECT mint, maxt, data FROM ${b.table} WHERE series = ? AND mint <= ? AND maxt >= ?`);
+      for (const r of b.select.all(ref, toInt(end), toInt(start))) out.push({ mint: r.mint, maxt: r.maxt, data: r.data });
+      if (b.packed) {
+        if (!b.selectPacked) b.selectPacked = this.db.prepare(`SELECT mint, maxt, data FROM ${b.packed} WHERE id >= ? AND id < ? AND mint <= ? AND maxt >= ?`);
+        for (const r of b.selectPacked.all(ref * ROWID_SHIFT, (ref + 1) * ROWID_SHIFT, toInt(end), toInt(start))) {
+          if (isPacked(r.data)) {
+            for (const c of unpackChunks(r.data, r.mint)) if (c.mint <= end && c.maxt >= start) out.push(c);
+          } else out.push({ mint: r.mint, maxt: r.maxt, data: r.data });
+        }
       }
     }
     if (out.length > 1) out.sort((a, b) => a.mint - b.mint);
@@ -160,7 +162,7 @@ export class ChunkStore {
   /** Unsealed blocks whose every sample is older than `before`, oldest first. */
   sealable(before: number): number[] {
     return [...this.blocks.values()]
-      .filter((b) => !b.sealed && (b.id + 1) * this.blockLen <= before && b.maxt < before)
+      .filter((b) => !b.packed && (b.id + 1) * this.blockLen <= before && b.maxt < before)
       .sort((a, b) => a.id - b.id)
       .map((b) => b.id);
   }
@@ -172,21 +174,19 @@ export class ChunkStore {
    */
   async seal(id: number, pause: () => Promise<void>): Promise<void> {
     const b = this.blocks.get(id);
-    if (!b || b.sealed || b.sealing) return;
-    const table = `${b.table}_s`;
-    this.db.exec(`DROP TABLE IF EXISTS ${table}`);
-    this.db.exec(`CREATE TABLE ${table} (series INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series, mint, maxt)) WITHOUT ROWID`);
-    b.sealing = {
-      cursor: -1,
-      table,
-      select: this.db.prepare(`SELECT mint, maxt, data FROM ${table} WHERE series = ? AND mint <= ? AND maxt >= ?`),
-      insert: this.db.prepare(`INSERT OR IGNORE INTO ${table} (series, mint, maxt, data) VALUES (?, ?, ?, ?)`),
-    };
+    if (!b || b.packed || b.sealing) return;
+    // A rowid table filled in rowid order gets full pages (SQLite appends without splitting);
+    // the WITHOUT ROWID tables of open blocks, filled in time order, run about 65% full.
+    const ptable = `${b.table}_p`;
+    this.db.exec(`DROP TABLE IF EXISTS ${ptable}`);
+    this.db.exec(`CREATE TABLE ${ptable} (id INTEGER PRIMARY KEY, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, data BLOB NOT NULL)`);
+    const sealing = (b.sealing = { cursor: -1, late: [] as ChunkToWrite[] });
+    const insert = this.db.prepare(`INSERT INTO ${ptable} (id, mint, maxt, data) VALUES (?, ?, ?, ?)`);
     const next = this.db.prepare(`SELECT series, mint, maxt, data FROM ${b.table} WHERE series > ? ORDER BY series, mint LIMIT ?`);
     const ofSeries = this.db.prepare(`SELECT series, mint, maxt, data FROM ${b.table} WHERE series = ? ORDER BY mint`);
     const LIMIT = 3000;
     for (;;) {
-      let rows = next.all(b.sealing.cursor, LIMIT) as { series: number; mint: number; maxt: number; data: Buffer }[];
+      let rows = next.all(sealing.cursor, LIMIT) as { series: number; mint: number; maxt: number; data: Buffer }[];
       if (rows.length === 0) break;
       if (rows.length === LIMIT) {
         // Keep each series whole: stop before the last series, or take that one series alone.
@@ -194,7 +194,6 @@ export class ChunkStore {
         const cut = rows.findIndex((r) => r.series === last);
         rows = cut > 0 ? rows.slice(0, cut) : (ofSeries.all(last) as typeof rows);
       }
-      const sealing = b.sealing;
       this.transaction(() => {
         for (let i = 0; i < rows.length; ) {
           const ref = rows[i].series;
@@ -205,24 +204,36 @@ export class ChunkStore {
             else list.push({ ref, mint: r.mint, maxt: r.maxt, data: r.data });
           }
           list.sort((x, y) => x.mint - y.mint);
-          const mint = list[0].mint;
-          const maxt = Math.max(...list.map((c) => c.maxt));
-          sealing.insert.run(ref, mint, maxt, list.length === 1 ? list[0].data : packChunks(list));
+          // Rows of about a third of a page avoid overflow pages and leave little unused space.
+          let seq = 0;
+          for (let j = 0; j < list.length; ) {
+            let k = j;
+            let bytes = 0;
+            while (k < list.length && (k === j || bytes + list[k].data.length <= PACK_BYTES)) bytes += list[k++].data.length;
+            const group = list.slice(j, k);
+            const maxt = Math.max(...group.map((c) => c.maxt));
+            insert.run(ref * ROWID_SHIFT + seq++, group[0].mint, maxt, group.length === 1 ? group[0].data : packChunks(group));
+            j = k;
+          }
           sealing.cursor = ref;
         }
       });
       await pause();
     }
-    // Swap the tables; statements naming them are prepared again on next use.
+    // Swap: the packed table replaces the old one; an empty open table takes late chunks,
+    // starting with those written to already-copied series while the copy ran.
     this.transaction(() => {
       this.db.exec(`ALTER TABLE ${b.table} RENAME TO ${b.table}_old`);
-      this.db.exec(`ALTER TABLE ${table} RENAME TO ${b.table}`);
+      this.db.exec(openTableSql(b.table));
+      const ins = this.db.prepare(`INSERT OR IGNORE INTO ${b.table} (series, mint, maxt, data) VALUES (?, ?, ?, ?)`);
+      for (const c of sealing.late) ins.run(c.ref, c.mint, c.maxt, c.data);
       this.db.prepare('UPDATE blocks SET sealed = 1 WHERE id = ?').run(id);
     });
     b.select = null;
     b.insert = null;
+    b.packed = ptable;
+    b.selectPacked = null;
     b.sealing = null;
-    b.sealed = true;
     const del = this.db.prepare(`DELETE FROM ${b.table}_old WHERE (series, mint, maxt) IN (SELECT series, mint, maxt FROM ${b.table}_old LIMIT 5000)`);
     while (del.run().changes > 0) await pause();
     this.db.exec(`DROP TABLE ${b.table}_old`);
@@ -241,7 +252,9 @@ export class ChunkStore {
   deleteSeriesChunks(ref: number): void {
     for (const b of this.blocks.values()) {
       let n = this.db.prepare(`DELETE FROM ${b.table} WHERE series = ?`).run(ref).changes;
-      if (b.sealing) n += this.db.prepare(`DELETE FROM ${b.sealing.table} WHERE series = ?`).run(ref).changes;
+      const packed = b.packed ?? (b.sealing ? `${b.table}_p` : null);
+      if (packed) n += this.db.prepare(`DELETE FROM ${packed} WHERE id >= ? AND id < ?`).run(ref * ROWID_SHIFT, (ref + 1) * ROWID_SHIFT).changes;
+      if (b.sealing) b.sealing.late = b.sealing.late.filter((c) => c.ref !== ref);
       if (n) {
         b.chunks = Math.max(1, b.chunks - n);
         this.db.prepare('UPDATE blocks SET chunks = ? WHERE id = ?').run(b.chunks, b.id);
@@ -258,9 +271,11 @@ export class ChunkStore {
   dropBlockSlice(id: number, limit: number): boolean {
     const b = this.blocks.get(id);
     if (!b) return true;
-    const r = this.db.prepare(`DELETE FROM ${b.table} WHERE (series, mint, maxt) IN (SELECT series, mint, maxt FROM ${b.table} LIMIT ?)`).run(limit);
+    let r = this.db.prepare(`DELETE FROM ${b.table} WHERE (series, mint, maxt) IN (SELECT series, mint, maxt FROM ${b.table} LIMIT ?)`).run(limit);
+    if (r.changes < limit && b.packed) r = this.db.prepare(`DELETE FROM ${b.packed} WHERE id IN (SELECT id FROM ${b.packed} LIMIT ?)`).run(limit);
     if (r.changes < limit) {
       this.db.exec(`DROP TABLE IF EXISTS ${b.table}`);
+      if (b.packed) this.db.exec(`DROP TABLE IF EXISTS ${b.packed}`);
       this.db.prepare('DELETE FROM blocks WHERE id = ?').run(id);
       this.blocks.delete(id);
       return true;
@@ -271,7 +286,7 @@ export class ChunkStore {
 
   sealedBlocks(): number {
     let n = 0;
-    for (const b of this.blocks.values()) if (b.sealed) n++;
+    for (const b of this.blocks.values()) if (b.packed) n++;
     return n;
   }
 
@@ -325,6 +340,7 @@ function toInt(x: number): number {
 // A packed row (sealed blocks): [0x00][0x02][varint n] then per chunk [varint mint - row mint]
 // [varint maxt - mint][varint byte length], then the chunks' bytes one after another.
 const PACKED = 2;
+const PACK_BYTES = 1300;
 
 export function isPacked(data: Uint8Array): boolean {
   return data.length > 1 && data[0] === 0 && data[1] === PACKED;
@@ -404,4 +420,8 @@ export function mergeChunks(chunks: readonly Uint8Array[]): Uint8Array {
   const vs = new Float64Array(ts.length);
   for (let i = 0; i < ts.length; i++) vs[i] = vals[m.get(ts[i])!];
   return encodeBestChunk(ts, vs);
+}
+
+function openTableSql(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (series INTEGER NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series, mint, maxt)) WITHOUT ROWID`;
 }
