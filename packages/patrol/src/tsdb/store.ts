@@ -204,7 +204,8 @@ export class ChunkStore {
             else list.push({ ref, mint: r.mint, maxt: r.maxt, data: r.data });
           }
           list.sort((x, y) => x.mint - y.mint);
-          // Rows of about a third of a page avoid overflow pages and leave little unused space.
+          mergeShortChunks(list);
+          // Rows of a few hundred bytes avoid overflow pages and leave little unused space per page.
           let seq = 0;
           for (let j = 0; j < list.length; ) {
             let k = j;
@@ -340,7 +341,7 @@ function toInt(x: number): number {
 // A packed row (sealed blocks): [0x00][0x02][varint n] then per chunk [varint mint - row mint]
 // [varint maxt - mint][varint byte length], then the chunks' bytes one after another.
 const PACKED = 2;
-const PACK_BYTES = 1300;
+const PACK_BYTES = 600;
 
 export function isPacked(data: Uint8Array): boolean {
   return data.length > 1 && data[0] === 0 && data[1] === PACKED;
@@ -397,6 +398,48 @@ export function unpackChunks(data: Uint8Array, rowMint: number): StoredChunk[] {
     p += len;
   }
   return out;
+}
+
+/**
+ * Head chunks of noisy series are cut before 120 samples when their slot fills up; each chunk
+ * repeats a full first timestamp and value. When sealing, runs of such short, time-ordered
+ * chunks are re-encoded into chunks of up to 240 samples (in place).
+ */
+function mergeShortChunks(list: ChunkToWrite[]): void {
+  const out: ChunkToWrite[] = [];
+  for (let i = 0; i < list.length; ) {
+    let j = i + 1;
+    let n = chunkCount(list[i].data);
+    let short = n < 100;
+    while (j < list.length && list[j].mint > list[j - 1].maxt && n + chunkCount(list[j].data) <= 240) {
+      n += chunkCount(list[j].data);
+      if (chunkCount(list[j].data) < 100) short = true;
+      j++;
+    }
+    if (j - i < 2 || !short) {
+      out.push(list[i]);
+      i++;
+      continue;
+    }
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    let m = 0;
+    let ok = true;
+    for (let k = i; k < j && ok; k++) {
+      const it = chunkIterator(list[k].data);
+      while (it.next() && m < n) {
+        ts[m] = it.atT();
+        vs[m++] = it.atV();
+      }
+      if (it.err()) ok = false;
+    }
+    if (!ok || m !== n) {
+      for (let k = i; k < j; k++) out.push(list[k]);
+    } else out.push({ ref: list[i].ref, mint: ts[0], maxt: ts[n - 1], data: encodeBestChunk(ts, vs) });
+    i = j;
+  }
+  list.length = 0;
+  list.push(...out);
 }
 
 /** Merges chunks into one sorted chunk; for equal timestamps the later chunk's sample wins. */
