@@ -255,22 +255,28 @@ async function benchReopen(): Promise<void> {
   line(`close (persist head) with ${BIG} series`, `${((performance.now() - start) / 1000).toFixed(2)} s`, '(information)', null);
   gc();
   start = performance.now();
-  const db2 = await open(dir);
+  let db2 = await open(dir);
   const ready = (performance.now() - start) / 1000;
   const q = db2.querier(T0, T0 + 60_000);
   const got = q.labelValues('id', [new Matcher('=', 'instance', 'host-7.example.internal:9100')]).length;
   q.close();
   line(`reopen with ${BIG} series, ready to serve`, `${ready.toFixed(2)} s`, '≤ 15 s', ready <= 15);
   if (got === 0) console.log('   (unexpected: query after reopen found nothing)');
-  // A crash: samples only in the WAL must be replayed.
-  const a = db2.appender();
-  for (let j = 0; j < BIG; j++) a.append(0, seriesLabels(j), T0 + 10 * 15_000, j);
-  a.commit();
-  db2.abandon();
+  // A crash: samples only in the WAL must be replayed. The abandoned store is dropped first, as
+  // a killed process's memory would be.
+  const crash = (): void => {
+    const a = db2.appender();
+    for (let j = 0; j < BIG; j++) a.append(0, seriesLabels(j), T0 + 10 * 15_000, j);
+    a.commit();
+    db2.abandon();
+  };
+  crash();
+  db2 = null as unknown as TSDB;
   gc();
   start = performance.now();
   const db3 = await open(dir);
-  line(`reopen after kill with ${BIG} series + WAL of 1 sample each`, `${((performance.now() - start) / 1000).toFixed(2)} s`, '≤ 15 s', (performance.now() - start) / 1000 <= 15);
+  const replayed = (performance.now() - start) / 1000;
+  line(`reopen after kill with ${BIG} series + WAL of 1 sample each`, `${replayed.toFixed(2)} s`, '≤ 15 s', replayed <= 15);
   await db3.close();
 }
 

@@ -22,7 +22,7 @@ import { isStaleNaN } from '../model/value.js';
 import type { Appender, Querier, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Storage } from '../storage/interface.js';
 import { StorageError } from '../storage/interface.js';
 import { ArrayIterator, sameValue, validateLabels } from '../storage/memory.js';
-import { chunkCount, chunkIterator, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator, type DecimalIterator } from './chunk.js';
+import { chunkCount, chunkIterator, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator } from './chunk.js';
 import { ChunkStore, type ChunkToWrite, type StoredChunk } from './store.js';
 import { Wal, type WalPosition } from './wal.js';
 
@@ -1039,30 +1039,21 @@ class TSDBSeriesSet implements SeriesSet {
       const { r, ls } = this.list[this.i];
       try {
         const g = this.db.gather(r, this.start, this.end);
-        if (this.labelsOnly) {
-          if (g.chunks.length === 0 && !g.ooo) continue;
-          this.cur = { labels: ls, iterator: () => this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, this.start, this.end) };
-          return true;
-        }
-        const probe = this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, this.start, this.end);
-        if (!probe.next()) {
-          const e = probe.err();
-          if (e) {
-            this.error = e;
-            return false;
+        if (g.chunks.length === 0 && !g.ooo) continue;
+        const { start, end } = this;
+        // A chunk lying wholly inside the range has samples in it; otherwise decode to find out.
+        if (!this.labelsOnly && !g.chunks.some((c) => c.mint >= start && c.maxt <= end)) {
+          const probe = this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, start, end);
+          if (!probe.next()) {
+            const e = probe.err();
+            if (e) {
+              this.error = e;
+              return false;
+            }
+            continue;
           }
-          continue;
         }
-        let first: SampleIterator | null = new PrimedIterator(probe);
-        this.cur = {
-          labels: ls,
-          iterator: () => {
-            // The probe already decoded the first sample; hand it out once, then start afresh.
-            const it = first ?? this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, this.start, this.end);
-            first = null;
-            return it;
-          },
-        };
+        this.cur = { labels: ls, iterator: () => this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, start, end) };
         return true;
       } catch (e) {
         this.error = e instanceof Error ? e : new Error(String(e));
@@ -1085,42 +1076,10 @@ class TSDBSeriesSet implements SeriesSet {
   }
 }
 
-/** Wraps an iterator that has already been advanced once. */
-class PrimedIterator implements SampleIterator {
-  private started = false;
-
-  constructor(private readonly it: SampleIterator) {}
-
-  next(): boolean {
-    if (!this.started) {
-      this.started = true;
-      return true;
-    }
-    return this.it.next();
-  }
-
-  seek(t: number): boolean {
-    this.started = true;
-    return this.it.seek(t);
-  }
-
-  atT(): number {
-    return this.it.atT();
-  }
-
-  atV(): number {
-    return this.it.atV();
-  }
-
-  err(): Error | null {
-    return this.it.err();
-  }
-}
-
 /** Samples of time-ordered, non-overlapping chunks, restricted to [start, end]. */
 class ChainIterator implements SampleIterator {
   private ci = -1;
-  private cur: XorIterator | DecimalIterator | null = null;
+  private cur: XorIterator | null = null;
   private done = false;
   private started = false;
   private error: Error | null = null;
