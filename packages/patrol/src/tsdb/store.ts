@@ -29,6 +29,8 @@ interface Block {
   /** Sealed blocks: the rowid table holding packed rows (late chunks still go to `table`). */
   packed: string | null;
   selectPacked: Statement<[number, number, number, number], { mint: number; maxt: number; data: Buffer }> | null;
+  range: Statement<[number, number, number, number], { series: number; mint: number; maxt: number; data: Buffer }> | null;
+  rangePacked: Statement<[number, number, number, number], { id: number; mint: number; maxt: number; data: Buffer }> | null;
   /** While a block is being sealed: series up to `cursor` are copied; later writes to them. */
   sealing: { cursor: number; late: ChunkToWrite[] } | null;
 }
@@ -78,7 +80,7 @@ export class ChunkStore {
       if (r.sealed !== 1) this.db.exec(`DROP TABLE IF EXISTS ${table}_p`);
       this.db.exec(`DROP TABLE IF EXISTS ${table}_old`);
       this.db.exec(openTableSql(table));
-      this.blocks.set(r.id, { id: r.id, table, mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null, packed: r.sealed === 1 ? `${table}_p` : null, selectPacked: null, sealing: null });
+      this.blocks.set(r.id, { id: r.id, table, mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null, packed: r.sealed === 1 ? `${table}_p` : null, selectPacked: null, range: null, rangePacked: null, sealing: null });
     }
   }
 
@@ -110,7 +112,7 @@ export class ChunkStore {
     if (!b) {
       const table = tableName(id);
       this.db.exec(openTableSql(table));
-      b = { id, table, mint: Infinity, maxt: -Infinity, chunks: 0, select: null, insert: null, packed: null, selectPacked: null, sealing: null };
+      b = { id, table, mint: Infinity, maxt: -Infinity, chunks: 0, select: null, insert: null, packed: null, selectPacked: null, range: null, rangePacked: null, sealing: null };
       this.blocks.set(id, b);
     }
     return b;
@@ -156,6 +158,43 @@ export class ChunkStore {
       }
     }
     if (out.length > 1) out.sort((a, b) => a.mint - b.mint);
+    return out;
+  }
+
+  /**
+   * Stored chunks of many series at once, for selections that cover most refs in their span:
+   * one range scan per block instead of one query per series. Returns null when the refs
+   * (ascending) are too sparse for that to pay off.
+   */
+  chunksMany(refs: readonly number[], start: number, end: number): Map<number, StoredChunk[]> | null {
+    if (refs.length < 64) return null;
+    const lo = refs[0];
+    const hi = refs[refs.length - 1];
+    if (hi - lo + 1 > 4 * refs.length) return null;
+    const want = new Set(refs);
+    const out = new Map<number, StoredChunk[]>();
+    const add = (ref: number, c: StoredChunk): void => {
+      if (!want.has(ref)) return;
+      const l = out.get(ref);
+      if (l) l.push(c);
+      else out.set(ref, [c]);
+    };
+    for (const b of this.blocks.values()) {
+      if (b.mint > end || b.maxt < start || b.chunks <= 0) continue;
+      if (!b.range) b.range = this.db.prepare(`SELECT series, mint, maxt, data FROM ${b.table} WHERE series >= ? AND series <= ? AND mint <= ? AND maxt >= ?`);
+      for (const r of b.range.iterate(lo, hi, toInt(end), toInt(start))) add(r.series, { mint: r.mint, maxt: r.maxt, data: r.data });
+      if (b.packed) {
+        if (!b.rangePacked) b.rangePacked = this.db.prepare(`SELECT id, mint, maxt, data FROM ${b.packed} WHERE id >= ? AND id < ? AND mint <= ? AND maxt >= ?`);
+        for (const r of b.rangePacked.iterate(lo * ROWID_SHIFT, (hi + 1) * ROWID_SHIFT, toInt(end), toInt(start))) {
+          const ref = Math.floor(r.id / ROWID_SHIFT);
+          if (!want.has(ref)) continue;
+          if (isPacked(r.data)) {
+            for (const c of unpackChunks(r.data, r.mint)) if (c.mint <= end && c.maxt >= start) add(ref, c);
+          } else add(ref, { mint: r.mint, maxt: r.maxt, data: r.data });
+        }
+      }
+    }
+    for (const l of out.values()) if (l.length > 1) l.sort((a, b) => a.mint - b.mint);
     return out;
   }
 
@@ -234,6 +273,8 @@ export class ChunkStore {
     b.insert = null;
     b.packed = ptable;
     b.selectPacked = null;
+    b.range = null;
+    b.rangePacked = null;
     b.sealing = null;
     const del = this.db.prepare(`DELETE FROM ${b.table}_old WHERE (series, mint, maxt) IN (SELECT series, mint, maxt FROM ${b.table}_old LIMIT 5000)`);
     while (del.run().changes > 0) await pause();

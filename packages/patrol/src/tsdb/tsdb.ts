@@ -609,8 +609,8 @@ export class TSDB implements Storage {
   }
 
   /** @internal Every chunk of a series that may hold samples in [start, end], plus out-of-order samples. */
-  gather(r: number, start: number, end: number): { chunks: StoredChunk[]; ooo: OooBuffer | undefined } {
-    const chunks = this.store.chunks(r, start, end);
+  gather(r: number, start: number, end: number, stored?: Map<number, StoredChunk[]> | null): { chunks: StoredChunk[]; ooo: OooBuffer | undefined } {
+    const chunks = stored ? (stored.get(r)?.slice() ?? []) : this.store.chunks(r, start, end);
     const cut = this.unpersisted.get(r);
     if (cut) for (const c of cut) if (c.maxt >= start && c.mint <= end) chunks.push(c);
     if (this.hCount[r] > 0 && this.hT[r] >= start && this.hMinT[r] <= end) chunks.push({ mint: this.hMinT[r], maxt: this.hT[r], data: this.headBytes(r) });
@@ -631,6 +631,11 @@ export class TSDB implements Storage {
     if (ooo) all.push(...oooChunks(ooo));
     const { ts, vs, error } = mergeSamples(all, start, end);
     return error ? new ErrIterator(error) : new ArrayIterator(ts, vs);
+  }
+
+  /** @internal Persisted chunks of many series in one pass, or null (see ChunkStore.chunksMany). */
+  preload(refs: number[], start: number, end: number): Map<number, StoredChunk[]> | null {
+    return this.store.chunksMany(refs, start, end);
   }
 
   /** @internal */
@@ -1007,7 +1012,8 @@ class TSDBQuerier implements Querier {
     const end = Math.min(hints.end, this.maxt);
     const refs = start > end ? [] : this.db.match(matchers, start, end);
     const sorted = refs.map((r) => ({ r, ls: this.db.labelsOf(r) })).sort((a, b) => compareLabels(a.ls, b.ls));
-    return new TSDBSeriesSet(this.db, sorted, start, end, hints.labelsOnly === true);
+    const stored = this.db.preload(refs, start, end);
+    return new TSDBSeriesSet(this.db, sorted, start, end, hints.labelsOnly === true, stored);
   }
 
   labelNames(matchers?: readonly Matcher[]): string[] {
@@ -1032,13 +1038,14 @@ class TSDBSeriesSet implements SeriesSet {
     private readonly start: number,
     private readonly end: number,
     private readonly labelsOnly: boolean,
+    private readonly stored: Map<number, StoredChunk[]> | null,
   ) {}
 
   next(): boolean {
     while (++this.i < this.list.length) {
       const { r, ls } = this.list[this.i];
       try {
-        const g = this.db.gather(r, this.start, this.end);
+        const g = this.db.gather(r, this.start, this.end, this.stored);
         if (g.chunks.length === 0 && !g.ooo) continue;
         const { start, end } = this;
         // A chunk lying wholly inside the range has samples in it; otherwise decode to find out.
