@@ -182,10 +182,10 @@ export class ChunkStore {
     for (const b of this.blocks.values()) {
       if (b.mint > end || b.maxt < start || b.chunks <= 0) continue;
       if (!b.range) b.range = this.db.prepare(`SELECT series, mint, maxt, data FROM ${b.table} WHERE series >= ? AND series <= ? AND mint <= ? AND maxt >= ?`);
-      for (const r of b.range.iterate(lo, hi, toInt(end), toInt(start))) add(r.series, { mint: r.mint, maxt: r.maxt, data: r.data });
+      for (const r of b.range.all(lo, hi, toInt(end), toInt(start))) add(r.series, { mint: r.mint, maxt: r.maxt, data: r.data });
       if (b.packed) {
         if (!b.rangePacked) b.rangePacked = this.db.prepare(`SELECT id, mint, maxt, data FROM ${b.packed} WHERE id >= ? AND id < ? AND mint <= ? AND maxt >= ?`);
-        for (const r of b.rangePacked.iterate(lo * ROWID_SHIFT, (hi + 1) * ROWID_SHIFT, toInt(end), toInt(start))) {
+        for (const r of b.rangePacked.all(lo * ROWID_SHIFT, (hi + 1) * ROWID_SHIFT, toInt(end), toInt(start))) {
           const ref = Math.floor(r.id / ROWID_SHIFT);
           if (!want.has(ref)) continue;
           if (isPacked(r.data)) {
