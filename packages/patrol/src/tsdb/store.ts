@@ -94,8 +94,15 @@ export class ChunkStore {
 
   /** Calls fn for every stored series in id order. */
   eachSeries(fn: (id: number, key: string, mint: number, maxt: number) => void): void {
-    const st = this.db.prepare('SELECT id, labels, mint, maxt FROM series ORDER BY id').raw(true);
-    for (const row of st.iterate() as IterableIterator<[number, string, number, number]>) fn(row[0], row[1], row[2], row[3]);
+    // Pages of all() are faster than iterate() row by row.
+    const st = this.db.prepare('SELECT id, labels, mint, maxt FROM series WHERE id > ? ORDER BY id LIMIT 50000').raw(true);
+    let last = -1;
+    for (;;) {
+      const rows = st.all(last) as [number, string, number, number][];
+      for (const row of rows) fn(row[0], row[1], row[2], row[3]);
+      if (rows.length < 50000) break;
+      last = rows[rows.length - 1][0];
+    }
   }
 
   insertSeries(id: number, key: string, mint: number, maxt: number): void {

@@ -209,7 +209,7 @@ export class TSDB implements Storage {
     this.store = new ChunkStore(join(this.opts.dir, 'chunks.db'), blockLen);
     const t0 = performance.now();
     this.store.eachSeries((id, key, mint, maxt) => {
-      this.createSeries(id, key, parseKey(key));
+      this.createSeries(id, key, null);
       this.flags[id] |= F_LOGGED | F_STORED;
       this.minT[id] = mint;
       this.lastT[id] = maxt;
@@ -232,7 +232,7 @@ export class TSDB implements Storage {
         return;
       }
       for (const s of rec.series) {
-        if (s.ref >= this.cap || !(this.flags[s.ref] & F_ALIVE)) this.createSeries(s.ref, s.key, parseKey(s.key));
+        if (s.ref >= this.cap || !(this.flags[s.ref] & F_ALIVE)) this.createSeries(s.ref, s.key, null);
         this.flags[s.ref] |= F_LOGGED;
         if (!(this.flags[s.ref] & F_STORED)) this.toPersist.push(s.ref);
       }
@@ -316,25 +316,41 @@ export class TSDB implements Storage {
     this.cap = cap;
   }
 
-  private createSeries(ref: number, key: string, ls: Labels): void {
+  /** Adds a series; its labels come from `ls` or, when loading, are parsed from the key. */
+  private createSeries(ref: number, key: string, ls: Labels | null): void {
     if (ref >= this.cap) this.grow(ref);
     while (this.arena.length <= ref >>> ARENA_SHIFT) this.arena.push(new Uint8Array(SLOT << ARENA_SHIFT));
+    let count = 0;
+    if (ls) count = ls.length;
+    else for (let i = key.indexOf('\xfe'); i >= 0; i = key.indexOf('\xfe', i + 1)) count++;
     // Exact-size arrays: a pushed-to array keeps spare capacity, which adds up over 1M series.
-    const shared = new Array<Label>(ls.length);
-    for (let li = 0; li < ls.length; li++) {
-      const l = ls[li];
-      let byValue = this.postings.get(l.name);
+    const shared = new Array<Label>(count);
+    let at = 0;
+    for (let li = 0; li < count; li++) {
+      let name: string;
+      let value: string;
+      if (ls) {
+        name = ls[li].name;
+        value = ls[li].value;
+      } else {
+        const a = key.indexOf('\xff', at);
+        const b = key.indexOf('\xfe', a + 1);
+        name = key.slice(at, a);
+        value = key.slice(a + 1, b);
+        at = b + 1;
+      }
+      let byValue = this.postings.get(name);
       if (!byValue) {
         byValue = new Map();
-        this.postings.set(l.name, byValue);
+        this.postings.set(name, byValue);
       }
-      const e = byValue.get(l.value);
+      const e = byValue.get(value);
       if (e) {
         e.refs.push(ref);
         shared[li] = e.label;
       } else {
-        const label = { name: l.name, value: l.value };
-        byValue.set(l.value, { label, refs: [ref] });
+        const label = { name, value };
+        byValue.set(value, { label, refs: [ref] });
         shared[li] = label;
       }
     }
@@ -1235,17 +1251,4 @@ function seriesKey(ls: Labels): string {
   return parts.join('');
 }
 
-/** Inverse of labelsKey. */
-function parseKey(key: string): Labels {
-  const out: Label[] = [];
-  let i = 0;
-  while (i < key.length) {
-    const a = key.indexOf('\xff', i);
-    const b = key.indexOf('\xfe', a + 1);
-    if (a < 0 || b < 0) break;
-    out.push({ name: key.slice(i, a), value: key.slice(a + 1, b) });
-    i = b + 1;
-  }
-  return out;
-}
 
