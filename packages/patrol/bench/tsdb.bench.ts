@@ -3,7 +3,8 @@
 // (names: append, disk, heap, select, reopen; comma-separated). `TSDB_SERIES=200000` scales the
 // 1,000,000-series runs down on small machines.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -165,6 +166,74 @@ async function benchDisk(): Promise<void> {
   for (const x of w) counts.set(x.kind, (counts.get(x.kind) ?? 0) + 1);
   console.log(`   ${(bytes / 2 ** 20).toFixed(1)} MiB for ${((n * steps) / 1e6).toFixed(1)} M samples; ${sealedBlocks} of 4 day blocks sealed`);
   console.log(`   mix: ${[...counts].map(([k, c]) => `${k} ${((100 * c) / n).toFixed(0)}%`).join(', ')}; ~1% of timestamps jittered ±2 ms`);
+  await benchDiskVersusPrometheus();
+}
+
+function duBytes(path: string, filter: (p: string) => boolean = () => true): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return filter(path) ? st.size : 0;
+  let n = 0;
+  for (const f of readdirSync(path)) n += duBytes(join(path, f), filter);
+  return n;
+}
+
+/** The same samples in our engine and in Prometheus 2.42's TSDB (promtool backfill). */
+async function benchDiskVersusPrometheus(): Promise<void> {
+  const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
+  if (!promtool) {
+    console.log('   (promtool not installed: no Prometheus comparison)');
+    return;
+  }
+  const n = 100;
+  const steps = 3 * 5760;
+  const w = makeWorkload(n, 7);
+  const r = rng(9);
+  const ts = new Float64Array(steps);
+  const vs = new Float64Array(n * steps);
+  for (let k = 0; k < steps; k++) {
+    ts[k] = T0 + k * 15_000 + (r() < 0.01 ? Math.floor(r() * 5) - 2 : 0);
+    for (let i = 0; i < n; i++) vs[k * n + i] = w[i].next(r);
+  }
+  const labels = Array.from({ length: n }, (_, i) => seriesLabels(i));
+  const dir = join(root, 'disk-ours');
+  const db = await open(dir, { headMaxAge: 3 * 3600_000 });
+  const refs = new Array<number>(n).fill(0);
+  for (let k = 0; k < steps; k++) {
+    const a = db.appender();
+    for (let i = 0; i < n; i++) refs[i] = a.append(refs[i], labels[i], ts[k], vs[k * n + i]);
+    a.commit();
+    if (k % 240 === 239) await db.compact();
+  }
+  await db.close();
+  const ours = duBytes(dir);
+  const file = join(root, 'samples.om');
+  const fd = openSync(file, 'w');
+  const names = labels.map((ls) => {
+    const name = ls.find((l) => l.name === '__name__')!.value;
+    return `${name}{${ls
+      .filter((l) => l.name !== '__name__')
+      .map((l) => `${l.name}="${l.value}"`)
+      .join(',')}}`;
+  });
+  for (let k = 0; k < steps; k++) {
+    let chunk = '';
+    for (let i = 0; i < n; i++) chunk += `${names[i]} ${vs[k * n + i]} ${(ts[k] / 1000).toFixed(3)}\n`;
+    writeSync(fd, chunk);
+  }
+  writeSync(fd, '# EOF\n');
+  closeSync(fd);
+  const pdir = join(root, 'prom');
+  const res = spawnSync(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', file, pdir], { encoding: 'utf8' });
+  if (res.status !== 0) {
+    console.log(`   (promtool failed: ${(res.stderr || res.stdout).slice(0, 300)})`);
+    return;
+  }
+  const promAll = duBytes(pdir);
+  const promChunks = duBytes(pdir, (p) => p.includes('/chunks/'));
+  const samples = n * steps;
+  line(`disk, same ${n} series × 3 days: Patrol`, `${(ours / samples).toFixed(3)} B/sample`, '≤ 1.5 B/sample', ours / samples <= 1.5);
+  line('   Prometheus 2.42 blocks (promtool backfill, 2 h)', `${(promAll / samples).toFixed(3)} B/sample`, `ratio Patrol/Prometheus ${(ours / promAll).toFixed(2)}`, null);
+  line('   Prometheus chunk files only', `${(promChunks / samples).toFixed(3)} B/sample`, `ratio ${(ours / promChunks).toFixed(2)}`, null);
 }
 
 async function benchSelect(): Promise<void> {
