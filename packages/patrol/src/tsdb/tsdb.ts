@@ -156,7 +156,9 @@ export class TSDB implements Storage {
     this.retention = opts.retention > 0 ? opts.retention : Infinity;
     this.retentionSize = opts.retentionSize ?? 0;
     this.oooWindow = opts.outOfOrderWindow ?? 0;
-    this.headMaxAge = opts.headMaxAge ?? 40 * 60 * 1000;
+    // Bounds the WAL (and a replay after a crash) to about this much data; short chunks it
+    // causes are merged again when their block is sealed.
+    this.headMaxAge = opts.headMaxAge ?? 15 * 60 * 1000;
     const registers = opts.registry ? [opts.registry] : [];
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
