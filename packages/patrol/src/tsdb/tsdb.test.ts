@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -86,6 +86,28 @@ describe('TSDB', () => {
     await db2.compact();
     assert.deepEqual(dump(db2), want);
     await db2.close();
+  });
+
+  test('a torn record at the end of the WAL (an unfinished commit) is dropped at start', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    const a = db.appender();
+    a.append(0, L({ __name__: 't' }), 1000, 1);
+    a.commit();
+    const want = dump(db);
+    db.abandon();
+    const segs = readdirSync(join(dir, 'wal')).sort();
+    // A record header promising 64 bytes, followed by 5 of them.
+    appendFileSync(join(dir, 'wal', segs[segs.length - 1]), Buffer.from([64, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9, 9, 9]));
+    const db2 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db2), want);
+    const b = db2.appender();
+    b.append(0, L({ __name__: 't' }), 2000, 2);
+    b.commit();
+    db2.abandon();
+    const db3 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db3).values().next().value!.ts, [1000, 2000]);
+    await db3.close();
   });
 
   test('compaction persists chunks, truncates the WAL and reports metrics', async () => {
