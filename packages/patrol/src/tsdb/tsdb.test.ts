@@ -223,6 +223,8 @@ describe('TSDB', () => {
     const b = db.appender();
     assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), 9_000, 1)), 'out_of_order');
     assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), 8_000, 1)), 'out_of_order');
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), 20_000.5, 1)), 'out_of_bounds');
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), NaN, 1)), 'out_of_bounds');
     b.commit();
     assert.match(await registry.metrics(), /patrol_tsdb_out_of_order_rejections_total 2/);
     await db.close();

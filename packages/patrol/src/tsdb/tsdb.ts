@@ -467,7 +467,7 @@ export class TSDB implements Storage {
   /** @internal Validates one sample for an appender; returns false for a no-op duplicate. */
   check(id: number, r: number, t: number, v: number): boolean {
     if (this.closed) throw new StorageError('closed', 'storage is closed');
-    if (!Number.isFinite(t)) throw new StorageError('out_of_bounds', `timestamp ${t} is not a finite number`);
+    if (!Number.isSafeInteger(t)) throw new StorageError('out_of_bounds', `timestamp ${t} is not a whole number of milliseconds within ±2^53`);
     if (t < this.maxT - this.retention) throw new StorageError('out_of_bounds', `sample at ${t} is older than the retention (newest sample ${this.maxT})`);
     let lastT: number;
     let lastV: number;
