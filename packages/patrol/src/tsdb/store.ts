@@ -30,6 +30,8 @@ interface Block {
   packed: string | null;
   selectPacked: Statement<[number, number, number, number], { mint: number; maxt: number; data: Buffer }> | null;
   range: Statement<[number, number, number, number], { series: number; mint: number; maxt: number; data: Buffer }> | null;
+  del: Statement<[number]> | null;
+  delPacked: Statement<[number, number]> | null;
   rangePacked: Statement<[number, number, number, number], { id: number; mint: number; maxt: number; data: Buffer }> | null;
   /** While a block is being sealed: series up to `cursor` are copied; later writes to them. */
   sealing: { cursor: number; late: ChunkToWrite[] } | null;
@@ -80,7 +82,7 @@ export class ChunkStore {
       if (r.sealed !== 1) this.db.exec(`DROP TABLE IF EXISTS ${table}_p`);
       this.db.exec(`DROP TABLE IF EXISTS ${table}_old`);
       this.db.exec(openTableSql(table));
-      this.blocks.set(r.id, { id: r.id, table, mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null, packed: r.sealed === 1 ? `${table}_p` : null, selectPacked: null, range: null, rangePacked: null, sealing: null });
+      this.blocks.set(r.id, { id: r.id, table, mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null, packed: r.sealed === 1 ? `${table}_p` : null, selectPacked: null, range: null, rangePacked: null, del: null, delPacked: null, sealing: null });
     }
   }
 
@@ -119,7 +121,7 @@ export class ChunkStore {
     if (!b) {
       const table = tableName(id);
       this.db.exec(openTableSql(table));
-      b = { id, table, mint: Infinity, maxt: -Infinity, chunks: 0, select: null, insert: null, packed: null, selectPacked: null, range: null, rangePacked: null, sealing: null };
+      b = { id, table, mint: Infinity, maxt: -Infinity, chunks: 0, select: null, insert: null, packed: null, selectPacked: null, range: null, rangePacked: null, del: null, delPacked: null, sealing: null };
       this.blocks.set(id, b);
     }
     return b;
@@ -282,6 +284,8 @@ export class ChunkStore {
     b.selectPacked = null;
     b.range = null;
     b.rangePacked = null;
+    b.del = null;
+    b.delPacked = null;
     b.sealing = null;
     const del = this.db.prepare(`DELETE FROM ${b.table}_old WHERE (series, mint, maxt) IN (SELECT series, mint, maxt FROM ${b.table}_old LIMIT 5000)`);
     while (del.run().changes > 0) await pause();
@@ -300,9 +304,12 @@ export class ChunkStore {
   /** Removes every stored chunk of a series. */
   deleteSeriesChunks(ref: number): void {
     for (const b of this.blocks.values()) {
-      let n = this.db.prepare(`DELETE FROM ${b.table} WHERE series = ?`).run(ref).changes;
-      const packed = b.packed ?? (b.sealing ? `${b.table}_p` : null);
-      if (packed) n += this.db.prepare(`DELETE FROM ${packed} WHERE id >= ? AND id < ?`).run(ref * ROWID_SHIFT, (ref + 1) * ROWID_SHIFT).changes;
+      if (!b.del) b.del = this.db.prepare(`DELETE FROM ${b.table} WHERE series = ?`);
+      let n = b.del.run(ref).changes;
+      if (b.packed) {
+        if (!b.delPacked) b.delPacked = this.db.prepare(`DELETE FROM ${b.packed} WHERE id >= ? AND id < ?`);
+        n += b.delPacked.run(ref * ROWID_SHIFT, (ref + 1) * ROWID_SHIFT).changes;
+      } else if (b.sealing) n += this.db.prepare(`DELETE FROM ${b.table}_p WHERE id >= ? AND id < ?`).run(ref * ROWID_SHIFT, (ref + 1) * ROWID_SHIFT).changes;
       if (b.sealing) b.sealing.late = b.sealing.late.filter((c) => c.ref !== ref);
       if (n) {
         b.chunks = Math.max(1, b.chunks - n);

@@ -249,7 +249,7 @@ export class TSDB implements Storage {
     for (const w of warnings) this.log.warn(w);
     // Series whose every sample was deleted before the crash.
     for (let r = 1; r < this.nextRef; r++) {
-      if (this.flags[r] & F_ALIVE && this.lastT[r] === -Infinity && this.hCount[r] === 0 && !this.ooo.has(r)) this.removeSeries(r, true);
+      if (this.flags[r] & F_ALIVE && this.lastT[r] === -Infinity && this.hCount[r] === 0 && !this.ooo.has(r)) this.removeSeries(r, 'chunks');
     }
     this.wal.rotate();
     this.log.info(
@@ -381,7 +381,12 @@ export class TSDB implements Storage {
     return r;
   }
 
-  private removeSeries(ref: number, storeToo: boolean): void {
+  /**
+   * Drops a series from the head. `store`: 'chunks' also deletes its stored chunks and row,
+   * 'row' only its row (retention: its chunks sit in blocks that age out on their own, and refs
+   * are never reused, so they are never read again).
+   */
+  private removeSeries(ref: number, store: 'chunks' | 'row'): void {
     const ls = this.labels[ref];
     if (!(this.flags[ref] & F_ALIVE) || !ls) return;
     const key = this.keys[ref]!;
@@ -397,8 +402,8 @@ export class TSDB implements Storage {
         if (byValue.size === 0) this.postings.delete(l.name);
       }
     }
-    if (storeToo && this.flags[ref] & F_STORED) {
-      this.store.deleteSeriesChunks(ref);
+    if (this.flags[ref] & F_STORED) {
+      if (store === 'chunks') this.store.deleteSeriesChunks(ref);
       this.store.deleteSeriesRow(ref);
     }
     this.labels[ref] = undefined;
@@ -722,7 +727,7 @@ export class TSDB implements Storage {
       keepV.push(vs[i]);
     }
     if (keepT.length === 0) {
-      this.removeSeries(r, true);
+      this.removeSeries(r, 'chunks');
       return;
     }
     const key = this.keys[r]!;
@@ -800,9 +805,9 @@ export class TSDB implements Storage {
       else if (this.hCount[r] > 0 && this.hFirstSeg[r] < cutSeg) this.cutHead(r);
     }
     for (let i = 0; i < gone.length; ) {
-      const j = Math.min(gone.length, i + 2000);
+      const j = Math.min(gone.length, i + 1000);
       this.store.transaction(() => {
-        for (; i < j; i++) if (this.flags[gone[i]] & F_ALIVE && this.lastT[gone[i]] < cutoff) this.removeSeries(gone[i], true);
+        for (; i < j; i++) if (this.flags[gone[i]] & F_ALIVE && this.lastT[gone[i]] < cutoff) this.removeSeries(gone[i], 'row');
       });
       await this.pause();
     }
