@@ -88,6 +88,18 @@ describe('TSDB', () => {
     await db2.close();
   });
 
+  test('a data directory is used by one store at a time; a crashed owner leaves no lock behind', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    await assert.rejects(openTSDB({ dir, retention: DAY, compactInterval: 0 }), /in use by process/);
+    await db.close();
+    appendFileSync(join(dir, 'lock'), '');
+    rmSync(join(dir, 'lock'));
+    appendFileSync(join(dir, 'lock'), '999999999');
+    const db2 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    await db2.close();
+  });
+
   test('a torn record at the end of the WAL (an unfinished commit) is dropped at start', async () => {
     const dir = newDir();
     const db = await openTSDB({ dir, retention: DAY, compactInterval: 0 });

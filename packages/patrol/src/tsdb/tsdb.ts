@@ -9,7 +9,7 @@
 // which WAL segments that only hold persisted samples are deleted. Compaction runs in slices of
 // at most ~20 ms between which the event loop serves appends and queries.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
@@ -81,7 +81,12 @@ function posLess(a: WalPosition, b: WalPosition): boolean {
 
 export async function openTSDB(opts: TSDBOptions): Promise<TSDB> {
   const db = new TSDB(opts);
-  await db.init();
+  try {
+    await db.init();
+  } catch (e) {
+    db.release();
+    throw e;
+  }
   return db;
 }
 
@@ -204,9 +209,62 @@ export class TSDB implements Storage {
     });
   }
 
+  private lockPath = '';
+
+  /** One process per data directory: a lock file holding the owner's pid (stale after a crash). */
+  private lock(): void {
+    const path = join(this.opts.dir, 'lock');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(path, String(process.pid), { flag: 'wx' });
+        this.lockPath = path;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const pid = Number(readFileSync(path, 'utf8'));
+      let alive = false;
+      if (Number.isInteger(pid) && pid > 0) {
+        try {
+          process.kill(pid, 0);
+          alive = true;
+        } catch (e) {
+          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+        }
+      }
+      if (alive) throw new Error(`TSDB data directory ${this.opts.dir} is in use by process ${pid} (${path})`);
+      unlinkSync(path);
+    }
+    throw new Error(`cannot lock TSDB data directory ${this.opts.dir}`);
+  }
+
+  /** @internal Releases whatever a failed init opened. */
+  release(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.closed = true;
+    try {
+      this.wal?.close();
+      this.store?.close();
+    } catch {
+      // best effort
+    }
+    this.unlock();
+  }
+
+  private unlock(): void {
+    if (!this.lockPath) return;
+    try {
+      unlinkSync(this.lockPath);
+    } catch {
+      // already gone
+    }
+    this.lockPath = '';
+  }
+
   /** @internal Opens the files, loads series and replays the WAL. */
   async init(): Promise<void> {
     mkdirSync(this.opts.dir, { recursive: true });
+    this.lock();
     const blockLen = Math.max(1000, Math.min(86_400_000, Math.floor(Math.min(this.retention, 80 * 86_400_000) / 8)));
     this.store = new ChunkStore(join(this.opts.dir, 'chunks.db'), blockLen);
     const t0 = performance.now();
@@ -932,6 +990,7 @@ export class TSDB implements Storage {
     this.closed = true;
     this.wal.close();
     this.store.close();
+    this.unlock();
   }
 
   /** Persists everything and releases the files; a graceful close leaves an empty WAL. */
@@ -945,6 +1004,7 @@ export class TSDB implements Storage {
     this.closed = true;
     this.wal.close();
     this.store.close();
+    this.unlock();
   }
 }
 
