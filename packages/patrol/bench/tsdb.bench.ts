@@ -144,7 +144,7 @@ async function benchDisk(): Promise<void> {
   const n = 700;
   const steps = 3 * 5760; // three days at 15 s: older blocks get sealed as they would in a running store
   const dir = join(root, 'disk');
-  const db = await open(dir, { headMaxAge: 3 * 3600_000 });
+  const db = await open(dir);
   const w = makeWorkload(n, 7);
   const r = rng(9);
   const labels = Array.from({ length: n }, (_, i) => seriesLabels(i));
@@ -196,7 +196,7 @@ async function benchDiskVersusPrometheus(): Promise<void> {
   }
   const labels = Array.from({ length: n }, (_, i) => seriesLabels(i));
   const dir = join(root, 'disk-ours');
-  const db = await open(dir, { headMaxAge: 3 * 3600_000 });
+  const db = await open(dir);
   const refs = new Array<number>(n).fill(0);
   for (let k = 0; k < steps; k++) {
     const a = db.appender();
