@@ -264,7 +264,7 @@ class BitReader {
   }
 }
 
-/** Reads a chunk sample by sample. Reports a truncated or corrupt chunk through err(). */
+/** Reads a chunk (XOR or decimal) sample by sample. Reports a truncated or corrupt chunk through err(). */
 export class XorIterator extends BitReader implements SampleIterator {
   private i = 0;
   private t = 0;
@@ -275,14 +275,67 @@ export class XorIterator extends BitReader implements SampleIterator {
   private trail = 0;
   private error: Error | null = null;
   private readonly n: number;
+  /** Decimal chunks: 10^k, or 0 for XOR chunks. One class for both keeps call sites monomorphic. */
+  private readonly p: number = 0;
+  private m = 0;
+  private dm = 0;
 
   constructor(buf: Uint8Array) {
     super(buf, 1);
-    this.n = buf.length > 0 ? buf[0] : 0;
+    if (buf.length >= 4 && buf[0] === 0 && buf[1] === DECIMAL) {
+      this.pos = 32;
+      this.n = buf[2];
+      this.p = POW10[buf[3]] ?? 0;
+      if (this.p === 0) {
+        this.n = 0;
+        this.error = new Error(`corrupt chunk: decimal scale ${buf[3]}`);
+      }
+    } else this.n = buf.length > 0 && buf[0] !== 0 ? buf[0] : 0;
+  }
+
+  private nextDecimal(): boolean {
+    if (this.i === 0) {
+      this.t = this.getFirst();
+      this.m = this.getFirst();
+    } else {
+      this.delta += this.getDod();
+      this.t += this.delta;
+      this.dm += this.getValueDod();
+      this.m += this.dm;
+    }
+    if (this.pos > this.limit) return this.fail('chunk is truncated');
+    this.i++;
+    return true;
+  }
+
+  private getValueDod(): number {
+    let ones = 0;
+    while (ones < 5 && this.bit() === 1) ones++;
+    let d: number;
+    switch (ones) {
+      case 0:
+        return 0;
+      case 1:
+        d = this.get(7);
+        return d >= 64 ? d - 128 : d;
+      case 2:
+        d = this.get(14);
+        return d >= 8192 ? d - 16384 : d;
+      case 3:
+        d = this.get(21);
+        return d >= 1048576 ? d - 2097152 : d;
+      case 4:
+        return this.get(32) | 0;
+      default: {
+        const hi = this.get(32) | 0;
+        return hi * TWO32 + this.get(32);
+      }
+    }
   }
 
   next(): boolean {
     if (this.i >= this.n || this.error) return false;
+    if (this.p !== 0) return this.nextDecimal();
     if (this.i === 0) {
       this.t = this.getFirst();
       this.vhi = this.get(32);
@@ -345,6 +398,7 @@ export class XorIterator extends BitReader implements SampleIterator {
   }
 
   atV(): number {
+    if (this.p !== 0) return this.m / this.p;
     u32[1] = this.vhi;
     u32[0] = this.vlo;
     return f64[0];
@@ -352,6 +406,10 @@ export class XorIterator extends BitReader implements SampleIterator {
 
   /** The value's bits as [hi, lo], for exact comparisons in tests and rewrites. */
   atBits(): [number, number] {
+    if (this.p !== 0) {
+      f64[0] = this.m / this.p;
+      return [u32[1], u32[0]];
+    }
     return [this.vhi, this.vlo];
   }
 
@@ -381,8 +439,8 @@ export function chunkCount(data: Uint8Array): number {
 }
 
 /** An iterator for a chunk of either encoding. */
-export function chunkIterator(data: Uint8Array): XorIterator | DecimalIterator {
-  return data.length > 1 && data[0] === 0 && data[1] === DECIMAL ? new DecimalIterator(data) : new XorIterator(data);
+export function chunkIterator(data: Uint8Array): XorIterator {
+  return new XorIterator(data);
 }
 
 /** The scale k that stores every value exactly as m / 10^k, or -1. */
@@ -531,95 +589,4 @@ export function encodeBestChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, fr
   const x = encodeChunk(ts, vs, from, to);
   const d = encodeDecimalChunk(ts, vs, from, to);
   return d && d.length < x.length ? d : x;
-}
-
-/** Reads a decimal chunk. */
-export class DecimalIterator extends BitReader implements SampleIterator {
-  private i = 0;
-  private t = 0;
-  private dt = 0;
-  private m = 0;
-  private dm = 0;
-  private readonly n: number;
-  private readonly p: number;
-  private error: Error | null = null;
-
-  constructor(buf: Uint8Array) {
-    super(buf, 4);
-    this.n = buf.length >= 4 ? buf[2] : 0;
-    const k = buf.length >= 4 ? buf[3] : 0;
-    this.p = POW10[k] ?? 1;
-    if (k > MAX_SCALE) {
-      this.n = 0;
-      this.error = new Error(`corrupt chunk: decimal scale ${k}`);
-    }
-  }
-
-  next(): boolean {
-    if (this.i >= this.n) return false;
-    if (this.i === 0) {
-      this.t = this.getFirst();
-      this.m = this.getFirst();
-    } else {
-      this.dt += this.getDod();
-      this.t += this.dt;
-      this.dm += this.getValueDod();
-      this.m += this.dm;
-    }
-    if (this.pos > this.limit) {
-      this.error = new Error(`corrupt chunk after ${this.i} of ${this.n} samples: chunk is truncated`);
-      this.i = this.n;
-      return false;
-    }
-    this.i++;
-    return true;
-  }
-
-  private getValueDod(): number {
-    let ones = 0;
-    while (ones < 5 && this.bit() === 1) ones++;
-    let d: number;
-    switch (ones) {
-      case 0:
-        return 0;
-      case 1:
-        d = this.get(7);
-        return d >= 64 ? d - 128 : d;
-      case 2:
-        d = this.get(14);
-        return d >= 8192 ? d - 16384 : d;
-      case 3:
-        d = this.get(21);
-        return d >= 1048576 ? d - 2097152 : d;
-      case 4:
-        return this.get(32) | 0;
-      default: {
-        const hi = this.get(32) | 0;
-        return hi * TWO32 + this.get(32);
-      }
-    }
-  }
-
-  seek(t: number): boolean {
-    if (this.i > 0 && this.t >= t) return true;
-    while (this.next()) if (this.t >= t) return true;
-    return false;
-  }
-
-  atT(): number {
-    return this.t;
-  }
-
-  atV(): number {
-    return this.m / this.p;
-  }
-
-  atBits(): [number, number] {
-    f64[0] = this.m / this.p;
-    return [u32[1], u32[0]];
-  }
-
-  err(): Error | null {
-    return this.error;
-  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -88,6 +88,40 @@ describe('TSDB', () => {
     await db2.close();
   });
 
+  test('a data directory is used by one store at a time; a crashed owner leaves no lock behind', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    await assert.rejects(openTSDB({ dir, retention: DAY, compactInterval: 0 }), /in use by process/);
+    await db.close();
+    appendFileSync(join(dir, 'lock'), '');
+    rmSync(join(dir, 'lock'));
+    appendFileSync(join(dir, 'lock'), '999999999');
+    const db2 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    await db2.close();
+  });
+
+  test('a torn record at the end of the WAL (an unfinished commit) is dropped at start', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    const a = db.appender();
+    a.append(0, L({ __name__: 't' }), 1000, 1);
+    a.commit();
+    const want = dump(db);
+    db.abandon();
+    const segs = readdirSync(join(dir, 'wal')).sort();
+    // A record header promising 64 bytes, followed by 5 of them.
+    appendFileSync(join(dir, 'wal', segs[segs.length - 1]), Buffer.from([64, 0, 0, 0, 1, 2, 3, 4, 9, 9, 9, 9, 9]));
+    const db2 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db2), want);
+    const b = db2.appender();
+    b.append(0, L({ __name__: 't' }), 2000, 2);
+    b.commit();
+    db2.abandon();
+    const db3 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db3).values().next().value!.ts, [1000, 2000]);
+    await db3.close();
+  });
+
   test('compaction persists chunks, truncates the WAL and reports metrics', async () => {
     const registry = new Registry();
     const dir = newDir();
@@ -139,6 +173,42 @@ describe('TSDB', () => {
     await db2.close();
   });
 
+  test('sealing old blocks into one row per series keeps every sample, also with late out-of-order data', async () => {
+    const dir = newDir();
+    const opts = { dir, retention: 8 * 3600_000, compactInterval: 0, headMaxAge: 0, outOfOrderWindow: 3 * 3600_000 };
+    const db = await openTSDB(opts);
+    for (let step = 0; step < 6 * 240; step++) {
+      const a = db.appender();
+      for (let i = 0; i < 80; i++) a.append(0, L({ __name__: 's', i: String(i) }), step * 15_000, i % 2 ? Math.round(step * 1.37 * 100) / 100 : Math.random());
+      a.commit();
+      if (step % 100 === 99) await db.compact();
+    }
+    await db.compact();
+    assert.ok(db.stats().sealedBlocks >= 3, `sealed ${db.stats().sealedBlocks} blocks`);
+    const late = db.appender();
+    late.append(0, L({ __name__: 's', i: '3' }), 3 * 3600_000 + 7, 42);
+    late.commit();
+    await db.compact();
+    const want = dump(db);
+    const s3 = want.get(JSON.stringify(L({ __name__: 's', i: '3' })))!;
+    assert.equal(s3.ts.length, 6 * 240 + 1);
+    assert.equal(s3.vs[s3.ts.indexOf(3 * 3600_000 + 7)], 42);
+    await db.close();
+    const db2 = await openTSDB(opts);
+    assert.deepEqual(dump(db2), want);
+    // Selecting all series reads blocks in one pass; one series reads its own rows: same data.
+    for (const i of ['0', '3', '77']) {
+      const one = dump(db2, [new Matcher('=', 'i', i)], 1000, 5 * 3600_000);
+      const all = dump(db2, [new Matcher('=', '__name__', 's')], 1000, 5 * 3600_000);
+      const key = JSON.stringify(L({ __name__: 's', i }));
+      assert.deepEqual(one.get(key), all.get(key));
+      assert.ok(one.get(key)!.ts.length > 1000);
+    }
+    db2.deleteSeries([new Matcher('=', 'i', '5')], 3600_000, 2 * 3600_000);
+    assert.equal(dump(db2, [new Matcher('=', 'i', '5')]).values().next().value!.ts.length, 6 * 240 - 241);
+    await db2.close();
+  });
+
   test('retention by size drops the oldest blocks', async () => {
     const dir = newDir();
     const db = await openTSDB({ dir, retention: 80 * 60_000, retentionSize: 200_000, compactInterval: 0, headMaxAge: 0 });
@@ -165,6 +235,8 @@ describe('TSDB', () => {
     const b = db.appender();
     assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), 9_000, 1)), 'out_of_order');
     assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), 8_000, 1)), 'out_of_order');
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), 20_000.5, 1)), 'out_of_bounds');
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), NaN, 1)), 'out_of_bounds');
     b.commit();
     assert.match(await registry.metrics(), /patrol_tsdb_out_of_order_rejections_total 2/);
     await db.close();
