@@ -2,6 +2,8 @@
 
 import { Command } from 'commander';
 import { registerCheck } from './check.js';
+import { registerQuery } from './query.js';
+import { registerRun } from './run.js';
 import { registerStart } from './start.js';
 
 const program = new Command('patrol')
@@ -12,5 +14,7 @@ const program = new Command('patrol')
 // Each command registers itself; keep this list in the order `patrol --help` shows it.
 registerStart(program);
 registerCheck(program);
+registerRun(program);
+registerQuery(program);
 
 await program.parseAsync(process.argv);

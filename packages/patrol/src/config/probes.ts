@@ -1,21 +1,173 @@
-// The `probes:` section: Patrol's active inspections. The probe engine (src/probe) owns the
-// type-specific keys; this file is the schema it extends.
+// The `probes:` section: Patrol's active inspections. Common keys (name, type, target, interval,
+// timeout, labels, thresholds, conditions) plus the keys of each type; a key that does not belong
+// to the probe's type is an error. Conditions are parsed here, so a bad one fails the load and
+// the message quotes it.
 
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { duration, labelSet } from './fields.js';
+import { ConditionSyntaxError, parseCondition, placeholderOf, type Condition, type Placeholder } from '../probe/conditions.js';
+import { byteSize, duration, labelSet, secret, text, tlsConfig } from './fields.js';
 
-export const probeConfig = z.strictObject({
+/** Which placeholders each probe type can observe. */
+export const PLACEHOLDERS_BY_TYPE: Record<'http' | 'tcp' | 'dns' | 'tls', ReadonlySet<Placeholder>> = {
+  http: new Set(['STATUS', 'RESPONSE_TIME', 'BODY', 'JSON', 'HEADER', 'CERTIFICATE_EXPIRATION', 'BODY_SIZE', 'REDIRECTS']),
+  tcp: new Set(['CONNECTED', 'RESPONSE_TIME', 'BODY', 'CERTIFICATE_EXPIRATION']),
+  dns: new Set(['RESPONSE_TIME', 'DNS_RCODE', 'ANSWER', 'ANSWER_COUNT']),
+  tls: new Set(['CONNECTED', 'RESPONSE_TIME', 'CERTIFICATE_EXPIRATION']),
+};
+
+const conditionList = z.array(z.string()).transform((list, ctx): Condition[] => {
+  const out: Condition[] = [];
+  list.forEach((t, i) => {
+    try {
+      out.push(parseCondition(t));
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof ConditionSyntaxError ? e.message : String(e), path: [i] });
+    }
+  });
+  return out;
+});
+
+const ipProtocol = z.enum(['ip4', 'ip6']);
+
+const common = {
   name: z.string().min(1),
-  type: z.enum(['http', 'tcp', 'dns', 'tls']),
   target: z.string().min(1),
   interval: duration.default(30_000),
   timeout: duration.default(10_000),
   labels: labelSet.default({}),
   failure_threshold: z.number().int().positive().default(3),
   success_threshold: z.number().int().positive().default(1),
+  /** Assertions; when empty the type's defaults apply (http: [STATUS] == 2xx). */
+  conditions: conditionList.default([]),
+  /** Address family tried first when the target's name resolves to both; the other is the fallback. */
+  preferred_ip_protocol: ipProtocol.default('ip4'),
+  ip_protocol_fallback: z.boolean().default(true),
+};
+
+const httpProbe = z.strictObject({
+  ...common,
+  type: z.literal('http'),
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/, 'is not an HTTP method')
+    .transform((m) => m.toUpperCase())
+    .default('GET'),
+  headers: z.record(z.string(), text).default({}),
+  body: z.string().optional(),
+  basic_auth: z.strictObject({ username: text, password: secret.optional() }).optional(),
+  bearer_token: secret.optional(),
+  follow_redirects: z.boolean().default(true),
+  max_redirects: z.number().int().nonnegative().default(10),
+  tls_config: tlsConfig.optional(),
+  /** Bodies are read up to this size; a larger body fails the probe. */
+  body_size_limit: byteSize.default(10 * 1024 * 1024),
 });
 
-export type ProbeConfig = z.infer<typeof probeConfig>;
+const tcpProbe = z.strictObject({
+  ...common,
+  type: z.literal('tcp'),
+  /** Sent once connected (YAML escapes such as "\r\n" apply). */
+  send: z.string().optional(),
+  /** A regular expression the received data must match (searched, not anchored). */
+  expect: z.string().optional(),
+  tls: z.boolean().default(false),
+  tls_config: tlsConfig.optional(),
+  /** Received data is read up to this size. */
+  body_size_limit: byteSize.default(64 * 1024),
+});
+
+const dnsProbe = z.strictObject({
+  ...common,
+  type: z.literal('dns'),
+  query_type: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(['A', 'AAAA', 'CNAME', 'MX', 'TXT', 'NS']))
+    .default('A'),
+  /** host or host:port of the DNS server to ask; the system resolver when absent. */
+  resolver: z.string().optional(),
+});
+
+const tlsProbe = z.strictObject({
+  ...common,
+  type: z.literal('tls'),
+  tls_config: tlsConfig.optional(),
+});
+
+const TYPES = ['http', 'tcp', 'dns', 'tls'];
+
+export const probeConfig = z
+  .discriminatedUnion('type', [httpProbe, tcpProbe, dnsProbe, tlsProbe], {
+    error: (iss) => {
+      const v = (iss.input as { type?: unknown } | undefined)?.type;
+      return v === undefined ? `missing probe type (one of ${TYPES.join(', ')})` : `${JSON.stringify(v)} is not a probe type (one of ${TYPES.join(', ')})`;
+    },
+  })
+  .superRefine((p, ctx) => {
+    const allowed = PLACEHOLDERS_BY_TYPE[p.type];
+    p.conditions.forEach((c, i) => {
+      const ph = placeholderOf(c);
+      if (!allowed.has(ph)) {
+        ctx.addIssue({ code: 'custom', message: `condition ${JSON.stringify(c.text)}: ${ph === 'JSON' ? 'a JSON path' : `[${ph}]`} is not available for ${p.type} probes`, path: ['conditions', i] });
+      }
+    });
+    const targetError = checkTarget(p.type, p.target);
+    if (targetError) ctx.addIssue({ code: 'custom', message: targetError, path: ['target'] });
+    if (p.type === 'tcp' && p.expect !== undefined) {
+      try {
+        new RegExp(p.expect, 's');
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `invalid regular expression ${JSON.stringify(p.expect)}: ${(e as Error).message}`, path: ['expect'] });
+      }
+    }
+    if (p.type === 'dns' && p.resolver !== undefined && splitHostPort(p.resolver, 53) === null) {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p.resolver)} is not host or host:port`, path: ['resolver'] });
+    }
+    if (p.timeout <= 0) ctx.addIssue({ code: 'custom', message: 'timeout must be greater than 0', path: ['timeout'] });
+    if (p.interval <= 0) ctx.addIssue({ code: 'custom', message: 'interval must be greater than 0', path: ['interval'] });
+  });
+
+export type ProbeConfig = z.output<typeof probeConfig>;
+export type HttpProbeConfig = Extract<ProbeConfig, { type: 'http' }>;
+export type TcpProbeConfig = Extract<ProbeConfig, { type: 'tcp' }>;
+export type DnsProbeConfig = Extract<ProbeConfig, { type: 'dns' }>;
+export type TlsProbeConfig = Extract<ProbeConfig, { type: 'tls' }>;
+
+/** `host:port`, `[v6]:port`, or (with a default port) a bare host. Null when malformed. */
+export function splitHostPort(s: string, defaultPort?: number): { host: string; port: number } | null {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(s);
+  if (!m) {
+    // A bare IPv6 address without brackets.
+    if (defaultPort !== undefined && isIP(s) === 6) return { host: s, port: defaultPort };
+    return null;
+  }
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  return { host: m[1], port };
+}
+
+function checkTarget(type: string, target: string): string | null {
+  switch (type) {
+    case 'http': {
+      let u: URL;
+      try {
+        u = new URL(target);
+      } catch {
+        return `${JSON.stringify(target)} is not a URL (expected e.g. "https://example.com/health")`;
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return `${JSON.stringify(target)}: scheme must be http or https`;
+      return null;
+    }
+    case 'tcp':
+    case 'tls':
+      return splitHostPort(target) ? null : `${JSON.stringify(target)} is not host:port (expected e.g. "db.internal:5432")`;
+    case 'dns':
+      return /^[A-Za-z0-9_.-]+\.?$/.test(target) && !target.includes('..') ? null : `${JSON.stringify(target)} is not a domain name`;
+    default:
+      return null;
+  }
+}
 
 export const probesSection = z.array(probeConfig).superRefine((list, ctx) => {
   const seen = new Set<string>();

@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { alertingConfig } from './alertmanager.js';
+import { collectorsConfig, hostConfig } from './collectors.js';
 import { serverConfig, storageConfig } from './patrol.js';
 import { probesSection } from './probes.js';
 import { globalConfig, remoteReadConfig, remoteWriteConfig, resolveScrapeDefaults, scrapeConfig, type ScrapeConfig } from './prometheus.js';
@@ -18,6 +19,8 @@ export const configSchema = z
     storage: storageConfig.default(storageConfig.parse({})),
     server: serverConfig.default(serverConfig.parse({})),
     probes: probesSection.default([]),
+    host: hostConfig.default(hostConfig.parse({})),
+    collectors: collectorsConfig.default(collectorsConfig.parse({})),
     alerting: alertingConfig.default(alertingConfig.parse({})),
     // Prometheus sections with no Patrol behaviour yet; accepted so existing files validate.
     tracing: z.record(z.string(), z.unknown()).optional(),

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import Fastify from 'fastify';
+import { parseConfig } from '../config/load.js';
+import { ProbeManager } from '../probe/manager.js';
+import { startHttp } from '../probe/testdata/servers.js';
+import { testRuntime } from '../probe/testdata/runtime.js';
+import { parseTime, registerProbeAPI } from './probes.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('probe API', () => {
+  let srv: Awaited<ReturnType<typeof startHttp>>;
+  const rt = testRuntime();
+  let manager: ProbeManager;
+  const app = Fastify();
+  before(async () => {
+    srv = await startHttp((req, res) => {
+      res.writeHead(req.url === '/bad' ? 500 : 200);
+      res.end('ok');
+    });
+    manager = new ProbeManager(rt, { flushIntervalMs: 5, statsCacheMs: 0 });
+    const r = parseConfig(
+      `probes:
+  - {name: good, type: http, target: "${srv.url}/", interval: 100ms, timeout: 90ms, labels: {team: core}}
+  - {name: bad, type: http, target: "${srv.url}/bad", interval: 100ms, timeout: 90ms, failure_threshold: 1}
+`,
+      't.yml',
+    );
+    assert.ok(r.ok);
+    manager.applyConfig(r.config, { dir: '.' });
+    registerProbeAPI(app, manager);
+    await app.ready();
+    const end = Date.now() + 8000;
+    while (!(manager.get('bad').state === 'down' && manager.get('good').state === 'up' && manager.list().every((p) => p.uptime['24h'] !== null))) {
+      if (Date.now() > end) assert.fail('probes did not run');
+      await sleep(20);
+      manager.flush();
+    }
+  });
+  after(async () => {
+    await app.close();
+    await manager.stop();
+    await srv.close();
+    rt.cleanup();
+  });
+
+  it('lists probes with state, last result, reason, uptime and latency', async () => {
+    const res = await app.inject({ url: '/api/patrol/v1/probes' });
+    assert.equal(res.statusCode, 200);
+    const body = res.json() as { status: string; data: Record<string, unknown>[] };
+    assert.equal(body.status, 'success');
+    const byName = Object.fromEntries(body.data.map((p) => [p.name, p]));
+    const good = byName.good as { state: string; labels: unknown; last_result: { success: boolean; status_code: number }; uptime: Record<string, number>; latency: Record<string, number> };
+    assert.equal(good.state, 'up');
+    assert.deepEqual(good.labels, { team: 'core' });
+    assert.equal(good.last_result.success, true);
+    assert.equal(good.last_result.status_code, 200);
+    assert.equal(good.uptime['24h'], 1);
+    assert.ok(good.latency.p99 > 0);
+    const bad = byName.bad as { state: string; reason: string; uptime: Record<string, number> };
+    assert.equal(bad.state, 'down');
+    assert.equal(bad.reason, 'status 500 not in [2xx]');
+    assert.equal(bad.uptime['7d'], 0);
+  });
+
+  it('one probe, history and events', async () => {
+    const one = await app.inject({ url: '/api/patrol/v1/probes/bad' });
+    assert.equal((one.json() as { data: { name: string } }).data.name, 'bad');
+    const now = Date.now() / 1000;
+    const hist = await app.inject({ url: `/api/patrol/v1/probes/bad/history?start=${now - 60}&end=${now + 1}` });
+    assert.equal(hist.statusCode, 200);
+    const points = (hist.json() as { data: { success: boolean; reason?: string; status_code?: number }[] }).data;
+    assert.ok(points.length >= 1);
+    assert.equal(points[0].success, false);
+    assert.equal(points[0].status_code, 500);
+    const ev = await app.inject({ url: `/api/patrol/v1/probes/bad/events?start=${new Date(Date.now() - 60_000).toISOString()}` });
+    const events = (ev.json() as { data: { from: string; to: string; reason: string }[] }).data;
+    assert.deepEqual(events.map((e) => [e.from, e.to, e.reason]), [['unknown', 'down', 'status 500 not in [2xx]']]);
+  });
+
+  it('errors: unknown probe, bad times', async () => {
+    const nf = await app.inject({ url: '/api/patrol/v1/probes/nope/history' });
+    assert.equal(nf.statusCode, 404);
+    assert.deepEqual(nf.json(), { status: 'error', errorType: 'not_found', error: 'probe "nope" is not configured' });
+    const bt = await app.inject({ url: '/api/patrol/v1/probes/good/history?start=yesterday' });
+    assert.equal(bt.statusCode, 400);
+    assert.match((bt.json() as { error: string }).error, /cannot parse "yesterday"/);
+    const rev = await app.inject({ url: '/api/patrol/v1/probes/good/events?start=100&end=50' });
+    assert.equal(rev.statusCode, 400);
+  });
+
+  it('parses times like the Prometheus API', () => {
+    assert.equal(parseTime('1700000000.5', 0), 1_700_000_000_500);
+    assert.equal(parseTime('2023-11-14T22:13:20Z', 0), 1_700_000_000_000);
+    assert.equal(parseTime(undefined, 42), 42);
+    assert.deepEqual(typeof parseTime('soon', 0), 'object');
+  });
+});

@@ -1,0 +1,64 @@
+// Patrol's probe API under /api/patrol/v1: probes with state, last result, uptime and latency;
+// one probe's result history and state-change events over a time range. Handlers only parse
+// input, call the manager and map its errors; responses use Prometheus's envelope
+// ({status, data} / {status, errorType, error}).
+
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { UnknownProbeError, type ProbeManager } from '../probe/manager.js';
+
+const PREFIX = '/api/patrol/v1/probes';
+const DAY = 86_400_000;
+
+/** Parses a time as Prometheus's API does: unix seconds (fractions allowed) or RFC 3339. */
+export function parseTime(v: string | undefined, fallback: number): number | { error: string } {
+  if (v === undefined || v === '') return fallback;
+  if (/^-?\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const t = Date.parse(v);
+  if (/^\d{4}-\d{2}-\d{2}T/.test(v) && Number.isFinite(t)) return t;
+  return { error: `cannot parse ${JSON.stringify(v)} to a valid timestamp (unix seconds or RFC 3339)` };
+}
+
+function badRequest(reply: FastifyReply, error: string) {
+  return reply.code(400).send({ status: 'error', errorType: 'bad_data', error });
+}
+
+function range(q: { start?: string; end?: string }, defaultSpan: number): { start: number; end: number } | { error: string } {
+  const now = Date.now();
+  const end = parseTime(q.end, now);
+  if (typeof end !== 'number') return end;
+  const start = parseTime(q.start, end - defaultSpan);
+  if (typeof start !== 'number') return start;
+  if (start > end) return { error: 'end timestamp must not be before start time' };
+  return { start, end };
+}
+
+export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): void {
+  const handle = async (reply: FastifyReply, fn: () => unknown) => {
+    try {
+      return reply.send({ status: 'success', data: fn() });
+    } catch (e) {
+      if (e instanceof UnknownProbeError) return reply.code(404).send({ status: 'error', errorType: 'not_found', error: e.message });
+      throw e;
+    }
+  };
+
+  app.get(PREFIX, async (_req, reply) => handle(reply, () => manager.list()));
+
+  app.get<{ Params: { name: string } }>(`${PREFIX}/:name`, async (req, reply) => handle(reply, () => manager.get(req.params.name)));
+
+  app.get<{ Params: { name: string }; Querystring: { start?: string; end?: string; limit?: string } }>(`${PREFIX}/:name/history`, async (req, reply) => {
+    const r = range(req.query, DAY);
+    if ('error' in r) return badRequest(reply, r.error);
+    const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) return badRequest(reply, `limit ${JSON.stringify(req.query.limit)} is not a positive integer`);
+    return handle(reply, () => manager.history(req.params.name, r.start, r.end, limit));
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { start?: string; end?: string; limit?: string } }>(`${PREFIX}/:name/events`, async (req, reply) => {
+    const r = range(req.query, 30 * DAY);
+    if ('error' in r) return badRequest(reply, r.error);
+    const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) return badRequest(reply, `limit ${JSON.stringify(req.query.limit)} is not a positive integer`);
+    return handle(reply, () => manager.eventsOf(req.params.name, r.start, r.end, limit));
+  });
+}

@@ -1,0 +1,512 @@
+// The Prometheus HTTP API v1 (/api/v1/…): queries, series, labels, metadata, status and the
+// query formatter, with Prometheus's response shapes, status codes and error texts, so that
+// Grafana, promtool and other Prometheus clients work against Patrol unchanged.
+//
+// Error types map to status codes as Prometheus maps them: bad_data 400, execution 422,
+// canceled 499, timeout 503, unavailable 503, internal 500, not_found 404.
+
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { stringify as yamlStringify } from 'yaml';
+import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
+import type { Matcher } from '../model/matchers.js';
+import { QueryError, type QueryEngine, type QueryErrorType, type QueryResult } from '../promql/types.js';
+import { StorageError, type Queryable } from '../storage/interface.js';
+import { BUILD_INFO } from '../version.js';
+import { BadDataError, MAX_TIME, MIN_TIME, Params, formEntries, goQuote, invalidParam, parseDurationParam, parseTime, queryEntries } from './params.js';
+import { errorJSON, goJSON, jsonString, labelsJSON, queryDataParts, statsJSON, structJSON, successParts } from './promjson.js';
+import { parseSelector } from './selector.js';
+
+export interface MetricMetadata {
+  type: string;
+  help: string;
+  unit: string;
+}
+
+export interface PrometheusAPIOptions {
+  queryable: Queryable;
+  engine: QueryEngine;
+  /** Lookback delta in milliseconds passed to every query unless the request sets lookback_delta. */
+  lookbackDelta?: number;
+  /** The AST of an expression as JSON-able data, for /parse_query; throws QueryError on bad input. */
+  parse?: (expr: string) => unknown;
+  /** The canonical text of an expression, for /format_query; throws QueryError on bad input. */
+  format?: (expr: string) => string;
+  /** Metric metadata by metric name (from scrapes), for /metadata. */
+  metadata?: () => Map<string, MetricMetadata[]>;
+  /** Command-line flags as Prometheus reports them, for /status/flags. */
+  flags?: Record<string, string>;
+  /** The running configuration (YAML text or an object), for /status/config. */
+  config?: () => unknown;
+  /** Fields merged over the defaults of /status/runtimeinfo. */
+  runtimeInfo?: () => object;
+  /** Milliseconds since the epoch; the default time of instant queries. */
+  now?: () => number;
+  /** Mount point; default /api/v1. */
+  prefix?: string;
+  /**
+   * Origins allowed to call the API from a browser (Prometheus's --web.cors.origin, whose
+   * default `.*` this follows); false sends no CORS headers.
+   */
+  corsOrigin?: RegExp | false;
+}
+
+/** The Prometheus version Patrol reports, so that clients (Grafana) enable 3.x features. */
+export const PROMETHEUS_COMPAT_VERSION = '3.14.0';
+
+/** Prometheus refuses range queries with more points per series than this. */
+export const MAX_POINTS_PER_SERIES = 11_000;
+
+const STATUS: Record<string, number> = {
+  bad_data: 400,
+  execution: 422,
+  canceled: 499,
+  timeout: 503,
+  unavailable: 503,
+  internal: 500,
+  not_found: 404,
+};
+
+class APIError extends Error {
+  constructor(
+    readonly type: QueryErrorType | 'not_found',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'APIError';
+  }
+}
+
+/** Bodies up to this many characters are sent as one string; larger ones are streamed. */
+const STREAM_ABOVE = 8 << 20;
+
+interface Handled {
+  /** The `data` field, already JSON, whole or in pieces to be concatenated. */
+  data: string | string[];
+  warnings?: readonly string[];
+  infos?: readonly string[];
+}
+
+type Handler = (p: Params, req: FastifyRequest, reply: FastifyReply) => Promise<Handled> | Handled;
+
+/**
+ * Registers the API's routes on `app` under /api/v1, inside an encapsulated plugin so that its
+ * form-body parser (for application/x-www-form-urlencoded POSTs) applies to these routes only.
+ * The routes exist once the app is ready (before listen or inject).
+ */
+export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIOptions): void {
+  const now = opts.now ?? Date.now;
+  const startTime = new Date(now()).toISOString();
+  const prefix = opts.prefix ?? '/api/v1';
+
+  void app.register(
+    async (scope) => {
+      if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) {
+        scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+      }
+
+      const cors = opts.corsOrigin === undefined ? /^(?:.*)$/ : opts.corsOrigin;
+      if (cors) {
+        const anyOrigin = cors.source === '^(?:.*)$' || cors.source === '.*';
+        scope.addHook('onRequest', async (req, reply) => {
+          const origin = req.headers.origin;
+          if (!origin) return;
+          reply.header('Access-Control-Allow-Headers', 'Accept, Authorization, Content-Type, Origin');
+          reply.header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+          reply.header('Access-Control-Expose-Headers', 'Date');
+          reply.header('Vary', 'Origin');
+          if (anyOrigin) reply.header('Access-Control-Allow-Origin', '*');
+          else if (cors.test(origin)) reply.header('Access-Control-Allow-Origin', origin);
+        });
+        scope.options('/*', async (_req, reply) => reply.code(204).send());
+      }
+
+      const route = (methods: ('GET' | 'POST')[], path: string, handler: Handler) => {
+        scope.route({
+          method: methods,
+          url: path,
+          handler: async (req, reply) => {
+            const params = new Params(formEntries(req.body), queryEntries(req.raw.url ?? ''));
+            let out: Handled;
+            try {
+              out = await handler(params, req, reply);
+            } catch (e) {
+              const err = toAPIError(e);
+              return reply
+                .code(STATUS[err.type] ?? 500)
+                .type('application/json')
+                .send(errorJSON(err.type, err.message));
+            }
+            const parts = successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos);
+            let size = 0;
+            for (const p of parts) size += p.length;
+            reply.code(200).type('application/json');
+            if (size <= STREAM_ABOVE) return reply.send(parts.join(''));
+            return reply.send(Readable.from(bodyChunks(parts), { objectMode: false }));
+          },
+        });
+      };
+
+      route(['GET', 'POST'], '/query', (p, req, reply) => instantQuery(p, req, reply));
+      route(['GET', 'POST'], '/query_range', (p, req, reply) => rangeQuery(p, req, reply));
+      route(['GET', 'POST'], '/series', (p) => series(p));
+      route(['GET', 'POST'], '/labels', (p) => labelNames(p));
+      route(['GET'], '/label/:name/values', (p, req) => labelValues(p, (req.params as { name: string }).name));
+      route(['GET', 'POST'], '/query_exemplars', (p) => {
+        const start = p.time('start', MIN_TIME);
+        const end = p.time('end', MAX_TIME);
+        if (end < start) throw invalidParam('end', 'end timestamp must not be before start time');
+        parseQueryParam(p.get('query'));
+        // Patrol stores no exemplars; the answer is the empty list Prometheus gives without them.
+        return { data: '[]' };
+      });
+      route(['GET'], '/metadata', (p) => metadata(p));
+      route(['GET'], '/status/buildinfo', () => ({
+        data: structJSON({
+          version: PROMETHEUS_COMPAT_VERSION,
+          revision: BUILD_INFO.revision,
+          branch: BUILD_INFO.branch,
+          buildUser: BUILD_INFO.buildUser,
+          buildDate: BUILD_INFO.buildDate,
+          goVersion: BUILD_INFO.goVersion,
+          patrolVersion: BUILD_INFO.version,
+        }),
+      }));
+      route(['GET'], '/status/flags', () => ({ data: goJSON(opts.flags ?? {}) }));
+      route(['GET'], '/status/config', () => ({ data: structJSON({ yaml: configYAML(opts.config?.()) }) }));
+      route(['GET'], '/status/runtimeinfo', () => ({
+        data: structJSON({
+          startTime,
+          CWD: process.cwd(),
+          serverTime: new Date(now()).toISOString(),
+          reloadConfigSuccess: true,
+          lastConfigTime: startTime,
+          corruptionCount: 0,
+          goroutineCount: 0,
+          GOMAXPROCS: 1,
+          GOMEMLIMIT: 0,
+          GOGC: '',
+          GODEBUG: '',
+          storageRetention: '',
+          ...(opts.runtimeInfo?.() ?? {}),
+        }),
+      }));
+      if (opts.format) {
+        const format = opts.format;
+        route(['GET', 'POST'], '/format_query', (p) => {
+          try {
+            return { data: jsonString(format(p.get('query'))) };
+          } catch (e) {
+            throw invalidParam('query', parseErrorText(e));
+          }
+        });
+      }
+      if (opts.parse) {
+        const parse = opts.parse;
+        route(['GET', 'POST'], '/parse_query', (p) => {
+          let ast: unknown;
+          try {
+            ast = parse(p.get('query'));
+          } catch (e) {
+            throw invalidParam('query', parseErrorText(e));
+          }
+          return { data: JSON.stringify(ast) };
+        });
+      }
+    },
+    { prefix },
+  );
+
+  /** Runs a query with the request's timeout, cancelled when the client goes away. */
+  async function runQuery(p: Params, reply: FastifyReply, run: (o: { signal: AbortSignal; lookbackDelta?: number }) => Promise<QueryResult>): Promise<Handled> {
+    let timeoutMs: number | undefined;
+    const to = p.get('timeout');
+    if (to !== '') {
+      try {
+        timeoutMs = parseDurationParam(to);
+      } catch (e) {
+        throw invalidParam('timeout', (e as Error).message);
+      }
+    }
+    let lookbackDelta = opts.lookbackDelta;
+    const lb = p.get('lookback_delta');
+    if (lb !== '') {
+      try {
+        lookbackDelta = parseDurationParam(lb);
+      } catch (e) {
+        throw invalidParam('lookback_delta', (e as Error).message);
+      }
+    }
+    const wantStats = p.get('stats') !== '';
+
+    const gone = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableEnded) gone.abort(new QueryError('canceled', 'query was canceled: client closed the connection'));
+    };
+    reply.raw.on('close', onClose);
+    const signals = [gone.signal];
+    // A timer of our own rather than AbortSignal.timeout, whose timer is unref'd.
+    let timer: AbortController | undefined;
+    let timerHandle: NodeJS.Timeout | undefined;
+    if (timeoutMs !== undefined) {
+      const ac = new AbortController();
+      timer = ac;
+      timerHandle = setTimeout(() => ac.abort(new QueryError('timeout', 'query timed out in expression evaluation')), Math.max(0, Math.ceil(timeoutMs)));
+      signals.push(ac.signal);
+    }
+    const signal = signals.length === 1 ? gone.signal : AbortSignal.any(signals);
+    const t0 = performance.now();
+    try {
+      const r = await run({ signal, lookbackDelta });
+      const total = performance.now() - t0;
+      const stats = wantStats ? statsJSON(r.stats, total, Math.max(0, total - r.stats.evalMs)) : undefined;
+      return { data: queryDataParts(r.value, stats), warnings: r.warnings, infos: r.infos };
+    } catch (e) {
+      if (timer?.signal.aborted && !gone.signal.aborted) throw new APIError('timeout', 'query timed out in expression evaluation');
+      if (gone.signal.aborted) throw new APIError('canceled', 'query was canceled in expression evaluation');
+      if (e instanceof QueryError && e.type === 'bad_data') throw invalidParam('query', parseErrorText(e));
+      throw e;
+    } finally {
+      clearTimeout(timerHandle);
+      reply.raw.off('close', onClose);
+    }
+  }
+
+  async function instantQuery(p: Params, _req: FastifyRequest, reply: FastifyReply): Promise<Handled> {
+    const t = p.time('time', now());
+    const expr = p.get('query');
+    return runQuery(p, reply, (o) => opts.engine.instantQuery(opts.queryable, expr, t, o));
+  }
+
+  async function rangeQuery(p: Params, _req: FastifyRequest, reply: FastifyReply): Promise<Handled> {
+    const start = requiredTime(p, 'start');
+    const end = requiredTime(p, 'end');
+    if (end < start) throw invalidParam('end', 'end timestamp must not be before start time');
+    let step: number;
+    try {
+      step = parseDurationParam(p.get('step'));
+    } catch (e) {
+      throw invalidParam('step', (e as Error).message);
+    }
+    if (step <= 0) throw invalidParam('step', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    // Prometheus divides durations as integers (nanoseconds).
+    if (Math.floor((end - start) / step) > MAX_POINTS_PER_SERIES) {
+      throw new BadDataError('exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+    }
+    const stepMs = Math.trunc(step);
+    if (stepMs < 1) throw invalidParam('step', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    const expr = p.get('query');
+    return runQuery(p, reply, (o) => opts.engine.rangeQuery(opts.queryable, expr, start, end, stepMs, o));
+  }
+
+  function series(p: Params): Handled {
+    const match = p.all('match[]');
+    if (match.length === 0) throw new BadDataError('no match[] parameter provided');
+    const start = p.time('start', MIN_TIME);
+    const end = p.time('end', MAX_TIME);
+    const limit = p.limit();
+    const sets = matcherSets(match);
+    const q = opts.queryable.querier(start, end);
+    try {
+      const seen = new Map<string, Labels>();
+      const warnings: string[] = [];
+      for (const ms of sets) {
+        const set = q.select({ start, end, labelsOnly: true }, ms);
+        while (set.next()) {
+          const ls = set.at().labels;
+          const k = labelsKey(ls);
+          if (!seen.has(k)) seen.set(k, ls);
+        }
+        const err = set.err();
+        if (err) throw new APIError('execution', err.message);
+        warnings.push(...set.warnings());
+      }
+      let all = [...seen.values()];
+      if (sets.length > 1) all.sort(compareLabels);
+      if (limit > 0 && all.length > limit) {
+        all = all.slice(0, limit);
+        warnings.push('results truncated due to limit');
+      }
+      return { data: '[' + all.map(labelsJSON).join(',') + ']', warnings };
+    } finally {
+      q.close();
+    }
+  }
+
+  function labelNames(p: Params): Handled {
+    const start = p.time('start', MIN_TIME);
+    const end = p.time('end', MAX_TIME);
+    const limit = p.limit();
+    const sets = matcherSets(p.all('match[]'));
+    const q = opts.queryable.querier(start, end);
+    try {
+      let names: string[];
+      if (sets.length === 0) names = q.labelNames();
+      else {
+        const all = new Set<string>();
+        for (const ms of sets) for (const n of q.labelNames(ms)) all.add(n);
+        names = [...all].sort();
+      }
+      return truncated(names, limit);
+    } finally {
+      q.close();
+    }
+  }
+
+  function labelValues(p: Params, rawName: string): Handled {
+    let name = rawName;
+    // Prometheus 3 accepts UTF-8 names, U__-escaped in the path for clients that need it.
+    if (name.startsWith('U__')) name = unescapeName(name);
+    if (name === '' || !isWellFormed(name)) throw new BadDataError(`invalid label name: ${goQuote(name)}`);
+    const start = p.time('start', MIN_TIME);
+    const end = p.time('end', MAX_TIME);
+    const limit = p.limit();
+    const sets = matcherSets(p.all('match[]'));
+    const q = opts.queryable.querier(start, end);
+    try {
+      let values: string[];
+      if (sets.length === 0) values = q.labelValues(name);
+      else {
+        const all = new Set<string>();
+        for (const ms of sets) for (const v of q.labelValues(name, ms)) all.add(v);
+        values = [...all].sort();
+      }
+      return truncated(values, limit);
+    } finally {
+      q.close();
+    }
+  }
+
+  function metadata(p: Params): Handled {
+    const num = (name: string) => {
+      const s = p.get(name);
+      if (s === '') return -1;
+      if (!/^[+-]?\d+$/.test(s)) throw new BadDataError(`${name} must be a number`);
+      return Number(s);
+    };
+    const limit = num('limit');
+    const perMetric = num('limit_per_metric');
+    const metric = p.get('metric');
+    const all = opts.metadata?.() ?? new Map<string, MetricMetadata[]>();
+    const names = [...all.keys()].filter((n) => metric === '' || n === metric).sort();
+    const out: string[] = [];
+    for (const n of names) {
+      if (limit >= 0 && out.length >= limit) break;
+      const seen = new Set<string>();
+      const entries: string[] = [];
+      for (const m of all.get(n) ?? []) {
+        if (perMetric > 0 && entries.length >= perMetric) break;
+        const j = structJSON({ type: m.type, help: m.help, unit: m.unit });
+        if (seen.has(j)) continue;
+        seen.add(j);
+        entries.push(j);
+      }
+      out.push(`${jsonString(n)}:[${entries.join(',')}]`);
+    }
+    return { data: `{${out.join(',')}}` };
+  }
+}
+
+/** Joins pieces into chunks of about 64 KiB for a streamed body. */
+function* bodyChunks(parts: readonly string[]): Generator<Buffer> {
+  let buf = '';
+  for (const p of parts) {
+    buf += p;
+    if (buf.length >= 1 << 16) {
+      yield Buffer.from(buf);
+      buf = '';
+    }
+  }
+  if (buf !== '') yield Buffer.from(buf);
+}
+
+function requiredTime(p: Params, name: string): number {
+  try {
+    return parseTime(p.get(name));
+  } catch (e) {
+    throw invalidParam(name, (e as Error).message);
+  }
+}
+
+function truncated(list: string[], limit: number): Handled {
+  if (limit > 0 && list.length > limit) return { data: goJSON(list.slice(0, limit)), warnings: ['results truncated due to limit'] };
+  return { data: goJSON(list) };
+}
+
+/**
+ * Parses match[] values. Series need at least one; every set must have a matcher that does not
+ * match the empty string (Prometheus refuses to select every series).
+ */
+function matcherSets(values: string[]): Matcher[][] {
+  const sets: Matcher[][] = [];
+  for (const v of values) {
+    try {
+      sets.push(parseSelector(v));
+    } catch (e) {
+      throw invalidParam('match[]', (e as Error).message);
+    }
+  }
+  for (const ms of sets) {
+    if (!ms.some((m) => !m.matchesEmpty())) throw invalidParam('match[]', 'match[] must contain at least one non-empty matcher');
+  }
+  return sets;
+}
+
+function parseQueryParam(expr: string): void {
+  if (expr.trim() === '') throw invalidParam('query', '1:1: parse error: no expression found in input');
+}
+
+/** A parse error's text as Prometheus prints it: `1:15: parse error: …`. */
+function parseErrorText(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/^\d+:\d+: /.test(msg)) return msg;
+  if (e instanceof QueryError && e.position) {
+    const body = msg.startsWith('parse error') ? msg : `parse error: ${msg}`;
+    return `${e.position.line}:${e.position.column}: ${body}`;
+  }
+  return msg;
+}
+
+function toAPIError(e: unknown): APIError {
+  if (e instanceof APIError) return e;
+  if (e instanceof BadDataError) return new APIError('bad_data', e.message);
+  if (e instanceof QueryError) return new APIError(e.type, e.message);
+  if (e instanceof StorageError) return new APIError('internal', e.message);
+  if (e instanceof Error && e.name === 'AbortError') return new APIError('canceled', 'query was canceled in expression evaluation');
+  return new APIError('execution', e instanceof Error ? e.message : String(e));
+}
+
+function configYAML(cfg: unknown): string {
+  if (cfg === undefined || cfg === null) return '';
+  if (typeof cfg === 'string') return cfg;
+  // The JSON round trip masks secrets (Secret.toJSON) and turns matchers into their text.
+  return yamlStringify(JSON.parse(JSON.stringify(cfg)) as unknown);
+}
+
+/** Prometheus's U__ escaping: `_` is `__`, other characters `_<hex>_`. */
+function unescapeName(name: string): string {
+  const s = name.slice(3);
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c !== '_') {
+      out += c;
+      continue;
+    }
+    if (s[i + 1] === '_') {
+      out += '_';
+      i++;
+      continue;
+    }
+    const end = s.indexOf('_', i + 1);
+    const hex = end < 0 ? '' : s.slice(i + 1, end);
+    if (!/^[0-9a-fA-F]+$/.test(hex)) return name;
+    out += String.fromCodePoint(parseInt(hex, 16));
+    i = end;
+  }
+  return out;
+}
+
+function isWellFormed(s: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}

@@ -1,0 +1,12 @@
+// GET /api/patrol/v1/collectors: the state of the host collector and every custom collector
+// (health, last error with its reason, last run, duration), in Patrol's API envelope.
+
+import type { FastifyInstance } from 'fastify';
+import type { HostCollector } from '../host/collector.js';
+import type { CollectorsManager } from './manager.js';
+
+export function registerCollectorsApi(app: FastifyInstance, host: HostCollector | null, collectors: CollectorsManager | null): void {
+  app.get('/api/patrol/v1/collectors', async (_req, reply) =>
+    reply.send({ status: 'success', data: { host: host?.status() ?? null, collectors: collectors?.status() ?? [] } }),
+  );
+}

@@ -1,0 +1,75 @@
+// Patrol's collector sections: `host:` (the machine Patrol runs on, node_exporter's names) and
+// `collectors:` (textfile directory, script collectors, Go expvar endpoints). Intervals left out
+// take global.scrape_interval; the components resolve them (see resolveInterval).
+
+import { z } from 'zod';
+import { duration, labelSet, text, url } from './fields.js';
+
+export const hostConfig = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Defaults to global.scrape_interval. */
+  interval: duration.optional(),
+  job: text.pipe(z.string().min(1)).default('host'),
+  /** Extra labels on every host series; `instance` may be overridden here (default: hostname). */
+  labels: labelSet.default({}),
+  /** Where procfs and sysfs are mounted (node_exporter's --path.procfs / --path.sysfs). */
+  procfs: z.string().default('/proc'),
+  sysfs: z.string().default('/sys'),
+});
+
+export const textfileCollectorConfig = z.strictObject({
+  directory: z.string().min(1),
+  /** Defaults to global.scrape_interval. */
+  interval: duration.optional(),
+});
+
+const collectorName = z
+  .string()
+  .min(1)
+  .regex(/^[a-zA-Z0-9_.:-]+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a collector name (letters, digits, _ . : - only)` });
+
+export const scriptCollectorConfig = z.strictObject({
+  name: collectorName,
+  command: z.string().min(1),
+  args: z.array(text).default([]),
+  /** Defaults to global.scrape_interval. */
+  interval: duration.optional(),
+  timeout: duration.default(10_000),
+  labels: labelSet.default({}),
+});
+
+export const expvarCollectorConfig = z.strictObject({
+  name: collectorName,
+  url,
+  /** Defaults to global.scrape_interval. */
+  interval: duration.optional(),
+  timeout: duration.default(10_000),
+  labels: labelSet.default({}),
+});
+
+function uniqueNames(list: readonly { name: string; interval?: number; timeout: number }[], ctx: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  list.forEach((c, i) => {
+    const first = seen.get(c.name);
+    if (first !== undefined) ctx.addIssue({ code: 'custom', message: `collector name ${JSON.stringify(c.name)} is used twice (first at index ${first})`, path: [i, 'name'] });
+    else seen.set(c.name, i);
+    if (c.interval !== undefined && c.timeout > c.interval) ctx.addIssue({ code: 'custom', message: 'timeout is greater than interval', path: [i, 'timeout'] });
+  });
+}
+
+export const collectorsConfig = z.strictObject({
+  textfile: textfileCollectorConfig.optional(),
+  scripts: z.array(scriptCollectorConfig).default([]).superRefine(uniqueNames),
+  expvar: z.array(expvarCollectorConfig).default([]).superRefine(uniqueNames),
+});
+
+export type HostConfig = z.infer<typeof hostConfig>;
+export type CollectorsConfig = z.infer<typeof collectorsConfig>;
+export type ScriptCollectorConfig = z.infer<typeof scriptCollectorConfig>;
+export type ExpvarCollectorConfig = z.infer<typeof expvarCollectorConfig>;
+export type TextfileCollectorConfig = z.infer<typeof textfileCollectorConfig>;
+
+/** A collector's interval: its own, else global.scrape_interval. */
+export function resolveInterval(own: number | undefined, globalScrapeInterval: number): number {
+  return own ?? globalScrapeInterval;
+}

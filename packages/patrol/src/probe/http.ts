@@ -1,0 +1,239 @@
+// HTTP(S) probes: one fresh connection per request (no keep-alive, no pooling), so every run
+// measures resolve, connect, TLS, processing (time to first byte) and transfer the way a new
+// client sees them. Redirects are followed by hand so that each hop is timed and counted.
+// Bodies are read up to body_size_limit and only kept in memory when a condition reads them.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { TLSSocket, ConnectionOptions } from 'node:tls';
+import { isIP } from 'node:net';
+import type { HttpProbeConfig } from '../config/probes.js';
+import { needsBody, showBytes, type Condition, type Observation } from './conditions.js';
+import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
+import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
+
+interface Phases {
+  resolve: number;
+  connect: number;
+  tls: number;
+  processing: number;
+  transfer: number;
+}
+
+interface Hop {
+  error: string | null;
+  status?: number;
+  headers?: http.IncomingHttpHeaders;
+  body?: string;
+  bodySize: number;
+  contentLength: number;
+  certNotAfter?: number;
+  httpVersion?: string;
+  family?: 4 | 6;
+}
+
+const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
+
+class HttpProbe implements PreparedProbe {
+  readonly host: string;
+  private readonly url: URL;
+  private readonly keepBody: boolean;
+  private readonly headers: Record<string, string>;
+  private readonly tls: ConnectionOptions;
+
+  constructor(
+    private readonly cfg: HttpProbeConfig,
+    conditions: readonly Condition[],
+    dir: string,
+  ) {
+    this.url = new URL(cfg.target);
+    this.host = this.url.hostname;
+    this.keepBody = needsBody(conditions);
+    const headers: Record<string, string> = { 'user-agent': 'Patrol', accept: '*/*' };
+    for (const [k, v] of Object.entries(cfg.headers)) headers[k.toLowerCase()] = v;
+    if (cfg.basic_auth) {
+      const pw = cfg.basic_auth.password?.reveal() ?? '';
+      headers.authorization = 'Basic ' + Buffer.from(`${cfg.basic_auth.username}:${pw}`).toString('base64');
+    } else if (cfg.bearer_token) headers.authorization = `Bearer ${cfg.bearer_token.reveal()}`;
+    this.headers = headers;
+    this.tls = tlsOptions(cfg.tls_config, dir);
+  }
+
+  async run(ctx: RunContext): Promise<RunOutcome> {
+    const phases: Phases = { resolve: 0, connect: 0, tls: 0, processing: 0, transfer: 0 };
+    const t0 = performance.now();
+    let url = this.url;
+    let method = this.cfg.method;
+    let body = this.cfg.body;
+    let headers = this.headers;
+    let redirects = 0;
+    let hop: Hop;
+    const visited = new Set<string>([url.href]);
+    for (;;) {
+      hop = await this.request(url, method, headers, body, ctx, phases);
+      if (hop.error || !this.cfg.follow_redirects || !REDIRECT_CODES.has(hop.status!) || hop.headers?.location === undefined) break;
+      let next: URL;
+      try {
+        next = new URL(hop.headers.location, url);
+      } catch {
+        hop.error = `redirect to an invalid location ${JSON.stringify(hop.headers.location)}`;
+        break;
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        hop.error = `redirect to unsupported scheme ${next.protocol}`;
+        break;
+      }
+      redirects++;
+      if (redirects > this.cfg.max_redirects) {
+        hop.error = `stopped after ${this.cfg.max_redirects} redirects${visited.has(next.href) ? ' (redirect loop)' : ''}`;
+        break;
+      }
+      visited.add(next.href);
+      if (hop.status === 303 || ((hop.status === 301 || hop.status === 302) && method === 'POST')) {
+        method = method === 'HEAD' ? 'HEAD' : 'GET';
+        body = undefined;
+      }
+      if (next.host !== url.host && headers.authorization) {
+        // Credentials are for the configured host only.
+        headers = { ...headers };
+        delete headers.authorization;
+      }
+      url = next;
+      if (ctx.signal.aborted) break;
+    }
+    const durationMs = performance.now() - t0;
+    const s = ctx.samples;
+    s.push({ name: 'probe_http_duration_seconds', value: phases.resolve / 1000, labelName: 'phase', labelValue: 'resolve' });
+    s.push({ name: 'probe_http_duration_seconds', value: phases.connect / 1000, labelName: 'phase', labelValue: 'connect' });
+    s.push({ name: 'probe_http_duration_seconds', value: phases.tls / 1000, labelName: 'phase', labelValue: 'tls' });
+    s.push({ name: 'probe_http_duration_seconds', value: phases.processing / 1000, labelName: 'phase', labelValue: 'processing' });
+    s.push({ name: 'probe_http_duration_seconds', value: phases.transfer / 1000, labelName: 'phase', labelValue: 'transfer' });
+    s.push({ name: 'probe_dns_lookup_time_seconds', value: phases.resolve / 1000 });
+    s.push({ name: 'probe_http_status_code', value: hop.status ?? 0 });
+    s.push({ name: 'probe_http_content_length', value: hop.contentLength });
+    s.push({ name: 'probe_http_uncompressed_body_length', value: hop.bodySize });
+    s.push({ name: 'probe_http_redirects', value: redirects });
+    s.push({ name: 'probe_http_ssl', value: url.protocol === 'https:' && hop.certNotAfter !== undefined ? 1 : 0 });
+    if (hop.httpVersion) s.push({ name: 'probe_http_version', value: Number(hop.httpVersion) });
+    if (hop.family) s.push({ name: 'probe_ip_protocol', value: hop.family });
+    if (hop.certNotAfter !== undefined) s.push({ name: 'probe_ssl_earliest_cert_expiry', value: hop.certNotAfter / 1000 });
+    const obs: Observation = {
+      durationMs,
+      status: hop.status,
+      body: hop.body,
+      bodySize: hop.bodySize,
+      headers: hop.headers,
+      certNotAfter: hop.certNotAfter,
+      redirects,
+      now: Date.now(),
+    };
+    return { obs, error: hop.error };
+  }
+
+  private async request(url: URL, method: string, headers: Record<string, string>, body: string | undefined, ctx: RunContext, phases: Phases): Promise<Hop> {
+    const isHttps = url.protocol === 'https:';
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const port = url.port ? Number(url.port) : isHttps ? 443 : 80;
+    const where = hostPort(hostname, port);
+    const empty: Hop = { error: null, bodySize: 0, contentLength: -1 };
+    ctx.phase = 'DNS resolution';
+    const r = await resolveHost(hostname, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
+    if ('error' in r) return { ...empty, error: r.error };
+    phases.resolve += r.lookupMs;
+    if (ctx.signal.aborted) return { ...empty, error: 'aborted' };
+    ctx.phase = 'connect';
+    const limit = this.cfg.body_size_limit;
+    const keepBody = this.keepBody;
+
+    return new Promise<Hop>((resolve) => {
+      let done = false;
+      const hop: Hop = { ...empty, family: r.family };
+      const opts: https.RequestOptions = {
+        host: r.address,
+        family: r.family,
+        port,
+        path: url.pathname + url.search,
+        method,
+        headers: { ...headers, host: url.host },
+        agent: false,
+      };
+      if (body !== undefined) (opts.headers as Record<string, string>)['content-length'] = String(Buffer.byteLength(body));
+      if (isHttps) {
+        Object.assign(opts, this.tls);
+        if (!this.tls.servername && isIP(hostname) === 0) opts.servername = hostname;
+      }
+      const tStart = performance.now();
+      let tConnected = tStart;
+      let tSecure = tStart;
+      let tFirstByte = tStart;
+      const req = (isHttps ? https : http).request(opts);
+      const finish = (error: string | null) => {
+        if (done) return;
+        done = true;
+        ctx.signal.removeEventListener('abort', onAbort);
+        hop.error = error;
+        if (!req.destroyed) req.destroy();
+        resolve(hop);
+      };
+      const onAbort = () => finish('aborted');
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      req.on('socket', (sock) => {
+        sock.once('connect', () => {
+          tConnected = performance.now();
+          phases.connect += tConnected - tStart;
+          ctx.phase = isHttps ? 'TLS handshake' : 'waiting for the response';
+        });
+        if (isHttps) {
+          sock.once('secureConnect', () => {
+            tSecure = performance.now();
+            phases.tls += tSecure - tConnected;
+            ctx.phase = 'waiting for the response';
+            try {
+              hop.certNotAfter = earliestExpiry((sock as TLSSocket).getPeerCertificate(true));
+            } catch {
+              /* no certificate details; expiry stays unknown */
+            }
+          });
+        }
+      });
+      req.on('error', (e) => finish(describeNetError(e, ctx.phase, where)));
+      req.on('response', (res) => {
+        tFirstByte = performance.now();
+        phases.processing += tFirstByte - (isHttps ? tSecure : tConnected);
+        ctx.phase = 'reading the body';
+        hop.status = res.statusCode;
+        hop.headers = res.headers;
+        hop.httpVersion = res.httpVersion;
+        const cl = res.headers['content-length'];
+        hop.contentLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
+        if (hop.contentLength > limit) {
+          finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(limit)}`);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => {
+          hop.bodySize += chunk.length;
+          if (hop.bodySize > limit) {
+            finish(`body exceeds body_size_limit ${showBytes(limit)}`);
+            return;
+          }
+          if (keepBody) chunks.push(chunk);
+        });
+        res.on('end', () => {
+          phases.transfer += performance.now() - tFirstByte;
+          if (keepBody) hop.body = Buffer.concat(chunks).toString('utf8');
+          finish(null);
+        });
+        res.on('aborted', () => finish(`connection reset by ${where} while reading the body`));
+        res.on('error', (e) => finish(e.message === 'aborted' ? `connection reset by ${where} while reading the body` : describeNetError(e, 'reading the body', where)));
+      });
+      req.end(body);
+    });
+  }
+}
+
+export const httpProbeType: ProbeType<HttpProbeConfig> = {
+  type: 'http',
+  defaultConditions: ['[STATUS] == 2xx'],
+  prepare: (cfg, conditions, dir) => new HttpProbe(cfg, conditions, dir),
+};

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { Matcher } from '../model/matchers.js';
+import { collectSeries, loadSamples } from '../storage/interface.js';
+import { labelsToRecord } from '../model/labels.js';
+import { ProbeManager } from './manager.js';
+import { ProbeEventStore } from './events.js';
+import { ProbeStateMachine } from './state.js';
+import { startHttp } from './testdata/servers.js';
+import { testRuntime } from './testdata/runtime.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function config(yaml: string): Config {
+  const r = parseConfig(yaml, 'test.yml');
+  if (!r.ok) assert.fail(r.errors.map(String).join('\n'));
+  return r.config;
+}
+
+async function until(cond: () => boolean, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail('condition not reached in time');
+    await sleep(20);
+  }
+}
+
+describe('state machine', () => {
+  it('DOWN after failure_threshold failures, UP after success_threshold successes', () => {
+    const m = new ProbeStateMachine(3, 2);
+    assert.equal(m.observe(false, 1, 'a'), null);
+    assert.equal(m.observe(false, 2, 'b'), null);
+    assert.deepEqual(m.observe(false, 3, 'status 503 not in [2xx]'), { time: 3, from: 'unknown', to: 'down', reason: '3 consecutive failures, last: status 503 not in [2xx]' });
+    assert.equal(m.observe(false, 4, 'c'), null);
+    assert.equal(m.observe(true, 5, ''), null);
+    assert.equal(m.observe(false, 6, 'd'), null);
+    assert.equal(m.observe(true, 7, ''), null);
+    assert.deepEqual(m.observe(true, 8, ''), { time: 8, from: 'down', to: 'up', reason: '2 consecutive successes' });
+    assert.equal(m.state, 'up');
+    assert.equal(m.since, 8);
+  });
+  it('a single failure with threshold 1 carries the run reason', () => {
+    const m = new ProbeStateMachine(1, 1, 'up', 5);
+    assert.deepEqual(m.observe(false, 9, 'timeout after 2s during TLS handshake'), { time: 9, from: 'up', to: 'down', reason: 'timeout after 2s during TLS handshake' });
+  });
+});
+
+describe('ProbeManager with a real HTTP target', () => {
+  let srv: Awaited<ReturnType<typeof startHttp>>;
+  let healthy = true;
+  before(async () => {
+    srv = await startHttp((req, res) => {
+      if (req.url === '/hang') return;
+      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: healthy ? 'up' : 'down' }));
+    });
+  });
+  after(() => srv.close());
+
+  it('schedules, stores blackbox metrics, changes state and records events', async () => {
+    const rt = testRuntime();
+    const m = new ProbeManager(rt, { flushIntervalMs: 10, statsCacheMs: 0 });
+    try {
+      healthy = true;
+      m.applyConfig(
+        config(`probes:
+  - name: api
+    type: http
+    target: ${srv.url}/health
+    interval: 100ms
+    timeout: 90ms
+    failure_threshold: 2
+    labels: {service: api, severity: critical}
+    conditions: ['[STATUS] == 200', '$.status == up']
+  - name: stuck
+    type: http
+    target: ${srv.url}/hang
+    interval: 200ms
+    timeout: 50ms
+    failure_threshold: 1
+`),
+        { dir: '.' },
+      );
+      await until(() => m.get('api').state === 'up' && m.get('stuck').state === 'down');
+      // The hanging probe does not delay the other one.
+      assert.equal(m.get('stuck').reason, 'timeout after 50ms during waiting for the response');
+      healthy = false;
+      await until(() => m.get('api').state === 'down');
+      assert.equal(m.get('api').reason, 'status 503 not in [200]');
+      healthy = true;
+      await until(() => m.get('api').state === 'up');
+      m.flush();
+
+      const now = Date.now();
+      const ev = m.eventsOf('api', 0, now + 1000);
+      assert.deepEqual(
+        ev.map((e) => `${e.from}->${e.to}`),
+        ['down->up', 'up->down', 'unknown->up'],
+      );
+      assert.equal(ev[1].reason, '2 consecutive failures, last: status 503 not in [200]');
+
+      const q = rt.storage.querier(0, now + 1000);
+      const succ = collectSeries(q.select({ start: 0, end: now + 1000 }, [new Matcher('=', '__name__', 'probe_success'), new Matcher('=', 'probe', 'api')]));
+      assert.equal(succ.length, 1);
+      assert.deepEqual(labelsToRecord(succ[0].labels), { __name__: 'probe_success', instance: `${srv.url}/health`, probe: 'api', service: 'api', severity: 'critical' });
+      const { values } = loadSamples(succ[0].iterator());
+      assert.ok(values.includes(0) && values.includes(1));
+      const phases = collectSeries(q.select({ start: 0, end: now + 1000 }, [new Matcher('=', '__name__', 'probe_http_duration_seconds'), new Matcher('=', 'probe', 'api')]));
+      assert.deepEqual(phases.map((s) => labelsToRecord(s.labels).phase).sort(), ['connect', 'processing', 'resolve', 'tls', 'transfer']);
+
+      const st = m.get('api');
+      assert.ok(st.uptime['24h']! > 0 && st.uptime['24h']! < 1, String(st.uptime['24h']));
+      assert.equal(st.uptime['24h'], st.uptime['30d']);
+      assert.ok(st.latency.p50! > 0 && st.latency.p50! <= st.latency.p95! && st.latency.p95! <= st.latency.p99!);
+      const hist = m.history('api', 0, now + 1000);
+      assert.ok(hist.length >= 4);
+      assert.ok(hist.some((h) => !h.success && h.reason === 'status 503 not in [200]' && h.status_code === 503));
+      assert.ok(hist.every((h, i) => i === 0 || h.time > hist[i - 1].time));
+      assert.ok(existsSync(join(rt.dataDir, 'probe_events.db')));
+    } finally {
+      await m.stop();
+      rt.cleanup();
+    }
+  });
+
+  it('state survives a restart through the events database', async () => {
+    const rt = testRuntime();
+    const s = new ProbeEventStore(join(rt.dataDir, 'probe_events.db'));
+    s.append({ probe: 'api', time: 1000, from: 'unknown', to: 'up', reason: 'probe succeeded' });
+    s.append({ probe: 'api', time: 2000, from: 'up', to: 'down', reason: 'x' });
+    s.close();
+    const m = new ProbeManager(rt);
+    try {
+      m.applyConfig(config(`probes:\n  - {name: api, type: http, target: "${srv.url}/", interval: 1h}\n`), { dir: '.' });
+      assert.equal(m.get('api').state, 'down');
+      assert.equal(m.get('api').since, 2000);
+      assert.equal(m.eventsOf('api', 1500, 3000).length, 1);
+    } finally {
+      await m.stop();
+      rt.cleanup();
+    }
+  });
+
+  it('a bad reload keeps the running probes', async () => {
+    const rt = testRuntime();
+    const m = new ProbeManager(rt);
+    try {
+      m.applyConfig(config(`probes:\n  - {name: a, type: http, target: "${srv.url}/", interval: 1h}\n`), { dir: '.' });
+      assert.throws(() => m.applyConfig(config(`probes:\n  - {name: b, type: http, target: "https://x/", interval: 1h, tls_config: {ca_file: /nonexistent.pem}}\n`), { dir: '.' }), /probe "b": tls_config\.ca_file/);
+      assert.deepEqual(m.list().map((p) => p.name), ['a']);
+      assert.throws(() => m.get('b'), /probe "b" is not configured/);
+    } finally {
+      await m.stop();
+      rt.cleanup();
+    }
+  });
+});

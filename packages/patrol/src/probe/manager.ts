@@ -1,0 +1,410 @@
+// The probe engine as a server component: compiles the `probes:` section, schedules every probe,
+// writes each result to storage under blackbox_exporter's names, tracks UP/DOWN state with the
+// configured thresholds and records state changes in <dataDir>/probe_events.db. Read methods
+// (list, history, events) serve the API.
+
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Component, ConfigContext, Runtime } from '../component.js';
+import type { Config } from '../config/schema.js';
+import { Matcher } from '../model/matchers.js';
+import type { Appender, Storage } from '../storage/interface.js';
+import { ProbeEventStore, type ProbeEvent } from './events.js';
+import { ResultWriter } from './metrics.js';
+import { compileProbe, runProbe, type CompiledProbe, type ProbeResult } from './run.js';
+import { Scheduler, type Job } from './scheduler.js';
+import { ProbeStateMachine, type ProbeState } from './state.js';
+
+export interface ProbeManagerOptions {
+  /** Runs in flight at once, over all probes. */
+  maxConcurrency?: number;
+  /** Runs in flight at once against one host. */
+  perHostConcurrency?: number;
+  /** Results kept in memory per probe (with their reasons) for history. */
+  recentResults?: number;
+  /** Results are committed to storage in batches at most this often (ms). */
+  flushIntervalMs?: number;
+  /** How long uptime and latency figures are cached (ms). */
+  statsCacheMs?: number;
+  /** Event database file; default <dataDir>/probe_events.db. */
+  eventsFile?: string;
+}
+
+export interface LastResult {
+  time: number;
+  success: boolean;
+  duration_seconds: number;
+  reason: string;
+  status_code?: number;
+}
+
+export interface ProbeStatus {
+  name: string;
+  type: string;
+  target: string;
+  labels: Record<string, string>;
+  interval_seconds: number;
+  timeout_seconds: number;
+  failure_threshold: number;
+  success_threshold: number;
+  state: ProbeState;
+  /** When the current state began (ms since the epoch), or null. */
+  since: number | null;
+  consecutive_failures: number;
+  consecutive_successes: number;
+  last_result: LastResult | null;
+  /** The reason of the last failed result, or "" when the last run passed. */
+  reason: string;
+  /** Fraction of successful runs; null when there were none in the window. */
+  uptime: { '24h': number | null; '7d': number | null; '30d': number | null };
+  /** Seconds, over the last 24 h; null without data. */
+  latency: { p50: number | null; p95: number | null; p99: number | null };
+}
+
+export interface HistoryPoint {
+  time: number;
+  success: boolean;
+  duration_seconds: number | null;
+  status_code?: number;
+  /** Known for recent runs (kept in memory); absent otherwise. */
+  reason?: string;
+}
+
+interface ProbeEntry {
+  compiled: CompiledProbe;
+  writer: ResultWriter;
+  machine: ProbeStateMachine;
+  last: ProbeResult | null;
+  recent: ProbeResult[];
+  stats: { at: number; uptime: ProbeStatus['uptime']; latency: ProbeStatus['latency'] } | null;
+}
+
+const DAY = 86_400_000;
+
+export class UnknownProbeError extends Error {
+  readonly code = 'not_found';
+  constructor(name: string) {
+    super(`probe ${JSON.stringify(name)} is not configured`);
+  }
+}
+
+export class ProbeManager implements Component {
+  readonly name = 'probes';
+  private readonly storage: Storage;
+  private readonly log: Logger;
+  private readonly scheduler: Scheduler;
+  private readonly entries = new Map<string, ProbeEntry>();
+  private readonly events: ProbeEventStore;
+  private readonly restored: Map<string, { state: ProbeState; since: number }>;
+  private readonly opts: Required<Omit<ProbeManagerOptions, 'eventsFile'>>;
+  private batch: Appender | null = null;
+  private batchTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly stopSignal = new AbortController();
+  private readonly metrics: { runs: Counter<'result'>; changes: Counter<'to'>; skipped: Gauge; inFlight: Gauge; probes: Gauge<'state'> };
+
+  constructor(rt: Runtime, opts: ProbeManagerOptions = {}) {
+    this.storage = rt.storage;
+    this.log = rt.logger.child({ component: 'probes' });
+    this.opts = {
+      maxConcurrency: opts.maxConcurrency ?? 512,
+      perHostConcurrency: opts.perHostConcurrency ?? 64,
+      recentResults: opts.recentResults ?? 100,
+      flushIntervalMs: opts.flushIntervalMs ?? 200,
+      statsCacheMs: opts.statsCacheMs ?? 30_000,
+    };
+    this.scheduler = new Scheduler({ maxConcurrency: this.opts.maxConcurrency, perHostConcurrency: this.opts.perHostConcurrency });
+    this.events = new ProbeEventStore(opts.eventsFile ?? join(rt.dataDir, 'probe_events.db'));
+    this.restored = this.events.lastStates();
+    this.metrics = registerSelfMetrics(rt.registry, this);
+  }
+
+  /** Compiles every probe first; any error rejects the whole section and keeps the running one. */
+  applyConfig(cfg: Config, ctx: ConfigContext): void {
+    const compiled: CompiledProbe[] = [];
+    const errors: string[] = [];
+    for (const p of cfg.probes) {
+      try {
+        compiled.push(compileProbe(p, ctx.dir));
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+    if (errors.length > 0) throw new Error(errors.join('; '));
+    const keep = new Set(compiled.map((c) => c.cfg.name));
+    for (const name of this.entries.keys()) if (!keep.has(name)) this.entries.delete(name);
+    const jobs: Job[] = [];
+    for (const c of compiled) {
+      const name = c.cfg.name;
+      let e = this.entries.get(name);
+      if (e) {
+        e.compiled = c;
+        e.writer = new ResultWriter(c);
+        e.machine.failureThreshold = c.cfg.failure_threshold;
+        e.machine.successThreshold = c.cfg.success_threshold;
+        e.stats = null;
+      } else {
+        const prev = this.restored.get(name);
+        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null };
+        this.entries.set(name, e);
+      }
+      const entry = e;
+      jobs.push({ key: name, intervalMs: c.cfg.interval, host: c.prepared.host, run: () => this.runEntry(entry) });
+    }
+    this.scheduler.setJobs(jobs);
+    this.log.info({ probes: compiled.length }, 'probes configured');
+  }
+
+  private async runEntry(e: ProbeEntry): Promise<void> {
+    const compiled = e.compiled;
+    let r: ProbeResult;
+    try {
+      r = await runProbe(compiled, this.stopSignal.signal);
+    } catch (err) {
+      // runProbe does not throw; this guards the scheduler against a bug.
+      this.log.error({ err, probe: compiled.cfg.name }, 'probe run threw');
+      return;
+    }
+    // A reload during the run replaced the probe: its result belongs to the old definition.
+    if (this.stopped || e.compiled !== compiled) return;
+    this.record(e, r);
+  }
+
+  private record(e: ProbeEntry, r: ProbeResult): void {
+    e.last = r;
+    e.recent.push(r);
+    if (e.recent.length > this.opts.recentResults) e.recent.shift();
+    this.metrics.runs.inc({ result: r.success ? 'success' : 'failure' });
+    try {
+      this.batch ??= this.storage.appender();
+      e.writer.write(this.batch, r);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, probe: r.probe }, 'probe result not stored');
+    }
+    this.batchTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
+    const change = e.machine.observe(r.success, r.time, r.reason);
+    if (change) {
+      const ev: ProbeEvent = { probe: r.probe, ...change };
+      this.metrics.changes.inc({ to: change.to });
+      try {
+        this.events.append(ev);
+      } catch (err) {
+        this.log.error({ err, probe: r.probe }, 'probe event not stored');
+      }
+      this.log.info({ probe: r.probe, from: change.from, to: change.to, reason: change.reason }, 'probe state changed');
+    }
+  }
+
+  /** Commits results written since the last flush. */
+  flush(): void {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    this.batchTimer = null;
+    const b = this.batch;
+    this.batch = null;
+    if (!b) return;
+    try {
+      b.commit();
+    } catch (err) {
+      this.log.error({ err }, 'committing probe results failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopSignal.abort();
+    await this.scheduler.stop();
+    this.flush();
+    this.events.close();
+  }
+
+  get schedulerStats(): { started: number; skippedOverlap: number; running: number } {
+    return { ...this.scheduler.stats, running: this.scheduler.running };
+  }
+
+  /** Every configured probe with its state, in configuration order. */
+  list(now = Date.now()): ProbeStatus[] {
+    return [...this.entries.values()].map((e) => this.status(e, now));
+  }
+
+  get(name: string, now = Date.now()): ProbeStatus {
+    const e = this.entries.get(name);
+    if (!e) throw new UnknownProbeError(name);
+    return this.status(e, now);
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  private status(e: ProbeEntry, now: number): ProbeStatus {
+    const c = e.compiled.cfg;
+    const last = e.last;
+    if (!e.stats || now - e.stats.at > this.opts.statsCacheMs) e.stats = { at: now, ...this.computeStats(c.name, now) };
+    return {
+      name: c.name,
+      type: c.type,
+      target: c.target,
+      labels: c.labels,
+      interval_seconds: c.interval / 1000,
+      timeout_seconds: c.timeout / 1000,
+      failure_threshold: c.failure_threshold,
+      success_threshold: c.success_threshold,
+      state: e.machine.state,
+      since: e.machine.since || null,
+      consecutive_failures: e.machine.consecutiveFailures,
+      consecutive_successes: e.machine.consecutiveSuccesses,
+      last_result: last ? toLast(last) : null,
+      reason: last?.reason ?? '',
+      uptime: e.stats.uptime,
+      latency: e.stats.latency,
+    };
+  }
+
+  /** Uptime over 24 h / 7 d / 30 d from probe_success, latency quantiles over 24 h from probe_duration_seconds. */
+  private computeStats(name: string, now: number): { uptime: ProbeStatus['uptime']; latency: ProbeStatus['latency'] } {
+    const windows = [DAY, 7 * DAY, 30 * DAY];
+    const ok = [0, 0, 0];
+    const total = [0, 0, 0];
+    const durations: number[] = [];
+    const q = this.storage.querier(now - 30 * DAY, now);
+    try {
+      const probeM = new Matcher('=', 'probe', name);
+      const succ = q.select({ start: now - 30 * DAY, end: now }, [new Matcher('=', '__name__', 'probe_success'), probeM]);
+      while (succ.next()) {
+        const it = succ.at().iterator();
+        while (it.next()) {
+          const age = now - it.atT();
+          const v = it.atV();
+          if (v !== 0 && v !== 1) continue; // stale markers
+          for (let i = 0; i < 3; i++) {
+            if (age <= windows[i]) {
+              total[i]++;
+              ok[i] += v;
+            }
+          }
+        }
+      }
+      const dur = q.select({ start: now - DAY, end: now }, [new Matcher('=', '__name__', 'probe_duration_seconds'), probeM]);
+      while (dur.next()) {
+        const it = dur.at().iterator();
+        while (it.next()) {
+          const v = it.atV();
+          if (Number.isFinite(v)) durations.push(v);
+        }
+      }
+    } finally {
+      q.close();
+    }
+    durations.sort((a, b) => a - b);
+    const quantile = (p: number) => (durations.length === 0 ? null : durations[Math.min(durations.length - 1, Math.max(0, Math.ceil(p * durations.length) - 1))]);
+    const frac = (i: number) => (total[i] === 0 ? null : ok[i] / total[i]);
+    return { uptime: { '24h': frac(0), '7d': frac(1), '30d': frac(2) }, latency: { p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99) } };
+  }
+
+  /** Results of one probe in [start, end] (ms) from storage, newest last, at most `limit` (the newest). */
+  history(name: string, start: number, end: number, limit = 11_000): HistoryPoint[] {
+    const e = this.entries.get(name);
+    if (!e) throw new UnknownProbeError(name);
+    const byTime = new Map<number, HistoryPoint>();
+    const q = this.storage.querier(start, end);
+    try {
+      const probeM = new Matcher('=', 'probe', name);
+      const read = (metric: string, apply: (p: HistoryPoint, v: number) => void, create: boolean) => {
+        const set = q.select({ start, end }, [new Matcher('=', '__name__', metric), probeM]);
+        while (set.next()) {
+          const it = set.at().iterator();
+          while (it.next()) {
+            const t = it.atT();
+            const v = it.atV();
+            if (t < start || t > end || Number.isNaN(v)) continue;
+            let p = byTime.get(t);
+            if (!p) {
+              if (!create) continue;
+              p = { time: t, success: false, duration_seconds: null };
+              byTime.set(t, p);
+            }
+            apply(p, v);
+          }
+          const err = set.err();
+          if (err) throw err;
+        }
+      };
+      read('probe_success', (p, v) => (p.success = v === 1), true);
+      read('probe_duration_seconds', (p, v) => (p.duration_seconds = v), false);
+      read('probe_http_status_code', (p, v) => (p.status_code = v), false);
+    } finally {
+      q.close();
+    }
+    for (const r of e.recent) {
+      const p = byTime.get(r.time);
+      if (p && r.reason) p.reason = r.reason;
+    }
+    const points = [...byTime.values()].sort((a, b) => a.time - b.time);
+    return points.length > limit ? points.slice(points.length - limit) : points;
+  }
+
+  /** State changes of one probe in [start, end] (ms), newest first. */
+  eventsOf(name: string, start: number, end: number, limit = 1000): ProbeEvent[] {
+    if (!this.entries.has(name)) throw new UnknownProbeError(name);
+    return this.events.list(name, start, end, limit);
+  }
+
+  /** Counts probes by state, for self-monitoring. */
+  countByState(): Record<ProbeState, number> {
+    const out: Record<ProbeState, number> = { unknown: 0, up: 0, down: 0 };
+    for (const e of this.entries.values()) out[e.machine.state]++;
+    return out;
+  }
+}
+
+function toLast(r: ProbeResult): LastResult {
+  const l: LastResult = { time: r.time, success: r.success, duration_seconds: r.durationMs / 1000, reason: r.reason };
+  if (r.status !== undefined) l.status_code = r.status;
+  return l;
+}
+
+function registerSelfMetrics(registry: Registry, m: ProbeManager) {
+  // A second manager on the same registry (tests) reuses the metrics instead of failing.
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  const runs = get('patrol_probe_runs_total', () => new Counter({ name: 'patrol_probe_runs_total', help: 'Probe runs by result.', labelNames: ['result'] as const, registers: [registry] }));
+  const changes = get('patrol_probe_state_changes_total', () => new Counter({ name: 'patrol_probe_state_changes_total', help: 'Probe state changes by new state.', labelNames: ['to'] as const, registers: [registry] }));
+  const skipped = get(
+    'patrol_probe_skipped_runs_total',
+    () =>
+      new Gauge({
+        name: 'patrol_probe_skipped_runs_total',
+        help: 'Scheduled probe runs skipped because the previous run had not finished.',
+        registers: [registry],
+        collect() {
+          this.set(m.schedulerStats.skippedOverlap);
+        },
+      }),
+  );
+  const inFlight = get(
+    'patrol_probe_runs_in_flight',
+    () =>
+      new Gauge({
+        name: 'patrol_probe_runs_in_flight',
+        help: 'Probe runs in progress.',
+        registers: [registry],
+        collect() {
+          this.set(m.schedulerStats.running);
+        },
+      }),
+  );
+  const probes = get(
+    'patrol_probes',
+    () =>
+      new Gauge({
+        name: 'patrol_probes',
+        help: 'Configured probes by state.',
+        labelNames: ['state'] as const,
+        registers: [registry],
+        collect() {
+          for (const [state, n] of Object.entries(m.countByState())) this.set({ state }, n);
+        },
+      }),
+  );
+  return { runs, changes, skipped, inFlight, probes };
+}

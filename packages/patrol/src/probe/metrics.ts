@@ -1,0 +1,57 @@
+// Writes a run's result under blackbox_exporter's metric names, labelled probe, instance and the
+// probe's own labels, so dashboards and rules written for blackbox_exporter work unchanged.
+
+import { labelsFromRecord, METRIC_NAME, type Label, type Labels } from '../model/labels.js';
+import type { Appender, SeriesRef } from '../storage/interface.js';
+import type { CompiledProbe, ProbeResult } from './run.js';
+
+/** The label set of a probe's series, without the metric name. */
+export function probeLabels(p: CompiledProbe): Record<string, string> {
+  // The probe's own labels cannot replace probe or instance, which identify the series.
+  return { ...p.cfg.labels, probe: p.cfg.name, instance: p.cfg.target };
+}
+
+/** Caches each series' labels and ref; one per probe, reused across runs. */
+export class ResultWriter {
+  private readonly base: Record<string, string>;
+  private readonly series = new Map<string, { labels: Labels; ref: SeriesRef }>();
+
+  constructor(readonly probe: CompiledProbe) {
+    this.base = probeLabels(probe);
+  }
+
+  private entry(name: string, labelName?: string, labelValue?: string): { labels: Labels; ref: SeriesRef } {
+    const key = labelName ? `${name}\xff${labelName}\xff${labelValue}` : name;
+    let e = this.series.get(key);
+    if (!e) {
+      const rec: Record<string, string> = { ...this.base, [METRIC_NAME]: name };
+      if (labelName && labelValue !== undefined) rec[labelName] = labelValue;
+      e = { labels: labelsFromRecord(rec), ref: 0 };
+      this.series.set(key, e);
+    }
+    return e;
+  }
+
+  private put(app: Appender, t: number, v: number, name: string, labelName?: string, labelValue?: string): void {
+    const e = this.entry(name, labelName, labelValue);
+    e.ref = app.append(e.ref, e.labels, t, v);
+  }
+
+  /** Appends the result's samples at its start time. The caller commits. */
+  write(app: Appender, r: ProbeResult): void {
+    const t = r.time;
+    this.put(app, t, r.success ? 1 : 0, 'probe_success');
+    this.put(app, t, r.durationMs / 1000, 'probe_duration_seconds');
+    let regexWritten = false;
+    for (const s of r.samples) {
+      if (s.name === 'probe_failed_due_to_regex') regexWritten = true;
+      this.put(app, t, s.value, s.name, s.labelName, s.labelValue);
+    }
+    if (this.probe.hasRegex && !regexWritten) this.put(app, t, r.failedDueToRegex ? 1 : 0, 'probe_failed_due_to_regex');
+  }
+
+  /** Label matchers' view: the labels of probe_success for this probe. */
+  successLabels(): readonly Label[] {
+    return this.entry('probe_success').labels;
+  }
+}

@@ -1,0 +1,50 @@
+// The contract between the probe engine and each probe type. A type is an entry in a registry
+// (registry.ts), never a branch in a switch: it prepares a probe from its config once, then runs
+// it many times. A run reports what it observed and, when the transport failed, why; it never
+// throws for an expected failure (refused, timeout, bad certificate...).
+
+import type { Condition, Observation } from './conditions.js';
+import type { ProbeConfig } from '../config/probes.js';
+
+/** One gauge written with the run's results. `phase` adds a label (probe_http_duration_seconds). */
+export interface ProbeSample {
+  name: string;
+  value: number;
+  labelName?: string;
+  labelValue?: string;
+}
+
+/** Handed to a run. The run must stop all I/O when `signal` aborts (the timeout fired). */
+export interface RunContext {
+  readonly signal: AbortSignal;
+  /** What the run is doing; the timeout reason names it ("timeout after 2s during TLS handshake"). */
+  phase: string;
+  /** Extra metrics of the type (phases, status code...). */
+  readonly samples: ProbeSample[];
+  /** Wall-clock start of the run, ms since the epoch. */
+  readonly startedAt: number;
+}
+
+export interface RunOutcome {
+  obs: Observation;
+  /** The transport failure, or null when there is something for conditions to judge. */
+  error: string | null;
+}
+
+export interface PreparedProbe {
+  /** Key for the per-host concurrency limit. */
+  readonly host: string;
+  /** Whether the body text must be kept (conditions read it). */
+  run(ctx: RunContext): Promise<RunOutcome>;
+}
+
+export interface ProbeType<C extends ProbeConfig = ProbeConfig> {
+  readonly type: C['type'];
+  /** Conditions used when the probe lists none. */
+  readonly defaultConditions: readonly string[];
+  /**
+   * Builds the runnable probe: parses the target, reads certificate files relative to `dir`.
+   * Throws an Error naming the problem (a missing ca_file) — a configuration error.
+   */
+  prepare(cfg: C, conditions: readonly Condition[], dir: string): PreparedProbe;
+}

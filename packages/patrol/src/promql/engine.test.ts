@@ -1,0 +1,65 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { labelsFromRecord } from '../model/labels.js';
+import { STALE_NAN } from '../model/value.js';
+import { MemoryStorage } from '../storage/memory.js';
+import { Engine } from './engine.js';
+import { QueryError } from './types.js';
+
+function fixture(): MemoryStorage {
+  const st = new MemoryStorage();
+  const app = st.appender();
+  for (let i = 0; i <= 10; i++) {
+    const t = i * 60_000;
+    app.append(0, labelsFromRecord({ __name__: 'req', job: 'a', code: '200' }), t, i * 10);
+    app.append(0, labelsFromRecord({ __name__: 'req', job: 'a', code: '500' }), t, i);
+    app.append(0, labelsFromRecord({ __name__: 'req', job: 'b', code: '200' }), t, i * 2);
+    if (i < 5) app.append(0, labelsFromRecord({ __name__: 'gone', job: 'a' }), t, 1);
+  }
+  app.append(0, labelsFromRecord({ __name__: 'gone', job: 'a' }), 5 * 60_000, STALE_NAN);
+  app.commit();
+  return st;
+}
+
+describe('Engine', () => {
+  test('aggregates with by and vector matching with group_left', async () => {
+    const st = fixture();
+    const e = new Engine();
+    const r = await e.instantQuery(st, 'sum by (job) (req)', 600_000);
+    assert.equal(r.value.type, 'vector');
+    if (r.value.type !== 'vector') return;
+    assert.deepEqual(
+      r.value.samples.map((s) => [s.labels.map((l) => `${l.name}=${l.value}`).join(','), s.v]),
+      [
+        ['job=a', 110],
+        ['job=b', 20],
+      ],
+    );
+    const ratio = await e.instantQuery(st, 'req{code="500"} / ignoring(code) group_left sum by (job) (req)', 600_000);
+    assert.equal(ratio.value.type, 'vector');
+    if (ratio.value.type === 'vector') assert.equal(ratio.value.samples.length, 1);
+  });
+
+  test('range query walks the steps; staleness ends a series', async () => {
+    const st = fixture();
+    const e = new Engine();
+    const r = await e.rangeQuery(st, 'gone', 0, 600_000, 60_000);
+    assert.equal(r.value.type, 'matrix');
+    if (r.value.type !== 'matrix') return;
+    assert.deepEqual([...r.value.series[0].timestamps], [0, 60_000, 120_000, 180_000, 240_000]);
+    const s = await e.rangeQuery(st, 'req{job="b"} offset 1m', 120_000, 180_000, 60_000);
+    if (s.value.type === 'matrix') assert.deepEqual([...s.value.series[0].values], [2, 4]);
+  });
+
+  test('errors: many-to-many, max samples, abort', async () => {
+    const st = fixture();
+    await assert.rejects(new Engine().instantQuery(st, 'req + on(job) req', 600_000), (err: unknown) => err instanceof QueryError && /many-to-many/.test(err.message));
+    await assert.rejects(
+      new Engine({ maxSamples: 5 }).rangeQuery(st, 'req', 0, 600_000, 60_000),
+      (err: unknown) => err instanceof QueryError && /too many samples/.test(err.message),
+    );
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(new Engine().instantQuery(st, 'req', 0, { signal: ac.signal }), (err: unknown) => err instanceof QueryError && err.type === 'canceled');
+  });
+});

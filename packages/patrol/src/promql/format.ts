@@ -1,0 +1,183 @@
+// The canonical text of an expression (Prometheus's String()), used by /api/v1/format_query,
+// and a JSON tree for /api/v1/parse_query.
+
+import { METRIC_NAME } from '../model/labels.js';
+import type { AtModifier, DurationExpr, Expr, VectorSelector } from './ast.js';
+
+/** Go's model.Duration.String(): `1h30m`, `0s`. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let s = '';
+  let rest = Math.abs(ms);
+  const units: [string, number][] = [
+    ['y', 365 * 86400000],
+    ['w', 7 * 86400000],
+    ['d', 86400000],
+    ['h', 3600000],
+    ['m', 60000],
+    ['s', 1000],
+    ['ms', 1],
+  ];
+  for (const [u, n] of units) {
+    if (rest >= n) {
+      const q = Math.floor(rest / n);
+      s += `${q}${u}`;
+      rest -= q * n;
+    }
+  }
+  return (ms < 0 ? '-' : '') + s;
+}
+
+function formatDur(d: DurationExpr): string {
+  switch (d.kind) {
+    case 'literal':
+      return /[a-z]$/.test(d.text) ? formatDuration(d.ms) : d.text;
+    case 'step':
+      return 'step()';
+    case 'range':
+      return 'range()';
+    case 'paren':
+      return `(${formatDur(d.arg)})`;
+    case 'unary':
+      return d.op + formatDur(d.arg);
+    case 'minmax':
+      return `${d.fn}(${formatDur(d.lhs)}, ${formatDur(d.rhs)})`;
+    case 'binary':
+      return `${formatDur(d.lhs)} ${d.op} ${formatDur(d.rhs)}`;
+  }
+}
+
+/** Go's strconv.FormatFloat(v, 'f', -1, 64) for the common cases, Inf/NaN as Prometheus prints them. */
+export function formatNumber(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return 'Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  if (!s.includes('e')) return s;
+  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s);
+}
+
+function formatAt(at: AtModifier | null): string {
+  if (!at) return '';
+  if (at.kind === 'start') return ' @ start()';
+  if (at.kind === 'end') return ' @ end()';
+  return ` @ ${(at.ms / 1000).toFixed(3)}`;
+}
+
+function formatOffset(o: DurationExpr | null): string {
+  if (!o) return '';
+  return ` offset ${formatDur(o)}`;
+}
+
+const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const METRIC_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+function labelName(n: string): string {
+  return LABEL_RE.test(n) ? n : quote(n);
+}
+
+function selectorText(vs: VectorSelector): string {
+  let name = vs.name;
+  const ms = vs.matchers.filter((m) => !(name !== '' && m.name === METRIC_NAME && m.type === '=' && m.value === name));
+  const parts = ms.map((m) => `${labelName(m.name)}${m.type}${quote(m.value)}`);
+  if (name !== '' && !METRIC_RE.test(name)) {
+    parts.unshift(quote(name));
+    name = '';
+  }
+  if (parts.length === 0) return name;
+  return `${name}{${parts.join(', ')}}`;
+}
+
+function grouping(labels: string[]): string {
+  return `(${labels.map(labelName).join(', ')})`;
+}
+
+export function formatExpr(e: Expr): string {
+  switch (e.type) {
+    case 'number':
+      return formatNumber(e.value);
+    case 'string':
+      return quote(e.value);
+    case 'vectorSelector':
+      return selectorText(e) + formatOffset(e.offset) + formatAt(e.at) + (e.mode ? ` ${e.mode}` : '');
+    case 'matrixSelector':
+      return `${selectorText(e.selector)}[${formatDur(e.range)}]` + formatOffset(e.selector.offset) + formatAt(e.selector.at) + (e.selector.mode ? ` ${e.selector.mode}` : '');
+    case 'subquery':
+      return `${formatExpr(e.expr)}[${formatDur(e.range)}:${e.step ? formatDur(e.step) : ''}]` + formatOffset(e.offset) + formatAt(e.at);
+    case 'call':
+      return `${e.func}(${e.args.map(formatExpr).join(', ')})`;
+    case 'paren':
+      return `(${formatExpr(e.expr)})`;
+    case 'unary':
+      return `${e.op}${formatExpr(e.expr)}`;
+    case 'aggregate': {
+      let s = e.op;
+      if (e.hasGrouping) s += ` ${e.without ? 'without' : 'by'} ${grouping(e.grouping)} `;
+      const args = e.param ? `${formatExpr(e.param)}, ${formatExpr(e.expr)}` : formatExpr(e.expr);
+      return `${s}(${args})`;
+    }
+    case 'binary': {
+      let mod = '';
+      if (e.bool) mod += ' bool';
+      const m = e.matching;
+      if (m && (m.explicit || m.card === 'many-to-one' || m.card === 'one-to-many')) {
+        if (m.on || m.labels.length > 0) mod += ` ${m.on ? 'on' : 'ignoring'}${grouping(m.labels)}`;
+        if (m.card === 'many-to-one') mod += ` group_left${m.include.length ? grouping(m.include) : ''}`;
+        if (m.card === 'one-to-many') mod += ` group_right${m.include.length ? grouping(m.include) : ''}`;
+      }
+      return `${formatExpr(e.lhs)} ${e.op}${mod} ${formatExpr(e.rhs)}`;
+    }
+  }
+}
+
+/** A JSON view of the tree for /api/v1/parse_query (field names follow Prometheus's JSON). */
+export function exprToJSON(e: Expr): unknown {
+  switch (e.type) {
+    case 'number':
+      return { type: 'numberLiteral', val: formatNumber(e.value) };
+    case 'string':
+      return { type: 'stringLiteral', val: e.value };
+    case 'vectorSelector':
+      return {
+        type: 'vectorSelector',
+        name: e.name,
+        matchers: e.matchers.map((m) => ({ type: m.type, name: m.name, value: m.value })),
+        offset: e.offset ? formatDur(e.offset) : '0s',
+        timestamp: e.at && e.at.kind === 'time' ? e.at.ms : undefined,
+        startOrEnd: e.at && e.at.kind !== 'time' ? e.at.kind : undefined,
+      };
+    case 'matrixSelector':
+      return { type: 'matrixSelector', range: formatDur(e.range), vectorSelector: exprToJSON(e.selector) };
+    case 'subquery':
+      return {
+        type: 'subquery',
+        expr: exprToJSON(e.expr),
+        range: formatDur(e.range),
+        step: e.step ? formatDur(e.step) : '',
+        offset: e.offset ? formatDur(e.offset) : '0s',
+        timestamp: e.at && e.at.kind === 'time' ? e.at.ms : undefined,
+        startOrEnd: e.at && e.at.kind !== 'time' ? e.at.kind : undefined,
+      };
+    case 'call':
+      return { type: 'call', func: { name: e.func }, args: e.args.map(exprToJSON) };
+    case 'paren':
+      return { type: 'parenExpr', expr: exprToJSON(e.expr) };
+    case 'unary':
+      return { type: 'unaryExpr', op: e.op, expr: exprToJSON(e.expr) };
+    case 'aggregate':
+      return { type: 'aggregation', op: e.op, expr: exprToJSON(e.expr), param: e.param ? exprToJSON(e.param) : null, grouping: e.grouping, without: e.without };
+    case 'binary':
+      return {
+        type: 'binaryExpr',
+        op: e.op,
+        lhs: exprToJSON(e.lhs),
+        rhs: exprToJSON(e.rhs),
+        bool: e.bool,
+        matching: e.matching ? { card: e.matching.card, on: e.matching.on, labels: e.matching.labels, include: e.matching.include } : null,
+      };
+  }
+}

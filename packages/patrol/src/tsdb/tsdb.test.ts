@@ -1,0 +1,277 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { Registry } from 'prom-client';
+import type { Labels } from '../model/labels.js';
+import { labelsFromRecord } from '../model/labels.js';
+import { Matcher } from '../model/matchers.js';
+import { isStaleNaN, STALE_NAN } from '../model/value.js';
+import { collectSeries, loadSamples, StorageError, type Storage } from '../storage/interface.js';
+import { openTSDB, type TSDBOptions } from './tsdb.js';
+
+const root = mkdtempSync(join(tmpdir(), 'patrol-tsdb-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const newDir = (): string => join(root, `db${++dirs}`);
+const L = (rec: Record<string, string>): Labels => labelsFromRecord(rec);
+const DAY = 86_400_000;
+
+function dump(s: Storage, matchers: Matcher[] = [new Matcher('=~', '__name__', '.+')], start = -Infinity, end = Infinity): Map<string, { ts: number[]; vs: number[] }> {
+  const q = s.querier(start, end);
+  const out = new Map<string, { ts: number[]; vs: number[] }>();
+  for (const ser of collectSeries(q.select({ start, end }, matchers))) {
+    const { timestamps, values } = loadSamples(ser.iterator());
+    out.set(JSON.stringify(ser.labels), { ts: [...timestamps], vs: [...values] });
+  }
+  q.close();
+  return out;
+}
+
+function errCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof StorageError) return e.code;
+    throw e;
+  }
+  return 'none';
+}
+
+async function fill(dir: string, opts: Partial<TSDBOptions> = {}): Promise<Map<string, { ts: number[]; vs: number[] }>> {
+  const db = await openTSDB({ dir, retention: 365 * DAY, compactInterval: 0, ...opts });
+  for (let step = 0; step < 300; step++) {
+    const a = db.appender();
+    for (let i = 0; i < 50; i++) a.append(0, L({ __name__: i % 2 ? 'gauge' : 'counter', i: String(i) }), 1e12 + step * 15_000 + (i % 3), step % 97 === 5 ? STALE_NAN : i % 2 ? Math.sin(step * i) : step * i);
+    a.commit();
+    if (step === 150) await db.compact();
+  }
+  const want = dump(db);
+  await db.close();
+  return want;
+}
+
+describe('TSDB', () => {
+  test('reopening after close returns every sample, stale markers included', async () => {
+    const dir = newDir();
+    const want = await fill(dir);
+    assert.equal(want.size, 50);
+    const db = await openTSDB({ dir, retention: 365 * DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db), want);
+    const got = dump(db, [new Matcher('=', 'i', '4')]);
+    const vs = [...got.values()][0].vs;
+    assert.ok(isStaleNaN(vs[5]) && isStaleNaN(vs[102]));
+    assert.equal(db.stats().walBytes, 0, 'a graceful close leaves an empty WAL');
+    await db.close();
+  });
+
+  test('reopening after an abandoned process replays the WAL', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: 365 * DAY, compactInterval: 0, headMaxAge: 0 });
+    for (let step = 0; step < 400; step++) {
+      const a = db.appender();
+      for (let i = 0; i < 20; i++) a.append(0, L({ __name__: 'm', i: String(i) }), step * 1000, step + i);
+      a.commit();
+      if (step === 200) await db.compact();
+    }
+    const a = db.appender();
+    a.append(0, L({ __name__: 'm', i: '0' }), 1e9, 1);
+    a.rollback();
+    const want = dump(db);
+    db.abandon();
+    const db2 = await openTSDB({ dir, retention: 365 * DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db2), want);
+    await db2.compact();
+    assert.deepEqual(dump(db2), want);
+    await db2.close();
+  });
+
+  test('compaction persists chunks, truncates the WAL and reports metrics', async () => {
+    const registry = new Registry();
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: 365 * DAY, compactInterval: 0, headMaxAge: 0, registry });
+    for (let step = 0; step < 500; step++) {
+      const a = db.appender();
+      for (let i = 0; i < 10; i++) a.append(0, L({ __name__: 'c', i: String(i) }), step * 15_000, step);
+      a.commit();
+    }
+    const before = db.stats().walBytes;
+    await db.compact();
+    await db.compact();
+    const st = db.stats();
+    assert.ok(st.chunks >= 40, `chunks ${st.chunks}`);
+    assert.ok(st.walBytes < before, `WAL ${st.walBytes} < ${before}`);
+    const text = await registry.metrics();
+    for (const m of ['patrol_tsdb_head_series 10', 'patrol_tsdb_samples_appended_total 5000', 'patrol_tsdb_chunks', 'patrol_tsdb_wal_size_bytes', 'patrol_tsdb_out_of_order_rejections_total 0', 'patrol_tsdb_compaction_duration_seconds_count 2', 'patrol_tsdb_disk_bytes']) {
+      assert.ok(text.includes(m), `metrics lack ${m}`);
+    }
+    const [s] = dump(db, [new Matcher('=', 'i', '3')]).values();
+    assert.equal(s.ts.length, 500);
+    await db.close();
+  });
+
+  test('retention by time drops old chunks and series and rejects samples beyond it', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: 3_600_000, compactInterval: 0, headMaxAge: 0 });
+    for (let t = 0; t <= 7_200_000; t += 60_000) {
+      const a = db.appender();
+      a.append(0, L({ __name__: 'keep' }), t, t);
+      if (t < 1_800_000) a.append(0, L({ __name__: 'old' }), t, t);
+      a.commit();
+      // Cut and persist chunks every 10 minutes of data, so retention has whole chunks to drop.
+      if (t % 600_000 === 0) await db.compact();
+    }
+    assert.equal(errCode(() => db.appender().append(0, L({ __name__: 'keep' }), 1000, 1)), 'out_of_bounds');
+    await db.compact();
+    await db.compact();
+    const got = dump(db);
+    assert.deepEqual([...got.keys()], [JSON.stringify(L({ __name__: 'keep' }))]);
+    const ts = got.values().next().value!.ts;
+    assert.ok(ts[0] >= 3_600_000 - 1_000_000, `oldest kept sample ${ts[0]}`);
+    assert.equal(ts[ts.length - 1], 7_200_000);
+    const q = db.querier(-Infinity, Infinity);
+    assert.deepEqual(q.labelValues('__name__'), ['keep']);
+    await db.close();
+    const db2 = await openTSDB({ dir, retention: 3_600_000, compactInterval: 0 });
+    assert.deepEqual([...dump(db2).keys()], [JSON.stringify(L({ __name__: 'keep' }))]);
+    await db2.close();
+  });
+
+  test('retention by size drops the oldest blocks', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: 80 * 60_000, retentionSize: 200_000, compactInterval: 0, headMaxAge: 0 });
+    for (let step = 0; step < 400; step++) {
+      const a = db.appender();
+      for (let i = 0; i < 100; i++) a.append(0, L({ __name__: 'big', i: String(i) }), step * 15_000, Math.random());
+      a.commit();
+      if (step % 50 === 49) await db.compact();
+    }
+    await db.compact();
+    const got = dump(db);
+    const first = Math.min(...[...got.values()].map((s) => s.ts[0]));
+    assert.ok(first > 0, `oldest data was dropped (oldest left ${first})`);
+    assert.ok([...got.values()].every((s) => s.ts[s.ts.length - 1] === 399 * 15_000));
+    await db.close();
+  });
+
+  test('out-of-order samples are rejected and counted without a window', async () => {
+    const registry = new Registry();
+    const db = await openTSDB({ dir: newDir(), retention: DAY, compactInterval: 0, registry });
+    const a = db.appender();
+    a.append(0, L({ __name__: 'o' }), 10_000, 1);
+    a.commit();
+    const b = db.appender();
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), 9_000, 1)), 'out_of_order');
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'o' }), 8_000, 1)), 'out_of_order');
+    b.commit();
+    assert.match(await registry.metrics(), /patrol_tsdb_out_of_order_rejections_total 2/);
+    await db.close();
+  });
+
+  test('out-of-order samples within the window are kept, merged, persisted and replayed', async () => {
+    const dir = newDir();
+    const opts = { dir, retention: DAY, compactInterval: 0, outOfOrderWindow: 60_000, headMaxAge: 0 };
+    const db = await openTSDB(opts);
+    const ls = L({ __name__: 'w' });
+    const a = db.appender();
+    for (let t = 100_000; t <= 200_000; t += 10_000) a.append(0, ls, t, t);
+    a.commit();
+    const b = db.appender();
+    b.append(0, ls, 155_000, -1);
+    b.append(0, ls, 145_000, -2);
+    assert.equal(errCode(() => b.append(0, ls, 130_000, 5)), 'out_of_order', 'older than the window');
+    assert.equal(errCode(() => b.append(0, ls, 150_000, 7)), 'duplicate_sample');
+    assert.equal(errCode(() => b.append(0, ls, 150_000, 150_000)), 'none');
+    b.commit();
+    const c = db.appender();
+    assert.equal(errCode(() => c.append(0, ls, 155_000, 3)), 'duplicate_sample');
+    c.rollback();
+    const want = [100_000, 110_000, 120_000, 130_000, 140_000, 145_000, 150_000, 155_000, 160_000, 170_000, 180_000, 190_000, 200_000];
+    assert.deepEqual(dump(db).get(JSON.stringify(ls))!.ts, want);
+    await db.compact();
+    assert.deepEqual(dump(db).get(JSON.stringify(ls))!.ts, want);
+    const d = db.appender();
+    d.append(0, ls, 165_000, 9);
+    d.commit();
+    db.abandon();
+    const db2 = await openTSDB(opts);
+    const got = dump(db2).get(JSON.stringify(ls))!;
+    assert.deepEqual(got.ts, [...want.slice(0, 9), 165_000, ...want.slice(9)].sort((x, y) => x - y));
+    assert.equal(got.vs[got.ts.indexOf(145_000)], -2);
+    assert.equal(got.vs[got.ts.indexOf(165_000)], 9);
+    await db2.close();
+  });
+
+  test('deleted series stay deleted after a crash and after a reopen', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    const a = db.appender();
+    for (let t = 1000; t <= 20_000; t += 1000) {
+      a.append(0, L({ __name__: 'del', k: 'part' }), t, t);
+      a.append(0, L({ __name__: 'del', k: 'all' }), t, t);
+    }
+    a.commit();
+    await db.compact();
+    db.deleteSeries([new Matcher('=', 'k', 'part')], 5000, 15_000);
+    db.deleteSeries([new Matcher('=', 'k', 'all')], -Infinity, Infinity);
+    const b = db.appender();
+    b.append(0, L({ __name__: 'del', k: 'part' }), 21_000, 21);
+    b.commit();
+    const want = dump(db);
+    assert.deepEqual([...want.values()][0].ts, [1000, 2000, 3000, 4000, 16_000, 17_000, 18_000, 19_000, 20_000, 21_000]);
+    db.abandon();
+    const db2 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db2), want);
+    await db2.close();
+    const db3 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db3), want);
+    await db3.close();
+  });
+
+  test('survives SIGKILL at random moments: every committed batch is there, nothing else', async (t) => {
+    const dir = newDir();
+    const child = join(import.meta.dirname, 'testdata', 'crash-child.ts');
+    const series = 30;
+    let next = 0;
+    for (let round = 0; round < 4; round++) {
+      const p = spawn(process.execPath, ['--import', 'tsx', child, dir, String(next), String(series)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let errOut = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (errOut += d.toString()));
+      // 'close' waits for the pipes to drain, so every id the child printed is read.
+      const exited = new Promise<void>((resolve) => p.on('close', () => resolve()));
+      // Wait for the first commits, then a random extra moment.
+      const deadline = Date.now() + 60_000;
+      while (!out.includes('\n') && Date.now() < deadline && p.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(out.includes('\n'), `child printed nothing: ${errOut}`);
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 900));
+      p.kill('SIGKILL');
+      await exited;
+      const ids = out.split('\n').filter(Boolean).map(Number);
+      const last = ids[ids.length - 1];
+      let extra = 0;
+      const db = await openTSDB({ dir, retention: 365 * DAY, compactInterval: 0 });
+      const got = dump(db);
+      assert.equal(got.size, series);
+      for (const [key, s] of got) {
+        const i = Number(JSON.parse(key).find((l: { name: string }) => l.name === 'i').value);
+        // Batches 0..last are committed and printed; last+1 may have committed before the kill.
+        assert.ok(s.ts.length === last + 1 || s.ts.length === last + 2, `series ${i}: ${s.ts.length} samples, last printed batch ${last}`);
+        if (s.ts.length === last + 2) extra++;
+        for (let b = 0; b < s.ts.length; b++) {
+          assert.equal(s.ts[b], b * 1000);
+          if (b % 50 === 7) assert.ok(isStaleNaN(s.vs[b]));
+          else assert.equal(s.vs[b], b + i);
+        }
+      }
+      const lens = new Set([...got.values()].map((s) => s.ts.length));
+      assert.equal(lens.size, 1, 'a batch is all or nothing');
+      next = [...lens][0];
+      t.diagnostic(`round ${round}: killed after batch ${last}, found ${next} batches${extra ? ' (the last committed before its id was printed)' : ''}`);
+      await db.close();
+    }
+  });
+});

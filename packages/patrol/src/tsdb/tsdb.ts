@@ -1,0 +1,1252 @@
+// The embedded time-series engine: an in-memory head (series, label postings, one open XOR chunk
+// per series in a shared arena), a write-ahead log of committed samples, and persisted chunks in
+// SQLite (store.ts). See README.md in this folder for the design and the measured figures.
+//
+// Life of a sample: Appender.append validates it (order, duplicates, retention bound) against the
+// head and the batch; commit writes the batch to the WAL with one synchronous write, then adds the
+// samples to the series' open head chunks. A head chunk is cut when it holds 120 samples or its
+// slot is full; cut chunks wait in memory until the next compaction writes them to SQLite, after
+// which WAL segments that only hold persisted samples are deleted. Compaction runs in slices of
+// at most ~20 ms between which the event loop serves appends and queries.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino, type Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Label, Labels } from '../model/labels.js';
+import { compareLabels, labelsKey } from '../model/labels.js';
+import type { Matcher } from '../model/matchers.js';
+import { matchLabels } from '../model/matchers.js';
+import { isStaleNaN } from '../model/value.js';
+import type { Appender, Querier, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Storage } from '../storage/interface.js';
+import { StorageError } from '../storage/interface.js';
+import { ArrayIterator, sameValue, validateLabels } from '../storage/memory.js';
+import { chunkCount, chunkIterator, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator, type DecimalIterator } from './chunk.js';
+import { ChunkStore, type ChunkToWrite, type StoredChunk } from './store.js';
+import { Wal, type WalPosition } from './wal.js';
+
+export interface TSDBOptions {
+  dir: string;
+  /** Keep samples newer than the newest sample minus this many milliseconds. */
+  retention: number;
+  /** Drop the oldest blocks while the store uses more bytes than this; 0 means no limit. */
+  retentionSize?: number;
+  /** Accept samples up to this many ms older than the newest sample of the head (0: reject). */
+  outOfOrderWindow?: number;
+  registry?: Registry;
+  logger?: Logger;
+  /** Milliseconds between background compactions; 0 turns the timer off (call compact()). */
+  compactInterval?: number;
+  /** Open head chunks whose first sample went to a WAL segment older than this are cut (ms). */
+  headMaxAge?: number;
+  /** WAL segment size in bytes. */
+  walSegmentSize?: number;
+}
+
+/** Bytes of arena per series for its open head chunk. */
+const SLOT = 256;
+const SLOT_BITS = SLOT * 8;
+const ARENA_SHIFT = 12;
+const ARENA_MASK = (1 << ARENA_SHIFT) - 1;
+/** Longest stretch of compaction work between two yields to the event loop. */
+const SLICE_MS = 20;
+
+const F_ALIVE = 1;
+const F_LOGGED = 2; // a WAL record names the series
+const F_STORED = 4; // the series table has a row
+
+interface CutChunk extends ChunkToWrite {
+  /** WAL segment of its first sample. */
+  seg: number;
+  dropped: boolean;
+}
+
+interface PostingEntry {
+  label: Label;
+  refs: number[];
+}
+
+interface OooBuffer {
+  ts: number[];
+  vs: number[];
+}
+
+const u32v = new Uint32Array(2);
+const f64v = new Float64Array(u32v.buffer);
+
+function posLess(a: WalPosition, b: WalPosition): boolean {
+  return a.seg < b.seg || (a.seg === b.seg && a.off < b.off);
+}
+
+export async function openTSDB(opts: TSDBOptions): Promise<TSDB> {
+  const db = new TSDB(opts);
+  await db.init();
+  return db;
+}
+
+export class TSDB implements Storage {
+  private readonly log: Logger;
+  private readonly retention: number;
+  private readonly retentionSize: number;
+  private readonly oooWindow: number;
+  private readonly headMaxAge: number;
+  private store!: ChunkStore;
+  private wal!: Wal;
+
+  // Series state, indexed by ref (refs start at 1 and are never reused).
+  private cap = 0;
+  nextRef = 1;
+  private numSeries = 0;
+  private labels: (Labels | undefined)[] = [];
+  private readonly byKey = new Map<string, number>();
+  private flags = new Uint8Array(0);
+  private lastT = new Float64Array(0);
+  private lastV = new Float64Array(0);
+  private lastVKnown = new Uint8Array(0);
+  private minT = new Float64Array(0);
+  private persistedMaxT = new Float64Array(0);
+  // Open head chunk state.
+  private hCount = new Uint8Array(0);
+  private hPos = new Uint16Array(0);
+  private hT = new Float64Array(0);
+  private hDelta = new Float64Array(0);
+  private hVhi = new Uint32Array(0);
+  private hVlo = new Uint32Array(0);
+  private hLead = new Uint8Array(0);
+  private hTrail = new Uint8Array(0);
+  private hMinT = new Float64Array(0);
+  private hFirstSeg = new Int32Array(0);
+  private readonly arena: Uint8Array[] = [];
+  // Per-batch validation: the newest pending sample of a series in the appender that owns it.
+  private pendOwner = new Int32Array(0);
+  private pendT = new Float64Array(0);
+  private pendV = new Float64Array(0);
+  private appenderIds = 0;
+  private readonly pool: AppendBuffers[] = [];
+  private readonly enc = new XorEncoder();
+
+  private readonly postings = new Map<string, Map<string, PostingEntry>>();
+  private cutList: CutChunk[] = [];
+  private readonly unpersisted = new Map<number, CutChunk[]>();
+  private ooo = new Map<number, OooBuffer>();
+  private oooMinSeg = Infinity;
+  private oooCheckpoint: WalPosition = { seg: 0, off: 0 };
+  private toPersist: number[] = [];
+  /** Newest sample timestamp in the store. */
+  maxT = -Infinity;
+  /** Samples older than this were dropped by size retention. */
+  private sizeFloor = -Infinity;
+
+  private closed = false;
+  private timer: NodeJS.Timeout | null = null;
+  private compacting: Promise<void> | null = null;
+  private sliceStart = 0;
+  /** Longest event-loop block of compaction work so far, in ms. */
+  maxSliceMs = 0;
+
+  private readonly mSamples: Counter;
+  private readonly mOoo: Counter;
+  private readonly mCompaction: Histogram;
+
+  constructor(private readonly opts: TSDBOptions) {
+    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.retention = opts.retention > 0 ? opts.retention : Infinity;
+    this.retentionSize = opts.retentionSize ?? 0;
+    this.oooWindow = opts.outOfOrderWindow ?? 0;
+    this.headMaxAge = opts.headMaxAge ?? 40 * 60 * 1000;
+    const registers = opts.registry ? [opts.registry] : [];
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    new Gauge({
+      name: 'patrol_tsdb_head_series',
+      help: 'Series in the head.',
+      registers,
+      collect() {
+        this.set(self.numSeries);
+      },
+    });
+    this.mSamples = new Counter({ name: 'patrol_tsdb_samples_appended_total', help: 'Samples committed.', registers });
+    new Gauge({
+      name: 'patrol_tsdb_chunks',
+      help: 'Chunks persisted or waiting to be persisted.',
+      registers,
+      collect() {
+        if (!self.closed) this.set(self.store.totalChunks() + self.cutList.length);
+      },
+    });
+    new Gauge({
+      name: 'patrol_tsdb_wal_size_bytes',
+      help: 'Bytes in write-ahead log segments.',
+      registers,
+      collect() {
+        this.set(self.wal.size);
+      },
+    });
+    this.mOoo = new Counter({ name: 'patrol_tsdb_out_of_order_rejections_total', help: 'Samples rejected for being out of order.', registers });
+    this.mCompaction = new Histogram({
+      name: 'patrol_tsdb_compaction_duration_seconds',
+      help: 'Wall time of head compactions (persist chunks, retention, WAL truncation).',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    });
+    new Gauge({
+      name: 'patrol_tsdb_disk_bytes',
+      help: 'Bytes on disk: chunk database and WAL.',
+      registers,
+      collect() {
+        if (!self.closed) this.set(self.store.diskBytes() + self.wal.size);
+      },
+    });
+  }
+
+  /** @internal Opens the files, loads series and replays the WAL. */
+  async init(): Promise<void> {
+    mkdirSync(this.opts.dir, { recursive: true });
+    const blockLen = Math.max(1000, Math.min(86_400_000, Math.floor(Math.min(this.retention, 80 * 86_400_000) / 8)));
+    this.store = new ChunkStore(join(this.opts.dir, 'chunks.db'), blockLen);
+    const t0 = performance.now();
+    this.store.eachSeries((id, key, mint, maxt) => {
+      this.createSeries(id, key, parseKey(key));
+      this.flags[id] |= F_LOGGED | F_STORED;
+      this.minT[id] = mint;
+      this.lastT[id] = maxt;
+      this.persistedMaxT[id] = maxt;
+      if (maxt > this.maxT) this.maxT = maxt;
+    });
+    const cp = this.store.getMeta('ooo_checkpoint');
+    if (cp) {
+      const [seg, off] = cp.split(':').map(Number);
+      this.oooCheckpoint = { seg, off };
+    }
+    const floor = this.store.getMeta('size_floor');
+    if (floor) this.sizeFloor = Number(floor);
+    const loaded = performance.now();
+    this.wal = new Wal(join(this.opts.dir, 'wal'), this.opts.walSegmentSize);
+    let replayed = 0;
+    const warnings = this.wal.replay((rec, pos) => {
+      if (rec.type === 'tombstone') {
+        if (rec.ref < this.cap && this.flags[rec.ref] & F_ALIVE) this.deleteOne(rec.ref, rec.mint, rec.maxt, false);
+        return;
+      }
+      for (const s of rec.series) {
+        if (s.ref >= this.cap || !(this.flags[s.ref] & F_ALIVE)) this.createSeries(s.ref, s.key, parseKey(s.key));
+        this.flags[s.ref] |= F_LOGGED;
+        if (!(this.flags[s.ref] & F_STORED)) this.toPersist.push(s.ref);
+      }
+      const { refs, ts, vs, n } = rec;
+      for (let i = 0; i < n; i++) {
+        const r = refs[i];
+        if (r >= this.cap || !(this.flags[r] & F_ALIVE)) continue;
+        this.ingest(r, ts[i], vs[i], pos.seg, pos);
+      }
+      replayed += n;
+    });
+    for (const w of warnings) this.log.warn(w);
+    // Series whose every sample was deleted before the crash.
+    for (let r = 1; r < this.nextRef; r++) {
+      if (this.flags[r] & F_ALIVE && this.lastT[r] === -Infinity && this.hCount[r] === 0 && !this.ooo.has(r)) this.removeSeries(r, true);
+    }
+    this.wal.rotate();
+    this.log.info(
+      { series: this.numSeries, replayedSamples: replayed, loadMs: Math.round(loaded - t0), replayMs: Math.round(performance.now() - loaded) },
+      'TSDB opened',
+    );
+    const every = this.opts.compactInterval ?? 60_000;
+    if (every > 0) {
+      this.timer = setInterval(() => {
+        this.compact().catch((e: unknown) => this.log.error({ err: e }, 'TSDB compaction failed'));
+      }, every);
+      this.timer.unref();
+    }
+  }
+
+  // ---------------------------------------------------------------- series and index
+
+  private grow(min: number): void {
+    let cap = Math.max(1024, this.cap);
+    while (cap <= min) cap *= 2;
+    const g8 = (a: Uint8Array): Uint8Array<ArrayBuffer> => {
+      const b = new Uint8Array(cap);
+      b.set(a);
+      return b;
+    };
+    const g16 = (a: Uint16Array): Uint16Array<ArrayBuffer> => {
+      const b = new Uint16Array(cap);
+      b.set(a);
+      return b;
+    };
+    const g32 = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
+      const b = new Uint32Array(cap);
+      b.set(a);
+      return b;
+    };
+    const gi32 = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(cap);
+      b.set(a);
+      return b;
+    };
+    const gf = (a: Float64Array, fill: number): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(cap);
+      b.fill(fill, a.length);
+      b.set(a);
+      return b;
+    };
+    this.flags = g8(this.flags);
+    this.lastT = gf(this.lastT, -Infinity);
+    this.lastV = gf(this.lastV, 0);
+    this.lastVKnown = g8(this.lastVKnown);
+    this.minT = gf(this.minT, Infinity);
+    this.persistedMaxT = gf(this.persistedMaxT, -Infinity);
+    this.hCount = g8(this.hCount);
+    this.hPos = g16(this.hPos);
+    this.hT = gf(this.hT, 0);
+    this.hDelta = gf(this.hDelta, 0);
+    this.hVhi = g32(this.hVhi);
+    this.hVlo = g32(this.hVlo);
+    this.hLead = g8(this.hLead);
+    this.hTrail = g8(this.hTrail);
+    this.hMinT = gf(this.hMinT, 0);
+    this.hFirstSeg = gi32(this.hFirstSeg);
+    this.pendOwner = gi32(this.pendOwner);
+    this.pendT = gf(this.pendT, 0);
+    this.pendV = gf(this.pendV, 0);
+    this.cap = cap;
+  }
+
+  private createSeries(ref: number, key: string, ls: Labels): void {
+    if (ref >= this.cap) this.grow(ref);
+    while (this.arena.length <= ref >>> ARENA_SHIFT) this.arena.push(new Uint8Array(SLOT << ARENA_SHIFT));
+    const shared: Label[] = [];
+    for (const l of ls) {
+      let byValue = this.postings.get(l.name);
+      if (!byValue) {
+        byValue = new Map();
+        this.postings.set(l.name, byValue);
+      }
+      let e = byValue.get(l.value);
+      if (!e) {
+        e = { label: { name: l.name, value: l.value }, refs: [] };
+        byValue.set(l.value, e);
+      }
+      e.refs.push(ref);
+      shared.push(e.label);
+    }
+    this.labels[ref] = shared;
+    this.byKey.set(key, ref);
+    this.flags[ref] = F_ALIVE;
+    this.lastT[ref] = -Infinity;
+    this.minT[ref] = Infinity;
+    this.persistedMaxT[ref] = -Infinity;
+    this.lastVKnown[ref] = 1;
+    this.hCount[ref] = 0;
+    if (ref >= this.nextRef) this.nextRef = ref + 1;
+    this.numSeries++;
+  }
+
+  /** @internal Resolves a ref or labels to a live series, creating it when new. */
+  seriesRef(ref: number, ls: Labels): number {
+    if (ref > 0 && ref < this.nextRef && this.flags[ref] & F_ALIVE) return ref;
+    const key = labelsKey(ls);
+    const found = this.byKey.get(key);
+    if (found !== undefined) return found;
+    validateLabels(ls);
+    const r = this.nextRef;
+    this.createSeries(r, key, ls);
+    return r;
+  }
+
+  private removeSeries(ref: number, storeToo: boolean): void {
+    const ls = this.labels[ref];
+    if (!(this.flags[ref] & F_ALIVE) || !ls) return;
+    const key = labelsKey(ls);
+    if (this.byKey.get(key) === ref) this.byKey.delete(key);
+    for (const l of ls) {
+      const byValue = this.postings.get(l.name);
+      const e = byValue?.get(l.value);
+      if (!byValue || !e) continue;
+      const i = e.refs.indexOf(ref);
+      if (i >= 0) e.refs.splice(i, 1);
+      if (e.refs.length === 0) {
+        byValue.delete(l.value);
+        if (byValue.size === 0) this.postings.delete(l.name);
+      }
+    }
+    if (storeToo && this.flags[ref] & F_STORED) {
+      this.store.deleteSeriesChunks(ref);
+      this.store.deleteSeriesRow(ref);
+    }
+    this.labels[ref] = undefined;
+    this.flags[ref] = 0;
+    this.hCount[ref] = 0;
+    const cut = this.unpersisted.get(ref);
+    if (cut) for (const c of cut) c.dropped = true;
+    this.unpersisted.delete(ref);
+    this.ooo.delete(ref);
+    this.numSeries--;
+  }
+
+  /** Refs of live series that match all matchers and have data in [mint, maxt], ascending. */
+  private matching(matchers: readonly Matcher[] | undefined, mint: number, maxt: number): number[] {
+    let cand: number[] | null = null;
+    for (const m of matchers ?? []) {
+      if (m.matchesEmpty()) continue;
+      const byValue = this.postings.get(m.name);
+      if (!byValue) return [];
+      let list: number[];
+      if (m.type === '=') list = byValue.get(m.value)?.refs ?? [];
+      else {
+        list = [];
+        for (const [v, e] of byValue) if (m.matches(v)) for (const r of e.refs) list.push(r);
+        list.sort((a, b) => a - b);
+      }
+      if (cand === null || list.length < cand.length) cand = list;
+      if (cand.length === 0) return [];
+    }
+    const out: number[] = [];
+    const check = (r: number): void => {
+      if (!(this.flags[r] & F_ALIVE)) return;
+      if (!this.overlaps(r, mint, maxt)) return;
+      if (matchers && matchers.length && !matchLabels(matchers, this.labels[r]!)) return;
+      out.push(r);
+    };
+    if (cand) for (const r of cand) check(r);
+    else for (let r = 1; r < this.nextRef; r++) check(r);
+    return out;
+  }
+
+  private overlaps(r: number, mint: number, maxt: number): boolean {
+    return this.minT[r] <= maxt && this.lastT[r] >= mint && this.lastT[r] >= this.sizeFloor;
+  }
+
+  // ---------------------------------------------------------------- appending
+
+  appender(): Appender {
+    if (this.closed) throw new StorageError('closed', 'storage is closed');
+    this.appenderIds = (this.appenderIds + 1) | 0 || 1;
+    return new TSDBAppender(this, this.appenderIds);
+  }
+
+  /** @internal */
+  takeBuffers(): AppendBuffers {
+    return this.pool.pop() ?? new AppendBuffers(1024);
+  }
+
+  /** @internal */
+  releaseBuffers(b: AppendBuffers): void {
+    b.n = 0;
+    if (this.pool.length < 16) this.pool.push(b);
+  }
+
+  /** @internal Validates one sample for an appender; returns false for a no-op duplicate. */
+  check(id: number, r: number, t: number, v: number): boolean {
+    if (this.closed) throw new StorageError('closed', 'storage is closed');
+    if (!Number.isFinite(t)) throw new StorageError('out_of_bounds', `timestamp ${t} is not a finite number`);
+    if (t < this.maxT - this.retention) throw new StorageError('out_of_bounds', `sample at ${t} is older than the retention (newest sample ${this.maxT})`);
+    let lastT: number;
+    let lastV: number;
+    if (this.pendOwner[r] === id) {
+      lastT = this.pendT[r];
+      lastV = this.pendV[r];
+    } else {
+      lastT = this.lastT[r];
+      lastV = this.lastV[r];
+      if (t === lastT && !this.lastVKnown[r]) {
+        lastV = this.valueAt(r, t);
+        this.lastV[r] = lastV;
+        this.lastVKnown[r] = 1;
+      }
+    }
+    if (t > lastT) {
+      this.pendOwner[r] = id;
+      this.pendT[r] = t;
+      this.pendV[r] = v;
+      return true;
+    }
+    if (t === lastT) {
+      if (!sameValue(v, lastV)) throw new StorageError('duplicate_sample', `duplicate sample for timestamp ${t} with a different value`);
+      return false;
+    }
+    if (this.oooWindow > 0 && t >= this.maxT - this.oooWindow) {
+      // Rare, so look the timestamp up everywhere: head, cut and persisted chunks, OOO buffer.
+      const it = this.iteratorFor(this.gather(r, t, t), t, t);
+      if (it.next() && it.atT() === t) {
+        if (!sameValue(v, it.atV())) throw new StorageError('duplicate_sample', `duplicate sample for timestamp ${t} with a different value`);
+        return false;
+      }
+      return true;
+    }
+    this.mOoo.inc();
+    throw new StorageError('out_of_order', `out of order sample: ${t} is older than ${lastT}${this.oooWindow > 0 ? ' and outside the out-of-order window' : ''}`);
+  }
+
+  /** @internal Makes a batch durable, then visible. */
+  commitBatch(b: AppendBuffers): void {
+    if (this.closed) throw new StorageError('closed', 'storage is closed');
+    const n = b.n;
+    if (n === 0) return;
+    const refs = b.refs;
+    const newSeries: { ref: number; key: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = refs[i];
+      if (!(this.flags[r] & F_LOGGED) && this.flags[r] & F_ALIVE) {
+        this.flags[r] |= F_LOGGED;
+        newSeries.push({ ref: r, key: labelsKey(this.labels[r]!) });
+      }
+    }
+    let seg: number;
+    try {
+      seg = this.wal.appendBatch(newSeries, refs, b.ts, b.vs, n);
+    } catch (e) {
+      for (const s of newSeries) this.flags[s.ref] &= ~F_LOGGED;
+      throw e;
+    }
+    for (const s of newSeries) if (!(this.flags[s.ref] & F_STORED)) this.toPersist.push(s.ref);
+    const ts = b.ts;
+    const vs = b.vs;
+    for (let i = 0; i < n; i++) {
+      const r = refs[i];
+      if (this.flags[r] & F_ALIVE) this.ingest(r, ts[i], vs[i], seg, null);
+    }
+    this.mSamples.inc(n);
+  }
+
+  /**
+   * Adds a committed sample to the head. The same rules run at commit and at WAL replay, so a
+   * replay rebuilds the head exactly. `replayPos` is set during replay: out-of-order samples
+   * before the checkpoint are already persisted.
+   */
+  private ingest(r: number, t: number, v: number, seg: number, replayPos: WalPosition | null): void {
+    const last = this.lastT[r];
+    if (t > last) {
+      this.headAppend(r, t, v, seg);
+      this.lastT[r] = t;
+      this.lastV[r] = v;
+      this.lastVKnown[r] = 1;
+      if (t < this.minT[r]) this.minT[r] = t;
+      if (t > this.maxT) this.maxT = t;
+      return;
+    }
+    if (t === last || this.oooWindow <= 0 || t < this.maxT - this.oooWindow) return;
+    if (replayPos && posLess(replayPos, this.oooCheckpoint)) return;
+    let b = this.ooo.get(r);
+    if (!b) {
+      b = { ts: [], vs: [] };
+      this.ooo.set(r, b);
+    }
+    const i = lowerBound(b.ts, t);
+    if (i < b.ts.length && b.ts[i] === t) return;
+    b.ts.splice(i, 0, t);
+    b.vs.splice(i, 0, v);
+    if (seg < this.oooMinSeg) this.oooMinSeg = seg;
+    if (t < this.minT[r]) this.minT[r] = t;
+  }
+
+  private headAppend(r: number, t: number, v: number, seg: number): void {
+    const enc = this.enc;
+    const buf = this.arena[r >>> ARENA_SHIFT];
+    const base = (r & ARENA_MASK) * SLOT;
+    let count = this.hCount[r];
+    if (count > 0 && (count >= MAX_CHUNK_SAMPLES || this.hPos[r] + MAX_SAMPLE_BITS > SLOT_BITS)) {
+      this.cutHead(r);
+      count = 0;
+    }
+    if (count === 0) {
+      enc.reset(buf, base, SLOT);
+      this.hMinT[r] = t;
+      this.hFirstSeg[r] = seg;
+    } else {
+      enc.buf = buf;
+      enc.base = base;
+      enc.pos = this.hPos[r];
+      enc.count = count;
+      enc.t = this.hT[r];
+      enc.delta = this.hDelta[r];
+      enc.vhi = this.hVhi[r];
+      enc.vlo = this.hVlo[r];
+      enc.lead = this.hLead[r];
+      enc.trail = this.hTrail[r];
+    }
+    enc.append(t, v);
+    this.hCount[r] = enc.count;
+    this.hPos[r] = enc.pos;
+    this.hT[r] = t;
+    this.hDelta[r] = enc.delta;
+    this.hVhi[r] = enc.vhi;
+    this.hVlo[r] = enc.vlo;
+    this.hLead[r] = enc.lead;
+    this.hTrail[r] = enc.trail;
+  }
+
+  private headBytes(r: number): Uint8Array {
+    const base = (r & ARENA_MASK) * SLOT;
+    return this.arena[r >>> ARENA_SHIFT].slice(base, base + ((this.hPos[r] + 7) >>> 3));
+  }
+
+  private cutHead(r: number): void {
+    if (this.hCount[r] === 0) return;
+    const c: CutChunk = { ref: r, mint: this.hMinT[r], maxt: this.hT[r], data: this.headBytes(r), seg: this.hFirstSeg[r], dropped: false };
+    this.hCount[r] = 0;
+    this.cutList.push(c);
+    const l = this.unpersisted.get(r);
+    if (l) l.push(c);
+    else this.unpersisted.set(r, [c]);
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  querier(mint: number, maxt: number): Querier {
+    if (this.closed) throw new StorageError('closed', 'storage is closed');
+    return new TSDBQuerier(this, mint, maxt);
+  }
+
+  /** @internal Every chunk of a series that may hold samples in [start, end], plus out-of-order samples. */
+  gather(r: number, start: number, end: number): { chunks: StoredChunk[]; ooo: OooBuffer | undefined } {
+    const chunks = this.store.chunks(r, start, end);
+    const cut = this.unpersisted.get(r);
+    if (cut) for (const c of cut) if (c.maxt >= start && c.mint <= end) chunks.push(c);
+    if (this.hCount[r] > 0 && this.hT[r] >= start && this.hMinT[r] <= end) chunks.push({ mint: this.hMinT[r], maxt: this.hT[r], data: this.headBytes(r) });
+    let ooo = this.ooo.get(r);
+    if (ooo && (ooo.ts[0] > end || ooo.ts[ooo.ts.length - 1] < start)) ooo = undefined;
+    if (ooo) ooo = { ts: ooo.ts.slice(), vs: ooo.vs.slice() };
+    return { chunks, ooo };
+  }
+
+  /** @internal */
+  iteratorFor(g: { chunks: StoredChunk[]; ooo: OooBuffer | undefined }, start: number, end: number): SampleIterator {
+    const { chunks, ooo } = g;
+    chunks.sort((a, b) => a.mint - b.mint);
+    let disjoint = !ooo;
+    for (let i = 1; disjoint && i < chunks.length; i++) if (chunks[i].mint <= chunks[i - 1].maxt) disjoint = false;
+    if (disjoint) return new ChainIterator(chunks, start, end);
+    const all = chunks.map((c) => c.data);
+    if (ooo) all.push(...oooChunks(ooo));
+    const { ts, vs, error } = mergeSamples(all, start, end);
+    return error ? new ErrIterator(error) : new ArrayIterator(ts, vs);
+  }
+
+  /** @internal */
+  labelsOf(r: number): Labels {
+    return this.labels[r]!;
+  }
+
+  /** @internal */
+  match(matchers: readonly Matcher[] | undefined, mint: number, maxt: number): number[] {
+    return this.matching(matchers, mint, maxt);
+  }
+
+  /** @internal Label names (or values of one name) over live series with data in the range. */
+  labelIndex(name: string | null, matchers: readonly Matcher[] | undefined, mint: number, maxt: number): string[] {
+    const out = new Set<string>();
+    if (!matchers || matchers.length === 0) {
+      const scan = (n: string, byValue: Map<string, PostingEntry>): void => {
+        for (const [v, e] of byValue) {
+          if (e.refs.some((r) => this.flags[r] & F_ALIVE && this.overlaps(r, mint, maxt))) {
+            out.add(name === null ? n : v);
+            if (name === null) return;
+          }
+        }
+      };
+      if (name === null) for (const [n, byValue] of this.postings) scan(n, byValue);
+      else {
+        const byValue = this.postings.get(name);
+        if (byValue) scan(name, byValue);
+      }
+    } else {
+      for (const r of this.matching(matchers, mint, maxt)) {
+        for (const l of this.labels[r]!) {
+          if (name === null) out.add(l.name);
+          else if (l.name === name) out.add(l.value);
+        }
+      }
+    }
+    return [...out].sort();
+  }
+
+  private valueAt(r: number, t: number): number {
+    const it = this.iteratorFor(this.gather(r, t, t), t, t);
+    return it.next() ? it.atV() : NaN;
+  }
+
+  // ---------------------------------------------------------------- deletion
+
+  deleteSeries(matchers: readonly Matcher[], mint: number, maxt: number): void {
+    if (this.closed) throw new StorageError('closed', 'storage is closed');
+    for (const r of this.matching(matchers, -Infinity, Infinity)) this.deleteOne(r, mint, maxt, true);
+  }
+
+  /**
+   * Removes a series' samples in [mint, maxt]: what remains is rewritten into persisted chunks
+   * and a tombstone in the WAL makes replay drop the same range from samples it re-adds.
+   */
+  private deleteOne(r: number, mint: number, maxt: number, log: boolean): void {
+    const { ts, vs, error } = mergeSamples(this.allChunks(r), -Infinity, Infinity);
+    if (error) throw error;
+    if (log) this.wal.appendTombstone(r, mint, maxt);
+    const keepT: number[] = [];
+    const keepV: number[] = [];
+    for (let i = 0; i < ts.length; i++) {
+      if (ts[i] >= mint && ts[i] <= maxt) continue;
+      keepT.push(ts[i]);
+      keepV.push(vs[i]);
+    }
+    if (keepT.length === 0) {
+      this.removeSeries(r, true);
+      return;
+    }
+    const key = labelsKey(this.labels[r]!);
+    this.store.transaction(() => {
+      this.store.deleteSeriesChunks(r);
+      this.store.insertSeries(r, key, keepT[0], keepT[keepT.length - 1]);
+      for (let i = 0; i < keepT.length; i += MAX_CHUNK_SAMPLES) {
+        const j = Math.min(keepT.length, i + MAX_CHUNK_SAMPLES);
+        this.store.writeChunk({ ref: r, mint: keepT[i], maxt: keepT[j - 1], data: encodeBestChunk(keepT, keepV, i, j) }, false);
+      }
+    });
+    this.flags[r] |= F_STORED | F_LOGGED;
+    this.hCount[r] = 0;
+    const cut = this.unpersisted.get(r);
+    if (cut) for (const c of cut) c.dropped = true;
+    this.unpersisted.delete(r);
+    this.ooo.delete(r);
+    const last = keepT[keepT.length - 1];
+    this.lastT[r] = last;
+    this.lastV[r] = keepV[keepV.length - 1];
+    this.lastVKnown[r] = 1;
+    this.minT[r] = keepT[0];
+    this.persistedMaxT[r] = last;
+  }
+
+  private allChunks(r: number): Uint8Array[] {
+    const g = this.gather(r, -Infinity, Infinity);
+    const all = g.chunks.map((c) => c.data);
+    if (g.ooo) all.push(...oooChunks(g.ooo));
+    return all;
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  /**
+   * Persists cut head chunks (and cuts head chunks that have been open longer than headMaxAge),
+   * applies retention and truncates the WAL. Runs in slices; concurrent calls share one run.
+   */
+  compact(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (!this.compacting) {
+      this.compacting = this.runCompaction(false).finally(() => {
+        this.compacting = null;
+      });
+    }
+    return this.compacting;
+  }
+
+  private async pause(): Promise<void> {
+    const now = performance.now();
+    const took = now - this.sliceStart;
+    if (took < SLICE_MS) return;
+    if (took > this.maxSliceMs) this.maxSliceMs = took;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.sliceStart = performance.now();
+  }
+
+  private endSlice(): void {
+    const took = performance.now() - this.sliceStart;
+    if (took > this.maxSliceMs) this.maxSliceMs = took;
+  }
+
+  private async runCompaction(final: boolean): Promise<void> {
+    const start = performance.now();
+    this.sliceStart = start;
+    if (this.wal.off > 0) this.wal.rotate();
+    const cutSeg = final || this.headMaxAge <= 0 ? Infinity : this.wal.firstSegmentSince(Date.now() - this.headMaxAge);
+    const cutoff = Math.max(this.maxT - this.retention, this.sizeFloor);
+    const gone: number[] = [];
+    const end = this.nextRef;
+    for (let r = 1; r < end; r++) {
+      if ((r & 1023) === 0) await this.pause();
+      if (!(this.flags[r] & F_ALIVE)) continue;
+      if (this.lastT[r] < cutoff) gone.push(r);
+      else if (this.hCount[r] > 0 && this.hFirstSeg[r] < cutSeg) this.cutHead(r);
+    }
+    for (let i = 0; i < gone.length; ) {
+      const j = Math.min(gone.length, i + 2000);
+      this.store.transaction(() => {
+        for (; i < j; i++) if (this.flags[gone[i]] & F_ALIVE && this.lastT[gone[i]] < cutoff) this.removeSeries(gone[i], true);
+      });
+      await this.pause();
+    }
+    await this.persistCut();
+    await this.persistOoo();
+    await this.applyRetention(cutoff);
+    this.truncateWal();
+    this.endSlice();
+    this.mCompaction.observe((performance.now() - start) / 1000);
+  }
+
+  private async persistCut(): Promise<void> {
+    const list = this.cutList;
+    this.cutList = [];
+    let i = 0;
+    let s = 0;
+    while (i < list.length || s < this.toPersist.length) {
+      this.store.transaction(() => {
+        const stop = performance.now() + SLICE_MS / 2;
+        while (s < this.toPersist.length && performance.now() < stop) {
+          const r = this.toPersist[s++];
+          if (!(this.flags[r] & F_ALIVE) || this.flags[r] & F_STORED) continue;
+          this.store.insertSeries(r, labelsKey(this.labels[r]!), this.minT[r], this.persistedMaxT[r]);
+          this.flags[r] |= F_STORED;
+        }
+        for (let k = 0; i < list.length; i++, k++) {
+          if ((k & 63) === 0 && performance.now() > stop) break;
+          const c = list[i];
+          if (c.dropped || !(this.flags[c.ref] & F_ALIVE)) continue;
+          this.store.writeChunk({ ref: c.ref, mint: c.mint, maxt: c.maxt, data: recodeChunk(c.data) }, true);
+          if (c.maxt > this.persistedMaxT[c.ref]) this.persistedMaxT[c.ref] = c.maxt;
+          const l = this.unpersisted.get(c.ref);
+          if (l) {
+            const at = l.indexOf(c);
+            if (at >= 0) l.splice(at, 1);
+            if (l.length === 0) this.unpersisted.delete(c.ref);
+          }
+        }
+      });
+      if (s >= this.toPersist.length) {
+        this.toPersist = [];
+        s = 0;
+      }
+      await this.pause();
+    }
+  }
+
+  private async persistOoo(): Promise<void> {
+    if (this.ooo.size === 0) return;
+    const bufs = this.ooo;
+    this.ooo = new Map();
+    this.oooMinSeg = Infinity;
+    const pos = { seg: this.wal.seg, off: this.wal.off };
+    this.store.transaction(() => {
+      for (const [r, b] of bufs) {
+        if (!(this.flags[r] & F_ALIVE)) continue;
+        if (!(this.flags[r] & F_STORED)) {
+          this.store.insertSeries(r, labelsKey(this.labels[r]!), this.minT[r], this.persistedMaxT[r]);
+          this.flags[r] |= F_STORED;
+        }
+        for (let i = 0; i < b.ts.length; i += MAX_CHUNK_SAMPLES) {
+          const j = Math.min(b.ts.length, i + MAX_CHUNK_SAMPLES);
+          this.store.writeChunk({ ref: r, mint: b.ts[i], maxt: b.ts[j - 1], data: encodeBestChunk(b.ts, b.vs, i, j) }, true);
+        }
+      }
+      this.store.setMeta('ooo_checkpoint', `${pos.seg}:${pos.off}`);
+    });
+    this.oooCheckpoint = pos;
+    await this.pause();
+  }
+
+  private async applyRetention(cutoff: number): Promise<void> {
+    for (const b of this.store.blockList()) {
+      if (b.maxt >= cutoff) break;
+      while (!this.store.dropBlockSlice(b.id, 5000)) await this.pause();
+      await this.pause();
+    }
+    if (this.retentionSize > 0) {
+      let blocks = this.store.blockList();
+      while (blocks.length > 1 && this.store.usedBytes() + this.wal.size > this.retentionSize) {
+        const b = blocks[0];
+        while (!this.store.dropBlockSlice(b.id, 5000)) await this.pause();
+        if (b.maxt >= this.sizeFloor) {
+          this.sizeFloor = b.maxt + 1;
+          this.store.setMeta('size_floor', String(this.sizeFloor));
+        }
+        blocks = this.store.blockList();
+        await this.pause();
+      }
+    }
+  }
+
+  private truncateWal(): void {
+    let need = this.wal.seg;
+    const hc = this.hCount;
+    const hs = this.hFirstSeg;
+    for (let r = 1; r < this.nextRef; r++) if (hc[r] > 0 && hs[r] < need) need = hs[r];
+    for (const c of this.cutList) if (c.seg < need) need = c.seg;
+    if (this.oooMinSeg < need) need = this.oooMinSeg;
+    this.wal.truncateBefore(need);
+  }
+
+  /** Statistics for benchmarks and the README. */
+  stats(): { series: number; chunks: number; walBytes: number; diskBytes: number; maxSliceMs: number } {
+    return { series: this.numSeries, chunks: this.store.totalChunks(), walBytes: this.wal.size, diskBytes: this.store.diskBytes() + this.wal.size, maxSliceMs: this.maxSliceMs };
+  }
+
+  /** Tests only: releases the files without persisting anything, as a kill -9 would. */
+  abandon(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.closed = true;
+    this.wal.close();
+    this.store.close();
+  }
+
+  /** Persists everything and releases the files; a graceful close leaves an empty WAL. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.compacting) await this.compacting;
+    this.compacting = this.runCompaction(true);
+    await this.compacting;
+    this.closed = true;
+    this.wal.close();
+    this.store.close();
+  }
+}
+
+/** Pending samples of one appender, in columns so commit can copy them to the WAL. */
+class AppendBuffers {
+  n = 0;
+  refs: Int32Array;
+  ts: Float64Array;
+  vs: Float64Array;
+  vbits: Uint32Array;
+
+  constructor(cap: number) {
+    this.refs = new Int32Array(cap);
+    this.ts = new Float64Array(cap);
+    this.vs = new Float64Array(cap);
+    this.vbits = new Uint32Array(this.vs.buffer);
+  }
+
+  push(r: number, t: number, v: number): void {
+    if (this.n === this.refs.length) {
+      const cap = this.n * 2;
+      const refs = new Int32Array(cap);
+      refs.set(this.refs);
+      const ts = new Float64Array(cap);
+      ts.set(this.ts);
+      const vs = new Float64Array(cap);
+      vs.set(this.vs);
+      this.refs = refs;
+      this.ts = ts;
+      this.vs = vs;
+      this.vbits = new Uint32Array(vs.buffer);
+    }
+    const i = this.n++;
+    this.refs[i] = r;
+    this.ts[i] = t;
+    if (v !== v && isStaleNaN(v)) {
+      this.vbits[2 * i] = 2;
+      this.vbits[2 * i + 1] = 0x7ff00000;
+    } else this.vs[i] = v;
+  }
+}
+
+class TSDBAppender implements Appender {
+  private buf: AppendBuffers | null;
+
+  constructor(
+    private readonly db: TSDB,
+    private readonly id: number,
+  ) {
+    this.buf = db.takeBuffers();
+  }
+
+  append(ref: SeriesRef, ls: Labels, t: number, v: number): SeriesRef {
+    const buf = this.buf;
+    if (!buf) throw new StorageError('closed', 'appender already committed or rolled back');
+    const r = this.db.seriesRef(ref, ls);
+    if (this.db.check(this.id, r, t, v)) buf.push(r, t, v);
+    return r;
+  }
+
+  commit(): void {
+    const buf = this.buf;
+    if (!buf) throw new StorageError('closed', 'appender already committed or rolled back');
+    this.buf = null;
+    try {
+      this.db.commitBatch(buf);
+    } finally {
+      this.db.releaseBuffers(buf);
+    }
+  }
+
+  rollback(): void {
+    const buf = this.buf;
+    this.buf = null;
+    if (buf) this.db.releaseBuffers(buf);
+  }
+}
+
+class TSDBQuerier implements Querier {
+  constructor(
+    private readonly db: TSDB,
+    private readonly mint: number,
+    private readonly maxt: number,
+  ) {}
+
+  select(hints: SelectHints, matchers: readonly Matcher[]): SeriesSet {
+    const start = Math.max(hints.start, this.mint);
+    const end = Math.min(hints.end, this.maxt);
+    const refs = start > end ? [] : this.db.match(matchers, start, end);
+    const sorted = refs.map((r) => ({ r, ls: this.db.labelsOf(r) })).sort((a, b) => compareLabels(a.ls, b.ls));
+    return new TSDBSeriesSet(this.db, sorted, start, end, hints.labelsOnly === true);
+  }
+
+  labelNames(matchers?: readonly Matcher[]): string[] {
+    return this.db.labelIndex(null, matchers, this.mint, this.maxt);
+  }
+
+  labelValues(name: string, matchers?: readonly Matcher[]): string[] {
+    return this.db.labelIndex(name, matchers, this.mint, this.maxt);
+  }
+
+  close(): void {}
+}
+
+class TSDBSeriesSet implements SeriesSet {
+  private i = -1;
+  private cur: Series | null = null;
+  private error: Error | null = null;
+
+  constructor(
+    private readonly db: TSDB,
+    private readonly list: { r: number; ls: Labels }[],
+    private readonly start: number,
+    private readonly end: number,
+    private readonly labelsOnly: boolean,
+  ) {}
+
+  next(): boolean {
+    while (++this.i < this.list.length) {
+      const { r, ls } = this.list[this.i];
+      try {
+        const g = this.db.gather(r, this.start, this.end);
+        if (this.labelsOnly) {
+          if (g.chunks.length === 0 && !g.ooo) continue;
+          this.cur = { labels: ls, iterator: () => this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, this.start, this.end) };
+          return true;
+        }
+        const probe = this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, this.start, this.end);
+        if (!probe.next()) {
+          const e = probe.err();
+          if (e) {
+            this.error = e;
+            return false;
+          }
+          continue;
+        }
+        let first: SampleIterator | null = new PrimedIterator(probe);
+        this.cur = {
+          labels: ls,
+          iterator: () => {
+            // The probe already decoded the first sample; hand it out once, then start afresh.
+            const it = first ?? this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, this.start, this.end);
+            first = null;
+            return it;
+          },
+        };
+        return true;
+      } catch (e) {
+        this.error = e instanceof Error ? e : new Error(String(e));
+        return false;
+      }
+    }
+    return false;
+  }
+
+  at(): Series {
+    return this.cur!;
+  }
+
+  err(): Error | null {
+    return this.error;
+  }
+
+  warnings(): string[] {
+    return [];
+  }
+}
+
+/** Wraps an iterator that has already been advanced once. */
+class PrimedIterator implements SampleIterator {
+  private started = false;
+
+  constructor(private readonly it: SampleIterator) {}
+
+  next(): boolean {
+    if (!this.started) {
+      this.started = true;
+      return true;
+    }
+    return this.it.next();
+  }
+
+  seek(t: number): boolean {
+    this.started = true;
+    return this.it.seek(t);
+  }
+
+  atT(): number {
+    return this.it.atT();
+  }
+
+  atV(): number {
+    return this.it.atV();
+  }
+
+  err(): Error | null {
+    return this.it.err();
+  }
+}
+
+/** Samples of time-ordered, non-overlapping chunks, restricted to [start, end]. */
+class ChainIterator implements SampleIterator {
+  private ci = -1;
+  private cur: XorIterator | DecimalIterator | null = null;
+  private done = false;
+  private started = false;
+  private error: Error | null = null;
+
+  constructor(
+    private readonly chunks: StoredChunk[],
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  next(): boolean {
+    return this.advance(this.start);
+  }
+
+  private advance(min: number): boolean {
+    if (this.done) return false;
+    for (;;) {
+      const cur = this.cur;
+      if (cur && cur.next()) {
+        const t = cur.atT();
+        if (t < min) continue;
+        if (t > this.end) break;
+        this.started = true;
+        return true;
+      }
+      if (cur && cur.err()) {
+        this.error = cur.err();
+        break;
+      }
+      this.ci++;
+      while (this.ci < this.chunks.length && this.chunks[this.ci].maxt < min) this.ci++;
+      if (this.ci >= this.chunks.length || this.chunks[this.ci].mint > this.end) break;
+      this.cur = chunkIterator(this.chunks[this.ci].data);
+    }
+    this.done = true;
+    return false;
+  }
+
+  seek(t: number): boolean {
+    if (this.done) return false;
+    if (this.started && this.cur!.atT() >= t) return true;
+    return this.advance(Math.max(t, this.start));
+  }
+
+  atT(): number {
+    return this.cur!.atT();
+  }
+
+  atV(): number {
+    return this.cur!.atV();
+  }
+
+  err(): Error | null {
+    return this.error;
+  }
+}
+
+class ErrIterator implements SampleIterator {
+  constructor(private readonly e: Error) {}
+  next(): boolean {
+    return false;
+  }
+  seek(): boolean {
+    return false;
+  }
+  atT(): number {
+    return NaN;
+  }
+  atV(): number {
+    return NaN;
+  }
+  err(): Error | null {
+    return this.e;
+  }
+}
+
+/** Out-of-order samples as chunks (a buffer can exceed one chunk's 255 samples). */
+function oooChunks(b: OooBuffer): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < b.ts.length; i += 255) parts.push(encodeChunk(b.ts, b.vs, i, Math.min(b.ts.length, i + 255)));
+  return parts;
+}
+
+/** Decodes chunks into one sorted stream in [start, end]; the first chunk listed wins a tie. */
+function mergeSamples(chunks: readonly Uint8Array[], start: number, end: number): { ts: Float64Array; vs: Float64Array; error: Error | null } {
+  let total = 0;
+  for (const c of chunks) total += chunkCount(c);
+  const ts = new Float64Array(total);
+  const vs = new Float64Array(total);
+  const order: number[] = [];
+  let n = 0;
+  let error: Error | null = null;
+  for (const c of chunks) {
+    const it = chunkIterator(c);
+    while (it.next()) {
+      const t = it.atT();
+      if (t < start || t > end) continue;
+      ts[n] = t;
+      const [hi, lo] = it.atBits();
+      u32v[1] = hi;
+      u32v[0] = lo;
+      vs[n] = f64v[0];
+      order.push(n++);
+    }
+    if (it.err()) error = it.err();
+  }
+  order.sort((a, b) => ts[a] - ts[b] || a - b);
+  const ots = new Float64Array(n);
+  const ovs = new Float64Array(n);
+  const obits = new Uint32Array(ovs.buffer);
+  const ibits = new Uint32Array(vs.buffer);
+  let m = 0;
+  for (const i of order) {
+    if (m > 0 && ots[m - 1] === ts[i]) continue;
+    ots[m] = ts[i];
+    obits[2 * m] = ibits[2 * i];
+    obits[2 * m + 1] = ibits[2 * i + 1];
+    m++;
+  }
+  return { ts: ots.subarray(0, m), vs: ovs.subarray(0, m), error };
+}
+
+function lowerBound(a: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Inverse of labelsKey. */
+function parseKey(key: string): Labels {
+  const out: Label[] = [];
+  let i = 0;
+  while (i < key.length) {
+    const a = key.indexOf('\xff', i);
+    const b = key.indexOf('\xfe', a + 1);
+    if (a < 0 || b < 0) break;
+    out.push({ name: key.slice(i, a), value: key.slice(a + 1, b) });
+    i = b + 1;
+  }
+  return out;
+}
+
