@@ -1,5 +1,5 @@
-// Scrape benchmark: N targets × S series every 15 s, Patrol's ScrapeManager into MemoryStorage
-// and Debian's prometheus on the same fake exporter, side by side in the same run. Each runs in
+// Scrape benchmark: N targets × S series every 15 s, Patrol's ScrapeManager into its TSDB (or
+// MemoryStorage with SCRAPE_STORAGE=memory) and Debian's prometheus on the same fake exporter, side by side in the same run. Each runs in
 // its own process; CPU (utime+stime from /proc) is measured over the steady-state window after
 // a warm-up, RSS at the end.
 //
@@ -7,7 +7,7 @@
 //   SCRAPE_TARGETS=100 SCRAPE_SECONDS=240 npm run bench -- scrape
 //
 // Environment: SCRAPE_TARGETS (10), SCRAPE_SERIES (10000), SCRAPE_SECONDS (120, measured after
-// SCRAPE_WARMUP seconds, default 35), SCRAPE_INTERVAL (15s).
+// SCRAPE_WARMUP seconds, default 35), SCRAPE_INTERVAL (15s), SCRAPE_STORAGE (tsdb | memory).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ const SERIES = Number(process.env.SCRAPE_SERIES ?? 10000);
 const SECONDS = Number(process.env.SCRAPE_SECONDS ?? 120);
 const WARMUP = Number(process.env.SCRAPE_WARMUP ?? 35);
 const INTERVAL = process.env.SCRAPE_INTERVAL ?? '15s';
+const STORAGE = process.env.SCRAPE_STORAGE ?? 'tsdb';
 const FAKE_EXPORTER = '/work/shared/bench/fake-exporter.mjs';
 const PROMETHEUS = '/usr/bin/prometheus';
 const CLK_TCK = 100;
@@ -80,10 +81,12 @@ async function worker(): Promise<void> {
   const { parseConfig } = await import('../src/config/load.js');
   const { MemoryStorage } = await import('../src/storage/memory.js');
   const { ScrapeManager } = await import('../src/scrape/manager.js');
+  const { openTSDB } = await import('../src/tsdb/tsdb.js');
   const port = Number(process.argv[3]);
   const r = parseConfig(config(port));
   if (!r.ok) throw new Error(r.errors.join('\n'));
-  const storage = new MemoryStorage();
+  const dataDir = process.argv[4];
+  const storage = STORAGE === 'memory' ? new MemoryStorage() : await openTSDB({ dir: dataDir, retention: 15 * 24 * 3600 * 1000 });
   const m = new ScrapeManager({ storage, logger: pino({ level: 'warn' }) });
   await m.applyConfig(r.config, { dir: process.cwd() });
   const durations: number[] = [];
@@ -101,12 +104,16 @@ async function worker(): Promise<void> {
     const errors = m.activeTargets().filter((t) => t.target.health !== 'up').map((t) => t.target.lastError);
     const q = storage.querier(-Infinity, Infinity);
     const series = q.labelValues('instance').length;
+    q.close();
     const recent = durations.slice(-Math.max(TARGETS * 4, 10));
     process.send?.({ avgScrapeMs: (recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length)) * 1000, scrapes: durations.length, errors: errors.slice(0, 3), instances: series });
   });
   process.on('SIGTERM', () => {
     clearInterval(timer);
-    void m.stop().then(() => process.exit(0));
+    void m
+      .stop()
+      .then(() => storage.close())
+      .then(() => process.exit(0));
   });
   process.send?.('ready');
 }
@@ -127,14 +134,14 @@ async function main(): Promise<void> {
     const prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
     children.push(prom);
     const self = fileURLToPath(import.meta.url);
-    const patrol = spawn(process.execPath, ['--import', 'tsx', self, '--worker', String(exporterPort)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const patrol = spawn(process.execPath, ['--import', 'tsx', self, '--worker', String(exporterPort), join(dir, 'patrol')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(patrol);
     await new Promise<void>((resolve, reject) => {
       patrol.once('message', () => resolve());
       patrol.once('exit', (c) => reject(new Error(`patrol worker exited ${c}`)));
     });
     await waitHttp(`http://127.0.0.1:${promPort}/-/ready`, 'prometheus');
-    console.log(`targets=${TARGETS} series/target=${SERIES} interval=${INTERVAL} warmup=${WARMUP}s measured=${SECONDS}s; load before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`storage=${STORAGE} targets=${TARGETS} series/target=${SERIES} interval=${INTERVAL} warmup=${WARMUP}s measured=${SECONDS}s; load before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
     await sleep(WARMUP * 1000);
     const c0 = { patrol: cpuSeconds(patrol.pid!), prom: cpuSeconds(prom.pid!), t: Date.now() };
     await sleep(SECONDS * 1000);
@@ -150,12 +157,11 @@ async function main(): Promise<void> {
       return Number(r.data.result[0]?.value[1] ?? NaN);
     };
     const promScrapeMs = (await pq('avg(avg_over_time(scrape_duration_seconds{job="load"}[2m]))')) * 1000;
-    const promSeries = await pq('prometheus_tsdb_head_series');
     const promUp = await pq('sum(up{job="load"})');
     const cores = { patrol: (c1.patrol - c0.patrol) / wall, prom: (c1.prom - c0.prom) / wall };
     const mb = (b: number) => (b / 1024 / 1024).toFixed(0) + ' MB';
     console.log(`Patrol:     ${cores.patrol.toFixed(3)} cores, RSS ${mb(mem.patrol.rss)} (peak ${mb(mem.patrol.hwm)}), avg scrape ${report.avgScrapeMs.toFixed(1)} ms, ${report.instances}/${TARGETS} targets stored, errors: ${report.errors.length ? report.errors.join('; ') : 'none'}`);
-    console.log(`Prometheus: ${cores.prom.toFixed(3)} cores, RSS ${mb(mem.prom.rss)} (peak ${mb(mem.prom.hwm)}), avg scrape ${promScrapeMs.toFixed(1)} ms, up ${promUp}/${TARGETS}, head series ${promSeries}`);
+    console.log(`Prometheus: ${cores.prom.toFixed(3)} cores, RSS ${mb(mem.prom.rss)} (peak ${mb(mem.prom.hwm)}), avg scrape ${promScrapeMs.toFixed(1)} ms, up ${promUp}/${TARGETS}`);
     console.log(`ratios Patrol/Prometheus: CPU ${(cores.patrol / cores.prom).toFixed(2)}× (target ≤ 1.5×), RSS ${(mem.patrol.rss / mem.prom.rss).toFixed(2)}× (target ≤ 1.0×), scrape time ${(report.avgScrapeMs / promScrapeMs).toFixed(2)}×`);
     console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 shared cores)`);
   } finally {

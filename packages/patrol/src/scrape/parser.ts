@@ -7,6 +7,7 @@
 // OpenMetrics is validated strictly against the 1.0 specification (see openmetrics.ts), because
 // a body that declares itself OpenMetrics makes promises about its structure.
 
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { Label, Labels } from '../model/labels.js';
 import { METRIC_NAME } from '../model/labels.js';
 import { OpenMetricsValidator } from './openmetrics.js';
@@ -55,7 +56,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes UTF-8, throwing a ParseError naming the line of the first invalid byte. */
 export function decodeBody(body: Uint8Array): string {
+  // ASCII bodies (nearly all) are copied byte for byte; others are validated, then decoded.
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (isAscii(buf)) return buf.toString('latin1');
   try {
+    if (isUtf8(buf)) return buf.toString('utf8');
     return utf8.decode(body);
   } catch {
     const bad = firstInvalidUtf8(body);
