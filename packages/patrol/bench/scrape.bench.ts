@@ -7,7 +7,8 @@
 //   SCRAPE_TARGETS=100 SCRAPE_SECONDS=240 npm run bench -- scrape
 //
 // Environment: SCRAPE_TARGETS (10), SCRAPE_SERIES (10000), SCRAPE_SECONDS (120, measured after
-// SCRAPE_WARMUP seconds, default 35), SCRAPE_INTERVAL (15s), SCRAPE_STORAGE (tsdb | memory).
+// SCRAPE_WARMUP seconds, default 35), SCRAPE_INTERVAL (15s), SCRAPE_STORAGE (tsdb | memory | null),
+// SCRAPE_PROFILE (a folder: write a CPU profile of the Patrol process there).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Storage } from '../src/storage/interface.js';
 
 const TARGETS = Number(process.env.SCRAPE_TARGETS ?? 10);
 const SERIES = Number(process.env.SCRAPE_SERIES ?? 10000);
@@ -86,9 +88,36 @@ async function worker(): Promise<void> {
   const r = parseConfig(config(port));
   if (!r.ok) throw new Error(r.errors.join('\n'));
   const dataDir = process.argv[4];
-  const storage = STORAGE === 'memory' ? new MemoryStorage() : await openTSDB({ dir: dataDir, retention: 15 * 24 * 3600 * 1000 });
+  // `null` discards samples: the cost of scraping alone, without any storage engine.
+  const discard: Storage = {
+    appender: () => ({ append: () => 1, commit: () => undefined, rollback: () => undefined }),
+    querier: () => new MemoryStorage().querier(0, 0),
+    deleteSeries: () => undefined,
+    close: async () => undefined,
+  };
+  const storage: Storage = STORAGE === 'memory' ? new MemoryStorage() : STORAGE === 'null' ? discard : await openTSDB({ dir: dataDir, retention: 15 * 24 * 3600 * 1000 });
   const m = new ScrapeManager({ storage, logger: pino({ level: 'warn' }) });
   await m.applyConfig(r.config, { dir: process.cwd() });
+  const { monitorEventLoopDelay, PerformanceObserver } = await import('node:perf_hooks');
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  const gc = { major: 0, minor: 0, majorMax: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === 1) gc.minor += e.duration;
+      else {
+        gc.major += e.duration;
+        gc.majorMax = Math.max(gc.majorMax, e.duration);
+      }
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.on('message', (msg) => {
+    if (msg === 'reset') {
+      delay.reset();
+      delay.enable();
+      gc.major = gc.minor = gc.majorMax = 0;
+    }
+  });
   const durations: number[] = [];
   const seen = new Map<string, number>();
   const timer = setInterval(() => {
@@ -103,10 +132,10 @@ async function worker(): Promise<void> {
     if (msg !== 'report') return;
     const errors = m.activeTargets().filter((t) => t.target.health !== 'up').map((t) => t.target.lastError);
     const q = storage.querier(-Infinity, Infinity);
-    const series = q.labelValues('instance').length;
+    const series = STORAGE === 'null' ? TARGETS : q.labelValues('instance').length;
     q.close();
     const recent = durations.slice(-Math.max(TARGETS * 4, 10));
-    process.send?.({ avgScrapeMs: (recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length)) * 1000, scrapes: durations.length, errors: errors.slice(0, 3), instances: series });
+    process.send?.({ loop: `event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms, max ${(delay.max / 1e6).toFixed(0)} ms; GC ${(gc.major / 1000).toFixed(1)} s major (longest ${gc.majorMax.toFixed(0)} ms), ${(gc.minor / 1000).toFixed(1)} s minor`, avgScrapeMs: (recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length)) * 1000, scrapes: durations.length, errors: errors.slice(0, 3), instances: series });
   });
   process.on('SIGTERM', () => {
     clearInterval(timer);
@@ -134,7 +163,8 @@ async function main(): Promise<void> {
     const prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
     children.push(prom);
     const self = fileURLToPath(import.meta.url);
-    const patrol = spawn(process.execPath, ['--import', 'tsx', self, '--worker', String(exporterPort), join(dir, 'patrol')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const prof = process.env.SCRAPE_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SCRAPE_PROFILE}`] : [];
+    const patrol = spawn(process.execPath, [...prof, '--import', 'tsx', self, '--worker', String(exporterPort), join(dir, 'patrol')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(patrol);
     await new Promise<void>((resolve, reject) => {
       patrol.once('message', () => resolve());
@@ -143,12 +173,13 @@ async function main(): Promise<void> {
     await waitHttp(`http://127.0.0.1:${promPort}/-/ready`, 'prometheus');
     console.log(`storage=${STORAGE} targets=${TARGETS} series/target=${SERIES} interval=${INTERVAL} warmup=${WARMUP}s measured=${SECONDS}s; load before: ${load0.map((l) => l.toFixed(2)).join(' ')}`);
     await sleep(WARMUP * 1000);
+    patrol.send('reset');
     const c0 = { patrol: cpuSeconds(patrol.pid!), prom: cpuSeconds(prom.pid!), t: Date.now() };
     await sleep(SECONDS * 1000);
     const c1 = { patrol: cpuSeconds(patrol.pid!), prom: cpuSeconds(prom.pid!), t: Date.now() };
     const wall = (c1.t - c0.t) / 1000;
     const mem = { patrol: rssBytes(patrol.pid!), prom: rssBytes(prom.pid!) };
-    const report = await new Promise<{ avgScrapeMs: number; scrapes: number; errors: string[]; instances: number }>((resolve) => {
+    const report = await new Promise<{ loop: string; avgScrapeMs: number; scrapes: number; errors: string[]; instances: number }>((resolve) => {
       patrol.once('message', (m) => resolve(m as never));
       patrol.send('report');
     });
@@ -161,6 +192,7 @@ async function main(): Promise<void> {
     const cores = { patrol: (c1.patrol - c0.patrol) / wall, prom: (c1.prom - c0.prom) / wall };
     const mb = (b: number) => (b / 1024 / 1024).toFixed(0) + ' MB';
     console.log(`Patrol:     ${cores.patrol.toFixed(3)} cores, RSS ${mb(mem.patrol.rss)} (peak ${mb(mem.patrol.hwm)}), avg scrape ${report.avgScrapeMs.toFixed(1)} ms, ${report.instances}/${TARGETS} targets stored, errors: ${report.errors.length ? report.errors.join('; ') : 'none'}`);
+    console.log(`Patrol during the measured window: ${report.loop}`);
     console.log(`Prometheus: ${cores.prom.toFixed(3)} cores, RSS ${mb(mem.prom.rss)} (peak ${mb(mem.prom.hwm)}), avg scrape ${promScrapeMs.toFixed(1)} ms, up ${promUp}/${TARGETS}`);
     console.log(`ratios Patrol/Prometheus: CPU ${(cores.patrol / cores.prom).toFixed(2)}× (target ≤ 1.5×), RSS ${(mem.patrol.rss / mem.prom.rss).toFixed(2)}× (target ≤ 1.0×), scrape time ${(report.avgScrapeMs / promScrapeMs).toFixed(2)}×`);
     console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 shared cores)`);
