@@ -121,9 +121,11 @@ async function waitReady(p: ReturnType<typeof runCli>): Promise<string> {
 }
 
 describe('readiness', () => {
-  it('answers 503 on /-/ready until started', async () => {
+  it('answers 503 on /-/ready until the first config is applied', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'patrol-ready-'));
     const p = new Patrol({ dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('silent') });
+    // Storage open and routes registered, configuration not applied yet.
+    await p.prepare();
     const before = await p.app.inject({ method: 'GET', url: '/-/ready' });
     assert.equal(before.statusCode, 503);
     await p.start();

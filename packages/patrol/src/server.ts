@@ -2,7 +2,7 @@
 // applies configuration to all of them through one list, serves HTTP, and shuts down in order.
 
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -10,8 +10,20 @@ import type { Component, Runtime } from './component.js';
 import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
+import { registerProbeAPI } from './api/probes.js';
+import { registerPrometheusAPI } from './api/prometheus.js';
+import { registerRemoteWrite } from './api/remote_write.js';
+import { registerTargetsAPI } from './api/targets.js';
+import { registerCollectorsApi } from './collect/api.js';
+import { CollectorsManager } from './collect/manager.js';
+import { HostCollector } from './host/collector.js';
+import { ProbeManager } from './probe/manager.js';
+import { Engine } from './promql/engine.js';
+import { formatExpr } from './promql/format.js';
+import { parseExpr } from './promql/parser.js';
+import { ScrapeManager } from './scrape/manager.js';
 import type { Storage } from './storage/interface.js';
-import { MemoryStorage } from './storage/memory.js';
+import { openTSDB } from './tsdb/tsdb.js';
 import { BUILD_INFO } from './version.js';
 
 export interface PatrolOptions {
@@ -21,6 +33,8 @@ export interface PatrolOptions {
   /** host:port; overrides server.listen in the config. */
   listen?: string;
   logger: Logger;
+  /** PromQL lookback delta in milliseconds (default 5 minutes). */
+  lookbackDelta?: number;
 }
 
 export interface ReloadOutcome {
@@ -49,6 +63,8 @@ export class Patrol {
   private readonly reloadOk: Gauge;
   private readonly reloadTime: Gauge;
   private listenAddr: string;
+  private prepared: (LoadResult & { ok: true }) | null = null;
+  private runtime: Runtime | null = null;
 
   constructor(private readonly opts: PatrolOptions) {
     this.log = opts.logger;
@@ -108,18 +124,32 @@ export class Patrol {
   }
 
   /** Opens storage, applies the first configuration and starts serving. Throws on a bad initial config. */
-  async start(): Promise<void> {
+  /**
+   * Validates the first configuration, opens storage and builds the components and their routes,
+   * without listening or applying configuration (so the server is not ready yet). start() calls
+   * it when it has not run.
+   */
+  async prepare(): Promise<void> {
+    if (this.prepared) return;
     const first = await this.loadConfig();
     if (!first.ok) {
       throw new StartupError(first.errors.map(String));
     }
     if (!this.opts.listen && first.config.server.listen) this.listenAddr = first.config.server.listen;
-    const { host, port } = splitHostPort(this.listenAddr);
-
+    splitHostPort(this.listenAddr);
     await mkdir(this.opts.dataDir, { recursive: true });
     this.storage = await this.openStorage(first.config);
-    const rt: Runtime = { storage: this.storage, logger: this.log, registry: this.registry, listen: this.listenAddr, dataDir: this.opts.dataDir };
-    this.components = this.buildComponents(rt);
+    this.runtime = { storage: this.storage, logger: this.log, registry: this.registry, listen: this.listenAddr, dataDir: this.opts.dataDir };
+    this.components = this.buildComponents(this.runtime);
+    this.prepared = first;
+  }
+
+  /** Opens storage, applies the first configuration and starts serving. Throws on a bad initial config. */
+  async start(): Promise<void> {
+    await this.prepare();
+    const first = this.prepared!;
+    const rt = this.runtime!;
+    const { host, port } = splitHostPort(this.listenAddr);
 
     await this.app.listen({ host, port });
     const addr = this.app.server.address();
@@ -134,13 +164,45 @@ export class Patrol {
     this.log.info({ listen: this.listenAddr, dataDir: this.opts.dataDir, config: this.opts.configFile ?? '<built-in default>' }, 'Patrol is ready');
   }
 
-  private async openStorage(_cfg: Config): Promise<Storage> {
-    return new MemoryStorage();
+  private async openStorage(cfg: Config): Promise<Storage> {
+    // Retention and the out-of-order window are read at open; changing them needs a restart.
+    return openTSDB({
+      dir: join(this.opts.dataDir, 'tsdb'),
+      retention: cfg.storage.retention,
+      retentionSize: cfg.storage.retention_size,
+      outOfOrderWindow: cfg.storage.out_of_order_time_window,
+      registry: this.registry,
+      logger: this.log.child({ component: 'tsdb' }),
+    });
   }
 
-  /** The one list of components that take configuration. Order is the data flow. */
-  private buildComponents(_rt: Runtime): Component[] {
-    return [];
+  /**
+   * The one list of components that take configuration, in data-flow order, and the HTTP APIs
+   * over them. Routes are registered here because fastify takes routes only before listen.
+   */
+  private buildComponents(rt: Runtime): Component[] {
+    const child = (component: string): Runtime => ({ ...rt, logger: this.log.child({ component }) });
+    const scrape = new ScrapeManager(child('scrape'));
+    const host = new HostCollector(child('host'));
+    const collectors = new CollectorsManager(child('collectors'));
+    const probes = new ProbeManager(child('probe'));
+    const engine = new Engine({ lookbackDelta: this.opts.lookbackDelta });
+
+    registerPrometheusAPI(this.app, {
+      queryable: rt.storage,
+      engine,
+      lookbackDelta: this.opts.lookbackDelta,
+      parse: (q) => parseExpr(q),
+      format: (q) => formatExpr(parseExpr(q)),
+      metadata: () => scrape.metadata(),
+      config: () => this.config,
+      flags: { 'storage.tsdb.path': join(this.opts.dataDir, 'tsdb'), 'web.listen-address': this.listenAddr },
+    });
+    registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), { registry: this.registry });
+    registerTargetsAPI(this.app, scrape);
+    registerProbeAPI(this.app, probes);
+    registerCollectorsApi(this.app, () => ({ host, collectors }));
+    return [scrape, host, collectors, probes];
   }
 
   private async loadConfig(): Promise<LoadResult> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -171,6 +172,43 @@ async function freePort(): Promise<number> {
   if (!addr || typeof addr !== 'object') throw new Error('no port');
   return addr.port;
 }
+
+describe('remote write before storage is open', () => {
+  it('answers 503 so the sender retries', async () => {
+    let storage: MemoryStorage | null = null;
+    const a = Fastify();
+    registerRemoteWrite(a, () => storage, pino({ level: 'silent' }));
+    await a.ready();
+    let res = await a.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body([series('m', {}, [[1, 1]])]) });
+    assert.equal(res.statusCode, 503);
+    storage = new MemoryStorage();
+    res = await a.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: body([series('m', {}, [[1, 1]])]) });
+    assert.equal(res.statusCode, 204);
+    assert.equal(read(storage, [new Matcher('=', '__name__', 'm')]).length, 1);
+    await a.close();
+  });
+});
+
+describe('remote write limits', () => {
+  it('answers 413 for a body over the limit and 400 for one that decompresses past the limit', async () => {
+    const storage = new MemoryStorage();
+    const a = Fastify();
+    registerRemoteWrite(a, storage, pino({ level: 'silent' }), { bodyLimit: 8192, maxDecompressedBytes: 4096 });
+    await a.ready();
+    const big = [];
+    for (let i = 0; i < 200; i++) big.push(series('m', { i: String(i), pad: randomBytes(24).toString('hex') }, [[1, 1]]));
+    const payload = body(big);
+    assert.ok(payload.length > 8192);
+    let res = await a.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload });
+    assert.equal(res.statusCode, 413);
+    const zeros = Buffer.from(snappy.compress(new Uint8Array(100_000)));
+    assert.ok(zeros.length < 8192, `compressed zeros are ${zeros.length} bytes`);
+    res = await a.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: zeros });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.body, /uncompressed length of 100000 is too big/);
+    await a.close();
+  });
+});
 
 describe('round trip from Debian prometheus', { skip: existsSync(PROMETHEUS) ? false : `${PROMETHEUS} is not installed` }, () => {
   let proc: ChildProcess | null = null;

@@ -358,8 +358,13 @@ export function writeRequest(storage: Storage, body: Uint8Array, onReject?: (rea
   return res;
 }
 
-/** Registers `POST /api/v1/write`. Call before the app starts listening. */
-export function registerRemoteWrite(app: FastifyInstance, storage: Storage, logger: Logger, opts: RemoteWriteOptions = {}): void {
+/**
+ * Registers `POST /api/v1/write`. Call before the app is ready (in the server's constructor).
+ * `storage` may be a getter for storage opened later; until it returns one, requests get 503
+ * (which senders retry).
+ */
+export function registerRemoteWrite(app: FastifyInstance, storage: Storage | (() => Storage | null), logger: Logger, opts: RemoteWriteOptions = {}): void {
+  const getStorage = typeof storage === 'function' ? storage : () => storage;
   const bodyLimit = opts.bodyLimit ?? 32 * 1024 * 1024;
   const maxDecompressed = opts.maxDecompressedBytes ?? 256 * 1024 * 1024;
   const log = logger.child({ component: 'remote_write' });
@@ -398,9 +403,11 @@ export function registerRemoteWrite(app: FastifyInstance, storage: Storage, logg
     } catch (e) {
       return answer(reply, 400, `invalid snappy block compression: ${(e as Error).message}`);
     }
+    const st = getStorage();
+    if (!st) return answer(reply, 503, 'storage is not open yet');
     let res: WriteResult;
     try {
-      res = writeRequest(storage, raw, (reason, n) => rejected.inc({ reason }, n));
+      res = writeRequest(st, raw, (reason, n) => rejected.inc({ reason }, n));
     } catch (e) {
       if (e instanceof DecodeError) return answer(reply, 400, `invalid protobuf WriteRequest: ${e.message}`);
       log.error({ err: e }, 'remote write append failed');

@@ -5,8 +5,15 @@ import type { FastifyInstance } from 'fastify';
 import type { HostCollector } from '../host/collector.js';
 import type { CollectorsManager } from './manager.js';
 
-export function registerCollectorsApi(app: FastifyInstance, host: HostCollector | null, collectors: CollectorsManager | null): void {
-  app.get('/api/patrol/v1/collectors', async (_req, reply) =>
-    reply.send({ status: 'success', data: { host: host?.status() ?? null, collectors: collectors?.status() ?? [] } }),
-  );
+export interface CollectorSources {
+  host: HostCollector | null;
+  collectors: CollectorsManager | null;
+}
+
+/** `sources` is read per request, so components built after the routes are seen. */
+export function registerCollectorsApi(app: FastifyInstance, sources: () => CollectorSources): void {
+  app.get('/api/patrol/v1/collectors', async (_req, reply) => {
+    const { host, collectors } = sources();
+    return reply.send({ status: 'success', data: { host: host?.status() ?? null, collectors: collectors?.status() ?? [] } });
+  });
 }

@@ -40,6 +40,36 @@ export function flattenExpvar(doc: unknown): { labels: Labels; value: number }[]
   return out;
 }
 
+/** Largest /debug/vars body read; Go's is a few kilobytes. */
+export const EXPVAR_MAX_BODY = 16 * 1024 * 1024;
+
+async function readLimited(res: Response, limit: number): Promise<string> {
+  const len = Number(res.headers.get('content-length') ?? NaN);
+  if (len > limit) {
+    await res.body?.cancel();
+    throw new Error(`body of ${len} bytes exceeds the ${limit}-byte limit`);
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw new Error(`body exceeds the ${limit}-byte limit`);
+    }
+    chunks.push(value);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw new Error('body is not valid UTF-8');
+  }
+}
+
 /** Fetches and flattens one endpoint; throws with the reason (status, timeout, bad JSON). */
 export async function fetchExpvar(url: string, timeoutMs: number): Promise<{ labels: Labels; value: number }[]> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
@@ -47,7 +77,7 @@ export async function fetchExpvar(url: string, timeoutMs: number): Promise<{ lab
     await res.body?.cancel();
     throw new Error(`server returned HTTP status ${res.status} ${res.statusText}`);
   }
-  const text = await res.text();
+  const text = await readLimited(res, EXPVAR_MAX_BODY);
   let doc: unknown;
   try {
     doc = JSON.parse(text);

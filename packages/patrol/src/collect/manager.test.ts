@@ -65,6 +65,19 @@ describe('collectors config', () => {
     assert.deepEqual(c.host, { enabled: true, job: 'host', labels: {}, procfs: '/proc', sysfs: '/sys' });
     assert.deepEqual(c.collectors.scripts[0], { name: 'a', command: '/bin/true', args: [], timeout: 10_000, labels: {} });
   });
+  it('takes global.scrape_interval when a collector has no interval', async () => {
+    const storage = new MemoryStorage();
+    const m = new CollectorsManager(runtime(storage));
+    await m.applyConfig(config('global: {scrape_interval: 7m}\ncollectors:\n  scripts:\n    - {name: a, command: /bin/true}\n    - {name: b, command: /bin/true, interval: 30s}\n'), { dir });
+    assert.deepEqual(
+      m.status().map((s) => [s.name, s.intervalSeconds]),
+      [
+        ['a', 420],
+        ['b', 30],
+      ],
+    );
+    await m.stop();
+  });
 });
 
 describe('textfile collector', () => {
@@ -217,6 +230,18 @@ describe('expvar collectors', () => {
   let fail = false;
   before(async () => {
     server = createServer((req, res) => {
+      if (req.url === '/huge') {
+        // Streams without a length until the client gives up.
+        res.setHeader('content-type', 'application/json');
+        const chunk = '{"a":' + ' '.repeat(1 << 20);
+        const push = () => {
+          while (res.write(chunk)) if (res.destroyed) return;
+        };
+        res.on('drain', push);
+        res.on('close', () => res.off('drain', push));
+        push();
+        return;
+      }
       if (fail) {
         res.writeHead(500).end('oops');
         return;
@@ -248,6 +273,16 @@ describe('expvar collectors', () => {
       ],
     );
     assert.throws(() => flattenExpvar([1, 2]), /not a JSON object/);
+  });
+
+  it('gives up on a body over the limit', async () => {
+    const storage = new MemoryStorage();
+    const m = new CollectorsManager(runtime(storage));
+    await m.applyConfig(config(`collectors:\n  expvar:\n    - {name: huge, url: "http://127.0.0.1:${port}/huge", interval: 1h, timeout: 30s}\n`), { dir });
+    await m.collectOnce();
+    assert.match(m.status()[0].lastError, /body exceeds the 16777216-byte limit/);
+    assert.equal(last(read(storage, name('up'))[0].values), 0);
+    await m.stop();
   });
 
   it('turns /debug/vars into gauges and reports failures', async () => {
@@ -298,7 +333,7 @@ describe('GET /api/patrol/v1/collectors', () => {
     await host.collectOnce();
     await m.collectOnce();
     const app = Fastify();
-    registerCollectorsApi(app, host, m);
+    registerCollectorsApi(app, () => ({ host, collectors: m }));
     const res = await app.inject({ method: 'GET', url: '/api/patrol/v1/collectors' });
     const body = res.json<{ status: string; data: { host: { health: string; job: string; samples: number }; collectors: { name: string; health: string; lastError: string }[] } }>();
     assert.equal(body.status, 'success');

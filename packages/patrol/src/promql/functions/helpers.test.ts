@@ -57,3 +57,8 @@ test('count_values formats floats without exponents', () => {
     '-Inf',
   ]);
 });
+
+test('quantile labels of histogram_quantiles read like OpenMetrics floats', async () => {
+  const { formatOpenMetricsFloat } = await import('./index.js');
+  assert.deepEqual([0, 0.25, 1, 1e6, Infinity].map(formatOpenMetricsFloat), ['0.0', '0.25', '1.0', '1e+06', '+Inf']);
+});

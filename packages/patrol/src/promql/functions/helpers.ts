@@ -3,6 +3,8 @@
 // absent(), the orderings of sort/sort_desc/sort_by_label, Go's float parsing for `le` and Go's
 // plain float formatting for count_values.
 
+import { formatG } from './annotations.js';
+
 /** Go's regexp.Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups expand to "". */
 export function expandTemplate(template: string, match: RegExpExecArray): string {
   let out = '';
@@ -177,4 +179,11 @@ export function formatFloatPlain(v: number): string {
     out = `0.${'0'.repeat(-exp - 1)}${digits}`;
   }
   return (neg ? '-' : '') + out;
+}
+
+/** Go's labels.FormatOpenMetricsFloat: %g, with ".0" added to integral values (`1.0`, `0.25`, `+Inf`). */
+export function formatOpenMetricsFloat(v: number): string {
+  const s = formatG(v);
+  if (Number.isFinite(v) && !/[.eE]/.test(s)) return `${s}.0`;
+  return s;
 }

@@ -10,6 +10,11 @@ type SyntaxNode = ReturnType<typeof parser.parse>['topNode'];
 
 // Modifiers written after a selector or subquery. The lezer grammar (made for editors) does not
 // always nest them the way Prometheus's parser binds them, so they are read from the text.
+// start(), end(), range() and step() answer from the query, not the data: moving the evaluation
+// time changes them, so the harness leaves such expressions alone.
+const QUERY_CONTEXT_FUNCTIONS = new Set(['start', 'end', 'range', 'step']);
+const QUERY_CONTEXT_RE = /\b(?:start|end|range|step)\s*\(\s*\)/i;
+
 const MODIFIERS_RE = /^(?:\s*(?:offset\s+[-+]?[0-9a-zA-Z_.]+|@\s*(?:start\(\s*\)|end\(\s*\)|[-+]?[0-9a-zA-Z_.+]+)))*/;
 
 /** Where an `@` goes after the node (past its offset), or null when it already has one. */
@@ -26,6 +31,8 @@ function insertionPoint(expr: string, node: SyntaxNode): number | null {
  * the evaluation time (time(), predict_linear, the date functions) outside a subquery.
  */
 export function atModifierRewrite(expr: string, evalTimeMs: number): string | null {
+  // Also inside durations (`foo[step()]`), where the grammar has its own node names.
+  if (QUERY_CONTEXT_RE.test(expr)) return null;
   const tree = parser.parse(expr);
   const inserts: number[] = [];
   let unsafe = false;
@@ -45,7 +52,8 @@ export function atModifierRewrite(expr: string, evalTimeMs: number): string | nu
         return;
       }
       case 'FunctionIdentifier': {
-        if (AT_MODIFIER_UNSAFE_FUNCTIONS.has(expr.slice(node.from, node.to))) unsafe = true;
+        const name = expr.slice(node.from, node.to).toLowerCase();
+        if (AT_MODIFIER_UNSAFE_FUNCTIONS.has(name) || QUERY_CONTEXT_FUNCTIONS.has(name)) unsafe = true;
         return;
       }
     }

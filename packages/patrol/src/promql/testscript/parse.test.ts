@@ -247,3 +247,9 @@ describe('@ modifier variants', () => {
     assert.equal(atModifierRewrite('foo[1m] anchored', 1_000), null);
   });
 });
+
+test('@ variants leave query-context functions alone', async () => {
+  const { atModifierRewrite } = await import('./atmodifier.js');
+  assert.equal(atModifierRewrite('start()', 1_000), null);
+  assert.equal(atModifierRewrite('foo[step()]', 1_000), null);
+});
