@@ -15,7 +15,7 @@ function labelValue(ls: Labels, name: string): string {
   return ls.find((l) => l.name === name)?.value ?? '';
 }
 
-type TargetsManager = Pick<ScrapeManager, 'activeTargets' | 'droppedTargets' | 'targetMetadata'>;
+type TargetsManager = Pick<ScrapeManager, 'activeTargets' | 'droppedTargets' | 'droppedTargetCounts' | 'targetMetadata'>;
 
 export function targetsResponse(manager: TargetsManager, state: string, pools: string[]): unknown {
   const wantActive = state === '' || state === 'any' || state === 'active';
@@ -45,7 +45,9 @@ export function targetsResponse(manager: TargetsManager, state: string, pools: s
         .filter((d) => poolOk(d.scrapePool))
         .map((d) => ({ discoveredLabels: labelsToRecord(d.discoveredLabels), scrapePool: d.scrapePool }))
     : [];
-  return { status: 'success', data: { activeTargets, droppedTargets } };
+  // Counts of dropped targets per pool (Prometheus ≥ 2.45), whatever the state filter.
+  const droppedTargetCounts = Object.fromEntries(Object.entries(manager.droppedTargetCounts()).filter(([p]) => poolOk(p)));
+  return { status: 'success', data: { activeTargets, droppedTargets, droppedTargetCounts } };
 }
 
 function asList(v: unknown): string[] {

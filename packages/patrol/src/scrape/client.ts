@@ -88,7 +88,9 @@ export class ScrapeClient {
           maxVersion: tls.max_version ? TLS_VERSIONS[tls.max_version] : undefined,
         }
       : undefined;
-    this.agent = new Agent({ connect, keepAliveTimeout: Math.max(cfg.scrape_interval * 2, 30_000), connections: 4 });
+    // No cap on connections per origin: targets behind one host:port (an exporter with
+    // ?target= params) are scraped in parallel, as Prometheus does.
+    this.agent = new Agent({ connect, keepAliveTimeout: Math.max(cfg.scrape_interval * 2, 30_000) });
     this.dispatcher = cfg.follow_redirects ? this.agent.compose(interceptors.redirect({ maxRedirections: 10 })) : this.agent;
     this.accept = acceptHeader(cfg.scrape_protocols);
     this.bodyLimit = cfg.body_size_limit > 0 ? cfg.body_size_limit : HARD_BODY_LIMIT;
@@ -129,7 +131,9 @@ export class ScrapeClient {
     }
     if (auth) headers.authorization = auth;
     const ctrl = new AbortController();
-    const timer = setTimeout(() => ctrl.abort(new ScrapeError(`scrape timed out after ${formatDuration(timeoutMs)} (scrape_timeout)`)), timeoutMs);
+    // The abort waits for setImmediate, i.e. until I/O that already arrived has been processed:
+    // after an event-loop stall a response that came in time is not reported as a timeout.
+    const timer = setTimeout(() => setImmediate(() => ctrl.abort(new ScrapeError(`scrape timed out after ${formatDuration(timeoutMs)} (scrape_timeout)`))), timeoutMs);
     const onStop = (): void => ctrl.abort(new ScrapeError('scrape cancelled'));
     stop?.addEventListener('abort', onStop);
     try {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Label, Labels } from '../model/labels.js';
-import { formatLabels, labelsKey, METRIC_NAME } from '../model/labels.js';
+import { formatLabels, labelsEqual, labelsKey, METRIC_NAME } from '../model/labels.js';
 import { STALE_NAN } from '../model/value.js';
 import type { Appender, SeriesRef, Storage } from '../storage/interface.js';
 import { StorageError } from '../storage/interface.js';
@@ -33,6 +33,9 @@ export interface LoopOptions {
 
 interface SeriesState {
   labels: Labels;
+  hash: number;
+  /** The next state with the same hash (LiveSeries chains collisions). */
+  next: SeriesState | undefined;
   ref: SeriesRef;
   /** The scrape iteration that last wrote this series. */
   iter: number;
@@ -55,13 +58,75 @@ export interface ScrapeOutcome {
   durationMs: number;
 }
 
+/** FNV-1a over names and values; only computed for series text not seen before. */
+function hashLabels(ls: Labels): number {
+  let h = 0x811c9dc5;
+  for (const l of ls) {
+    for (let i = 0; i < l.name.length; i++) h = Math.imul(h ^ l.name.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0xff, 0x01000193);
+    for (let i = 0; i < l.value.length; i++) h = Math.imul(h ^ l.value.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ 0xfe, 0x01000193);
+  }
+  return h | 0;
+}
+
+/**
+ * The series a loop has written in its last scrape, findable by labels. Keyed by a 32-bit hash
+ * with collision chains rather than by a label-set string, which would cost ~100 bytes a series.
+ */
+class LiveSeries {
+  private readonly byHash = new Map<number, SeriesState>();
+  size = 0;
+
+  get(labels: Labels, h: number): SeriesState | undefined {
+    for (let s = this.byHash.get(h); s; s = s.next) if (labelsEqual(s.labels, labels)) return s;
+    return undefined;
+  }
+
+  add(st: SeriesState): void {
+    st.next = this.byHash.get(st.hash);
+    this.byHash.set(st.hash, st);
+    this.size++;
+  }
+
+  delete(st: SeriesState): void {
+    const head = this.byHash.get(st.hash);
+    if (head === st) {
+      if (st.next) this.byHash.set(st.hash, st.next);
+      else this.byHash.delete(st.hash);
+    } else {
+      let p = head;
+      while (p && p.next !== st) p = p.next;
+      if (!p) return;
+      p.next = st.next;
+    }
+    st.next = undefined;
+    st.dead = true;
+    this.size--;
+  }
+
+  /** Removes and returns the states `pred` selects. */
+  sweep(pred: (st: SeriesState) => boolean): SeriesState[] {
+    const out: SeriesState[] = [];
+    for (const head of this.byHash.values()) for (let s: SeriesState | undefined = head; s; s = s.next) if (pred(s)) out.push(s);
+    for (const s of out) this.delete(s);
+    return out;
+  }
+}
+
 const REPORT_NAMES = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'scrape_samples_post_metric_relabeling', 'scrape_series_added'] as const;
 
 class LoopFailure extends Error {}
 
 export class ScrapeLoop {
-  private readonly states = new Map<string, SeriesState>();
+  private readonly states = new LiveSeries();
   private cache = new Map<string, CacheEntry>();
+  /** Label objects shared by the series of this target (name → value → label). */
+  private labelPool = new Map<string, Map<string, Label>>();
+  private labelPoolSize = 0;
+  /** Series texts and cache entries of the last successful scrape, in exposition order. */
+  private orderTexts: string[] = [];
+  private orderEntries: CacheEntry[] = [];
   private readonly reportRefs = new Map<string, SeriesRef>();
   private reportLabels: Labels[] = [];
   private iter = 0;
@@ -88,6 +153,10 @@ export class ScrapeLoop {
     this.client = client;
     this.opts = opts;
     this.cache = new Map();
+    this.labelPool = new Map();
+    this.labelPoolSize = 0;
+    this.orderTexts = [];
+    this.orderEntries = [];
   }
 
   /**
@@ -190,15 +259,20 @@ export class ScrapeLoop {
     let scraped = 0;
     let post = 0;
     let added = 0;
+    let touched = 0;
     const created: SeriesState[] = [];
+    const prevTexts = this.orderTexts;
+    const prevEntries = this.orderEntries;
+    const curTexts: string[] = [];
+    const curEntries: CacheEntry[] = [];
     try {
       scanExposition(
         text,
         format,
         {
+          predict: () => prevTexts[scraped],
           sample: (series, value, ts, line) => {
-            scraped++;
-            let st = this.cache.get(series);
+            let st = series === prevTexts[scraped] ? prevEntries[scraped] : this.cache.get(series);
             if (st === undefined || (st !== DROPPED && st.dead)) {
               const resolved = this.resolve(series, line, format);
               if (resolved.added) {
@@ -208,6 +282,9 @@ export class ScrapeLoop {
               st = resolved.state;
               this.cache.set(series, st);
             }
+            curTexts.push(series);
+            curEntries.push(st);
+            scraped++;
             if (st === DROPPED) return;
             post++;
             if (opts.sampleLimit > 0 && post > opts.sampleLimit) throw new LoopFailure(`sample_limit exceeded: more than ${opts.sampleLimit} samples after metric relabelling`);
@@ -215,6 +292,7 @@ export class ScrapeLoop {
             const st2 = st;
             const when = explicit ? ts : t;
             if (st2.iter === iter && st2.lastT === when) throw new LoopFailure(`line ${line}: duplicate series ${formatLabels(st2.labels)}`);
+            if (st2.iter !== iter) touched++;
             st2.iter = iter;
             st2.lastT = when;
             st2.explicit = explicit;
@@ -230,28 +308,28 @@ export class ScrapeLoop {
         { maxLineLength: MAX_LINE_LENGTH },
       );
       // Series of the previous scrape that are gone get a staleness marker.
-      for (const [key, st] of this.states) {
-        if (st.iter === iter) continue;
-        if (!st.explicit) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
-        st.dead = true;
-        this.states.delete(key);
+      if (this.states.size > touched) {
+        for (const st of this.states.sweep((x) => x.iter !== iter)) if (!st.explicit) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
       }
       app.commit();
     } catch (e) {
       app.rollback();
       // Series first seen in this failed attempt were never written: forget them, so that only
       // the previous scrape's series get staleness markers (in report()).
-      for (const st of created) {
-        st.dead = true;
-        this.states.delete(labelsKey(st.labels));
-      }
+      for (const st of created) this.states.delete(st);
       throw e;
     }
     if (iter % 10 === 0) {
       for (const [k, st] of this.cache) if (st !== DROPPED && st.dead) this.cache.delete(k);
       if (this.cache.size > 4 * this.states.size + 1000) this.cache = new Map([...this.cache].filter(([, st]) => st !== DROPPED));
+      if (this.labelPoolSize > 4 * this.states.size + 10_000) {
+        this.labelPool = new Map();
+        this.labelPoolSize = 0;
+      }
     }
     this.metadata = metadata;
+    this.orderTexts = curTexts;
+    this.orderEntries = curEntries;
     return { ok: true, error: '', samplesScraped: scraped, samplesPostRelabel: post, seriesAdded: added, durationMs: Date.now() - start };
   }
 
@@ -268,15 +346,36 @@ export class ScrapeLoop {
       if (o.labelNameLengthLimit > 0 && l.name.length > o.labelNameLengthLimit) throw new LoopFailure(`label_name_length_limit exceeded: label name ${l.name.slice(0, 60)} is ${l.name.length} long, limit ${o.labelNameLengthLimit}`);
       if (o.labelValueLengthLimit > 0 && l.value.length > o.labelValueLengthLimit) throw new LoopFailure(`label_value_length_limit exceeded: value of ${l.name} is ${l.value.length} long, limit ${o.labelValueLengthLimit}`);
     }
-    const key = labelsKey(labels);
-    let st = this.states.get(key);
+    const h = hashLabels(labels);
+    let st = this.states.get(labels, h);
     let added = false;
     if (!st) {
-      st = { labels, ref: 0, iter: 0, lastT: 0, explicit: false, dead: false };
-      this.states.set(key, st);
+      st = { labels: this.share(labels), hash: h, next: undefined, ref: 0, iter: 0, lastT: 0, explicit: false, dead: false };
+      this.states.add(st);
       added = true;
     }
     return { state: st, added };
+  }
+
+  /** The same labels built from pooled Label objects, so series of a target share them. */
+  private share(labels: Labels): Labels {
+    const out = new Array<Label>(labels.length);
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i];
+      let byValue = this.labelPool.get(l.name);
+      if (!byValue) {
+        byValue = new Map();
+        this.labelPool.set(l.name, byValue);
+      }
+      let shared = byValue.get(l.value);
+      if (!shared) {
+        shared = l;
+        byValue.set(l.value, l);
+        this.labelPoolSize++;
+      }
+      out[i] = shared;
+    }
+    return out;
   }
 
   private tryAppend(app: Appender, ref: SeriesRef, labels: Labels, t: number, v: number): SeriesRef {
@@ -289,11 +388,7 @@ export class ScrapeLoop {
   }
 
   private markAllStale(app: Appender, t: number): void {
-    for (const [key, st] of this.states) {
-      if (!st.explicit) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
-      st.dead = true;
-      this.states.delete(key);
-    }
+    for (const st of this.states.sweep(() => true)) if (!st.explicit) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
   }
 
   /** Writes the report series; after a failure, also marks the previous scrape's series stale. */

@@ -94,6 +94,7 @@ ${extra}`;
         body.data.droppedTargets.map((d) => d.discoveredLabels.__address__),
         ['drop-me'],
       );
+      assert.deepEqual((body.data as unknown as { droppedTargetCounts: unknown }).droppedTargetCounts, { files: 1, static: 0 });
       const dropped = (await app.inject({ method: 'GET', url: '/api/v1/targets?state=dropped' })).json() as typeof body;
       assert.equal(dropped.data.activeTargets.length, 0);
       assert.equal(dropped.data.droppedTargets.length, 1);

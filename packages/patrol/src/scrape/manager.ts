@@ -62,6 +62,8 @@ export interface DroppedTarget {
 export class ScrapePool {
   private readonly loops = new Map<string, ScrapeLoop>();
   private dropped: DroppedTarget[] = [];
+  /** All dropped targets, also those beyond keep_dropped_targets. */
+  droppedCount = 0;
   /** Targets over target_limit: listed as active, never scraped. */
   private unscraped: Target[] = [];
   private readonly groups = new Map<string, TargetGroup[]>();
@@ -130,6 +132,7 @@ export class ScrapePool {
     if (this.stopped) return;
     const next = new Map<string, Target>();
     const dropped: DroppedTarget[] = [];
+    let droppedCount = 0;
     for (const groups of this.groups.values()) {
       for (const g of groups) {
         for (const d of g.targets) {
@@ -139,6 +142,7 @@ export class ScrapePool {
             continue;
           }
           if (!r.labels) {
+            droppedCount++;
             if (this.cfg.keep_dropped_targets === 0 || dropped.length < this.cfg.keep_dropped_targets) dropped.push({ scrapePool: this.cfg.job_name, discoveredLabels: r.discovered });
             continue;
           }
@@ -148,6 +152,7 @@ export class ScrapePool {
       }
     }
     this.dropped = dropped;
+    this.droppedCount = droppedCount;
     const limit = this.cfg.target_limit;
     if (limit > 0 && next.size > limit) {
       for (const [k, l] of this.loops) {
@@ -263,6 +268,13 @@ export class ScrapeManager implements Component {
 
   droppedTargets(): DroppedTarget[] {
     return [...this.pools.keys()].sort().flatMap((n) => this.pools.get(n)!.droppedTargets());
+  }
+
+  /** Dropped targets per pool, counting those not kept (keep_dropped_targets). */
+  droppedTargetCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of this.poolNames()) out[n] = this.pools.get(n)!.droppedCount;
+    return out;
   }
 
   poolNames(): string[] {

@@ -7,6 +7,7 @@
 // OpenMetrics is validated strictly against the 1.0 specification (see openmetrics.ts), because
 // a body that declares itself OpenMetrics makes promises about its structure.
 
+import { isAscii, isUtf8 } from 'node:buffer';
 import type { Label, Labels } from '../model/labels.js';
 import { METRIC_NAME } from '../model/labels.js';
 import { OpenMetricsValidator } from './openmetrics.js';
@@ -55,7 +56,11 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes UTF-8, throwing a ParseError naming the line of the first invalid byte. */
 export function decodeBody(body: Uint8Array): string {
+  // ASCII bodies (nearly all) are copied byte for byte; others are validated, then decoded.
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (isAscii(buf)) return buf.toString('latin1');
   try {
+    if (isUtf8(buf)) return buf.toString('utf8');
     return utf8.decode(body);
   } catch {
     const bad = firstInvalidUtf8(body);
@@ -109,6 +114,11 @@ export interface SampleSink {
    * parseSeries); `timestamp` is in milliseconds. Throwing stops the scan.
    */
   sample(series: string, value: number, timestamp: number | undefined, line: number): void;
+  /**
+   * Optional: the series text the next sample probably has (e.g. the one at the same position
+   * in the previous scrape). When the body matches it, `sample` receives this very string.
+   */
+  predict?(): string | undefined;
 }
 
 const C_NL = 10;
@@ -327,6 +337,7 @@ export function parseSeries(series: string, line: number, format: ExpositionForm
  */
 export function scanExposition(text: string, format: ExpositionFormat, sink: SampleSink, metadata?: Map<string, MetricMeta>, opts: ScanOptions = {}): void {
   const maxLine = opts.maxLineLength ?? Infinity;
+  const predict = sink.predict?.bind(sink);
   if (format === 'openmetrics') {
     scanOpenMetrics(text, sink, metadata, maxLine);
     return;
@@ -353,23 +364,50 @@ export function scanExposition(text: string, format: ExpositionFormat, sink: Sam
       continue;
     }
     if (!isNameStart(c0)) throw new ParseError(line, `expected a metric name or comment, got ${show(text.slice(s, e))}`);
-    let i = s + 1;
-    while (i < e && isNameChar(text.charCodeAt(i))) i++;
-    const nameEnd = i;
-    while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
-    if (i < e && text.charCodeAt(i) === C_LBRACE) {
-      const close = labelBlockEnd(text, i, e);
-      if (close < 0) throw new ParseError(line, `unterminated label set in ${show(text.slice(s, e))}`);
-      i = close + 1;
-    } else i = nameEnd;
-    const series = text.slice(s, i);
+    let i: number;
+    let series: string | undefined;
+    // Steady targets expose the same series in the same order: compare in place with the
+    // predicted text and reuse that string, avoiding a slice and a hash per line.
+    const pred = predict?.();
+    if (pred !== undefined && text.startsWith(pred, s)) {
+      const after = s + pred.length;
+      const c = text.charCodeAt(after);
+      if (after < e && (c === C_SP || c === C_TAB)) {
+        series = pred;
+        i = after;
+      } else i = s;
+    } else i = s;
+    if (series === undefined) {
+      i = s + 1;
+      while (i < e && isNameChar(text.charCodeAt(i))) i++;
+      const nameEnd = i;
+      while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
+      if (i < e && text.charCodeAt(i) === C_LBRACE) {
+        const close = labelBlockEnd(text, i, e);
+        if (close < 0) throw new ParseError(line, `unterminated label set in ${show(text.slice(s, e))}`);
+        i = close + 1;
+      } else i = nameEnd;
+      series = text.slice(s, i);
+    }
     while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
     if (i === e) throw new ParseError(line, `missing value for ${show(series)}`);
     const vs = i;
-    while (i < e && text.charCodeAt(i) !== C_SP && text.charCodeAt(i) !== C_TAB) i++;
-    const vtext = text.slice(vs, i);
-    const value = parseNumber(vtext, false);
-    if (value === undefined) throw new ParseError(line, `invalid value ${show(vtext)} for ${show(series)}`);
+    // Fast path for plain integers (most counters); anything else goes through parseNumber.
+    let value = 0;
+    let digits = true;
+    while (i < e) {
+      const c = text.charCodeAt(i);
+      if (c === C_SP || c === C_TAB) break;
+      if (digits && c >= 48 && c <= 57) value = value * 10 + (c - 48);
+      else digits = false;
+      i++;
+    }
+    if (!digits || i - vs > 15) {
+      const vtext = text.slice(vs, i);
+      const v = parseNumber(vtext, false);
+      if (v === undefined) throw new ParseError(line, `invalid value ${show(vtext)} for ${show(series)}`);
+      value = v;
+    }
     while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
     let ts: number | undefined;
     if (i < e) {
@@ -381,7 +419,11 @@ export function scanExposition(text: string, format: ExpositionFormat, sink: Sam
       while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
       if (i < e) throw new ParseError(line, `unexpected ${show(text.slice(i, e))} after timestamp`);
     }
-    if (hist.active) hist.sample(text, s, nameEnd, series, line);
+    if (hist.active) {
+      let nameEnd = s + 1;
+      while (nameEnd < e && isNameChar(text.charCodeAt(nameEnd))) nameEnd++;
+      hist.sample(text, s, nameEnd, series, line);
+    }
     sink.sample(series, value, ts, line);
   }
   hist.finish(line);

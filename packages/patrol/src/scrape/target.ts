@@ -3,7 +3,6 @@
 // the API reports.
 
 import { hostname } from 'node:os';
-import { isIP } from 'node:net';
 import type { ScrapeConfig } from '../config/prometheus.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import type { Labels } from '../model/labels.js';
@@ -32,7 +31,7 @@ export interface PopulateResult {
   error?: string;
 }
 
-/** Builds target labels the way Prometheus 2 does (scrape/target.go PopulateLabels). */
+/** Builds target labels the way Prometheus 3 does (scrape/target.go PopulateLabels). */
 export function populateLabels(d: DiscoveredTarget, cfg: ScrapeConfig, steps: readonly CompiledRelabel[]): PopulateResult {
   const m = new Map<string, string>(Object.entries(d));
   const setDefault = (k: string, v: string): void => {
@@ -49,14 +48,10 @@ export function populateLabels(d: DiscoveredTarget, cfg: ScrapeConfig, steps: re
   if (!after) return { discovered, labels: null };
   const out = new Map<string, string>();
   for (const l of after) out.set(l.name, l.value);
-  let addr = out.get(ADDRESS_LABEL) ?? '';
+  const addr = out.get(ADDRESS_LABEL) ?? '';
   if (addr === '') return { discovered, labels: null, error: 'no address' };
   if (addr.includes('/')) return { discovered, labels: null, error: `${JSON.stringify(addr)} is not a valid hostname` };
-  if (!hasPort(addr)) {
-    const scheme = out.get(SCHEME_LABEL) ?? 'http';
-    addr += scheme === 'https' ? ':443' : ':80';
-    out.set(ADDRESS_LABEL, addr);
-  }
+  // Prometheus 3 no longer appends the scheme's default port (2.x did); the URL still uses it.
   for (const k of [SCRAPE_INTERVAL_LABEL, SCRAPE_TIMEOUT_LABEL]) {
     const v = out.get(k) ?? '';
     const ms = parseDuration(v);
@@ -69,12 +64,6 @@ export function populateLabels(d: DiscoveredTarget, cfg: ScrapeConfig, steps: re
   for (const k of [...out.keys()]) if (k.startsWith(META_PREFIX)) out.delete(k);
   if (!out.get('instance')) out.set('instance', addr);
   return { discovered, labels: labelsFromPairs(out) };
-}
-
-function hasPort(addr: string): boolean {
-  if (addr.startsWith('[')) return /\]:\d+$/.test(addr);
-  if (isIP(addr) === 6) return false;
-  return /:\d*$/.test(addr);
 }
 
 /** A target's scrape state, as /api/v1/targets shows it. */

@@ -95,7 +95,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `fn` until it returns a value other than undefined, up to `tries` × `ms`. */
-export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, tries = 200, ms = 50): Promise<T> {
+export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, tries = 600, ms = 50): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const v = await fn();
     if (v !== undefined) return v;

@@ -90,6 +90,8 @@ export class MemoryStorage implements Storage {
 
 class MemAppender implements Appender {
   private pending: { s: MemSeries; t: number; v: number }[] = [];
+  /** The newest pending sample per series, so validating an append is O(1) in the batch size. */
+  private lastPending = new Map<MemSeries, { t: number; v: number }>();
   private done = false;
 
   constructor(private readonly store: MemoryStorage) {}
@@ -100,19 +102,19 @@ class MemAppender implements Appender {
     // Validate against both committed data and earlier samples of this batch.
     let lastT = s.n > 0 ? s.ts[s.n - 1] : -Infinity;
     let lastV = s.n > 0 ? s.vs[s.n - 1] : 0;
-    for (let i = this.pending.length - 1; i >= 0; i--) {
-      if (this.pending[i].s === s) {
-        lastT = this.pending[i].t;
-        lastV = this.pending[i].v;
-        break;
-      }
+    const p = this.lastPending.get(s);
+    if (p) {
+      lastT = p.t;
+      lastV = p.v;
     }
     if (t < lastT) throw new StorageError('out_of_order', `out of order sample: ${t} is older than ${lastT}`);
     if (t === lastT) {
       if (!sameValue(v, lastV)) throw new StorageError('duplicate_sample', `duplicate sample for timestamp ${t} with a different value`);
       return s.ref;
     }
-    this.pending.push({ s, t, v: isStaleNaN(v) ? STALE_NAN : v });
+    const entry = { s, t, v: isStaleNaN(v) ? STALE_NAN : v };
+    this.pending.push(entry);
+    this.lastPending.set(s, entry);
     return s.ref;
   }
 
@@ -134,11 +136,13 @@ class MemAppender implements Appender {
       s.n++;
     }
     this.pending = [];
+    this.lastPending.clear();
   }
 
   rollback(): void {
     this.done = true;
     this.pending = [];
+    this.lastPending.clear();
   }
 }
 
