@@ -3,12 +3,11 @@
 // client sees them. Redirects are followed by hand so that each hop is timed and counted.
 // Bodies are read up to body_size_limit and only kept in memory when a condition reads them.
 
-import http from 'node:http';
-import https from 'node:https';
-import type { TLSSocket, ConnectionOptions } from 'node:tls';
-import { isIP } from 'node:net';
+import net, { isIP } from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
 import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from './conditions.js';
+import { ResponseParser } from './http1.js';
 import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
@@ -23,7 +22,7 @@ interface Phases {
 interface Hop {
   error: string | null;
   status?: number;
-  headers?: http.IncomingHttpHeaders;
+  headers?: Record<string, string | string[]>;
   body?: string;
   bodySize: number;
   contentLength: number;
@@ -39,6 +38,7 @@ class HttpProbe implements PreparedProbe {
   private readonly url: URL;
   private readonly keepBody: boolean;
   private readonly headers: Record<string, string>;
+  private readonly headerLines: string;
   private readonly tls: ConnectionOptions;
 
   constructor(
@@ -55,7 +55,12 @@ class HttpProbe implements PreparedProbe {
       const pw = cfg.basic_auth.password?.reveal() ?? '';
       headers.authorization = 'Basic ' + Buffer.from(`${cfg.basic_auth.username}:${pw}`).toString('base64');
     } else if (cfg.bearer_token) headers.authorization = `Bearer ${cfg.bearer_token.reveal()}`;
+    for (const [k, v] of Object.entries(headers)) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) throw new Error(`headers: ${JSON.stringify(k)} is not a valid header name`);
+      if (/[\r\n\0]/.test(v)) throw new Error(`headers.${k}: the value contains a line break`);
+    }
     this.headers = headers;
+    this.headerLines = headerLines(headers);
     this.tls = tlsOptions(cfg.tls_config, dir);
   }
 
@@ -99,7 +104,7 @@ class HttpProbe implements PreparedProbe {
         delete headers.authorization;
       }
       url = next;
-      if (ctx.signal.aborted) break;
+      if (ctx.abort.aborted) break;
     }
     const durationMs = performance.now() - t0;
     const s = ctx.samples;
@@ -140,7 +145,7 @@ class HttpProbe implements PreparedProbe {
     const r = await resolveHost(hostname, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
     if ('error' in r) return { ...empty, error: r.error };
     phases.resolve += r.lookupMs;
-    if (ctx.signal.aborted) return { ...empty, error: 'aborted' };
+    if (ctx.abort.aborted) return { ...empty, error: 'aborted' };
     ctx.phase = 'connect';
     const limit = this.cfg.body_size_limit;
     const keepBody = this.keepBody;
@@ -148,88 +153,103 @@ class HttpProbe implements PreparedProbe {
     return new Promise<Hop>((resolve) => {
       let done = false;
       const hop: Hop = { ...empty, family: r.family };
-      const opts: https.RequestOptions = {
-        host: r.address,
-        family: r.family,
-        port,
-        path: url.pathname + url.search,
-        method,
-        headers: { ...headers, host: url.host },
-        agent: false,
-      };
-      if (body !== undefined) (opts.headers as Record<string, string>)['content-length'] = String(Buffer.byteLength(body));
-      if (isHttps) {
-        Object.assign(opts, this.tls);
-        if (!this.tls.servername && isIP(hostname) === 0) opts.servername = hostname;
-      }
       const tStart = performance.now();
       let tConnected = tStart;
       let tSecure = tStart;
-      let tFirstByte = tStart;
-      const req = (isHttps ? https : http).request(opts);
+      let tFirstByte = 0;
+      let sock: net.Socket;
+      // A fresh connection of our own (no agent, no pooling), so every phase is measured.
+      if (isHttps) {
+        const o: tls.ConnectionOptions = { ...this.tls, host: r.address, port };
+        if (!this.tls.servername && isIP(hostname) === 0) o.servername = hostname;
+        const ts = tls.connect(o);
+        ts.once('secureConnect', () => {
+          tSecure = performance.now();
+          phases.tls += tSecure - tConnected;
+          ctx.phase = 'waiting for the response';
+          try {
+            hop.certNotAfter = earliestExpiry(ts.getPeerCertificate(true));
+          } catch {
+            /* no certificate details; expiry stays unknown */
+          }
+        });
+        sock = ts;
+      } else {
+        sock = net.connect({ host: r.address, port });
+      }
       const finish = (error: string | null) => {
         if (done) return;
         done = true;
-        ctx.signal.removeEventListener('abort', onAbort);
+        ctx.abort.off(onAbort);
         hop.error = error;
-        if (!req.destroyed) req.destroy();
+        sock.destroy();
         resolve(hop);
       };
       const onAbort = () => finish('aborted');
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      req.on('socket', (sock) => {
-        sock.once('connect', () => {
-          tConnected = performance.now();
-          phases.connect += tConnected - tStart;
-          ctx.phase = isHttps ? 'TLS handshake' : 'waiting for the response';
-        });
-        if (isHttps) {
-          sock.once('secureConnect', () => {
-            tSecure = performance.now();
-            phases.tls += tSecure - tConnected;
-            ctx.phase = 'waiting for the response';
-            try {
-              hop.certNotAfter = earliestExpiry((sock as TLSSocket).getPeerCertificate(true));
-            } catch {
-              /* no certificate details; expiry stays unknown */
-            }
-          });
-        }
+      ctx.abort.on(onAbort);
+      const chunks: Buffer[] = [];
+      const parser = new ResponseParser(
+        {
+          head: (h) => {
+            hop.status = h.status;
+            hop.headers = h.headers;
+            hop.httpVersion = h.httpVersion;
+            const cl = h.headers['content-length'];
+            hop.contentLength = typeof cl === 'string' ? Number(cl) : -1;
+            ctx.phase = 'reading the body';
+            if (hop.contentLength > limit) finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(limit)}`);
+          },
+          data: (chunk) => {
+            hop.bodySize += chunk.length;
+            if (hop.bodySize > limit) return finish(`body exceeds body_size_limit ${showBytes(limit)}`);
+            if (keepBody) chunks.push(chunk);
+          },
+          end: () => {
+            phases.transfer += performance.now() - tFirstByte;
+            if (keepBody) hop.body = Buffer.concat(chunks).toString('utf8');
+            finish(null);
+          },
+          error: (msg) => {
+            if (msg.startsWith('connection closed')) finish(msg.replace('connection closed', `connection closed by ${where}`));
+            else finish(msg.startsWith('invalid') ? `${msg} (from ${where})` : `invalid HTTP response from ${where}: ${msg}`);
+          },
+        },
+        method === 'HEAD',
+      );
+      sock.once('connect', () => {
+        tConnected = performance.now();
+        phases.connect += tConnected - tStart;
+        ctx.phase = isHttps ? 'TLS handshake' : 'waiting for the response';
       });
-      req.on('error', (e) => finish(describeNetError(e, ctx.phase, where)));
-      req.on('response', (res) => {
-        tFirstByte = performance.now();
-        phases.processing += tFirstByte - (isHttps ? tSecure : tConnected);
-        ctx.phase = 'reading the body';
-        hop.status = res.statusCode;
-        hop.headers = res.headers;
-        hop.httpVersion = res.httpVersion;
-        const cl = res.headers['content-length'];
-        hop.contentLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
-        if (hop.contentLength > limit) {
-          finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(limit)}`);
-          return;
+      sock.on('data', (chunk: Buffer) => {
+        if (tFirstByte === 0) {
+          tFirstByte = performance.now();
+          phases.processing += tFirstByte - (isHttps ? tSecure : tConnected);
         }
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => {
-          hop.bodySize += chunk.length;
-          if (hop.bodySize > limit) {
-            finish(`body exceeds body_size_limit ${showBytes(limit)}`);
-            return;
-          }
-          if (keepBody) chunks.push(chunk);
-        });
-        res.on('end', () => {
-          phases.transfer += performance.now() - tFirstByte;
-          if (keepBody) hop.body = Buffer.concat(chunks).toString('utf8');
-          finish(null);
-        });
-        res.on('aborted', () => finish(`connection reset by ${where} while reading the body`));
-        res.on('error', (e) => finish(e.message === 'aborted' ? `connection reset by ${where} while reading the body` : describeNetError(e, 'reading the body', where)));
+        parser.feed(chunk);
       });
-      req.end(body);
+      sock.on('end', () => parser.eof());
+      sock.on('close', () => {
+        if (!done) parser.eof();
+      });
+      sock.on('error', (e) => finish(describeNetError(e, ctx.phase, where)));
+      sock.write(this.requestHead(method, url, headers, body));
+      if (body !== undefined) sock.write(body);
     });
   }
+
+  /** The request line and headers; the configured headers' text is built once. */
+  private requestHead(method: string, url: URL, headers: Record<string, string>, body: string | undefined): string {
+    let lines = headers === this.headers ? this.headerLines : headerLines(headers);
+    if (body !== undefined) lines += `content-length: ${Buffer.byteLength(body)}\r\n`;
+    return `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n${lines}connection: close\r\n\r\n`;
+  }
+}
+
+function headerLines(headers: Record<string, string>): string {
+  let s = '';
+  for (const k in headers) if (k !== 'host' && k !== 'connection' && k !== 'content-length') s += `${k}: ${headers[k]}\r\n`;
+  return s;
 }
 
 export const httpProbeType: ProbeType<HttpProbeConfig> = {

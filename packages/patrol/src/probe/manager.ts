@@ -15,6 +15,7 @@ import { ResultWriter } from './metrics.js';
 import { compileProbe, runProbe, type CompiledProbe, type ProbeResult } from './run.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { ProbeStateMachine, type ProbeState } from './state.js';
+import { Abort } from './types.js';
 
 export interface ProbeManagerOptions {
   /** Runs in flight at once, over all probes. */
@@ -23,7 +24,10 @@ export interface ProbeManagerOptions {
   perHostConcurrency?: number;
   /** Results kept in memory per probe (with their reasons) for history. */
   recentResults?: number;
-  /** Results are committed to storage in batches at most this often (ms). */
+  /**
+   * 0 (default): each run's results are committed at once. Above 0: results are batched and
+   * committed at most this often (ms), for storage where a commit is expensive.
+   */
   flushIntervalMs?: number;
   /** How long uptime and latency figures are cached (ms). */
   statsCacheMs?: number;
@@ -101,8 +105,10 @@ export class ProbeManager implements Component {
   private batch: Appender | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly stopSignal = new AbortController();
+  private readonly stopAll = new Abort();
   private readonly metrics: { runs: Counter<'result'>; changes: Counter<'to'>; skipped: Gauge; inFlight: Gauge; probes: Gauge<'state'> };
+  /** Run counts, exported by patrol_probe_runs_total at scrape time (cheaper than inc per run). */
+  readonly counts = { success: 0, failure: 0 };
 
   constructor(rt: Runtime, opts: ProbeManagerOptions = {}) {
     this.storage = rt.storage;
@@ -111,7 +117,7 @@ export class ProbeManager implements Component {
       maxConcurrency: opts.maxConcurrency ?? 512,
       perHostConcurrency: opts.perHostConcurrency ?? 64,
       recentResults: opts.recentResults ?? 100,
-      flushIntervalMs: opts.flushIntervalMs ?? 200,
+      flushIntervalMs: opts.flushIntervalMs ?? 0,
       statsCacheMs: opts.statsCacheMs ?? 30_000,
     };
     this.scheduler = new Scheduler({ maxConcurrency: this.opts.maxConcurrency, perHostConcurrency: this.opts.perHostConcurrency });
@@ -160,7 +166,7 @@ export class ProbeManager implements Component {
     const compiled = e.compiled;
     let r: ProbeResult;
     try {
-      r = await runProbe(compiled, this.stopSignal.signal);
+      r = await runProbe(compiled, this.stopAll);
     } catch (err) {
       // runProbe does not throw; this guards the scheduler against a bug.
       this.log.error({ err, probe: compiled.cfg.name }, 'probe run threw');
@@ -175,14 +181,16 @@ export class ProbeManager implements Component {
     e.last = r;
     e.recent.push(r);
     if (e.recent.length > this.opts.recentResults) e.recent.shift();
-    this.metrics.runs.inc({ result: r.success ? 'success' : 'failure' });
+    if (r.success) this.counts.success++;
+    else this.counts.failure++;
     try {
       this.batch ??= this.storage.appender();
       e.writer.write(this.batch, r);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, probe: r.probe }, 'probe result not stored');
     }
-    this.batchTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
+    if (this.opts.flushIntervalMs <= 0) this.flush();
+    else this.batchTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
     const change = e.machine.observe(r.success, r.time, r.reason);
     if (change) {
       const ev: ProbeEvent = { probe: r.probe, ...change };
@@ -212,7 +220,7 @@ export class ProbeManager implements Component {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopSignal.abort();
+    this.stopAll.abort();
     await this.scheduler.stop();
     this.flush();
     this.events.close();
@@ -367,7 +375,21 @@ function toLast(r: ProbeResult): LastResult {
 function registerSelfMetrics(registry: Registry, m: ProbeManager) {
   // A second manager on the same registry (tests) reuses the metrics instead of failing.
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
-  const runs = get('patrol_probe_runs_total', () => new Counter({ name: 'patrol_probe_runs_total', help: 'Probe runs by result.', labelNames: ['result'] as const, registers: [registry] }));
+  const runs = get(
+    'patrol_probe_runs_total',
+    () =>
+      new Counter({
+        name: 'patrol_probe_runs_total',
+        help: 'Probe runs by result.',
+        labelNames: ['result'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc({ result: 'success' }, m.counts.success);
+          this.inc({ result: 'failure' }, m.counts.failure);
+        },
+      }),
+  );
   const changes = get('patrol_probe_state_changes_total', () => new Counter({ name: 'patrol_probe_state_changes_total', help: 'Probe state changes by new state.', labelNames: ['to'] as const, registers: [registry] }));
   const skipped = get(
     'patrol_probe_skipped_runs_total',

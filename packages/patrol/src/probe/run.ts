@@ -5,7 +5,7 @@
 import type { ProbeConfig } from '../config/probes.js';
 import { evaluateAll, parseCondition, showMs, type Condition, type Observation } from './conditions.js';
 import { probeTypeOf } from './registry.js';
-import type { PreparedProbe, ProbeSample, RunContext, RunOutcome } from './types.js';
+import { Abort, type PreparedProbe, type ProbeSample, type RunContext, type RunOutcome } from './types.js';
 
 export interface CompiledProbe {
   readonly cfg: ProbeConfig;
@@ -44,10 +44,10 @@ export type ProbeResult = {
  * Runs a probe once; never throws, never outlives its timeout. Aborting `stop` (shutdown) ends
  * the run at once as a failure.
  */
-export async function runProbe(p: CompiledProbe, stop?: AbortSignal): Promise<ProbeResult> {
-  const ac = new AbortController();
+export async function runProbe(p: CompiledProbe, stop?: Abort): Promise<ProbeResult> {
+  const ac = new Abort();
   const startedAt = Date.now();
-  const ctx: RunContext = { signal: ac.signal, phase: 'starting', samples: [], startedAt };
+  const ctx: RunContext = { abort: ac, phase: 'starting', samples: [], startedAt };
   const t0 = performance.now();
   const timeoutMs = p.cfg.timeout;
   let timer: NodeJS.Timeout | undefined;
@@ -66,8 +66,7 @@ export async function runProbe(p: CompiledProbe, stop?: AbortSignal): Promise<Pr
         ac.abort();
         resolve({ obs: { durationMs: performance.now() - t0, now: Date.now() }, error: `stopped during ${ctx.phase}: Patrol is shutting down` });
       };
-      if (stop.aborted) onStop();
-      else stop.addEventListener('abort', onStop, { once: true });
+      stop.on(onStop);
     }
   });
   let out: RunOutcome;
@@ -78,9 +77,9 @@ export async function runProbe(p: CompiledProbe, stop?: AbortSignal): Promise<Pr
     ]);
   } finally {
     clearTimeout(timer);
-    if (onStop) stop!.removeEventListener('abort', onStop);
+    if (onStop) stop!.off(onStop);
   }
-  if (!ac.signal.aborted) ac.abort(); // releases anything the run left open
+  ac.abort(); // releases anything the run left open
   const timedOutRun = cutOff;
   const durationMs = timedOutRun ? Math.min(timeoutMs, performance.now() - t0) : performance.now() - t0;
   let reason = out.error ?? '';

@@ -14,9 +14,35 @@ export interface ProbeSample {
   labelValue?: string;
 }
 
-/** Handed to a run. The run must stop all I/O when `signal` aborts (the timeout fired). */
+/**
+ * A cancellation flag with callbacks. Lighter than AbortController (which builds a DOMException
+ * and dispatches DOM events), and a run makes one of these every time.
+ */
+export class Abort {
+  aborted = false;
+  private readonly fns = new Set<() => void>();
+
+  /** Calls `fn` once on abort (at once if already aborted). */
+  on(fn: () => void): void {
+    if (this.aborted) fn();
+    else this.fns.add(fn);
+  }
+
+  off(fn: () => void): void {
+    this.fns.delete(fn);
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    for (const fn of this.fns) fn();
+    this.fns.clear();
+  }
+}
+
+/** Handed to a run. The run must stop all I/O when `abort` fires (the timeout fired). */
 export interface RunContext {
-  readonly signal: AbortSignal;
+  readonly abort: Abort;
   /** What the run is doing; the timeout reason names it ("timeout after 2s during TLS handshake"). */
   phase: string;
   /** Extra metrics of the type (phases, status code...). */
