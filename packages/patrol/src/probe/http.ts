@@ -7,7 +7,7 @@ import net, { isIP } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from './conditions.js';
-import { ResponseParser } from './http1.js';
+import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
 import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
@@ -148,91 +148,21 @@ class HttpProbe implements PreparedProbe {
     if (ctx.abort.aborted) return { ...empty, error: 'aborted' };
     ctx.phase = 'connect';
     const limit = this.cfg.body_size_limit;
-    const keepBody = this.keepBody;
 
     return new Promise<Hop>((resolve) => {
-      let done = false;
-      const hop: Hop = { ...empty, family: r.family };
-      const tStart = performance.now();
-      let tConnected = tStart;
-      let tSecure = tStart;
-      let tFirstByte = 0;
+      const x = new Exchange(ctx, phases, { ...empty, family: r.family }, this.keepBody, limit, where, isHttps, method === 'HEAD', resolve);
       let sock: net.Socket;
       // A fresh connection of our own (no agent, no pooling), so every phase is measured.
       if (isHttps) {
         const o: tls.ConnectionOptions = { ...this.tls, host: r.address, port };
         if (!this.tls.servername && isIP(hostname) === 0) o.servername = hostname;
         const ts = tls.connect(o);
-        ts.once('secureConnect', () => {
-          tSecure = performance.now();
-          phases.tls += tSecure - tConnected;
-          ctx.phase = 'waiting for the response';
-          try {
-            hop.certNotAfter = earliestExpiry(ts.getPeerCertificate(true));
-          } catch {
-            /* no certificate details; expiry stays unknown */
-          }
-        });
+        ts.once('secureConnect', () => x.secured(ts));
         sock = ts;
       } else {
         sock = net.connect({ host: r.address, port });
       }
-      const finish = (error: string | null) => {
-        if (done) return;
-        done = true;
-        ctx.abort.off(onAbort);
-        hop.error = error;
-        sock.destroy();
-        resolve(hop);
-      };
-      const onAbort = () => finish('aborted');
-      ctx.abort.on(onAbort);
-      const chunks: Buffer[] = [];
-      const parser = new ResponseParser(
-        {
-          head: (h) => {
-            hop.status = h.status;
-            hop.headers = h.headers;
-            hop.httpVersion = h.httpVersion;
-            const cl = h.headers['content-length'];
-            hop.contentLength = typeof cl === 'string' ? Number(cl) : -1;
-            ctx.phase = 'reading the body';
-            if (hop.contentLength > limit) finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(limit)}`);
-          },
-          data: (chunk) => {
-            hop.bodySize += chunk.length;
-            if (hop.bodySize > limit) return finish(`body exceeds body_size_limit ${showBytes(limit)}`);
-            if (keepBody) chunks.push(chunk);
-          },
-          end: () => {
-            phases.transfer += performance.now() - tFirstByte;
-            if (keepBody) hop.body = Buffer.concat(chunks).toString('utf8');
-            finish(null);
-          },
-          error: (msg) => {
-            if (msg.startsWith('connection closed')) finish(msg.replace('connection closed', `connection closed by ${where}`));
-            else finish(msg.startsWith('invalid') ? `${msg} (from ${where})` : `invalid HTTP response from ${where}: ${msg}`);
-          },
-        },
-        method === 'HEAD',
-      );
-      sock.once('connect', () => {
-        tConnected = performance.now();
-        phases.connect += tConnected - tStart;
-        ctx.phase = isHttps ? 'TLS handshake' : 'waiting for the response';
-      });
-      sock.on('data', (chunk: Buffer) => {
-        if (tFirstByte === 0) {
-          tFirstByte = performance.now();
-          phases.processing += tFirstByte - (isHttps ? tSecure : tConnected);
-        }
-        parser.feed(chunk);
-      });
-      sock.on('end', () => parser.eof());
-      sock.on('close', () => {
-        if (!done) parser.eof();
-      });
-      sock.on('error', (e) => finish(describeNetError(e, ctx.phase, where)));
+      x.attach(sock);
       sock.write(this.requestHead(method, url, headers, body));
       if (body !== undefined) sock.write(body);
     });
@@ -250,6 +180,117 @@ function headerLines(headers: Record<string, string>): string {
   let s = '';
   for (const k in headers) if (k !== 'host' && k !== 'connection' && k !== 'content-length') s += `${k}: ${headers[k]}\r\n`;
   return s;
+}
+
+/**
+ * One request/response on one connection: socket events in, phase timings and the parsed
+ * response out. A class so that the hot path allocates no closures per request.
+ */
+class Exchange implements ResponseHandler {
+  private done = false;
+  private readonly tStart = performance.now();
+  private tConnected: number;
+  private tSecure: number;
+  private tFirstByte = 0;
+  private sock: net.Socket | null = null;
+  private readonly chunks: Buffer[] = [];
+  private readonly parser: ResponseParser;
+  private readonly onAbort: () => void;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly phases: Phases,
+    private readonly hop: Hop,
+    private readonly keepBody: boolean,
+    private readonly limit: number,
+    private readonly where: string,
+    private readonly isHttps: boolean,
+    isHead: boolean,
+    private readonly resolve: (h: Hop) => void,
+  ) {
+    this.tConnected = this.tStart;
+    this.tSecure = this.tStart;
+    this.parser = new ResponseParser(this, isHead);
+    this.onAbort = this.finish.bind(this, 'aborted');
+    ctx.abort.on(this.onAbort);
+  }
+
+  attach(sock: net.Socket): void {
+    this.sock = sock;
+    if (this.done) {
+      sock.destroy();
+      return;
+    }
+    sock.once('connect', () => this.connected());
+    sock.on('data', (chunk: Buffer) => this.received(chunk));
+    sock.on('end', () => this.parser.eof());
+    sock.on('close', () => {
+      if (!this.done) this.parser.eof();
+    });
+    sock.on('error', (e) => this.finish(describeNetError(e, this.ctx.phase, this.where)));
+  }
+
+  private connected(): void {
+    this.tConnected = performance.now();
+    this.phases.connect += this.tConnected - this.tStart;
+    this.ctx.phase = this.isHttps ? 'TLS handshake' : 'waiting for the response';
+  }
+
+  secured(ts: tls.TLSSocket): void {
+    this.tSecure = performance.now();
+    this.phases.tls += this.tSecure - this.tConnected;
+    this.ctx.phase = 'waiting for the response';
+    try {
+      this.hop.certNotAfter = earliestExpiry(ts.getPeerCertificate(true));
+    } catch {
+      /* no certificate details; expiry stays unknown */
+    }
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.tFirstByte === 0) {
+      this.tFirstByte = performance.now();
+      this.phases.processing += this.tFirstByte - (this.isHttps ? this.tSecure : this.tConnected);
+    }
+    this.parser.feed(chunk);
+  }
+
+  head(h: ResponseHead): void {
+    const hop = this.hop;
+    hop.status = h.status;
+    hop.headers = h.headers;
+    hop.httpVersion = h.httpVersion;
+    const cl = h.headers['content-length'];
+    hop.contentLength = typeof cl === 'string' ? Number(cl) : -1;
+    this.ctx.phase = 'reading the body';
+    if (hop.contentLength > this.limit) this.finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(this.limit)}`);
+  }
+
+  data(chunk: Buffer): void {
+    this.hop.bodySize += chunk.length;
+    if (this.hop.bodySize > this.limit) return this.finish(`body exceeds body_size_limit ${showBytes(this.limit)}`);
+    if (this.keepBody) this.chunks.push(chunk);
+  }
+
+  end(): void {
+    this.phases.transfer += performance.now() - this.tFirstByte;
+    if (this.keepBody) this.hop.body = Buffer.concat(this.chunks).toString('utf8');
+    this.finish(null);
+  }
+
+  error(msg: string): void {
+    if (msg.startsWith('connection closed')) this.finish(msg.replace('connection closed', `connection closed by ${this.where}`));
+    else this.finish(msg.startsWith('invalid') ? `${msg} (from ${this.where})` : `invalid HTTP response from ${this.where}: ${msg}`);
+  }
+
+  private finish(error: string | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.ctx.abort.off(this.onAbort);
+    this.hop.error = error;
+    this.sock?.destroy();
+    this.resolve(this.hop);
+  }
 }
 
 export const httpProbeType: ProbeType<HttpProbeConfig> = {

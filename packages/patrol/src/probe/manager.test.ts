@@ -71,8 +71,8 @@ describe('ProbeManager with a real HTTP target', () => {
   - name: api
     type: http
     target: ${srv.url}/health
-    interval: 100ms
-    timeout: 90ms
+    interval: 300ms
+    timeout: 300ms
     failure_threshold: 2
     labels: {service: api, severity: critical}
     conditions: ['[STATUS] == 200', '$.status == up']
