@@ -8,7 +8,7 @@ import tls, { type ConnectionOptions } from 'node:tls';
 import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from './conditions.js';
 import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
-import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
+import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions, type Resolved } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 interface Phases {
@@ -39,6 +39,9 @@ class HttpProbe implements PreparedProbe {
   private readonly keepBody: boolean;
   private readonly headers: Record<string, string>;
   private readonly headerLines: string;
+  /** The configured URL taken apart, and its request head, computed once. */
+  private readonly target: Target;
+  private readonly firstHead: string;
   private readonly tls: ConnectionOptions;
 
   constructor(
@@ -62,6 +65,8 @@ class HttpProbe implements PreparedProbe {
     this.headers = headers;
     this.headerLines = headerLines(headers);
     this.tls = tlsOptions(cfg.tls_config, dir);
+    this.target = targetOf(this.url);
+    this.firstHead = this.requestHead(cfg.method, this.url, headers, cfg.body);
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
@@ -136,16 +141,19 @@ class HttpProbe implements PreparedProbe {
   }
 
   private async request(url: URL, method: string, headers: Record<string, string>, body: string | undefined, ctx: RunContext, phases: Phases): Promise<Hop> {
-    const isHttps = url.protocol === 'https:';
-    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const port = url.port ? Number(url.port) : isHttps ? 443 : 80;
-    const where = hostPort(hostname, port);
+    const t = url === this.url ? this.target : targetOf(url);
+    const { isHttps, hostname, port, where } = t;
     const empty: Hop = { error: null, bodySize: 0, contentLength: -1 };
     ctx.phase = 'DNS resolution';
-    const r = await resolveHost(hostname, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
-    if ('error' in r) return { ...empty, error: r.error };
+    let r: Resolved;
+    if (t.family !== 0) r = { address: hostname, family: t.family, lookupMs: 0 };
+    else {
+      const res = await resolveHost(hostname, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
+      if ('error' in res) return { ...empty, error: res.error };
+      r = res;
+      if (ctx.abort.aborted) return { ...empty, error: 'aborted' };
+    }
     phases.resolve += r.lookupMs;
-    if (ctx.abort.aborted) return { ...empty, error: 'aborted' };
     ctx.phase = 'connect';
     const limit = this.cfg.body_size_limit;
 
@@ -163,7 +171,8 @@ class HttpProbe implements PreparedProbe {
         sock = net.connect({ host: r.address, port });
       }
       x.attach(sock);
-      sock.write(this.requestHead(method, url, headers, body));
+      const head = url === this.url && method === this.cfg.method && headers === this.headers && body === this.cfg.body ? this.firstHead : this.requestHead(method, url, headers, body);
+      sock.write(head);
       if (body !== undefined) sock.write(body);
     });
   }
@@ -174,6 +183,23 @@ class HttpProbe implements PreparedProbe {
     if (body !== undefined) lines += `content-length: ${Buffer.byteLength(body)}\r\n`;
     return `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n${lines}connection: close\r\n\r\n`;
   }
+}
+
+interface Target {
+  isHttps: boolean;
+  hostname: string;
+  port: number;
+  /** host:port for messages. */
+  where: string;
+  /** 4 or 6 when the host is an IP address (no lookup), else 0. */
+  family: 0 | 4 | 6;
+}
+
+function targetOf(url: URL): Target {
+  const isHttps = url.protocol === 'https:';
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port ? Number(url.port) : isHttps ? 443 : 80;
+  return { isHttps, hostname, port, where: hostPort(hostname, port), family: isIP(hostname) as 0 | 4 | 6 };
 }
 
 function headerLines(headers: Record<string, string>): string {

@@ -15,6 +15,8 @@ export function probeLabels(p: CompiledProbe): Record<string, string> {
 export class ResultWriter {
   private readonly base: Record<string, string>;
   private readonly series = new Map<string, { labels: Labels; ref: SeriesRef }>();
+  /** The entries of the last run's samples by position: runs push the same samples in order. */
+  private slots: { name: string; labelValue: string | undefined; e: { labels: Labels; ref: SeriesRef } }[] = [];
 
   constructor(readonly probe: CompiledProbe) {
     this.base = probeLabels(probe);
@@ -43,9 +45,16 @@ export class ResultWriter {
     this.put(app, t, r.success ? 1 : 0, 'probe_success');
     this.put(app, t, r.durationMs / 1000, 'probe_duration_seconds');
     let regexWritten = false;
-    for (const s of r.samples) {
+    const samples = r.samples;
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i];
       if (s.name === 'probe_failed_due_to_regex') regexWritten = true;
-      this.put(app, t, s.value, s.name, s.labelName, s.labelValue);
+      let slot = this.slots[i];
+      if (!slot || slot.name !== s.name || slot.labelValue !== s.labelValue) {
+        slot = { name: s.name, labelValue: s.labelValue, e: this.entry(s.name, s.labelName, s.labelValue) };
+        this.slots[i] = slot;
+      }
+      slot.e.ref = app.append(slot.e.ref, slot.e.labels, t, s.value);
     }
     if (this.probe.hasRegex && !regexWritten) this.put(app, t, r.failedDueToRegex ? 1 : 0, 'probe_failed_due_to_regex');
   }
