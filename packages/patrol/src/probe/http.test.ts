@@ -278,6 +278,30 @@ describe('https probe', () => {
     assert.equal(sni.success, true, sni.reason);
   });
 
+  it('client certificates (mutual TLS)', async () => {
+    const { createServer } = await import('node:https');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const server = createServer({ cert: certs.good.cert, key: certs.good.key, ca: certs.ca, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      res.writeHead(200);
+      res.end('hello client');
+    });
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    try {
+      writeFileSync(join(certs.dir, 'client.pem'), certs.short.cert);
+      writeFileSync(join(certs.dir, 'client.key'), certs.short.key);
+      const ok = await runOne({ type: 'http', target: `https://localhost:${port}/`, tls_config: { ca_file: 'ca.pem', cert_file: 'client.pem', key_file: 'client.key' }, conditions: ['[BODY] == "hello client"'] }, certs.dir);
+      assert.equal(ok.success, true, ok.reason);
+      const no = await runOne({ type: 'http', target: `https://localhost:${port}/`, tls_config: { ca_file: 'ca.pem' } }, certs.dir);
+      assert.equal(no.success, false);
+      assert.notEqual(no.reason, '');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('a missing ca_file is a configuration error naming the probe', async () => {
     await assert.rejects(runOne({ type: 'http', target: 'https://localhost/', tls_config: { ca_file: '/nonexistent/ca.pem' } }), /probe "t": tls_config\.ca_file: cannot read "\/nonexistent\/ca\.pem": ENOENT/);
   });

@@ -82,6 +82,8 @@ interface ProbeEntry {
   last: ProbeResult | null;
   recent: ProbeResult[];
   stats: { at: number; uptime: ProbeStatus['uptime']; latency: ProbeStatus['latency'] } | null;
+  /** Removed from the configuration; a run still in flight is discarded. */
+  removed: boolean;
 }
 
 const DAY = 86_400_000;
@@ -139,26 +141,47 @@ export class ProbeManager implements Component {
     }
     if (errors.length > 0) throw new Error(errors.join('; '));
     const keep = new Set(compiled.map((c) => c.cfg.name));
-    for (const name of this.entries.keys()) if (!keep.has(name)) this.entries.delete(name);
+    // Series of removed probes, and of probes whose labels changed, get staleness markers as
+    // Prometheus writes for targets that disappear, so queries stop returning them at once.
+    const gone: ResultWriter[] = [];
+    for (const [name, e] of this.entries) {
+      if (keep.has(name)) continue;
+      e.removed = true;
+      gone.push(e.writer);
+      this.entries.delete(name);
+    }
     const jobs: Job[] = [];
     for (const c of compiled) {
       const name = c.cfg.name;
       let e = this.entries.get(name);
       if (e) {
         e.compiled = c;
-        e.writer = new ResultWriter(c);
+        const writer = new ResultWriter(c);
+        if (writer.identity() !== e.writer.identity()) gone.push(e.writer);
+        e.writer = writer;
         e.machine.failureThreshold = c.cfg.failure_threshold;
         e.machine.successThreshold = c.cfg.success_threshold;
         e.stats = null;
       } else {
         const prev = this.restored.get(name);
-        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null };
+        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null, removed: false };
         this.entries.set(name, e);
       }
       const entry = e;
       jobs.push({ key: name, intervalMs: c.cfg.interval, host: c.prepared.host, run: () => this.runEntry(entry) });
     }
     this.scheduler.setJobs(jobs);
+    if (gone.length > 0) {
+      this.flush();
+      const app = this.storage.appender();
+      const now = Date.now();
+      for (const w of gone) w.markStale(app, now);
+      try {
+        app.commit();
+      } catch (err) {
+        this.log.warn({ err }, 'writing staleness markers failed');
+      }
+    }
     this.log.info({ probes: compiled.length }, 'probes configured');
   }
 
@@ -173,7 +196,7 @@ export class ProbeManager implements Component {
       return;
     }
     // A reload during the run replaced the probe: its result belongs to the old definition.
-    if (this.stopped || e.compiled !== compiled) return;
+    if (this.stopped || e.removed || e.compiled !== compiled) return;
     this.record(e, r);
   }
 

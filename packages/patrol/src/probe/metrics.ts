@@ -2,6 +2,7 @@
 // probe's own labels, so dashboards and rules written for blackbox_exporter work unchanged.
 
 import { labelsFromRecord, METRIC_NAME, type Label, type Labels } from '../model/labels.js';
+import { STALE_NAN } from '../model/value.js';
 import type { Appender, SeriesRef } from '../storage/interface.js';
 import type { CompiledProbe, ProbeResult } from './run.js';
 
@@ -57,6 +58,23 @@ export class ResultWriter {
       slot.e.ref = app.append(slot.e.ref, slot.e.labels, t, s.value);
     }
     if (this.probe.hasRegex && !regexWritten) this.put(app, t, r.failedDueToRegex ? 1 : 0, 'probe_failed_due_to_regex');
+  }
+
+  /** The series' label set without the metric name, as a comparable key. */
+  identity(): string {
+    return JSON.stringify(this.base);
+  }
+
+  /** Appends a staleness marker to every series written so far (the probe went away). */
+  markStale(app: Appender, t: number): void {
+    for (const e of this.series.values()) {
+      if (e.ref === 0) continue;
+      try {
+        e.ref = app.append(e.ref, e.labels, t, STALE_NAN);
+      } catch {
+        // A series whose newest sample is not older than t needs no marker.
+      }
+    }
   }
 
   /** Label matchers' view: the labels of probe_success for this probe. */
