@@ -12,7 +12,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../src/config/load.js';
@@ -87,6 +87,15 @@ async function benchPatrol(targetPort: number) {
 
   const elDelay = monitorEventLoopDelay({ resolution: 10 });
   elDelay.enable();
+  const gc = { count: 0, totalMs: 0, maxMs: 0 };
+  const gcObs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries() as PerformanceEntry[]) {
+      gc.count++;
+      gc.totalMs += e.duration;
+      gc.maxMs = Math.max(gc.maxMs, e.duration);
+    }
+  });
+  gcObs.observe({ entryTypes: ['gc'] });
   const startedBefore = manager.schedulerStats.started;
   const skippedBefore = manager.schedulerStats.skippedOverlap;
   const cpu0 = process.cpuUsage();
@@ -95,6 +104,7 @@ async function benchPatrol(targetPort: number) {
   const cpu = process.cpuUsage(cpu0);
   const t1 = Date.now();
   elDelay.disable();
+  gcObs.disconnect();
   const runs = manager.schedulerStats.started - startedBefore;
   const skipped = manager.schedulerStats.skippedOverlap - skippedBefore;
   await manager.stop();
@@ -137,6 +147,7 @@ async function benchPatrol(targetPort: number) {
     cores: cpuMs / (t1 - t0),
     elP99Ms: elDelay.percentile(99) / 1e6,
     elMaxMs: elDelay.max / 1e6,
+    gc,
     intervals: { p1: quantile(all, 0.01), p50: quantile(all, 0.5), p99: quantile(all, 0.99), min: all[0], max: all[all.length - 1] },
     meanInterval: { min: means[0], max: means[means.length - 1] },
     probesWithIntervalOutside10pct: outside,
@@ -210,9 +221,9 @@ async function main() {
     const p = await benchPatrol(targetPort);
     console.log(`  runs ${p.runs} in ${p.wallS.toFixed(1)}s (${(p.runs / p.wallS).toFixed(0)}/s), failed ${p.failures}, skipped slots ${p.skipped}`);
     console.log(`  CPU ${p.cpuMs.toFixed(0)} ms = ${p.cores.toFixed(3)} cores → ${p.cpuPerProbeMs.toFixed(3)} ms per probe (target ≤ 0.35)`);
-    console.log(`  event-loop delay p99 ${p.elP99Ms.toFixed(1)} ms, max ${p.elMaxMs.toFixed(1)} ms (target p99 ≤ 50)`);
+    console.log(`  event-loop delay p99 ${p.elP99Ms.toFixed(1)} ms, max ${p.elMaxMs.toFixed(1)} ms (target p99 ≤ 50); GC ${p.gc.count} pauses, ${p.gc.totalMs.toFixed(0)} ms total, longest ${p.gc.maxMs.toFixed(1)} ms`);
     console.log(
-      `  achieved interval ms: p1 ${p.intervals.p1} p50 ${p.intervals.p50} p99 ${p.intervals.p99} (min ${p.intervals.min}, max ${p.intervals.max}); per-probe mean ${p.meanInterval.min.toFixed(1)}–${p.meanInterval.max.toFixed(1)}; probes with any interval outside ±10%: ${p.probesWithIntervalOutside10pct}/${p.probesMeasured}`,
+      `  achieved interval between consecutive runs, ms: p1 ${p.intervals.p1} p50 ${p.intervals.p50} p99 ${p.intervals.p99} (min ${p.intervals.min}, max ${p.intervals.max}); per-probe mean ${p.meanInterval.min.toFixed(1)}–${p.meanInterval.max.toFixed(1)}; probes with any interval outside ±10%: ${p.probesWithIntervalOutside10pct}/${p.probesMeasured}`,
     );
     console.log(`blackbox_exporter 0.23 (http_2xx), ${BB_REQUESTS} /probe requests at concurrency 50 ...`);
     const b = await benchBlackbox(targetPort);

@@ -117,7 +117,7 @@ export class ProbeManager implements Component {
     this.log = rt.logger.child({ component: 'probes' });
     this.opts = {
       maxConcurrency: opts.maxConcurrency ?? 512,
-      perHostConcurrency: opts.perHostConcurrency ?? 64,
+      perHostConcurrency: opts.perHostConcurrency ?? 128,
       recentResults: opts.recentResults ?? 100,
       flushIntervalMs: opts.flushIntervalMs ?? 0,
       statsCacheMs: opts.statsCacheMs ?? 30_000,
