@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { makeCerts, startHttp, startHttps, closedPort, type CertSet } from './testdata/servers.js';
 import { runOne, sample } from './testdata/helpers.js';
@@ -175,6 +176,39 @@ describe('http probe against a real server', () => {
     assert.equal(no.success, true, no.reason);
     const loop = await runOne({ type: 'http', target: `${srv.url}/loop`, max_redirects: 5 });
     assert.equal(loop.reason, 'stopped after 5 redirects (redirect loop)');
+  });
+
+  it('a configured Host header is sent (virtual hosts)', async () => {
+    seen.length = 0;
+    const r = await runOne({ type: 'http', target: `${srv.url}/echo`, headers: { Host: 'api.example.com' } });
+    assert.equal(r.success, true, r.reason);
+    assert.equal(seen[0].headers.host, 'api.example.com');
+  });
+
+  it('body_size_limit 0 means no limit', async () => {
+    const r = await runOne({ type: 'http', target: `${srv.url}/health`, body_size_limit: 0 });
+    assert.equal(r.success, true, r.reason);
+  });
+
+  it('IP protocol preference and fallback', async () => {
+    // localhost resolves to 127.0.0.1 only here: ip6 falls back to ip4 unless fallback is off.
+    const port = srv.port;
+    const fb = await runOne({ type: 'http', target: `http://localhost:${port}/health`, preferred_ip_protocol: 'ip6' });
+    assert.equal(fb.success, true, fb.reason);
+    assert.equal(sample(fb, 'probe_ip_protocol'), 4);
+    const strict = await runOne({ type: 'http', target: `http://localhost:${port}/health`, preferred_ip_protocol: 'ip6', ip_protocol_fallback: false });
+    if (!strict.success) assert.equal(strict.reason, 'DNS lookup of localhost returned no ip6 address (ip_protocol_fallback is off)');
+    const v6 = await new Promise<import('node:http').Server | null>((resolve) => {
+      const s = createServer((_q, res) => res.end('v6'));
+      s.once('error', () => resolve(null));
+      s.listen(0, '::1', () => resolve(s));
+    });
+    if (v6) {
+      const r = await runOne({ type: 'http', target: `http://[::1]:${(v6.address() as import('node:net').AddressInfo).port}/`, conditions: ['[BODY] == v6'] });
+      assert.equal(r.success, true, r.reason);
+      assert.equal(sample(r, 'probe_ip_protocol'), 6);
+      await new Promise((res) => v6.close(res));
+    }
   });
 
   it('connection refused', async () => {

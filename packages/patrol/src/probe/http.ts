@@ -155,7 +155,8 @@ class HttpProbe implements PreparedProbe {
     }
     phases.resolve += r.lookupMs;
     ctx.phase = 'connect';
-    const limit = this.cfg.body_size_limit;
+    // 0 means no limit, as in Prometheus.
+    const limit = this.cfg.body_size_limit === 0 ? Infinity : this.cfg.body_size_limit;
 
     return new Promise<Hop>((resolve) => {
       const x = new Exchange(ctx, phases, { ...empty, family: r.family }, this.keepBody, limit, where, isHttps, method === 'HEAD', resolve);
@@ -181,7 +182,9 @@ class HttpProbe implements PreparedProbe {
   private requestHead(method: string, url: URL, headers: Record<string, string>, body: string | undefined): string {
     let lines = headers === this.headers ? this.headerLines : headerLines(headers);
     if (body !== undefined) lines += `content-length: ${Buffer.byteLength(body)}\r\n`;
-    return `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n${lines}connection: close\r\n\r\n`;
+    // A configured Host header (virtual hosts) applies to the configured URL, not to redirects.
+    const host = url === this.url && headers.host !== undefined ? headers.host : url.host;
+    return `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${host}\r\n${lines}connection: close\r\n\r\n`;
   }
 }
 

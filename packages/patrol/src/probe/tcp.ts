@@ -38,7 +38,7 @@ class TcpProbe implements PreparedProbe {
     ctx.samples.push({ name: 'probe_dns_lookup_time_seconds', value: r.lookupMs / 1000 });
     ctx.samples.push({ name: 'probe_ip_protocol', value: r.family });
     ctx.phase = 'connect';
-    const limit = this.cfg.body_size_limit;
+    const limit = this.cfg.body_size_limit === 0 ? Infinity : this.cfg.body_size_limit;
     const error = await new Promise<string | null>((resolve) => {
       let done = false;
       let received = '';
