@@ -14,6 +14,7 @@ import { ProbeEventStore, type ProbeEvent } from './events.js';
 import { ResultWriter } from './metrics.js';
 import { compileProbe, runProbe, type CompiledProbe, type ProbeResult } from './run.js';
 import { Scheduler, type Job } from './scheduler.js';
+import { ProbeStatsAccumulator } from './stats.js';
 import { ProbeStateMachine, type ProbeState } from './state.js';
 import { Abort } from './types.js';
 
@@ -84,9 +85,11 @@ interface ProbeEntry {
   stats: { at: number; uptime: ProbeStatus['uptime']; latency: ProbeStatus['latency'] } | null;
   /** Removed from the configuration; a run still in flight is discarded. */
   removed: boolean;
+  acc: ProbeStatsAccumulator;
 }
 
-const DAY = 86_400_000;
+/** A run's samples are stored at most this long after their timestamp (its start). */
+const SETTLE_MS = 5 * 60_000;
 
 export class UnknownProbeError extends Error {
   readonly code = 'not_found';
@@ -164,7 +167,7 @@ export class ProbeManager implements Component {
         e.stats = null;
       } else {
         const prev = this.restored.get(name);
-        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null, removed: false };
+        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null, removed: false, acc: new ProbeStatsAccumulator(name, Math.max(SETTLE_MS, c.cfg.timeout + 60_000)) };
         this.entries.set(name, e);
       }
       const entry = e;
@@ -258,6 +261,20 @@ export class ProbeManager implements Component {
     return [...this.entries.values()].map((e) => this.status(e, now));
   }
 
+  /**
+   * Like list(), yielding to the event loop between probes: the first call reads up to 30 days
+   * of samples per probe, which must not hold up the scheduler.
+   */
+  async listAsync(now = Date.now()): Promise<ProbeStatus[]> {
+    const out: ProbeStatus[] = [];
+    for (const e of [...this.entries.values()]) {
+      if (e.removed) continue;
+      out.push(this.status(e, now));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    return out;
+  }
+
   get(name: string, now = Date.now()): ProbeStatus {
     const e = this.entries.get(name);
     if (!e) throw new UnknownProbeError(name);
@@ -271,7 +288,7 @@ export class ProbeManager implements Component {
   private status(e: ProbeEntry, now: number): ProbeStatus {
     const c = e.compiled.cfg;
     const last = e.last;
-    if (!e.stats || now - e.stats.at > this.opts.statsCacheMs) e.stats = { at: now, ...this.computeStats(c.name, now) };
+    if (!e.stats || now - e.stats.at > this.opts.statsCacheMs) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
     return {
       name: c.name,
       type: c.type,
@@ -290,47 +307,6 @@ export class ProbeManager implements Component {
       uptime: e.stats.uptime,
       latency: e.stats.latency,
     };
-  }
-
-  /** Uptime over 24 h / 7 d / 30 d from probe_success, latency quantiles over 24 h from probe_duration_seconds. */
-  private computeStats(name: string, now: number): { uptime: ProbeStatus['uptime']; latency: ProbeStatus['latency'] } {
-    const windows = [DAY, 7 * DAY, 30 * DAY];
-    const ok = [0, 0, 0];
-    const total = [0, 0, 0];
-    const durations: number[] = [];
-    const q = this.storage.querier(now - 30 * DAY, now);
-    try {
-      const probeM = new Matcher('=', 'probe', name);
-      const succ = q.select({ start: now - 30 * DAY, end: now }, [new Matcher('=', '__name__', 'probe_success'), probeM]);
-      while (succ.next()) {
-        const it = succ.at().iterator();
-        while (it.next()) {
-          const age = now - it.atT();
-          const v = it.atV();
-          if (v !== 0 && v !== 1) continue; // stale markers
-          for (let i = 0; i < 3; i++) {
-            if (age <= windows[i]) {
-              total[i]++;
-              ok[i] += v;
-            }
-          }
-        }
-      }
-      const dur = q.select({ start: now - DAY, end: now }, [new Matcher('=', '__name__', 'probe_duration_seconds'), probeM]);
-      while (dur.next()) {
-        const it = dur.at().iterator();
-        while (it.next()) {
-          const v = it.atV();
-          if (Number.isFinite(v)) durations.push(v);
-        }
-      }
-    } finally {
-      q.close();
-    }
-    durations.sort((a, b) => a - b);
-    const quantile = (p: number) => (durations.length === 0 ? null : durations[Math.min(durations.length - 1, Math.max(0, Math.ceil(p * durations.length) - 1))]);
-    const frac = (i: number) => (total[i] === 0 ? null : ok[i] / total[i]);
-    return { uptime: { '24h': frac(0), '7d': frac(1), '30d': frac(2) }, latency: { p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99) } };
   }
 
   /** Results of one probe in [start, end] (ms) from storage, newest last, at most `limit` (the newest). */
