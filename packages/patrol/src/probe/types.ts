@@ -20,23 +20,28 @@ export interface ProbeSample {
  */
 export class Abort {
   aborted = false;
-  private readonly fns = new Set<() => void>();
+  // A run has one or two listeners; the manager's shutdown handle has one per run in flight.
+  private fns: (() => void)[] = [];
 
   /** Calls `fn` once on abort (at once if already aborted). */
   on(fn: () => void): void {
     if (this.aborted) fn();
-    else this.fns.add(fn);
+    else this.fns.push(fn);
   }
 
   off(fn: () => void): void {
-    this.fns.delete(fn);
+    const i = this.fns.lastIndexOf(fn);
+    if (i < 0) return;
+    const last = this.fns.pop()!;
+    if (i < this.fns.length) this.fns[i] = last;
   }
 
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    for (const fn of this.fns) fn();
-    this.fns.clear();
+    const fns = this.fns;
+    this.fns = [];
+    for (const fn of fns) fn();
   }
 }
 
