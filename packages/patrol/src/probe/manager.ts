@@ -111,7 +111,7 @@ export class ProbeManager implements Component {
   private batchTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly stopAll = new Abort();
-  private readonly metrics: { runs: Counter<'result'>; changes: Counter<'to'>; skipped: Gauge; inFlight: Gauge; probes: Gauge<'state'> };
+  private readonly metrics: { runs: Counter<'result'>; changes: Counter<'to'>; skipped: Counter; inFlight: Gauge; probes: Gauge<'state'> };
   /** Run counts, exported by patrol_probe_runs_total at scrape time (cheaper than inc per run). */
   readonly counts = { success: 0, failure: 0 };
 
@@ -393,12 +393,13 @@ function registerSelfMetrics(registry: Registry, m: ProbeManager) {
   const skipped = get(
     'patrol_probe_skipped_runs_total',
     () =>
-      new Gauge({
+      new Counter({
         name: 'patrol_probe_skipped_runs_total',
         help: 'Scheduled probe runs skipped because the previous run had not finished.',
         registers: [registry],
         collect() {
-          this.set(m.schedulerStats.skippedOverlap);
+          this.reset();
+          this.inc(m.schedulerStats.skippedOverlap);
         },
       }),
   );
