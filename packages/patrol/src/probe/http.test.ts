@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { makeCerts, startHttp, startHttps, closedPort, type CertSet } from './testdata/servers.js';
 import { runOne, sample } from './testdata/helpers.js';
@@ -68,6 +69,14 @@ describe('http probe against a real server', () => {
             res.writeHead(200, { 'content-length': '1000' });
             res.write('partial');
             setTimeout(() => res.socket?.destroy(), 20);
+            return;
+          case '/gzip':
+            res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+            res.end(gzipSync('{"status":"up"}'));
+            return;
+          case '/to-https':
+            res.writeHead(301, { location: String(u.searchParams.get('to')) });
+            res.end();
             return;
           case '/echo':
             res.writeHead(200, { 'content-type': 'text/plain' });
@@ -185,6 +194,11 @@ describe('http probe against a real server', () => {
     assert.equal(seen[0].headers.host, 'api.example.com');
   });
 
+  it('a compressed body asked for with Accept-Encoding is decoded for conditions', async () => {
+    const r = await runOne({ type: 'http', target: `${srv.url}/gzip`, headers: { 'Accept-Encoding': 'gzip' }, conditions: ['$.status == up'] });
+    assert.equal(r.success, true, r.reason);
+  });
+
   it('body_size_limit 0 means no limit', async () => {
     const r = await runOne({ type: 'http', target: `${srv.url}/health`, body_size_limit: 0 });
     assert.equal(r.success, true, r.reason);
@@ -282,6 +296,21 @@ describe('https probe', () => {
     const exp = sample(r, 'probe_ssl_earliest_cert_expiry')!;
     assert.ok(exp > Date.now() / 1000 + 20 * 86400 && exp < Date.now() / 1000 + 31 * 86400, String(exp));
     assert.ok(sample(r, 'probe_http_duration_seconds', 'tls')! > 0);
+  });
+
+  it('a redirect from http to https is followed on a new TLS connection', async () => {
+    const s = await serve(certs.good);
+    const plain = await startHttp((_req, res) => {
+      res.writeHead(301, { location: `https://localhost:${s.port}/` });
+      res.end();
+    });
+    try {
+      const r = await runOne({ type: 'http', target: `${plain.url}/`, tls_config: { ca_file: certs.caFile }, conditions: ['[STATUS] == 200', '[REDIRECTS] == 1', '[BODY] == ok', '[CERTIFICATE_EXPIRATION] > 14d'] });
+      assert.equal(r.success, true, r.reason);
+      assert.equal(sample(r, 'probe_http_ssl'), 1);
+    } finally {
+      await plain.close();
+    }
   });
 
   it('certificate expiring in 6 days with a 14 day minimum', async () => {

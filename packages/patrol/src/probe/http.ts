@@ -5,6 +5,7 @@
 
 import net, { isIP } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from './conditions.js';
 import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
@@ -205,6 +206,20 @@ function targetOf(url: URL): Target {
   return { isHttps, hostname, port, where: hostPort(hostname, port), family: isIP(hostname) as 0 | 4 | 6 };
 }
 
+function decode(raw: Buffer, enc: string): Buffer {
+  switch (enc) {
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(raw);
+    case 'deflate':
+      return inflateSync(raw);
+    case 'br':
+      return brotliDecompressSync(raw);
+    default:
+      throw new Error('unsupported content-encoding');
+  }
+}
+
 function headerLines(headers: Record<string, string>): string {
   let s = '';
   for (const k in headers) if (k !== 'host' && k !== 'connection' && k !== 'content-length') s += `${k}: ${headers[k]}\r\n`;
@@ -303,7 +318,19 @@ class Exchange implements ResponseHandler {
 
   end(): void {
     this.phases.transfer += performance.now() - this.tFirstByte;
-    if (this.keepBody) this.hop.body = Buffer.concat(this.chunks).toString('utf8');
+    if (this.keepBody) {
+      let raw: Buffer = Buffer.concat(this.chunks);
+      // Only when the probe's own headers asked for compression (Patrol sends no Accept-Encoding).
+      const enc = this.hop.headers?.['content-encoding'];
+      if (typeof enc === 'string' && enc !== 'identity') {
+        try {
+          raw = decode(raw, enc.trim().toLowerCase());
+        } catch (e) {
+          return this.finish(`cannot decode the ${enc} body: ${(e as Error).message}`);
+        }
+      }
+      this.hop.body = raw.toString('utf8');
+    }
     this.finish(null);
   }
 
