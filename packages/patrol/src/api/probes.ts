@@ -35,14 +35,14 @@ function range(q: { start?: string; end?: string }, defaultSpan: number): { star
 export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): void {
   const handle = async (reply: FastifyReply, fn: () => unknown) => {
     try {
-      return reply.send({ status: 'success', data: fn() });
+      return reply.send({ status: 'success', data: await fn() });
     } catch (e) {
       if (e instanceof UnknownProbeError) return reply.code(404).send({ status: 'error', errorType: 'not_found', error: e.message });
       throw e;
     }
   };
 
-  app.get(PREFIX, async (_req, reply) => handle(reply, () => manager.list()));
+  app.get(PREFIX, async (_req, reply) => handle(reply, () => manager.listAsync()));
 
   app.get<{ Params: { name: string } }>(`${PREFIX}/:name`, async (req, reply) => handle(reply, () => manager.get(req.params.name)));
 

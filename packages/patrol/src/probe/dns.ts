@@ -44,7 +44,7 @@ class DnsProbe implements PreparedProbe {
     const resolver = new Resolver({ timeout: this.cfg.timeout, tries: 1 });
     const obs: Observation = { durationMs: 0, now: Date.now(), answers: [] };
     const onAbort = () => resolver.cancel();
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    ctx.abort.on(onAbort);
     let error: string | null = null;
     try {
       if (this.server) resolver.setServers([this.server]);
@@ -59,7 +59,7 @@ class DnsProbe implements PreparedProbe {
       else if (code === 'ECANCELLED') error = 'aborted';
       else error = `DNS query failed: ${code || (e as Error).message}`;
     } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
+      ctx.abort.off(onAbort);
     }
     obs.durationMs = performance.now() - t0;
     ctx.samples.push({ name: 'probe_dns_lookup_time_seconds', value: obs.durationMs / 1000 });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { makeCerts, startHttp, startHttps, closedPort, type CertSet } from './testdata/servers.js';
 import { runOne, sample } from './testdata/helpers.js';
@@ -67,6 +69,14 @@ describe('http probe against a real server', () => {
             res.writeHead(200, { 'content-length': '1000' });
             res.write('partial');
             setTimeout(() => res.socket?.destroy(), 20);
+            return;
+          case '/gzip':
+            res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+            res.end(gzipSync('{"status":"up"}'));
+            return;
+          case '/to-https':
+            res.writeHead(301, { location: String(u.searchParams.get('to')) });
+            res.end();
             return;
           case '/echo':
             res.writeHead(200, { 'content-type': 'text/plain' });
@@ -177,6 +187,44 @@ describe('http probe against a real server', () => {
     assert.equal(loop.reason, 'stopped after 5 redirects (redirect loop)');
   });
 
+  it('a configured Host header is sent (virtual hosts)', async () => {
+    seen.length = 0;
+    const r = await runOne({ type: 'http', target: `${srv.url}/echo`, headers: { Host: 'api.example.com' } });
+    assert.equal(r.success, true, r.reason);
+    assert.equal(seen[0].headers.host, 'api.example.com');
+  });
+
+  it('a compressed body asked for with Accept-Encoding is decoded for conditions', async () => {
+    const r = await runOne({ type: 'http', target: `${srv.url}/gzip`, headers: { 'Accept-Encoding': 'gzip' }, conditions: ['$.status == up'] });
+    assert.equal(r.success, true, r.reason);
+  });
+
+  it('body_size_limit 0 means no limit', async () => {
+    const r = await runOne({ type: 'http', target: `${srv.url}/health`, body_size_limit: 0 });
+    assert.equal(r.success, true, r.reason);
+  });
+
+  it('IP protocol preference and fallback', async () => {
+    // localhost resolves to 127.0.0.1 only here: ip6 falls back to ip4 unless fallback is off.
+    const port = srv.port;
+    const fb = await runOne({ type: 'http', target: `http://localhost:${port}/health`, preferred_ip_protocol: 'ip6' });
+    assert.equal(fb.success, true, fb.reason);
+    assert.equal(sample(fb, 'probe_ip_protocol'), 4);
+    const strict = await runOne({ type: 'http', target: `http://localhost:${port}/health`, preferred_ip_protocol: 'ip6', ip_protocol_fallback: false });
+    if (!strict.success) assert.equal(strict.reason, 'DNS lookup of localhost returned no ip6 address (ip_protocol_fallback is off)');
+    const v6 = await new Promise<import('node:http').Server | null>((resolve) => {
+      const s = createServer((_q, res) => res.end('v6'));
+      s.once('error', () => resolve(null));
+      s.listen(0, '::1', () => resolve(s));
+    });
+    if (v6) {
+      const r = await runOne({ type: 'http', target: `http://[::1]:${(v6.address() as import('node:net').AddressInfo).port}/`, conditions: ['[BODY] == v6'] });
+      assert.equal(r.success, true, r.reason);
+      assert.equal(sample(r, 'probe_ip_protocol'), 6);
+      await new Promise((res) => v6.close(res));
+    }
+  });
+
   it('connection refused', async () => {
     const port = await closedPort();
     const r = await runOne({ type: 'http', target: `http://127.0.0.1:${port}/` });
@@ -211,7 +259,7 @@ describe('http probe against a real server', () => {
   it('reset mid-body', async () => {
     const r = await runOne({ type: 'http', target: `${srv.url}/reset` });
     assert.equal(r.success, false);
-    assert.match(r.reason, /connection reset by 127\.0\.0\.1:\d+ while reading the body/);
+    assert.match(r.reason, /^connection (closed by 127\.0\.0\.1:\d+ before the body was complete|reset by 127\.0\.0\.1:\d+ during reading the body)$/);
   });
 
   it('an assertion that cannot be evaluated fails the run with a reason', async () => {
@@ -250,6 +298,21 @@ describe('https probe', () => {
     assert.ok(sample(r, 'probe_http_duration_seconds', 'tls')! > 0);
   });
 
+  it('a redirect from http to https is followed on a new TLS connection', async () => {
+    const s = await serve(certs.good);
+    const plain = await startHttp((_req, res) => {
+      res.writeHead(301, { location: `https://localhost:${s.port}/` });
+      res.end();
+    });
+    try {
+      const r = await runOne({ type: 'http', target: `${plain.url}/`, tls_config: { ca_file: certs.caFile }, conditions: ['[STATUS] == 200', '[REDIRECTS] == 1', '[BODY] == ok', '[CERTIFICATE_EXPIRATION] > 14d'] });
+      assert.equal(r.success, true, r.reason);
+      assert.equal(sample(r, 'probe_http_ssl'), 1);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('certificate expiring in 6 days with a 14 day minimum', async () => {
     const s = await serve(certs.short);
     const r = await runOne({ type: 'http', target: `https://127.0.0.1:${s.port}/`, tls_config: { ca: certs.ca }, conditions: ['[CERTIFICATE_EXPIRATION] > 14d'] });
@@ -276,6 +339,30 @@ describe('https probe', () => {
     assert.match(r.reason, /^TLS: certificate does not match the host name/);
     const sni = await runOne({ type: 'http', target: `https://localhost:${s.port}/`, tls_config: { ca_file: certs.caFile, server_name: 'other.example' } });
     assert.equal(sni.success, true, sni.reason);
+  });
+
+  it('client certificates (mutual TLS)', async () => {
+    const { createServer } = await import('node:https');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const server = createServer({ cert: certs.good.cert, key: certs.good.key, ca: certs.ca, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      res.writeHead(200);
+      res.end('hello client');
+    });
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    try {
+      writeFileSync(join(certs.dir, 'client.pem'), certs.short.cert);
+      writeFileSync(join(certs.dir, 'client.key'), certs.short.key);
+      const ok = await runOne({ type: 'http', target: `https://localhost:${port}/`, tls_config: { ca_file: 'ca.pem', cert_file: 'client.pem', key_file: 'client.key' }, conditions: ['[BODY] == "hello client"'] }, certs.dir);
+      assert.equal(ok.success, true, ok.reason);
+      const no = await runOne({ type: 'http', target: `https://localhost:${port}/`, tls_config: { ca_file: 'ca.pem' } }, certs.dir);
+      assert.equal(no.success, false);
+      assert.notEqual(no.reason, '');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('a missing ca_file is a configuration error naming the probe', async () => {

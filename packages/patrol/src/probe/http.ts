@@ -3,13 +3,13 @@
 // client sees them. Redirects are followed by hand so that each hop is timed and counted.
 // Bodies are read up to body_size_limit and only kept in memory when a condition reads them.
 
-import http from 'node:http';
-import https from 'node:https';
-import type { TLSSocket, ConnectionOptions } from 'node:tls';
-import { isIP } from 'node:net';
+import net, { isIP } from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from './conditions.js';
-import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
+import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
+import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions, type Resolved } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 interface Phases {
@@ -23,7 +23,7 @@ interface Phases {
 interface Hop {
   error: string | null;
   status?: number;
-  headers?: http.IncomingHttpHeaders;
+  headers?: Record<string, string | string[]>;
   body?: string;
   bodySize: number;
   contentLength: number;
@@ -39,6 +39,10 @@ class HttpProbe implements PreparedProbe {
   private readonly url: URL;
   private readonly keepBody: boolean;
   private readonly headers: Record<string, string>;
+  private readonly headerLines: string;
+  /** The configured URL taken apart, and its request head, computed once. */
+  private readonly target: Target;
+  private readonly firstHead: string;
   private readonly tls: ConnectionOptions;
 
   constructor(
@@ -55,8 +59,15 @@ class HttpProbe implements PreparedProbe {
       const pw = cfg.basic_auth.password?.reveal() ?? '';
       headers.authorization = 'Basic ' + Buffer.from(`${cfg.basic_auth.username}:${pw}`).toString('base64');
     } else if (cfg.bearer_token) headers.authorization = `Bearer ${cfg.bearer_token.reveal()}`;
+    for (const [k, v] of Object.entries(headers)) {
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) throw new Error(`headers: ${JSON.stringify(k)} is not a valid header name`);
+      if (/[\r\n\0]/.test(v)) throw new Error(`headers.${k}: the value contains a line break`);
+    }
     this.headers = headers;
+    this.headerLines = headerLines(headers);
     this.tls = tlsOptions(cfg.tls_config, dir);
+    this.target = targetOf(this.url);
+    this.firstHead = this.requestHead(cfg.method, this.url, headers, cfg.body);
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
@@ -99,7 +110,7 @@ class HttpProbe implements PreparedProbe {
         delete headers.authorization;
       }
       url = next;
-      if (ctx.signal.aborted) break;
+      if (ctx.abort.aborted) break;
     }
     const durationMs = performance.now() - t0;
     const s = ctx.samples;
@@ -131,104 +142,210 @@ class HttpProbe implements PreparedProbe {
   }
 
   private async request(url: URL, method: string, headers: Record<string, string>, body: string | undefined, ctx: RunContext, phases: Phases): Promise<Hop> {
-    const isHttps = url.protocol === 'https:';
-    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-    const port = url.port ? Number(url.port) : isHttps ? 443 : 80;
-    const where = hostPort(hostname, port);
+    const t = url === this.url ? this.target : targetOf(url);
+    const { isHttps, hostname, port, where } = t;
     const empty: Hop = { error: null, bodySize: 0, contentLength: -1 };
     ctx.phase = 'DNS resolution';
-    const r = await resolveHost(hostname, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
-    if ('error' in r) return { ...empty, error: r.error };
+    let r: Resolved;
+    if (t.family !== 0) r = { address: hostname, family: t.family, lookupMs: 0 };
+    else {
+      const res = await resolveHost(hostname, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
+      if ('error' in res) return { ...empty, error: res.error };
+      r = res;
+      if (ctx.abort.aborted) return { ...empty, error: 'aborted' };
+    }
     phases.resolve += r.lookupMs;
-    if (ctx.signal.aborted) return { ...empty, error: 'aborted' };
     ctx.phase = 'connect';
-    const limit = this.cfg.body_size_limit;
-    const keepBody = this.keepBody;
+    // 0 means no limit, as in Prometheus.
+    const limit = this.cfg.body_size_limit === 0 ? Infinity : this.cfg.body_size_limit;
 
     return new Promise<Hop>((resolve) => {
-      let done = false;
-      const hop: Hop = { ...empty, family: r.family };
-      const opts: https.RequestOptions = {
-        host: r.address,
-        family: r.family,
-        port,
-        path: url.pathname + url.search,
-        method,
-        headers: { ...headers, host: url.host },
-        agent: false,
-      };
-      if (body !== undefined) (opts.headers as Record<string, string>)['content-length'] = String(Buffer.byteLength(body));
+      const x = new Exchange(ctx, phases, { ...empty, family: r.family }, this.keepBody, limit, where, isHttps, method === 'HEAD', resolve);
+      let sock: net.Socket;
+      // A fresh connection of our own (no agent, no pooling), so every phase is measured.
       if (isHttps) {
-        Object.assign(opts, this.tls);
-        if (!this.tls.servername && isIP(hostname) === 0) opts.servername = hostname;
+        const o: tls.ConnectionOptions = { ...this.tls, host: r.address, port };
+        if (!this.tls.servername && isIP(hostname) === 0) o.servername = hostname;
+        const ts = tls.connect(o);
+        ts.once('secureConnect', () => x.secured(ts));
+        sock = ts;
+      } else {
+        sock = net.connect({ host: r.address, port });
       }
-      const tStart = performance.now();
-      let tConnected = tStart;
-      let tSecure = tStart;
-      let tFirstByte = tStart;
-      const req = (isHttps ? https : http).request(opts);
-      const finish = (error: string | null) => {
-        if (done) return;
-        done = true;
-        ctx.signal.removeEventListener('abort', onAbort);
-        hop.error = error;
-        if (!req.destroyed) req.destroy();
-        resolve(hop);
-      };
-      const onAbort = () => finish('aborted');
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      req.on('socket', (sock) => {
-        sock.once('connect', () => {
-          tConnected = performance.now();
-          phases.connect += tConnected - tStart;
-          ctx.phase = isHttps ? 'TLS handshake' : 'waiting for the response';
-        });
-        if (isHttps) {
-          sock.once('secureConnect', () => {
-            tSecure = performance.now();
-            phases.tls += tSecure - tConnected;
-            ctx.phase = 'waiting for the response';
-            try {
-              hop.certNotAfter = earliestExpiry((sock as TLSSocket).getPeerCertificate(true));
-            } catch {
-              /* no certificate details; expiry stays unknown */
-            }
-          });
-        }
-      });
-      req.on('error', (e) => finish(describeNetError(e, ctx.phase, where)));
-      req.on('response', (res) => {
-        tFirstByte = performance.now();
-        phases.processing += tFirstByte - (isHttps ? tSecure : tConnected);
-        ctx.phase = 'reading the body';
-        hop.status = res.statusCode;
-        hop.headers = res.headers;
-        hop.httpVersion = res.httpVersion;
-        const cl = res.headers['content-length'];
-        hop.contentLength = cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : -1;
-        if (hop.contentLength > limit) {
-          finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(limit)}`);
-          return;
-        }
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => {
-          hop.bodySize += chunk.length;
-          if (hop.bodySize > limit) {
-            finish(`body exceeds body_size_limit ${showBytes(limit)}`);
-            return;
-          }
-          if (keepBody) chunks.push(chunk);
-        });
-        res.on('end', () => {
-          phases.transfer += performance.now() - tFirstByte;
-          if (keepBody) hop.body = Buffer.concat(chunks).toString('utf8');
-          finish(null);
-        });
-        res.on('aborted', () => finish(`connection reset by ${where} while reading the body`));
-        res.on('error', (e) => finish(e.message === 'aborted' ? `connection reset by ${where} while reading the body` : describeNetError(e, 'reading the body', where)));
-      });
-      req.end(body);
+      x.attach(sock);
+      const head = url === this.url && method === this.cfg.method && headers === this.headers && body === this.cfg.body ? this.firstHead : this.requestHead(method, url, headers, body);
+      sock.write(head);
+      if (body !== undefined) sock.write(body);
     });
+  }
+
+  /** The request line and headers; the configured headers' text is built once. */
+  private requestHead(method: string, url: URL, headers: Record<string, string>, body: string | undefined): string {
+    let lines = headers === this.headers ? this.headerLines : headerLines(headers);
+    if (body !== undefined) lines += `content-length: ${Buffer.byteLength(body)}\r\n`;
+    // A configured Host header (virtual hosts) applies to the configured URL, not to redirects.
+    const host = url === this.url && headers.host !== undefined ? headers.host : url.host;
+    return `${method} ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${host}\r\n${lines}connection: close\r\n\r\n`;
+  }
+}
+
+interface Target {
+  isHttps: boolean;
+  hostname: string;
+  port: number;
+  /** host:port for messages. */
+  where: string;
+  /** 4 or 6 when the host is an IP address (no lookup), else 0. */
+  family: 0 | 4 | 6;
+}
+
+function targetOf(url: URL): Target {
+  const isHttps = url.protocol === 'https:';
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port ? Number(url.port) : isHttps ? 443 : 80;
+  return { isHttps, hostname, port, where: hostPort(hostname, port), family: isIP(hostname) as 0 | 4 | 6 };
+}
+
+function decode(raw: Buffer, enc: string): Buffer {
+  switch (enc) {
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(raw);
+    case 'deflate':
+      return inflateSync(raw);
+    case 'br':
+      return brotliDecompressSync(raw);
+    default:
+      throw new Error('unsupported content-encoding');
+  }
+}
+
+function headerLines(headers: Record<string, string>): string {
+  let s = '';
+  for (const k in headers) if (k !== 'host' && k !== 'connection' && k !== 'content-length') s += `${k}: ${headers[k]}\r\n`;
+  return s;
+}
+
+/**
+ * One request/response on one connection: socket events in, phase timings and the parsed
+ * response out. A class so that the hot path allocates no closures per request.
+ */
+class Exchange implements ResponseHandler {
+  private done = false;
+  private readonly tStart = performance.now();
+  private tConnected: number;
+  private tSecure: number;
+  private tFirstByte = 0;
+  private sock: net.Socket | null = null;
+  private readonly chunks: Buffer[] = [];
+  private readonly parser: ResponseParser;
+  private readonly onAbort: () => void;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly phases: Phases,
+    private readonly hop: Hop,
+    private readonly keepBody: boolean,
+    private readonly limit: number,
+    private readonly where: string,
+    private readonly isHttps: boolean,
+    isHead: boolean,
+    private readonly resolve: (h: Hop) => void,
+  ) {
+    this.tConnected = this.tStart;
+    this.tSecure = this.tStart;
+    this.parser = new ResponseParser(this, isHead);
+    this.onAbort = this.finish.bind(this, 'aborted');
+    ctx.abort.on(this.onAbort);
+  }
+
+  attach(sock: net.Socket): void {
+    this.sock = sock;
+    if (this.done) {
+      sock.destroy();
+      return;
+    }
+    sock.once('connect', () => this.connected());
+    sock.on('data', (chunk: Buffer) => this.received(chunk));
+    sock.on('end', () => this.parser.eof());
+    sock.on('close', () => {
+      if (!this.done) this.parser.eof();
+    });
+    sock.on('error', (e) => this.finish(describeNetError(e, this.ctx.phase, this.where)));
+  }
+
+  private connected(): void {
+    this.tConnected = performance.now();
+    this.phases.connect += this.tConnected - this.tStart;
+    this.ctx.phase = this.isHttps ? 'TLS handshake' : 'waiting for the response';
+  }
+
+  secured(ts: tls.TLSSocket): void {
+    this.tSecure = performance.now();
+    this.phases.tls += this.tSecure - this.tConnected;
+    this.ctx.phase = 'waiting for the response';
+    try {
+      this.hop.certNotAfter = earliestExpiry(ts.getPeerCertificate(true));
+    } catch {
+      /* no certificate details; expiry stays unknown */
+    }
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.tFirstByte === 0) {
+      this.tFirstByte = performance.now();
+      this.phases.processing += this.tFirstByte - (this.isHttps ? this.tSecure : this.tConnected);
+    }
+    this.parser.feed(chunk);
+  }
+
+  head(h: ResponseHead): void {
+    const hop = this.hop;
+    hop.status = h.status;
+    hop.headers = h.headers;
+    hop.httpVersion = h.httpVersion;
+    const cl = h.headers['content-length'];
+    hop.contentLength = typeof cl === 'string' ? Number(cl) : -1;
+    this.ctx.phase = 'reading the body';
+    if (hop.contentLength > this.limit) this.finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(this.limit)}`);
+  }
+
+  data(chunk: Buffer): void {
+    this.hop.bodySize += chunk.length;
+    if (this.hop.bodySize > this.limit) return this.finish(`body exceeds body_size_limit ${showBytes(this.limit)}`);
+    if (this.keepBody) this.chunks.push(chunk);
+  }
+
+  end(): void {
+    this.phases.transfer += performance.now() - this.tFirstByte;
+    if (this.keepBody) {
+      let raw: Buffer = Buffer.concat(this.chunks);
+      // Only when the probe's own headers asked for compression (Patrol sends no Accept-Encoding).
+      const enc = this.hop.headers?.['content-encoding'];
+      if (typeof enc === 'string' && enc !== 'identity') {
+        try {
+          raw = decode(raw, enc.trim().toLowerCase());
+        } catch (e) {
+          return this.finish(`cannot decode the ${enc} body: ${(e as Error).message}`);
+        }
+      }
+      this.hop.body = raw.toString('utf8');
+    }
+    this.finish(null);
+  }
+
+  error(msg: string): void {
+    if (msg.startsWith('connection closed')) this.finish(msg.replace('connection closed', `connection closed by ${this.where}`));
+    else this.finish(msg.startsWith('invalid') ? `${msg} (from ${this.where})` : `invalid HTTP response from ${this.where}: ${msg}`);
+  }
+
+  private finish(error: string | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.ctx.abort.off(this.onAbort);
+    this.hop.error = error;
+    this.sock?.destroy();
+    this.resolve(this.hop);
   }
 }
 

@@ -14,7 +14,9 @@ import { ProbeEventStore, type ProbeEvent } from './events.js';
 import { ResultWriter } from './metrics.js';
 import { compileProbe, runProbe, type CompiledProbe, type ProbeResult } from './run.js';
 import { Scheduler, type Job } from './scheduler.js';
+import { ProbeStatsAccumulator } from './stats.js';
 import { ProbeStateMachine, type ProbeState } from './state.js';
+import { Abort } from './types.js';
 
 export interface ProbeManagerOptions {
   /** Runs in flight at once, over all probes. */
@@ -23,7 +25,10 @@ export interface ProbeManagerOptions {
   perHostConcurrency?: number;
   /** Results kept in memory per probe (with their reasons) for history. */
   recentResults?: number;
-  /** Results are committed to storage in batches at most this often (ms). */
+  /**
+   * 0 (default): each run's results are committed at once. Above 0: results are batched and
+   * committed at most this often (ms), for storage where a commit is expensive.
+   */
   flushIntervalMs?: number;
   /** How long uptime and latency figures are cached (ms). */
   statsCacheMs?: number;
@@ -78,9 +83,13 @@ interface ProbeEntry {
   last: ProbeResult | null;
   recent: ProbeResult[];
   stats: { at: number; uptime: ProbeStatus['uptime']; latency: ProbeStatus['latency'] } | null;
+  /** Removed from the configuration; a run still in flight is discarded. */
+  removed: boolean;
+  acc: ProbeStatsAccumulator;
 }
 
-const DAY = 86_400_000;
+/** A run's samples are stored at most this long after their timestamp (its start). */
+const SETTLE_MS = 5 * 60_000;
 
 export class UnknownProbeError extends Error {
   readonly code = 'not_found';
@@ -101,17 +110,19 @@ export class ProbeManager implements Component {
   private batch: Appender | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
   private stopped = false;
-  private readonly stopSignal = new AbortController();
-  private readonly metrics: { runs: Counter<'result'>; changes: Counter<'to'>; skipped: Gauge; inFlight: Gauge; probes: Gauge<'state'> };
+  private readonly stopAll = new Abort();
+  private readonly metrics: { runs: Counter<'result'>; changes: Counter<'to'>; skipped: Counter; inFlight: Gauge; probes: Gauge<'state'> };
+  /** Run counts, exported by patrol_probe_runs_total at scrape time (cheaper than inc per run). */
+  readonly counts = { success: 0, failure: 0 };
 
   constructor(rt: Runtime, opts: ProbeManagerOptions = {}) {
     this.storage = rt.storage;
     this.log = rt.logger.child({ component: 'probes' });
     this.opts = {
       maxConcurrency: opts.maxConcurrency ?? 512,
-      perHostConcurrency: opts.perHostConcurrency ?? 64,
+      perHostConcurrency: opts.perHostConcurrency ?? 128,
       recentResults: opts.recentResults ?? 100,
-      flushIntervalMs: opts.flushIntervalMs ?? 200,
+      flushIntervalMs: opts.flushIntervalMs ?? 0,
       statsCacheMs: opts.statsCacheMs ?? 30_000,
     };
     this.scheduler = new Scheduler({ maxConcurrency: this.opts.maxConcurrency, perHostConcurrency: this.opts.perHostConcurrency });
@@ -133,26 +144,47 @@ export class ProbeManager implements Component {
     }
     if (errors.length > 0) throw new Error(errors.join('; '));
     const keep = new Set(compiled.map((c) => c.cfg.name));
-    for (const name of this.entries.keys()) if (!keep.has(name)) this.entries.delete(name);
+    // Series of removed probes, and of probes whose labels changed, get staleness markers as
+    // Prometheus writes for targets that disappear, so queries stop returning them at once.
+    const gone: ResultWriter[] = [];
+    for (const [name, e] of this.entries) {
+      if (keep.has(name)) continue;
+      e.removed = true;
+      gone.push(e.writer);
+      this.entries.delete(name);
+    }
     const jobs: Job[] = [];
     for (const c of compiled) {
       const name = c.cfg.name;
       let e = this.entries.get(name);
       if (e) {
         e.compiled = c;
-        e.writer = new ResultWriter(c);
+        const writer = new ResultWriter(c);
+        if (writer.identity() !== e.writer.identity()) gone.push(e.writer);
+        e.writer = writer;
         e.machine.failureThreshold = c.cfg.failure_threshold;
         e.machine.successThreshold = c.cfg.success_threshold;
         e.stats = null;
       } else {
         const prev = this.restored.get(name);
-        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null };
+        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null, removed: false, acc: new ProbeStatsAccumulator(name, Math.max(SETTLE_MS, c.cfg.timeout + 60_000)) };
         this.entries.set(name, e);
       }
       const entry = e;
       jobs.push({ key: name, intervalMs: c.cfg.interval, host: c.prepared.host, run: () => this.runEntry(entry) });
     }
     this.scheduler.setJobs(jobs);
+    if (gone.length > 0) {
+      this.flush();
+      const app = this.storage.appender();
+      const now = Date.now();
+      for (const w of gone) w.markStale(app, now);
+      try {
+        app.commit();
+      } catch (err) {
+        this.log.warn({ err }, 'writing staleness markers failed');
+      }
+    }
     this.log.info({ probes: compiled.length }, 'probes configured');
   }
 
@@ -160,14 +192,14 @@ export class ProbeManager implements Component {
     const compiled = e.compiled;
     let r: ProbeResult;
     try {
-      r = await runProbe(compiled, this.stopSignal.signal);
+      r = await runProbe(compiled, this.stopAll);
     } catch (err) {
       // runProbe does not throw; this guards the scheduler against a bug.
       this.log.error({ err, probe: compiled.cfg.name }, 'probe run threw');
       return;
     }
     // A reload during the run replaced the probe: its result belongs to the old definition.
-    if (this.stopped || e.compiled !== compiled) return;
+    if (this.stopped || e.removed || e.compiled !== compiled) return;
     this.record(e, r);
   }
 
@@ -175,14 +207,16 @@ export class ProbeManager implements Component {
     e.last = r;
     e.recent.push(r);
     if (e.recent.length > this.opts.recentResults) e.recent.shift();
-    this.metrics.runs.inc({ result: r.success ? 'success' : 'failure' });
+    if (r.success) this.counts.success++;
+    else this.counts.failure++;
     try {
       this.batch ??= this.storage.appender();
       e.writer.write(this.batch, r);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, probe: r.probe }, 'probe result not stored');
     }
-    this.batchTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
+    if (this.opts.flushIntervalMs <= 0) this.flush();
+    else this.batchTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
     const change = e.machine.observe(r.success, r.time, r.reason);
     if (change) {
       const ev: ProbeEvent = { probe: r.probe, ...change };
@@ -212,7 +246,7 @@ export class ProbeManager implements Component {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.stopSignal.abort();
+    this.stopAll.abort();
     await this.scheduler.stop();
     this.flush();
     this.events.close();
@@ -225,6 +259,20 @@ export class ProbeManager implements Component {
   /** Every configured probe with its state, in configuration order. */
   list(now = Date.now()): ProbeStatus[] {
     return [...this.entries.values()].map((e) => this.status(e, now));
+  }
+
+  /**
+   * Like list(), yielding to the event loop between probes: the first call reads up to 30 days
+   * of samples per probe, which must not hold up the scheduler.
+   */
+  async listAsync(now = Date.now()): Promise<ProbeStatus[]> {
+    const out: ProbeStatus[] = [];
+    for (const e of [...this.entries.values()]) {
+      if (e.removed) continue;
+      out.push(this.status(e, now));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    return out;
   }
 
   get(name: string, now = Date.now()): ProbeStatus {
@@ -240,7 +288,7 @@ export class ProbeManager implements Component {
   private status(e: ProbeEntry, now: number): ProbeStatus {
     const c = e.compiled.cfg;
     const last = e.last;
-    if (!e.stats || now - e.stats.at > this.opts.statsCacheMs) e.stats = { at: now, ...this.computeStats(c.name, now) };
+    if (!e.stats || now - e.stats.at > this.opts.statsCacheMs) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
     return {
       name: c.name,
       type: c.type,
@@ -259,47 +307,6 @@ export class ProbeManager implements Component {
       uptime: e.stats.uptime,
       latency: e.stats.latency,
     };
-  }
-
-  /** Uptime over 24 h / 7 d / 30 d from probe_success, latency quantiles over 24 h from probe_duration_seconds. */
-  private computeStats(name: string, now: number): { uptime: ProbeStatus['uptime']; latency: ProbeStatus['latency'] } {
-    const windows = [DAY, 7 * DAY, 30 * DAY];
-    const ok = [0, 0, 0];
-    const total = [0, 0, 0];
-    const durations: number[] = [];
-    const q = this.storage.querier(now - 30 * DAY, now);
-    try {
-      const probeM = new Matcher('=', 'probe', name);
-      const succ = q.select({ start: now - 30 * DAY, end: now }, [new Matcher('=', '__name__', 'probe_success'), probeM]);
-      while (succ.next()) {
-        const it = succ.at().iterator();
-        while (it.next()) {
-          const age = now - it.atT();
-          const v = it.atV();
-          if (v !== 0 && v !== 1) continue; // stale markers
-          for (let i = 0; i < 3; i++) {
-            if (age <= windows[i]) {
-              total[i]++;
-              ok[i] += v;
-            }
-          }
-        }
-      }
-      const dur = q.select({ start: now - DAY, end: now }, [new Matcher('=', '__name__', 'probe_duration_seconds'), probeM]);
-      while (dur.next()) {
-        const it = dur.at().iterator();
-        while (it.next()) {
-          const v = it.atV();
-          if (Number.isFinite(v)) durations.push(v);
-        }
-      }
-    } finally {
-      q.close();
-    }
-    durations.sort((a, b) => a - b);
-    const quantile = (p: number) => (durations.length === 0 ? null : durations[Math.min(durations.length - 1, Math.max(0, Math.ceil(p * durations.length) - 1))]);
-    const frac = (i: number) => (total[i] === 0 ? null : ok[i] / total[i]);
-    return { uptime: { '24h': frac(0), '7d': frac(1), '30d': frac(2) }, latency: { p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99) } };
   }
 
   /** Results of one probe in [start, end] (ms) from storage, newest last, at most `limit` (the newest). */
@@ -367,17 +374,32 @@ function toLast(r: ProbeResult): LastResult {
 function registerSelfMetrics(registry: Registry, m: ProbeManager) {
   // A second manager on the same registry (tests) reuses the metrics instead of failing.
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
-  const runs = get('patrol_probe_runs_total', () => new Counter({ name: 'patrol_probe_runs_total', help: 'Probe runs by result.', labelNames: ['result'] as const, registers: [registry] }));
+  const runs = get(
+    'patrol_probe_runs_total',
+    () =>
+      new Counter({
+        name: 'patrol_probe_runs_total',
+        help: 'Probe runs by result.',
+        labelNames: ['result'] as const,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc({ result: 'success' }, m.counts.success);
+          this.inc({ result: 'failure' }, m.counts.failure);
+        },
+      }),
+  );
   const changes = get('patrol_probe_state_changes_total', () => new Counter({ name: 'patrol_probe_state_changes_total', help: 'Probe state changes by new state.', labelNames: ['to'] as const, registers: [registry] }));
   const skipped = get(
     'patrol_probe_skipped_runs_total',
     () =>
-      new Gauge({
+      new Counter({
         name: 'patrol_probe_skipped_runs_total',
         help: 'Scheduled probe runs skipped because the previous run had not finished.',
         registers: [registry],
         collect() {
-          this.set(m.schedulerStats.skippedOverlap);
+          this.reset();
+          this.inc(m.schedulerStats.skippedOverlap);
         },
       }),
   );

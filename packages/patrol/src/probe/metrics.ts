@@ -2,6 +2,7 @@
 // probe's own labels, so dashboards and rules written for blackbox_exporter work unchanged.
 
 import { labelsFromRecord, METRIC_NAME, type Label, type Labels } from '../model/labels.js';
+import { STALE_NAN } from '../model/value.js';
 import type { Appender, SeriesRef } from '../storage/interface.js';
 import type { CompiledProbe, ProbeResult } from './run.js';
 
@@ -15,6 +16,8 @@ export function probeLabels(p: CompiledProbe): Record<string, string> {
 export class ResultWriter {
   private readonly base: Record<string, string>;
   private readonly series = new Map<string, { labels: Labels; ref: SeriesRef }>();
+  /** The entries of the last run's samples by position: runs push the same samples in order. */
+  private slots: { name: string; labelValue: string | undefined; e: { labels: Labels; ref: SeriesRef } }[] = [];
 
   constructor(readonly probe: CompiledProbe) {
     this.base = probeLabels(probe);
@@ -43,11 +46,35 @@ export class ResultWriter {
     this.put(app, t, r.success ? 1 : 0, 'probe_success');
     this.put(app, t, r.durationMs / 1000, 'probe_duration_seconds');
     let regexWritten = false;
-    for (const s of r.samples) {
+    const samples = r.samples;
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i];
       if (s.name === 'probe_failed_due_to_regex') regexWritten = true;
-      this.put(app, t, s.value, s.name, s.labelName, s.labelValue);
+      let slot = this.slots[i];
+      if (!slot || slot.name !== s.name || slot.labelValue !== s.labelValue) {
+        slot = { name: s.name, labelValue: s.labelValue, e: this.entry(s.name, s.labelName, s.labelValue) };
+        this.slots[i] = slot;
+      }
+      slot.e.ref = app.append(slot.e.ref, slot.e.labels, t, s.value);
     }
     if (this.probe.hasRegex && !regexWritten) this.put(app, t, r.failedDueToRegex ? 1 : 0, 'probe_failed_due_to_regex');
+  }
+
+  /** The series' label set without the metric name, as a comparable key. */
+  identity(): string {
+    return JSON.stringify(this.base);
+  }
+
+  /** Appends a staleness marker to every series written so far (the probe went away). */
+  markStale(app: Appender, t: number): void {
+    for (const e of this.series.values()) {
+      if (e.ref === 0) continue;
+      try {
+        e.ref = app.append(e.ref, e.labels, t, STALE_NAN);
+      } catch {
+        // A series whose newest sample is not older than t needs no marker.
+      }
+    }
   }
 
   /** Label matchers' view: the labels of probe_success for this probe. */

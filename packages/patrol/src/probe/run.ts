@@ -3,9 +3,9 @@
 // failure naming the phase it was in, whatever the target keeps doing.
 
 import type { ProbeConfig } from '../config/probes.js';
-import { evaluateAll, parseCondition, showMs, type Condition, type Observation } from './conditions.js';
+import { evaluateAll, parseCondition, showMs, type Condition } from './conditions.js';
 import { probeTypeOf } from './registry.js';
-import type { PreparedProbe, ProbeSample, RunContext, RunOutcome } from './types.js';
+import { Abort, type PreparedProbe, type ProbeSample, type RunContext, type RunOutcome } from './types.js';
 
 export interface CompiledProbe {
   readonly cfg: ProbeConfig;
@@ -44,56 +44,83 @@ export type ProbeResult = {
  * Runs a probe once; never throws, never outlives its timeout. Aborting `stop` (shutdown) ends
  * the run at once as a failure.
  */
-export async function runProbe(p: CompiledProbe, stop?: AbortSignal): Promise<ProbeResult> {
-  const ac = new AbortController();
-  const startedAt = Date.now();
-  const ctx: RunContext = { signal: ac.signal, phase: 'starting', samples: [], startedAt };
-  const t0 = performance.now();
-  const timeoutMs = p.cfg.timeout;
-  let timer: NodeJS.Timeout | undefined;
-  let onStop: (() => void) | undefined;
-  let cutOff = false;
-  const timedOut = new Promise<RunOutcome>((resolve) => {
-    timer = setTimeout(() => {
-      const phase = ctx.phase;
-      cutOff = true;
-      ac.abort();
-      resolve({ obs: { durationMs: timeoutMs, now: Date.now() }, error: `timeout after ${showMs(timeoutMs)} during ${phase}` });
-    }, timeoutMs);
-    if (stop) {
-      onStop = () => {
-        cutOff = true;
-        ac.abort();
-        resolve({ obs: { durationMs: performance.now() - t0, now: Date.now() }, error: `stopped during ${ctx.phase}: Patrol is shutting down` });
-      };
-      if (stop.aborted) onStop();
-      else stop.addEventListener('abort', onStop, { once: true });
-    }
-  });
-  let out: RunOutcome;
-  try {
-    out = await Promise.race([
-      p.prepared.run(ctx).catch((e: unknown): RunOutcome => ({ obs: { durationMs: performance.now() - t0, now: Date.now() }, error: `probe error: ${(e as Error)?.message ?? String(e)}` })),
-      timedOut,
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (onStop) stop!.removeEventListener('abort', onStop);
+export function runProbe(p: CompiledProbe, stop?: Abort): Promise<ProbeResult> {
+  return new Promise<ProbeResult>((resolve) => new ProbeRun(p, stop, resolve).start());
+}
+
+/**
+ * One run's bookkeeping. A class rather than closures: a run is the hot path (a thousand a
+ * second), and methods cost nothing per run where closures are allocated each time.
+ */
+class ProbeRun {
+  private readonly ac = new Abort();
+  private readonly ctx: RunContext;
+  private readonly t0 = performance.now();
+  private timer: NodeJS.Timeout | undefined;
+  private settled = false;
+  /** The deadline or shutdown cut the run off; whatever it still does is ignored. */
+  private cutOff = false;
+  private readonly onStop: (() => void) | undefined;
+
+  constructor(
+    private readonly p: CompiledProbe,
+    private readonly stop: Abort | undefined,
+    private readonly resolve: (r: ProbeResult) => void,
+  ) {
+    this.ctx = { abort: this.ac, phase: 'starting', samples: [], startedAt: Date.now() };
+    if (stop) this.onStop = this.stopped.bind(this);
   }
-  if (!ac.signal.aborted) ac.abort(); // releases anything the run left open
-  const timedOutRun = cutOff;
-  const durationMs = timedOutRun ? Math.min(timeoutMs, performance.now() - t0) : performance.now() - t0;
-  let reason = out.error ?? '';
-  let regex = false;
-  if (!out.error) {
-    const obs: Observation = out.obs;
-    const v = evaluateAll(p.conditions, obs);
-    if (!v.ok) {
-      reason = v.reason;
-      regex = v.regex;
+
+  start(): void {
+    this.timer = setTimeout(() => this.timedOut(), this.p.cfg.timeout);
+    if (this.onStop) this.stop!.on(this.onStop);
+    let running: Promise<RunOutcome>;
+    try {
+      running = this.p.prepared.run(this.ctx);
+    } catch (e) {
+      running = Promise.reject(e);
     }
+    running.then(
+      (out) => this.settle(out),
+      (e: unknown) => this.settle({ obs: { durationMs: performance.now() - this.t0, now: Date.now() }, error: `probe error: ${(e as Error)?.message ?? String(e)}` }),
+    );
   }
-  const base = { probe: p.cfg.name, time: startedAt, durationMs, reason, failedDueToRegex: regex, status: out.obs.status, samples: timedOutRun ? [] : ctx.samples };
-  // After a timeout the run may still push into ctx.samples; its figures are not written.
-  return reason === '' ? { ...base, success: true } : { ...base, success: false };
+
+  private timedOut(): void {
+    if (this.settled) return;
+    const timeoutMs = this.p.cfg.timeout;
+    const phase = this.ctx.phase;
+    this.cutOff = true;
+    this.settle({ obs: { durationMs: timeoutMs, now: Date.now() }, error: `timeout after ${showMs(timeoutMs)} during ${phase}` });
+  }
+
+  private stopped(): void {
+    if (this.settled) return;
+    const phase = this.ctx.phase;
+    this.cutOff = true;
+    this.settle({ obs: { durationMs: performance.now() - this.t0, now: Date.now() }, error: `stopped during ${phase}: Patrol is shutting down` });
+  }
+
+  private settle(out: RunOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (this.onStop) this.stop!.off(this.onStop);
+    this.ac.abort(); // releases anything the run left open
+    const p = this.p;
+    const elapsed = performance.now() - this.t0;
+    const durationMs = this.cutOff ? Math.min(p.cfg.timeout, elapsed) : elapsed;
+    let reason = out.error ?? '';
+    let regex = false;
+    if (!out.error) {
+      const v = evaluateAll(p.conditions, out.obs);
+      if (!v.ok) {
+        reason = v.reason;
+        regex = v.regex;
+      }
+    }
+    // After a cut-off the run may still push into ctx.samples; its figures are not written.
+    const base = { probe: p.cfg.name, time: this.ctx.startedAt, durationMs, reason, failedDueToRegex: regex, status: out.obs.status, samples: this.cutOff ? [] : this.ctx.samples };
+    this.resolve(reason === '' ? { ...base, success: true } : { ...base, success: false });
+  }
 }

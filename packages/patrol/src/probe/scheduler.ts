@@ -33,6 +33,8 @@ interface Entry {
   running: boolean;
   queued: boolean;
   scheduledAt: number;
+  /** The host the running run counts against (the job may be replaced meanwhile). */
+  runningHost: string;
   heapIndex: number;
 }
 
@@ -93,7 +95,7 @@ export class Scheduler {
         continue;
       }
       if (old) this.remove(old);
-      const e: Entry = { job, due: firstDue(job.key, job.intervalMs, now), removed: false, running: false, queued: false, scheduledAt: 0, heapIndex: -1 };
+      const e: Entry = { job, due: firstDue(job.key, job.intervalMs, now), removed: false, running: false, queued: false, scheduledAt: 0, runningHost: '', heapIndex: -1 };
       this.entries.set(job.key, e);
       this.push(e);
     }
@@ -174,19 +176,25 @@ export class Scheduler {
       e.running = true;
       this.inFlight++;
       this.perHost.set(host, hostCount + 1);
+      e.runningHost = host;
       this.stats.started++;
-      const done = () => {
-        e.running = false;
-        this.inFlight--;
-        const n = (this.perHost.get(host) ?? 1) - 1;
-        if (n === 0) this.perHost.delete(host);
-        else this.perHost.set(host, n);
-        if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
-        if (!this.stopped) this.dispatch();
-      };
-      e.job.run(e.scheduledAt).then(done, done);
+      e.job.run(e.scheduledAt).then(
+        () => this.finished(e),
+        () => this.finished(e),
+      );
     }
     this.ready.length = w;
+  }
+
+  private finished(e: Entry): void {
+    e.running = false;
+    this.inFlight--;
+    const host = e.runningHost;
+    const n = (this.perHost.get(host) ?? 1) - 1;
+    if (n === 0) this.perHost.delete(host);
+    else this.perHost.set(host, n);
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (!this.stopped) this.dispatch();
   }
 
   // ---- binary min-heap on due ----

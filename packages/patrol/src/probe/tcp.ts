@@ -38,7 +38,7 @@ class TcpProbe implements PreparedProbe {
     ctx.samples.push({ name: 'probe_dns_lookup_time_seconds', value: r.lookupMs / 1000 });
     ctx.samples.push({ name: 'probe_ip_protocol', value: r.family });
     ctx.phase = 'connect';
-    const limit = this.cfg.body_size_limit;
+    const limit = this.cfg.body_size_limit === 0 ? Infinity : this.cfg.body_size_limit;
     const error = await new Promise<string | null>((resolve) => {
       let done = false;
       let received = '';
@@ -47,7 +47,7 @@ class TcpProbe implements PreparedProbe {
       const finish = (err: string | null) => {
         if (done) return;
         done = true;
-        ctx.signal.removeEventListener('abort', onAbort);
+        ctx.abort.off(onAbort);
         if (this.expect || this.readBody) obs.body = received;
         obs.bodySize = size;
         sock.destroy();
@@ -75,7 +75,7 @@ class TcpProbe implements PreparedProbe {
         sock = net.connect({ host: r.address, port: this.port });
         sock.once('connect', onConnected);
       }
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      ctx.abort.on(onAbort);
       sock.setEncoding('utf8');
       sock.on('data', (chunk: string) => {
         size += Buffer.byteLength(chunk);

@@ -47,8 +47,8 @@ describe('tcp probe', () => {
   });
 
   it('expect with a silent peer is cut off at the timeout', async () => {
-    const r = await runOne({ type: 'tcp', target: `127.0.0.1:${silent.port}`, expect: 'hello', timeout: '500ms' });
-    assert.equal(r.reason, 'timeout after 500ms during waiting for the expected reply');
+    const r = await runOne({ type: 'tcp', target: `127.0.0.1:${silent.port}`, expect: 'hello', timeout: '1s' });
+    assert.equal(r.reason, 'timeout after 1s during waiting for the expected reply');
   });
 
   it('connection refused', async () => {
@@ -180,9 +180,9 @@ describe('dns probe against a local UDP DNS server', () => {
   });
 
   it('a resolver that never answers is cut off at the timeout', async () => {
-    const r = await runOne({ type: 'dns', target: 'slow.test', resolver: resolver(), timeout: '500ms' });
+    const r = await runOne({ type: 'dns', target: 'slow.test', resolver: resolver(), timeout: '1s' });
     assert.equal(r.success, false);
-    assert.match(r.reason, /timeout after 500ms during DNS query|DNS query timed out/);
+    assert.match(r.reason, /timeout after 1s during DNS query|DNS query timed out/);
   });
 
   it('system resolver', async () => {

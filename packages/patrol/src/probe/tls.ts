@@ -45,12 +45,12 @@ class TlsProbe implements PreparedProbe {
       const finish = (err: string | null) => {
         if (done) return;
         done = true;
-        ctx.signal.removeEventListener('abort', onAbort);
+        ctx.abort.off(onAbort);
         sock.destroy();
         resolve(err);
       };
       const onAbort = () => finish('aborted');
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      ctx.abort.on(onAbort);
       sock.once('connect', () => {
         ctx.samples.push({ name: 'probe_tcp_connect_seconds', value: (performance.now() - t0) / 1000 });
         ctx.phase = 'TLS handshake';

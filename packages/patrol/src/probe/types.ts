@@ -14,9 +14,40 @@ export interface ProbeSample {
   labelValue?: string;
 }
 
-/** Handed to a run. The run must stop all I/O when `signal` aborts (the timeout fired). */
+/**
+ * A cancellation flag with callbacks. Lighter than AbortController (which builds a DOMException
+ * and dispatches DOM events), and a run makes one of these every time.
+ */
+export class Abort {
+  aborted = false;
+  // A run has one or two listeners; the manager's shutdown handle has one per run in flight.
+  private fns: (() => void)[] = [];
+
+  /** Calls `fn` once on abort (at once if already aborted). */
+  on(fn: () => void): void {
+    if (this.aborted) fn();
+    else this.fns.push(fn);
+  }
+
+  off(fn: () => void): void {
+    const i = this.fns.lastIndexOf(fn);
+    if (i < 0) return;
+    const last = this.fns.pop()!;
+    if (i < this.fns.length) this.fns[i] = last;
+  }
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const fns = this.fns;
+    this.fns = [];
+    for (const fn of fns) fn();
+  }
+}
+
+/** Handed to a run. The run must stop all I/O when `abort` fires (the timeout fired). */
 export interface RunContext {
-  readonly signal: AbortSignal;
+  readonly abort: Abort;
   /** What the run is doing; the timeout reason names it ("timeout after 2s during TLS handshake"). */
   phase: string;
   /** Extra metrics of the type (phases, status code...). */
