@@ -459,7 +459,7 @@ class Evaluation {
         await this.vectorArg(e.args[0], ts);
         return { kind: 'vector', series: [] };
       case 'info':
-        return { kind: 'vector', series: await this.vectorArg(e.args[0], ts) };
+        return this.info(e, ts);
       case 'clamp':
       case 'clamp_min':
       case 'clamp_max':
@@ -493,6 +493,90 @@ class Evaluation {
       return { kind: 'vector', series: out };
     }
     throw new QueryError('bad_data', `function "${f}" is not implemented`);
+  }
+
+  /** info(v, selector): adds the data labels of matching info series (by instance and job). */
+  private async info(e: Call, ts: Float64Array): Promise<Result> {
+    const n = ts.length;
+    const base = await this.vectorArg(e.args[0], ts);
+    const sel = e.args[1] ? unwrapParens(e.args[1]) : null;
+    const all = sel && sel.type === 'vectorSelector' ? sel.matchers : [];
+    let nameMatchers = all.filter((m) => m.name === METRIC_NAME);
+    const dataMatchers = all.filter((m) => m.name !== METRIC_NAME);
+    if (nameMatchers.length === 0) nameMatchers = [new Matcher('=', METRIC_NAME, 'target_info')];
+    const identifying = ['instance', 'job'];
+    const infoSel: VectorSelector = {
+      type: 'vectorSelector',
+      name: '',
+      matchers: [...nameMatchers, ...dataMatchers],
+      offset: null,
+      at: null,
+      mode: null,
+      start: 0,
+      end: 0,
+    };
+    const { series: infos, sampleTs } = await this.instantSelector(infoSel, ts);
+    const byId = new Map<string, number[]>();
+    const exactName = nameMatchers.some((m) => m.type === '=');
+    for (let k = 0; k < infos.length; k++) {
+      // Without an exact name, only metrics named like info metrics (*_info) enrich.
+      if (!exactName && !getLabel(infos[k].labels, METRIC_NAME).endsWith('_info')) continue;
+      const id = identifying.map((l) => getLabel(infos[k].labels, l)).join('\xff');
+      const a = byId.get(id);
+      if (a) a.push(k);
+      else byId.set(id, [k]);
+    }
+    const dataNames = new Set(dataMatchers.map((m) => m.name));
+    const emptyOk = dataMatchers.every((m) => m.matchesEmpty());
+    const out = new Map<string, StepSeries>();
+    const add = (labels: Labels, i: number, x: number, dropName: boolean): void => {
+      const key = labelsKey(labels);
+      let o = out.get(key);
+      if (!o) out.set(key, (o = { labels, v: new Float64Array(n), has: new Uint8Array(n), dropName }));
+      o.v[i] = x;
+      o.has[i] = 1;
+    };
+    for (const s of base) {
+      const name = getLabel(s.labels, METRIC_NAME);
+      const isInfo = nameMatchers.some((m) => m.type === '=' || m.type === '=~') && nameMatchers.every((m) => m.matches(name));
+      const cands = isInfo ? undefined : byId.get(identifying.map((l) => getLabel(s.labels, l)).join('\xff'));
+      for (let i = 0; i < n; i++) {
+        if (!s.has[i]) continue;
+        if (isInfo) {
+          add(s.labels, i, s.v[i], s.dropName);
+          continue;
+        }
+        // The latest sample per info metric name wins.
+        const best = new Map<string, number>();
+        for (const k of cands ?? []) {
+          if (!infos[k].has[i]) continue;
+          const nm = getLabel(infos[k].labels, METRIC_NAME);
+          const prev = best.get(nm);
+          if (prev === undefined || sampleTs[k][i] > sampleTs[prev][i]) best.set(nm, k);
+        }
+        if (best.size === 0) {
+          if (emptyOk) add(s.labels, i, s.v[i], s.dropName);
+          continue;
+        }
+        let ls = s.labels;
+        const added = new Map<string, string>();
+        for (const k of best.values()) {
+          for (const l of infos[k].labels) {
+            if (l.name === METRIC_NAME || identifying.includes(l.name)) continue;
+            if (dataNames.size > 0 && !dataNames.has(l.name)) continue;
+            if (getLabel(s.labels, l.name) !== '') continue;
+            const prev = added.get(l.name);
+            if (prev !== undefined && prev !== l.value) {
+              throw new QueryError('execution', `conflicting label ${JSON.stringify(l.name)}: info series disagree (${JSON.stringify(prev)} and ${JSON.stringify(l.value)})`);
+            }
+            added.set(l.name, l.value);
+            ls = withLabel(ls, l.name, l.value);
+          }
+        }
+        add(ls, i, s.v[i], s.dropName);
+      }
+    }
+    return { kind: 'vector', series: [...out.values()] };
   }
 
   private async clamp(e: Call, ts: Float64Array): Promise<Result> {
@@ -1043,7 +1127,9 @@ class Evaluation {
         }
         let ov: number;
         if (!os) {
-          const fv = fill ? (swap ? fill.lhs : fill.rhs) : null;
+          // Prometheus applies fill_right to a missing "one" side and fill_left to a missing
+          // "many" side, also under group_right.
+          const fv = fill ? fill.rhs : null;
           if (fv === null || fv === undefined) continue;
           ov = fv;
         } else ov = os.v[i];
@@ -1081,7 +1167,7 @@ class Evaluation {
     }
     if (fill) {
       // Series of the "one" side without a partner on the "many" side.
-      const fv = swap ? fill.rhs : fill.lhs;
+      const fv = fill.lhs;
       if (fv !== null && fv !== undefined) {
         const manyBySig = new Map<string, StepSeries[]>();
         for (const s of many) {
@@ -1102,12 +1188,11 @@ class Evaluation {
               if (x === 0) continue;
               x = a;
             }
-            let ls: Labels = m.on ? os.labels.filter((l) => onNames.has(l.name)) : os.labels.filter((l) => !onNames.has(l.name));
-            if (m.card === 'one-to-one') ls = m.on ? ls : ls;
-            const key = labelsKey(ls) + (dropName || os.dropName ? '\x00d' : '');
+            const ls: Labels = m.on ? os.labels.filter((l) => onNames.has(l.name)) : os.labels.filter((l) => !onNames.has(l.name));
+            const key = labelsKey(ls) + '\x00d';
             let o = outMap.get(key);
             if (!o) {
-              o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: dropName || os.dropName };
+              o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: true };
               outMap.set(key, o);
               outList.push(o);
             }

@@ -481,7 +481,6 @@ class Builder {
       }
       matchers.unshift(new Matcher('=', METRIC_NAME, name));
     }
-    if (!matchers.some((m) => !m.matchesEmpty())) this.fail(n.from, 'vector selector must contain at least one non-empty matcher');
     return { type: 'vectorSelector', name, matchers, offset: null, at: null, mode: null, start: n.from, end: n.to };
   }
 
@@ -703,6 +702,10 @@ export function exprType(e: Expr): ValueType {
   }
 }
 
+function checkSelector(vs: VectorSelector): void {
+  if (!vs.matchers.some((m) => !m.matchesEmpty())) throw new ParseFailure(vs.start, 'vector selector must contain at least one non-empty matcher');
+}
+
 function expectType(e: Expr, want: ValueType, context: string): void {
   const got = exprType(e);
   if (got !== want) throw new ParseFailure(e.start, `expected type ${typeName(want)} in ${context}, got ${typeName(got)}`);
@@ -713,9 +716,12 @@ export function checkTypes(e: Expr): void {
   switch (e.type) {
     case 'number':
     case 'string':
+      return;
     case 'vectorSelector':
+      checkSelector(e);
       return;
     case 'matrixSelector':
+      checkSelector(e.selector);
       return;
     case 'subquery': {
       const t = exprType(e.expr);
@@ -761,7 +767,14 @@ export function checkTypes(e: Expr): void {
       if (e.func === 'label_replace' || e.func === 'label_join') {
         // Destination label names are validated at evaluation time, as Prometheus does.
       }
-      for (const a of e.args) checkTypes(a);
+      for (let i = 0; i < e.args.length; i++) {
+        // info()'s second argument selects info series and may match the empty string.
+        if (e.func === 'info' && i === 1) {
+          if (e.args[i].type !== 'vectorSelector') throw new ParseFailure(e.args[i].start, 'expected a label selector as the second argument of info()');
+          continue;
+        }
+        checkTypes(e.args[i]);
+      }
       return;
     }
     case 'aggregate': {
