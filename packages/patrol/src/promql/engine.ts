@@ -64,8 +64,9 @@ class Deadline {
   }
 }
 
+/** Dropping the metric name also drops the type and unit metadata labels (Prometheus 3). */
 function dropNameLabels(ls: Labels): Labels {
-  return ls.filter((l) => l.name !== METRIC_NAME);
+  return ls.filter((l) => l.name !== METRIC_NAME && l.name !== '__type__' && l.name !== '__unit__');
 }
 
 function goFormatFloat(v: number): string {
@@ -138,6 +139,7 @@ class Evaluation {
     private readonly lookback: number,
     private readonly maxSamples: number,
     private readonly deadline: Deadline,
+    readonly isRange: boolean,
   ) {}
 
   private addSamples(n: number): void {
@@ -442,12 +444,14 @@ class Evaluation {
       case 'sort_by_label':
       case 'sort_by_label_desc':
         // Ordering only matters for instant queries; the engine orders the final vector.
+        if (this.isRange) this.warnings.add(annotations.sortIneffectiveForRange());
         return { kind: 'vector', series: await this.vectorArg(e.args[0], ts) };
       case 'label_replace':
         return this.labelReplace(e, ts);
       case 'label_join':
         return this.labelJoin(e, ts);
       case 'histogram_quantile':
+      case 'histogram_quantiles':
       case 'histogram_fraction':
         return this.histogramFn(e, ts);
       case 'histogram_count':
@@ -705,11 +709,35 @@ class Evaluation {
     return { kind: 'vector', series: out };
   }
 
+  /** histogram_quantile, histogram_quantiles and histogram_fraction over classic `le` buckets. */
   private async histogramFn(e: Call, ts: Float64Array): Promise<Result> {
     const n = ts.length;
-    const isQuantile = e.func === 'histogram_quantile';
-    const params = await this.scalarArgs(e.args.slice(0, -1), ts);
-    const series = await this.vectorArg(e.args[e.args.length - 1], ts);
+    const f = e.func;
+    let vecArg: Expr;
+    let scalarArgs: Expr[];
+    let qLabel = '';
+    if (f === 'histogram_quantiles') {
+      vecArg = e.args[0];
+      qLabel = this.stringArg(e.args[1]);
+      scalarArgs = e.args.slice(2);
+    } else {
+      vecArg = e.args[e.args.length - 1];
+      scalarArgs = e.args.slice(0, -1);
+    }
+    const params = await this.scalarArgs(scalarArgs, ts);
+    if (f !== 'histogram_fraction') {
+      for (const p of params) {
+        for (let i = 0; i < n; i++) {
+          const q = p[i];
+          if (Number.isNaN(q) || q < 0 || q > 1) {
+            this.warnings.add(annotations.invalidQuantile(q));
+            break;
+          }
+        }
+      }
+    }
+    const series = await this.vectorArg(vecArg, ts);
+    // Buckets of one histogram share all labels but `le` (the metric name included).
     const groups = new Map<string, { labels: Labels; name: string; members: { le: number; s: StepSeries }[] }>();
     for (const s of series) {
       const leText = getLabel(s.labels, 'le');
@@ -718,33 +746,47 @@ class Evaluation {
         this.warnings.add(annotations.badBucketLabel(getLabel(s.labels, METRIC_NAME), leText));
         continue;
       }
-      const labels = s.labels.filter((l) => l.name !== 'le' && l.name !== METRIC_NAME);
+      const labels = s.labels.filter((l) => l.name !== 'le');
       const key = labelsKey(labels);
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { labels, name: getLabel(s.labels, METRIC_NAME), members: [] }));
       g.members.push({ le, s });
     }
     const out: StepSeries[] = [];
+    const outputs = f === 'histogram_quantiles' ? params.length : 1;
     for (const g of groups.values()) {
-      const v = new Float64Array(n);
-      const has = new Uint8Array(n);
+      const vs: Float64Array[] = [];
+      const hs: Uint8Array[] = [];
+      for (let o = 0; o < outputs; o++) {
+        vs.push(new Float64Array(n));
+        hs.push(new Uint8Array(n));
+      }
       let any = false;
       for (let i = 0; i < n; i++) {
         const buckets: { upper: number; count: number }[] = [];
         for (const m of g.members) if (m.s.has[i]) buckets.push({ upper: m.le, count: m.s.v[i] });
         if (buckets.length === 0) continue;
         buckets.sort((a, b) => a.upper - b.upper);
-        if (isQuantile) {
-          const q = params[0][i];
-          if (Number.isNaN(q) || q < 0 || q > 1) this.warnings.add(annotations.invalidQuantile(q));
-          const r = bucketQuantileDetailed(q, buckets);
-          if (r.forcedMonotonicity) this.infos.add(annotations.histogramQuantileForcedMonotonicity(g.name));
-          v[i] = r.value;
-        } else v[i] = bucketFraction(params[0][i], params[1][i], buckets);
-        has[i] = 1;
+        for (let o = 0; o < outputs; o++) {
+          if (f === 'histogram_fraction') vs[o][i] = bucketFraction(params[0][i], params[1][i], buckets);
+          else {
+            const r = bucketQuantileDetailed(params[f === 'histogram_quantiles' ? o : 0][i], buckets);
+            if (r.forcedMonotonicity) this.infos.add(annotations.histogramQuantileForcedMonotonicity(g.name));
+            vs[o][i] = r.value;
+          }
+          hs[o][i] = 1;
+        }
         any = true;
       }
-      if (any) out.push({ labels: g.labels, v, has, dropName: false });
+      if (!any) continue;
+      for (let o = 0; o < outputs; o++) {
+        let labels = g.labels;
+        if (f === 'histogram_quantiles') {
+          const q = params[o][0];
+          labels = withLabel(labels, qLabel, Number.isInteger(q) ? q.toFixed(1) : goFormatFloat(q));
+        }
+        out.push({ labels, v: vs[o], has: hs[o], dropName: true });
+      }
     }
     return { kind: 'vector', series: out };
   }
@@ -761,18 +803,21 @@ class Evaluation {
     const grouping = new Set(e.grouping);
     const groupLabels = (ls: Labels): Labels =>
       e.without ? ls.filter((l) => l.name !== METRIC_NAME && !grouping.has(l.name)) : ls.filter((l) => grouping.has(l.name));
-    const groups = new Map<string, { labels: Labels; members: StepSeries[] }>();
-    const order: { labels: Labels; members: StepSeries[] }[] = [];
+    // Groups are formed before a pending metric-name removal (Prometheus 3's delayed removal):
+    // `by (__name__)` keeps the name and the group inherits the removal from its members.
+    const groups = new Map<string, { labels: Labels; members: StepSeries[]; dropName: boolean }>();
+    const order: { labels: Labels; members: StepSeries[]; dropName: boolean }[] = [];
     for (const s of series) {
-      const labels = groupLabels(s.dropName ? dropNameLabels(s.labels) : s.labels);
+      const labels = groupLabels(s.labels);
       const key = labelsKey(labels);
       let g = groups.get(key);
       if (!g) {
-        g = { labels, members: [] };
+        g = { labels, members: [], dropName: false };
         groups.set(key, g);
         order.push(g);
       }
       g.members.push(s);
+      if (s.dropName) g.dropName = true;
     }
     if (e.op === 'count_values') {
       if (!validLabelName(label)) throw new QueryError('bad_data', `invalid label name ${JSON.stringify(label)}`);
@@ -890,7 +935,7 @@ class Evaluation {
             break;
         }
       }
-      if (has.some((x) => x)) out.push({ labels: g.labels, v, has, dropName: false });
+      if (has.some((x) => x)) out.push({ labels: g.labels, v, has, dropName: g.dropName && grouping.has(METRIC_NAME) && !e.without });
     }
     if (e.op === 'quantile' && param) {
       for (let i = 0; i < n; i++) {
@@ -1559,7 +1604,7 @@ export class Engine implements QueryEngine {
     try {
       const deadline = new Deadline(began + this.timeout, opts.signal, this.timeout);
       deadline.check();
-      const ev = new Evaluation(q, start, end, step, opts.lookbackDelta ?? this.lookbackDelta, this.maxSamples, deadline);
+      const ev = new Evaluation(q, start, end, step, opts.lookbackDelta ?? this.lookbackDelta, this.maxSamples, deadline, step > 0);
       const value = await body(ev);
       return {
         value,

@@ -52,10 +52,48 @@ export function parseError(text: string, pos: number, msg: string): QueryError {
   return new QueryError('bad_data', `${p.line}:${p.column}: parse error: ${msg}`, p);
 }
 
+/**
+ * Go accepts number literals with a trailing dot (`1.`); the lezer grammar does not. Replaces
+ * such a dot by a space (positions stay the same), outside strings and identifiers.
+ */
+function normalizeTrailingDots(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c) j += text[j] === '\\' && c !== '`' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+      continue;
+    }
+    if (c === '#') {
+      const j = text.indexOf('\n', i);
+      const e = j < 0 ? text.length : j;
+      out += text.slice(i, e);
+      i = e - 1;
+      continue;
+    }
+    if (/[0-9]/.test(c) && !/[a-zA-Z_:0-9.]/.test(text[i - 1] ?? ' ')) {
+      let j = i;
+      while (j < text.length && /[0-9_]/.test(text[j])) j++;
+      out += text.slice(i, j);
+      if (text[j] === '.' && !/[0-9]/.test(text[j + 1] ?? '')) {
+        out += ' ';
+        j++;
+      }
+      i = j - 1;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 /** Parses and type-checks a PromQL expression; throws QueryError('bad_data'). */
 export function parseExpr(text: string): Expr {
   try {
-    const b = new Builder(text);
+    const b = new Builder(/\d\.(?!\d)/.test(text) ? normalizeTrailingDots(text) : text);
     const e = b.build();
     checkTypes(e);
     return e;
