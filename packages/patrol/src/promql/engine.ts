@@ -383,6 +383,13 @@ class Evaluation {
         return { kind: 'scalar', v: ts.map((t) => t / 1000) };
       case 'pi':
         return { kind: 'scalar', v: new Float64Array(n).fill(Math.PI) };
+      case 'min_of':
+      case 'max_of': {
+        const [a, b] = await this.scalarArgs(e.args, ts);
+        const v = new Float64Array(n);
+        for (let i = 0; i < n; i++) v[i] = Number.isNaN(a[i]) || Number.isNaN(b[i]) ? NaN : f === 'min_of' ? Math.min(a[i], b[i]) : Math.max(a[i], b[i]);
+        return { kind: 'scalar', v };
+      }
       case 'start':
         return { kind: 'scalar', v: new Float64Array(n).fill(this.queryStart / 1000) };
       case 'end':
@@ -654,6 +661,8 @@ class Evaluation {
         if (hi < lo) hi = lo;
         while (hi < s.t.length && s.t[hi] <= end + after) hi++;
         if (hi === lo) continue;
+        // A smoothed window needs data up to its end, not only after it.
+        if (after > 0 && s.t[lo] > end) continue;
         for (let k = 0; k < params.length; k++) p[k] = params[k][i];
         const w = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: arg.mode ?? undefined };
         const r = kernel(w, p, ctx);

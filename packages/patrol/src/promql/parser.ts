@@ -90,11 +90,43 @@ function normalizeTrailingDots(text: string): string {
   return out;
 }
 
+/**
+ * Functions newer than the lezer grammar: their names are swapped for a known function name of
+ * the same length before lezer runs, and restored from the positions afterwards.
+ */
+const ALIASES: Record<string, string> = { min_of: 'minute', max_of: 'minute' };
+
+function substituteAliases(text: string, withAliases: boolean): { text: string; names: Map<number, string> } {
+  const names = new Map<number, string>();
+  const out = text.replace(/\b(min_of|max_of)(?=\s*\()|\b(step|range)(?=\s*\(\s*\))/gi, (m: string, alias: string | undefined, fn: string | undefined, pos: number) => {
+    if (alias && withAliases) {
+      const lower = alias.toLowerCase();
+      names.set(pos, lower);
+      return ALIASES[lower];
+    }
+    return fn ? fn.toLowerCase() : m;
+  });
+  return { text: out, names };
+}
+
 /** Parses and type-checks a PromQL expression; throws QueryError('bad_data'). */
 export function parseExpr(text: string): Expr {
   try {
-    const b = new Builder(/\d\.(?!\d)/.test(text) ? normalizeTrailingDots(text) : text);
-    const e = b.build();
+    let src = /\d\.(?!\d)/.test(text) ? normalizeTrailingDots(text) : text;
+    if (/step|range/i.test(src)) src = substituteAliases(src, false).text;
+    let e: Expr;
+    try {
+      e = new Builder(src).build();
+    } catch (err) {
+      // min_of/max_of as scalar functions (outside durations) are not in the lezer grammar.
+      if (!/min_of|max_of/i.test(src)) throw err;
+      const sub = substituteAliases(src, true);
+      try {
+        e = new Builder(sub.text, sub.names).build();
+      } catch {
+        throw err;
+      }
+    }
     checkTypes(e);
     return e;
   } catch (err) {
@@ -284,7 +316,10 @@ const EXPR_NODES: ReadonlySet<string> = new Set([
 ]);
 
 class Builder {
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly aliases: ReadonlyMap<number, string> = new Map(),
+  ) {}
 
   private src(n: { from: number; to: number }): string {
     return this.text.slice(n.from, n.to);
@@ -418,7 +453,7 @@ class Builder {
         return { type: 'unary', op, expr: e, ...span };
       }
       case 'FunctionCall': {
-        const name = this.src(k[0]);
+        const name = this.aliases.get(k[0].from) ?? this.src(k[0]);
         const body = k[1];
         const args = children(body).filter((c) => EXPR_NODES.has(c.name)).map((c) => this.expr(c));
         if (!FUNCTIONS.has(name)) this.fail(n.from, `unknown function with name "${name}"`);
@@ -798,7 +833,8 @@ export function checkTypes(e: Expr): void {
         if (mode) {
           const allowed = mode === 'anchored' ? ANCHORED_FUNCTIONS : SMOOTHED_FUNCTIONS;
           if (!allowed.has(e.func)) {
-            throw new ParseFailure(a.start, `${mode} modifier can only be used with: ${[...allowed].sort().join(', ')} - not with ${e.func}`);
+            // Prometheus reports this one without a position.
+            throw new QueryError('bad_data', `${mode} modifier can only be used with: ${[...allowed].sort().join(', ')} - not with ${e.func}`);
           }
         }
       }
