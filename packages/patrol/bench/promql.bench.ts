@@ -4,6 +4,7 @@
 //
 //   PROMQL_BENCH_SERIES=100000 npm run bench -- promql     (default 100,000 series)
 //   PROMQL_BENCH_RUNS=3                                      (timed runs per query, median kept)
+//   PROMQL_BENCH_NO_PROMETHEUS=1                             (Patrol only, e.g. for profiling)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -166,7 +167,7 @@ async function main(): Promise<void> {
   }
   console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-  const prom = await startPrometheus(gens);
+  const prom = process.env.PROMQL_BENCH_NO_PROMETHEUS === '1' ? null : await startPrometheus(gens);
   const engine = new Engine({ maxSamples: 500_000_000, timeout: 600_000 });
   const start = T_END - 3600_000;
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -688,7 +688,7 @@ class Evaluation {
     };
     const out: StepSeries[] = [];
     let arg: RangeArg | null = null;
-    let fast: { counter: boolean; rate: boolean } | null = null;
+    let fast = null as { counter: boolean; rate: boolean } | null;
     let before = 0;
     let after = 0;
     const onMeta = (a: RangeArg): void => {
@@ -700,15 +700,21 @@ class Evaluation {
     };
     const each = (s: RawSeries): void => {
       const a = arg!;
+      const fr = fast;
+      if (fr !== null) {
+        const name = getLabel(s.labels, METRIC_NAME);
+        const r = rateSeries(s.t, s.v, a.ends, a.range, fr.counter, fr.rate);
+        if (r === null) return;
+        if (fr.counter && mightNotBeCounter(name)) infos.add(annotations.possibleNonCounter(name));
+        out.push({ labels: s.labels, v: r.v, has: r.has, dropName: keepName ? s.dropName : true });
+        return;
+      }
       const v = new Float64Array(n);
       const has = new Uint8Array(n);
       let any = false;
       let lo = 0;
       let hi = 0;
-      let warnedNonCounter = false;
       const name = getLabel(s.labels, METRIC_NAME);
-      const fr = fast;
-      const notCounter = fr !== null && fr.counter && mightNotBeCounter(name);
       const st = s.t;
       const len = st.length;
       for (let i = 0; i < n; i++) {
@@ -725,18 +731,9 @@ class Evaluation {
         if (hi === lo) continue;
         // A smoothed window needs data up to its end, not only after it.
         if (after > 0 && st[lo] > end) continue;
-        let r: number | null;
-        if (fr !== null) {
-          r = extrapolatedRate(st, s.v, lo, hi, start, end, fr.counter, fr.rate);
-          if (r !== null && notCounter && !warnedNonCounter) {
-            warnedNonCounter = true;
-            infos.add(annotations.possibleNonCounter(name));
-          }
-        } else {
-          for (let k = 0; k < params.length; k++) p[k] = params[k][i];
-          const w = { t: st.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: a.mode ?? undefined };
-          r = kernel(w, p, ctx);
-        }
+        for (let k = 0; k < params.length; k++) p[k] = params[k][i];
+        const w = { t: st.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: a.mode ?? undefined };
+        const r = kernel(w, p, ctx);
         if (r === null) continue;
         v[i] = r;
         has[i] = 1;
@@ -1354,6 +1351,37 @@ const FAST_RATES: Record<string, { counter: boolean; rate: boolean } | undefined
   increase: { counter: true, rate: false },
   delta: { counter: false, rate: false },
 };
+
+/** rate/increase/delta of one series at every step (windows (end - range, end]). */
+function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range: number, isCounter: boolean, isRate: boolean): { v: Float64Array; has: Uint8Array } | null {
+  const n = ends.length;
+  const len = t.length;
+  let out: Float64Array | null = null;
+  let has: Uint8Array | null = null;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < n; i++) {
+    const end = ends[i];
+    const start = end - range;
+    if (i > 0 && end < ends[i - 1]) {
+      lo = 0;
+      hi = 0;
+    }
+    while (lo < len && t[lo] <= start) lo++;
+    if (hi < lo) hi = lo;
+    while (hi < len && t[hi] <= end) hi++;
+    if (hi - lo < 2) continue;
+    const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate);
+    if (r === null) continue;
+    if (out === null) {
+      out = new Float64Array(n);
+      has = new Uint8Array(n);
+    }
+    out[i] = r;
+    has![i] = 1;
+  }
+  return out === null ? null : { v: out, has: has! };
+}
 
 /**
  * Prometheus's extrapolated rate over samples [lo, hi) of a series in the window (start, end]
