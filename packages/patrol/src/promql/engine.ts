@@ -60,7 +60,7 @@ class Deadline {
   ) {}
   check(): void {
     if (this.signal?.aborted) throw new QueryError('canceled', 'query was canceled');
-    if (Date.now() > this.until) throw new QueryError('timeout', `query timed out in query execution (timeout ${this.timeoutMs / 1000}s)`);
+    if (Date.now() >= this.until) throw new QueryError('timeout', `query timed out in query execution (timeout ${this.timeoutMs / 1000}s)`);
   }
 }
 
