@@ -1356,6 +1356,16 @@ const FAST_RATES: Record<string, { counter: boolean; rate: boolean } | undefined
 function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range: number, isCounter: boolean, isRate: boolean): { v: Float64Array; has: Uint8Array } | null {
   const n = ends.length;
   const len = t.length;
+  // Most counters never reset: then no window needs the reset scan.
+  let resets = false;
+  if (isCounter) {
+    for (let i = 1; i < len; i++) {
+      if (v[i] < v[i - 1]) {
+        resets = true;
+        break;
+      }
+    }
+  }
   let out: Float64Array | null = null;
   let has: Uint8Array | null = null;
   let lo = 0;
@@ -1371,7 +1381,7 @@ function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range:
     if (hi < lo) hi = lo;
     while (hi < len && t[hi] <= end) hi++;
     if (hi - lo < 2) continue;
-    const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate);
+    const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate, resets);
     if (r === null) continue;
     if (out === null) {
       out = new Float64Array(n);
@@ -1387,12 +1397,22 @@ function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range:
  * Prometheus's extrapolated rate over samples [lo, hi) of a series in the window (start, end]
  * (same numerics as the rate kernel in functions/range.ts, on indices instead of subarrays).
  */
-function extrapolatedRate(t: Float64Array, v: Float64Array, lo: number, hi: number, start: number, end: number, isCounter: boolean, isRate: boolean): number | null {
+function extrapolatedRate(
+  t: Float64Array,
+  v: Float64Array,
+  lo: number,
+  hi: number,
+  start: number,
+  end: number,
+  isCounter: boolean,
+  isRate: boolean,
+  resets = true,
+): number | null {
   const n = hi - lo;
   if (n < 2) return null;
   const last = hi - 1;
   let result = v[last] - v[lo];
-  if (isCounter) {
+  if (isCounter && resets) {
     for (let i = lo + 1; i < hi; i++) if (v[i] < v[i - 1]) result += v[i - 1];
   }
   let durationToStart = (t[lo] - start) / 1000;
