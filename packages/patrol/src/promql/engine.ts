@@ -80,6 +80,16 @@ function goFormatFloat(v: number): string {
   return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }
 
+/** Go's strconv.FormatFloat(v, 'f', -1, 64), as count_values writes values into labels. */
+function formatPlainFloat(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  if (!s.includes('e')) return s;
+  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 100 });
+}
+
 /** Go's math.Pow special cases that differ from JavaScript's. */
 function goPow(a: number, b: number): number {
   if (a === 1 || b === 0) return 1;
@@ -924,7 +934,7 @@ class Evaluation {
         for (let i = 0; i < n; i++) {
           for (const s of g.members) {
             if (!s.has[i]) continue;
-            const ls = withLabel(g.labels, label, goFormatFloat(s.v[i]));
+            const ls = withLabel(g.labels, label, formatPlainFloat(s.v[i]));
             const key = labelsKey(ls);
             let o = outMap.get(key);
             if (!o) outMap.set(key, (o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: false }));
@@ -1046,7 +1056,7 @@ class Evaluation {
       for (let i = 0; i < n; i++) {
         const q = param[i];
         if (q < 0 || q > 1 || Number.isNaN(q)) {
-          this.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${goFormatFloat(q)}`);
+          this.warnings.add(annotations.invalidQuantile(q));
           break;
         }
       }
@@ -1062,7 +1072,7 @@ class Evaluation {
       if (op === 'limit_ratio') {
         if (Number.isNaN(p)) throw new QueryError('bad_data', `Ratio value is NaN`);
         const r = Math.max(-1, Math.min(1, p));
-        if (p < -1 || p > 1) this.warnings.add(`PromQL warning: ratio value should be between -1 and 1, got ${goFormatFloat(p)}, capping to ${r}`);
+        if (p < -1 || p > 1) this.warnings.add(annotations.invalidRatio(p, r));
         for (const g of groups) {
           for (const s of g.members) {
             if (!s.has[i]) continue;
