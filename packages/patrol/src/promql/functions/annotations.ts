@@ -17,6 +17,47 @@ export function formatG(v: number): string {
   return String(v);
 }
 
+/** Go's %q for a string: escapes quotes, backslashes and control characters the way Go prints them. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    switch (ch) {
+      case '"':
+        out += '\\"';
+        continue;
+      case '\\':
+        out += '\\\\';
+        continue;
+      case '\x07':
+        out += '\\a';
+        continue;
+      case '\b':
+        out += '\\b';
+        continue;
+      case '\f':
+        out += '\\f';
+        continue;
+      case '\n':
+        out += '\\n';
+        continue;
+      case '\r':
+        out += '\\r';
+        continue;
+      case '\t':
+        out += '\\t';
+        continue;
+      case '\v':
+        out += '\\v';
+        continue;
+    }
+    if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, '0')}`;
+    else if ((cp >= 0x80 && cp < 0xa0) || (cp >= 0xd800 && cp < 0xe000)) out += cp > 0xff ? `\\u${cp.toString(16).padStart(4, '0')}` : `\\u00${cp.toString(16).padStart(2, '0')}`;
+    else out += ch;
+  }
+  return out + '"';
+}
+
 export const PROMQL_WARNING = 'PromQL warning';
 export const PROMQL_INFO = 'PromQL info';
 
@@ -24,27 +65,27 @@ export const annotations = {
   invalidQuantile: (q: number): string => `${PROMQL_WARNING}: quantile value should be between 0 and 1, got ${formatG(q)}`,
   invalidRatio: (q: number, to: number): string => `${PROMQL_WARNING}: ratio value should be between -1 and 1, got ${formatG(q)}, capping to ${formatG(to)}`,
   badBucketLabel: (metricName: string, label: string): string =>
-    withMetricName(`${PROMQL_WARNING}: bucket label "le" is missing or has a malformed value of ${JSON.stringify(label)}`, metricName),
-  mixedFloatsHistograms: (metricName: string): string => `${PROMQL_WARNING}: encountered a mix of histograms and floats for metric name ${JSON.stringify(metricName)}`,
+    withMetricName(`${PROMQL_WARNING}: bucket label "le" is missing or has a malformed value of ${goQuote(label)}`, metricName),
+  mixedFloatsHistograms: (metricName: string): string => `${PROMQL_WARNING}: encountered a mix of histograms and floats for metric name ${goQuote(metricName)}`,
   mixedClassicNativeHistograms: (metricName: string): string => withMetricName(`${PROMQL_WARNING}: vector contains a mix of classic and native histograms`, metricName),
   possibleNonCounter: (metricName: string): string =>
-    `${PROMQL_INFO}: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${JSON.stringify(metricName)}`,
+    `${PROMQL_INFO}: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: ${goQuote(metricName)}`,
   possibleNonCounterLabel: (metricName: string, typeLabel: string): string =>
-    `${PROMQL_INFO}: metric might not be a counter, __type__ label is not set to "counter" or "histogram", got ${JSON.stringify(typeLabel)}: ${JSON.stringify(metricName)}`,
+    `${PROMQL_INFO}: metric might not be a counter, __type__ label is not set to "counter" or "histogram", got ${goQuote(typeLabel)}: ${goQuote(metricName)}`,
   histogramQuantileForcedMonotonicity: (metricName: string): string =>
     withMetricName(
       `${PROMQL_INFO}: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)`,
       metricName,
     ),
-  incompatibleTypesInBinOp: (lhs: string, op: string, rhs: string): string => `${PROMQL_INFO}: incompatible sample types encountered for binary operator ${JSON.stringify(op)}: ${lhs} ${op} ${rhs}`,
+  incompatibleTypesInBinOp: (lhs: string, op: string, rhs: string): string => `${PROMQL_INFO}: incompatible sample types encountered for binary operator ${goQuote(op)}: ${lhs} ${op} ${rhs}`,
   histogramIgnoredInAggregation: (aggregation: string): string => `${PROMQL_INFO}: ignored histogram in ${aggregation} aggregation`,
   histogramIgnoredInMixedRange: (metricName: string): string =>
-    `${PROMQL_INFO}: ignored histograms in a range containing both floats and histograms for metric name ${JSON.stringify(metricName)}`,
+    `${PROMQL_INFO}: ignored histograms in a range containing both floats and histograms for metric name ${goQuote(metricName)}`,
   sortIneffectiveForRange: (): string => `${PROMQL_WARNING}: sort is ineffective for range queries since results are always ordered by labels`,
 };
 
 function withMetricName(text: string, metricName: string): string {
-  return metricName === '' ? text : `${text} for metric name ${JSON.stringify(metricName)}`;
+  return metricName === '' ? text : `${text} for metric name ${goQuote(metricName)}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FnContext, RangeWindow } from './index.js';
-import { ELEMENTWISE, RANGE_KERNELS, SIGNATURES, argTypeAt, bucketFraction, bucketQuantile, bucketQuantileDetailed, checkArity, clampBoundsEmpty, formatG, kahanInc } from './index.js';
+import { ELEMENTWISE, RANGE_KERNELS, SCALAR_KERNELS, SIGNATURES, argTypeAt, bucketFraction, bucketQuantile, bucketQuantileDetailed, checkArity, clampBoundsEmpty, formatG, kahanInc } from './index.js';
 
 /** Samples every `stepS` seconds from `firstS`, window (start, end] in seconds. */
 function win(values: number[], opts: { firstS?: number; stepS?: number; startS: number; endS: number; metricName?: string; times?: number[] }): RangeWindow {
@@ -323,4 +323,26 @@ test('kahanInc keeps the lost low-order part', () => {
   let c = 0;
   for (const x of [1, 1e100, 1, -1e100]) [s, c] = kahanInc(x, s, c);
   assert.equal(s + c, 2);
+});
+
+test('scalar functions and mad_over_time with NaN', () => {
+  assert.equal(SCALAR_KERNELS.min_of([3, 5]), 3);
+  assert.equal(SCALAR_KERNELS.max_of([-2, -5]), -2);
+  assert.ok(Number.isNaN(SCALAR_KERNELS.max_of([3, NaN])));
+  assert.deepEqual(SIGNATURES.min_of.args, ['scalar', 'scalar']);
+  assert.ok(Number.isNaN(run('mad_over_time', win([1, 2, NaN, 4], { startS: 0, endS: 300 }))!));
+});
+
+test('anchored and smoothed rate also report a metric that might not be a counter', () => {
+  const c = ctx();
+  RANGE_KERNELS.increase({ t: Float64Array.from([0, 60_000]), v: Float64Array.from([1, 2]), start: 30_000, end: 90_000, mode: 'anchored', metricName: 'foo' }, [], c);
+  assert.equal(c.infos.length, 1);
+});
+
+test('goQuote quotes like Go %q', async () => {
+  const { goQuote, annotations } = await import('./index.js');
+  assert.equal(goQuote('a"b\\c'), '"a\\"b\\\\c"');
+  assert.equal(goQuote('x\ny\u0001é'), '"x\\ny\\x01é"');
+  assert.equal(annotations.badBucketLabel('series', 'Hello World'), 'PromQL warning: bucket label "le" is missing or has a malformed value of "Hello World" for metric name "series"');
+  assert.equal(annotations.histogramQuantileForcedMonotonicity(''), 'PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)');
 });

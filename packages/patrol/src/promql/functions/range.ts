@@ -46,17 +46,37 @@ function search(n: number, pred: (i: number) => boolean): number {
 }
 
 function extrapolatedRate(w: RangeWindow, ctx: FnContext, isCounter: boolean, isRate: boolean): number | null {
-  if (w.mode) return extendedRate(w, isCounter, isRate);
-  const { t, v } = w;
-  const n = t.length;
-  if (n < 2) return null;
-  let result = v[n - 1] - v[0];
-  if (isCounter) {
-    for (let i = 1; i < n; i++) if (v[i] < v[i - 1]) result += v[i - 1];
+  if (w.mode) {
+    const r = extendedRate(w, isCounter, isRate);
+    if (r !== null && isCounter && mightNotBeCounter(w.metricName)) ctx.info(annotations.possibleNonCounter(w.metricName!));
+    return r;
   }
-  let durationToStart = (t[0] - w.start) / 1000;
-  let durationToEnd = (w.end - t[n - 1]) / 1000;
-  const sampledInterval = (t[n - 1] - t[0]) / 1000;
+  return extrapolatedRateAt(w.t, w.v, 0, w.t.length, w.start, w.end, w.metricName, ctx, isCounter, isRate);
+}
+
+/** rate/increase/delta over the samples [lo, hi) of t/v, all inside (start, end]. */
+export function extrapolatedRateAt(
+  t: Float64Array,
+  v: Float64Array,
+  lo: number,
+  hi: number,
+  start: number,
+  end: number,
+  metricName: string | undefined,
+  ctx: FnContext,
+  isCounter: boolean,
+  isRate: boolean,
+): number | null {
+  const n = hi - lo;
+  if (n < 2) return null;
+  const last = hi - 1;
+  let result = v[last] - v[lo];
+  if (isCounter) {
+    for (let i = lo + 1; i < hi; i++) if (v[i] < v[i - 1]) result += v[i - 1];
+  }
+  let durationToStart = (t[lo] - start) / 1000;
+  let durationToEnd = (end - t[last]) / 1000;
+  const sampledInterval = (t[last] - t[lo]) / 1000;
   const averageDurationBetweenSamples = sampledInterval / (n - 1);
   // Extrapolate to a boundary only when the series seems to go on past it (the gap is at most
   // 10% more than the average spacing); otherwise by half an average interval.
@@ -65,14 +85,14 @@ function extrapolatedRate(w: RangeWindow, ctx: FnContext, isCounter: boolean, is
   if (isCounter) {
     // A counter cannot go below zero: do not extrapolate past the point where it would be 0.
     let durationToZero = durationToStart;
-    if (result > 0 && v[0] >= 0) durationToZero = sampledInterval * (v[0] / result);
+    if (result > 0 && v[lo] >= 0) durationToZero = sampledInterval * (v[lo] / result);
     if (durationToZero < durationToStart) durationToStart = durationToZero;
   }
   if (durationToEnd >= extrapolationThreshold) durationToEnd = averageDurationBetweenSamples / 2;
   let factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval;
-  if (isRate) factor /= (w.end - w.start) / 1000;
+  if (isRate) factor /= (end - start) / 1000;
   result *= factor;
-  if (isCounter && mightNotBeCounter(w.metricName)) ctx.info(annotations.possibleNonCounter(w.metricName!));
+  if (isCounter && mightNotBeCounter(metricName)) ctx.info(annotations.possibleNonCounter(metricName!));
   return result;
 }
 
@@ -112,14 +132,13 @@ function extendedRate(w: RangeWindow, isCounter: boolean, isRate: boolean): numb
   return result;
 }
 
-function instantValue(w: RangeWindow, isRate: boolean): number | null {
-  const { t, v } = w;
-  const n = t.length;
-  if (n < 2) return null;
-  const interval = t[n - 1] - t[n - 2];
+/** irate/idelta over the samples [lo, hi). */
+export function instantValueAt(t: Float64Array, v: Float64Array, lo: number, hi: number, isRate: boolean): number | null {
+  if (hi - lo < 2) return null;
+  const interval = t[hi - 1] - t[hi - 2];
   if (interval === 0) return null;
-  const prev = v[n - 2];
-  const cur = v[n - 1];
+  const prev = v[hi - 2];
+  const cur = v[hi - 1];
   // A counter reset leaves the last value as the increase. NaN compares false: NaN result.
   let result = isRate && cur < prev ? cur : cur - prev;
   if (isRate) result /= interval / 1000;
@@ -193,21 +212,23 @@ function doubleExponentialSmoothing(w: RangeWindow, params: number[]): number | 
   return s1;
 }
 
-function avgOverTime(v: Float64Array): number {
-  const n = v.length;
-  let sum = v[0];
+// The summations below inline kahanInc (see kahan.ts) to stay allocation-free in hot loops.
+
+export function avgOverTimeAt(v: Float64Array, lo: number, hi: number): number {
+  let sum = v[lo];
   let count = 1;
   let mean = 0;
   let c = 0;
   let incremental = false;
-  for (let i = 1; i < n; i++) {
-    count = i + 1;
+  for (let i = lo + 1; i < hi; i++) {
+    const x = v[i];
+    count = i - lo + 1;
     if (!incremental) {
-      const [newSum, newC] = kahanInc(v[i], sum, c);
       // Direct mean while the sum stays finite, incremental mean after an overflow.
-      if (newSum !== Infinity && newSum !== -Infinity) {
-        sum = newSum;
-        c = newC;
+      const t = sum + x;
+      if (t !== Infinity && t !== -Infinity) {
+        c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+        sum = t;
         continue;
       }
       incremental = true;
@@ -215,16 +236,28 @@ function avgOverTime(v: Float64Array): number {
       c /= count - 1;
     }
     const q = (count - 1) / count;
-    [mean, c] = kahanInc(v[i] / count, q * mean, q * c);
+    const inc = x / count;
+    const base = q * mean;
+    c *= q;
+    const t = base + inc;
+    if (t === Infinity || t === -Infinity) c = 0;
+    else c += Math.abs(base) >= Math.abs(inc) ? base - t + inc : inc - t + base;
+    mean = t;
   }
   if (incremental) return mean + c;
   return sum / count + c / count;
 }
 
-function sumOverTime(v: Float64Array): number {
+export function sumOverTimeAt(v: Float64Array, lo: number, hi: number): number {
   let sum = 0;
   let c = 0;
-  for (let i = 0; i < v.length; i++) [sum, c] = kahanInc(v[i], sum, c);
+  for (let i = lo; i < hi; i++) {
+    const x = v[i];
+    const t = sum + x;
+    if (t === Infinity || t === -Infinity) c = 0;
+    else c += Math.abs(sum) >= Math.abs(x) ? sum - t + x : x - t + sum;
+    sum = t;
+  }
   if (sum === Infinity || sum === -Infinity) return sum;
   return sum + c;
 }
@@ -246,10 +279,10 @@ function varianceOverTime(v: Float64Array): number {
 }
 
 /** Index of the extreme value; `better(cur, best)` chooses, a NaN best is always replaced. */
-function extremeIndex(v: Float64Array, better: (cur: number, best: number) => boolean): number {
-  let best = v[0];
-  let idx = 0;
-  for (let i = 0; i < v.length; i++) {
+export function extremeIndexAt(v: Float64Array, lo: number, hi: number, better: (cur: number, best: number) => boolean): number {
+  let best = v[lo];
+  let idx = lo;
+  for (let i = lo; i < hi; i++) {
     if (better(v[i], best) || Number.isNaN(best)) {
       best = v[i];
       idx = i;
@@ -275,8 +308,8 @@ export const RANGE_KERNELS: Record<string, RangeKernel> = {
   rate: (w, _p, ctx) => extrapolatedRate(w, ctx, true, true),
   increase: (w, _p, ctx) => extrapolatedRate(w, ctx, true, false),
   delta: (w, _p, ctx) => extrapolatedRate(w, ctx, false, false),
-  irate: (w) => instantValue(w, true),
-  idelta: (w) => instantValue(w, false),
+  irate: (w) => instantValueAt(w.t, w.v, 0, w.t.length, true),
+  idelta: (w) => instantValueAt(w.t, w.v, 0, w.t.length, false),
   deriv: (w) => (w.t.length < 2 ? null : linearRegression(w.t, w.v, w.t[0])[0]),
   predict_linear: (w, params) => {
     if (w.t.length < 2) return null;
@@ -302,13 +335,13 @@ export const RANGE_KERNELS: Record<string, RangeKernel> = {
     }
     return changes;
   },
-  avg_over_time: nonEmpty((w) => avgOverTime(w.v)),
-  sum_over_time: nonEmpty((w) => sumOverTime(w.v)),
+  avg_over_time: nonEmpty((w) => avgOverTimeAt(w.v, 0, w.v.length)),
+  sum_over_time: nonEmpty((w) => sumOverTimeAt(w.v, 0, w.v.length)),
   count_over_time: nonEmpty((w) => w.v.length),
-  min_over_time: nonEmpty((w) => w.v[extremeIndex(w.v, (cur, best) => cur < best)]),
-  max_over_time: nonEmpty((w) => w.v[extremeIndex(w.v, (cur, best) => cur > best)]),
-  ts_of_min_over_time: nonEmpty((w) => w.t[extremeIndex(w.v, (cur, best) => cur <= best)] / 1000),
-  ts_of_max_over_time: nonEmpty((w) => w.t[extremeIndex(w.v, (cur, best) => cur >= best)] / 1000),
+  min_over_time: nonEmpty((w) => w.v[extremeIndexAt(w.v, 0, w.v.length, (cur, best) => cur < best)]),
+  max_over_time: nonEmpty((w) => w.v[extremeIndexAt(w.v, 0, w.v.length, (cur, best) => cur > best)]),
+  ts_of_min_over_time: nonEmpty((w) => w.t[extremeIndexAt(w.v, 0, w.v.length, (cur, best) => cur <= best)] / 1000),
+  ts_of_max_over_time: nonEmpty((w) => w.t[extremeIndexAt(w.v, 0, w.v.length, (cur, best) => cur >= best)] / 1000),
   ts_of_first_over_time: nonEmpty((w) => w.t[0] / 1000),
   ts_of_last_over_time: nonEmpty((w) => w.t[w.t.length - 1] / 1000),
   quantile_over_time: nonEmpty((w, params, ctx) => {
@@ -319,6 +352,8 @@ export const RANGE_KERNELS: Record<string, RangeKernel> = {
   stddev_over_time: nonEmpty((w) => Math.sqrt(varianceOverTime(w.v))),
   stdvar_over_time: nonEmpty((w) => varianceOverTime(w.v)),
   mad_over_time: nonEmpty((w) => {
+    // A NaN sample makes the result NaN (Prometheus 3 does not let the sort hide it).
+    for (let i = 0; i < w.v.length; i++) if (Number.isNaN(w.v[i])) return NaN;
     const values = Array.from(w.v);
     const median = quantile(0.5, values);
     return quantile(

@@ -78,7 +78,9 @@ const SPECS: Record<string, Spec> = {
   log10: [[I], 'instant'],
   log2: [[I], 'instant'],
   mad_over_time: [[R], 'instant', { experimental: true }],
+  max_of: [[S, S], 'scalar', { experimental: true }],
   max_over_time: [[R], 'instant'],
+  min_of: [[S, S], 'scalar', { experimental: true }],
   min_over_time: [[R], 'instant'],
   minute: [[I], 'instant', { variadic: 1 }],
   month: [[I], 'instant', { variadic: 1 }],
@@ -101,6 +103,8 @@ const SPECS: Record<string, Spec> = {
   sort_desc: [[I], 'instant', { keepsName: true }],
   sqrt: [[I], 'instant'],
   start: [[], 'scalar', { experimental: true }],
+  // The start timestamps of the samples; Patrol's storage keeps none, so it has no output.
+  start_timestamp: [[I], 'instant', { experimental: true }],
   stddev_over_time: [[R], 'instant'],
   stdvar_over_time: [[R], 'instant'],
   step: [[], 'scalar', { experimental: true }],

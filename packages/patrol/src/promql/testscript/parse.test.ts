@@ -233,3 +233,23 @@ test('formatReport prints counts per file and skip reasons', () => {
   assert.match(out, /x\.test\s+passed 1, failed 0, skipped 0/);
   assert.match(out, /1 × expects native histogram values: x\.test:5/);
 });
+
+describe('@ modifier variants', () => {
+  test('adds @ to selectors and subqueries without one, not inside subqueries', async () => {
+    const { atModifierRewrite } = await import('./atmodifier.js');
+    assert.equal(atModifierRewrite('foo', 100_000), 'foo @ 100.000');
+    assert.equal(atModifierRewrite('rate(foo[5m] offset 1m) + bar @ 50', 100_000), 'rate(foo[5m] offset 1m @ 100.000) + bar @ 50');
+    assert.equal(atModifierRewrite('max_over_time((rate(x[1m]))[5m:])', -2_000), 'max_over_time((rate(x[1m]))[5m:] @ -2.000)');
+    assert.equal(atModifierRewrite('sum by (a) (foo{a="b"})', 0), 'sum by (a) (foo{a="b"} @ 0.000)');
+    assert.equal(atModifierRewrite('1 + 2', 5_000), '1 + 2');
+    assert.equal(atModifierRewrite('time() + foo', 1_000), null);
+    assert.equal(atModifierRewrite('max_over_time(time()[5m:1m])', 1_000), 'max_over_time(time()[5m:1m] @ 1.000)');
+    assert.equal(atModifierRewrite('foo[1m] anchored', 1_000), null);
+  });
+});
+
+test('@ variants leave query-context functions alone', async () => {
+  const { atModifierRewrite } = await import('./atmodifier.js');
+  assert.equal(atModifierRewrite('start()', 1_000), null);
+  assert.equal(atModifierRewrite('foo[step()]', 1_000), null);
+});

@@ -59,7 +59,7 @@ export function formatReport(reports: readonly FileReport[], opts: FormatOptions
   const errors = reports.flatMap((r) => r.errors.map((e) => `  ${r.file}:${e.line}: ${e.message}`));
   if (errors.length > 0) lines.push('', 'Script errors:', ...errors);
   if (opts.failures) {
-    const fails = reports.flatMap((r) => r.evals.filter((e) => e.status === 'fail').map((e) => `  ${r.file}:${e.line}: ${e.expr}\n      ${e.reason ?? ''}`));
+    const fails = reports.flatMap((r) => r.evals.filter((e) => e.status === 'fail').map((e) => `  ${r.file}:${e.line}: ${e.nativeHistogram ? '[native histograms] ' : ''}${e.expr}\n      ${e.reason ?? ''}`));
     if (fails.length > 0) lines.push('', 'Failed:', ...fails);
   }
   return lines.join('\n');

@@ -31,6 +31,8 @@ class SelectorEngine implements QueryEngine {
   }
 
   async instantQuery(q: Queryable, expr: string, t: number): Promise<QueryResult> {
+    const at = / @ (-?[\d.]+)$/.exec(expr);
+    if (at) return this.instantQuery(q, expr.slice(0, at.index), Number(at[1]) * 1000);
     if (expr === 'time()') return this.result({ type: 'scalar', t, v: t / 1000 }, expr);
     if (!/^[a-z_]+$/.test(expr)) throw new QueryError('bad_data', `1:1: parse error: unexpected ${JSON.stringify(expr)}`);
     return this.result({ type: 'vector', samples: this.select(q, expr, t) }, expr);
@@ -156,4 +158,55 @@ test('@ modifier variants run at the extra evaluation times when a rewrite is gi
   });
   assert.equal(r.evals[0].status, 'pass', r.evals[0].reason);
   assert.deepEqual(seen, [100_000, -1_000_000, 0, 20_000, 100_000, 1_000_000]);
+});
+
+test('evals are counted with native histograms when a selector selects a histogram series', async () => {
+  const script = `
+load 1m
+  a{job="x"} 1 2
+  h{job="x"} {{schema:0 count:1}} {{schema:0 count:2}}
+  c_bucket{le="1"} 1 2
+  c_bucket{le="+Inf"} 2 3
+
+load_with_nhcb 1m
+  d_bucket{le="1"} 1 2
+  d_bucket{le="+Inf"} 2 3
+
+eval instant at 1m a
+
+eval instant at 1m count({job="x"})
+
+eval instant at 1m c_bucket
+
+eval instant at 1m d
+
+eval instant at 1m d_bucket
+`;
+  const r = await runTestFile(script, 'nh.test', makeEngine, { atModifierRewrite: null });
+  assert.deepEqual(
+    r.evals.map((e) => [e.expr, e.nativeHistogram]),
+    [
+      ['a', false],
+      ['count({job="x"})', true],
+      ['c_bucket', false],
+      ['d', true],
+      ['d_bucket', false],
+    ],
+  );
+});
+
+test('a query that never finishes fails its eval after the timeout and is aborted', async () => {
+  let aborted = false;
+  class Hanging extends SelectorEngine {
+    override instantQuery(_q: Queryable, _e: string, _t: number, opts?: { signal?: AbortSignal }): Promise<QueryResult> {
+      opts?.signal?.addEventListener('abort', () => {
+        aborted = true;
+      });
+      return new Promise(() => {});
+    }
+  }
+  const r = await runTestFile('eval instant at 0 m\n', 'x.test', () => ({ engine: new Hanging(), storage: new MemoryStorage() }), { queryTimeoutMs: 50 });
+  assert.equal(r.evals[0].status, 'fail');
+  assert.match(r.evals[0].reason ?? '', /did not finish within 50 ms/);
+  assert.equal(aborted, true);
 });

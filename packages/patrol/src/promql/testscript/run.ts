@@ -2,20 +2,23 @@
 // - every instant eval is also run as a range query from t-1m to t+1m step 1m and the point at
 //   t must give the same answer (unless the eval expects a string or a range vector, or the
 //   expression uses start(), end(), range() or step());
-// - when the caller supplies `atModifierRewrite`, every instant eval is repeated with `@ t` added
+// - unless turned off, every instant eval is repeated with `@ t` added
 //   to all selectors and subqueries, evaluated at -10t, 0, t/5, t and 10t (or -1s, 0, 1s at t=0);
 // - annotations are checked against expect warn/info/no_warn/no_info lines.
 // Native histograms are out of Patrol's scope: histogram samples are not loaded, evals that expect
-// histogram values are skipped, and evals whose expression names a series that had histogram
-// samples (or was converted by load_with_nhcb) still run but are counted apart.
+// histogram values are skipped, and evals with a selector that selects a series that had
+// histogram samples (or was made by load_with_nhcb) still run but are counted apart.
 
 import type { Labels } from '../../model/labels.js';
-import { labelsKey, metricName } from '../../model/labels.js';
+import { labelsKey, METRIC_NAME, metricName, withLabel, withoutLabels } from '../../model/labels.js';
+import { matchLabels } from '../../model/matchers.js';
+import { selectorMatchers } from './selectors.js';
 import type { Storage } from '../../storage/interface.js';
-import type { InstantSample, QueryEngine, QueryResult } from '../types.js';
+import type { InstantSample, QueryEngine, QueryOptions, QueryResult } from '../types.js';
 import { assertSortedSeries, checkAnnotations, checkExpectedFailure, compareResult, compareVector, isFail, isOrdered } from './compare.js';
 import type { Command, EvalCommand, LoadCommand } from './parse.js';
 import { parseScript } from './parse.js';
+import { atModifierRewrite } from './atmodifier.js';
 
 export type EvalStatus = 'pass' | 'fail' | 'skip';
 
@@ -53,9 +56,11 @@ export interface RunOptions {
    * Returns the expression with `@ <t seconds>` set on every selector and subquery that lacks
    * one (not inside a subquery that has one), or null when the expression calls a function
    * whose result depends on the evaluation time (time, predict_linear, the date functions…).
-   * Without it the @-modifier variants are not run.
+   * Defaults to `atModifierRewrite` (lezer-based text insertion); null turns the variants off.
    */
-  atModifierRewrite?: (expr: string, evalTimeMs: number) => string | null;
+  atModifierRewrite?: ((expr: string, evalTimeMs: number) => string | null) | null;
+  /** Per query, default 60 s: a slower query is aborted through its signal and fails its eval. */
+  queryTimeoutMs?: number;
   /** Only run evals whose line is in this set (for debugging one case). */
   onlyLines?: ReadonlySet<number>;
 }
@@ -63,12 +68,38 @@ export interface RunOptions {
 const QUERY_CONTEXT_FUNCS_RE = /(start|end|range|step)\(\)/;
 const MINUTE = 60_000;
 
-/** Names (by metric name) of series holding native histograms since the last clear. */
 interface DataState {
   setup: EngineSetup;
-  histogramNames: Set<string>;
+  /** Series that held native histograms since the last clear (loaded, or made by load_with_nhcb). */
+  histogramSeries: SeriesSet;
   /** Series loaded with start timestamps, which Patrol cannot store. */
-  startTimestampNames: Set<string>;
+  startTimestampSeries: SeriesSet;
+}
+
+class SeriesSet {
+  readonly names = new Set<string>();
+  readonly labels: Labels[] = [];
+  private readonly keys = new Set<string>();
+
+  add(ls: Labels): void {
+    const key = labelsKey(ls);
+    if (this.keys.has(key)) return;
+    this.keys.add(key);
+    this.labels.push(ls);
+    this.names.add(metricName(ls));
+  }
+
+  /** True when a selector of the expression selects one of the series. */
+  touchedBy(expr: string): boolean {
+    if (this.labels.length === 0) return false;
+    const selectors = selectorMatchers(expr);
+    if (selectors === null) return touches(expr, this.names);
+    return selectors.some((ms) => this.labels.some((ls) => matchLabels(ms, ls)));
+  }
+}
+
+function newState(makeEngine: () => EngineSetup): DataState {
+  return { setup: makeEngine(), histogramSeries: new SeriesSet(), startTimestampSeries: new SeriesSet() };
 }
 
 export async function runTestFile(text: string, fileName: string, makeEngine: () => EngineSetup, opts: RunOptions = {}): Promise<FileReport> {
@@ -79,7 +110,8 @@ export async function runTestFile(text: string, fileName: string, makeEngine: ()
     counts: { nativeHistogram: zero(), other: zero(), total: zero() },
   };
   const commands: Command[] = parseScript(text);
-  let state: DataState = { setup: makeEngine(), histogramNames: new Set(), startTimestampNames: new Set() };
+  const timeoutMs = opts.queryTimeoutMs ?? 60_000;
+  let state: DataState = newState(makeEngine);
   try {
     for (const cmd of commands) {
       switch (cmd.kind) {
@@ -89,7 +121,7 @@ export async function runTestFile(text: string, fileName: string, makeEngine: ()
           break;
         case 'clear':
           await state.setup.storage.close();
-          state = { setup: makeEngine(), histogramNames: new Set(), startTimestampNames: new Set() };
+          state = newState(makeEngine);
           break;
         case 'load':
           load(cmd, state, report);
@@ -102,14 +134,14 @@ export async function runTestFile(text: string, fileName: string, makeEngine: ()
           }
           // Evals over series that had histogram samples still run (their float samples are
           // loaded) but are counted with the native-histogram evals.
-          const nh = touches(cmd.expr, state.histogramNames);
-          if (touches(cmd.expr, state.startTimestampNames)) {
+          const nh = state.histogramSeries.touchedBy(cmd.expr);
+          if (state.startTimestampSeries.touchedBy(cmd.expr)) {
             push(report, { line: cmd.line, expr: cmd.expr, status: 'skip', reason: 'start timestamps (@st) are not supported', nativeHistogram: false });
             break;
           }
           let reason: string | null;
           try {
-            reason = cmd.range ? await runRange(cmd, state.setup.engine, state.setup.storage) : await runInstant(cmd, state.setup.engine, state.setup.storage, opts);
+            reason = cmd.range ? await runRange(cmd, state.setup.engine, state.setup.storage, timeoutMs) : await runInstant(cmd, state.setup.engine, state.setup.storage, opts, timeoutMs);
           } catch (e) {
             reason = `runner error: ${e instanceof Error ? e.message : String(e)}`;
           }
@@ -136,6 +168,7 @@ function push(report: FileReport, r: EvalReport): void {
 }
 
 const HIST_SUFFIXES = ['_bucket', '_count', '_sum'];
+const LE: ReadonlySet<string> = new Set(['le']);
 
 function load(cmd: LoadCommand, state: DataState, report: FileReport): void {
   const app = state.setup.storage.appender();
@@ -143,21 +176,27 @@ function load(cmd: LoadCommand, state: DataState, report: FileReport): void {
   // A series defined twice in one load keeps its last definition, as in promqltest.
   const byKey = new Map<string, LoadCommand['series'][number]>();
   for (const s of cmd.series) byKey.set((s.startTimestamps ? '@st' : '') + labelsKey(s.labels), s);
+  // A standalone `@st` line gives start timestamps to every series after it in the load.
+  let defaultST = false;
   for (const s of byKey.values()) {
     const name = metricName(s.labels);
     if (s.startTimestamps) {
-      state.startTimestampNames.add(name);
+      if (s.labels.length === 0) defaultST = true;
+      else state.startTimestampSeries.add(s.labels);
       continue;
     }
+    if (defaultST) state.startTimestampSeries.add(s.labels);
     if (cmd.withNHCB) {
-      for (const suf of HIST_SUFFIXES) if (name.endsWith(suf)) state.histogramNames.add(name.slice(0, -suf.length));
+      for (const suf of HIST_SUFFIXES) {
+        if (name.endsWith(suf)) state.histogramSeries.add(withLabel(withoutLabels(s.labels, LE), METRIC_NAME, name.slice(0, -suf.length)));
+      }
     }
     let ref = 0;
     for (let i = 0; i < s.values.length; i++) {
       const v = s.values[i];
       if (v.kind === 'omitted') continue;
       if (v.kind === 'histogram') {
-        state.histogramNames.add(name);
+        state.histogramSeries.add(s.labels);
         continue;
       }
       try {
@@ -172,7 +211,7 @@ function load(cmd: LoadCommand, state: DataState, report: FileReport): void {
   if (failed) report.errors.push({ line: cmd.line, message: `load failed: ${failed}` });
 }
 
-/** True when an identifier in the expression names one of the series (a textual check). */
+/** Fallback when the expression does not parse: an identifier in it names one of the series. */
 function touches(expr: string, names: ReadonlySet<string>): boolean {
   if (names.size === 0) return false;
   const stripped = expr.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, (q) => {
@@ -186,11 +225,22 @@ function touches(expr: string, names: ReadonlySet<string>): boolean {
 
 type Outcome = { ok: true; res: QueryResult } | { ok: false; error: string };
 
-async function exec(p: () => Promise<QueryResult>): Promise<Outcome> {
+/** Runs one query; one that takes longer than timeoutMs is aborted through its signal and fails. */
+async function exec(p: (qo: QueryOptions) => Promise<QueryResult>, timeoutMs: number): Promise<Outcome> {
+  const ac = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ac.abort();
+      reject(new Error(`query did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
   try {
-    return { ok: true, res: await p() };
+    return { ok: true, res: await Promise.race([p({ signal: ac.signal }), timeout]) };
   } catch (e) {
     return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -211,37 +261,38 @@ function checkOutcome(ev: EvalCommand, out: Outcome, what: string): string | nul
   return null;
 }
 
-async function runRange(ev: EvalCommand, engine: QueryEngine, storage: Storage): Promise<string | null> {
-  const out = await exec(() => engine.rangeQuery(storage, ev.expr, ev.start, ev.end, ev.step));
+async function runRange(ev: EvalCommand, engine: QueryEngine, storage: Storage, timeoutMs: number): Promise<string | null> {
+  const out = await exec((qo) => engine.rangeQuery(storage, ev.expr, ev.start, ev.end, ev.step, qo), timeoutMs);
   const r = checkOutcome(ev, out, 'range query');
   return r === 'failed-as-expected' ? null : r;
 }
 
-async function runInstant(ev: EvalCommand, engine: QueryEngine, storage: Storage, opts: RunOptions): Promise<string | null> {
+async function runInstant(ev: EvalCommand, engine: QueryEngine, storage: Storage, opts: RunOptions, timeoutMs: number): Promise<string | null> {
   const cases: { expr: string; t: number; label: string }[] = [{ expr: ev.expr, t: ev.evalTime, label: 'instant query' }];
-  if (opts.atModifierRewrite) {
+  const rewrite = opts.atModifierRewrite === undefined ? atModifierRewrite : opts.atModifierRewrite;
+  if (rewrite) {
     const ts = ev.evalTime;
-    const rewritten = opts.atModifierRewrite(ev.expr, ts);
+    const rewritten = rewrite(ev.expr, ts);
     if (rewritten !== null) {
       const times = ts === 0 ? [-1000, 0, 1000] : [-10 * ts, 0, Math.trunc(ts / 5), ts, 10 * ts];
       for (const t of times) cases.push({ expr: rewritten, t, label: `instant query ${JSON.stringify(rewritten)} at ${t}ms` });
     }
   }
   for (const c of cases) {
-    const out = await exec(() => engine.instantQuery(storage, c.expr, c.t));
+    const out = await exec((qo) => engine.instantQuery(storage, c.expr, c.t, qo), timeoutMs);
     const r = checkOutcome(ev, out, c.label);
     if (r === 'failed-as-expected') continue;
     if (r !== null) return r;
     if (ev.excludeFromRangeQuery || QUERY_CONTEXT_FUNCS_RE.test(c.expr)) continue;
-    const rr = await rangeModeCheck(ev, engine, storage, c.expr, c.t, out.ok ? out.res : null);
+    const rr = await rangeModeCheck(ev, engine, storage, c.expr, c.t, out.ok ? out.res : null, timeoutMs);
     if (rr !== null) return `${c.label} in range mode: ${rr}`;
   }
   return null;
 }
 
 /** Runs the query as a range query around t and compares the point at t with the expectations. */
-async function rangeModeCheck(ev: EvalCommand, engine: QueryEngine, storage: Storage, expr: string, t: number, instant: QueryResult | null): Promise<string | null> {
-  const out = await exec(() => engine.rangeQuery(storage, expr, t - MINUTE, t + MINUTE, MINUTE));
+async function rangeModeCheck(ev: EvalCommand, engine: QueryEngine, storage: Storage, expr: string, t: number, instant: QueryResult | null, timeoutMs: number): Promise<string | null> {
+  const out = await exec((qo) => engine.rangeQuery(storage, expr, t - MINUTE, t + MINUTE, MINUTE, qo), timeoutMs);
   if (!out.ok) return `error: ${out.error}`;
   if (isOrdered(ev)) return null;
   const v = out.res.value;

@@ -1,0 +1,189 @@
+// Pieces of function semantics the evaluator needs around the kernels, written to give
+// Prometheus's exact answers: Go's regexp template expansion for label_replace, the labels of
+// absent(), the orderings of sort/sort_desc/sort_by_label, Go's float parsing for `le` and Go's
+// plain float formatting for count_values.
+
+import { formatG } from './annotations.js';
+
+/** Go's regexp.Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups expand to "". */
+export function expandTemplate(template: string, match: RegExpExecArray): string {
+  let out = '';
+  let i = 0;
+  while (i < template.length) {
+    const d = template.indexOf('$', i);
+    if (d < 0) {
+      out += template.slice(i);
+      break;
+    }
+    out += template.slice(i, d);
+    if (template[d + 1] === '$') {
+      out += '$';
+      i = d + 2;
+      continue;
+    }
+    const ref = extractRef(template, d);
+    if (!ref) {
+      // Malformed: the $ is literal text.
+      out += '$';
+      i = d + 1;
+      continue;
+    }
+    i = ref.end;
+    if (ref.num >= 0) {
+      if (ref.num < match.length) out += match[ref.num] ?? '';
+    } else {
+      out += match.groups?.[ref.name] ?? '';
+    }
+  }
+  return out;
+}
+
+const NAME_CHAR = /[\p{L}\p{Nd}_]/u;
+
+function extractRef(s: string, at: number): { name: string; num: number; end: number } | null {
+  if (at + 1 >= s.length) return null;
+  let i = at + 1;
+  const brace = s[i] === '{';
+  if (brace) i++;
+  const startName = i;
+  while (i < s.length) {
+    const cp = s.codePointAt(i)!;
+    const ch = String.fromCodePoint(cp);
+    if (!NAME_CHAR.test(ch)) break;
+    i += ch.length;
+  }
+  if (i === startName) return null;
+  const name = s.slice(startName, i);
+  if (brace) {
+    if (s[i] !== '}') return null;
+    i++;
+  }
+  let num = -1;
+  if (/^[0-9]+$/.test(name) && !(name.length > 1 && name[0] === '0') && name.length <= 9) num = Number(name);
+  return { name, num, end: i };
+}
+
+/**
+ * The labels absent() / absent_over_time() give their output: the equality matchers of the
+ * selector except the metric name; a label matched more than once, or by another matcher type,
+ * is left out.
+ */
+export function absentLabels(matchers: readonly { type: string; name: string; value: string }[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const has = new Set<string>();
+  for (const m of matchers) {
+    if (m.name === '__name__') continue;
+    if (m.type === '=' && !has.has(m.name)) {
+      if (m.value !== '') out[m.name] = m.value;
+      has.add(m.name);
+    } else {
+      delete out[m.name];
+    }
+  }
+  return out;
+}
+
+/** sort(): ascending, NaN last. */
+export function compareSortAsc(a: number, b: number): number {
+  const an = Number.isNaN(a);
+  const bn = Number.isNaN(b);
+  if (an || bn) return an === bn ? 0 : an ? 1 : -1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** sort_desc(): descending, NaN last. */
+export function compareSortDesc(a: number, b: number): number {
+  const an = Number.isNaN(a);
+  const bn = Number.isNaN(b);
+  if (an || bn) return an === bn ? 0 : an ? 1 : -1;
+  return a > b ? -1 : a < b ? 1 : 0;
+}
+
+function chunks(s: string): string[] {
+  return s.match(/\d+|\D+/g) ?? [];
+}
+
+/**
+ * Natural "less than" of sort_by_label (github.com/facette/natsort): digit runs compare as
+ * numbers, other runs as strings.
+ */
+export function natLess(a: string, b: string): boolean {
+  const ca = chunks(a);
+  const cb = chunks(b);
+  for (let i = 0; i < ca.length; i++) {
+    if (i >= cb.length) return false;
+    const x = ca[i];
+    const y = cb[i];
+    const xn = /^\d+$/.test(x);
+    const yn = /^\d+$/.test(y);
+    if (xn && yn) {
+      const xi = BigInt(x);
+      const yi = BigInt(y);
+      if (xi === yi) {
+        if (i === ca.length - 1) return true;
+        if (i === cb.length - 1) return false;
+        continue;
+      }
+      return xi < yi;
+    }
+    if (x === y) {
+      if (i === ca.length - 1) return true;
+      if (i === cb.length - 1) return false;
+      continue;
+    }
+    return x < y;
+  }
+  return false;
+}
+
+/** Comparator for sort_by_label over label values (ascending; negate for _desc). */
+export function compareNatural(a: string, b: string): number {
+  if (a === b) return 0;
+  return natLess(a, b) ? -1 : 1;
+}
+
+/** Go's strconv.ParseFloat(s, 64): decimal, hex floats, inf/infinity/nan in any case. Null on error. */
+export function parseGoFloat(s: string): number | null {
+  const m = /^([+-]?)(.*)$/s.exec(s)!;
+  const sign = m[1] === '-' ? -1 : 1;
+  const body = m[2];
+  const low = body.toLowerCase();
+  if (low === 'inf' || low === 'infinity') return sign * Infinity;
+  if (low === 'nan') return m[1] === '' ? NaN : null;
+  if (/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(body)) return sign * Number(body);
+  const hex = /^0[xX]([0-9a-fA-F_]*)(?:\.([0-9a-fA-F_]*))?[pP]([+-]?\d+)$/.exec(body);
+  if (hex && (hex[1] + (hex[2] ?? '')).replace(/_/g, '') !== '') {
+    const int = hex[1].replace(/_/g, '');
+    const frac = (hex[2] ?? '').replace(/_/g, '');
+    const mantissa = parseInt(int + frac || '0', 16) / 16 ** frac.length;
+    return sign * mantissa * 2 ** Number(hex[3]);
+  }
+  return null;
+}
+
+/** Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an exponent. */
+export function formatFloatPlain(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  if (!/e/i.test(s)) return s;
+  const neg = v < 0;
+  const [mant, expText] = Math.abs(v).toExponential().split('e');
+  const exp = Number(expText);
+  const digits = mant.replace('.', '');
+  let out: string;
+  if (exp >= 0) {
+    out = digits.length - 1 <= exp ? digits + '0'.repeat(exp - (digits.length - 1)) : `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  } else {
+    out = `0.${'0'.repeat(-exp - 1)}${digits}`;
+  }
+  return (neg ? '-' : '') + out;
+}
+
+/** Go's labels.FormatOpenMetricsFloat: %g, with ".0" added to integral values (`1.0`, `0.25`, `+Inf`). */
+export function formatOpenMetricsFloat(v: number): string {
+  const s = formatG(v);
+  if (Number.isFinite(v) && !/[.eE]/.test(s)) return `${s}.0`;
+  return s;
+}
