@@ -11,7 +11,7 @@ import type { Queryable, SampleIterator } from '../storage/interface.js';
 
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
-import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, mightNotBeCounter, type RangeKernel } from './kernels.js';
+import { ELEMENTWISE, RANGE_KERNELS, annotations, evalOverSteps, bucketFraction, bucketQuantileDetailed, mightNotBeCounter } from './kernels.js';
 import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
@@ -553,8 +553,7 @@ class Evaluation {
       case 'clamp_max':
         return this.clamp(e, ts);
     }
-    const kernel = RANGE_KERNELS[f];
-    if (kernel) return this.rangeFunction(e, ts, kernel);
+    if (f in RANGE_KERNELS) return this.rangeFunction(e, ts);
     const el = ELEMENTWISE[f];
     if (el) {
       let vecExpr: Expr | null = null;
@@ -695,7 +694,7 @@ class Evaluation {
     return { kind: 'vector', series: out.filter((s) => s.has.some((x) => x)) };
   }
 
-  private async rangeFunction(e: Call, ts: Float64Array, kernel: RangeKernel): Promise<Result> {
+  private async rangeFunction(e: Call, ts: Float64Array): Promise<Result> {
     const n = ts.length;
     let rangeIdx = e.args.findIndex((a) => exprType(a) === 'matrix');
     if (rangeIdx < 0) rangeIdx = 0;
@@ -704,7 +703,6 @@ class Evaluation {
       ts,
     );
     const keepName = FUNCTIONS.get(e.func)?.keepsName === true;
-    const p: number[] = new Array<number>(params.length);
     const warnings = this.warnings;
     const infos = this.infos;
     const ctx = {
@@ -736,34 +734,15 @@ class Evaluation {
       }
       const v = new Float64Array(n);
       const has = new Uint8Array(n);
-      let any = false;
-      let lo = 0;
-      let hi = 0;
-      const name = getLabel(s.labels, METRIC_NAME);
-      const st = s.t;
-      const len = st.length;
-      for (let i = 0; i < n; i++) {
-        const end = a.ends[i];
-        const start = end - a.range;
-        // Windows move forward with the steps (except with @, where they repeat).
-        if (i > 0 && end < a.ends[i - 1]) {
-          lo = 0;
-          hi = 0;
-        }
-        while (lo < len && st[lo] <= start - before) lo++;
-        if (hi < lo) hi = lo;
-        while (hi < len && st[hi] <= end + after) hi++;
-        if (hi === lo) continue;
-        // A smoothed window needs data up to its end, not only after it.
-        if (after > 0 && st[lo] > end) continue;
-        for (let k = 0; k < params.length; k++) p[k] = params[k][i];
-        const w = { t: st.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: a.mode ?? undefined };
-        const r = kernel(w, p, ctx);
-        if (r === null) continue;
-        v[i] = r;
-        has[i] = 1;
-        any = true;
-      }
+      const any = evalOverSteps(
+        e.func,
+        { t: s.t, v: s.v, ends: a.ends, range: a.range, evalTimes: ts, metricName: getLabel(s.labels, METRIC_NAME), mode: a.mode ?? undefined, before, after },
+        params,
+        ctx,
+        v,
+        has,
+      );
+      if (after > 0) smoothedNeedsDataUpToEnd(s.t, a.ends, a.range + before, has);
       if (any) out.push({ labels: s.labels, v, has, dropName: keepName ? s.dropName : true });
     };
     const full = await this.rangeArg(e.args[rangeIdx], ts, { onMeta, each });
@@ -1369,6 +1348,15 @@ class Evaluation {
 /** Prometheus 3 accepts any valid UTF-8 label name; U+FFFD marks bytes that were not UTF-8. */
 function validLabelName(s: string): boolean {
   return s !== '' && !s.includes('\ufffd');
+}
+
+/** A smoothed window with samples only after its end yields nothing (as in Prometheus). */
+function smoothedNeedsDataUpToEnd(t: Float64Array, ends: Float64Array, reach: number, has: Uint8Array): void {
+  for (let i = 0; i < ends.length; i++) {
+    if (!has[i]) continue;
+    const [a, b] = windowIndices(t, ends[i] - reach, ends[i]);
+    if (b === a) has[i] = 0;
+  }
 }
 
 const FAST_RATES: Record<string, { counter: boolean; rate: boolean } | undefined> = {
