@@ -694,7 +694,8 @@ class Evaluation {
     return { kind: 'vector', series: out.filter((s) => s.has.some((x) => x)) };
   }
 
-  private async rangeFunction(e: Call, ts: Float64Array): Promise<Result> {
+  /** With `emit`, output series are handed over one by one instead of being collected. */
+  private async rangeFunction(e: Call, ts: Float64Array, emit?: (s: StepSeries) => void): Promise<Result> {
     const n = ts.length;
     let rangeIdx = e.args.findIndex((a) => exprType(a) === 'matrix');
     if (rangeIdx < 0) rangeIdx = 0;
@@ -710,6 +711,7 @@ class Evaluation {
       info: (m: string) => infos.add(m),
     };
     const out: StepSeries[] = [];
+    const push = emit ?? ((x: StepSeries): void => void out.push(x));
     let arg: RangeArg | null = null;
     let fast = null as { counter: boolean; rate: boolean } | null;
     let before = 0;
@@ -729,7 +731,7 @@ class Evaluation {
         const r = rateSeries(s.t, s.v, a.ends, a.range, fr.counter, fr.rate);
         if (r === null) return;
         if (fr.counter && mightNotBeCounter(name)) infos.add(annotations.possibleNonCounter(name));
-        out.push({ labels: s.labels, v: r.v, has: r.has, dropName: keepName ? s.dropName : true });
+        push({ labels: s.labels, v: r.v, has: r.has, dropName: keepName ? s.dropName : true });
         return;
       }
       const v = new Float64Array(n);
@@ -743,7 +745,7 @@ class Evaluation {
         has,
       );
       if (after > 0) smoothedNeedsDataUpToEnd(s.t, a.ends, a.range + before, has);
-      if (any) out.push({ labels: s.labels, v, has, dropName: keepName ? s.dropName : true });
+      if (any) push({ labels: s.labels, v, has, dropName: keepName ? s.dropName : true });
     };
     const full = await this.rangeArg(e.args[rangeIdx], ts, { onMeta, each });
     if (arg === null) {
@@ -886,10 +888,19 @@ class Evaluation {
       if (e.op === 'count_values') label = this.stringArg(e.param);
       else [param] = await this.scalarArgs([e.param], ts);
     }
-    const series = await this.vectorArg(e.expr, ts);
     const grouping = new Set(e.grouping);
     const groupLabels = (ls: Labels): Labels =>
       e.without ? ls.filter((l) => l.name !== METRIC_NAME && !grouping.has(l.name)) : ls.filter((l) => grouping.has(l.name));
+    const inner = unwrapParens(e.expr);
+    if (
+      (e.op === 'sum' || e.op === 'count' || e.op === 'group' || e.op === 'min' || e.op === 'max') &&
+      inner.type === 'call' &&
+      inner.func in RANGE_KERNELS &&
+      inner.args.some((a) => unwrapParens(a).type === 'matrixSelector')
+    ) {
+      return this.streamAggregate(e.op, inner, ts, groupLabels, grouping.has(METRIC_NAME) && !e.without);
+    }
+    const series = await this.vectorArg(e.expr, ts);
     // Groups are formed before a pending metric-name removal (Prometheus 3's delayed removal):
     // `by (__name__)` keeps the name and the group inherits the removal from its members.
     const groups = new Map<string, { labels: Labels; members: StepSeries[]; dropName: boolean }>();
@@ -1039,6 +1050,35 @@ class Evaluation {
           break;
         }
       }
+    }
+    return { kind: 'vector', series: out };
+  }
+
+  /**
+   * sum/count/group/min/max over a range function of a selector, folding each series into its
+   * group as it is computed, so the per-series results are never all held at once.
+   */
+  private async streamAggregate(
+    op: 'sum' | 'count' | 'group' | 'min' | 'max',
+    call: Call,
+    ts: Float64Array,
+    groupLabels: (ls: Labels) => Labels,
+    keepsName: boolean,
+  ): Promise<Result> {
+    const n = ts.length;
+    const groups = new Map<string, Accumulator>();
+    await this.rangeFunction(call, ts, (s) => {
+      const labels = groupLabels(s.labels);
+      const key = labelsKey(labels);
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = newAccumulator(labels, n, op)));
+      accumulate(op, g, s);
+    });
+    const out: StepSeries[] = [];
+    for (const g of groups.values()) {
+      if (!g.any) continue;
+      finishAccumulator(g);
+      out.push({ labels: g.labels, v: g.v, has: g.has, dropName: g.dropName && keepsName });
     }
     return { kind: 'vector', series: out };
   }
@@ -1450,52 +1490,73 @@ function matchGroupLabels(ls: Labels, m: VectorMatching): Labels {
   return m.on ? ls.filter((l) => names.has(l.name)) : ls.filter((l) => l.name !== METRIC_NAME && !names.has(l.name));
 }
 
-/** sum, count, group, min, max of one group, member by member over all steps. */
-function simpleAggregate(op: 'sum' | 'count' | 'group' | 'min' | 'max', members: StepSeries[], n: number): { v: Float64Array; has: Uint8Array } | null {
-  const v = new Float64Array(n);
-  const has = new Uint8Array(n);
-  const comp = op === 'sum' ? new Float64Array(n) : null;
-  let any = false;
-  for (const s of members) {
-    const sv = s.v;
-    const sh = s.has;
-    for (let i = 0; i < n; i++) {
-      if (!sh[i]) continue;
-      const x = sv[i];
-      if (!has[i]) {
-        has[i] = 1;
-        any = true;
-        v[i] = op === 'count' || op === 'group' ? 1 : x;
-        continue;
+interface Accumulator {
+  labels: Labels;
+  v: Float64Array;
+  has: Uint8Array;
+  comp: Float64Array | null;
+  any: boolean;
+  dropName: boolean;
+}
+
+function newAccumulator(labels: Labels, n: number, op: 'sum' | 'count' | 'group' | 'min' | 'max'): Accumulator {
+  return { labels, v: new Float64Array(n), has: new Uint8Array(n), comp: op === 'sum' ? new Float64Array(n) : null, any: false, dropName: false };
+}
+
+/** Folds one series into a group over all steps (Kahan-compensated for sum). */
+function accumulate(op: 'sum' | 'count' | 'group' | 'min' | 'max', acc: Accumulator, s: StepSeries): void {
+  const { v, has, comp } = acc;
+  const sv = s.v;
+  const sh = s.has;
+  const n = v.length;
+  if (s.dropName) acc.dropName = true;
+  for (let i = 0; i < n; i++) {
+    if (!sh[i]) continue;
+    const x = sv[i];
+    if (!has[i]) {
+      has[i] = 1;
+      acc.any = true;
+      v[i] = op === 'count' || op === 'group' ? 1 : x;
+      continue;
+    }
+    switch (op) {
+      case 'sum': {
+        const sum = v[i];
+        const t = sum + x;
+        if (Number.isFinite(t)) {
+          if (Math.abs(sum) >= Math.abs(x)) comp![i] += sum - t + x;
+          else comp![i] += x - t + sum;
+        } else comp![i] = 0;
+        v[i] = t;
+        break;
       }
-      switch (op) {
-        case 'sum': {
-          const sum = v[i];
-          const t = sum + x;
-          if (Number.isFinite(t)) {
-            if (Math.abs(sum) >= Math.abs(x)) comp![i] += sum - t + x;
-            else comp![i] += x - t + sum;
-          } else comp![i] = 0;
-          v[i] = t;
-          break;
-        }
-        case 'count':
-          v[i]++;
-          break;
-        case 'group':
-          break;
-        case 'min':
-          if (v[i] > x || Number.isNaN(v[i])) v[i] = x;
-          break;
-        case 'max':
-          if (v[i] < x || Number.isNaN(v[i])) v[i] = x;
-          break;
-      }
+      case 'count':
+        v[i]++;
+        break;
+      case 'group':
+        break;
+      case 'min':
+        if (v[i] > x || Number.isNaN(v[i])) v[i] = x;
+        break;
+      case 'max':
+        if (v[i] < x || Number.isNaN(v[i])) v[i] = x;
+        break;
     }
   }
-  if (!any) return null;
-  if (comp) for (let i = 0; i < n; i++) if (has[i] && Number.isFinite(v[i])) v[i] += comp[i];
-  return { v, has };
+}
+
+function finishAccumulator(acc: Accumulator): void {
+  const { v, has, comp } = acc;
+  if (comp) for (let i = 0; i < v.length; i++) if (has[i] && Number.isFinite(v[i])) v[i] += comp[i];
+}
+
+/** sum, count, group, min, max of one group, member by member over all steps. */
+function simpleAggregate(op: 'sum' | 'count' | 'group' | 'min' | 'max', members: StepSeries[], n: number): { v: Float64Array; has: Uint8Array } | null {
+  const acc = newAccumulator([], n, op);
+  for (const s of members) accumulate(op, acc, s);
+  if (!acc.any) return null;
+  finishAccumulator(acc);
+  return { v: acc.v, has: acc.has };
 }
 
 function kahanAdd(x: number, sum: number, c: number): [number, number] {
