@@ -7,11 +7,11 @@ import type { Labels } from '../model/labels.js';
 import { compareLabels, formatLabels, getLabel, labelsKey, METRIC_NAME, withLabel } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
-import type { Queryable } from '../storage/interface.js';
-import { loadSamples } from '../storage/interface.js';
+import type { Queryable, SampleIterator } from '../storage/interface.js';
+
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
-import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, type RangeKernel } from './kernels.js';
+import { ELEMENTWISE, RANGE_KERNELS, annotations, evalOverSteps, bucketFraction, bucketQuantileDetailed, mightNotBeCounter } from './kernels.js';
 import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
@@ -60,12 +60,13 @@ class Deadline {
   ) {}
   check(): void {
     if (this.signal?.aborted) throw new QueryError('canceled', 'query was canceled');
-    if (Date.now() > this.until) throw new QueryError('timeout', `query timed out in query execution (timeout ${this.timeoutMs / 1000}s)`);
+    if (Date.now() >= this.until) throw new QueryError('timeout', `query timed out in query execution (timeout ${this.timeoutMs / 1000}s)`);
   }
 }
 
+/** Dropping the metric name also drops the type and unit metadata labels (Prometheus 3). */
 function dropNameLabels(ls: Labels): Labels {
-  return ls.filter((l) => l.name !== METRIC_NAME);
+  return ls.filter((l) => l.name !== METRIC_NAME && l.name !== '__type__' && l.name !== '__unit__');
 }
 
 function goFormatFloat(v: number): string {
@@ -77,6 +78,16 @@ function goFormatFloat(v: number): string {
   const [m, e] = s.split('e');
   const exp = Number(e);
   return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+}
+
+/** Go's strconv.FormatFloat(v, 'f', -1, 64), as count_values writes values into labels. */
+function formatPlainFloat(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  if (!s.includes('e')) return s;
+  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 100 });
 }
 
 /** Go's math.Pow special cases that differ from JavaScript's. */
@@ -125,7 +136,10 @@ function unwrapParens(e: Expr): Expr {
 
 /** Evaluation state for one query. */
 class Evaluation {
+  /** Samples held at once (loaded plus computed points), checked against maxSamples. */
   samples = 0;
+  /** Samples read from storage. */
+  loaded = 0;
   readonly warnings = new Set<string>();
   readonly infos = new Set<string>();
   private opsSinceYield = 0;
@@ -138,6 +152,7 @@ class Evaluation {
     private readonly lookback: number,
     private readonly maxSamples: number,
     private readonly deadline: Deadline,
+    readonly isRange: boolean,
   ) {}
 
   private addSamples(n: number): void {
@@ -147,13 +162,22 @@ class Evaluation {
     }
   }
 
-  private async tick(): Promise<void> {
+  /**
+   * Checks the deadline and cancellation; true every 200 calls, when the caller should yield to
+   * the event loop (`await this.yieldNow()`) so that timers and aborts get through.
+   */
+  private tick(): boolean {
     this.deadline.check();
     if (++this.opsSinceYield >= 200) {
       this.opsSinceYield = 0;
-      await new Promise<void>((r) => setImmediate(r));
-      this.deadline.check();
+      return true;
     }
+    return false;
+  }
+
+  private async yieldNow(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    this.deadline.check();
   }
 
   private dur(d: DurationExpr): number {
@@ -175,17 +199,62 @@ class Evaluation {
     return out;
   }
 
-  private async select(vs: VectorSelector, mint: number, maxt: number): Promise<{ labels: Labels; t: Float64Array; v: Float64Array }[]> {
+  private scratchT = new Float64Array(1024);
+  private scratchV = new Float64Array(1024);
+
+  /**
+   * Reads one series into exactly-sized arrays (a scratch buffer absorbs the growth), or with
+   * `transient` returns views of the scratch buffer, valid until the next load.
+   */
+  private loadSeries(it: SampleIterator, mint: number, maxt: number, transient = false): { t: Float64Array; v: Float64Array } {
+    let n = 0;
+    let ok = it.seek(mint);
+    while (ok) {
+      const t = it.atT();
+      if (t > maxt) break;
+      if (n === this.scratchT.length) {
+        const nt = new Float64Array(n * 2);
+        nt.set(this.scratchT);
+        this.scratchT = nt;
+        const nv = new Float64Array(n * 2);
+        nv.set(this.scratchV);
+        this.scratchV = nv;
+      }
+      this.scratchT[n] = t;
+      this.scratchV[n] = it.atV();
+      n++;
+      ok = it.next();
+    }
+    const e = it.err();
+    if (e) throw new QueryError('execution', e.message);
+    if (transient) return { t: this.scratchT.subarray(0, n), v: this.scratchV.subarray(0, n) };
+    return { t: this.scratchT.slice(0, n), v: this.scratchV.slice(0, n) };
+  }
+
+  /**
+   * Selects series and loads their samples in [mint, maxt]. With `each`, series are handed over
+   * one at a time and not kept (range functions stream this way); otherwise they are returned.
+   */
+  private async select(
+    vs: VectorSelector,
+    mint: number,
+    maxt: number,
+    each?: (r: { labels: Labels; t: Float64Array; v: Float64Array }) => void,
+    transient = false,
+  ): Promise<{ labels: Labels; t: Float64Array; v: Float64Array }[]> {
     const querier = this.q.querier(mint, maxt);
     try {
       const set = querier.select({ start: mint, end: maxt }, vs.matchers);
       const out: { labels: Labels; t: Float64Array; v: Float64Array }[] = [];
       while (set.next()) {
         const s = set.at();
-        const { timestamps, values } = loadSamples(s.iterator(), mint, maxt);
-        this.addSamples(timestamps.length);
-        out.push({ labels: s.labels, t: timestamps, v: values });
-        await this.tick();
+        // Transient series are consumed before the next load, so they may share the scratch buffer.
+        const { t, v } = this.loadSeries(s.iterator(), mint, maxt, transient);
+        this.addSamples(t.length);
+        this.loaded += t.length;
+        if (each) each({ labels: s.labels, t, v });
+        else out.push({ labels: s.labels, t, v });
+        if (this.tick()) await this.yieldNow();
       }
       const e = set.err();
       if (e) throw new QueryError('execution', e.message);
@@ -197,7 +266,7 @@ class Evaluation {
   }
 
   async eval(e: Expr, ts: Float64Array): Promise<Result> {
-    await this.tick();
+    if (this.tick()) await this.yieldNow();
     switch (e.type) {
       case 'number':
         return { kind: 'scalar', v: new Float64Array(ts.length).fill(e.value) };
@@ -275,7 +344,12 @@ class Evaluation {
   }
 
   /** Evaluates a range-vector expression (matrix selector or subquery) for windows ending at each step. */
-  async rangeArg(e: Expr, ts: Float64Array): Promise<RangeArg> {
+  /**
+   * Evaluates a range-vector expression (matrix selector or subquery) for windows ending at
+   * each step. With `each`, a matrix selector's series are streamed to it (after `onMeta` has
+   * the window layout) instead of being collected.
+   */
+  async rangeArg(e: Expr, ts: Float64Array, stream?: { onMeta: (a: RangeArg) => void; each: (s: RawSeries) => void }): Promise<RangeArg> {
     e = unwrapParens(e);
     if (e.type === 'matrixSelector') {
       const vs = e.selector;
@@ -289,13 +363,18 @@ class Evaluation {
       }
       const before = vs.mode ? this.lookback : 0;
       const after = vs.mode === 'smoothed' ? this.lookback : 0;
-      const raw = await this.select(vs, minT - range - before + 1, maxT + after);
       const series: RawSeries[] = [];
-      for (const r of raw) {
+      const meta: RangeArg = { series, range, ends, mode: vs.mode, before, after };
+      stream?.onMeta(meta);
+      const take = (r: { labels: Labels; t: Float64Array; v: Float64Array }): void => {
         const { t, v } = dropStale(r.t, r.v);
-        if (t.length > 0) series.push({ labels: r.labels, t, v, dropName: false });
-      }
-      return { series, range, ends, mode: vs.mode, before, after };
+        if (t.length === 0) return;
+        const rs = { labels: r.labels, t, v, dropName: false };
+        if (stream) stream.each(rs);
+        else series.push(rs);
+      };
+      await this.select(vs, minT - range - before + 1, maxT + after, take, stream !== undefined);
+      return meta;
     }
     if (e.type === 'subquery') return this.subquery(e, ts);
     throw new QueryError('bad_data', `expected a range vector, got ${exprType(e)}`);
@@ -381,6 +460,13 @@ class Evaluation {
         return { kind: 'scalar', v: ts.map((t) => t / 1000) };
       case 'pi':
         return { kind: 'scalar', v: new Float64Array(n).fill(Math.PI) };
+      case 'min_of':
+      case 'max_of': {
+        const [a, b] = await this.scalarArgs(e.args, ts);
+        const v = new Float64Array(n);
+        for (let i = 0; i < n; i++) v[i] = Number.isNaN(a[i]) || Number.isNaN(b[i]) ? NaN : f === 'min_of' ? Math.min(a[i], b[i]) : Math.max(a[i], b[i]);
+        return { kind: 'scalar', v };
+      }
       case 'start':
         return { kind: 'scalar', v: new Float64Array(n).fill(this.queryStart / 1000) };
       case 'end':
@@ -442,12 +528,14 @@ class Evaluation {
       case 'sort_by_label':
       case 'sort_by_label_desc':
         // Ordering only matters for instant queries; the engine orders the final vector.
+        if (this.isRange) this.warnings.add(annotations.sortIneffectiveForRange());
         return { kind: 'vector', series: await this.vectorArg(e.args[0], ts) };
       case 'label_replace':
         return this.labelReplace(e, ts);
       case 'label_join':
         return this.labelJoin(e, ts);
       case 'histogram_quantile':
+      case 'histogram_quantiles':
       case 'histogram_fraction':
         return this.histogramFn(e, ts);
       case 'histogram_count':
@@ -459,14 +547,13 @@ class Evaluation {
         await this.vectorArg(e.args[0], ts);
         return { kind: 'vector', series: [] };
       case 'info':
-        return { kind: 'vector', series: await this.vectorArg(e.args[0], ts) };
+        return this.info(e, ts);
       case 'clamp':
       case 'clamp_min':
       case 'clamp_max':
         return this.clamp(e, ts);
     }
-    const kernel = RANGE_KERNELS[f];
-    if (kernel) return this.rangeFunction(e, ts, kernel);
+    if (f in RANGE_KERNELS) return this.rangeFunction(e, ts);
     const el = ELEMENTWISE[f];
     if (el) {
       let vecExpr: Expr | null = null;
@@ -493,6 +580,90 @@ class Evaluation {
       return { kind: 'vector', series: out };
     }
     throw new QueryError('bad_data', `function "${f}" is not implemented`);
+  }
+
+  /** info(v, selector): adds the data labels of matching info series (by instance and job). */
+  private async info(e: Call, ts: Float64Array): Promise<Result> {
+    const n = ts.length;
+    const base = await this.vectorArg(e.args[0], ts);
+    const sel = e.args[1] ? unwrapParens(e.args[1]) : null;
+    const all = sel && sel.type === 'vectorSelector' ? sel.matchers : [];
+    let nameMatchers = all.filter((m) => m.name === METRIC_NAME);
+    const dataMatchers = all.filter((m) => m.name !== METRIC_NAME);
+    if (nameMatchers.length === 0) nameMatchers = [new Matcher('=', METRIC_NAME, 'target_info')];
+    const identifying = ['instance', 'job'];
+    const infoSel: VectorSelector = {
+      type: 'vectorSelector',
+      name: '',
+      matchers: [...nameMatchers, ...dataMatchers],
+      offset: null,
+      at: null,
+      mode: null,
+      start: 0,
+      end: 0,
+    };
+    const { series: infos, sampleTs } = await this.instantSelector(infoSel, ts);
+    const byId = new Map<string, number[]>();
+    const exactName = nameMatchers.some((m) => m.type === '=');
+    for (let k = 0; k < infos.length; k++) {
+      // Without an exact name, only metrics named like info metrics (*_info) enrich.
+      if (!exactName && !getLabel(infos[k].labels, METRIC_NAME).endsWith('_info')) continue;
+      const id = identifying.map((l) => getLabel(infos[k].labels, l)).join('\xff');
+      const a = byId.get(id);
+      if (a) a.push(k);
+      else byId.set(id, [k]);
+    }
+    const dataNames = new Set(dataMatchers.map((m) => m.name));
+    const emptyOk = dataMatchers.every((m) => m.matchesEmpty());
+    const out = new Map<string, StepSeries>();
+    const add = (labels: Labels, i: number, x: number, dropName: boolean): void => {
+      const key = labelsKey(labels);
+      let o = out.get(key);
+      if (!o) out.set(key, (o = { labels, v: new Float64Array(n), has: new Uint8Array(n), dropName }));
+      o.v[i] = x;
+      o.has[i] = 1;
+    };
+    for (const s of base) {
+      const name = getLabel(s.labels, METRIC_NAME);
+      const isInfo = nameMatchers.some((m) => m.type === '=' || m.type === '=~') && nameMatchers.every((m) => m.matches(name));
+      const cands = isInfo ? undefined : byId.get(identifying.map((l) => getLabel(s.labels, l)).join('\xff'));
+      for (let i = 0; i < n; i++) {
+        if (!s.has[i]) continue;
+        if (isInfo) {
+          add(s.labels, i, s.v[i], s.dropName);
+          continue;
+        }
+        // The latest sample per info metric name wins.
+        const best = new Map<string, number>();
+        for (const k of cands ?? []) {
+          if (!infos[k].has[i]) continue;
+          const nm = getLabel(infos[k].labels, METRIC_NAME);
+          const prev = best.get(nm);
+          if (prev === undefined || sampleTs[k][i] > sampleTs[prev][i]) best.set(nm, k);
+        }
+        if (best.size === 0) {
+          if (emptyOk) add(s.labels, i, s.v[i], s.dropName);
+          continue;
+        }
+        let ls = s.labels;
+        const added = new Map<string, string>();
+        for (const k of best.values()) {
+          for (const l of infos[k].labels) {
+            if (l.name === METRIC_NAME || identifying.includes(l.name)) continue;
+            if (dataNames.size > 0 && !dataNames.has(l.name)) continue;
+            if (getLabel(s.labels, l.name) !== '') continue;
+            const prev = added.get(l.name);
+            if (prev !== undefined && prev !== l.value) {
+              throw new QueryError('execution', `conflicting label ${JSON.stringify(l.name)}: info series disagree (${JSON.stringify(prev)} and ${JSON.stringify(l.value)})`);
+            }
+            added.set(l.name, l.value);
+            ls = withLabel(ls, l.name, l.value);
+          }
+        }
+        add(ls, i, s.v[i], s.dropName);
+      }
+    }
+    return { kind: 'vector', series: [...out.values()] };
   }
 
   private async clamp(e: Call, ts: Float64Array): Promise<Result> {
@@ -523,11 +694,8 @@ class Evaluation {
     return { kind: 'vector', series: out.filter((s) => s.has.some((x) => x)) };
   }
 
-  private async rangeFunction(
-    e: Call,
-    ts: Float64Array,
-    kernel: RangeKernel,
-  ): Promise<Result> {
+  /** With `emit`, output series are handed over one by one instead of being collected. */
+  private async rangeFunction(e: Call, ts: Float64Array, emit?: (s: StepSeries) => void): Promise<Result> {
     const n = ts.length;
     let rangeIdx = e.args.findIndex((a) => exprType(a) === 'matrix');
     if (rangeIdx < 0) rangeIdx = 0;
@@ -535,11 +703,7 @@ class Evaluation {
       e.args.filter((_, i) => i !== rangeIdx),
       ts,
     );
-    const arg = await this.rangeArg(e.args[rangeIdx], ts);
-    const before = arg.before ?? 0;
-    const after = arg.after ?? 0;
     const keepName = FUNCTIONS.get(e.func)?.keepsName === true;
-    const p: number[] = new Array<number>(params.length);
     const warnings = this.warnings;
     const infos = this.infos;
     const ctx = {
@@ -547,34 +711,47 @@ class Evaluation {
       info: (m: string) => infos.add(m),
     };
     const out: StepSeries[] = [];
-    for (const s of arg.series) {
+    const push = emit ?? ((x: StepSeries): void => void out.push(x));
+    let arg: RangeArg | null = null;
+    let fast = null as { counter: boolean; rate: boolean } | null;
+    let before = 0;
+    let after = 0;
+    const onMeta = (a: RangeArg): void => {
+      arg = a;
+      before = a.before ?? 0;
+      after = a.after ?? 0;
+      // rate/increase/delta without modifiers run inline: no window objects per step.
+      fast = a.mode ? null : (FAST_RATES[e.func] ?? null);
+    };
+    const each = (s: RawSeries): void => {
+      const a = arg!;
+      const fr = fast;
+      if (fr !== null) {
+        const name = getLabel(s.labels, METRIC_NAME);
+        const r = rateSeries(s.t, s.v, a.ends, a.range, fr.counter, fr.rate);
+        if (r === null) return;
+        if (fr.counter && mightNotBeCounter(name)) infos.add(annotations.possibleNonCounter(name));
+        push({ labels: s.labels, v: r.v, has: r.has, dropName: keepName ? s.dropName : true });
+        return;
+      }
       const v = new Float64Array(n);
       const has = new Uint8Array(n);
-      let any = false;
-      let lo = 0;
-      let hi = 0;
-      const name = getLabel(s.labels, METRIC_NAME);
-      for (let i = 0; i < n; i++) {
-        const end = arg.ends[i];
-        const start = end - arg.range;
-        // Windows move forward with the steps (except with @, where they repeat).
-        if (i > 0 && end < arg.ends[i - 1]) {
-          lo = 0;
-          hi = 0;
-        }
-        while (lo < s.t.length && s.t[lo] <= start - before) lo++;
-        if (hi < lo) hi = lo;
-        while (hi < s.t.length && s.t[hi] <= end + after) hi++;
-        if (hi === lo) continue;
-        for (let k = 0; k < params.length; k++) p[k] = params[k][i];
-        const w = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: arg.mode ?? undefined };
-        const r = kernel(w, p, ctx);
-        if (r === null) continue;
-        v[i] = r;
-        has[i] = 1;
-        any = true;
-      }
-      if (any) out.push({ labels: s.labels, v, has, dropName: keepName ? s.dropName : true });
+      const any = evalOverSteps(
+        e.func,
+        { t: s.t, v: s.v, ends: a.ends, range: a.range, evalTimes: ts, metricName: getLabel(s.labels, METRIC_NAME), mode: a.mode ?? undefined, before, after },
+        params,
+        ctx,
+        v,
+        has,
+      );
+      if (after > 0) smoothedNeedsDataUpToEnd(s.t, a.ends, a.range + before, has);
+      if (any) push({ labels: s.labels, v, has, dropName: keepName ? s.dropName : true });
+    };
+    const full = await this.rangeArg(e.args[rangeIdx], ts, { onMeta, each });
+    if (arg === null) {
+      // Subqueries are evaluated whole, then windowed.
+      onMeta(full);
+      for (const s of full.series) each(s);
     }
     return { kind: 'vector', series: out };
   }
@@ -621,11 +798,35 @@ class Evaluation {
     return { kind: 'vector', series: out };
   }
 
+  /** histogram_quantile, histogram_quantiles and histogram_fraction over classic `le` buckets. */
   private async histogramFn(e: Call, ts: Float64Array): Promise<Result> {
     const n = ts.length;
-    const isQuantile = e.func === 'histogram_quantile';
-    const params = await this.scalarArgs(e.args.slice(0, -1), ts);
-    const series = await this.vectorArg(e.args[e.args.length - 1], ts);
+    const f = e.func;
+    let vecArg: Expr;
+    let scalarArgs: Expr[];
+    let qLabel = '';
+    if (f === 'histogram_quantiles') {
+      vecArg = e.args[0];
+      qLabel = this.stringArg(e.args[1]);
+      scalarArgs = e.args.slice(2);
+    } else {
+      vecArg = e.args[e.args.length - 1];
+      scalarArgs = e.args.slice(0, -1);
+    }
+    const params = await this.scalarArgs(scalarArgs, ts);
+    if (f !== 'histogram_fraction') {
+      for (const p of params) {
+        for (let i = 0; i < n; i++) {
+          const q = p[i];
+          if (Number.isNaN(q) || q < 0 || q > 1) {
+            this.warnings.add(annotations.invalidQuantile(q));
+            break;
+          }
+        }
+      }
+    }
+    const series = await this.vectorArg(vecArg, ts);
+    // Buckets of one histogram share all labels but `le` (the metric name included).
     const groups = new Map<string, { labels: Labels; name: string; members: { le: number; s: StepSeries }[] }>();
     for (const s of series) {
       const leText = getLabel(s.labels, 'le');
@@ -634,33 +835,47 @@ class Evaluation {
         this.warnings.add(annotations.badBucketLabel(getLabel(s.labels, METRIC_NAME), leText));
         continue;
       }
-      const labels = s.labels.filter((l) => l.name !== 'le' && l.name !== METRIC_NAME);
+      const labels = s.labels.filter((l) => l.name !== 'le');
       const key = labelsKey(labels);
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { labels, name: getLabel(s.labels, METRIC_NAME), members: [] }));
       g.members.push({ le, s });
     }
     const out: StepSeries[] = [];
+    const outputs = f === 'histogram_quantiles' ? params.length : 1;
     for (const g of groups.values()) {
-      const v = new Float64Array(n);
-      const has = new Uint8Array(n);
+      const vs: Float64Array[] = [];
+      const hs: Uint8Array[] = [];
+      for (let o = 0; o < outputs; o++) {
+        vs.push(new Float64Array(n));
+        hs.push(new Uint8Array(n));
+      }
       let any = false;
       for (let i = 0; i < n; i++) {
         const buckets: { upper: number; count: number }[] = [];
         for (const m of g.members) if (m.s.has[i]) buckets.push({ upper: m.le, count: m.s.v[i] });
         if (buckets.length === 0) continue;
         buckets.sort((a, b) => a.upper - b.upper);
-        if (isQuantile) {
-          const q = params[0][i];
-          if (Number.isNaN(q) || q < 0 || q > 1) this.warnings.add(annotations.invalidQuantile(q));
-          const r = bucketQuantileDetailed(q, buckets);
-          if (r.forcedMonotonicity) this.infos.add(annotations.histogramQuantileForcedMonotonicity(g.name));
-          v[i] = r.value;
-        } else v[i] = bucketFraction(params[0][i], params[1][i], buckets);
-        has[i] = 1;
+        for (let o = 0; o < outputs; o++) {
+          if (f === 'histogram_fraction') vs[o][i] = bucketFraction(params[0][i], params[1][i], buckets);
+          else {
+            const r = bucketQuantileDetailed(params[f === 'histogram_quantiles' ? o : 0][i], buckets);
+            if (r.forcedMonotonicity) this.infos.add(annotations.histogramQuantileForcedMonotonicity(g.name));
+            vs[o][i] = r.value;
+          }
+          hs[o][i] = 1;
+        }
         any = true;
       }
-      if (any) out.push({ labels: g.labels, v, has, dropName: false });
+      if (!any) continue;
+      for (let o = 0; o < outputs; o++) {
+        let labels = g.labels;
+        if (f === 'histogram_quantiles') {
+          const q = params[o][0];
+          labels = withLabel(labels, qLabel, Number.isInteger(q) ? q.toFixed(1) : goFormatFloat(q));
+        }
+        out.push({ labels, v: vs[o], has: hs[o], dropName: true });
+      }
     }
     return { kind: 'vector', series: out };
   }
@@ -673,22 +888,34 @@ class Evaluation {
       if (e.op === 'count_values') label = this.stringArg(e.param);
       else [param] = await this.scalarArgs([e.param], ts);
     }
-    const series = await this.vectorArg(e.expr, ts);
     const grouping = new Set(e.grouping);
     const groupLabels = (ls: Labels): Labels =>
       e.without ? ls.filter((l) => l.name !== METRIC_NAME && !grouping.has(l.name)) : ls.filter((l) => grouping.has(l.name));
-    const groups = new Map<string, { labels: Labels; members: StepSeries[] }>();
-    const order: { labels: Labels; members: StepSeries[] }[] = [];
+    const inner = unwrapParens(e.expr);
+    if (
+      (e.op === 'sum' || e.op === 'count' || e.op === 'group' || e.op === 'min' || e.op === 'max') &&
+      inner.type === 'call' &&
+      inner.func in RANGE_KERNELS &&
+      inner.args.some((a) => unwrapParens(a).type === 'matrixSelector')
+    ) {
+      return this.streamAggregate(e.op, inner, ts, groupLabels, grouping.has(METRIC_NAME) && !e.without);
+    }
+    const series = await this.vectorArg(e.expr, ts);
+    // Groups are formed before a pending metric-name removal (Prometheus 3's delayed removal):
+    // `by (__name__)` keeps the name and the group inherits the removal from its members.
+    const groups = new Map<string, { labels: Labels; members: StepSeries[]; dropName: boolean }>();
+    const order: { labels: Labels; members: StepSeries[]; dropName: boolean }[] = [];
     for (const s of series) {
-      const labels = groupLabels(s.dropName ? dropNameLabels(s.labels) : s.labels);
+      const labels = groupLabels(s.labels);
       const key = labelsKey(labels);
       let g = groups.get(key);
       if (!g) {
-        g = { labels, members: [] };
+        g = { labels, members: [], dropName: false };
         groups.set(key, g);
         order.push(g);
       }
       g.members.push(s);
+      if (s.dropName) g.dropName = true;
     }
     if (e.op === 'count_values') {
       if (!validLabelName(label)) throw new QueryError('bad_data', `invalid label name ${JSON.stringify(label)}`);
@@ -697,7 +924,7 @@ class Evaluation {
         for (let i = 0; i < n; i++) {
           for (const s of g.members) {
             if (!s.has[i]) continue;
-            const ls = withLabel(g.labels, label, goFormatFloat(s.v[i]));
+            const ls = withLabel(g.labels, label, formatPlainFloat(s.v[i]));
             const key = labelsKey(ls);
             let o = outMap.get(key);
             if (!o) outMap.set(key, (o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: false }));
@@ -712,6 +939,13 @@ class Evaluation {
       return { kind: 'vector', series: this.selectK(e.op, order, param!, n) };
     }
     const out: StepSeries[] = [];
+    if (e.op === 'sum' || e.op === 'count' || e.op === 'group' || e.op === 'min' || e.op === 'max') {
+      for (const g of order) {
+        const r = simpleAggregate(e.op, g.members, n);
+        if (r) out.push({ labels: g.labels, v: r.v, has: r.has, dropName: g.dropName && grouping.has(METRIC_NAME) && !e.without });
+      }
+      return { kind: 'vector', series: out };
+    }
     for (const g of order) {
       const v = new Float64Array(n);
       const has = new Uint8Array(n);
@@ -728,7 +962,7 @@ class Evaluation {
           if (!s.has[i]) continue;
           const x = s.v[i];
           count++;
-          switch (e.op) {
+          switch (e.op as string) {
             case 'sum':
             case 'avg': {
               if (count === 1) {
@@ -778,7 +1012,7 @@ class Evaluation {
         }
         if (count === 0) continue;
         has[i] = 1;
-        switch (e.op) {
+        switch (e.op as string) {
           case 'sum':
             v[i] = acc + comp;
             break;
@@ -806,16 +1040,45 @@ class Evaluation {
             break;
         }
       }
-      if (has.some((x) => x)) out.push({ labels: g.labels, v, has, dropName: false });
+      if (has.some((x) => x)) out.push({ labels: g.labels, v, has, dropName: g.dropName && grouping.has(METRIC_NAME) && !e.without });
     }
     if (e.op === 'quantile' && param) {
       for (let i = 0; i < n; i++) {
         const q = param[i];
         if (q < 0 || q > 1 || Number.isNaN(q)) {
-          this.warnings.add(`PromQL warning: quantile value should be between 0 and 1, got ${goFormatFloat(q)}`);
+          this.warnings.add(annotations.invalidQuantile(q));
           break;
         }
       }
+    }
+    return { kind: 'vector', series: out };
+  }
+
+  /**
+   * sum/count/group/min/max over a range function of a selector, folding each series into its
+   * group as it is computed, so the per-series results are never all held at once.
+   */
+  private async streamAggregate(
+    op: 'sum' | 'count' | 'group' | 'min' | 'max',
+    call: Call,
+    ts: Float64Array,
+    groupLabels: (ls: Labels) => Labels,
+    keepsName: boolean,
+  ): Promise<Result> {
+    const n = ts.length;
+    const groups = new Map<string, Accumulator>();
+    await this.rangeFunction(call, ts, (s) => {
+      const labels = groupLabels(s.labels);
+      const key = labelsKey(labels);
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = newAccumulator(labels, n, op)));
+      accumulate(op, g, s);
+    });
+    const out: StepSeries[] = [];
+    for (const g of groups.values()) {
+      if (!g.any) continue;
+      finishAccumulator(g);
+      out.push({ labels: g.labels, v: g.v, has: g.has, dropName: g.dropName && keepsName });
     }
     return { kind: 'vector', series: out };
   }
@@ -828,7 +1091,7 @@ class Evaluation {
       if (op === 'limit_ratio') {
         if (Number.isNaN(p)) throw new QueryError('bad_data', `Ratio value is NaN`);
         const r = Math.max(-1, Math.min(1, p));
-        if (p < -1 || p > 1) this.warnings.add(`PromQL warning: ratio value should be between -1 and 1, got ${goFormatFloat(p)}, capping to ${r}`);
+        if (p < -1 || p > 1) this.warnings.add(annotations.invalidRatio(p, r));
         for (const g of groups) {
           for (const s of g.members) {
             if (!s.has[i]) continue;
@@ -1043,7 +1306,9 @@ class Evaluation {
         }
         let ov: number;
         if (!os) {
-          const fv = fill ? (swap ? fill.lhs : fill.rhs) : null;
+          // Prometheus applies fill_right to a missing "one" side and fill_left to a missing
+          // "many" side, also under group_right.
+          const fv = fill ? fill.rhs : null;
           if (fv === null || fv === undefined) continue;
           ov = fv;
         } else ov = os.v[i];
@@ -1081,7 +1346,7 @@ class Evaluation {
     }
     if (fill) {
       // Series of the "one" side without a partner on the "many" side.
-      const fv = swap ? fill.rhs : fill.lhs;
+      const fv = fill.lhs;
       if (fv !== null && fv !== undefined) {
         const manyBySig = new Map<string, StepSeries[]>();
         for (const s of many) {
@@ -1102,12 +1367,11 @@ class Evaluation {
               if (x === 0) continue;
               x = a;
             }
-            let ls: Labels = m.on ? os.labels.filter((l) => onNames.has(l.name)) : os.labels.filter((l) => !onNames.has(l.name));
-            if (m.card === 'one-to-one') ls = m.on ? ls : ls;
-            const key = labelsKey(ls) + (dropName || os.dropName ? '\x00d' : '');
+            const ls: Labels = m.on ? os.labels.filter((l) => onNames.has(l.name)) : os.labels.filter((l) => !onNames.has(l.name));
+            const key = labelsKey(ls) + '\x00d';
             let o = outMap.get(key);
             if (!o) {
-              o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: dropName || os.dropName };
+              o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: true };
               outMap.set(key, o);
               outList.push(o);
             }
@@ -1126,9 +1390,173 @@ function validLabelName(s: string): boolean {
   return s !== '' && !s.includes('\ufffd');
 }
 
+/** A smoothed window with samples only after its end yields nothing (as in Prometheus). */
+function smoothedNeedsDataUpToEnd(t: Float64Array, ends: Float64Array, reach: number, has: Uint8Array): void {
+  for (let i = 0; i < ends.length; i++) {
+    if (!has[i]) continue;
+    const [a, b] = windowIndices(t, ends[i] - reach, ends[i]);
+    if (b === a) has[i] = 0;
+  }
+}
+
+const FAST_RATES: Record<string, { counter: boolean; rate: boolean } | undefined> = {
+  rate: { counter: true, rate: true },
+  increase: { counter: true, rate: false },
+  delta: { counter: false, rate: false },
+};
+
+/** rate/increase/delta of one series at every step (windows (end - range, end]). */
+function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range: number, isCounter: boolean, isRate: boolean): { v: Float64Array; has: Uint8Array } | null {
+  const n = ends.length;
+  const len = t.length;
+  // Most counters never reset: then no window needs the reset scan.
+  let resets = false;
+  if (isCounter) {
+    for (let i = 1; i < len; i++) {
+      if (v[i] < v[i - 1]) {
+        resets = true;
+        break;
+      }
+    }
+  }
+  let out: Float64Array | null = null;
+  let has: Uint8Array | null = null;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < n; i++) {
+    const end = ends[i];
+    const start = end - range;
+    if (i > 0 && end < ends[i - 1]) {
+      lo = 0;
+      hi = 0;
+    }
+    while (lo < len && t[lo] <= start) lo++;
+    if (hi < lo) hi = lo;
+    while (hi < len && t[hi] <= end) hi++;
+    if (hi - lo < 2) continue;
+    const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate, resets);
+    if (r === null) continue;
+    if (out === null) {
+      out = new Float64Array(n);
+      has = new Uint8Array(n);
+    }
+    out[i] = r;
+    has![i] = 1;
+  }
+  return out === null ? null : { v: out, has: has! };
+}
+
+/**
+ * Prometheus's extrapolated rate over samples [lo, hi) of a series in the window (start, end]
+ * (same numerics as the rate kernel in functions/range.ts, on indices instead of subarrays).
+ */
+function extrapolatedRate(
+  t: Float64Array,
+  v: Float64Array,
+  lo: number,
+  hi: number,
+  start: number,
+  end: number,
+  isCounter: boolean,
+  isRate: boolean,
+  resets = true,
+): number | null {
+  const n = hi - lo;
+  if (n < 2) return null;
+  const last = hi - 1;
+  let result = v[last] - v[lo];
+  if (isCounter && resets) {
+    for (let i = lo + 1; i < hi; i++) if (v[i] < v[i - 1]) result += v[i - 1];
+  }
+  let durationToStart = (t[lo] - start) / 1000;
+  let durationToEnd = (end - t[last]) / 1000;
+  const sampledInterval = (t[last] - t[lo]) / 1000;
+  const avg = sampledInterval / (n - 1);
+  const threshold = avg * 1.1;
+  if (durationToStart >= threshold) durationToStart = avg / 2;
+  if (isCounter) {
+    let durationToZero = durationToStart;
+    if (result > 0 && v[lo] >= 0) durationToZero = sampledInterval * (v[lo] / result);
+    if (durationToZero < durationToStart) durationToStart = durationToZero;
+  }
+  if (durationToEnd >= threshold) durationToEnd = avg / 2;
+  let factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval;
+  if (isRate) factor /= (end - start) / 1000;
+  return result * factor;
+}
+
 function matchGroupLabels(ls: Labels, m: VectorMatching): Labels {
   const names = new Set(m.labels);
   return m.on ? ls.filter((l) => names.has(l.name)) : ls.filter((l) => l.name !== METRIC_NAME && !names.has(l.name));
+}
+
+interface Accumulator {
+  labels: Labels;
+  v: Float64Array;
+  has: Uint8Array;
+  comp: Float64Array | null;
+  any: boolean;
+  dropName: boolean;
+}
+
+function newAccumulator(labels: Labels, n: number, op: 'sum' | 'count' | 'group' | 'min' | 'max'): Accumulator {
+  return { labels, v: new Float64Array(n), has: new Uint8Array(n), comp: op === 'sum' ? new Float64Array(n) : null, any: false, dropName: false };
+}
+
+/** Folds one series into a group over all steps (Kahan-compensated for sum). */
+function accumulate(op: 'sum' | 'count' | 'group' | 'min' | 'max', acc: Accumulator, s: StepSeries): void {
+  const { v, has, comp } = acc;
+  const sv = s.v;
+  const sh = s.has;
+  const n = v.length;
+  if (s.dropName) acc.dropName = true;
+  for (let i = 0; i < n; i++) {
+    if (!sh[i]) continue;
+    const x = sv[i];
+    if (!has[i]) {
+      has[i] = 1;
+      acc.any = true;
+      v[i] = op === 'count' || op === 'group' ? 1 : x;
+      continue;
+    }
+    switch (op) {
+      case 'sum': {
+        const sum = v[i];
+        const t = sum + x;
+        if (Number.isFinite(t)) {
+          if (Math.abs(sum) >= Math.abs(x)) comp![i] += sum - t + x;
+          else comp![i] += x - t + sum;
+        } else comp![i] = 0;
+        v[i] = t;
+        break;
+      }
+      case 'count':
+        v[i]++;
+        break;
+      case 'group':
+        break;
+      case 'min':
+        if (v[i] > x || Number.isNaN(v[i])) v[i] = x;
+        break;
+      case 'max':
+        if (v[i] < x || Number.isNaN(v[i])) v[i] = x;
+        break;
+    }
+  }
+}
+
+function finishAccumulator(acc: Accumulator): void {
+  const { v, has, comp } = acc;
+  if (comp) for (let i = 0; i < v.length; i++) if (has[i] && Number.isFinite(v[i])) v[i] += comp[i];
+}
+
+/** sum, count, group, min, max of one group, member by member over all steps. */
+function simpleAggregate(op: 'sum' | 'count' | 'group' | 'min' | 'max', members: StepSeries[], n: number): { v: Float64Array; has: Uint8Array } | null {
+  const acc = newAccumulator([], n, op);
+  for (const s of members) accumulate(op, acc, s);
+  if (!acc.any) return null;
+  finishAccumulator(acc);
+  return { v: acc.v, has: acc.has };
 }
 
 function kahanAdd(x: number, sum: number, c: number): [number, number] {
@@ -1474,13 +1902,13 @@ export class Engine implements QueryEngine {
     try {
       const deadline = new Deadline(began + this.timeout, opts.signal, this.timeout);
       deadline.check();
-      const ev = new Evaluation(q, start, end, step, opts.lookbackDelta ?? this.lookbackDelta, this.maxSamples, deadline);
+      const ev = new Evaluation(q, start, end, step, opts.lookbackDelta ?? this.lookbackDelta, this.maxSamples, deadline, step > 0);
       const value = await body(ev);
       return {
         value,
         warnings: [...ev.warnings],
         infos: [...ev.infos],
-        stats: { samplesLoaded: ev.samples, evalMs: Date.now() - began },
+        stats: { samplesLoaded: ev.loaded, evalMs: Date.now() - began },
       };
     } finally {
       this.gate.leave();

@@ -3,6 +3,8 @@
 
 import { METRIC_NAME } from '../model/labels.js';
 import type { AtModifier, DurationExpr, Expr, VectorSelector } from './ast.js';
+import { evalDuration } from './parser.js';
+import { FUNCTIONS } from './signatures.js';
 
 /** Go's model.Duration.String(): `1h30m`, `0s`. */
 export function formatDuration(ms: number): string {
@@ -19,6 +21,8 @@ export function formatDuration(ms: number): string {
     ['ms', 1],
   ];
   for (const [u, n] of units) {
+    // Years and weeks only when exact, as Prometheus prints them (90d rather than 12w6d).
+    if ((u === 'y' || u === 'w') && rest % n !== 0) continue;
     if (rest >= n) {
       const q = Math.floor(rest / n);
       s += `${q}${u}`;
@@ -47,14 +51,26 @@ function formatDur(d: DurationExpr): string {
   }
 }
 
-/** Go's strconv.FormatFloat(v, 'f', -1, 64) for the common cases, Inf/NaN as Prometheus prints them. */
+/** Go's fmt %v for a float64 (shortest 'g'): `1e+10`, `1e-05`, `0.1`, `+Inf`. */
 export function formatNumber(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return 'Inf';
+  if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const [mant, expText] = Math.abs(v).toExponential().split('e');
+  const digits = mant.replace('.', '');
+  const exp = Number(expText);
+  const nd = digits.length;
+  let eprec = 6;
+  if (eprec > nd && nd >= exp + 1) eprec = nd;
+  const sign = v < 0 ? '-' : '';
+  if (exp < -4 || exp >= eprec) {
+    const m = nd > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  if (nd <= exp + 1) return sign + digits + '0'.repeat(exp + 1 - nd);
+  return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
 }
 
 function quote(s: string): string {
@@ -89,7 +105,7 @@ function selectorText(vs: VectorSelector): string {
     name = '';
   }
   if (parts.length === 0) return name;
-  return `${name}{${parts.join(', ')}}`;
+  return `${name}{${parts.join(',')}}`;
 }
 
 function grouping(labels: string[]): string {
@@ -103,11 +119,11 @@ export function formatExpr(e: Expr): string {
     case 'string':
       return quote(e.value);
     case 'vectorSelector':
-      return selectorText(e) + formatOffset(e.offset) + formatAt(e.at) + (e.mode ? ` ${e.mode}` : '');
+      return selectorText(e) + formatAt(e.at) + formatOffset(e.offset) + (e.mode ? ` ${e.mode}` : '');
     case 'matrixSelector':
-      return `${selectorText(e.selector)}[${formatDur(e.range)}]` + formatOffset(e.selector.offset) + formatAt(e.selector.at) + (e.selector.mode ? ` ${e.selector.mode}` : '');
+      return `${selectorText(e.selector)}[${formatDur(e.range)}]` + formatAt(e.selector.at) + formatOffset(e.selector.offset) + (e.selector.mode ? ` ${e.selector.mode}` : '');
     case 'subquery':
-      return `${formatExpr(e.expr)}[${formatDur(e.range)}:${e.step ? formatDur(e.step) : ''}]` + formatOffset(e.offset) + formatAt(e.at);
+      return `${formatExpr(e.expr)}[${formatDur(e.range)}:${e.step ? formatDur(e.step) : ''}]` + formatAt(e.at) + formatOffset(e.offset);
     case 'call':
       return `${e.func}(${e.args.map(formatExpr).join(', ')})`;
     case 'paren':
@@ -125,45 +141,108 @@ export function formatExpr(e: Expr): string {
       if (e.bool) mod += ' bool';
       const m = e.matching;
       if (m && (m.explicit || m.card === 'many-to-one' || m.card === 'one-to-many')) {
-        if (m.on || m.labels.length > 0) mod += ` ${m.on ? 'on' : 'ignoring'}${grouping(m.labels)}`;
-        if (m.card === 'many-to-one') mod += ` group_left${m.include.length ? grouping(m.include) : ''}`;
-        if (m.card === 'one-to-many') mod += ` group_right${m.include.length ? grouping(m.include) : ''}`;
+        if (m.on || m.labels.length > 0) mod += ` ${m.on ? 'on' : 'ignoring'} ${grouping(m.labels)}`;
+        if (m.card === 'many-to-one') mod += ` group_left ${grouping(m.include)}`;
+        if (m.card === 'one-to-many') mod += ` group_right ${grouping(m.include)}`;
+      }
+      if (e.fill) {
+        const f = e.fill;
+        if (f.lhs !== null && f.rhs !== null && Object.is(f.lhs, f.rhs)) mod += ` fill(${formatNumber(f.lhs)})`;
+        else {
+          if (f.lhs !== null) mod += ` fill_left(${formatNumber(f.lhs)})`;
+          if (f.rhs !== null) mod += ` fill_right(${formatNumber(f.rhs)})`;
+        }
       }
       return `${formatExpr(e.lhs)} ${e.op}${mod} ${formatExpr(e.rhs)}`;
     }
   }
 }
 
-/** A JSON view of the tree for /api/v1/parse_query (field names follow Prometheus's JSON). */
+/** Go's strconv.FormatFloat(v, 'f', -1, 64). */
+function formatPlain(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  if (!s.includes('e')) return s;
+  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 100 });
+}
+
+const GO_TYPES: Record<string, string> = { scalar: 'scalar', vector: 'vector', matrix: 'matrix', string: 'string' };
+
+function durMs(d: DurationExpr | null, ctx: { step: number; range: number }): number {
+  return d ? evalDuration(d, ctx) : 0;
+}
+
+/** Prometheus appends the matcher made from the metric name after the written ones. */
+function jsonMatchers(vs: VectorSelector): { name: string; value: string; type: string }[] {
+  const ms = vs.name !== '' ? [...vs.matchers.slice(1), vs.matchers[0]] : vs.matchers;
+  return ms.map((m) => ({ name: m.name, value: m.value, type: m.type }));
+}
+
+function atFields(at: AtModifier | null): { timestamp: number | null; startOrEnd: string | null } {
+  if (!at) return { timestamp: null, startOrEnd: null };
+  if (at.kind === 'time') return { timestamp: at.ms, startOrEnd: null };
+  return { timestamp: null, startOrEnd: at.kind };
+}
+
+/**
+ * The tree as Prometheus's /api/v1/parse_query returns it (field names and shapes of its
+ * translateAST). Durations are milliseconds; step()/range() in durations count as 0.
+ */
 export function exprToJSON(e: Expr): unknown {
+  const ctx = { step: 0, range: 0 };
   switch (e.type) {
     case 'number':
-      return { type: 'numberLiteral', val: formatNumber(e.value) };
+      return { type: 'numberLiteral', val: formatPlain(e.value) };
     case 'string':
       return { type: 'stringLiteral', val: e.value };
     case 'vectorSelector':
       return {
         type: 'vectorSelector',
         name: e.name,
-        matchers: e.matchers.map((m) => ({ type: m.type, name: m.name, value: m.value })),
-        offset: e.offset ? formatDur(e.offset) : '0s',
-        timestamp: e.at && e.at.kind === 'time' ? e.at.ms : undefined,
-        startOrEnd: e.at && e.at.kind !== 'time' ? e.at.kind : undefined,
+        offset: durMs(e.offset, ctx),
+        matchers: jsonMatchers(e),
+        ...atFields(e.at),
+        anchored: e.mode === 'anchored',
+        smoothed: e.mode === 'smoothed',
       };
-    case 'matrixSelector':
-      return { type: 'matrixSelector', range: formatDur(e.range), vectorSelector: exprToJSON(e.selector) };
+    case 'matrixSelector': {
+      const vs = e.selector;
+      return {
+        type: 'matrixSelector',
+        name: vs.name,
+        range: durMs(e.range, ctx),
+        offset: durMs(vs.offset, ctx),
+        matchers: jsonMatchers(vs),
+        ...atFields(vs.at),
+        anchored: vs.mode === 'anchored',
+        smoothed: vs.mode === 'smoothed',
+      };
+    }
     case 'subquery':
       return {
         type: 'subquery',
         expr: exprToJSON(e.expr),
-        range: formatDur(e.range),
-        step: e.step ? formatDur(e.step) : '',
-        offset: e.offset ? formatDur(e.offset) : '0s',
-        timestamp: e.at && e.at.kind === 'time' ? e.at.ms : undefined,
-        startOrEnd: e.at && e.at.kind !== 'time' ? e.at.kind : undefined,
+        range: durMs(e.range, ctx),
+        offset: durMs(e.offset, ctx),
+        step: durMs(e.step, ctx),
+        ...atFields(e.at),
+        alignEvalTime: false,
       };
-    case 'call':
-      return { type: 'call', func: { name: e.func }, args: e.args.map(exprToJSON) };
+    case 'call': {
+      const sig = FUNCTIONS.get(e.func);
+      return {
+        type: 'call',
+        func: {
+          name: e.func,
+          argTypes: (sig?.args ?? []).map((t) => GO_TYPES[t]),
+          variadic: sig?.variadic ?? 0,
+          returnType: GO_TYPES[sig?.returns ?? 'vector'],
+        },
+        args: e.args.map(exprToJSON),
+      };
+    }
     case 'paren':
       return { type: 'parenExpr', expr: exprToJSON(e.expr) };
     case 'unary':
@@ -176,8 +255,16 @@ export function exprToJSON(e: Expr): unknown {
         op: e.op,
         lhs: exprToJSON(e.lhs),
         rhs: exprToJSON(e.rhs),
+        matching: e.matching
+          ? {
+              card: e.matching.card,
+              labels: e.matching.labels,
+              on: e.matching.on,
+              include: e.matching.include,
+              fillValues: { lhs: e.fill?.lhs ?? null, rhs: e.fill?.rhs ?? null },
+            }
+          : null,
         bool: e.bool,
-        matching: e.matching ? { card: e.matching.card, on: e.matching.on, labels: e.matching.labels, include: e.matching.include } : null,
       };
   }
 }

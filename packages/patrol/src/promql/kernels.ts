@@ -2,6 +2,7 @@
 
 export {
   ELEMENTWISE,
+  evalOverSteps,
   RANGE_KERNELS,
   SIGNATURES,
   annotations,
