@@ -54,6 +54,8 @@ export interface VectorSelector extends Span {
   matchers: Matcher[];
   offset: DurationExpr | null;
   at: AtModifier | null;
+  /** The experimental `anchored` / `smoothed` modifiers (on the range for a matrix selector). */
+  mode: 'anchored' | 'smoothed' | null;
 }
 
 export interface MatrixSelector extends Span {

@@ -11,7 +11,8 @@ import type { Queryable } from '../storage/interface.js';
 import { loadSamples } from '../storage/interface.js';
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
-import { ELEMENTWISE, RANGE_KERNELS, bucketFraction, bucketQuantile, type RangeKernel } from './kernels.js';
+import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, type RangeKernel } from './kernels.js';
+import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
 import { QueryError } from './types.js';
@@ -43,6 +44,10 @@ interface RangeArg {
   series: RawSeries[];
   range: number;
   ends: Float64Array;
+  /** anchored/smoothed: windows also hold samples up to `before` ms before and `after` ms after. */
+  mode?: 'anchored' | 'smoothed' | null;
+  before?: number;
+  after?: number;
 }
 
 const DEFAULT_SUBQUERY_STEP = 60_000;
@@ -230,7 +235,9 @@ class Evaluation {
       if (t < minT) minT = t;
       if (t > maxT) maxT = t;
     }
-    const raw = await this.select(vs, minT - this.lookback + 1, maxT);
+    const smoothed = vs.mode === 'smoothed';
+    const raw = await this.select(vs, minT - this.lookback + 1, maxT + (smoothed ? this.lookback : 0));
+    if (smoothed) for (const r of raw) Object.assign(r, dropStale(r.t, r.v));
     const series: StepSeries[] = [];
     const sampleTs: Float64Array[] = [];
     const n = times.length;
@@ -248,8 +255,11 @@ class Evaluation {
         while (j + 1 < r.t.length && r.t[j + 1] <= t) j++;
         if (j < 0) continue;
         if (r.t[j] <= t - this.lookback) continue;
-        const x = r.v[j];
+        let x = r.v[j];
         if (x !== x && isStaleNaN(x)) continue;
+        if (smoothed && r.t[j] < t && j + 1 < r.t.length && r.t[j + 1] - t < this.lookback) {
+          x = x + ((r.v[j + 1] - x) * (t - r.t[j])) / (r.t[j + 1] - r.t[j]);
+        }
         v[i] = x;
         has[i] = 1;
         st[i] = r.t[j];
@@ -277,13 +287,15 @@ class Evaluation {
         if (t < minT) minT = t;
         if (t > maxT) maxT = t;
       }
-      const raw = await this.select(vs, minT - range + 1, maxT);
+      const before = vs.mode ? this.lookback : 0;
+      const after = vs.mode === 'smoothed' ? this.lookback : 0;
+      const raw = await this.select(vs, minT - range - before + 1, maxT + after);
       const series: RawSeries[] = [];
       for (const r of raw) {
         const { t, v } = dropStale(r.t, r.v);
         if (t.length > 0) series.push({ labels: r.labels, t, v, dropName: false });
       }
-      return { series, range, ends };
+      return { series, range, ends, mode: vs.mode, before, after };
     }
     if (e.type === 'subquery') return this.subquery(e, ts);
     throw new QueryError('bad_data', `expected a range vector, got ${exprType(e)}`);
@@ -524,7 +536,9 @@ class Evaluation {
       ts,
     );
     const arg = await this.rangeArg(e.args[rangeIdx], ts);
-    const keepName = e.func === 'last_over_time' || e.func === 'first_over_time';
+    const before = arg.before ?? 0;
+    const after = arg.after ?? 0;
+    const keepName = FUNCTIONS.get(e.func)?.keepsName === true;
     const p: number[] = new Array<number>(params.length);
     const warnings = this.warnings;
     const infos = this.infos;
@@ -548,12 +562,13 @@ class Evaluation {
           lo = 0;
           hi = 0;
         }
-        while (lo < s.t.length && s.t[lo] <= start) lo++;
+        while (lo < s.t.length && s.t[lo] <= start - before) lo++;
         if (hi < lo) hi = lo;
-        while (hi < s.t.length && s.t[hi] <= end) hi++;
+        while (hi < s.t.length && s.t[hi] <= end + after) hi++;
         if (hi === lo) continue;
         for (let k = 0; k < params.length; k++) p[k] = params[k][i];
-        const r = kernel({ t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name }, p, ctx);
+        const w = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: arg.mode ?? undefined };
+        const r = kernel(w, p, ctx);
         if (r === null) continue;
         v[i] = r;
         has[i] = 1;
@@ -611,18 +626,18 @@ class Evaluation {
     const isQuantile = e.func === 'histogram_quantile';
     const params = await this.scalarArgs(e.args.slice(0, -1), ts);
     const series = await this.vectorArg(e.args[e.args.length - 1], ts);
-    const groups = new Map<string, { labels: Labels; members: { le: number; s: StepSeries }[] }>();
+    const groups = new Map<string, { labels: Labels; name: string; members: { le: number; s: StepSeries }[] }>();
     for (const s of series) {
       const leText = getLabel(s.labels, 'le');
       const le = leText === '' ? NaN : parseGoFloat(leText);
       if (Number.isNaN(le)) {
-        this.warnings.add(`PromQL warning: bucket label "le" is missing or has a malformed value of "${leText}" for metric name "${getLabel(s.labels, METRIC_NAME)}"`);
+        this.warnings.add(annotations.badBucketLabel(getLabel(s.labels, METRIC_NAME), leText));
         continue;
       }
       const labels = s.labels.filter((l) => l.name !== 'le' && l.name !== METRIC_NAME);
       const key = labelsKey(labels);
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { labels, members: [] }));
+      if (!g) groups.set(key, (g = { labels, name: getLabel(s.labels, METRIC_NAME), members: [] }));
       g.members.push({ le, s });
     }
     const out: StepSeries[] = [];
@@ -635,7 +650,13 @@ class Evaluation {
         for (const m of g.members) if (m.s.has[i]) buckets.push({ upper: m.le, count: m.s.v[i] });
         if (buckets.length === 0) continue;
         buckets.sort((a, b) => a.upper - b.upper);
-        v[i] = isQuantile ? bucketQuantile(params[0][i], buckets) : bucketFraction(params[0][i], params[1][i], buckets);
+        if (isQuantile) {
+          const q = params[0][i];
+          if (Number.isNaN(q) || q < 0 || q > 1) this.warnings.add(annotations.invalidQuantile(q));
+          const r = bucketQuantileDetailed(q, buckets);
+          if (r.forcedMonotonicity) this.infos.add(annotations.histogramQuantileForcedMonotonicity(g.name));
+          v[i] = r.value;
+        } else v[i] = bucketFraction(params[0][i], params[1][i], buckets);
         has[i] = 1;
         any = true;
       }

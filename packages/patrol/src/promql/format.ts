@@ -103,9 +103,9 @@ export function formatExpr(e: Expr): string {
     case 'string':
       return quote(e.value);
     case 'vectorSelector':
-      return selectorText(e) + formatOffset(e.offset) + formatAt(e.at);
+      return selectorText(e) + formatOffset(e.offset) + formatAt(e.at) + (e.mode ? ` ${e.mode}` : '');
     case 'matrixSelector':
-      return `${selectorText(e.selector)}[${formatDur(e.range)}]` + formatOffset(e.selector.offset) + formatAt(e.selector.at);
+      return `${selectorText(e.selector)}[${formatDur(e.range)}]` + formatOffset(e.selector.offset) + formatAt(e.selector.at) + (e.selector.mode ? ` ${e.selector.mode}` : '');
     case 'subquery':
       return `${formatExpr(e.expr)}[${formatDur(e.range)}:${e.step ? formatDur(e.step) : ''}]` + formatOffset(e.offset) + formatAt(e.at);
     case 'call':

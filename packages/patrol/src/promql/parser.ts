@@ -22,6 +22,7 @@ import type {
   VectorSelector,
 } from './ast.js';
 import { COMPARISON_OPS, SET_OPS, typeName } from './ast.js';
+import { ANCHORED_FUNCTIONS, SMOOTHED_FUNCTIONS } from './functions/index.js';
 import { FUNCTIONS } from './signatures.js';
 import { QueryError } from './types.js';
 
@@ -390,9 +391,23 @@ class Builder {
       case 'BinaryExpr':
         return this.binary(n, k, span);
       case 'AnchoredExpr':
-      case 'SmoothedExpr':
-        this.fail(n.from, `the ${n.name === 'AnchoredExpr' ? 'anchored' : 'smoothed'} modifier is not supported`);
-        break;
+      case 'SmoothedExpr': {
+        const mode = n.name === 'AnchoredExpr' ? 'anchored' : 'smoothed';
+        return this.postfix(
+          this.expr(k[0]),
+          (inner) => {
+            const vs = inner.type === 'matrixSelector' ? inner.selector : inner.type === 'vectorSelector' ? inner : null;
+            if (!vs || (mode === 'anchored' && inner.type !== 'matrixSelector')) {
+              this.fail(inner.start, `${mode} modifier must be preceded by ${mode === 'anchored' ? 'a range vector selector' : 'an instant or range vector selector'}`);
+            }
+            if (vs.mode) this.fail(n.from, `${mode} modifier may not be combined with ${vs.mode}`);
+            vs.mode = mode;
+            inner.end = n.to;
+            return inner;
+          },
+          n.to,
+        );
+      }
     }
     this.fail(n.from, `unexpected ${n.name}`);
   }
@@ -467,7 +482,7 @@ class Builder {
       matchers.unshift(new Matcher('=', METRIC_NAME, name));
     }
     if (!matchers.some((m) => !m.matchesEmpty())) this.fail(n.from, 'vector selector must contain at least one non-empty matcher');
-    return { type: 'vectorSelector', name, matchers, offset: null, at: null, start: n.from, end: n.to };
+    return { type: 'vectorSelector', name, matchers, offset: null, at: null, mode: null, start: n.from, end: n.to };
   }
 
   private groupingLabels(n: SyntaxNode): string[] {
@@ -734,6 +749,14 @@ export function checkTypes(e: Expr): void {
       for (let i = 0; i < e.args.length; i++) {
         const t = sig.args[Math.min(i, nargs - 1)];
         expectType(e.args[i], t, `call to function ${JSON.stringify(e.func)}`);
+        const a = e.args[i];
+        const mode = a.type === 'matrixSelector' ? a.selector.mode : null;
+        if (mode) {
+          const allowed = mode === 'anchored' ? ANCHORED_FUNCTIONS : SMOOTHED_FUNCTIONS;
+          if (!allowed.has(e.func)) {
+            throw new ParseFailure(a.start, `${mode} modifier can only be used with: ${[...allowed].sort().join(', ')} - not with ${e.func}`);
+          }
+        }
       }
       if (e.func === 'label_replace' || e.func === 'label_join') {
         // Destination label names are validated at evaluation time, as Prometheus does.

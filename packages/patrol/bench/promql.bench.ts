@@ -1,0 +1,228 @@
+// PromQL engine benchmark: dashboard-style 1 h range queries at 15 s steps over generated data
+// (6 h of 15 s samples), timed side by side with Debian's prometheus on the same data (backfilled
+// with promtool into a temporary data dir and queried over HTTP).
+//
+//   PROMQL_BENCH_SERIES=100000 npm run bench -- promql     (default 100,000 series)
+//   PROMQL_BENCH_RUNS=3                                      (timed runs per query, median kept)
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { labelsFromRecord } from '../src/model/labels.js';
+import { Engine } from '../src/promql/engine.js';
+import { MemoryStorage } from '../src/storage/memory.js';
+
+const SERIES = Number(process.env.PROMQL_BENCH_SERIES ?? 100_000);
+const RUNS = Number(process.env.PROMQL_BENCH_RUNS ?? 3);
+const STEP = 15_000;
+const SPAN = 6 * 3600_000;
+const T0 = 1_700_000_000_000;
+const T_END = T0 + SPAN;
+const SAMPLES = SPAN / STEP + 1;
+
+const JOBS = 10;
+const CODES = ['200', '201', '404', '500', '503'];
+const LES = ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '+Inf'];
+
+interface Gen {
+  name: string;
+  labels: Record<string, string>;
+  rate: number;
+}
+
+/** Half the series are request counters (job × instance × code), half histogram buckets (job × instance × le). */
+function seriesList(n: number): Gen[] {
+  const out: Gen[] = [];
+  const counterInstances = Math.max(1, Math.round(n / 2 / (JOBS * CODES.length)));
+  for (let j = 0; j < JOBS; j++)
+    for (let i = 0; i < counterInstances; i++)
+      for (let c = 0; c < CODES.length; c++)
+        out.push({
+          name: 'http_requests_total',
+          labels: { job: `job${j}`, instance: `host${i}:9100`, code: CODES[c] },
+          rate: (c < 2 ? 10 : 0.5) * (1 + ((i * 7 + j) % 5)),
+        });
+  const bucketInstances = Math.max(1, Math.round(n / 2 / (JOBS * LES.length)));
+  for (let j = 0; j < JOBS; j++)
+    for (let i = 0; i < bucketInstances; i++)
+      for (let b = 0; b < LES.length; b++)
+        out.push({
+          name: 'http_request_duration_seconds_bucket',
+          labels: { job: `job${j}`, instance: `host${i}:9100`, le: LES[b] },
+          rate: 2 * (b + 1) * (1 + (i % 3)),
+        });
+  return out;
+}
+
+/** Deterministic counter value at sample k (small jitter so rates vary). */
+function value(g: Gen, k: number, idx: number): number {
+  return Math.floor(g.rate * k * 15 + ((k * 2654435761 + idx * 40503) % 7));
+}
+
+const QUERIES: [string, string][] = [
+  ['sum by code of rate', 'sum by (code) (rate(http_requests_total[5m]))'],
+  ['5xx ratio by job', 'sum by (job) (rate(http_requests_total{code=~"5.."}[5m])) / sum by (job) (rate(http_requests_total[5m]))'],
+  ['p99 histogram_quantile', 'histogram_quantile(0.99, sum by (le, job) (rate(http_request_duration_seconds_bucket[5m])))'],
+  ['topk instances', 'topk(5, sum by (instance) (rate(http_requests_total[5m])))'],
+  ['avg_over_time subquery', 'avg_over_time(sum by (job) (rate(http_requests_total[5m]))[30m:1m])'],
+];
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const addr = srv.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  srv.close();
+  return port;
+}
+
+async function writeOpenMetrics(path: string, gens: Gen[]): Promise<void> {
+  const out = createWriteStream(path);
+  let buf = '';
+  for (let s = 0; s < gens.length; s++) {
+    const g = gens[s];
+    const ls = Object.entries(g.labels)
+      .map(([k, v]) => `${k}="${v}"`)
+      .join(',');
+    const prefix = `${g.name}{${ls}} `;
+    for (let k = 0; k < SAMPLES; k++) {
+      buf += `${prefix}${value(g, k, s)} ${(T0 + k * STEP) / 1000}\n`;
+      if (buf.length > 1 << 20) {
+        if (!out.write(buf)) await once(out, 'drain');
+        buf = '';
+      }
+    }
+  }
+  buf += '# EOF\n';
+  out.end(buf);
+  await once(out, 'finish');
+}
+
+async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildProcess; dir: string } | null> {
+  if (!existsSync('/usr/bin/prometheus') || !existsSync('/usr/bin/promtool')) {
+    console.log('prometheus/promtool not installed: skipping the side-by-side run');
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'promql-bench-'));
+  const om = join(dir, 'data.om');
+  const data = join(dir, 'data');
+  let t = Date.now();
+  await writeOpenMetrics(om, gens);
+  const r = spawnSync('/usr/bin/promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', om, data], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.log(`promtool failed: ${r.stderr.slice(0, 500)}`);
+    return null;
+  }
+  rmSync(om);
+  console.log(`prometheus: backfilled with promtool in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  const cfg = join(dir, 'prometheus.yml');
+  writeFileSync(cfg, 'global:\n  scrape_interval: 1h\n');
+  const port = await freePort();
+  const proc = spawn(
+    '/usr/bin/prometheus',
+    [`--config.file=${cfg}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=100y', '--query.max-samples=500000000'],
+    { stdio: 'ignore' },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  t = Date.now();
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/-/ready`);
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - t > 120_000) {
+      proc.kill();
+      console.log('prometheus did not become ready');
+      return null;
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return { url, proc, dir };
+}
+
+async function main(): Promise<void> {
+  const gens = seriesList(SERIES);
+  console.log(`series ${gens.length}, ${SAMPLES} samples each (6 h at 15 s), ${((gens.length * SAMPLES) / 1e6).toFixed(1)} M samples; load ${loadavg()[0].toFixed(2)}`);
+  const storage = new MemoryStorage();
+  let t = Date.now();
+  for (let s = 0; s < gens.length; s++) {
+    const g = gens[s];
+    const labels = labelsFromRecord({ __name__: g.name, ...g.labels });
+    const app = storage.appender();
+    let ref = 0;
+    for (let k = 0; k < SAMPLES; k++) ref = app.append(ref, labels, T0 + k * STEP, value(g, k, s));
+    app.commit();
+  }
+  console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+  const prom = await startPrometheus(gens);
+  const engine = new Engine({ maxSamples: 500_000_000, timeout: 600_000 });
+  const start = T_END - 3600_000;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const rows: string[] = [];
+  try {
+    for (const [title, q] of QUERIES) {
+      const ours: number[] = [];
+      let peak = 0;
+      let loaded = 0;
+      for (let r = 0; r < RUNS; r++) {
+        gc?.();
+        const base = process.memoryUsage();
+        const baseBytes = base.heapUsed + base.arrayBuffers;
+        let max = baseBytes;
+        const timer = setInterval(() => {
+          const m = process.memoryUsage();
+          max = Math.max(max, m.heapUsed + m.arrayBuffers);
+        }, 5);
+        t = performance.now();
+        const res = await engine.rangeQuery(storage, q, start, T_END, STEP);
+        ours.push(performance.now() - t);
+        clearInterval(timer);
+        const m = process.memoryUsage();
+        max = Math.max(max, m.heapUsed + m.arrayBuffers);
+        peak = Math.max(peak, max - baseBytes);
+        loaded = res.stats.samplesLoaded;
+      }
+      let theirs = NaN;
+      if (prom) {
+        const times: number[] = [];
+        for (let r = 0; r < RUNS; r++) {
+          const body = new URLSearchParams({ query: q, start: String(start / 1000), end: String(T_END / 1000), step: '15' });
+          t = performance.now();
+          const res = await fetch(`${prom.url}/api/v1/query_range`, { method: 'POST', body });
+          const text = await res.text();
+          times.push(performance.now() - t);
+          if (res.status !== 200) throw new Error(`prometheus: ${text.slice(0, 300)}`);
+        }
+        theirs = median(times);
+      }
+      const o = median(ours);
+      const memRatio = peak / (loaded * 16);
+      rows.push(
+        `${title.padEnd(24)} patrol ${o.toFixed(0).padStart(6)} ms  prometheus ${Number.isNaN(theirs) ? '   n/a' : theirs.toFixed(0).padStart(6)} ms  ratio ${(o / theirs).toFixed(2)}x (target <= 1.0)  ` +
+          `samples ${(loaded / 1e6).toFixed(2)} M  peak ${(peak / 1e6).toFixed(0)} MB = ${memRatio.toFixed(2)}x samples*16 B (target <= 2)`,
+      );
+      console.log(rows[rows.length - 1]);
+    }
+  } finally {
+    if (prom) {
+      prom.proc.kill();
+      await once(prom.proc, 'exit');
+      rmSync(prom.dir, { recursive: true, force: true });
+    }
+  }
+  console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+}
+
+await main();

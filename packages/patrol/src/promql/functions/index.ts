@@ -1,0 +1,14 @@
+// PromQL function kernels and signatures. The evaluator owns selection, stepping, labels and
+// annotations' deduplication; these are the per-window and per-sample computations.
+
+export type { ArgType, FunctionSignature } from './signatures.js';
+export { SIGNATURES, AT_MODIFIER_UNSAFE_FUNCTIONS, ANCHORED_FUNCTIONS, SMOOTHED_FUNCTIONS, checkArity, argTypeAt } from './signatures.js';
+export type { RangeWindow, FnContext, RangeKernel } from './range.js';
+export { RANGE_KERNELS, linearRegression } from './range.js';
+export type { ElementwiseKernel } from './elementwise.js';
+export { ELEMENTWISE, clampBoundsEmpty } from './elementwise.js';
+export type { Bucket, BucketQuantileResult } from './histogram.js';
+export { bucketQuantile, bucketQuantileDetailed, bucketFraction } from './histogram.js';
+export { quantile, sortWithNaNFirst } from './quantile.js';
+export { kahanInc } from './kahan.js';
+export { annotations, formatG, mightNotBeCounter, PROMQL_INFO, PROMQL_WARNING } from './annotations.js';
