@@ -94,15 +94,16 @@ const QUERIES: { url: string; form?: string; kind: 'api' | 'engine' }[] = [
   { url: `/api/v1/query_range?query=odd_values&start=${S}&end=${S + 1}&step=0.25`, kind: 'api' },
   { url: `/api/v1/query_range?query=time()&start=${S}&end=${S + 120}&step=1m`, kind: 'api' },
   { url: `/api/v1/query_range?query=up{instance="host2:9100"}&start=${S - 60}&end=${S + 300}&step=45`, kind: 'api' },
-  { url: `/api/v1/query?query=sum by (code) (rate(http_requests_total[5m]))&time=${E}`, kind: 'engine' },
+  // Range windows off the sample grid too (left-open in 3.x, left-closed in 2.x).
+  { url: `/api/v1/query?query=sum by (code) (rate(http_requests_total[5m]))&time=${E - 7}`, kind: 'engine' },
   { url: `/api/v1/query?query=count_values("v", odd_values)&time=${E}`, kind: 'engine' },
   { url: `/api/v1/query?query=rate(up)&time=${E}`, kind: 'engine' },
   { url: `/api/v1/query?query=sum(&time=${E}`, kind: 'engine' },
   { url: `/api/v1/query?query=up + on() group_left up&time=${E}`, kind: 'engine' },
-  { url: `/api/v1/query_range?query=sum by (code) (rate(http_requests_total[5m]))&start=${S + 600}&end=${E}&step=60`, kind: 'engine' },
+  { url: `/api/v1/query_range?query=sum by (code) (rate(http_requests_total[5m]))&start=${S + 593}&end=${E - 7}&step=60`, kind: 'engine' },
   {
     url: '/api/v1/query_range',
-    form: `query=histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))&start=${S + 600}&end=${E}&step=15`,
+    form: `query=histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))&start=${S + 593}&end=${E - 7}&step=15`,
     kind: 'engine',
   },
 ];
