@@ -65,6 +65,33 @@ const LOOKUPS: string[] = [
   '/api/v1/format_query?query=rate(http_requests_total{job="a"}[5m] offset 1m)',
 ];
 
+/** Bad match[] selectors: the API's own selector parser must word its errors as Prometheus does. */
+const BAD_SELECTORS = [
+  'up{a}',
+  'up{a=b}',
+  'up{a="b"',
+  'up)',
+  '{a="b"',
+  'up{,}',
+  'up{a="b",,}',
+  'up{a!"b"}',
+  'sum(up)',
+  'up[5m]',
+  'up offset 5m',
+  'up{a="b"} x',
+  '1',
+  'up{a="\\q"}',
+  'up{1a="b"}',
+  'up{a.b="c"}',
+  'up}',
+  'up]',
+  'a-b',
+  'up{a=~"b" c="d"}',
+  'up{a~"b"}',
+  '{',
+];
+LOOKUPS.push(...BAD_SELECTORS.map((m) => `/api/v1/series?match[]=${encodeURIComponent(m)}`));
+
 /** Requests compared on status and error type only: the wording belongs to the parser in src/promql. */
 const LOOKUPS_TYPE_ONLY: string[] = ['/api/v1/format_query?query=sum('];
 
@@ -114,7 +141,9 @@ function encodeUrl(url: string): string {
   const params = new URLSearchParams();
   for (const part of url.slice(q + 1).split('&')) {
     const eq = part.indexOf('=');
-    params.append(part.slice(0, eq), part.slice(eq + 1));
+    const raw = part.slice(eq + 1);
+    // Values written already percent-encoded (BAD_SELECTORS) are decoded first.
+    params.append(part.slice(0, eq), /%[0-9A-F]{2}/.test(raw) ? decodeURIComponent(raw) : raw);
   }
   return `${url.slice(0, q)}?${params.toString()}`;
 }

@@ -134,5 +134,12 @@ describe('series selectors (match[])', () => {
     assert.throws(() => parseSelector('up{a="b'), /1:6: parse error: unterminated quoted string/);
     assert.throws(() => parseSelector('up{a=~"("}'), /invalid regular expression/);
     assert.throws(() => parseSelector(''), /1:1: parse error/);
+    assert.throws(() => parseSelector('up)'), { message: "1:4: parse error: unexpected right parenthesis ')'" });
+    assert.throws(() => parseSelector('up offset 5m'), { message: '1:4: parse error: unexpected <offset>' });
+    assert.throws(() => parseSelector('1'), { message: '1:1: parse error: unexpected number "1"' });
+    assert.throws(() => parseSelector('a-b'), { message: '1:2: parse error: unexpected <op:->' });
+    assert.throws(() => parseSelector('up{a!"b"}'), { message: `1:5: parse error: unexpected character after '!' inside braces: '"'` });
+    assert.throws(() => parseSelector('up{a.b="c"}'), { message: "1:5: parse error: unexpected character inside braces: '.'" });
+    assert.throws(() => parseSelector('up{a="\\q"}'), { message: "1:6: parse error: unknown escape sequence U+0071 'q'" });
   });
 });
