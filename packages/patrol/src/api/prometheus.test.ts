@@ -163,6 +163,22 @@ describe('Prometheus API over a scripted engine', () => {
     assert.equal(engine.last?.step, 250);
   });
 
+  it('limits the series of query results with a warning', async () => {
+    let r = await json(app, '/api/v1/query?query=vector&time=1&limit=1');
+    assert.deepEqual(r.body, {
+      status: 'success',
+      data: { resultType: 'vector', result: [{ metric: { __name__: 'm', a: 'x<y' }, value: [1, '1e-07'] }] },
+      warnings: ['results truncated due to limit'],
+    });
+    r = await json(app, '/api/v1/query_range?query=big&start=0&end=100&step=1&limit=2');
+    assert.equal((r.body.data as { result: unknown[] }).result.length, 2);
+    assert.deepEqual(r.body.warnings, ['w', 'results truncated due to limit']);
+    r = await json(app, '/api/v1/query?query=vector&time=1&limit=2');
+    assert.equal(r.body.warnings, undefined);
+    r = await json(app, '/api/v1/query?query=vector&time=1&limit=x');
+    assert.equal(r.status, 400);
+  });
+
   it('streams results too large for one string, with the same JSON', async () => {
     const r = await json(app, '/api/v1/query_range?query=big&start=0&end=100&step=1');
     assert.equal(r.status, 200);

@@ -238,6 +238,7 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
       }
     }
     const wantStats = p.get('stats') !== '';
+    const limit = p.limit();
 
     const gone = new AbortController();
     const onClose = () => {
@@ -260,7 +261,17 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
       const r = await run({ signal, lookbackDelta });
       const total = performance.now() - t0;
       const stats = wantStats ? statsJSON(r.stats, total, Math.max(0, total - r.stats.evalMs)) : undefined;
-      return { data: queryDataParts(r.value, stats), warnings: r.warnings, infos: r.infos };
+      let value = r.value;
+      let warnings = r.warnings;
+      // Prometheus 3's limit on /query and /query_range: at most that many series, with a warning.
+      if (limit > 0 && value.type === 'vector' && value.samples.length > limit) {
+        value = { type: 'vector', samples: value.samples.slice(0, limit) };
+        warnings = [...warnings, 'results truncated due to limit'];
+      } else if (limit > 0 && value.type === 'matrix' && value.series.length > limit) {
+        value = { type: 'matrix', series: value.series.slice(0, limit) };
+        warnings = [...warnings, 'results truncated due to limit'];
+      }
+      return { data: queryDataParts(value, stats), warnings, infos: r.infos };
     } catch (e) {
       if (timer?.signal.aborted && !gone.signal.aborted) throw new APIError('timeout', 'query timed out in expression evaluation');
       if (gone.signal.aborted) throw new APIError('canceled', 'query was canceled in expression evaluation');
