@@ -64,8 +64,9 @@ class Deadline {
   }
 }
 
+/** Dropping the metric name also drops the type and unit metadata labels (Prometheus 3). */
 function dropNameLabels(ls: Labels): Labels {
-  return ls.filter((l) => l.name !== METRIC_NAME);
+  return ls.filter((l) => l.name !== METRIC_NAME && l.name !== '__type__' && l.name !== '__unit__');
 }
 
 function goFormatFloat(v: number): string {
@@ -138,6 +139,7 @@ class Evaluation {
     private readonly lookback: number,
     private readonly maxSamples: number,
     private readonly deadline: Deadline,
+    readonly isRange: boolean,
   ) {}
 
   private addSamples(n: number): void {
@@ -381,6 +383,13 @@ class Evaluation {
         return { kind: 'scalar', v: ts.map((t) => t / 1000) };
       case 'pi':
         return { kind: 'scalar', v: new Float64Array(n).fill(Math.PI) };
+      case 'min_of':
+      case 'max_of': {
+        const [a, b] = await this.scalarArgs(e.args, ts);
+        const v = new Float64Array(n);
+        for (let i = 0; i < n; i++) v[i] = Number.isNaN(a[i]) || Number.isNaN(b[i]) ? NaN : f === 'min_of' ? Math.min(a[i], b[i]) : Math.max(a[i], b[i]);
+        return { kind: 'scalar', v };
+      }
       case 'start':
         return { kind: 'scalar', v: new Float64Array(n).fill(this.queryStart / 1000) };
       case 'end':
@@ -442,12 +451,14 @@ class Evaluation {
       case 'sort_by_label':
       case 'sort_by_label_desc':
         // Ordering only matters for instant queries; the engine orders the final vector.
+        if (this.isRange) this.warnings.add(annotations.sortIneffectiveForRange());
         return { kind: 'vector', series: await this.vectorArg(e.args[0], ts) };
       case 'label_replace':
         return this.labelReplace(e, ts);
       case 'label_join':
         return this.labelJoin(e, ts);
       case 'histogram_quantile':
+      case 'histogram_quantiles':
       case 'histogram_fraction':
         return this.histogramFn(e, ts);
       case 'histogram_count':
@@ -459,7 +470,7 @@ class Evaluation {
         await this.vectorArg(e.args[0], ts);
         return { kind: 'vector', series: [] };
       case 'info':
-        return { kind: 'vector', series: await this.vectorArg(e.args[0], ts) };
+        return this.info(e, ts);
       case 'clamp':
       case 'clamp_min':
       case 'clamp_max':
@@ -493,6 +504,90 @@ class Evaluation {
       return { kind: 'vector', series: out };
     }
     throw new QueryError('bad_data', `function "${f}" is not implemented`);
+  }
+
+  /** info(v, selector): adds the data labels of matching info series (by instance and job). */
+  private async info(e: Call, ts: Float64Array): Promise<Result> {
+    const n = ts.length;
+    const base = await this.vectorArg(e.args[0], ts);
+    const sel = e.args[1] ? unwrapParens(e.args[1]) : null;
+    const all = sel && sel.type === 'vectorSelector' ? sel.matchers : [];
+    let nameMatchers = all.filter((m) => m.name === METRIC_NAME);
+    const dataMatchers = all.filter((m) => m.name !== METRIC_NAME);
+    if (nameMatchers.length === 0) nameMatchers = [new Matcher('=', METRIC_NAME, 'target_info')];
+    const identifying = ['instance', 'job'];
+    const infoSel: VectorSelector = {
+      type: 'vectorSelector',
+      name: '',
+      matchers: [...nameMatchers, ...dataMatchers],
+      offset: null,
+      at: null,
+      mode: null,
+      start: 0,
+      end: 0,
+    };
+    const { series: infos, sampleTs } = await this.instantSelector(infoSel, ts);
+    const byId = new Map<string, number[]>();
+    const exactName = nameMatchers.some((m) => m.type === '=');
+    for (let k = 0; k < infos.length; k++) {
+      // Without an exact name, only metrics named like info metrics (*_info) enrich.
+      if (!exactName && !getLabel(infos[k].labels, METRIC_NAME).endsWith('_info')) continue;
+      const id = identifying.map((l) => getLabel(infos[k].labels, l)).join('\xff');
+      const a = byId.get(id);
+      if (a) a.push(k);
+      else byId.set(id, [k]);
+    }
+    const dataNames = new Set(dataMatchers.map((m) => m.name));
+    const emptyOk = dataMatchers.every((m) => m.matchesEmpty());
+    const out = new Map<string, StepSeries>();
+    const add = (labels: Labels, i: number, x: number, dropName: boolean): void => {
+      const key = labelsKey(labels);
+      let o = out.get(key);
+      if (!o) out.set(key, (o = { labels, v: new Float64Array(n), has: new Uint8Array(n), dropName }));
+      o.v[i] = x;
+      o.has[i] = 1;
+    };
+    for (const s of base) {
+      const name = getLabel(s.labels, METRIC_NAME);
+      const isInfo = nameMatchers.some((m) => m.type === '=' || m.type === '=~') && nameMatchers.every((m) => m.matches(name));
+      const cands = isInfo ? undefined : byId.get(identifying.map((l) => getLabel(s.labels, l)).join('\xff'));
+      for (let i = 0; i < n; i++) {
+        if (!s.has[i]) continue;
+        if (isInfo) {
+          add(s.labels, i, s.v[i], s.dropName);
+          continue;
+        }
+        // The latest sample per info metric name wins.
+        const best = new Map<string, number>();
+        for (const k of cands ?? []) {
+          if (!infos[k].has[i]) continue;
+          const nm = getLabel(infos[k].labels, METRIC_NAME);
+          const prev = best.get(nm);
+          if (prev === undefined || sampleTs[k][i] > sampleTs[prev][i]) best.set(nm, k);
+        }
+        if (best.size === 0) {
+          if (emptyOk) add(s.labels, i, s.v[i], s.dropName);
+          continue;
+        }
+        let ls = s.labels;
+        const added = new Map<string, string>();
+        for (const k of best.values()) {
+          for (const l of infos[k].labels) {
+            if (l.name === METRIC_NAME || identifying.includes(l.name)) continue;
+            if (dataNames.size > 0 && !dataNames.has(l.name)) continue;
+            if (getLabel(s.labels, l.name) !== '') continue;
+            const prev = added.get(l.name);
+            if (prev !== undefined && prev !== l.value) {
+              throw new QueryError('execution', `conflicting label ${JSON.stringify(l.name)}: info series disagree (${JSON.stringify(prev)} and ${JSON.stringify(l.value)})`);
+            }
+            added.set(l.name, l.value);
+            ls = withLabel(ls, l.name, l.value);
+          }
+        }
+        add(ls, i, s.v[i], s.dropName);
+      }
+    }
+    return { kind: 'vector', series: [...out.values()] };
   }
 
   private async clamp(e: Call, ts: Float64Array): Promise<Result> {
@@ -566,6 +661,8 @@ class Evaluation {
         if (hi < lo) hi = lo;
         while (hi < s.t.length && s.t[hi] <= end + after) hi++;
         if (hi === lo) continue;
+        // A smoothed window needs data up to its end, not only after it.
+        if (after > 0 && s.t[lo] > end) continue;
         for (let k = 0; k < params.length; k++) p[k] = params[k][i];
         const w = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: arg.mode ?? undefined };
         const r = kernel(w, p, ctx);
@@ -621,11 +718,35 @@ class Evaluation {
     return { kind: 'vector', series: out };
   }
 
+  /** histogram_quantile, histogram_quantiles and histogram_fraction over classic `le` buckets. */
   private async histogramFn(e: Call, ts: Float64Array): Promise<Result> {
     const n = ts.length;
-    const isQuantile = e.func === 'histogram_quantile';
-    const params = await this.scalarArgs(e.args.slice(0, -1), ts);
-    const series = await this.vectorArg(e.args[e.args.length - 1], ts);
+    const f = e.func;
+    let vecArg: Expr;
+    let scalarArgs: Expr[];
+    let qLabel = '';
+    if (f === 'histogram_quantiles') {
+      vecArg = e.args[0];
+      qLabel = this.stringArg(e.args[1]);
+      scalarArgs = e.args.slice(2);
+    } else {
+      vecArg = e.args[e.args.length - 1];
+      scalarArgs = e.args.slice(0, -1);
+    }
+    const params = await this.scalarArgs(scalarArgs, ts);
+    if (f !== 'histogram_fraction') {
+      for (const p of params) {
+        for (let i = 0; i < n; i++) {
+          const q = p[i];
+          if (Number.isNaN(q) || q < 0 || q > 1) {
+            this.warnings.add(annotations.invalidQuantile(q));
+            break;
+          }
+        }
+      }
+    }
+    const series = await this.vectorArg(vecArg, ts);
+    // Buckets of one histogram share all labels but `le` (the metric name included).
     const groups = new Map<string, { labels: Labels; name: string; members: { le: number; s: StepSeries }[] }>();
     for (const s of series) {
       const leText = getLabel(s.labels, 'le');
@@ -634,33 +755,47 @@ class Evaluation {
         this.warnings.add(annotations.badBucketLabel(getLabel(s.labels, METRIC_NAME), leText));
         continue;
       }
-      const labels = s.labels.filter((l) => l.name !== 'le' && l.name !== METRIC_NAME);
+      const labels = s.labels.filter((l) => l.name !== 'le');
       const key = labelsKey(labels);
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { labels, name: getLabel(s.labels, METRIC_NAME), members: [] }));
       g.members.push({ le, s });
     }
     const out: StepSeries[] = [];
+    const outputs = f === 'histogram_quantiles' ? params.length : 1;
     for (const g of groups.values()) {
-      const v = new Float64Array(n);
-      const has = new Uint8Array(n);
+      const vs: Float64Array[] = [];
+      const hs: Uint8Array[] = [];
+      for (let o = 0; o < outputs; o++) {
+        vs.push(new Float64Array(n));
+        hs.push(new Uint8Array(n));
+      }
       let any = false;
       for (let i = 0; i < n; i++) {
         const buckets: { upper: number; count: number }[] = [];
         for (const m of g.members) if (m.s.has[i]) buckets.push({ upper: m.le, count: m.s.v[i] });
         if (buckets.length === 0) continue;
         buckets.sort((a, b) => a.upper - b.upper);
-        if (isQuantile) {
-          const q = params[0][i];
-          if (Number.isNaN(q) || q < 0 || q > 1) this.warnings.add(annotations.invalidQuantile(q));
-          const r = bucketQuantileDetailed(q, buckets);
-          if (r.forcedMonotonicity) this.infos.add(annotations.histogramQuantileForcedMonotonicity(g.name));
-          v[i] = r.value;
-        } else v[i] = bucketFraction(params[0][i], params[1][i], buckets);
-        has[i] = 1;
+        for (let o = 0; o < outputs; o++) {
+          if (f === 'histogram_fraction') vs[o][i] = bucketFraction(params[0][i], params[1][i], buckets);
+          else {
+            const r = bucketQuantileDetailed(params[f === 'histogram_quantiles' ? o : 0][i], buckets);
+            if (r.forcedMonotonicity) this.infos.add(annotations.histogramQuantileForcedMonotonicity(g.name));
+            vs[o][i] = r.value;
+          }
+          hs[o][i] = 1;
+        }
         any = true;
       }
-      if (any) out.push({ labels: g.labels, v, has, dropName: false });
+      if (!any) continue;
+      for (let o = 0; o < outputs; o++) {
+        let labels = g.labels;
+        if (f === 'histogram_quantiles') {
+          const q = params[o][0];
+          labels = withLabel(labels, qLabel, Number.isInteger(q) ? q.toFixed(1) : goFormatFloat(q));
+        }
+        out.push({ labels, v: vs[o], has: hs[o], dropName: true });
+      }
     }
     return { kind: 'vector', series: out };
   }
@@ -677,18 +812,21 @@ class Evaluation {
     const grouping = new Set(e.grouping);
     const groupLabels = (ls: Labels): Labels =>
       e.without ? ls.filter((l) => l.name !== METRIC_NAME && !grouping.has(l.name)) : ls.filter((l) => grouping.has(l.name));
-    const groups = new Map<string, { labels: Labels; members: StepSeries[] }>();
-    const order: { labels: Labels; members: StepSeries[] }[] = [];
+    // Groups are formed before a pending metric-name removal (Prometheus 3's delayed removal):
+    // `by (__name__)` keeps the name and the group inherits the removal from its members.
+    const groups = new Map<string, { labels: Labels; members: StepSeries[]; dropName: boolean }>();
+    const order: { labels: Labels; members: StepSeries[]; dropName: boolean }[] = [];
     for (const s of series) {
-      const labels = groupLabels(s.dropName ? dropNameLabels(s.labels) : s.labels);
+      const labels = groupLabels(s.labels);
       const key = labelsKey(labels);
       let g = groups.get(key);
       if (!g) {
-        g = { labels, members: [] };
+        g = { labels, members: [], dropName: false };
         groups.set(key, g);
         order.push(g);
       }
       g.members.push(s);
+      if (s.dropName) g.dropName = true;
     }
     if (e.op === 'count_values') {
       if (!validLabelName(label)) throw new QueryError('bad_data', `invalid label name ${JSON.stringify(label)}`);
@@ -806,7 +944,7 @@ class Evaluation {
             break;
         }
       }
-      if (has.some((x) => x)) out.push({ labels: g.labels, v, has, dropName: false });
+      if (has.some((x) => x)) out.push({ labels: g.labels, v, has, dropName: g.dropName && grouping.has(METRIC_NAME) && !e.without });
     }
     if (e.op === 'quantile' && param) {
       for (let i = 0; i < n; i++) {
@@ -1043,7 +1181,9 @@ class Evaluation {
         }
         let ov: number;
         if (!os) {
-          const fv = fill ? (swap ? fill.lhs : fill.rhs) : null;
+          // Prometheus applies fill_right to a missing "one" side and fill_left to a missing
+          // "many" side, also under group_right.
+          const fv = fill ? fill.rhs : null;
           if (fv === null || fv === undefined) continue;
           ov = fv;
         } else ov = os.v[i];
@@ -1081,7 +1221,7 @@ class Evaluation {
     }
     if (fill) {
       // Series of the "one" side without a partner on the "many" side.
-      const fv = swap ? fill.rhs : fill.lhs;
+      const fv = fill.lhs;
       if (fv !== null && fv !== undefined) {
         const manyBySig = new Map<string, StepSeries[]>();
         for (const s of many) {
@@ -1102,12 +1242,11 @@ class Evaluation {
               if (x === 0) continue;
               x = a;
             }
-            let ls: Labels = m.on ? os.labels.filter((l) => onNames.has(l.name)) : os.labels.filter((l) => !onNames.has(l.name));
-            if (m.card === 'one-to-one') ls = m.on ? ls : ls;
-            const key = labelsKey(ls) + (dropName || os.dropName ? '\x00d' : '');
+            const ls: Labels = m.on ? os.labels.filter((l) => onNames.has(l.name)) : os.labels.filter((l) => !onNames.has(l.name));
+            const key = labelsKey(ls) + '\x00d';
             let o = outMap.get(key);
             if (!o) {
-              o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: dropName || os.dropName };
+              o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: true };
               outMap.set(key, o);
               outList.push(o);
             }
@@ -1474,7 +1613,7 @@ export class Engine implements QueryEngine {
     try {
       const deadline = new Deadline(began + this.timeout, opts.signal, this.timeout);
       deadline.check();
-      const ev = new Evaluation(q, start, end, step, opts.lookbackDelta ?? this.lookbackDelta, this.maxSamples, deadline);
+      const ev = new Evaluation(q, start, end, step, opts.lookbackDelta ?? this.lookbackDelta, this.maxSamples, deadline, step > 0);
       const value = await body(ev);
       return {
         value,

@@ -129,6 +129,14 @@ export function formatExpr(e: Expr): string {
         if (m.card === 'many-to-one') mod += ` group_left${m.include.length ? grouping(m.include) : ''}`;
         if (m.card === 'one-to-many') mod += ` group_right${m.include.length ? grouping(m.include) : ''}`;
       }
+      if (e.fill) {
+        const f = e.fill;
+        if (f.lhs !== null && f.rhs !== null && Object.is(f.lhs, f.rhs)) mod += ` fill(${formatNumber(f.lhs)})`;
+        else {
+          if (f.lhs !== null) mod += ` fill_left(${formatNumber(f.lhs)})`;
+          if (f.rhs !== null) mod += ` fill_right(${formatNumber(f.rhs)})`;
+        }
+      }
       return `${formatExpr(e.lhs)} ${e.op}${mod} ${formatExpr(e.rhs)}`;
     }
   }

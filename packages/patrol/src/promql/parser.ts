@@ -52,11 +52,81 @@ export function parseError(text: string, pos: number, msg: string): QueryError {
   return new QueryError('bad_data', `${p.line}:${p.column}: parse error: ${msg}`, p);
 }
 
+/**
+ * Go accepts number literals with a trailing dot (`1.`); the lezer grammar does not. Replaces
+ * such a dot by a space (positions stay the same), outside strings and identifiers.
+ */
+function normalizeTrailingDots(text: string): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c) j += text[j] === '\\' && c !== '`' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j;
+      continue;
+    }
+    if (c === '#') {
+      const j = text.indexOf('\n', i);
+      const e = j < 0 ? text.length : j;
+      out += text.slice(i, e);
+      i = e - 1;
+      continue;
+    }
+    if (/[0-9]/.test(c) && !/[a-zA-Z_:0-9.]/.test(text[i - 1] ?? ' ')) {
+      let j = i;
+      while (j < text.length && /[0-9_]/.test(text[j])) j++;
+      out += text.slice(i, j);
+      if (text[j] === '.' && !/[0-9]/.test(text[j + 1] ?? '')) {
+        out += ' ';
+        j++;
+      }
+      i = j - 1;
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+/**
+ * Functions newer than the lezer grammar: their names are swapped for a known function name of
+ * the same length before lezer runs, and restored from the positions afterwards.
+ */
+const ALIASES: Record<string, string> = { min_of: 'minute', max_of: 'minute' };
+
+function substituteAliases(text: string, withAliases: boolean): { text: string; names: Map<number, string> } {
+  const names = new Map<number, string>();
+  const out = text.replace(/\b(min_of|max_of)(?=\s*\()|\b(step|range)(?=\s*\(\s*\))/gi, (m: string, alias: string | undefined, fn: string | undefined, pos: number) => {
+    if (alias && withAliases) {
+      const lower = alias.toLowerCase();
+      names.set(pos, lower);
+      return ALIASES[lower];
+    }
+    return fn ? fn.toLowerCase() : m;
+  });
+  return { text: out, names };
+}
+
 /** Parses and type-checks a PromQL expression; throws QueryError('bad_data'). */
 export function parseExpr(text: string): Expr {
   try {
-    const b = new Builder(text);
-    const e = b.build();
+    let src = /\d\.(?!\d)/.test(text) ? normalizeTrailingDots(text) : text;
+    if (/step|range/i.test(src)) src = substituteAliases(src, false).text;
+    let e: Expr;
+    try {
+      e = new Builder(src).build();
+    } catch (err) {
+      // min_of/max_of as scalar functions (outside durations) are not in the lezer grammar.
+      if (!/min_of|max_of/i.test(src)) throw err;
+      const sub = substituteAliases(src, true);
+      try {
+        e = new Builder(sub.text, sub.names).build();
+      } catch {
+        throw err;
+      }
+    }
     checkTypes(e);
     return e;
   } catch (err) {
@@ -246,7 +316,10 @@ const EXPR_NODES: ReadonlySet<string> = new Set([
 ]);
 
 class Builder {
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly aliases: ReadonlyMap<number, string> = new Map(),
+  ) {}
 
   private src(n: { from: number; to: number }): string {
     return this.text.slice(n.from, n.to);
@@ -380,7 +453,7 @@ class Builder {
         return { type: 'unary', op, expr: e, ...span };
       }
       case 'FunctionCall': {
-        const name = this.src(k[0]);
+        const name = this.aliases.get(k[0].from) ?? this.src(k[0]);
         const body = k[1];
         const args = children(body).filter((c) => EXPR_NODES.has(c.name)).map((c) => this.expr(c));
         if (!FUNCTIONS.has(name)) this.fail(n.from, `unknown function with name "${name}"`);
@@ -481,7 +554,6 @@ class Builder {
       }
       matchers.unshift(new Matcher('=', METRIC_NAME, name));
     }
-    if (!matchers.some((m) => !m.matchesEmpty())) this.fail(n.from, 'vector selector must contain at least one non-empty matcher');
     return { type: 'vectorSelector', name, matchers, offset: null, at: null, mode: null, start: n.from, end: n.to };
   }
 
@@ -703,6 +775,10 @@ export function exprType(e: Expr): ValueType {
   }
 }
 
+function checkSelector(vs: VectorSelector): void {
+  if (!vs.matchers.some((m) => !m.matchesEmpty())) throw new ParseFailure(vs.start, 'vector selector must contain at least one non-empty matcher');
+}
+
 function expectType(e: Expr, want: ValueType, context: string): void {
   const got = exprType(e);
   if (got !== want) throw new ParseFailure(e.start, `expected type ${typeName(want)} in ${context}, got ${typeName(got)}`);
@@ -713,9 +789,12 @@ export function checkTypes(e: Expr): void {
   switch (e.type) {
     case 'number':
     case 'string':
+      return;
     case 'vectorSelector':
+      checkSelector(e);
       return;
     case 'matrixSelector':
+      checkSelector(e.selector);
       return;
     case 'subquery': {
       const t = exprType(e.expr);
@@ -754,14 +833,22 @@ export function checkTypes(e: Expr): void {
         if (mode) {
           const allowed = mode === 'anchored' ? ANCHORED_FUNCTIONS : SMOOTHED_FUNCTIONS;
           if (!allowed.has(e.func)) {
-            throw new ParseFailure(a.start, `${mode} modifier can only be used with: ${[...allowed].sort().join(', ')} - not with ${e.func}`);
+            // Prometheus reports this one without a position.
+            throw new QueryError('bad_data', `${mode} modifier can only be used with: ${[...allowed].sort().join(', ')} - not with ${e.func}`);
           }
         }
       }
       if (e.func === 'label_replace' || e.func === 'label_join') {
         // Destination label names are validated at evaluation time, as Prometheus does.
       }
-      for (const a of e.args) checkTypes(a);
+      for (let i = 0; i < e.args.length; i++) {
+        // info()'s second argument selects info series and may match the empty string.
+        if (e.func === 'info' && i === 1) {
+          if (e.args[i].type !== 'vectorSelector') throw new ParseFailure(e.args[i].start, 'expected a label selector as the second argument of info()');
+          continue;
+        }
+        checkTypes(e.args[i]);
+      }
       return;
     }
     case 'aggregate': {

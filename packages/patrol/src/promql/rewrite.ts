@@ -19,6 +19,10 @@ const TIME_DEPENDENT: ReadonlySet<string> = new Set([
   'vector',
   'scalar',
   'pi',
+  'start',
+  'end',
+  'step',
+  'range',
 ]);
 
 function walk(e: Expr, t: number, inPinned: boolean): boolean {

@@ -15,9 +15,16 @@ export interface FunctionSignature {
 
 const TYPES: Record<string, ValueType> = { scalar: 'scalar', instant: 'vector', range: 'matrix', string: 'string' };
 
-export const FUNCTIONS: ReadonlyMap<string, FunctionSignature> = new Map(
-  Object.values(SIGNATURES).map((s) => [
+/** Scalar functions the engine implements itself, beyond the kernels' list. */
+const EXTRA: FunctionSignature[] = [
+  { name: 'min_of', args: ['scalar', 'scalar'], variadic: 0, returns: 'scalar', keepsName: false },
+  { name: 'max_of', args: ['scalar', 'scalar'], variadic: 0, returns: 'scalar', keepsName: false },
+];
+
+export const FUNCTIONS: ReadonlyMap<string, FunctionSignature> = new Map([
+  ...Object.values(SIGNATURES).map((s): [string, FunctionSignature] => [
     s.name,
     { name: s.name, args: s.args.map((a) => TYPES[a]), variadic: s.variadic, returns: TYPES[s.returns], keepsName: s.keepsName === true },
   ]),
-);
+  ...EXTRA.filter((s) => !(s.name in SIGNATURES)).map((s): [string, FunctionSignature] => [s.name, s]),
+]);
