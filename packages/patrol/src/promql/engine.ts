@@ -11,7 +11,7 @@ import type { Queryable } from '../storage/interface.js';
 import { loadSamples } from '../storage/interface.js';
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
-import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, type RangeKernel } from './kernels.js';
+import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, mightNotBeCounter, type RangeKernel } from './kernels.js';
 import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
@@ -126,7 +126,10 @@ function unwrapParens(e: Expr): Expr {
 
 /** Evaluation state for one query. */
 class Evaluation {
+  /** Samples held at once (loaded plus computed points), checked against maxSamples. */
   samples = 0;
+  /** Samples read from storage. */
+  loaded = 0;
   readonly warnings = new Set<string>();
   readonly infos = new Set<string>();
   private opsSinceYield = 0;
@@ -186,6 +189,7 @@ class Evaluation {
         const s = set.at();
         const { timestamps, values } = loadSamples(s.iterator(), mint, maxt);
         this.addSamples(timestamps.length);
+        this.loaded += timestamps.length;
         out.push({ labels: s.labels, t: timestamps, v: values });
         await this.tick();
       }
@@ -641,6 +645,8 @@ class Evaluation {
       warn: (m: string) => warnings.add(m),
       info: (m: string) => infos.add(m),
     };
+    // rate/increase/delta without modifiers run inline: no window objects per step.
+    const fast = arg.mode ? null : FAST_RATES[e.func] ?? null;
     const out: StepSeries[] = [];
     for (const s of arg.series) {
       const v = new Float64Array(n);
@@ -648,7 +654,9 @@ class Evaluation {
       let any = false;
       let lo = 0;
       let hi = 0;
+      let warnedNonCounter = false;
       const name = getLabel(s.labels, METRIC_NAME);
+      const notCounter = fast !== null && fast.counter && mightNotBeCounter(name);
       for (let i = 0; i < n; i++) {
         const end = arg.ends[i];
         const start = end - arg.range;
@@ -663,9 +671,18 @@ class Evaluation {
         if (hi === lo) continue;
         // A smoothed window needs data up to its end, not only after it.
         if (after > 0 && s.t[lo] > end) continue;
-        for (let k = 0; k < params.length; k++) p[k] = params[k][i];
-        const w = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: arg.mode ?? undefined };
-        const r = kernel(w, p, ctx);
+        let r: number | null;
+        if (fast !== null) {
+          r = extrapolatedRate(s.t, s.v, lo, hi, start, end, fast.counter, fast.rate);
+          if (r !== null && notCounter && !warnedNonCounter) {
+            warnedNonCounter = true;
+            this.infos.add(annotations.possibleNonCounter(name));
+          }
+        } else {
+          for (let k = 0; k < params.length; k++) p[k] = params[k][i];
+          const w = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: arg.mode ?? undefined };
+          r = kernel(w, p, ctx);
+        }
         if (r === null) continue;
         v[i] = r;
         has[i] = 1;
@@ -850,6 +867,13 @@ class Evaluation {
       return { kind: 'vector', series: this.selectK(e.op, order, param!, n) };
     }
     const out: StepSeries[] = [];
+    if (e.op === 'sum' || e.op === 'count' || e.op === 'group' || e.op === 'min' || e.op === 'max') {
+      for (const g of order) {
+        const r = simpleAggregate(e.op, g.members, n);
+        if (r) out.push({ labels: g.labels, v: r.v, has: r.has, dropName: g.dropName && grouping.has(METRIC_NAME) && !e.without });
+      }
+      return { kind: 'vector', series: out };
+    }
     for (const g of order) {
       const v = new Float64Array(n);
       const has = new Uint8Array(n);
@@ -866,7 +890,7 @@ class Evaluation {
           if (!s.has[i]) continue;
           const x = s.v[i];
           count++;
-          switch (e.op) {
+          switch (e.op as string) {
             case 'sum':
             case 'avg': {
               if (count === 1) {
@@ -916,7 +940,7 @@ class Evaluation {
         }
         if (count === 0) continue;
         has[i] = 1;
-        switch (e.op) {
+        switch (e.op as string) {
           case 'sum':
             v[i] = acc + comp;
             break;
@@ -1265,9 +1289,92 @@ function validLabelName(s: string): boolean {
   return s !== '' && !s.includes('\ufffd');
 }
 
+const FAST_RATES: Record<string, { counter: boolean; rate: boolean } | undefined> = {
+  rate: { counter: true, rate: true },
+  increase: { counter: true, rate: false },
+  delta: { counter: false, rate: false },
+};
+
+/**
+ * Prometheus's extrapolated rate over samples [lo, hi) of a series in the window (start, end]
+ * (same numerics as the rate kernel in functions/range.ts, on indices instead of subarrays).
+ */
+function extrapolatedRate(t: Float64Array, v: Float64Array, lo: number, hi: number, start: number, end: number, isCounter: boolean, isRate: boolean): number | null {
+  const n = hi - lo;
+  if (n < 2) return null;
+  const last = hi - 1;
+  let result = v[last] - v[lo];
+  if (isCounter) {
+    for (let i = lo + 1; i < hi; i++) if (v[i] < v[i - 1]) result += v[i - 1];
+  }
+  let durationToStart = (t[lo] - start) / 1000;
+  let durationToEnd = (end - t[last]) / 1000;
+  const sampledInterval = (t[last] - t[lo]) / 1000;
+  const avg = sampledInterval / (n - 1);
+  const threshold = avg * 1.1;
+  if (durationToStart >= threshold) durationToStart = avg / 2;
+  if (isCounter) {
+    let durationToZero = durationToStart;
+    if (result > 0 && v[lo] >= 0) durationToZero = sampledInterval * (v[lo] / result);
+    if (durationToZero < durationToStart) durationToStart = durationToZero;
+  }
+  if (durationToEnd >= threshold) durationToEnd = avg / 2;
+  let factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval;
+  if (isRate) factor /= (end - start) / 1000;
+  return result * factor;
+}
+
 function matchGroupLabels(ls: Labels, m: VectorMatching): Labels {
   const names = new Set(m.labels);
   return m.on ? ls.filter((l) => names.has(l.name)) : ls.filter((l) => l.name !== METRIC_NAME && !names.has(l.name));
+}
+
+/** sum, count, group, min, max of one group, member by member over all steps. */
+function simpleAggregate(op: 'sum' | 'count' | 'group' | 'min' | 'max', members: StepSeries[], n: number): { v: Float64Array; has: Uint8Array } | null {
+  const v = new Float64Array(n);
+  const has = new Uint8Array(n);
+  const comp = op === 'sum' ? new Float64Array(n) : null;
+  let any = false;
+  for (const s of members) {
+    const sv = s.v;
+    const sh = s.has;
+    for (let i = 0; i < n; i++) {
+      if (!sh[i]) continue;
+      const x = sv[i];
+      if (!has[i]) {
+        has[i] = 1;
+        any = true;
+        v[i] = op === 'count' || op === 'group' ? 1 : x;
+        continue;
+      }
+      switch (op) {
+        case 'sum': {
+          const sum = v[i];
+          const t = sum + x;
+          if (Number.isFinite(t)) {
+            if (Math.abs(sum) >= Math.abs(x)) comp![i] += sum - t + x;
+            else comp![i] += x - t + sum;
+          } else comp![i] = 0;
+          v[i] = t;
+          break;
+        }
+        case 'count':
+          v[i]++;
+          break;
+        case 'group':
+          break;
+        case 'min':
+          if (v[i] > x || Number.isNaN(v[i])) v[i] = x;
+          break;
+        case 'max':
+          if (v[i] < x || Number.isNaN(v[i])) v[i] = x;
+          break;
+      }
+    }
+  }
+  if (!any) return null;
+  if (comp) for (let i = 0; i < n; i++) if (has[i] && Number.isFinite(v[i])) v[i] += comp[i];
+  return { v, has };
 }
 
 function kahanAdd(x: number, sum: number, c: number): [number, number] {
@@ -1619,7 +1726,7 @@ export class Engine implements QueryEngine {
         value,
         warnings: [...ev.warnings],
         infos: [...ev.infos],
-        stats: { samplesLoaded: ev.samples, evalMs: Date.now() - began },
+        stats: { samplesLoaded: ev.loaded, evalMs: Date.now() - began },
       };
     } finally {
       this.gate.leave();
