@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { labelsFromRecord } from '../model/labels.js';
@@ -177,6 +178,23 @@ describe('Prometheus API over a scripted engine', () => {
     assert.equal(r.body.warnings, undefined);
     r = await json(app, '/api/v1/query?query=vector&time=1&limit=x');
     assert.equal(r.status, 400);
+  });
+
+  it('compresses like Prometheus: first of gzip or deflate in Accept-Encoding', async () => {
+    const plain = await app.inject({ method: 'GET', url: '/api/v1/labels' });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const gz = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { 'accept-encoding': 'br, gzip, deflate' } });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(gz.rawPayload).toString(), plain.body);
+    const df = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { 'accept-encoding': 'deflate, gzip' } });
+    assert.equal(df.headers['content-encoding'], 'deflate');
+    assert.equal(inflateSync(df.rawPayload).toString(), plain.body);
+    const q = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { 'accept-encoding': 'gzip;q=1.0' } });
+    assert.equal(q.headers['content-encoding'], undefined);
+    const big = await app.inject({ method: 'GET', url: '/api/v1/query_range?query=big&start=0&end=100&step=1', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(big.headers['content-encoding'], 'gzip');
+    const body = JSON.parse(gunzipSync(big.rawPayload).toString()) as { data: { result: unknown[] } };
+    assert.equal(body.data.result.length, 1000);
   });
 
   it('streams results too large for one string, with the same JSON', async () => {

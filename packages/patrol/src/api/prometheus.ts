@@ -6,6 +6,8 @@
 // canceled 499, timeout 503, unavailable 503, internal 500, not_found 404.
 
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { createDeflate, createGzip, deflate, gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { stringify as yamlStringify } from 'yaml';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
@@ -132,19 +134,27 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
               out = await handler(params, req, reply);
             } catch (e) {
               const err = toAPIError(e);
-              return reply
-                .code(STATUS[err.type] ?? 500)
-                .type('application/json')
-                .send(errorJSON(err.type, err.message));
+              return sendJSON(req, reply, STATUS[err.type] ?? 500, [errorJSON(err.type, err.message)]);
             }
-            const parts = successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos);
-            let size = 0;
-            for (const p of parts) size += p.length;
-            reply.code(200).type('application/json');
-            if (size <= STREAM_ABOVE) return reply.send(parts.join(''));
-            return reply.send(Readable.from(bodyChunks(parts), { objectMode: false }));
+            return sendJSON(req, reply, 200, successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos));
           },
         });
+      };
+
+      /** Sends JSON pieces, compressed as the client accepts and streamed when large. */
+      const sendJSON = async (req: FastifyRequest, reply: FastifyReply, code: number, parts: string[]) => {
+        let size = 0;
+        for (const p of parts) size += p.length;
+        reply.code(code).type('application/json');
+        const encoding = chooseEncoding(req.headers['accept-encoding']);
+        if (encoding) reply.header('Content-Encoding', encoding);
+        if (size <= STREAM_ABOVE) {
+          const body = parts.join('');
+          if (!encoding) return reply.send(body);
+          return reply.send(await (encoding === 'gzip' ? gzipAsync : deflateAsync)(body));
+        }
+        const stream = Readable.from(bodyChunks(parts), { objectMode: false });
+        return reply.send(encoding ? stream.pipe(encoding === 'gzip' ? createGzip() : createDeflate()) : stream);
       };
 
       route(['GET', 'POST'], '/query', (p, req, reply) => instantQuery(p, req, reply));
@@ -416,6 +426,22 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
     }
     return { data: `{${out.join(',')}}` };
   }
+}
+
+const gzipAsync = promisify(gzip);
+const deflateAsync = promisify(deflate);
+
+/**
+ * The response encoding Prometheus's compression handler picks: the first of `gzip` or `deflate`
+ * listed in Accept-Encoding, as exact tokens.
+ */
+function chooseEncoding(accept: string | string[] | undefined): 'gzip' | 'deflate' | null {
+  const header = Array.isArray(accept) ? accept.join(',') : (accept ?? '');
+  for (const token of header.split(',')) {
+    const t = token.trim();
+    if (t === 'gzip' || t === 'deflate') return t;
+  }
+  return null;
 }
 
 /** Joins pieces into chunks of about 64 KiB for a streamed body. */
