@@ -191,6 +191,10 @@ describe('Prometheus API over a scripted engine', () => {
     assert.equal(inflateSync(df.rawPayload).toString(), plain.body);
     const q = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { 'accept-encoding': 'gzip;q=1.0' } });
     assert.equal(q.headers['content-encoding'], undefined);
+    // About 200 KB: compressed in the zlib thread pool.
+    const mid = await app.inject({ method: 'GET', url: '/api/v1/query_range?query=big&start=0&end=100&step=1&limit=10', headers: { 'accept-encoding': 'deflate' } });
+    assert.equal(mid.headers['content-encoding'], 'deflate');
+    assert.equal((JSON.parse(inflateSync(mid.rawPayload).toString()) as { data: { result: unknown[] } }).data.result.length, 10);
     const big = await app.inject({ method: 'GET', url: '/api/v1/query_range?query=big&start=0&end=100&step=1', headers: { 'accept-encoding': 'gzip' } });
     assert.equal(big.headers['content-encoding'], 'gzip');
     const body = JSON.parse(gunzipSync(big.rawPayload).toString()) as { data: { result: unknown[] } };
