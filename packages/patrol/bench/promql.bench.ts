@@ -4,6 +4,7 @@
 //
 //   PROMQL_BENCH_SERIES=100000 npm run bench -- promql     (default 100,000 series)
 //   PROMQL_BENCH_RUNS=3                                      (timed runs per query, median kept)
+//   PROMQL_BENCH_NO_PROMETHEUS=1                             (Patrol only, e.g. for profiling)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -166,7 +167,7 @@ async function main(): Promise<void> {
   }
   console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-  const prom = await startPrometheus(gens);
+  const prom = process.env.PROMQL_BENCH_NO_PROMETHEUS === '1' ? null : await startPrometheus(gens);
   const engine = new Engine({ maxSamples: 500_000_000, timeout: 600_000 });
   const start = T_END - 3600_000;
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -174,26 +175,32 @@ async function main(): Promise<void> {
   try {
     for (const [title, q] of QUERIES) {
       const ours: number[] = [];
-      let peak = 0;
       let loaded = 0;
       for (let r = 0; r < RUNS; r++) {
         gc?.();
-        const base = process.memoryUsage();
-        const baseBytes = base.heapUsed + base.arrayBuffers;
-        let max = baseBytes;
-        const timer = setInterval(() => {
-          const m = process.memoryUsage();
-          max = Math.max(max, m.heapUsed + m.arrayBuffers);
-        }, 5);
         t = performance.now();
         const res = await engine.rangeQuery(storage, q, start, T_END, STEP);
         ours.push(performance.now() - t);
-        clearInterval(timer);
-        const m = process.memoryUsage();
-        max = Math.max(max, m.heapUsed + m.arrayBuffers);
-        peak = Math.max(peak, max - baseBytes);
         loaded = res.stats.samplesLoaded;
       }
+      // Peak live memory: a separate, untimed run that collects garbage while sampling, so the
+      // figure is what the query holds, not what the collector has not reclaimed yet.
+      gc?.();
+      const base = process.memoryUsage();
+      const baseBytes = base.heapUsed + base.arrayBuffers;
+      let max = baseBytes;
+      const timer = setInterval(() => {
+        gc?.();
+        const m = process.memoryUsage();
+        max = Math.max(max, m.heapUsed + m.arrayBuffers);
+      }, 2);
+      const held = await engine.rangeQuery(storage, q, start, T_END, STEP);
+      clearInterval(timer);
+      gc?.();
+      const after = process.memoryUsage();
+      max = Math.max(max, after.heapUsed + after.arrayBuffers);
+      const peak = max - baseBytes;
+      if (held.value.type !== 'matrix') throw new Error('unexpected result type');
       let theirs = NaN;
       if (prom) {
         const times: number[] = [];

@@ -62,4 +62,17 @@ describe('Engine', () => {
     ac.abort();
     await assert.rejects(new Engine().instantQuery(st, 'req', 0, { signal: ac.signal }), (err: unknown) => err instanceof QueryError && err.type === 'canceled');
   });
+
+  test('timeout, queueing behind maxConcurrent, range queries need scalar or vector', async () => {
+    const st = fixture();
+    await assert.rejects(new Engine({ timeout: 0 }).instantQuery(st, 'req', 0), (err: unknown) => err instanceof QueryError && err.type === 'timeout');
+    const e = new Engine({ maxConcurrent: 1 });
+    const [a, b] = await Promise.all([e.instantQuery(st, 'count(req)', 600_000), e.instantQuery(st, 'sum(req)', 600_000)]);
+    assert.deepEqual(a.value.type === 'vector' ? a.value.samples.map((s) => s.v) : null, [3]);
+    assert.deepEqual(b.value.type === 'vector' ? b.value.samples.map((s) => s.v) : null, [130]);
+    await assert.rejects(e.rangeQuery(st, 'req[5m]', 0, 60_000, 15_000), (err: unknown) => err instanceof QueryError && /range vector/.test(err.message));
+    const m = await e.instantQuery(st, 'req{job="b"}[3m]', 600_000);
+    assert.equal(m.value.type, 'matrix');
+    if (m.value.type === 'matrix') assert.deepEqual([...m.value.series[0].values], [16, 18, 20]);
+  });
 });

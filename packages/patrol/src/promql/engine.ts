@@ -7,8 +7,8 @@ import type { Labels } from '../model/labels.js';
 import { compareLabels, formatLabels, getLabel, labelsKey, METRIC_NAME, withLabel } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
-import type { Queryable } from '../storage/interface.js';
-import { loadSamples } from '../storage/interface.js';
+import type { Queryable, SampleIterator } from '../storage/interface.js';
+
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
 import { ELEMENTWISE, RANGE_KERNELS, annotations, bucketFraction, bucketQuantileDetailed, mightNotBeCounter, type RangeKernel } from './kernels.js';
@@ -60,7 +60,7 @@ class Deadline {
   ) {}
   check(): void {
     if (this.signal?.aborted) throw new QueryError('canceled', 'query was canceled');
-    if (Date.now() > this.until) throw new QueryError('timeout', `query timed out in query execution (timeout ${this.timeoutMs / 1000}s)`);
+    if (Date.now() >= this.until) throw new QueryError('timeout', `query timed out in query execution (timeout ${this.timeoutMs / 1000}s)`);
   }
 }
 
@@ -180,17 +180,55 @@ class Evaluation {
     return out;
   }
 
-  private async select(vs: VectorSelector, mint: number, maxt: number): Promise<{ labels: Labels; t: Float64Array; v: Float64Array }[]> {
+  private scratchT = new Float64Array(1024);
+  private scratchV = new Float64Array(1024);
+
+  /** Reads one series into exactly-sized arrays (a scratch buffer absorbs the growth). */
+  private loadSeries(it: SampleIterator, mint: number, maxt: number): { t: Float64Array; v: Float64Array } {
+    let n = 0;
+    let ok = it.seek(mint);
+    while (ok) {
+      const t = it.atT();
+      if (t > maxt) break;
+      if (n === this.scratchT.length) {
+        const nt = new Float64Array(n * 2);
+        nt.set(this.scratchT);
+        this.scratchT = nt;
+        const nv = new Float64Array(n * 2);
+        nv.set(this.scratchV);
+        this.scratchV = nv;
+      }
+      this.scratchT[n] = t;
+      this.scratchV[n] = it.atV();
+      n++;
+      ok = it.next();
+    }
+    const e = it.err();
+    if (e) throw new QueryError('execution', e.message);
+    return { t: this.scratchT.slice(0, n), v: this.scratchV.slice(0, n) };
+  }
+
+  /**
+   * Selects series and loads their samples in [mint, maxt]. With `each`, series are handed over
+   * one at a time and not kept (range functions stream this way); otherwise they are returned.
+   */
+  private async select(
+    vs: VectorSelector,
+    mint: number,
+    maxt: number,
+    each?: (r: { labels: Labels; t: Float64Array; v: Float64Array }) => void,
+  ): Promise<{ labels: Labels; t: Float64Array; v: Float64Array }[]> {
     const querier = this.q.querier(mint, maxt);
     try {
       const set = querier.select({ start: mint, end: maxt }, vs.matchers);
       const out: { labels: Labels; t: Float64Array; v: Float64Array }[] = [];
       while (set.next()) {
         const s = set.at();
-        const { timestamps, values } = loadSamples(s.iterator(), mint, maxt);
-        this.addSamples(timestamps.length);
-        this.loaded += timestamps.length;
-        out.push({ labels: s.labels, t: timestamps, v: values });
+        const { t, v } = this.loadSeries(s.iterator(), mint, maxt);
+        this.addSamples(t.length);
+        this.loaded += t.length;
+        if (each) each({ labels: s.labels, t, v });
+        else out.push({ labels: s.labels, t, v });
         await this.tick();
       }
       const e = set.err();
@@ -281,7 +319,12 @@ class Evaluation {
   }
 
   /** Evaluates a range-vector expression (matrix selector or subquery) for windows ending at each step. */
-  async rangeArg(e: Expr, ts: Float64Array): Promise<RangeArg> {
+  /**
+   * Evaluates a range-vector expression (matrix selector or subquery) for windows ending at
+   * each step. With `each`, a matrix selector's series are streamed to it (after `onMeta` has
+   * the window layout) instead of being collected.
+   */
+  async rangeArg(e: Expr, ts: Float64Array, stream?: { onMeta: (a: RangeArg) => void; each: (s: RawSeries) => void }): Promise<RangeArg> {
     e = unwrapParens(e);
     if (e.type === 'matrixSelector') {
       const vs = e.selector;
@@ -295,13 +338,18 @@ class Evaluation {
       }
       const before = vs.mode ? this.lookback : 0;
       const after = vs.mode === 'smoothed' ? this.lookback : 0;
-      const raw = await this.select(vs, minT - range - before + 1, maxT + after);
       const series: RawSeries[] = [];
-      for (const r of raw) {
+      const meta: RangeArg = { series, range, ends, mode: vs.mode, before, after };
+      stream?.onMeta(meta);
+      const take = (r: { labels: Labels; t: Float64Array; v: Float64Array }): void => {
         const { t, v } = dropStale(r.t, r.v);
-        if (t.length > 0) series.push({ labels: r.labels, t, v, dropName: false });
-      }
-      return { series, range, ends, mode: vs.mode, before, after };
+        if (t.length === 0) return;
+        const rs = { labels: r.labels, t, v, dropName: false };
+        if (stream) stream.each(rs);
+        else series.push(rs);
+      };
+      await this.select(vs, minT - range - before + 1, maxT + after, take);
+      return meta;
     }
     if (e.type === 'subquery') return this.subquery(e, ts);
     throw new QueryError('bad_data', `expected a range vector, got ${exprType(e)}`);
@@ -622,11 +670,7 @@ class Evaluation {
     return { kind: 'vector', series: out.filter((s) => s.has.some((x) => x)) };
   }
 
-  private async rangeFunction(
-    e: Call,
-    ts: Float64Array,
-    kernel: RangeKernel,
-  ): Promise<Result> {
+  private async rangeFunction(e: Call, ts: Float64Array, kernel: RangeKernel): Promise<Result> {
     const n = ts.length;
     let rangeIdx = e.args.findIndex((a) => exprType(a) === 'matrix');
     if (rangeIdx < 0) rangeIdx = 0;
@@ -634,9 +678,6 @@ class Evaluation {
       e.args.filter((_, i) => i !== rangeIdx),
       ts,
     );
-    const arg = await this.rangeArg(e.args[rangeIdx], ts);
-    const before = arg.before ?? 0;
-    const after = arg.after ?? 0;
     const keepName = FUNCTIONS.get(e.func)?.keepsName === true;
     const p: number[] = new Array<number>(params.length);
     const warnings = this.warnings;
@@ -645,50 +686,66 @@ class Evaluation {
       warn: (m: string) => warnings.add(m),
       info: (m: string) => infos.add(m),
     };
-    // rate/increase/delta without modifiers run inline: no window objects per step.
-    const fast = arg.mode ? null : FAST_RATES[e.func] ?? null;
     const out: StepSeries[] = [];
-    for (const s of arg.series) {
+    let arg: RangeArg | null = null;
+    let fast = null as { counter: boolean; rate: boolean } | null;
+    let before = 0;
+    let after = 0;
+    const onMeta = (a: RangeArg): void => {
+      arg = a;
+      before = a.before ?? 0;
+      after = a.after ?? 0;
+      // rate/increase/delta without modifiers run inline: no window objects per step.
+      fast = a.mode ? null : (FAST_RATES[e.func] ?? null);
+    };
+    const each = (s: RawSeries): void => {
+      const a = arg!;
+      const fr = fast;
+      if (fr !== null) {
+        const name = getLabel(s.labels, METRIC_NAME);
+        const r = rateSeries(s.t, s.v, a.ends, a.range, fr.counter, fr.rate);
+        if (r === null) return;
+        if (fr.counter && mightNotBeCounter(name)) infos.add(annotations.possibleNonCounter(name));
+        out.push({ labels: s.labels, v: r.v, has: r.has, dropName: keepName ? s.dropName : true });
+        return;
+      }
       const v = new Float64Array(n);
       const has = new Uint8Array(n);
       let any = false;
       let lo = 0;
       let hi = 0;
-      let warnedNonCounter = false;
       const name = getLabel(s.labels, METRIC_NAME);
-      const notCounter = fast !== null && fast.counter && mightNotBeCounter(name);
+      const st = s.t;
+      const len = st.length;
       for (let i = 0; i < n; i++) {
-        const end = arg.ends[i];
-        const start = end - arg.range;
+        const end = a.ends[i];
+        const start = end - a.range;
         // Windows move forward with the steps (except with @, where they repeat).
-        if (i > 0 && end < arg.ends[i - 1]) {
+        if (i > 0 && end < a.ends[i - 1]) {
           lo = 0;
           hi = 0;
         }
-        while (lo < s.t.length && s.t[lo] <= start - before) lo++;
+        while (lo < len && st[lo] <= start - before) lo++;
         if (hi < lo) hi = lo;
-        while (hi < s.t.length && s.t[hi] <= end + after) hi++;
+        while (hi < len && st[hi] <= end + after) hi++;
         if (hi === lo) continue;
         // A smoothed window needs data up to its end, not only after it.
-        if (after > 0 && s.t[lo] > end) continue;
-        let r: number | null;
-        if (fast !== null) {
-          r = extrapolatedRate(s.t, s.v, lo, hi, start, end, fast.counter, fast.rate);
-          if (r !== null && notCounter && !warnedNonCounter) {
-            warnedNonCounter = true;
-            this.infos.add(annotations.possibleNonCounter(name));
-          }
-        } else {
-          for (let k = 0; k < params.length; k++) p[k] = params[k][i];
-          const w = { t: s.t.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: arg.mode ?? undefined };
-          r = kernel(w, p, ctx);
-        }
+        if (after > 0 && st[lo] > end) continue;
+        for (let k = 0; k < params.length; k++) p[k] = params[k][i];
+        const w = { t: st.subarray(lo, hi), v: s.v.subarray(lo, hi), start, end, metricName: name, evalTime: ts[i], mode: a.mode ?? undefined };
+        const r = kernel(w, p, ctx);
         if (r === null) continue;
         v[i] = r;
         has[i] = 1;
         any = true;
       }
       if (any) out.push({ labels: s.labels, v, has, dropName: keepName ? s.dropName : true });
+    };
+    const full = await this.rangeArg(e.args[rangeIdx], ts, { onMeta, each });
+    if (arg === null) {
+      // Subqueries are evaluated whole, then windowed.
+      onMeta(full);
+      for (const s of full.series) each(s);
     }
     return { kind: 'vector', series: out };
   }
@@ -1294,6 +1351,37 @@ const FAST_RATES: Record<string, { counter: boolean; rate: boolean } | undefined
   increase: { counter: true, rate: false },
   delta: { counter: false, rate: false },
 };
+
+/** rate/increase/delta of one series at every step (windows (end - range, end]). */
+function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range: number, isCounter: boolean, isRate: boolean): { v: Float64Array; has: Uint8Array } | null {
+  const n = ends.length;
+  const len = t.length;
+  let out: Float64Array | null = null;
+  let has: Uint8Array | null = null;
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < n; i++) {
+    const end = ends[i];
+    const start = end - range;
+    if (i > 0 && end < ends[i - 1]) {
+      lo = 0;
+      hi = 0;
+    }
+    while (lo < len && t[lo] <= start) lo++;
+    if (hi < lo) hi = lo;
+    while (hi < len && t[hi] <= end) hi++;
+    if (hi - lo < 2) continue;
+    const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate);
+    if (r === null) continue;
+    if (out === null) {
+      out = new Float64Array(n);
+      has = new Uint8Array(n);
+    }
+    out[i] = r;
+    has![i] = 1;
+  }
+  return out === null ? null : { v: out, has: has! };
+}
 
 /**
  * Prometheus's extrapolated rate over samples [lo, hi) of a series in the window (start, end]

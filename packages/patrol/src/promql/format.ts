@@ -19,6 +19,8 @@ export function formatDuration(ms: number): string {
     ['ms', 1],
   ];
   for (const [u, n] of units) {
+    // Years and weeks only when exact, as Prometheus prints them (90d rather than 12w6d).
+    if ((u === 'y' || u === 'w') && rest % n !== 0) continue;
     if (rest >= n) {
       const q = Math.floor(rest / n);
       s += `${q}${u}`;
@@ -47,14 +49,26 @@ function formatDur(d: DurationExpr): string {
   }
 }
 
-/** Go's strconv.FormatFloat(v, 'f', -1, 64) for the common cases, Inf/NaN as Prometheus prints them. */
+/** Go's fmt %v for a float64 (shortest 'g'): `1e+10`, `1e-05`, `0.1`, `+Inf`. */
 export function formatNumber(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return 'Inf';
+  if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const [mant, expText] = Math.abs(v).toExponential().split('e');
+  const digits = mant.replace('.', '');
+  const exp = Number(expText);
+  const nd = digits.length;
+  let eprec = 6;
+  if (eprec > nd && nd >= exp + 1) eprec = nd;
+  const sign = v < 0 ? '-' : '';
+  if (exp < -4 || exp >= eprec) {
+    const m = nd > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  if (nd <= exp + 1) return sign + digits + '0'.repeat(exp + 1 - nd);
+  return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
 }
 
 function quote(s: string): string {
@@ -89,7 +103,7 @@ function selectorText(vs: VectorSelector): string {
     name = '';
   }
   if (parts.length === 0) return name;
-  return `${name}{${parts.join(', ')}}`;
+  return `${name}{${parts.join(',')}}`;
 }
 
 function grouping(labels: string[]): string {
@@ -103,11 +117,11 @@ export function formatExpr(e: Expr): string {
     case 'string':
       return quote(e.value);
     case 'vectorSelector':
-      return selectorText(e) + formatOffset(e.offset) + formatAt(e.at) + (e.mode ? ` ${e.mode}` : '');
+      return selectorText(e) + formatAt(e.at) + formatOffset(e.offset) + (e.mode ? ` ${e.mode}` : '');
     case 'matrixSelector':
-      return `${selectorText(e.selector)}[${formatDur(e.range)}]` + formatOffset(e.selector.offset) + formatAt(e.selector.at) + (e.selector.mode ? ` ${e.selector.mode}` : '');
+      return `${selectorText(e.selector)}[${formatDur(e.range)}]` + formatAt(e.selector.at) + formatOffset(e.selector.offset) + (e.selector.mode ? ` ${e.selector.mode}` : '');
     case 'subquery':
-      return `${formatExpr(e.expr)}[${formatDur(e.range)}:${e.step ? formatDur(e.step) : ''}]` + formatOffset(e.offset) + formatAt(e.at);
+      return `${formatExpr(e.expr)}[${formatDur(e.range)}:${e.step ? formatDur(e.step) : ''}]` + formatAt(e.at) + formatOffset(e.offset);
     case 'call':
       return `${e.func}(${e.args.map(formatExpr).join(', ')})`;
     case 'paren':
@@ -125,9 +139,9 @@ export function formatExpr(e: Expr): string {
       if (e.bool) mod += ' bool';
       const m = e.matching;
       if (m && (m.explicit || m.card === 'many-to-one' || m.card === 'one-to-many')) {
-        if (m.on || m.labels.length > 0) mod += ` ${m.on ? 'on' : 'ignoring'}${grouping(m.labels)}`;
-        if (m.card === 'many-to-one') mod += ` group_left${m.include.length ? grouping(m.include) : ''}`;
-        if (m.card === 'one-to-many') mod += ` group_right${m.include.length ? grouping(m.include) : ''}`;
+        if (m.on || m.labels.length > 0) mod += ` ${m.on ? 'on' : 'ignoring'} ${grouping(m.labels)}`;
+        if (m.card === 'many-to-one') mod += ` group_left ${grouping(m.include)}`;
+        if (m.card === 'one-to-many') mod += ` group_right ${grouping(m.include)}`;
       }
       if (e.fill) {
         const f = e.fill;

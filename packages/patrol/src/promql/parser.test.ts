@@ -43,7 +43,7 @@ describe('parser', () => {
 
   test('formats canonically', () => {
     assert.equal(formatExpr(parseExpr('sum  by(a,b)(rate(x{y="z"}[300s]))')), 'sum by (a, b) (rate(x{y="z"}[5m]))');
-    assert.equal(formatExpr(parseExpr('a+on(b)group_left(c)d')), 'a + on(b) group_left(c) d');
+    assert.equal(formatExpr(parseExpr('a+on(b)group_left(c)d')), 'a + on (b) group_left (c) d');
     assert.equal(formatExpr(parseExpr('foo[1h:5m] offset 2m')), 'foo[1h:5m] offset 2m');
     assert.equal(formatExpr(parseExpr('-1 + 0x10')), '-1 + 16');
   });
