@@ -5,6 +5,7 @@
 // Error types map to status codes as Prometheus maps them: bad_data 400, execution 422,
 // canceled 499, timeout 503, unavailable 503, internal 500, not_found 404.
 
+import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createDeflate, createGzip, deflate, deflateSync, gzip, gzipSync } from 'node:zlib';
@@ -190,6 +191,7 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
         data: structJSON({
           startTime,
           CWD: process.cwd(),
+          hostname: hostname(),
           serverTime: new Date(now()).toISOString(),
           reloadConfigSuccess: true,
           lastConfigTime: startTime,
