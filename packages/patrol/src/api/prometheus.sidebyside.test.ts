@@ -239,6 +239,19 @@ describe('side by side with Prometheus', { skip: missing }, () => {
         }
       }
     }
+    // stats=all: the same fields (the timings themselves differ by nature).
+    const keysOf = (r: { body: unknown }) => {
+      const st = (r.body as { data: { stats: { timings: object; samples: object } } }).data.stats;
+      return [Object.keys(st.timings), Object.keys(st.samples)];
+    };
+    for (const url of [`/api/v1/query?query=up&time=${E}&stats=all`, `/api/v1/query_range?query=up&start=${S}&end=${E}&step=60&stats=all`]) {
+      const [a, b] = await Promise.all([call(prom.url, { url }), call(patrol, { url })]);
+      try {
+        assert.deepEqual(keysOf(b), keysOf(a));
+      } catch (e) {
+        diffs.push(`${url}: ${(e as Error).message}`);
+      }
+    }
     t.diagnostic(`engine-semantics requests matching Prometheus: ${QUERIES.filter((q) => q.kind === 'engine').length - engineDiffs}/${QUERIES.filter((q) => q.kind === 'engine').length}`);
     assert.deepEqual(diffs, []);
   });
