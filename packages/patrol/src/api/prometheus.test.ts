@@ -276,6 +276,14 @@ describe('Prometheus API over a scripted engine', () => {
     }
   });
 
+  it('survives extreme times and timeouts', async () => {
+    let r = await json(app, '/api/v1/query?query=scalar&time=1e300&timeout=1e9');
+    assert.equal(r.status, 200);
+    assert.equal(engine.last?.time, 8_640_000_000_000_000);
+    r = await json(app, '/api/v1/query?query=scalar&time=-1e300');
+    assert.equal(engine.last?.time, -8_640_000_000_000_000);
+  });
+
   it('times out a query after the timeout parameter with 503 timeout', async () => {
     const r = await json(app, '/api/v1/query?query=hang&time=1&timeout=0.05');
     assert.equal(r.status, 503);

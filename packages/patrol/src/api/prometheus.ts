@@ -266,7 +266,9 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
     if (timeoutMs !== undefined) {
       const ac = new AbortController();
       timer = ac;
-      timerHandle = setTimeout(() => ac.abort(new QueryError('timeout', 'query timed out in expression evaluation')), Math.max(0, Math.ceil(timeoutMs)));
+      // setTimeout takes at most 2^31-1 ms (and fires at once beyond it).
+      const ms = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(timeoutMs)));
+      timerHandle = setTimeout(() => ac.abort(new QueryError('timeout', 'query timed out in expression evaluation')), ms);
       signals.push(ac.signal);
     }
     const signal = signals.length === 1 ? gone.signal : AbortSignal.any(signals);
