@@ -8,7 +8,7 @@ import { labelsFromRecord } from '../model/labels.js';
 import { QueryError, type QueryEngine, type QueryOptions, type QueryResult, type Value } from '../promql/types.js';
 import type { Queryable } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
-import { registerPrometheusAPI } from './prometheus.js';
+import { deferredQueryable, registerPrometheusAPI } from './prometheus.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -406,6 +406,21 @@ describe('Prometheus API: cancellation', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('Prometheus API: storage opened later', () => {
+  it('answers 503 unavailable until the storage is there', async () => {
+    let storage: MemoryStorage | null = null;
+    const app = Fastify();
+    registerPrometheusAPI(app, { queryable: deferredQueryable(() => storage), engine: new ScriptedEngine() });
+    let r = await app.inject({ method: 'GET', url: '/api/v1/labels' });
+    assert.equal(r.statusCode, 503);
+    assert.deepEqual(r.json(), { status: 'error', errorType: 'unavailable', error: 'TSDB not ready' });
+    storage = loadStorage();
+    r = await app.inject({ method: 'GET', url: '/api/v1/label/job/values' });
+    assert.deepEqual(r.json(), { status: 'success', data: ['api'] });
+    await app.close();
   });
 });
 

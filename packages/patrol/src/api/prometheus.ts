@@ -54,6 +54,21 @@ export interface PrometheusAPIOptions {
   corsOrigin?: RegExp | false;
 }
 
+/**
+ * A Queryable for storage that opens after the routes are registered (server.ts opens storage in
+ * start()). Until `get` returns one, requests fail with 503 unavailable, as Prometheus answers
+ * while its TSDB is not ready.
+ */
+export function deferredQueryable(get: () => Queryable | null | undefined): Queryable {
+  return {
+    querier(mint: number, maxt: number) {
+      const q = get();
+      if (!q) throw new QueryError('unavailable', 'TSDB not ready');
+      return q.querier(mint, maxt);
+    },
+  };
+}
+
 /** The Prometheus version Patrol reports, so that clients (Grafana) enable 3.x features. */
 export const PROMETHEUS_COMPAT_VERSION = '3.14.0';
 
