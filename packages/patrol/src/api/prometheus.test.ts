@@ -379,6 +379,19 @@ describe('Prometheus API over a scripted engine', () => {
     assert.equal(plain.headers['access-control-allow-origin'], undefined);
   });
 
+  it('answers unknown paths with 404 and wrong methods with 405, as Prometheus', async () => {
+    const nf = await app.inject({ method: 'GET', url: '/api/v1/nonexistent' });
+    assert.equal(nf.statusCode, 404);
+    assert.equal(nf.body, '404 page not found\n');
+    const na = await app.inject({ method: 'POST', url: '/api/v1/status/buildinfo' });
+    assert.equal(na.statusCode, 405);
+    assert.equal(na.headers.allow, 'GET, OPTIONS');
+    assert.equal(na.body, 'Method Not Allowed\n');
+    const del = await app.inject({ method: 'DELETE', url: '/api/v1/series' });
+    assert.equal(del.statusCode, 405);
+    assert.equal(del.headers.allow, 'GET, POST, OPTIONS');
+  });
+
   it('answers exemplar queries with an empty list', async () => {
     const r = await json(app, '/api/v1/query_exemplars?query=up&start=1&end=2');
     assert.equal(r.raw, '{"status":"success","data":[]}');

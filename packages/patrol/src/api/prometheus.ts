@@ -139,7 +139,20 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
         scope.options('/*', async (_req, reply) => reply.code(204).send());
       }
 
+      scope.setNotFoundHandler(async (_req, reply) =>
+        reply.code(404).header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send('404 page not found\n'),
+      );
+
       const route = (methods: ('GET' | 'POST')[], path: string, handler: Handler) => {
+        // Other methods on a known path get 405 with Allow, as Prometheus's router answers.
+        const others = (['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const).filter((m) => !(methods as string[]).includes(m));
+        const allow = [...methods, 'OPTIONS'].join(', ');
+        scope.route({
+          method: [...others],
+          url: path,
+          handler: async (_req, reply) =>
+            reply.code(405).header('Allow', allow).header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send('Method Not Allowed\n'),
+        });
         scope.route({
           method: methods,
           url: path,
