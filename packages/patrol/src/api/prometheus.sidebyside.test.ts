@@ -61,6 +61,9 @@ const LOOKUPS: string[] = [
   '/api/v1/query_range?query=1&start=10&end=2&step=1',
   '/api/v1/query_range?query=1&start=0&end=100000&step=1',
   '/api/v1/metadata?limit=x',
+  '/api/v1/metadata',
+  `/api/v1/query_exemplars?query=up&start=${S}&end=${E}`,
+  '/api/v1/nonexistent',
   '/api/v1/format_query?query=sum(x)by(y)',
   '/api/v1/format_query?query=rate(http_requests_total{job="a"}[5m] offset 1m)',
 ];
