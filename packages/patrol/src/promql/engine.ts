@@ -152,13 +152,22 @@ class Evaluation {
     }
   }
 
-  private async tick(): Promise<void> {
+  /**
+   * Checks the deadline and cancellation; true every 200 calls, when the caller should yield to
+   * the event loop (`await this.yieldNow()`) so that timers and aborts get through.
+   */
+  private tick(): boolean {
     this.deadline.check();
     if (++this.opsSinceYield >= 200) {
       this.opsSinceYield = 0;
-      await new Promise<void>((r) => setImmediate(r));
-      this.deadline.check();
+      return true;
     }
+    return false;
+  }
+
+  private async yieldNow(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+    this.deadline.check();
   }
 
   private dur(d: DurationExpr): number {
@@ -183,8 +192,11 @@ class Evaluation {
   private scratchT = new Float64Array(1024);
   private scratchV = new Float64Array(1024);
 
-  /** Reads one series into exactly-sized arrays (a scratch buffer absorbs the growth). */
-  private loadSeries(it: SampleIterator, mint: number, maxt: number): { t: Float64Array; v: Float64Array } {
+  /**
+   * Reads one series into exactly-sized arrays (a scratch buffer absorbs the growth), or with
+   * `transient` returns views of the scratch buffer, valid until the next load.
+   */
+  private loadSeries(it: SampleIterator, mint: number, maxt: number, transient = false): { t: Float64Array; v: Float64Array } {
     let n = 0;
     let ok = it.seek(mint);
     while (ok) {
@@ -205,6 +217,7 @@ class Evaluation {
     }
     const e = it.err();
     if (e) throw new QueryError('execution', e.message);
+    if (transient) return { t: this.scratchT.subarray(0, n), v: this.scratchV.subarray(0, n) };
     return { t: this.scratchT.slice(0, n), v: this.scratchV.slice(0, n) };
   }
 
@@ -217,6 +230,7 @@ class Evaluation {
     mint: number,
     maxt: number,
     each?: (r: { labels: Labels; t: Float64Array; v: Float64Array }) => void,
+    transient = false,
   ): Promise<{ labels: Labels; t: Float64Array; v: Float64Array }[]> {
     const querier = this.q.querier(mint, maxt);
     try {
@@ -224,12 +238,13 @@ class Evaluation {
       const out: { labels: Labels; t: Float64Array; v: Float64Array }[] = [];
       while (set.next()) {
         const s = set.at();
-        const { t, v } = this.loadSeries(s.iterator(), mint, maxt);
+        // Transient series are consumed before the next load, so they may share the scratch buffer.
+        const { t, v } = this.loadSeries(s.iterator(), mint, maxt, transient);
         this.addSamples(t.length);
         this.loaded += t.length;
         if (each) each({ labels: s.labels, t, v });
         else out.push({ labels: s.labels, t, v });
-        await this.tick();
+        if (this.tick()) await this.yieldNow();
       }
       const e = set.err();
       if (e) throw new QueryError('execution', e.message);
@@ -241,7 +256,7 @@ class Evaluation {
   }
 
   async eval(e: Expr, ts: Float64Array): Promise<Result> {
-    await this.tick();
+    if (this.tick()) await this.yieldNow();
     switch (e.type) {
       case 'number':
         return { kind: 'scalar', v: new Float64Array(ts.length).fill(e.value) };
@@ -348,7 +363,7 @@ class Evaluation {
         if (stream) stream.each(rs);
         else series.push(rs);
       };
-      await this.select(vs, minT - range - before + 1, maxT + after, take);
+      await this.select(vs, minT - range - before + 1, maxT + after, take, stream !== undefined);
       return meta;
     }
     if (e.type === 'subquery') return this.subquery(e, ts);
@@ -1356,6 +1371,16 @@ const FAST_RATES: Record<string, { counter: boolean; rate: boolean } | undefined
 function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range: number, isCounter: boolean, isRate: boolean): { v: Float64Array; has: Uint8Array } | null {
   const n = ends.length;
   const len = t.length;
+  // Most counters never reset: then no window needs the reset scan.
+  let resets = false;
+  if (isCounter) {
+    for (let i = 1; i < len; i++) {
+      if (v[i] < v[i - 1]) {
+        resets = true;
+        break;
+      }
+    }
+  }
   let out: Float64Array | null = null;
   let has: Uint8Array | null = null;
   let lo = 0;
@@ -1371,7 +1396,7 @@ function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range:
     if (hi < lo) hi = lo;
     while (hi < len && t[hi] <= end) hi++;
     if (hi - lo < 2) continue;
-    const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate);
+    const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate, resets);
     if (r === null) continue;
     if (out === null) {
       out = new Float64Array(n);
@@ -1387,12 +1412,22 @@ function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range:
  * Prometheus's extrapolated rate over samples [lo, hi) of a series in the window (start, end]
  * (same numerics as the rate kernel in functions/range.ts, on indices instead of subarrays).
  */
-function extrapolatedRate(t: Float64Array, v: Float64Array, lo: number, hi: number, start: number, end: number, isCounter: boolean, isRate: boolean): number | null {
+function extrapolatedRate(
+  t: Float64Array,
+  v: Float64Array,
+  lo: number,
+  hi: number,
+  start: number,
+  end: number,
+  isCounter: boolean,
+  isRate: boolean,
+  resets = true,
+): number | null {
   const n = hi - lo;
   if (n < 2) return null;
   const last = hi - 1;
   let result = v[last] - v[lo];
-  if (isCounter) {
+  if (isCounter && resets) {
     for (let i = lo + 1; i < hi; i++) if (v[i] < v[i - 1]) result += v[i - 1];
   }
   let durationToStart = (t[lo] - start) / 1000;

@@ -3,6 +3,8 @@
 
 import { METRIC_NAME } from '../model/labels.js';
 import type { AtModifier, DurationExpr, Expr, VectorSelector } from './ast.js';
+import { evalDuration } from './parser.js';
+import { FUNCTIONS } from './signatures.js';
 
 /** Go's model.Duration.String(): `1h30m`, `0s`. */
 export function formatDuration(ms: number): string {
@@ -156,36 +158,91 @@ export function formatExpr(e: Expr): string {
   }
 }
 
-/** A JSON view of the tree for /api/v1/parse_query (field names follow Prometheus's JSON). */
+/** Go's strconv.FormatFloat(v, 'f', -1, 64). */
+function formatPlain(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  const s = String(v);
+  if (!s.includes('e')) return s;
+  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 100 });
+}
+
+const GO_TYPES: Record<string, string> = { scalar: 'scalar', vector: 'vector', matrix: 'matrix', string: 'string' };
+
+function durMs(d: DurationExpr | null, ctx: { step: number; range: number }): number {
+  return d ? evalDuration(d, ctx) : 0;
+}
+
+/** Prometheus appends the matcher made from the metric name after the written ones. */
+function jsonMatchers(vs: VectorSelector): { name: string; value: string; type: string }[] {
+  const ms = vs.name !== '' ? [...vs.matchers.slice(1), vs.matchers[0]] : vs.matchers;
+  return ms.map((m) => ({ name: m.name, value: m.value, type: m.type }));
+}
+
+function atFields(at: AtModifier | null): { timestamp: number | null; startOrEnd: string | null } {
+  if (!at) return { timestamp: null, startOrEnd: null };
+  if (at.kind === 'time') return { timestamp: at.ms, startOrEnd: null };
+  return { timestamp: null, startOrEnd: at.kind };
+}
+
+/**
+ * The tree as Prometheus's /api/v1/parse_query returns it (field names and shapes of its
+ * translateAST). Durations are milliseconds; step()/range() in durations count as 0.
+ */
 export function exprToJSON(e: Expr): unknown {
+  const ctx = { step: 0, range: 0 };
   switch (e.type) {
     case 'number':
-      return { type: 'numberLiteral', val: formatNumber(e.value) };
+      return { type: 'numberLiteral', val: formatPlain(e.value) };
     case 'string':
       return { type: 'stringLiteral', val: e.value };
     case 'vectorSelector':
       return {
         type: 'vectorSelector',
         name: e.name,
-        matchers: e.matchers.map((m) => ({ type: m.type, name: m.name, value: m.value })),
-        offset: e.offset ? formatDur(e.offset) : '0s',
-        timestamp: e.at && e.at.kind === 'time' ? e.at.ms : undefined,
-        startOrEnd: e.at && e.at.kind !== 'time' ? e.at.kind : undefined,
+        offset: durMs(e.offset, ctx),
+        matchers: jsonMatchers(e),
+        ...atFields(e.at),
+        anchored: e.mode === 'anchored',
+        smoothed: e.mode === 'smoothed',
       };
-    case 'matrixSelector':
-      return { type: 'matrixSelector', range: formatDur(e.range), vectorSelector: exprToJSON(e.selector) };
+    case 'matrixSelector': {
+      const vs = e.selector;
+      return {
+        type: 'matrixSelector',
+        name: vs.name,
+        range: durMs(e.range, ctx),
+        offset: durMs(vs.offset, ctx),
+        matchers: jsonMatchers(vs),
+        ...atFields(vs.at),
+        anchored: vs.mode === 'anchored',
+        smoothed: vs.mode === 'smoothed',
+      };
+    }
     case 'subquery':
       return {
         type: 'subquery',
         expr: exprToJSON(e.expr),
-        range: formatDur(e.range),
-        step: e.step ? formatDur(e.step) : '',
-        offset: e.offset ? formatDur(e.offset) : '0s',
-        timestamp: e.at && e.at.kind === 'time' ? e.at.ms : undefined,
-        startOrEnd: e.at && e.at.kind !== 'time' ? e.at.kind : undefined,
+        range: durMs(e.range, ctx),
+        offset: durMs(e.offset, ctx),
+        step: durMs(e.step, ctx),
+        ...atFields(e.at),
+        alignEvalTime: false,
       };
-    case 'call':
-      return { type: 'call', func: { name: e.func }, args: e.args.map(exprToJSON) };
+    case 'call': {
+      const sig = FUNCTIONS.get(e.func);
+      return {
+        type: 'call',
+        func: {
+          name: e.func,
+          argTypes: (sig?.args ?? []).map((t) => GO_TYPES[t]),
+          variadic: sig?.variadic ?? 0,
+          returnType: GO_TYPES[sig?.returns ?? 'vector'],
+        },
+        args: e.args.map(exprToJSON),
+      };
+    }
     case 'paren':
       return { type: 'parenExpr', expr: exprToJSON(e.expr) };
     case 'unary':
@@ -198,8 +255,16 @@ export function exprToJSON(e: Expr): unknown {
         op: e.op,
         lhs: exprToJSON(e.lhs),
         rhs: exprToJSON(e.rhs),
+        matching: e.matching
+          ? {
+              card: e.matching.card,
+              labels: e.matching.labels,
+              on: e.matching.on,
+              include: e.matching.include,
+              fillValues: { lhs: e.fill?.lhs ?? null, rhs: e.fill?.rhs ?? null },
+            }
+          : null,
         bool: e.bool,
-        matching: e.matching ? { card: e.matching.card, on: e.matching.on, labels: e.matching.labels, include: e.matching.include } : null,
       };
   }
 }
