@@ -47,7 +47,8 @@ export function parseTime(text: string): number {
     const t = Number(text);
     if (Number.isFinite(t)) {
       const whole = Math.trunc(t);
-      return whole * 1000 + roundHalfAway((t - whole) * 1000);
+      // Beyond what Prometheus's int64 milliseconds hold: pinned to the extremes.
+      return Math.min(MAX_TIME, Math.max(MIN_TIME, whole * 1000 + roundHalfAway((t - whole) * 1000)));
     }
   }
   const m = RFC3339_RE.exec(text);

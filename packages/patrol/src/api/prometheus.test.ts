@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { labelsFromRecord } from '../model/labels.js';
 import { QueryError, type QueryEngine, type QueryOptions, type QueryResult, type Value } from '../promql/types.js';
 import type { Queryable } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
-import { registerPrometheusAPI } from './prometheus.js';
+import { deferredQueryable, registerPrometheusAPI } from './prometheus.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -163,6 +164,43 @@ describe('Prometheus API over a scripted engine', () => {
     assert.equal(engine.last?.step, 250);
   });
 
+  it('limits the series of query results with a warning', async () => {
+    let r = await json(app, '/api/v1/query?query=vector&time=1&limit=1');
+    assert.deepEqual(r.body, {
+      status: 'success',
+      data: { resultType: 'vector', result: [{ metric: { __name__: 'm', a: 'x<y' }, value: [1, '1e-07'] }] },
+      warnings: ['results truncated due to limit'],
+    });
+    r = await json(app, '/api/v1/query_range?query=big&start=0&end=100&step=1&limit=2');
+    assert.equal((r.body.data as { result: unknown[] }).result.length, 2);
+    assert.deepEqual(r.body.warnings, ['w', 'results truncated due to limit']);
+    r = await json(app, '/api/v1/query?query=vector&time=1&limit=2');
+    assert.equal(r.body.warnings, undefined);
+    r = await json(app, '/api/v1/query?query=vector&time=1&limit=x');
+    assert.equal(r.status, 400);
+  });
+
+  it('compresses like Prometheus: first of gzip or deflate in Accept-Encoding', async () => {
+    const plain = await app.inject({ method: 'GET', url: '/api/v1/labels' });
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const gz = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { 'accept-encoding': 'br, gzip, deflate' } });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(gz.rawPayload).toString(), plain.body);
+    const df = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { 'accept-encoding': 'deflate, gzip' } });
+    assert.equal(df.headers['content-encoding'], 'deflate');
+    assert.equal(inflateSync(df.rawPayload).toString(), plain.body);
+    const q = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { 'accept-encoding': 'gzip;q=1.0' } });
+    assert.equal(q.headers['content-encoding'], undefined);
+    // About 200 KB: compressed in the zlib thread pool.
+    const mid = await app.inject({ method: 'GET', url: '/api/v1/query_range?query=big&start=0&end=100&step=1&limit=10', headers: { 'accept-encoding': 'deflate' } });
+    assert.equal(mid.headers['content-encoding'], 'deflate');
+    assert.equal((JSON.parse(inflateSync(mid.rawPayload).toString()) as { data: { result: unknown[] } }).data.result.length, 10);
+    const big = await app.inject({ method: 'GET', url: '/api/v1/query_range?query=big&start=0&end=100&step=1', headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(big.headers['content-encoding'], 'gzip');
+    const body = JSON.parse(gunzipSync(big.rawPayload).toString()) as { data: { result: unknown[] } };
+    assert.equal(body.data.result.length, 1000);
+  });
+
   it('streams results too large for one string, with the same JSON', async () => {
     const r = await json(app, '/api/v1/query_range?query=big&start=0&end=100&step=1');
     assert.equal(r.status, 200);
@@ -236,6 +274,14 @@ describe('Prometheus API over a scripted engine', () => {
       assert.equal(r.body.status, 'error');
       assert.equal(typeof r.body.error, 'string');
     }
+  });
+
+  it('survives extreme times and timeouts', async () => {
+    let r = await json(app, '/api/v1/query?query=scalar&time=1e300&timeout=1e9');
+    assert.equal(r.status, 200);
+    assert.equal(engine.last?.time, 8_640_000_000_000_000);
+    r = await json(app, '/api/v1/query?query=scalar&time=-1e300');
+    assert.equal(engine.last?.time, -8_640_000_000_000_000);
   });
 
   it('times out a query after the timeout parameter with 503 timeout', async () => {
@@ -333,6 +379,19 @@ describe('Prometheus API over a scripted engine', () => {
     assert.equal(plain.headers['access-control-allow-origin'], undefined);
   });
 
+  it('answers unknown paths with 404 and wrong methods with 405, as Prometheus', async () => {
+    const nf = await app.inject({ method: 'GET', url: '/api/v1/nonexistent' });
+    assert.equal(nf.statusCode, 404);
+    assert.equal(nf.body, '404 page not found\n');
+    const na = await app.inject({ method: 'POST', url: '/api/v1/status/buildinfo' });
+    assert.equal(na.statusCode, 405);
+    assert.equal(na.headers.allow, 'GET, OPTIONS');
+    assert.equal(na.body, 'Method Not Allowed\n');
+    const del = await app.inject({ method: 'DELETE', url: '/api/v1/series' });
+    assert.equal(del.statusCode, 405);
+    assert.equal(del.headers.allow, 'GET, POST, OPTIONS');
+  });
+
   it('answers exemplar queries with an empty list', async () => {
     const r = await json(app, '/api/v1/query_exemplars?query=up&start=1&end=2');
     assert.equal(r.raw, '{"status":"success","data":[]}');
@@ -360,6 +419,21 @@ describe('Prometheus API: cancellation', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('Prometheus API: storage opened later', () => {
+  it('answers 503 unavailable until the storage is there', async () => {
+    let storage: MemoryStorage | null = null;
+    const app = Fastify();
+    registerPrometheusAPI(app, { queryable: deferredQueryable(() => storage), engine: new ScriptedEngine() });
+    let r = await app.inject({ method: 'GET', url: '/api/v1/labels' });
+    assert.equal(r.statusCode, 503);
+    assert.deepEqual(r.json(), { status: 'error', errorType: 'unavailable', error: 'TSDB not ready' });
+    storage = loadStorage();
+    r = await app.inject({ method: 'GET', url: '/api/v1/label/job/values' });
+    assert.deepEqual(r.json(), { status: 'success', data: ['api'] });
+    await app.close();
   });
 });
 

@@ -5,7 +5,10 @@
 // Error types map to status codes as Prometheus maps them: bad_data 400, execution 422,
 // canceled 499, timeout 503, unavailable 503, internal 500, not_found 404.
 
+import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { createDeflate, createGzip, deflate, deflateSync, gzip, gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { stringify as yamlStringify } from 'yaml';
 import { compareLabels, labelsKey, type Labels } from '../model/labels.js';
@@ -49,6 +52,21 @@ export interface PrometheusAPIOptions {
    * default `.*` this follows); false sends no CORS headers.
    */
   corsOrigin?: RegExp | false;
+}
+
+/**
+ * A Queryable for storage that opens after the routes are registered (server.ts opens storage in
+ * start()). Until `get` returns one, requests fail with 503 unavailable, as Prometheus answers
+ * while its TSDB is not ready.
+ */
+export function deferredQueryable(get: () => Queryable | null | undefined): Queryable {
+  return {
+    querier(mint: number, maxt: number) {
+      const q = get();
+      if (!q) throw new QueryError('unavailable', 'TSDB not ready');
+      return q.querier(mint, maxt);
+    },
+  };
 }
 
 /** The Prometheus version Patrol reports, so that clients (Grafana) enable 3.x features. */
@@ -121,7 +139,20 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
         scope.options('/*', async (_req, reply) => reply.code(204).send());
       }
 
+      scope.setNotFoundHandler(async (_req, reply) =>
+        reply.code(404).header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send('404 page not found\n'),
+      );
+
       const route = (methods: ('GET' | 'POST')[], path: string, handler: Handler) => {
+        // Other methods on a known path get 405 with Allow, as Prometheus's router answers.
+        const others = (['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const).filter((m) => !(methods as string[]).includes(m));
+        const allow = [...methods, 'OPTIONS'].join(', ');
+        scope.route({
+          method: [...others],
+          url: path,
+          handler: async (_req, reply) =>
+            reply.code(405).header('Allow', allow).header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send('Method Not Allowed\n'),
+        });
         scope.route({
           method: methods,
           url: path,
@@ -132,19 +163,29 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
               out = await handler(params, req, reply);
             } catch (e) {
               const err = toAPIError(e);
-              return reply
-                .code(STATUS[err.type] ?? 500)
-                .type('application/json')
-                .send(errorJSON(err.type, err.message));
+              return sendJSON(req, reply, STATUS[err.type] ?? 500, [errorJSON(err.type, err.message)]);
             }
-            const parts = successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos);
-            let size = 0;
-            for (const p of parts) size += p.length;
-            reply.code(200).type('application/json');
-            if (size <= STREAM_ABOVE) return reply.send(parts.join(''));
-            return reply.send(Readable.from(bodyChunks(parts), { objectMode: false }));
+            return sendJSON(req, reply, 200, successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos));
           },
         });
+      };
+
+      /** Sends JSON pieces, compressed as the client accepts and streamed when large. */
+      const sendJSON = async (req: FastifyRequest, reply: FastifyReply, code: number, parts: string[]) => {
+        let size = 0;
+        for (const p of parts) size += p.length;
+        reply.code(code).type('application/json');
+        const encoding = chooseEncoding(req.headers['accept-encoding']);
+        if (encoding) reply.header('Content-Encoding', encoding);
+        if (size <= STREAM_ABOVE) {
+          const body = parts.join('');
+          if (!encoding) return reply.send(body);
+          // Small bodies compress faster than a round trip through the zlib thread pool.
+          if (size < 1 << 16) return reply.send(encoding === 'gzip' ? gzipSync(body, ZLIB_OPTS) : deflateSync(body, ZLIB_OPTS));
+          return reply.send(await (encoding === 'gzip' ? gzipAsync : deflateAsync)(body, ZLIB_OPTS));
+        }
+        const stream = Readable.from(bodyChunks(parts), { objectMode: false });
+        return reply.send(encoding ? stream.pipe(encoding === 'gzip' ? createGzip(ZLIB_OPTS) : createDeflate(ZLIB_OPTS)) : stream);
       };
 
       route(['GET', 'POST'], '/query', (p, req, reply) => instantQuery(p, req, reply));
@@ -178,6 +219,7 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
         data: structJSON({
           startTime,
           CWD: process.cwd(),
+          hostname: hostname(),
           serverTime: new Date(now()).toISOString(),
           reloadConfigSuccess: true,
           lastConfigTime: startTime,
@@ -238,6 +280,7 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
       }
     }
     const wantStats = p.get('stats') !== '';
+    const limit = p.limit();
 
     const gone = new AbortController();
     const onClose = () => {
@@ -251,7 +294,9 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
     if (timeoutMs !== undefined) {
       const ac = new AbortController();
       timer = ac;
-      timerHandle = setTimeout(() => ac.abort(new QueryError('timeout', 'query timed out in expression evaluation')), Math.max(0, Math.ceil(timeoutMs)));
+      // setTimeout takes at most 2^31-1 ms (and fires at once beyond it).
+      const ms = Math.min(2 ** 31 - 1, Math.max(0, Math.ceil(timeoutMs)));
+      timerHandle = setTimeout(() => ac.abort(new QueryError('timeout', 'query timed out in expression evaluation')), ms);
       signals.push(ac.signal);
     }
     const signal = signals.length === 1 ? gone.signal : AbortSignal.any(signals);
@@ -260,7 +305,17 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
       const r = await run({ signal, lookbackDelta });
       const total = performance.now() - t0;
       const stats = wantStats ? statsJSON(r.stats, total, Math.max(0, total - r.stats.evalMs)) : undefined;
-      return { data: queryDataParts(r.value, stats), warnings: r.warnings, infos: r.infos };
+      let value = r.value;
+      let warnings = r.warnings;
+      // Prometheus 3's limit on /query and /query_range: at most that many series, with a warning.
+      if (limit > 0 && value.type === 'vector' && value.samples.length > limit) {
+        value = { type: 'vector', samples: value.samples.slice(0, limit) };
+        warnings = [...warnings, 'results truncated due to limit'];
+      } else if (limit > 0 && value.type === 'matrix' && value.series.length > limit) {
+        value = { type: 'matrix', series: value.series.slice(0, limit) };
+        warnings = [...warnings, 'results truncated due to limit'];
+      }
+      return { data: queryDataParts(value, stats), warnings, infos: r.infos };
     } catch (e) {
       if (timer?.signal.aborted && !gone.signal.aborted) throw new APIError('timeout', 'query timed out in expression evaluation');
       if (gone.signal.aborted) throw new APIError('canceled', 'query was canceled in expression evaluation');
@@ -405,6 +460,25 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
     }
     return { data: `{${out.join(',')}}` };
   }
+}
+
+// The fastest level: query JSON is repetitive enough to shrink tens of times even so, and the
+// compression time is latency every client waits for.
+const ZLIB_OPTS = { level: 1 };
+const gzipAsync = promisify(gzip) as (buf: string, opts: typeof ZLIB_OPTS) => Promise<Buffer>;
+const deflateAsync = promisify(deflate) as (buf: string, opts: typeof ZLIB_OPTS) => Promise<Buffer>;
+
+/**
+ * The response encoding Prometheus's compression handler picks: the first of `gzip` or `deflate`
+ * listed in Accept-Encoding, as exact tokens.
+ */
+function chooseEncoding(accept: string | string[] | undefined): 'gzip' | 'deflate' | null {
+  const header = Array.isArray(accept) ? accept.join(',') : (accept ?? '');
+  for (const token of header.split(',')) {
+    const t = token.trim();
+    if (t === 'gzip' || t === 'deflate') return t;
+  }
+  return null;
 }
 
 /** Joins pieces into chunks of about 64 KiB for a streamed body. */

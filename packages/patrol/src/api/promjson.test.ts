@@ -77,6 +77,22 @@ describe('Prometheus number formatting', () => {
       '{"resultType":"matrix","result":[{"metric":{},"values":[[1,"+Inf"],[2,"2e+21"]]}]}',
     );
     assert.equal(queryDataJSON({ type: 'vector', samples: [] }), '{"resultType":"vector","result":[]}');
+    // Series with shared, then different timestamps (the encoder reuses timestamp text).
+    const grid = Float64Array.of(1000, 2000);
+    const m = queryDataJSON({
+      type: 'matrix',
+      series: [
+        { labels: [{ name: 'a', value: '1' }], timestamps: grid, values: Float64Array.of(1, 2) },
+        { labels: [{ name: 'a', value: '2' }], timestamps: Float64Array.of(1000, 2000), values: Float64Array.of(3, 4) },
+        { labels: [{ name: 'a', value: '3' }], timestamps: Float64Array.of(1000, 2500), values: Float64Array.of(5, 6) },
+        { labels: [{ name: 'a', value: '4' }], timestamps: Float64Array.of(3000), values: Float64Array.of(7) },
+      ],
+    });
+    assert.equal(
+      m,
+      '{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[[1,"1"],[2,"2"]]},{"metric":{"a":"2"},"values":[[1,"3"],[2,"4"]]},' +
+        '{"metric":{"a":"3"},"values":[[1,"5"],[2.500,"6"]]},{"metric":{"a":"4"},"values":[[3,"7"]]}]}',
+    );
   });
 });
 
@@ -134,5 +150,12 @@ describe('series selectors (match[])', () => {
     assert.throws(() => parseSelector('up{a="b'), /1:6: parse error: unterminated quoted string/);
     assert.throws(() => parseSelector('up{a=~"("}'), /invalid regular expression/);
     assert.throws(() => parseSelector(''), /1:1: parse error/);
+    assert.throws(() => parseSelector('up)'), { message: "1:4: parse error: unexpected right parenthesis ')'" });
+    assert.throws(() => parseSelector('up offset 5m'), { message: '1:4: parse error: unexpected <offset>' });
+    assert.throws(() => parseSelector('1'), { message: '1:1: parse error: unexpected number "1"' });
+    assert.throws(() => parseSelector('a-b'), { message: '1:2: parse error: unexpected <op:->' });
+    assert.throws(() => parseSelector('up{a!"b"}'), { message: `1:5: parse error: unexpected character after '!' inside braces: '"'` });
+    assert.throws(() => parseSelector('up{a.b="c"}'), { message: "1:5: parse error: unexpected character inside braces: '.'" });
+    assert.throws(() => parseSelector('up{a="\\q"}'), { message: "1:6: parse error: unknown escape sequence U+0071 'q'" });
   });
 });

@@ -162,16 +162,27 @@ export function queryDataParts(value: Value, stats?: string): string[] {
     }
     case 'matrix': {
       out.push('[');
+      // Points go through an array and one join per series: several times faster in V8 than
+      // growing one string point by point.
+      // Series of a range query mostly share their timestamps (the step grid): their text is
+      // reused while they do.
+      let points: string[] = [];
+      let prevTs: Float64Array | null = null;
+      let tsText: string[] = [];
       for (let i = 0; i < value.series.length; i++) {
         const s = value.series[i];
-        let p = `${i > 0 ? ',' : ''}{"metric":${labelsJSON(s.labels)},"values":[`;
         const ts = s.timestamps;
         const vs = s.values;
-        for (let j = 0; j < ts.length; j++) {
-          if (j > 0) p += ',';
-          p += `[${formatTimestamp(ts[j])},"${formatSampleValue(vs[j])}"]`;
+        if (points.length !== ts.length) points = new Array<string>(ts.length);
+        let same = prevTs !== null && prevTs.length === ts.length;
+        for (let j = 0; same && j < ts.length; j++) same = prevTs![j] === ts[j];
+        if (!same) {
+          tsText = new Array<string>(ts.length);
+          for (let j = 0; j < ts.length; j++) tsText[j] = '[' + formatTimestamp(ts[j]) + ',"';
+          prevTs = ts;
         }
-        out.push(p + ']}');
+        for (let j = 0; j < ts.length; j++) points[j] = tsText[j] + formatSampleValue(vs[j]) + '"]';
+        out.push(`${i > 0 ? ',' : ''}{"metric":${labelsJSON(s.labels)},"values":[${points.join(',')}]}`);
       }
       out.push(']');
       break;

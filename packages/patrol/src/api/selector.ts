@@ -22,6 +22,12 @@ const IDENT_PART = /[a-zA-Z0-9_:]/;
 const LABEL_START = /[a-zA-Z_]/;
 const LABEL_PART = /[a-zA-Z0-9_]/;
 
+// Words Prometheus's lexer reads as keywords, printed as <word> in errors.
+const KEYWORDS: ReadonlySet<string> = new Set([
+  'and', 'or', 'unless', 'atan2', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset',
+  'sum', 'avg', 'count', 'min', 'max', 'group', 'stddev', 'stdvar', 'topk', 'bottomk', 'count_values', 'quantile', 'limitk', 'limit_ratio',
+]);
+
 export function parseSelector(text: string): Matcher[] {
   return new SelectorParser(text).parse();
 }
@@ -58,10 +64,27 @@ class SelectorParser {
   private describe(at: number): string {
     const c = this.src[at];
     if (c === undefined) return 'end of input';
-    if (IDENT_START.test(c)) return `identifier ${JSON.stringify(this.readIdentAt(at))}`;
+    if (IDENT_START.test(c)) {
+      const id = this.readIdentAt(at);
+      return KEYWORDS.has(id.toLowerCase()) ? `<${id.toLowerCase()}>` : `identifier ${JSON.stringify(id)}`;
+    }
     if (c === '"' || c === "'" || c === '`') return 'string';
-    if (/[0-9.]/.test(c)) return 'number';
+    if (/[0-9.]/.test(c)) {
+      const m = /^(?:0x[0-9a-fA-F]+|[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+\.)/.exec(this.src.slice(at));
+      return `number ${JSON.stringify(m ? m[0] : c)}`;
+    }
     return JSON.stringify(c);
+  }
+
+  /** What follows a complete selector, in the words of Prometheus's parser. */
+  private failTrailing(): never {
+    const c = this.src[this.pos];
+    if (c === ')') this.fail("unexpected right parenthesis ')'", this.pos + 1);
+    if (c === ']') this.fail("unexpected right bracket ']'");
+    const op = /^(?:==|!=|<=|>=|[-+*/%^<>])/.exec(this.src.slice(this.pos));
+    if (op) this.fail(`unexpected <op:${op[0]}>`);
+    if (IDENT_START.test(c) || /[0-9.]/.test(c) || '([{,=!~@'.includes(c)) this.fail(`unexpected ${this.describe(this.pos)}`);
+    this.fail(`unexpected character: ${goQuoteChar(c)}`);
   }
 
   private readIdentAt(at: number): string {
@@ -74,7 +97,6 @@ class SelectorParser {
     this.skipSpace();
     const matchers: Matcher[] = [];
     let name: string | null = null;
-    const start = this.pos;
     const c = this.src[this.pos];
     if (c === undefined) this.fail('unexpected end of input');
     if (IDENT_START.test(c)) {
@@ -83,23 +105,14 @@ class SelectorParser {
       this.skipSpace();
     } else if (c !== '{') {
       if (c === '"' || c === "'" || c === '`') this.fail('unexpected string, expected vector selector');
-      this.fail(`unexpected character: ${goQuoteChar(c)}`);
+      this.failTrailing();
     }
     if (this.src[this.pos] === '{') {
       this.pos++;
-      const inner = this.parseMatchers();
-      for (const m of inner) {
-        if (m.name === METRIC_NAME && m.type === '=' && name !== null) {
-          this.fail(`metric name must not be set twice: ${JSON.stringify(name)} or ${JSON.stringify(m.value)}`, start);
-        }
-      }
-      matchers.push(...inner);
+      matchers.push(...this.parseMatchers());
       this.skipSpace();
     }
-    if (this.pos < this.src.length) {
-      const d = this.describe(this.pos);
-      this.fail(d.startsWith('"') ? `unexpected character: ${goQuoteChar(this.src[this.pos])}` : `unexpected ${d}`);
-    }
+    if (this.pos < this.src.length) this.failTrailing();
     if (name !== null) matchers.unshift(new Matcher('=', METRIC_NAME, name));
     return matchers;
   }
@@ -139,6 +152,12 @@ class SelectorParser {
         this.fail(`unexpected character inside braces: ${goQuoteChar(c)}`);
       }
       this.skipSpace();
+      const opc = this.src[this.pos];
+      if (opc === '!' && this.src[this.pos + 1] !== '=' && this.src[this.pos + 1] !== '~') {
+        if (this.src[this.pos + 1] === undefined) this.fail('unexpected end of input inside braces');
+        this.fail(`unexpected character after '!' inside braces: ${goQuoteChar(this.src[this.pos + 1])}`);
+      }
+      if (opc !== undefined && !/[=!a-zA-Z_"'`,}\s]/.test(opc)) this.fail(`unexpected character inside braces: ${goQuoteChar(opc)}`);
       const op = this.parseOp();
       if (op === null) {
         const d = this.src[this.pos] === undefined ? 'end of input inside braces' : this.describe(this.pos);
@@ -178,9 +197,12 @@ class SelectorParser {
     return null;
   }
 
+  private stringStart = 0;
+
   private parseString(): string {
     const q = this.src[this.pos];
     const start = this.pos;
+    this.stringStart = start;
     this.pos++;
     if (q === '`') {
       const end = this.src.indexOf('`', this.pos);
@@ -208,7 +230,6 @@ class SelectorParser {
   }
 
   private parseEscape(q: string): string {
-    const at = this.pos;
     const c = this.src[this.pos + 1];
     this.pos += 2;
     const simple: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
@@ -216,7 +237,7 @@ class SelectorParser {
     if (c === q) return q;
     const hex = (n: number) => {
       const h = this.src.slice(this.pos, this.pos + n);
-      if (h.length !== n || !/^[0-9a-fA-F]+$/.test(h)) this.fail('invalid escape sequence in string', at);
+      if (h.length !== n || !/^[0-9a-fA-F]+$/.test(h)) this.fail('invalid escape sequence in string', this.stringStart);
       this.pos += n;
       return parseInt(h, 16);
     };
@@ -225,11 +246,12 @@ class SelectorParser {
     if (c === 'U') return String.fromCodePoint(hex(8));
     if (c !== undefined && /[0-7]/.test(c)) {
       const o = this.src.slice(this.pos - 1, this.pos + 2);
-      if (!/^[0-7]{3}$/.test(o)) this.fail('invalid escape sequence in string', at);
+      if (!/^[0-7]{3}$/.test(o)) this.fail('invalid escape sequence in string', this.stringStart);
       this.pos += 2;
       return String.fromCharCode(parseInt(o, 8));
     }
-    this.fail(`unknown escape sequence ${goQuoteChar(c ?? '')}`, at);
+    const cp = (c ?? '').codePointAt(0) ?? 0;
+    this.fail(`unknown escape sequence U+${cp.toString(16).toUpperCase().padStart(4, '0')} ${goQuoteChar(c ?? '')}`, this.stringStart);
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { registerPrometheusAPI } from '../api/prometheus.js';
@@ -68,6 +69,24 @@ describe('patrol query', () => {
     const r = await runQueryCommand('m', { server, start: 'yesterday' });
     assert.equal(r.code, 2);
     assert.equal(r.stderr, 'error: --start: cannot parse "yesterday" to a valid timestamp\n');
+  });
+
+  it('runs as `patrol query` and exits 0 or 1', async () => {
+    const cli = new URL('./main.ts', import.meta.url).pathname;
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', cli, 'query', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => resolve({ code, out, err }));
+      });
+    const ok = await run(['1+1', '--server', server, '--time', '10']);
+    assert.deepEqual(ok, { code: 0, out: 'TIME                  SCALAR\n1970-01-01T00:00:10Z  2\n', err: '' });
+    const bad = await run(['sum(', '--server', server]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.err, 'error (bad_data): invalid parameter "query": 1:5: parse error: unexpected end of input\n');
   });
 
   it('says when the server cannot be reached', async () => {
