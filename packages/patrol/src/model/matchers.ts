@@ -204,6 +204,8 @@ function translateRE2(src: string): string {
           } else cls += d === d.toLowerCase() ? d.toUpperCase() : d.toLowerCase();
         }
       }
+      // RE2 rejects a class that never closes ("missing closing ]"); so must we.
+      if (j >= src.length) throw new Error(`invalid regular expression ${JSON.stringify(src)}: missing closing ]`);
       out += cls + ']';
       i = j;
       continue;
