@@ -19,7 +19,7 @@ import { CollectorsManager } from './collect/manager.js';
 import { HostCollector } from './host/collector.js';
 import { ProbeManager } from './probe/manager.js';
 import { Engine } from './promql/engine.js';
-import { formatExpr } from './promql/format.js';
+import { exprToJSON, formatExpr } from './promql/format.js';
 import { parseExpr } from './promql/parser.js';
 import { ScrapeManager } from './scrape/manager.js';
 import type { Storage } from './storage/interface.js';
@@ -192,7 +192,7 @@ export class Patrol {
       queryable: rt.storage,
       engine,
       lookbackDelta: this.opts.lookbackDelta,
-      parse: (q) => parseExpr(q),
+      parse: (q) => exprToJSON(parseExpr(q)),
       format: (q) => formatExpr(parseExpr(q)),
       metadata: () => scrape.metadata(),
       config: () => this.config,
