@@ -56,7 +56,8 @@ describe('scrape manager', () => {
 ${extra}`;
     await m.applyConfig(config(yaml()), { dir });
     try {
-      await waitFor(() => (read(storage, 'served', new Matcher('=', 'instance', 'b')).length > 0 && read(storage, 'served', new Matcher('=', 'job', 'static')).length > 0 ? true : undefined), 'first scrapes');
+      // Each target starts at its own offset in the interval: wait until all three have been scraped.
+      await waitFor(() => (['a', 'b'].every((i) => read(storage, 'served', new Matcher('=', 'instance', i)).length > 0) && read(storage, 'served', new Matcher('=', 'job', 'static')).length > 0 ? true : undefined), 'first scrapes');
       const s = read(storage, 'served', new Matcher('=', 'instance', 'a'))[0];
       assert.deepEqual({ ...s.labels }, { __name__: 'served', instance: 'a', job: 'files', t: 'a', team: 'ops' });
 
