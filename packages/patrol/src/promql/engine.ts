@@ -16,6 +16,7 @@ import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
 import { QueryError } from './types.js';
+import { expandTemplate } from '../model/expand.js';
 
 /** One output series of an instant-vector node: a value per evaluation timestamp where `has`. */
 interface StepSeries {
@@ -1655,48 +1656,6 @@ function absentLabels(e: Expr): Labels {
     } else ls = withLabel(ls, m.name, '');
   }
   return ls;
-}
-
-/** Go regexp's Expand for label_replace: $1, ${1}, $name, ${name}, $$. */
-function expandTemplate(tpl: string, m: RegExpExecArray): string {
-  let out = '';
-  for (let i = 0; i < tpl.length; i++) {
-    const c = tpl[i];
-    if (c !== '$' || i + 1 >= tpl.length) {
-      out += c;
-      continue;
-    }
-    if (tpl[i + 1] === '$') {
-      out += '$';
-      i++;
-      continue;
-    }
-    let name: string;
-    if (tpl[i + 1] === '{') {
-      const close = tpl.indexOf('}', i + 2);
-      if (close < 0) {
-        out += c;
-        continue;
-      }
-      name = tpl.slice(i + 2, close);
-      if (!/^[a-zA-Z0-9_]+$/.test(name)) {
-        out += c;
-        continue;
-      }
-      i = close;
-    } else {
-      const mm = /^[a-zA-Z0-9_]+/.exec(tpl.slice(i + 1));
-      if (!mm) {
-        out += c;
-        continue;
-      }
-      name = mm[0];
-      i += name.length;
-    }
-    if (/^\d+$/.test(name)) out += m[Number(name)] ?? '';
-    else out += m.groups?.[name] ?? '';
-  }
-  return out;
 }
 
 /** Removes metric names where dropped and checks that no two series collide afterwards. */

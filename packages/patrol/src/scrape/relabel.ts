@@ -7,6 +7,8 @@ import type { Labels } from '../model/labels.js';
 import { isValidLabelName, labelsFromPairs } from '../model/labels.js';
 import { compileAnchoredRegex } from '../model/matchers.js';
 import type { RelabelAction, RelabelConfig } from '../config/prometheus.js';
+import { expandTemplate } from '../model/expand.js';
+export { expandTemplate };
 
 export interface CompiledRelabel {
   readonly action: RelabelAction;
@@ -32,49 +34,6 @@ export function compileRelabel(cfgs: readonly RelabelConfig[]): CompiledRelabel[
       replacement: c.replacement,
     };
   });
-}
-
-/**
- * Expands `$1`, `${1}`, `$name`, `${name}` and `$$` as Go's regexp.Expand does: `$1x` names the
- * group "1x" (which does not exist, so it expands to nothing), exactly like Prometheus.
- */
-export function expandTemplate(template: string, m: RegExpExecArray): string {
-  if (template.indexOf('$') < 0) return template;
-  let out = '';
-  for (let i = 0; i < template.length; i++) {
-    const c = template[i];
-    if (c !== '$' || i + 1 >= template.length) {
-      out += c;
-      continue;
-    }
-    const d = template[i + 1];
-    if (d === '$') {
-      out += '$';
-      i++;
-      continue;
-    }
-    let name: string;
-    if (d === '{') {
-      const close = template.indexOf('}', i + 2);
-      name = close < 0 ? '' : template.slice(i + 2, close);
-      if (close < 0 || !/^[a-zA-Z0-9_]+$/.test(name)) {
-        out += c;
-        continue;
-      }
-      i = close;
-    } else {
-      const mm = /^[a-zA-Z0-9_]+/.exec(template.slice(i + 1));
-      if (!mm) {
-        out += c;
-        continue;
-      }
-      name = mm[0];
-      i += name.length;
-    }
-    if (/^\d+$/.test(name)) out += m[Number(name)] ?? '';
-    else out += m.groups?.[name] ?? '';
-  }
-  return out;
 }
 
 /** The last 8 bytes of the MD5 of `s`, big-endian, modulo `mod` (Prometheus's hashmod). */
