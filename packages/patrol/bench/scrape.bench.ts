@@ -111,11 +111,18 @@ async function worker(): Promise<void> {
       }
     }
   }).observe({ entryTypes: ['gc'] });
+  // With SCRAPE_PROFILE, the measured window (and only it) is CPU-profiled through the inspector.
+  const { Session } = await import('node:inspector/promises');
+  const profiler = process.env.SCRAPE_PROFILE ? new Session() : null;
   process.on('message', (msg) => {
     if (msg === 'reset') {
       delay.reset();
       delay.enable();
       gc.major = gc.minor = gc.majorMax = 0;
+      if (profiler) {
+        profiler.connect();
+        void profiler.post('Profiler.enable').then(() => profiler.post('Profiler.start'));
+      }
     }
   });
   const durations: number[] = [];
@@ -128,8 +135,12 @@ async function worker(): Promise<void> {
       }
     }
   }, 500);
-  process.on('message', (msg) => {
+  process.on('message', async (msg) => {
     if (msg !== 'report') return;
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(join(process.env.SCRAPE_PROFILE!, `scrape-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    }
     const errors = m.activeTargets().filter((t) => t.target.health !== 'up').map((t) => t.target.lastError);
     const q = storage.querier(-Infinity, Infinity);
     const series = STORAGE === 'null' ? TARGETS : q.labelValues('instance').length;
@@ -163,8 +174,7 @@ async function main(): Promise<void> {
     const prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
     children.push(prom);
     const self = fileURLToPath(import.meta.url);
-    const prof = process.env.SCRAPE_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SCRAPE_PROFILE}`] : [];
-    const patrol = spawn(process.execPath, [...prof, '--import', 'tsx', self, '--worker', String(exporterPort), join(dir, 'patrol')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const patrol = spawn(process.execPath, ['--import', 'tsx', self, '--worker', String(exporterPort), join(dir, 'patrol')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(patrol);
     await new Promise<void>((resolve, reject) => {
       patrol.once('message', () => resolve());

@@ -118,6 +118,21 @@ describe('scrape loop', () => {
     await client.close();
   });
 
+  it('stores each value under its own series when the exposition order changes between scrapes', async () => {
+    const storage = new MemoryStorage();
+    handler = text('m{k="a"} 1\nm{k="b"} 2\nm{k="c"} 3\n');
+    const { loop, client } = makeLoop(storage, `${server.url}/metrics`);
+    await loop.scrapeAndReport(1000);
+    handler = text('m{k="c"} 30\nm{k="new"} 40\nm{k="a"} 10\nm{k="b"} 20\n');
+    const out = await loop.scrapeAndReport(2000);
+    assert.equal(out.seriesAdded, 1);
+    handler = text('m{k="b"} 200\nm{k="a"} 100\n');
+    await loop.scrapeAndReport(3000);
+    const got = Object.fromEntries(read(storage, 'm').map((s) => [s.labels.k, s.values.map((v) => (isStaleNaN(v) ? 'stale' : v))]));
+    assert.deepEqual(got, { a: [1, 10, 100], b: [2, 20, 200], c: [3, 30, 'stale'], new: [40, 'stale'] });
+    await client.close();
+  });
+
   it('honor_labels keeps the exposed labels; metric_relabel_configs drop and rewrite series', async () => {
     const storage = new MemoryStorage();
     handler = text('x{job="app",instance="i-1"} 1\ndebug_thing 1\ny 2\n');
@@ -229,7 +244,7 @@ describe('bad input fails the scrape with a reason, up=0, previous series stale,
       reason: /body size limit exceeded: more than 1048576 bytes \(body_size_limit\)/,
       extra: '    body_size_limit: 1MB\n',
     },
-    { name: '10 MB line', handler: plain('bad_ok 1\nbad_long{v="' + 'x'.repeat(10 * 1024 * 1024) + '"} 1\n'), reason: /line 2: line is 10485776 characters long \(at most 1048576\)/ },
+    { name: '10 MB line', handler: plain('bad_ok 1\nbad_long{v="' + 'x'.repeat(10 * 1024 * 1024) + '"} 1\n'), reason: /line 2: line is 10485776 bytes long \(at most 1048576\)/ },
     { name: 'invalid utf-8', handler: plain(Buffer.concat([Buffer.from('bad_ok 1\nbad_x{v="'), Buffer.from([0xff, 0xfe]), Buffer.from('"} 1\n')])), reason: /line 2: invalid UTF-8 at byte offset 18/ },
     { name: 'duplicate series', handler: plain('bad_ok 1\nbad_dup{a="1",b="2"} 1\nbad_dup{b="2",a="1"} 2\n'), reason: /line 3: duplicate series bad_dup\{a="1", b="2", instance=".*", job="t"\}/ },
     { name: 'histogram without +Inf', handler: plain('# TYPE bad_h histogram\nbad_h_bucket{le="0.1"} 1\nbad_h_bucket{le="1"} 2\nbad_h_sum 1\nbad_h_count 2\n'), reason: /line 2: histogram bad_h has no bucket with le="\+Inf"/ },

@@ -2,8 +2,9 @@
 // metric_relabel_configs and limits, and write the scrape as one appender batch (committed whole
 // or rolled back whole), followed by the report series and staleness markers.
 //
-// Series are cached by their exposed text, so a steady target costs a map lookup and a number
-// parse per line; labels are built and relabelled only for text not seen before.
+// The loop keeps where each series was in the previous body and what it resolved to; the scanner
+// recognises a steady target's series by comparing bytes, so such a line costs a byte compare and
+// a number parse. Labels are built and relabelled only for series text the last scrape lacked.
 
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -14,7 +15,7 @@ import { STALE_NAN } from '../model/value.js';
 import type { Appender, SeriesRef, Storage } from '../storage/interface.js';
 import { StorageError } from '../storage/interface.js';
 import { ScrapeError, type ScrapeClient } from './client.js';
-import { decodeBody, formatFromContentType, parseSeries, scanExposition, ParseError, type ExpositionFormat, type MetricMeta } from './parser.js';
+import { formatFromContentType, parseSeries, scanExposition, SeriesPositions, textOf, ParseError, type ExpositionFormat, type MetricMeta } from './parser.js';
 import { relabel, type CompiledRelabel } from './relabel.js';
 import type { Target } from './target.js';
 
@@ -45,7 +46,7 @@ interface SeriesState {
   dead: boolean;
 }
 
-/** A cached series text: the state it resolves to, or DROPPED when metric relabelling drops it. */
+/** What a series text resolves to: its state, or DROPPED when metric relabelling drops it. */
 const DROPPED = null;
 type CacheEntry = SeriesState | typeof DROPPED;
 
@@ -120,13 +121,15 @@ class LoopFailure extends Error {}
 
 export class ScrapeLoop {
   private readonly states = new LiveSeries();
-  private cache = new Map<string, CacheEntry>();
   /** Label objects shared by the series of this target (name → value → label). */
   private labelPool = new Map<string, Map<string, Label>>();
   private labelPoolSize = 0;
-  /** Series texts and cache entries of the last successful scrape, in exposition order. */
-  private orderTexts: string[] = [];
-  private orderEntries: CacheEntry[] = [];
+  /** Where the series of the last successful scrape were in its body, and what each resolved to. */
+  private prevPositions = new SeriesPositions();
+  private prevEntries: CacheEntry[] = [];
+  /** The same for the scrape in progress; swapped with prev* when it succeeds. */
+  private curPositions = new SeriesPositions();
+  private curEntries: CacheEntry[] = [];
   private readonly reportRefs = new Map<string, SeriesRef>();
   private reportLabels: Labels[] = [];
   private iter = 0;
@@ -152,11 +155,9 @@ export class ScrapeLoop {
   reconfigure(client: ScrapeClient, opts: LoopOptions): void {
     this.client = client;
     this.opts = opts;
-    this.cache = new Map();
     this.labelPool = new Map();
     this.labelPoolSize = 0;
-    this.orderTexts = [];
-    this.orderEntries = [];
+    this.forgetPrevious();
   }
 
   /**
@@ -248,10 +249,14 @@ export class ScrapeLoop {
     return out;
   }
 
+  private forgetPrevious(): void {
+    this.prevPositions.reset(Buffer.alloc(0));
+    this.prevEntries = [];
+  }
+
   /** Parses and writes one body. Throws (after rolling back) when the scrape must fail. */
   private append(body: Buffer, contentType: string, t: number, start: number): ScrapeOutcome {
     const format: ExpositionFormat = formatFromContentType(contentType);
-    const text = decodeBody(body);
     const app = this.storage.appender();
     const iter = this.iter;
     const opts = this.opts;
@@ -261,43 +266,39 @@ export class ScrapeLoop {
     let added = 0;
     let touched = 0;
     const created: SeriesState[] = [];
-    const prevTexts = this.orderTexts;
-    const prevEntries = this.orderEntries;
-    const curTexts: string[] = [];
-    const curEntries: CacheEntry[] = [];
+    const prevEntries = this.prevEntries;
+    const entries = this.curEntries;
+    entries.length = 0;
     try {
       scanExposition(
-        text,
+        body,
         format,
         {
-          predict: () => prevTexts[scraped],
-          sample: (series, value, ts, line) => {
-            let st = series === prevTexts[scraped] ? prevEntries[scraped] : this.cache.get(series);
+          sample: (b, s, e, value, ts, line, same) => {
+            let st = same >= 0 ? prevEntries[same] : undefined;
             if (st === undefined || (st !== DROPPED && st.dead)) {
-              const resolved = this.resolve(series, line, format);
+              const resolved = this.resolve(textOf(b, s, e), line, format);
               if (resolved.added) {
                 added++;
                 created.push(resolved.state as SeriesState);
               }
               st = resolved.state;
-              this.cache.set(series, st);
+              if (same >= 0) prevEntries[same] = st;
             }
-            curTexts.push(series);
-            curEntries.push(st);
+            entries.push(st);
             scraped++;
             if (st === DROPPED) return;
             post++;
             if (opts.sampleLimit > 0 && post > opts.sampleLimit) throw new LoopFailure(`sample_limit exceeded: more than ${opts.sampleLimit} samples after metric relabelling`);
             const explicit = ts !== undefined && opts.honorTimestamps;
-            const st2 = st;
             const when = explicit ? ts : t;
-            if (st2.iter === iter && st2.lastT === when) throw new LoopFailure(`line ${line}: duplicate series ${formatLabels(st2.labels)}`);
-            if (st2.iter !== iter) touched++;
-            st2.iter = iter;
-            st2.lastT = when;
-            st2.explicit = explicit;
+            if (st.iter === iter && st.lastT === when) throw new LoopFailure(`line ${line}: duplicate series ${formatLabels(st.labels)}`);
+            if (st.iter !== iter) touched++;
+            st.iter = iter;
+            st.lastT = when;
+            st.explicit = explicit;
             try {
-              st2.ref = app.append(st2.ref, st2.labels, when, value);
+              st.ref = app.append(st.ref, st.labels, when, value);
             } catch (e) {
               // Prometheus skips out-of-order and duplicate samples of one series and keeps the scrape.
               if (!(e instanceof StorageError) || (e.code !== 'out_of_order' && e.code !== 'duplicate_sample' && e.code !== 'out_of_bounds')) throw e;
@@ -305,7 +306,7 @@ export class ScrapeLoop {
           },
         },
         metadata,
-        { maxLineLength: MAX_LINE_LENGTH },
+        { maxLineLength: MAX_LINE_LENGTH, previous: this.prevPositions, record: this.curPositions },
       );
       // Series of the previous scrape that are gone get a staleness marker.
       if (this.states.size > touched) {
@@ -317,19 +318,21 @@ export class ScrapeLoop {
       // Series first seen in this failed attempt were never written: forget them, so that only
       // the previous scrape's series get staleness markers (in report()).
       for (const st of created) this.states.delete(st);
+      this.curPositions.reset(Buffer.alloc(0));
+      entries.length = 0;
       throw e;
     }
-    if (iter % 10 === 0) {
-      for (const [k, st] of this.cache) if (st !== DROPPED && st.dead) this.cache.delete(k);
-      if (this.cache.size > 4 * this.states.size + 1000) this.cache = new Map([...this.cache].filter(([, st]) => st !== DROPPED));
-      if (this.labelPoolSize > 4 * this.states.size + 10_000) {
-        this.labelPool = new Map();
-        this.labelPoolSize = 0;
-      }
+    if (iter % 10 === 0 && this.labelPoolSize > 4 * this.states.size + 10_000) {
+      this.labelPool = new Map();
+      this.labelPoolSize = 0;
     }
     this.metadata = metadata;
-    this.orderTexts = curTexts;
-    this.orderEntries = curEntries;
+    // This body's positions become the reference for the next one.
+    this.curPositions.compact();
+    [this.prevPositions, this.curPositions] = [this.curPositions, this.prevPositions];
+    this.curPositions.reset(Buffer.alloc(0));
+    this.prevEntries = entries;
+    this.curEntries = prevEntries;
     return { ok: true, error: '', samplesScraped: scraped, samplesPostRelabel: post, seriesAdded: added, durationMs: Date.now() - start };
   }
 

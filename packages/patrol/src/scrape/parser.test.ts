@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { formatLabels, labelsKey, labelsToRecord } from '../model/labels.js';
-import { decodeBody, parseExposition, ParseError, parseNumber } from './parser.js';
+import { decodeBody, parseExposition, ParseError, parseNumber, scanExposition, SeriesPositions, textOf, type ExpositionFormat } from './parser.js';
 import { binaryMissing, PROMETHEUS_BIN, serve, startPrometheus, waitFor, type PrometheusProcess, type TestServer } from './testutil.js';
 
 const OM = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -80,6 +80,62 @@ describe('text format 0.0.4', () => {
     assert.equal(parseNumber('', false), undefined);
     assert.equal(parseNumber('.5', true), 0.5);
     assert.equal(parseNumber('0b1', false), undefined);
+  });
+});
+
+describe('recognising the previous body\'s series', () => {
+  /** Scans `bodies` in turn, each against the positions of the one before; returns, per body, each sample's series text and the text `same` points at. */
+  function scanSequence(bodies: string[], format: ExpositionFormat = 'prometheus'): { series: string; same: string | null; value: number }[][] {
+    let prev = new SeriesPositions();
+    let rec = new SeriesPositions();
+    const out: { series: string; same: string | null; value: number }[][] = [];
+    for (const body of bodies) {
+      const rows: { series: string; same: string | null; value: number }[] = [];
+      const p = prev;
+      scanExposition(body, format, { sample: (b, s, e, value, _ts, _line, same) => rows.push({ series: textOf(b, s, e), same: same >= 0 ? textOf(p.body, p.start[same], p.end[same]) : null, value }) }, undefined, { previous: prev, record: rec });
+      out.push(rows);
+      [prev, rec] = [rec, prev];
+    }
+    return out;
+  }
+
+  it('finds every series again after reordering, insertions and removals, and nothing that is new', () => {
+    const [, second, third] = scanSequence(['a{x="1"} 1\na{x="2"} 2\nb 3\nc{y="z"} 4\n', 'a{x="2"} 5\nnew 6\na{x="1"} 7\nc{y="z"} 8\nb 9\n', 'a{x="1"} 1\nc{y="z"} 2\n']);
+    for (const r of second) assert.equal(r.same, r.series === 'new' ? null : r.series, `${r.series} in the second body`);
+    assert.deepEqual(
+      second.map((r) => r.value),
+      [5, 6, 7, 8, 9],
+    );
+    for (const r of third) assert.equal(r.same, r.series);
+  });
+
+  it('does not take a name without labels for the same name with a label block after blanks', () => {
+    const [, second] = scanSequence(['up 1\n', 'up {job="x"} 2\n']);
+    assert.deepEqual(second, [{ series: 'up {job="x"}', same: null, value: 2 }]);
+  });
+
+  it('compares whole series texts, not prefixes, and works on multi-byte text and OpenMetrics', () => {
+    const [, second] = scanSequence(['m{p="ü☃"} 1\nm{p="ü☃x"} 2\n', 'm{p="ü☃x"} 3\nm{p="ü☃"} 4\n']);
+    assert.deepEqual(
+      second.map((r) => [r.series, r.same]),
+      [
+        ['m{p="ü☃x"}', 'm{p="ü☃x"}'],
+        ['m{p="ü☃"}', 'm{p="ü☃"}'],
+      ],
+    );
+    const om = scanSequence(['# TYPE g gauge\ng{a="é"} 1\ng{a="b"} 2\n# EOF\n', '# TYPE g gauge\ng{a="b"} 3\ng{a="é"} 4\n# EOF\n'], 'openmetrics');
+    assert.deepEqual(
+      om[1].map((r) => [r.series, r.same, r.value]),
+      [
+        ['g{a="b"}', 'g{a="b"}', 3],
+        ['g{a="é"}', 'g{a="é"}', 4],
+      ],
+    );
+  });
+
+  it('still checks histograms for +Inf when every series is recognised', () => {
+    const body = '# TYPE h histogram\nh_bucket{a="1",le="1"} 1\nh_bucket{a="1",le="+Inf"} 2\nh_sum{a="1"} 1\nh_count{a="1"} 2\n';
+    assert.throws(() => scanSequence([body, body.replace('le="+Inf"', 'le="5"')]), /line 2: histogram h\{a=1\} has no bucket with le="\+Inf"/);
   });
 });
 

@@ -1,7 +1,9 @@
 // Exposition formats: Prometheus text 0.0.4 and OpenMetrics 1.0 text. Two layers:
-//  - scanExposition walks the body line by line and hands each sample to a sink as its raw series
-//    text (name and label block exactly as exposed), so a scrape loop can look the series up in a
-//    cache without building labels; parseSeries turns that text into sorted labels on a miss.
+//  - scanExposition walks the body's bytes line by line and hands each sample to a sink with the
+//    position of its raw series text (name and label block exactly as exposed). Given where the
+//    series were in the previous body of the same target, it recognises them by comparing bytes,
+//    so a steady target costs no string, no hash and no label parsing per line; parseSeries turns
+//    the text of a series not seen before into sorted labels.
 //  - parseExposition builds the full ParseResult on top, for collectors and tests.
 // Text 0.0.4 follows Prometheus's lexer (lenient whitespace, trailing commas, Go number syntax).
 // OpenMetrics is validated strictly against the 1.0 specification (see openmetrics.ts), because
@@ -52,22 +54,33 @@ export function formatFromContentType(contentType?: string): ExpositionFormat {
   return 'prometheus';
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+/**
+ * Checks that a body is UTF-8, throwing a ParseError naming the line of the first invalid byte.
+ * Returns true when it is plain ASCII (nearly all bodies), where bytes and characters coincide.
+ */
+export function checkUtf8(body: Buffer): boolean {
+  if (isAscii(body)) return true;
+  if (isUtf8(body)) return false;
+  const bad = firstInvalidUtf8(body);
+  let line = 1;
+  for (let i = 0; i < bad; i++) if (body[i] === 0x0a) line++;
+  throw new ParseError(line, `invalid UTF-8 at byte offset ${bad} (0x${body[bad]?.toString(16).padStart(2, '0') ?? '??'})`);
+}
+
+/** A Buffer view of any byte array, without copying. */
+export function asBuffer(body: Uint8Array): Buffer {
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
 
 /** Decodes UTF-8, throwing a ParseError naming the line of the first invalid byte. */
 export function decodeBody(body: Uint8Array): string {
-  // ASCII bodies (nearly all) are copied byte for byte; others are validated, then decoded.
-  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (isAscii(buf)) return buf.toString('latin1');
-  try {
-    if (isUtf8(buf)) return buf.toString('utf8');
-    return utf8.decode(body);
-  } catch {
-    const bad = firstInvalidUtf8(body);
-    let line = 1;
-    for (let i = 0; i < bad; i++) if (body[i] === 0x0a) line++;
-    throw new ParseError(line, `invalid UTF-8 at byte offset ${bad} (0x${body[bad]?.toString(16).padStart(2, '0') ?? '??'})`);
-  }
+  const buf = asBuffer(body);
+  return buf.toString(checkUtf8(buf) ? 'latin1' : 'utf8');
+}
+
+/** The text of bytes [start, end) of a body that checkUtf8 accepted. */
+export function textOf(body: Buffer, start: number, end: number): string {
+  return body.toString('utf8', start, end);
 }
 
 function firstInvalidUtf8(b: Uint8Array): number {
@@ -103,25 +116,106 @@ function firstInvalidUtf8(b: Uint8Array): number {
 }
 
 export interface ScanOptions {
-  /** Lines longer than this (in UTF-16 units) fail the scan; a guard against runaway exporters. */
+  /** Lines longer than this many bytes fail the scan; a guard against runaway exporters. */
   maxLineLength?: number;
+  /** Where the series were in the previous body of the same source: see SeriesPositions. */
+  previous?: SeriesPositions;
+  /** Filled with where this body's series are (reset first), to pass as `previous` next time. */
+  record?: SeriesPositions;
 }
 
 /** Receives samples from scanExposition in exposition order. */
 export interface SampleSink {
   /**
-   * `series` is the metric name and label block exactly as exposed (the cache key for
-   * parseSeries); `timestamp` is in milliseconds. Throwing stops the scan.
+   * One sample. Its series, the metric name and label block exactly as exposed, is bytes
+   * [start, end) of `body` (textOf decodes it). `same` is the index of the sample with the very
+   * same series text in `ScanOptions.previous`, or -1. `timestamp` is in milliseconds. Throwing
+   * stops the scan.
    */
-  sample(series: string, value: number, timestamp: number | undefined, line: number): void;
-  /**
-   * Optional: the series text the next sample probably has (e.g. the one at the same position
-   * in the previous scrape). When the body matches it, `sample` receives this very string.
-   */
-  predict?(): string | undefined;
+  sample(body: Buffer, start: number, end: number, value: number, timestamp: number | undefined, line: number, same: number): void;
+}
+
+/**
+ * Where each sample's series text lies in one body, kept by a scrape loop so the next body's
+ * series can be recognised by comparing bytes: first with the series that followed the last one
+ * recognised (targets expose the same series in the same order), then through a hash index built
+ * on the first miss.
+ */
+export class SeriesPositions {
+  body: Buffer = Buffer.alloc(0);
+  start = new Int32Array(64);
+  end = new Int32Array(64);
+  n = 0;
+  private index: Map<number, number> | null = null;
+  /** Chains indexes with the same hash: next[i] is the previous index with i's hash, or -1. */
+  private next: Int32Array | null = null;
+
+  reset(body: Buffer): void {
+    this.body = body;
+    this.n = 0;
+    this.index = null;
+    this.next = null;
+  }
+
+  push(start: number, end: number): void {
+    if (this.n === this.start.length) {
+      const s = new Int32Array(this.n * 2);
+      s.set(this.start);
+      this.start = s;
+      const e = new Int32Array(this.n * 2);
+      e.set(this.end);
+      this.end = e;
+    }
+    this.start[this.n] = start;
+    this.end[this.n] = end;
+    this.n++;
+  }
+
+  /** Whether series i's bytes equal bytes [s, e) of `b`. */
+  equals(i: number, b: Buffer, s: number, e: number): boolean {
+    const ps = this.start[i];
+    const len = this.end[i] - ps;
+    if (len !== e - s) return false;
+    const pb = this.body;
+    for (let j = 0; j < len; j++) if (b[s + j] !== pb[ps + j]) return false;
+    return true;
+  }
+
+  /** The index of the (last) series with bytes [s, e) of `b`, or -1. */
+  find(b: Buffer, s: number, e: number): number {
+    if (!this.index) this.buildIndex();
+    for (let i = this.index!.get(hashBytes(b, s, e)) ?? -1; i >= 0; i = this.next![i]) if (this.equals(i, b, s, e)) return i;
+    return -1;
+  }
+
+  /** Releases the body when it is a small view of a larger buffer (undici's read chunks). */
+  compact(): void {
+    const b = this.body;
+    if (b.byteLength < b.buffer.byteLength / 2) this.body = Buffer.from(b);
+  }
+
+  private buildIndex(): void {
+    const index = new Map<number, number>();
+    const next = new Int32Array(this.n);
+    for (let i = 0; i < this.n; i++) {
+      const h = hashBytes(this.body, this.start[i], this.end[i]);
+      next[i] = index.get(h) ?? -1;
+      index.set(h, i);
+    }
+    this.index = index;
+    this.next = next;
+  }
+}
+
+/** FNV-1a over bytes [s, e). */
+function hashBytes(b: Uint8Array, s: number, e: number): number {
+  let h = 0x811c9dc5;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return h | 0;
 }
 
 const C_NL = 10;
+const C_CR = 13;
 const C_SP = 32;
 const C_TAB = 9;
 const C_HASH = 35;
@@ -335,98 +429,163 @@ export function parseSeries(series: string, line: number, format: ExpositionForm
  * on the first malformed line. For OpenMetrics, also checks the structure the specification
  * requires (families contiguous, histogram buckets, counter values, # EOF).
  */
-export function scanExposition(text: string, format: ExpositionFormat, sink: SampleSink, metadata?: Map<string, MetricMeta>, opts: ScanOptions = {}): void {
+export function scanExposition(body: Uint8Array | string, format: ExpositionFormat, sink: SampleSink, metadata?: Map<string, MetricMeta>, opts: ScanOptions = {}): void {
+  const b = typeof body === 'string' ? Buffer.from(body, 'utf8') : asBuffer(body);
+  const ascii = checkUtf8(b);
+  opts.record?.reset(b);
+  if (format === 'openmetrics') scanOpenMetrics(b, ascii, sink, metadata ?? new Map(), opts);
+  else scanText(b, sink, metadata ?? new Map(), opts);
+}
+
+/** Bytes [s, e) of a line for an error message, shortened. */
+function showBytes(b: Buffer, s: number, e: number): string {
+  return show(b.toString('utf8', s, Math.min(e, s + 240)));
+}
+
+function lineEnd(b: Buffer, from: number): number {
+  const e = b.indexOf(C_NL, from);
+  return e < 0 ? b.length : e;
+}
+
+function isBlank(c: number): boolean {
+  return c === C_SP || c === C_TAB;
+}
+
+function blanksThenBrace(b: Buffer, i: number, len: number): boolean {
+  while (i < len && isBlank(b[i])) i++;
+  return b[i] === C_LBRACE;
+}
+
+function isLineEnd(c: number): boolean {
+  return c === C_NL || c === C_CR;
+}
+
+/** The text format 0.0.4, on bytes. */
+function scanText(b: Buffer, sink: SampleSink, meta: Map<string, MetricMeta>, opts: ScanOptions): void {
   const maxLine = opts.maxLineLength ?? Infinity;
-  const predict = sink.predict?.bind(sink);
-  if (format === 'openmetrics') {
-    scanOpenMetrics(text, sink, metadata, maxLine);
-    return;
-  }
-  const meta = metadata ?? new Map<string, MetricMeta>();
+  const prev = opts.previous;
+  const rec = opts.record;
+  const prevN = prev ? prev.n : 0;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const pdv = prev ? new DataView(prev.body.buffer, prev.body.byteOffset, prev.body.byteLength) : null;
   const hist = new HistogramInfCheck();
-  const len = text.length;
+  const len = b.length;
+  /** The previous body's index expected next. */
+  let p = 0;
   let pos = 0;
   let line = 0;
+  let ls = 0;
+  /** Throws `what` for the current line, unless the line is too long: then that is the error. */
+  const fail = (what: string): never => {
+    const e = lineEnd(b, ls);
+    if (e - ls > maxLine) throw new ParseError(line, `line is ${e - ls} bytes long (at most ${maxLine})`);
+    throw new ParseError(line, what);
+  };
   while (pos < len) {
     line++;
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = len;
-    if (end - pos > maxLine) throw new ParseError(line, `line is ${end - pos} characters long (at most ${maxLine})`);
+    ls = pos;
     let s = pos;
-    pos = end + 1;
-    let e = end;
-    if (e > s && text.charCodeAt(e - 1) === 13) e--;
-    while (s < e && (text.charCodeAt(s) === C_SP || text.charCodeAt(s) === C_TAB)) s++;
-    if (s === e) continue;
-    const c0 = text.charCodeAt(s);
-    if (c0 === C_HASH) {
-      textComment(text.slice(s + 1, e), line, meta, hist);
+    while (s < len && isBlank(b[s])) s++;
+    const c0 = s < len ? b[s] : C_NL;
+    if (c0 === C_NL || c0 === C_HASH || c0 === C_CR) {
+      const end = lineEnd(b, s);
+      if (end - ls > maxLine) fail('');
+      pos = end + 1;
+      let e = end;
+      if (e > s && b[e - 1] === C_CR) e--;
+      if (c0 === C_HASH) textComment(b.toString('utf8', s + 1, e), line, meta, hist);
+      else if (e > s) fail(`expected a metric name or comment, got ${showBytes(b, s, e)}`);
       continue;
     }
-    if (!isNameStart(c0)) throw new ParseError(line, `expected a metric name or comment, got ${show(text.slice(s, e))}`);
-    let i: number;
-    let series: string | undefined;
-    // Steady targets expose the same series in the same order: compare in place with the
-    // predicted text and reuse that string, avoiding a slice and a hash per line.
-    const pred = predict?.();
-    if (pred !== undefined && text.startsWith(pred, s)) {
-      const after = s + pred.length;
-      const c = text.charCodeAt(after);
-      if (after < e && (c === C_SP || c === C_TAB)) {
-        series = pred;
-        i = after;
-      } else i = s;
-    } else i = s;
-    if (series === undefined) {
+    if (!isNameStart(c0)) fail(`expected a metric name or comment, got ${showBytes(b, s, lineEnd(b, s))}`);
+    // The series text: recognised as the previous body's next series by comparing bytes, or
+    // delimited by scanning the name and label block.
+    let i = -1;
+    let same = -1;
+    if (p < prevN) {
+      const ps = prev!.start[p];
+      const plen = prev!.end[p] - ps;
+      const pb = prev!.body;
+      if (s + plen < len && isBlank(b[s + plen])) {
+        // Four bytes at a time, then the rest.
+        let j = 0;
+        const whole = plen & ~3;
+        while (j < whole && dv.getInt32(s + j) === pdv!.getInt32(ps + j)) j += 4;
+        if (j === whole) while (j < plen && b[s + j] === pb[ps + j]) j++;
+        // A name without labels followed by blanks and `{` is a different series.
+        if (j === plen && (pb[ps + plen - 1] === C_RBRACE || !blanksThenBrace(b, s + plen, len))) {
+          i = s + plen;
+          same = p;
+        }
+      }
+    }
+    if (i < 0) {
       i = s + 1;
-      while (i < e && isNameChar(text.charCodeAt(i))) i++;
+      while (i < len && isNameChar(b[i])) i++;
       const nameEnd = i;
-      while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
-      if (i < e && text.charCodeAt(i) === C_LBRACE) {
-        const close = labelBlockEnd(text, i, e);
-        if (close < 0) throw new ParseError(line, `unterminated label set in ${show(text.slice(s, e))}`);
+      while (i < len && isBlank(b[i])) i++;
+      if (i < len && b[i] === C_LBRACE) {
+        const close = labelBlockEndBytes(b, i, len);
+        if (close < 0) fail(`unterminated label set in ${showBytes(b, s, lineEnd(b, s))}`);
         i = close + 1;
       } else i = nameEnd;
-      series = text.slice(s, i);
+      if (prevN > 0) same = prev!.find(b, s, i);
     }
-    while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
-    if (i === e) throw new ParseError(line, `missing value for ${show(series)}`);
+    if (same >= 0) p = same + 1;
+    const se = i;
+    while (i < len && isBlank(b[i])) i++;
+    if (i >= len || isLineEnd(b[i])) fail(`missing value for ${showBytes(b, s, se)}`);
     const vs = i;
     // Fast path for plain integers (most counters); anything else goes through parseNumber.
     let value = 0;
     let digits = true;
-    while (i < e) {
-      const c = text.charCodeAt(i);
-      if (c === C_SP || c === C_TAB) break;
+    while (i < len) {
+      const c = b[i];
+      if (c === C_SP || c === C_TAB || c === C_NL || c === C_CR) break;
       if (digits && c >= 48 && c <= 57) value = value * 10 + (c - 48);
       else digits = false;
       i++;
     }
     if (!digits || i - vs > 15) {
-      const vtext = text.slice(vs, i);
+      const vtext = b.toString('utf8', vs, i);
       const v = parseNumber(vtext, false);
-      if (v === undefined) throw new ParseError(line, `invalid value ${show(vtext)} for ${show(series)}`);
-      value = v;
+      if (v === undefined) fail(`invalid value ${show(vtext)} for ${showBytes(b, s, se)}`);
+      value = v!;
     }
-    while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
+    while (i < len && isBlank(b[i])) i++;
     let ts: number | undefined;
-    if (i < e) {
+    if (i < len && !isLineEnd(b[i])) {
       const ts0 = i;
-      while (i < e && text.charCodeAt(i) !== C_SP && text.charCodeAt(i) !== C_TAB) i++;
-      const tt = text.slice(ts0, i);
+      while (i < len && !isBlank(b[i]) && !isLineEnd(b[i])) i++;
+      const tt = b.toString('utf8', ts0, i);
       ts = parseIntTimestamp(tt);
-      if (ts === undefined) throw new ParseError(line, `invalid timestamp ${show(tt)} for ${show(series)} (expected integer milliseconds)`);
-      while (i < e && (text.charCodeAt(i) === C_SP || text.charCodeAt(i) === C_TAB)) i++;
-      if (i < e) throw new ParseError(line, `unexpected ${show(text.slice(i, e))} after timestamp`);
+      if (ts === undefined) fail(`invalid timestamp ${show(tt)} for ${showBytes(b, s, se)} (expected integer milliseconds)`);
+      while (i < len && isBlank(b[i])) i++;
     }
-    if (hist.active) {
-      let nameEnd = s + 1;
-      while (nameEnd < e && isNameChar(text.charCodeAt(nameEnd))) nameEnd++;
-      hist.sample(text, s, nameEnd, series, line);
-    }
-    sink.sample(series, value, ts, line);
+    if (i < len && b[i] === C_CR && (i + 1 === len || b[i + 1] === C_NL)) i++;
+    if (i < len && b[i] !== C_NL) fail(`unexpected ${showBytes(b, i, lineEnd(b, i))} after ${ts === undefined ? 'value' : 'timestamp'}`);
+    pos = i + 1;
+    if (i - ls > maxLine) fail('');
+    if (hist.active) hist.sample(b, s, se, line);
+    rec?.push(s, se);
+    sink.sample(b, s, se, value, ts, line, same);
   }
   hist.finish(line);
+}
+
+/** Finds the `}` closing the block whose `{` is at `i`, honouring quoted values; -1 when the line ends first. */
+function labelBlockEndBytes(b: Buffer, i: number, end: number): number {
+  let inQuote = false;
+  for (let j = i + 1; j < end; j++) {
+    const c = b[j];
+    if (c === C_NL) return -1;
+    if (inQuote) {
+      if (c === C_BACKSLASH) j++;
+      else if (c === C_QUOTE) inQuote = false;
+    } else if (c === C_QUOTE) inQuote = true;
+    else if (c === C_RBRACE) return j;
+  }
+  return -1;
 }
 
 function textComment(body: string, line: number, meta: Map<string, MetricMeta>, hist: HistogramInfCheck): void {
@@ -452,61 +611,89 @@ function textComment(body: string, line: number, meta: Map<string, MetricMeta>, 
 
 /**
  * The text format says nothing about buckets, but a histogram whose buckets lack `le="+Inf"`
- * cannot be queried correctly (histogram_quantile needs it), so the scrape fails on it.
+ * cannot be queried correctly (histogram_quantile needs it), so the scrape fails on it. Works on
+ * bytes: a bucket's group is the hash of its series text without the `le` pair.
  */
 class HistogramInfCheck {
   active = false;
-  private family = '';
-  /** Label groups (series text without `le`) that have buckets, and whether +Inf was seen. */
-  private groups = new Map<string, boolean>();
-  private firstLine = new Map<string, number>();
+  private family: Buffer = Buffer.alloc(0);
+  private familyName = '';
+  /** Per group: whether +Inf was seen, and the first bucket's line and series text position. */
+  private groups = new Map<number, { inf: boolean; line: number; body: Buffer; start: number; end: number }>();
 
   setType(name: string, type: MetricType, line: number): void {
     this.finish(line);
     this.active = type === 'histogram';
-    this.family = name;
+    this.familyName = name;
+    this.family = Buffer.from(name + '_bucket');
   }
 
-  sample(text: string, s: number, nameEnd: number, series: string, line: number): void {
-    if (nameEnd - s !== this.family.length + 7 || !text.startsWith(this.family, s) || !text.startsWith('_bucket', s + this.family.length)) return;
-    const labels = parseSeries(series, line, 'prometheus');
+  sample(b: Buffer, s: number, se: number, line: number): void {
+    const f = this.family;
+    const n = f.length;
+    if (se - s < n || isNameChar(b[s + n])) return;
+    for (let j = 0; j < n; j++) if (b[s + j] !== f[j]) return;
+    // Walk the label pairs, hashing everything but `le="…"`.
+    let h1 = 0x811c9dc5;
+    let h2 = 0x12345678;
     let le: string | undefined;
-    let key = '';
-    for (const l of labels) {
-      if (l.name === 'le') le = l.value;
-      else if (l.name !== METRIC_NAME) key += l.name + '\xff' + l.value + '\xfe';
+    let i = s + n;
+    while (i < se && b[i] !== C_LBRACE) i++;
+    i++;
+    while (i < se) {
+      while (i < se && (isBlank(b[i]) || b[i] === C_COMMA)) i++;
+      if (i >= se || b[i] === C_RBRACE) break;
+      const ns = i;
+      while (i < se && isLabelChar(b[i])) i++;
+      const isLe = i - ns === 2 && b[ns] === 108 && b[ns + 1] === 101;
+      while (i < se && b[i] !== C_QUOTE) i++;
+      const vs = ++i;
+      while (i < se && b[i] !== C_QUOTE) i += b[i] === C_BACKSLASH ? 2 : 1;
+      if (isLe) le = b.toString('utf8', vs, i);
+      else
+        for (let j = ns; j < i; j++) {
+          h1 = Math.imul(h1 ^ b[j], 0x01000193);
+          h2 = Math.imul(h2 ^ b[j], 0x5bd1e995);
+        }
+      i++;
     }
-    if (le === undefined) throw new ParseError(line, `histogram bucket ${this.family}_bucket has no "le" label`);
+    if (le === undefined) throw new ParseError(line, `histogram bucket ${this.familyName}_bucket has no "le" label`);
+    const key = (h1 >>> 0) * 0x200000 + (h2 >>> 11);
     const inf = parseNumber(le, false) === Infinity;
-    if (!this.groups.has(key)) this.firstLine.set(key, line);
-    this.groups.set(key, (this.groups.get(key) ?? false) || inf);
+    const g = this.groups.get(key);
+    if (g) g.inf ||= inf;
+    else this.groups.set(key, { inf, line, body: b, start: s, end: se });
   }
 
   finish(line: number): void {
-    for (const [key, hasInf] of this.groups) {
-      if (!hasInf) {
-        const shown = key.split('\xfe').filter(Boolean).map((p) => p.replace('\xff', '=')).join(',');
-        throw new ParseError(this.firstLine.get(key) ?? line, `histogram ${this.family}${shown ? `{${shown}}` : ''} has no bucket with le="+Inf"`);
-      }
+    for (const g of this.groups.values()) {
+      if (g.inf) continue;
+      const labels = parseSeries(g.body.toString('utf8', g.start, g.end), g.line, 'prometheus').filter((l) => l.name !== METRIC_NAME && l.name !== 'le');
+      const shown = labels.map((l) => `${l.name}=${l.value}`).join(',');
+      throw new ParseError(g.line ?? line, `histogram ${this.familyName}${shown ? `{${shown}}` : ''} has no bucket with le="+Inf"`);
     }
     this.groups.clear();
-    this.firstLine.clear();
     this.active = false;
   }
 }
 
-function scanOpenMetrics(text: string, sink: SampleSink, metadata: Map<string, MetricMeta> | undefined, maxLine: number): void {
-  const v = new OpenMetricsValidator(metadata ?? new Map());
-  const len = text.length;
+function scanOpenMetrics(b: Buffer, ascii: boolean, sink: SampleSink, metadata: Map<string, MetricMeta>, opts: ScanOptions): void {
+  const maxLine = opts.maxLineLength ?? Infinity;
+  const prev = opts.previous;
+  const rec = opts.record;
+  const prevN = prev ? prev.n : 0;
+  const v = new OpenMetricsValidator(metadata);
+  const len = b.length;
+  let p = 0;
   let pos = 0;
   let line = 0;
   let sawEOF = false;
   while (pos < len) {
     line++;
-    let end = text.indexOf('\n', pos);
-    if (end < 0) end = len;
-    if (end - pos > maxLine) throw new ParseError(line, `line is ${end - pos} characters long (at most ${maxLine})`);
-    const l = text.slice(pos, end);
+    const start = pos;
+    const end = lineEnd(b, pos);
+    if (end - pos > maxLine) throw new ParseError(line, `line is ${end - pos} bytes long (at most ${maxLine})`);
+    const l = b.toString(ascii ? 'latin1' : 'utf8', pos, end);
     const hadNewline = end < len;
     pos = end + 1;
     if (sawEOF) throw new ParseError(line, `content after # EOF`);
@@ -524,7 +711,13 @@ function scanOpenMetrics(text: string, sink: SampleSink, metadata: Map<string, M
     const smp = omSampleLine(l, line);
     const labels = parseSeries(smp.series, line, 'openmetrics');
     v.sample(labels, smp.value, smp.timestamp, smp.exemplar, line);
-    sink.sample(smp.series, smp.value, smp.timestamp, line);
+    const se = start + (ascii ? smp.series.length : Buffer.byteLength(smp.series));
+    let same = -1;
+    if (p < prevN && prev!.equals(p, b, start, se)) same = p;
+    else if (prevN > 0) same = prev!.find(b, start, se);
+    if (same >= 0) p = same + 1;
+    rec?.push(start, se);
+    sink.sample(b, start, se, smp.value, smp.timestamp, line, same);
   }
   if (!sawEOF) throw new ParseError(Math.max(line, 1), 'missing # EOF at the end');
   v.finish(line);
@@ -594,16 +787,16 @@ function omExemplar(x: string, line: number): void {
 
 /** Parses a whole body. `contentType` chooses the format (OpenMetrics or the 0.0.4 text format). */
 export function parseExposition(body: string | Uint8Array, contentType?: string): ParseResult {
-  const text = typeof body === 'string' ? body : decodeBody(body);
   const format = formatFromContentType(contentType);
   const samples: ParsedSample[] = [];
   const metadata = new Map<string, MetricMeta>();
   const cache = new Map<string, Labels>();
   scanExposition(
-    text,
+    body,
     format,
     {
-      sample(series, value, timestamp, line) {
+      sample(b, start, end, value, timestamp, line) {
+        const series = textOf(b, start, end);
         let labels = cache.get(series);
         if (!labels) {
           labels = parseSeries(series, line, format);
