@@ -7,7 +7,7 @@
 //   SCRAPE_TARGETS=100 SCRAPE_SECONDS=240 npm run bench -- scrape
 //
 // Environment: SCRAPE_TARGETS (10), SCRAPE_SERIES (10000), SCRAPE_SECONDS (120, measured after
-// SCRAPE_WARMUP seconds, default 35), SCRAPE_INTERVAL (15s), SCRAPE_STORAGE (tsdb | memory | null),
+// SCRAPE_WARMUP seconds, default 90: past the TSDB's first compaction, which persists the new series), SCRAPE_INTERVAL (15s), SCRAPE_STORAGE (tsdb | memory | null),
 // SCRAPE_PROFILE (a folder: write a CPU profile of the Patrol process there).
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +21,7 @@ import type { Storage } from '../src/storage/interface.js';
 const TARGETS = Number(process.env.SCRAPE_TARGETS ?? 10);
 const SERIES = Number(process.env.SCRAPE_SERIES ?? 10000);
 const SECONDS = Number(process.env.SCRAPE_SECONDS ?? 120);
-const WARMUP = Number(process.env.SCRAPE_WARMUP ?? 35);
+const WARMUP = Number(process.env.SCRAPE_WARMUP ?? 90);
 const INTERVAL = process.env.SCRAPE_INTERVAL ?? '15s';
 const STORAGE = process.env.SCRAPE_STORAGE ?? 'tsdb';
 const FAKE_EXPORTER = '/work/shared/bench/fake-exporter.mjs';
@@ -173,6 +173,7 @@ async function main(): Promise<void> {
     const promPort = await freePort();
     const prom = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
     children.push(prom);
+    const started = Date.now();
     const self = fileURLToPath(import.meta.url);
     const patrol = spawn(process.execPath, ['--import', 'tsx', self, '--worker', String(exporterPort), join(dir, 'patrol')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(patrol);
@@ -205,6 +206,8 @@ async function main(): Promise<void> {
     console.log(`Patrol during the measured window: ${report.loop}`);
     console.log(`Prometheus: ${cores.prom.toFixed(3)} cores, RSS ${mb(mem.prom.rss)} (peak ${mb(mem.prom.hwm)}), avg scrape ${promScrapeMs.toFixed(1)} ms, up ${promUp}/${TARGETS}`);
     console.log(`ratios Patrol/Prometheus: CPU ${(cores.patrol / cores.prom).toFixed(2)}× (target ≤ 1.5×), RSS ${(mem.patrol.rss / mem.prom.rss).toFixed(2)}× (target ≤ 1.0×), scrape time ${(report.avgScrapeMs / promScrapeMs).toFixed(2)}×`);
+    // The whole run, start-up and the creation of 1 M series included.
+    console.log(`whole run (${((c1.t - started) / 1000).toFixed(0)} s from start): Patrol ${c1.patrol.toFixed(1)} CPU-s, Prometheus ${c1.prom.toFixed(1)} CPU-s, ratio ${(c1.patrol / c1.prom).toFixed(2)}×`);
     console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 shared cores)`);
   } finally {
     for (const c of children.reverse()) {
