@@ -3,13 +3,13 @@
 // per cycle in the same run. `npm run bench -- host`
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../src/config/load.js';
 import { HostCollector } from '../src/host/collector.js';
 import { MemoryStorage } from '../src/storage/memory.js';
+import { freePort } from '../src/testing/net.js';
 
 const CYCLES = Number(process.env.CYCLES ?? 500);
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
@@ -19,13 +19,6 @@ function procCpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 const cfg = parseConfig('host:\n  interval: 1h\n', 'bench.yml');
 if (!cfg.ok) throw new Error('config');

@@ -5,21 +5,12 @@
 //   npm run bench -- parse
 
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { parseExposition, scanExposition, SeriesPositions } from '../src/scrape/parser.js';
+import { freePort } from '../src/testing/net.js';
 
 const FAKE_EXPORTER = '/work/shared/bench/fake-exporter.mjs';
 const SERIES = 10_000;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function fetchBodies(n: number): Promise<Buffer[]> {
   const port = await freePort();

@@ -20,6 +20,7 @@ import { Matcher } from '../src/model/matchers.js';
 import { ProbeManager } from '../src/probe/manager.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { loadSamples } from '../src/storage/interface.js';
+import { freePort } from '../src/testing/net.js';
 
 const PROBES = Number(process.env.PROBES ?? 1000);
 const SECONDS = Number(process.env.SECONDS ?? 20);
@@ -31,13 +32,6 @@ const CLK_TCK = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function waitForPort(port: number, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;

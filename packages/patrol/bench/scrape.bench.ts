@@ -12,11 +12,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Storage } from '../src/storage/interface.js';
+import { freePort } from '../src/testing/net.js';
 
 const TARGETS = Number(process.env.SCRAPE_TARGETS ?? 10);
 const SERIES = Number(process.env.SCRAPE_SERIES ?? 10000);
@@ -41,15 +41,6 @@ scrape_configs:
 `;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +14,7 @@ import { isStaleNaN, STALE_NAN } from '../model/value.js';
 import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { decodeWriteRequest, registerRemoteWrite, snappy, WriteRequestType, type DecodedSeries } from './remote_write.js';
+import { freePort } from '../testing/net.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 
@@ -164,14 +164,6 @@ describe('POST /api/v1/write', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise<void>((r) => srv.close(() => r()));
-  if (!addr || typeof addr !== 'object') throw new Error('no port');
-  return addr.port;
-}
 
 describe('remote write before storage is open', () => {
   it('answers 503 so the sender retries', async () => {

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -17,6 +16,7 @@ import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { HostCollector } from './collector.js';
 import { MOUNT_POINTS_EXCLUDE, parseDiskstats, parseMeminfo, parseMounts, parseNetDev, parseStat, type HostSample } from './procfs.js';
+import { freePort } from '../testing/net.js';
 
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 
@@ -42,14 +42,6 @@ function stored(storage: MemoryStorage): { name: string; labels: Record<string, 
   return out;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const addr = srv.address();
-  await new Promise<void>((r) => srv.close(() => r()));
-  if (!addr || typeof addr !== 'object') throw new Error('no port');
-  return addr.port;
-}
 
 function readNodeExporter(body: string): { name: string; labels: Record<string, string>; value: number }[] {
   return parseExposition(body).samples.map((s) => ({ name: metricName(s.labels), labels: labelsToRecord(s.labels), value: s.value }));

@@ -43,13 +43,9 @@ export async function serve(handler: (req: IncomingMessage, res: ServerResponse)
   };
 }
 
-/** Finds a free port by binding 0 and releasing it (for binaries that need a port number up front). */
-export async function freePort(): Promise<number> {
-  const s = await serve((_q, r) => r.end());
-  const p = s.port;
-  await s.close();
-  return p;
-}
+import { freePort } from '../testing/net.js';
+
+export { freePort };
 
 export interface PrometheusProcess {
   url: string;
