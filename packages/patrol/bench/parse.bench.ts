@@ -52,3 +52,12 @@ time('steady scan (series recognised by bytes)', 2000, SERIES, (i) => {
   [prev, rec] = [rec, prev];
 });
 console.log(`series recognised: ${recognised}`);
+// An exporter that changes its order every scrape (every other body reversed): each line is
+// found through the hash index of the previous body.
+const reversed = bodies.map((b) => Buffer.from(b.toString('latin1').trimEnd().split('\n').reverse().join('\n') + '\n', 'latin1'));
+recognised = 0;
+time('reordered every scrape (hash index lookups)', 1000, SERIES, (i) => {
+  scanExposition((i & 1 ? reversed : bodies)[i % bodies.length], 'prometheus', { sample: (_b, _s, _e, _v, _t, _l, same) => void (same >= 0 && recognised++) }, undefined, { previous: prev, record: rec });
+  [prev, rec] = [rec, prev];
+});
+console.log(`series recognised: ${recognised}`);

@@ -175,10 +175,7 @@ export class SeriesPositions {
   equals(i: number, b: Buffer, s: number, e: number): boolean {
     const ps = this.start[i];
     const len = this.end[i] - ps;
-    if (len !== e - s) return false;
-    const pb = this.body;
-    for (let j = 0; j < len; j++) if (b[s + j] !== pb[ps + j]) return false;
-    return true;
+    return len === e - s && sameBytes(b, s, this.body, ps, len);
   }
 
   /** The index of the (last) series with bytes [s, e) of `b`, or -1. */
@@ -207,10 +204,43 @@ export class SeriesPositions {
   }
 }
 
-/** FNV-1a over bytes [s, e). */
-function hashBytes(b: Uint8Array, s: number, e: number): number {
-  let h = 0x811c9dc5;
-  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i], 0x01000193);
+/** Whether `len` bytes of `a` from `as` equal those of `b` from `bs`; four at a time, then the rest. */
+function sameBytes(a: Buffer, as: number, b: Buffer, bs: number, len: number): boolean {
+  const whole = len & ~3;
+  let j = 0;
+  if (whole > 0) {
+    const da = viewOf(a);
+    const db = viewOf(b);
+    while (j < whole && da.getInt32(as + j) === db.getInt32(bs + j)) j += 4;
+    if (j < whole) return false;
+  }
+  while (j < len && a[as + j] === b[bs + j]) j++;
+  return j === len;
+}
+
+let lastBuf: Buffer | null = null;
+let lastView: DataView | null = null;
+let lastBuf2: Buffer | null = null;
+let lastView2: DataView | null = null;
+
+/** A DataView over a Buffer, cached for the two buffers last asked for (a body and its predecessor). */
+function viewOf(b: Buffer): DataView {
+  if (b === lastBuf) return lastView!;
+  if (b === lastBuf2) return lastView2!;
+  lastBuf2 = lastBuf;
+  lastView2 = lastView;
+  lastBuf = b;
+  lastView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return lastView;
+}
+
+/** A multiplicative hash of bytes [s, e), four bytes a step. */
+function hashBytes(b: Buffer, s: number, e: number): number {
+  const v = viewOf(b);
+  let h = 0x811c9dc5 ^ (e - s);
+  let i = s;
+  for (; i + 4 <= e; i += 4) h = Math.imul(h ^ v.getInt32(i), 0x01000193) ^ (h >>> 15);
+  for (; i < e; i++) h = Math.imul(h ^ b[i], 0x01000193);
   return h | 0;
 }
 
@@ -466,8 +496,6 @@ function scanText(b: Buffer, sink: SampleSink, meta: Map<string, MetricMeta>, op
   const prev = opts.previous;
   const rec = opts.record;
   const prevN = prev ? prev.n : 0;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const pdv = prev ? new DataView(prev.body.buffer, prev.body.byteOffset, prev.body.byteLength) : null;
   const hist = new HistogramInfCheck();
   const len = b.length;
   /** The previous body's index expected next. */
@@ -506,17 +534,10 @@ function scanText(b: Buffer, sink: SampleSink, meta: Map<string, MetricMeta>, op
       const ps = prev!.start[p];
       const plen = prev!.end[p] - ps;
       const pb = prev!.body;
-      if (s + plen < len && isBlank(b[s + plen])) {
-        // Four bytes at a time, then the rest.
-        let j = 0;
-        const whole = plen & ~3;
-        while (j < whole && dv.getInt32(s + j) === pdv!.getInt32(ps + j)) j += 4;
-        if (j === whole) while (j < plen && b[s + j] === pb[ps + j]) j++;
-        // A name without labels followed by blanks and `{` is a different series.
-        if (j === plen && (pb[ps + plen - 1] === C_RBRACE || !blanksThenBrace(b, s + plen, len))) {
-          i = s + plen;
-          same = p;
-        }
+      // A name without labels followed by blanks and `{` is a different series.
+      if (s + plen < len && isBlank(b[s + plen]) && sameBytes(b, s, pb, ps, plen) && (pb[ps + plen - 1] === C_RBRACE || !blanksThenBrace(b, s + plen, len))) {
+        i = s + plen;
+        same = p;
       }
     }
     if (i < 0) {
