@@ -52,6 +52,12 @@ time('steady scan (series recognised by bytes)', 2000, SERIES, (i) => {
   [prev, rec] = [rec, prev];
 });
 console.log(`series recognised: ${recognised}`);
+// The same bodies as OpenMetrics (counter families named without _total, # EOF at the end).
+const om = bodies.map((b) => Buffer.from(b.toString('latin1').replace(/^# (HELP|TYPE) (app_requests_\d+)_total/gm, '# $1 $2') + '# EOF\n', 'latin1'));
+time('OpenMetrics steady scan', 200, SERIES, (i) => {
+  scanExposition(om[i % om.length], 'openmetrics', { sample: () => undefined }, undefined, { previous: prev, record: rec });
+  [prev, rec] = [rec, prev];
+});
 // An exporter that changes its order every scrape (every other body reversed): each line is
 // found through the hash index of the previous body.
 const reversed = bodies.map((b) => Buffer.from(b.toString('latin1').trimEnd().split('\n').reverse().join('\n') + '\n', 'latin1'));

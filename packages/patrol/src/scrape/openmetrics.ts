@@ -58,6 +58,37 @@ function getLabel(ls: Labels, name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A series as the validator sees it: its labels and the keys derived from them. Scanners keep it
+ * across scrapes for series whose text recurs, so a steady target parses no labels.
+ */
+export class OMSeries {
+  readonly name: string;
+  /** Every label but the name. */
+  readonly key: string;
+  /** Name and labels: the identity for timestamp checks. */
+  readonly seriesKey: string;
+  private skip = '';
+  private skipKey: string;
+
+  constructor(readonly labels: Labels) {
+    this.name = labels[0]?.name === METRIC_NAME ? labels[0].value : (getLabel(labels, METRIC_NAME) ?? '');
+    this.key = labelsKey(labels, '');
+    this.seriesKey = this.name + '\xfe' + this.key;
+    this.skipKey = this.key;
+  }
+
+  /** The key of the labels without `skip` (a histogram's le, a summary's quantile). */
+  groupKey(skip: string): string {
+    if (skip === '') return this.key;
+    if (skip !== this.skip) {
+      this.skip = skip;
+      this.skipKey = labelsKey(this.labels, skip);
+    }
+    return this.skipKey;
+  }
+}
+
 export class OpenMetricsValidator {
   private cur: Family | null = null;
   /** Family names and sample names taken by families already seen. */
@@ -136,8 +167,8 @@ export class OpenMetricsValidator {
     return SUFFIXES[fam.type].includes(s) ? s : undefined;
   }
 
-  sample(labels: Labels, value: number, ts: number | undefined, exemplar: boolean, line: number): void {
-    const name = labels[0].name === METRIC_NAME ? labels[0].value : (getLabel(labels, METRIC_NAME) ?? '');
+  sample(series: OMSeries, value: number, ts: number | undefined, exemplar: boolean, line: number): void {
+    const { labels, name } = series;
     let fam = this.cur;
     let suffix = fam ? this.suffixOf(fam, name) : undefined;
     if (!fam || suffix === undefined) {
@@ -177,7 +208,7 @@ export class OpenMetricsValidator {
       skip = suffix === '_bucket' ? 'le' : '';
     }
 
-    const group = labelsKey(labels, skip);
+    const group = series.groupKey(skip);
     if (group !== fam.group) {
       this.finishGroup(fam, line);
       if (fam.finishedGroups.has(group)) throw new ParseError(line, `samples of ${fam.name} with the same labels are not together`);
@@ -185,7 +216,7 @@ export class OpenMetricsValidator {
     }
 
     // A series' timestamps never go backwards, and a series either always has one or never.
-    const seriesKey = name + '\xfe' + labelsKey(labels, '');
+    const seriesKey = series.seriesKey;
     const prev = fam.lastTs.get(seriesKey);
     if (prev !== undefined) {
       if (prev === null || ts === undefined) throw new ParseError(line, prev === null && ts === undefined ? `duplicate sample for ${name}` : `${name}: a series must either always or never have a timestamp`);

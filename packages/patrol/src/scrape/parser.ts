@@ -12,7 +12,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import type { Label, Labels } from '../model/labels.js';
 import { METRIC_NAME } from '../model/labels.js';
-import { OpenMetricsValidator } from './openmetrics.js';
+import { OMSeries, OpenMetricsValidator } from './openmetrics.js';
 
 export interface ParsedSample {
   /** Sorted, includes __name__; empty label values are dropped as Prometheus does. */
@@ -146,6 +146,8 @@ export class SeriesPositions {
   start = new Int32Array(64);
   end = new Int32Array(64);
   n = 0;
+  /** For OpenMetrics: each series as the validator saw it, reused when the text recurs. */
+  om: (OMSeries | undefined)[] = [];
   private index: Map<number, number> | null = null;
   /** Chains indexes with the same hash: next[i] is the previous index with i's hash, or -1. */
   private next: Int32Array | null = null;
@@ -153,6 +155,7 @@ export class SeriesPositions {
   reset(body: Buffer): void {
     this.body = body;
     this.n = 0;
+    this.om.length = 0;
     this.index = null;
     this.next = null;
   }
@@ -714,79 +717,99 @@ function scanOpenMetrics(b: Buffer, ascii: boolean, sink: SampleSink, metadata: 
     const start = pos;
     const end = lineEnd(b, pos);
     if (end - pos > maxLine) throw new ParseError(line, `line is ${end - pos} bytes long (at most ${maxLine})`);
-    const l = b.toString(ascii ? 'latin1' : 'utf8', pos, end);
     const hadNewline = end < len;
     pos = end + 1;
     if (sawEOF) throw new ParseError(line, `content after # EOF`);
-    if (l === '# EOF') {
-      sawEOF = true;
-      if (pos < len) throw new ParseError(line + 1, `content after # EOF`);
-      continue;
-    }
-    if (l === '') throw new ParseError(line, 'empty line (OpenMetrics allows none)');
-    if (!hadNewline) throw new ParseError(line, `last line ${show(l)} is not # EOF`);
-    if (l.charCodeAt(0) === C_HASH) {
+    if (end === start) throw new ParseError(line, 'empty line (OpenMetrics allows none)');
+    if (b[start] === C_HASH) {
+      const l = b.toString(ascii ? 'latin1' : 'utf8', start, end);
+      if (l === '# EOF') {
+        sawEOF = true;
+        if (pos < len) throw new ParseError(line + 1, `content after # EOF`);
+        continue;
+      }
+      if (!hadNewline) throw new ParseError(line, `last line ${show(l)} is not # EOF`);
       v.metadataLine(l, line);
       continue;
     }
-    const smp = omSampleLine(l, line);
-    const labels = parseSeries(smp.series, line, 'openmetrics');
-    v.sample(labels, smp.value, smp.timestamp, smp.exemplar, line);
-    const se = start + (ascii ? smp.series.length : Buffer.byteLength(smp.series));
+    if (!hadNewline) throw new ParseError(line, `last line ${showBytes(b, start, end)} is not # EOF`);
+    // The series: the previous body's next one, found by its bytes, or delimited here.
+    let se = -1;
     let same = -1;
-    if (p < prevN && prev!.equals(p, b, start, se)) same = p;
-    else if (prevN > 0) same = prev!.find(b, start, se);
+    if (p < prevN) {
+      const plen = prev!.end[p] - prev!.start[p];
+      if (start + plen < end && b[start + plen] === C_SP && prev!.equals(p, b, start, start + plen)) {
+        se = start + plen;
+        same = p;
+      }
+    }
+    if (se < 0) {
+      se = omSeriesEnd(b, start, end, line);
+      if (prevN > 0) same = prev!.find(b, start, se);
+    }
     if (same >= 0) p = same + 1;
-    rec?.push(start, se);
-    sink.sample(b, start, se, smp.value, smp.timestamp, line, same);
+    let series = same >= 0 ? prev!.om[same] : undefined;
+    if (!series) series = new OMSeries(parseSeries(textOf(b, start, se), line, 'openmetrics'));
+    // Value, timestamp, exemplar: a plain integer and nothing after it is read from the bytes.
+    let value = 0;
+    let timestamp: number | undefined;
+    let exemplar = false;
+    let i = se + 1;
+    if (b[se] === C_SP) while (i < end && b[i] >= 48 && b[i] <= 57) value = value * 10 + (b[i++] - 48);
+    if (b[se] !== C_SP || i < end || i === se + 1 || i - se > 16) {
+      const rest = omRest(b.toString(ascii ? 'latin1' : 'utf8', se, end), line, () => textOf(b, start, se));
+      value = rest.value;
+      timestamp = rest.timestamp;
+      exemplar = rest.exemplar;
+    }
+    v.sample(series, value, timestamp, exemplar, line);
+    if (rec) {
+      rec.om[rec.n] = series;
+      rec.push(start, se);
+    }
+    sink.sample(b, start, se, value, timestamp, line, same);
   }
   if (!sawEOF) throw new ParseError(Math.max(line, 1), 'missing # EOF at the end');
   v.finish(line);
 }
 
-interface OMSampleLine {
-  series: string;
-  value: number;
-  timestamp: number | undefined;
-  exemplar: boolean;
-}
-
-function omSampleLine(l: string, line: number): OMSampleLine {
-  const e = l.length;
-  if (!isNameStart(l.charCodeAt(0))) throw new ParseError(line, `expected a metric name, got ${show(l)}`);
-  let i = 1;
-  while (i < e && isNameChar(l.charCodeAt(i))) i++;
-  if (i < e && l.charCodeAt(i) === C_LBRACE) {
-    const close = labelBlockEnd(l, i, e);
-    if (close < 0) throw new ParseError(line, `unterminated label set in ${show(l)}`);
+/** The end of an OpenMetrics sample's series text (name and label block) starting at `s`. */
+function omSeriesEnd(b: Buffer, s: number, e: number, line: number): number {
+  if (!isNameStart(b[s])) throw new ParseError(line, `expected a metric name, got ${showBytes(b, s, e)}`);
+  let i = s + 1;
+  while (i < e && isNameChar(b[i])) i++;
+  if (i < e && b[i] === C_LBRACE) {
+    const close = labelBlockEndBytes(b, i, e);
+    if (close < 0) throw new ParseError(line, `unterminated label set in ${showBytes(b, s, e)}`);
     i = close + 1;
   }
-  const series = l.slice(0, i);
-  if (l.charCodeAt(i) !== C_SP) throw new ParseError(line, i >= e ? `missing value for ${show(series)}` : `expected one space after ${show(series)}`);
-  i++;
-  const vs = i;
-  while (i < e && l.charCodeAt(i) !== C_SP) i++;
-  const vtext = l.slice(vs, i);
+  return i;
+}
+
+/** Parses what follows an OpenMetrics sample's series: ` value [timestamp] [# exemplar]`. */
+function omRest(r: string, line: number, series: () => string): { value: number; timestamp: number | undefined; exemplar: boolean } {
+  const e = r.length;
+  if (r.charCodeAt(0) !== C_SP) throw new ParseError(line, e === 0 ? `missing value for ${show(series())}` : `expected one space after ${show(series())}`);
+  let i = 1;
+  while (i < e && r.charCodeAt(i) !== C_SP) i++;
+  const vtext = r.slice(1, i);
   const value = parseNumber(vtext, true);
-  if (value === undefined) throw new ParseError(line, `invalid value ${show(vtext)} for ${show(series)}`);
+  if (value === undefined) throw new ParseError(line, `invalid value ${show(vtext)} for ${show(series())}`);
+  if (i >= e) return { value, timestamp: undefined, exemplar: false };
+  i++; // the space
   let timestamp: number | undefined;
-  let exemplar = false;
-  if (i < e) {
-    i++; // the space
-    if (l.charCodeAt(i) !== C_HASH) {
-      const ts0 = i;
-      while (i < e && l.charCodeAt(i) !== C_SP) i++;
-      const tt = l.slice(ts0, i);
-      timestamp = parseOMTimestamp(tt);
-      if (timestamp === undefined) throw new ParseError(line, `invalid timestamp ${show(tt)} for ${show(series)}`);
-      if (i < e) i++;
-      else return { series, value, timestamp, exemplar };
-    }
-    if (l.charCodeAt(i) !== C_HASH) throw new ParseError(line, `unexpected ${show(l.slice(i))} after ${show(series)}`);
-    omExemplar(l.slice(i), line);
-    exemplar = true;
+  if (r.charCodeAt(i) !== C_HASH) {
+    const ts0 = i;
+    while (i < e && r.charCodeAt(i) !== C_SP) i++;
+    const tt = r.slice(ts0, i);
+    timestamp = parseOMTimestamp(tt);
+    if (timestamp === undefined) throw new ParseError(line, `invalid timestamp ${show(tt)} for ${show(series())}`);
+    if (i >= e) return { value, timestamp, exemplar: false };
+    i++;
   }
-  return { series, value, timestamp, exemplar };
+  if (r.charCodeAt(i) !== C_HASH) throw new ParseError(line, `unexpected ${show(r.slice(i))} after ${show(series())}`);
+  omExemplar(r.slice(i), line);
+  return { value, timestamp, exemplar: true };
 }
 
 /** Validates ` # {labels} value [timestamp]` (given from the `#`); exemplars are not stored. */
