@@ -133,6 +133,13 @@ describe('recognising the previous body\'s series', () => {
     );
   });
 
+  it('still validates OpenMetrics values and structure when every series is recognised', () => {
+    const good = '# TYPE c counter\nc_total{a="1"} 1\n# TYPE g gauge\ng{a="1"} 2\ng{a="2"} 3\n# EOF\n';
+    assert.equal(scanSequence([good, good], 'openmetrics')[1].length, 3);
+    assert.throws(() => scanSequence([good, good.replace('c_total{a="1"} 1', 'c_total{a="1"} -1')], 'openmetrics'), /line 2: counter c_total -1: value must be a non-negative number/);
+    assert.throws(() => scanSequence([good, good.replace('g{a="2"} 3', 'g{a="1"} 3')], 'openmetrics'), /line 5: .*(duplicate|not together)/);
+  });
+
   it('still checks histograms for +Inf when every series is recognised', () => {
     const body = '# TYPE h histogram\nh_bucket{a="1",le="1"} 1\nh_bucket{a="1",le="+Inf"} 2\nh_sum{a="1"} 1\nh_count{a="1"} 2\n';
     assert.throws(() => scanSequence([body, body.replace('le="+Inf"', 'le="5"')]), /line 2: histogram h\{a=1\} has no bucket with le="\+Inf"/);
