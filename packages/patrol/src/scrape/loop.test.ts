@@ -27,7 +27,7 @@ function makeLoop(storage: MemoryStorage, url: string, extra = '', address?: str
   assert.ok(r.labels, r.error);
   const target = new Target(r.discovered, r.labels, sc);
   const client = new ScrapeClient(sc, '/');
-  const loop = new ScrapeLoop(target, client, { honorLabels: sc.honor_labels, honorTimestamps: sc.honor_timestamps, sampleLimit: sc.sample_limit, labelLimit: sc.label_limit, labelNameLengthLimit: sc.label_name_length_limit, labelValueLengthLimit: sc.label_value_length_limit, metricRelabel: compileRelabel(sc.metric_relabel_configs) }, storage);
+  const loop = new ScrapeLoop(target, client, { honorLabels: sc.honor_labels, honorTimestamps: sc.honor_timestamps, trackTimestampsStaleness: sc.track_timestamps_staleness, sampleLimit: sc.sample_limit, labelLimit: sc.label_limit, labelNameLengthLimit: sc.label_name_length_limit, labelValueLengthLimit: sc.label_value_length_limit, metricRelabel: compileRelabel(sc.metric_relabel_configs) }, storage);
   return { loop, target, client };
 }
 
@@ -145,6 +145,21 @@ describe('scrape loop', () => {
     assert.equal(last(storage, 'scrape_samples_scraped'), 3);
     assert.equal(last(storage, 'scrape_samples_post_metric_relabeling'), 2);
     await client.close();
+  });
+
+  it('marks series with exposed timestamps stale only with track_timestamps_staleness', async () => {
+    for (const track of [false, true]) {
+      const storage = new MemoryStorage();
+      handler = text('with_ts 1 5000\nplain 2\n');
+      const { loop, client } = makeLoop(storage, `${server.url}/metrics`, track ? '    track_timestamps_staleness: true\n' : '');
+      await loop.scrapeAndReport(9000);
+      handler = text('other 3\n');
+      await loop.scrapeAndReport(24000);
+      assert.ok(isStaleNaN(last(storage, 'plain')!), 'a series without its own timestamp always goes stale');
+      const withTs = read(storage, 'with_ts')[0];
+      assert.deepEqual(withTs.ts, track ? [5000, 24000] : [5000], `track_timestamps_staleness: ${track}`);
+      await client.close();
+    }
   });
 
   it('honours exposed timestamps unless honor_timestamps is false', async () => {

@@ -25,6 +25,8 @@ export const MAX_LINE_LENGTH = 1024 * 1024;
 export interface LoopOptions {
   honorLabels: boolean;
   honorTimestamps: boolean;
+  /** Staleness markers also for series exposed with their own timestamps (track_timestamps_staleness). */
+  trackTimestampsStaleness?: boolean;
   sampleLimit: number;
   labelLimit: number;
   labelNameLengthLimit: number;
@@ -310,7 +312,7 @@ export class ScrapeLoop {
       );
       // Series of the previous scrape that are gone get a staleness marker.
       if (this.states.size > touched) {
-        for (const st of this.states.sweep((x) => x.iter !== iter)) if (!st.explicit) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
+        for (const st of this.states.sweep((x) => x.iter !== iter)) if (this.marksStale(st)) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
       }
       app.commit();
     } catch (e) {
@@ -391,7 +393,12 @@ export class ScrapeLoop {
   }
 
   private markAllStale(app: Appender, t: number): void {
-    for (const st of this.states.sweep(() => true)) if (!st.explicit) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
+    for (const st of this.states.sweep(() => true)) if (this.marksStale(st)) this.tryAppend(app, st.ref, st.labels, t, STALE_NAN);
+  }
+
+  /** Prometheus writes no staleness marker for a series exposed with its own timestamp, unless told to. */
+  private marksStale(st: SeriesState): boolean {
+    return !st.explicit || this.opts.trackTimestampsStaleness === true;
   }
 
   /** Writes the report series; after a failure, also marks the previous scrape's series stale. */

@@ -45,6 +45,7 @@ function prepare(cfg: ScrapeConfig, dir: string): PoolSettings {
     loop: {
       honorLabels: cfg.honor_labels,
       honorTimestamps: cfg.honor_timestamps,
+      trackTimestampsStaleness: cfg.track_timestamps_staleness,
       sampleLimit: cfg.sample_limit,
       labelLimit: cfg.label_limit,
       labelNameLengthLimit: cfg.label_name_length_limit,
