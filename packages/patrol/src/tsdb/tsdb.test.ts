@@ -173,6 +173,31 @@ describe('TSDB', () => {
     await db2.close();
   });
 
+  test('retention and the out-of-order window can change while open (a reload)', async () => {
+    // A day's retention makes 3 h blocks; 12 h of data at 5 min fill four of them.
+    const H = 3_600_000;
+    const db = await openTSDB({ dir: newDir(), retention: DAY, compactInterval: 0, headMaxAge: 0 });
+    for (let t = 0; t <= 12 * H; t += 300_000) {
+      const a = db.appender();
+      a.append(0, L({ __name__: 'm' }), t, t);
+      a.commit();
+      if (t % H === 0) await db.compact();
+    }
+    assert.equal(errCode(() => db.appender().append(0, L({ __name__: 'm' }), 12 * H - 60_000, 1)), 'out_of_order');
+    db.setRetention({ retention: 2 * H, outOfOrderWindow: 10 * 60_000 });
+    const b = db.appender();
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'm' }), 12 * H - 300_000, 1)), 'duplicate_sample');
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'm' }), 12 * H - 60_000, 1)), 'none');
+    assert.equal(errCode(() => b.append(0, L({ __name__: 'other' }), 9 * H, 1)), 'out_of_bounds');
+    b.commit();
+    await db.compact();
+    const ts = dump(db).get(JSON.stringify(L({ __name__: 'm' })))!.ts;
+    // Whole blocks go: what is left starts within one block (3 h) before the new cut-off (10 h).
+    assert.ok(ts[0] >= 7 * H, `oldest kept sample at ${ts[0] / H} h`);
+    assert.ok(ts.includes(12 * H - 60_000));
+    await db.close();
+  });
+
   test('sealing old blocks into one row per series keeps every sample, also with late out-of-order data', async () => {
     const dir = newDir();
     const opts = { dir, retention: 8 * 3600_000, compactInterval: 0, headMaxAge: 0, outOfOrderWindow: 3 * 3600_000 };

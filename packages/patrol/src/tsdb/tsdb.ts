@@ -92,9 +92,9 @@ export async function openTSDB(opts: TSDBOptions): Promise<TSDB> {
 
 export class TSDB implements Storage {
   private readonly log: Logger;
-  private readonly retention: number;
-  private readonly retentionSize: number;
-  private readonly oooWindow: number;
+  private retention: number;
+  private retentionSize: number;
+  private oooWindow: number;
   private readonly headMaxAge: number;
   private store!: ChunkStore;
   private wal!: Wal;
@@ -506,6 +506,16 @@ export class TSDB implements Storage {
 
   private overlaps(r: number, mint: number, maxt: number): boolean {
     return this.minT[r] <= maxt && this.lastT[r] >= mint && this.lastT[r] >= this.sizeFloor;
+  }
+
+  /**
+   * New retention and out-of-order settings (a configuration reload). They apply to the next
+   * append and the next compaction; the block length chosen at open stays.
+   */
+  setRetention(o: Pick<TSDBOptions, 'retention' | 'retentionSize' | 'outOfOrderWindow'>): void {
+    this.retention = o.retention > 0 ? o.retention : Infinity;
+    this.retentionSize = o.retentionSize ?? 0;
+    this.oooWindow = o.outOfOrderWindow ?? 0;
   }
 
   // ---------------------------------------------------------------- appending
