@@ -155,3 +155,30 @@ export const httpClientFields = {
 };
 
 export const httpClientConfig = z.strictObject(httpClientFields);
+
+/** The HTTP client settings as parsed; scrape configs and http_sd_configs carry them inline. */
+export type HttpClientConfig = z.output<typeof httpClientConfig>;
+
+/**
+ * Prometheus's HTTPClientConfig.Validate: the authentication methods exclude each other. For
+ * use in the superRefine of an object that spreads httpClientFields.
+ */
+export function checkHttpClient(c: HttpClientConfig, ctx: z.RefinementCtx): void {
+  const set = (['basic_auth', 'authorization', 'oauth2', 'bearer_token', 'bearer_token_file'] as const).filter((k) => c[k] !== undefined);
+  if (c.bearer_token !== undefined && c.bearer_token_file !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'at most one of bearer_token and bearer_token_file may be set', path: ['bearer_token'] });
+  } else if (set.length > 1) {
+    ctx.addIssue({ code: 'custom', message: `at most one of basic_auth, authorization, oauth2 and bearer_token may be set (found ${set.join(', ')})`, path: [set[1]] });
+  }
+  if (c.basic_auth) {
+    if (c.basic_auth.username !== undefined && c.basic_auth.username_file !== undefined) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth username and username_file may be set', path: ['basic_auth', 'username_file'] });
+    if (c.basic_auth.password !== undefined && c.basic_auth.password_file !== undefined) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth password and password_file may be set', path: ['basic_auth', 'password_file'] });
+  }
+  if (c.authorization) {
+    if (c.authorization.credentials !== undefined && c.authorization.credentials_file !== undefined) ctx.addIssue({ code: 'custom', message: 'at most one of authorization credentials and credentials_file may be set', path: ['authorization', 'credentials_file'] });
+    if (c.authorization.type.toLowerCase() === 'basic') ctx.addIssue({ code: 'custom', message: 'authorization type cannot be set to "basic", use "basic_auth" instead', path: ['authorization', 'type'] });
+  }
+  if (c.oauth2 && c.oauth2.client_secret !== undefined && c.oauth2.client_secret_file !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'at most one of oauth2 client_secret and client_secret_file may be set', path: ['oauth2', 'client_secret_file'] });
+  }
+}

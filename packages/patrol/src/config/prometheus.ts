@@ -3,7 +3,7 @@
 // meaning, same defaults, so a user's existing file validates unchanged.
 
 import { z } from 'zod';
-import { byteSize, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
+import { byteSize, checkHttpClient, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
 
 export const RELABEL_ACTIONS = [
   'replace',
@@ -61,6 +61,49 @@ const fileSDConfig = z.strictObject({
   refresh_interval: duration.default(5 * 60 * 1000),
 });
 
+/** Prometheus's http_sd_config: GET `url` every refresh_interval for a JSON list of target groups. */
+export const httpSDConfig = z
+  .strictObject({
+    url: z.string(),
+    refresh_interval: duration.default(60_000),
+    ...httpClientFields,
+  })
+  .superRefine((c, ctx) => {
+    let u: URL | null = null;
+    try {
+      u = new URL(c.url);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(c.url)} is not a URL`, path: ['url'] });
+    }
+    if (u && u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `URL scheme must be 'http' or 'https', got ${JSON.stringify(c.url)}`, path: ['url'] });
+    else if (u && u.host === '') ctx.addIssue({ code: 'custom', message: `host is missing in URL ${JSON.stringify(c.url)}`, path: ['url'] });
+    if (c.refresh_interval === 0) ctx.addIssue({ code: 'custom', message: 'refresh_interval must be greater than 0', path: ['refresh_interval'] });
+    checkHttpClient(c, ctx);
+  });
+
+export type HttpSDConfig = z.infer<typeof httpSDConfig>;
+
+export const DNS_SD_TYPES = ['SRV', 'A', 'AAAA', 'MX', 'NS'] as const;
+
+/** Prometheus's dns_sd_config: SRV, A, AAAA, MX or NS lookups of `names` every refresh_interval. */
+export const dnsSDConfig = z
+  .strictObject({
+    names: z.array(z.string().min(1)).min(1, { error: 'DNS-SD config must contain at least one name' }),
+    type: z
+      .string()
+      .transform((v) => v.toUpperCase())
+      .pipe(z.enum(DNS_SD_TYPES, { error: (iss) => `invalid DNS-SD record type ${JSON.stringify(iss.input)} (expected one of ${DNS_SD_TYPES.join(', ')})` }))
+      .default('SRV'),
+    port: z.number().int().min(0).max(65535).optional(),
+    refresh_interval: duration.default(30_000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.type !== 'SRV' && !c.port) ctx.addIssue({ code: 'custom', message: 'a port is required in DNS-SD configs for all record types except SRV', path: ['port'] });
+    if (c.refresh_interval === 0) ctx.addIssue({ code: 'custom', message: 'refresh_interval must be greater than 0', path: ['refresh_interval'] });
+  });
+
+export type DnsSDConfig = z.infer<typeof dnsSDConfig>;
+
 /**
  * Service discovery mechanisms Patrol does not implement yet are accepted (so existing files
  * validate) and reported as warnings at load time.
@@ -71,12 +114,10 @@ export const UNSUPPORTED_SD = [
   'digitalocean_sd_configs',
   'docker_sd_configs',
   'dockerswarm_sd_configs',
-  'dns_sd_configs',
   'ec2_sd_configs',
   'eureka_sd_configs',
   'gce_sd_configs',
   'hetzner_sd_configs',
-  'http_sd_configs',
   'ionos_sd_configs',
   'kubernetes_sd_configs',
   'kuma_sd_configs',
@@ -157,6 +198,8 @@ export const scrapeConfig = z
     metric_name_escaping_scheme: z.string().optional(),
     static_configs: z.array(staticConfig).default([]),
     file_sd_configs: z.array(fileSDConfig).default([]),
+    http_sd_configs: z.array(httpSDConfig).default([]),
+    dns_sd_configs: z.array(dnsSDConfig).default([]),
     ...unsupportedSD,
     relabel_configs: z.array(relabelConfig).default([]),
     metric_relabel_configs: z.array(relabelConfig).default([]),
@@ -166,9 +209,7 @@ export const scrapeConfig = z
     if (c.scrape_interval !== undefined && c.scrape_timeout !== undefined && c.scrape_timeout > c.scrape_interval) {
       ctx.addIssue({ code: 'custom', message: 'scrape_timeout is greater than scrape_interval', path: ['scrape_timeout'] });
     }
-    if (c.basic_auth && (c.authorization || c.bearer_token || c.bearer_token_file)) {
-      ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth, authorization and bearer_token may be set', path: ['basic_auth'] });
-    }
+    checkHttpClient(c, ctx);
   });
 
 export type ScrapeConfigInput = z.infer<typeof scrapeConfig>;
@@ -240,6 +281,8 @@ export const alertmanagerTargetConfig = z.strictObject({
   api_version: z.enum(['v2']).default('v2'),
   static_configs: z.array(staticConfig).default([]),
   file_sd_configs: z.array(fileSDConfig).default([]),
+  http_sd_configs: z.array(httpSDConfig).optional(),
+  dns_sd_configs: z.array(dnsSDConfig).optional(),
   ...unsupportedSD,
   relabel_configs: z.array(relabelConfig).default([]),
   alert_relabel_configs: z.array(relabelConfig).default([]),

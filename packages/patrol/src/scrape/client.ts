@@ -2,14 +2,12 @@
 // headers, content negotiation, gzip, the timeout and the body size limit. Returns the raw body;
 // parsing is the loop's business.
 
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
-import { isAbsolute, resolve } from 'node:path';
 import { createGunzip, createInflate } from 'node:zlib';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import type { ScrapeConfig } from '../config/prometheus.js';
-import type { Secret } from '../config/secret.js';
 import { formatDuration } from '../config/duration.js';
+import { authHeader, connectOptions } from './httpclient.js';
 
 /** What Prometheus 2.42 sends: OpenMetrics preferred, then the 0.0.4 text format, then anything. */
 export const DEFAULT_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -53,18 +51,6 @@ export interface ScrapeResponse {
   contentType: string;
 }
 
-function readSecretFile(file: string, baseDir: string): string {
-  return readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8').trim();
-}
-
-function pemOrFile(inline: string | undefined, file: string | undefined, baseDir: string): string | undefined {
-  if (inline) return inline;
-  if (file) return readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8');
-  return undefined;
-}
-
-const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
-
 export class ScrapeClient {
   private readonly agent: Agent;
   private readonly dispatcher: Dispatcher;
@@ -76,40 +62,13 @@ export class ScrapeClient {
     private readonly cfg: ScrapeConfig,
     private readonly baseDir: string,
   ) {
-    const tls = cfg.tls_config;
-    const connect = tls
-      ? {
-          ca: pemOrFile(tls.ca, tls.ca_file, baseDir),
-          cert: pemOrFile(tls.cert, tls.cert_file, baseDir),
-          key: pemOrFile(tls.key?.reveal(), tls.key_file, baseDir),
-          servername: tls.server_name,
-          rejectUnauthorized: !tls.insecure_skip_verify,
-          minVersion: tls.min_version ? TLS_VERSIONS[tls.min_version] : undefined,
-          maxVersion: tls.max_version ? TLS_VERSIONS[tls.max_version] : undefined,
-        }
-      : undefined;
+    const connect = connectOptions(cfg, baseDir);
     // No cap on connections per origin: targets behind one host:port (an exporter with
     // ?target= params) are scraped in parallel, as Prometheus does.
     this.agent = new Agent({ connect, keepAliveTimeout: Math.max(cfg.scrape_interval * 2, 30_000) });
     this.dispatcher = cfg.follow_redirects ? this.agent.compose(interceptors.redirect({ maxRedirections: 10 })) : this.agent;
     this.accept = acceptHeader(cfg.scrape_protocols);
     this.bodyLimit = cfg.body_size_limit > 0 ? cfg.body_size_limit : HARD_BODY_LIMIT;
-  }
-
-  private authHeader(): string | undefined {
-    const c = this.cfg;
-    if (c.basic_auth) {
-      const user = c.basic_auth.username_file ? readSecretFile(c.basic_auth.username_file, this.baseDir) : (c.basic_auth.username ?? '');
-      const pass = c.basic_auth.password_file ? readSecretFile(c.basic_auth.password_file, this.baseDir) : (c.basic_auth.password?.reveal() ?? '');
-      return 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
-    }
-    if (c.authorization) {
-      const cred = c.authorization.credentials_file ? readSecretFile(c.authorization.credentials_file, this.baseDir) : (c.authorization.credentials as Secret | undefined)?.reveal();
-      return cred ? `${c.authorization.type} ${cred}` : undefined;
-    }
-    if (c.bearer_token) return `Bearer ${c.bearer_token.reveal()}`;
-    if (c.bearer_token_file) return `Bearer ${readSecretFile(c.bearer_token_file, this.baseDir)}`;
-    return undefined;
   }
 
   /**
@@ -125,7 +84,7 @@ export class ScrapeClient {
     if (this.cfg.enable_compression) headers['accept-encoding'] = 'gzip';
     let auth: string | undefined;
     try {
-      auth = this.authHeader();
+      auth = authHeader(this.cfg, this.baseDir);
     } catch (e) {
       throw new ScrapeError(`cannot read credentials: ${(e as Error).message}`);
     }

@@ -11,7 +11,10 @@ import type { Labels } from '../model/labels.js';
 import { compareLabels } from '../model/labels.js';
 import type { Storage } from '../storage/interface.js';
 import { ScrapeClient } from './client.js';
-import { FileDiscovery, staticGroups, type TargetGroup } from './discovery.js';
+import { FileDiscovery, staticGroups, type Discoverer, type TargetGroup } from './discovery.js';
+import { DnsDiscovery } from './discovery_dns.js';
+import { HttpDiscovery } from './discovery_http.js';
+import { connectOptions } from './httpclient.js';
 import { ScrapeLoop, type LoopOptions } from './loop.js';
 import type { MetricMeta } from './parser.js';
 import { compileRelabel, type CompiledRelabel } from './relabel.js';
@@ -39,6 +42,14 @@ function prepare(cfg: ScrapeConfig, dir: string): PoolSettings {
   } catch (e) {
     throw new Error(`job ${cfg.job_name}: ${(e as Error).message}`);
   }
+  for (const [i, h] of cfg.http_sd_configs.entries()) {
+    try {
+      connectOptions(h, dir);
+    } catch (e) {
+      void client.close();
+      throw new Error(`job ${cfg.job_name}: http_sd_configs[${i}]: ${(e as Error).message}`);
+    }
+  }
   return {
     client,
     relabel,
@@ -54,6 +65,20 @@ function prepare(cfg: ScrapeConfig, dir: string): PoolSettings {
   };
 }
 
+/** Internal settings that are not configuration (tests point DNS discovery at a local server). */
+export interface ScrapeOptions {
+  /** DNS servers (`host:port`) for dns_sd_configs instead of the system's. */
+  dnsServers?: string[];
+}
+
+/** A discovery provider that failed its last refresh (its last good targets are still used). */
+export interface DiscoveryError {
+  pool: string;
+  /** e.g. `http_sd_configs[0]` */
+  provider: string;
+  error: string;
+}
+
 export interface DroppedTarget {
   scrapePool: string;
   discoveredLabels: Labels;
@@ -67,7 +92,7 @@ export class ScrapePool {
   /** Targets over target_limit: listed as active, never scraped. */
   private unscraped: Target[] = [];
   private readonly groups = new Map<string, TargetGroup[]>();
-  private fileSDs: FileDiscovery[] = [];
+  private discoverers: { provider: string; d: Discoverer }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -77,6 +102,7 @@ export class ScrapePool {
     private dir: string,
     private readonly storage: Storage,
     private readonly log?: Logger,
+    private readonly opts: ScrapeOptions = {},
   ) {}
 
   get name(): string {
@@ -89,20 +115,16 @@ export class ScrapePool {
 
   async start(): Promise<void> {
     this.groups.set('static', staticGroups(this.cfg));
-    this.fileSDs = this.cfg.file_sd_configs.map(
-      (f, i) =>
-        new FileDiscovery(
-          f.files,
-          f.refresh_interval,
-          this.dir,
-          (groups) => {
-            this.groups.set(`file/${i}`, groups);
-            this.requestSync();
-          },
-          this.log,
-        ),
-    );
-    await Promise.all(this.fileSDs.map((f) => f.start()));
+    const update = (key: string) => (groups: TargetGroup[]) => {
+      this.groups.set(key, groups);
+      this.requestSync();
+    };
+    const ds: { provider: string; d: Discoverer }[] = [];
+    this.cfg.file_sd_configs.forEach((f, i) => ds.push({ provider: `file_sd_configs[${i}]`, d: new FileDiscovery(f.files, f.refresh_interval, this.dir, update(`file/${i}`), this.log) }));
+    this.cfg.http_sd_configs.forEach((h, i) => ds.push({ provider: `http_sd_configs[${i}]`, d: new HttpDiscovery(h, this.dir, update(`http/${i}`), this.log) }));
+    this.cfg.dns_sd_configs.forEach((c, i) => ds.push({ provider: `dns_sd_configs[${i}]`, d: new DnsDiscovery(c, update(`dns/${i}`), this.log, this.opts.dnsServers) }));
+    this.discoverers = ds;
+    await Promise.all(ds.map((x) => x.d.start()));
     this.requestSync();
     await this.chain;
   }
@@ -110,8 +132,8 @@ export class ScrapePool {
   /** Applies a changed config of the same job; targets that keep their identity keep their loop. */
   async update(cfg: ScrapeConfig, settings: PoolSettings, dir: string): Promise<void> {
     const old = this.settings;
-    for (const f of this.fileSDs) f.stop();
-    this.fileSDs = [];
+    for (const x of this.discoverers) x.d.stop();
+    this.discoverers = [];
     this.groups.clear();
     this.cfg = cfg;
     this.settings = settings;
@@ -183,6 +205,11 @@ export class ScrapePool {
     await Promise.all(gone.map((l) => l.stop(true)));
   }
 
+  /** Providers whose last refresh failed, with the error. */
+  discoveryErrors(): DiscoveryError[] {
+    return this.discoverers.filter((x) => x.d.lastError !== '').map((x) => ({ pool: this.cfg.job_name, provider: x.provider, error: x.d.lastError }));
+  }
+
   activeTargets(): Target[] {
     return [...[...this.loops.values()].map((l) => l.target), ...this.unscraped];
   }
@@ -198,7 +225,7 @@ export class ScrapePool {
   /** Stops every loop; with `stale`, their series are marked stale (job removed or shutdown). */
   async stop(stale: boolean): Promise<void> {
     this.stopped = true;
-    for (const f of this.fileSDs) f.stop();
+    for (const x of this.discoverers) x.d.stop();
     await this.chain;
     await Promise.all([...this.loops.values()].map((l) => l.stop(stale)));
     this.loops.clear();
@@ -217,7 +244,10 @@ export class ScrapeManager implements Component {
   readonly name = 'scrape';
   private readonly pools = new Map<string, ScrapePool>();
 
-  constructor(private readonly rt: Pick<Runtime, 'storage' | 'logger'>) {}
+  constructor(
+    private readonly rt: Pick<Runtime, 'storage' | 'logger'>,
+    private readonly opts: ScrapeOptions = {},
+  ) {}
 
   async applyConfig(cfg: Config, ctx: ConfigContext): Promise<void> {
     // Build everything first so a bad job (unreadable TLS file, bad regex) fails the reload
@@ -238,7 +268,7 @@ export class ScrapeManager implements Component {
     for (const [name, p] of prepared) {
       const pool = this.pools.get(name);
       if (!pool) {
-        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger);
+        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger, this.opts);
         this.pools.set(name, np);
         await np.start();
       } else if (JSON.stringify(pool.config) !== JSON.stringify(p.cfg)) {
@@ -264,6 +294,11 @@ export class ScrapeManager implements Component {
       for (const target of ts) out.push({ pool: name, target });
     }
     return out;
+  }
+
+  /** Discovery providers whose last refresh failed, by pool (for the API and `patrol check`). */
+  discoveryErrors(): DiscoveryError[] {
+    return this.poolNames().flatMap((n) => this.pools.get(n)!.discoveryErrors());
   }
 
   droppedTargets(): DroppedTarget[] {
