@@ -92,7 +92,7 @@ export const dnsSDConfig = z
     type: z
       .string()
       .transform((v) => v.toUpperCase())
-      .pipe(z.enum(DNS_SD_TYPES, { error: (iss) => `invalid DNS-SD record type ${JSON.stringify(iss.input)} (expected one of ${DNS_SD_TYPES.join(', ')})` }))
+      .pipe(z.enum(DNS_SD_TYPES))
       .default('SRV'),
     port: z.number().int().min(0).max(65535).optional(),
     refresh_interval: duration.default(30_000),
