@@ -2,8 +2,9 @@
 // remote_write, remote_read, and Prometheus's own `alerting.alertmanagers`. Same keys, same
 // meaning, same defaults, so a user's existing file validates unchanged.
 
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { byteSize, checkHttpClient, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
+import { byteSize, checkHttpClient, type HttpClientConfig, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
 
 export const RELABEL_ACTIONS = [
   'replace',
@@ -290,3 +291,35 @@ export const alertmanagerTargetConfig = z.strictObject({
 });
 
 export { labelName, secret };
+
+function joinDir<T extends string | undefined>(dir: string, file: T): T {
+  return (file === undefined || file === '' || isAbsolute(file) ? file : join(dir, file)) as T;
+}
+
+function tlsWithDir<T extends { ca_file?: string; cert_file?: string; key_file?: string } | undefined>(t: T, dir: string): T {
+  return t && { ...t, ca_file: joinDir(dir, t.ca_file), cert_file: joinDir(dir, t.cert_file), key_file: joinDir(dir, t.key_file) };
+}
+
+function httpClientWithDir<T extends HttpClientConfig>(c: T, dir: string): T {
+  return {
+    ...c,
+    basic_auth: c.basic_auth && { ...c.basic_auth, username_file: joinDir(dir, c.basic_auth.username_file), password_file: joinDir(dir, c.basic_auth.password_file) },
+    authorization: c.authorization && { ...c.authorization, credentials_file: joinDir(dir, c.authorization.credentials_file) },
+    oauth2: c.oauth2 && { ...c.oauth2, client_secret_file: joinDir(dir, c.oauth2.client_secret_file), tls_config: tlsWithDir(c.oauth2.tls_config, dir) },
+    bearer_token_file: joinDir(dir, c.bearer_token_file),
+    tls_config: tlsWithDir(c.tls_config, dir),
+  };
+}
+
+/**
+ * Prometheus's SetDirectory: relative file names in a scrape config (TLS files, credential
+ * files, file_sd files) are taken relative to `dir`. Used for jobs from scrape_config_files,
+ * which resolve against their own file's folder rather than the main config's.
+ */
+export function scrapeConfigWithDir(c: ScrapeConfig, dir: string): ScrapeConfig {
+  return {
+    ...httpClientWithDir(c, dir),
+    file_sd_configs: c.file_sd_configs.map((f) => ({ ...f, files: f.files.map((p) => joinDir(dir, p)) })),
+    http_sd_configs: c.http_sd_configs.map((h) => httpClientWithDir(h, dir)),
+  };
+}
