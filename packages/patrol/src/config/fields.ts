@@ -132,10 +132,61 @@ export const oauth2 = z.strictObject({
   client_secret_file: z.string().optional(),
   scopes: z.array(z.string()).optional(),
   token_url: z.string(),
-  endpoint_params: z.record(z.string(), z.string()).optional(),
+  endpoint_params: z.record(z.string(), text).optional(),
   tls_config: tlsConfig.optional(),
   proxy_url: z.string().optional(),
+}).superRefine((o, ctx) => {
+  try {
+    const u = new URL(o.token_url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `token_url must be http or https, got ${JSON.stringify(o.token_url)}`, path: ['token_url'] });
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(o.token_url)} is not a URL`, path: ['token_url'] });
+  }
 });
+
+/** Headers Prometheus sets itself or that change the connection; http_headers may not set them. */
+export const RESERVED_HEADERS = new Set([
+  'Authorization',
+  'Host',
+  'Content-Encoding',
+  'Content-Length',
+  'Content-Type',
+  'User-Agent',
+  'Connection',
+  'Keep-Alive',
+  'Proxy-Authenticate',
+  'Proxy-Authorization',
+  'Www-Authenticate',
+  'Accept-Encoding',
+  'X-Prometheus-Remote-Write-Version',
+  'X-Prometheus-Remote-Read-Version',
+  'X-Prometheus-Scrape-Timeout-Seconds',
+  'X-Amz-Date',
+  'X-Amz-Security-Token',
+  'X-Amz-Content-Sha256',
+]);
+
+/** Go's http.CanonicalHeaderKey: `x-foo-bar` → `X-Foo-Bar`. */
+export function canonicalHeaderKey(name: string): string {
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, sep: string, c: string) => sep + c.toUpperCase());
+}
+
+/** Prometheus 2.55+ http_headers: `{Name: {values, secrets, files}}`, each adding header lines. */
+export const httpHeaders = z
+  .record(
+    z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: (iss) => `${show(iss.input)} is not a valid header name` }),
+    z.strictObject({
+      values: z.array(text).default([]),
+      secrets: z.array(secret).default([]),
+      files: z.array(z.string()).default([]),
+    }),
+  )
+  .superRefine((h, ctx) => {
+    for (const name of Object.keys(h)) {
+      const canon = canonicalHeaderKey(name);
+      if (RESERVED_HEADERS.has(canon)) ctx.addIssue({ code: 'custom', message: `setting header ${JSON.stringify(canon)} is not allowed`, path: [name] });
+    }
+  });
 
 /** Prometheus's common HTTP client settings, inlined into scrape, remote write and receivers. */
 export const httpClientFields = {
@@ -151,7 +202,7 @@ export const httpClientFields = {
   proxy_connect_header: z.record(z.string(), z.array(secret)).optional(),
   follow_redirects: z.boolean().default(true),
   enable_http2: z.boolean().default(true),
-  http_headers: z.record(z.string(), z.unknown()).optional(),
+  http_headers: httpHeaders.optional(),
 };
 
 export const httpClientConfig = z.strictObject(httpClientFields);

@@ -308,6 +308,7 @@ function httpClientWithDir<T extends HttpClientConfig>(c: T, dir: string): T {
     oauth2: c.oauth2 && { ...c.oauth2, client_secret_file: joinDir(dir, c.oauth2.client_secret_file), tls_config: tlsWithDir(c.oauth2.tls_config, dir) },
     bearer_token_file: joinDir(dir, c.bearer_token_file),
     tls_config: tlsWithDir(c.tls_config, dir),
+    http_headers: c.http_headers && Object.fromEntries(Object.entries(c.http_headers).map(([k, h]) => [k, { ...h, files: h.files.map((f) => joinDir(dir, f)) }])),
   };
 }
 

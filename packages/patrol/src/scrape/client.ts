@@ -7,7 +7,7 @@ import { createGunzip, createInflate } from 'node:zlib';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import type { ScrapeConfig } from '../config/prometheus.js';
 import { formatDuration } from '../config/duration.js';
-import { authHeader, connectOptions } from './httpclient.js';
+import { connectOptions, RequestHeaders } from './httpclient.js';
 
 /** What Prometheus 2.42 sends: OpenMetrics preferred, then the 0.0.4 text format, then anything. */
 export const DEFAULT_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -56,6 +56,7 @@ export class ScrapeClient {
   private readonly dispatcher: Dispatcher;
   readonly accept: string;
   private readonly bodyLimit: number;
+  private readonly extra: RequestHeaders;
 
   /** Throws (naming the file) when a TLS file cannot be read. */
   constructor(
@@ -69,6 +70,7 @@ export class ScrapeClient {
     this.dispatcher = cfg.follow_redirects ? this.agent.compose(interceptors.redirect({ maxRedirections: 10 })) : this.agent;
     this.accept = acceptHeader(cfg.scrape_protocols);
     this.bodyLimit = cfg.body_size_limit > 0 ? cfg.body_size_limit : HARD_BODY_LIMIT;
+    this.extra = new RequestHeaders(cfg, baseDir, 'Patrol');
   }
 
   /**
@@ -76,19 +78,18 @@ export class ScrapeClient {
    * (status, timeout, body size limit, connection errors).
    */
   async scrape(url: URL, timeoutMs: number, stop?: AbortSignal): Promise<ScrapeResponse> {
-    const headers: Record<string, string> = {
+    const headers: Record<string, string | string[]> = {
       accept: this.accept,
       'user-agent': 'Patrol',
       'x-prometheus-scrape-timeout-seconds': String(timeoutMs / 1000),
     };
     if (this.cfg.enable_compression) headers['accept-encoding'] = 'gzip';
-    let auth: string | undefined;
+    let needsToken: boolean;
     try {
-      auth = authHeader(this.cfg, this.baseDir);
+      needsToken = this.extra.apply(headers);
     } catch (e) {
-      throw new ScrapeError(`cannot read credentials: ${(e as Error).message}`);
+      throw new ScrapeError((e as Error).message);
     }
-    if (auth) headers.authorization = auth;
     const ctrl = new AbortController();
     // The abort waits for setImmediate, i.e. until I/O that already arrived has been processed:
     // after an event-loop stall a response that came in time is not reported as a timeout.
@@ -97,6 +98,13 @@ export class ScrapeClient {
     stop?.addEventListener('abort', onStop);
     try {
       let res: Dispatcher.ResponseData;
+      if (needsToken) {
+        try {
+          await this.extra.addToken(headers, ctrl.signal);
+        } catch (e) {
+          throw e instanceof ScrapeError ? e : new ScrapeError(`Get "${url.toString()}": ${(e as Error).message}`);
+        }
+      }
       try {
         res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal: ctrl.signal });
       } catch (e) {
@@ -169,6 +177,7 @@ export class ScrapeClient {
   }
 
   async close(): Promise<void> {
+    await this.extra.close();
     await this.agent.close().catch(() => undefined);
   }
 }

@@ -7,7 +7,9 @@ import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import type { HttpSDConfig } from '../config/prometheus.js';
 import { VERSION } from '../version.js';
 import { RefreshDiscovery, targetGroupsFrom, type TargetGroup } from './discovery.js';
-import { authHeader, connectOptions } from './httpclient.js';
+import { connectOptions, RequestHeaders } from './httpclient.js';
+
+const USER_AGENT = `Patrol/${VERSION}`;
 
 /** Prometheus accepts exactly this (case-insensitive, surrounding spaces trimmed). */
 const JSON_CONTENT_TYPE = /^application\/json(;\s*charset=("utf-8"|utf-8))?$/i;
@@ -34,35 +36,31 @@ export function parseHttpSD(body: string, url: string): TargetGroup[] {
 export class HttpDiscovery extends RefreshDiscovery {
   private readonly agent: Agent;
   private readonly dispatcher: Dispatcher;
+  private readonly extra: RequestHeaders;
 
   constructor(
     private readonly cfg: HttpSDConfig,
-    private readonly baseDir: string,
+    baseDir: string,
     onChange: (groups: TargetGroup[]) => void,
     log?: Logger,
   ) {
     super('http_sd', cfg.refresh_interval, onChange, log);
     this.agent = new Agent({ connect: connectOptions(cfg, baseDir) });
     this.dispatcher = cfg.follow_redirects ? this.agent.compose(interceptors.redirect({ maxRedirections: 10 })) : this.agent;
+    this.extra = new RequestHeaders(cfg, baseDir, USER_AGENT);
   }
 
   protected async fetch(stop: AbortSignal): Promise<{ groups: TargetGroup[]; errors: string[] }> {
     const url = this.cfg.url;
-    const headers: Record<string, string> = {
+    const headers: Record<string, string | string[]> = {
       accept: 'application/json',
-      'user-agent': `Patrol/${VERSION}`,
+      'user-agent': USER_AGENT,
       'x-prometheus-refresh-interval-seconds': String(this.cfg.refresh_interval / 1000),
     };
-    let auth: string | undefined;
-    try {
-      auth = authHeader(this.cfg, this.baseDir);
-    } catch (e) {
-      throw new Error(`cannot read credentials: ${(e as Error).message}`);
-    }
-    if (auth) headers.authorization = auth;
     const signal = AbortSignal.any([stop, AbortSignal.timeout(this.cfg.refresh_interval)]);
     let res: Dispatcher.ResponseData;
     try {
+      if (this.extra.apply(headers)) await this.extra.addToken(headers, signal);
       res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal });
     } catch (e) {
       throw new Error(`Get "${url}": ${describe(e, signal)}`);
@@ -98,6 +96,7 @@ export class HttpDiscovery extends RefreshDiscovery {
   override stop(): void {
     super.stop();
     void this.agent.close().catch(() => undefined);
+    void this.extra.close();
   }
 }
 

@@ -45,6 +45,7 @@ function prepare(cfg: ScrapeConfig, dir: string): PoolSettings {
   for (const [i, h] of cfg.http_sd_configs.entries()) {
     try {
       connectOptions(h, dir);
+      if (h.oauth2) connectOptions(h.oauth2, dir);
     } catch (e) {
       void client.close();
       throw new Error(`job ${cfg.job_name}: http_sd_configs[${i}]: ${(e as Error).message}`);
