@@ -3,7 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import Fastify from 'fastify';
 import pino from 'pino';
+import { registerTargetsAPI } from '../api/targets.js';
 import { parseConfig } from '../config/load.js';
 import { Matcher } from '../model/matchers.js';
 import { makeCerts, type CertSet } from '../probe/testdata/servers.js';
@@ -11,7 +13,7 @@ import { MemoryStorage } from '../storage/memory.js';
 import type { TargetGroup } from './discovery.js';
 import { HttpDiscovery, parseHttpSD } from './discovery_http.js';
 import { ScrapeManager } from './manager.js';
-import { config, read, serve, waitFor, type TestServer } from './testutil.js';
+import { binaryMissing, config, PROMETHEUS_BIN, read, serve, startPrometheus, waitFor, type TestServer } from './testutil.js';
 
 const log = pino({ level: 'silent' });
 
@@ -218,6 +220,64 @@ describe('http_sd: in the scrape manager', () => {
       await m.stop();
       await sd.close();
       await target.close();
+    }
+  });
+});
+
+describe('http_sd side by side with Prometheus', { skip: binaryMissing(PROMETHEUS_BIN) }, () => {
+  it('same discovered labels and SD request headers, targets kept alike while the endpoint fails', async () => {
+    const headers = new Map<string, IncomingMessage['headers']>();
+    let fail = false;
+    const sd = await serve((req, res) => {
+      headers.set(String(req.headers['user-agent']).split('/')[0], req.headers);
+      if (fail) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify([{ targets: ['127.0.0.1:1', '127.0.0.1:2'], labels: { team: 'a', __metrics_path__: '/m' } }, { targets: ['127.0.0.1:3'] }, { labels: { empty: 'group' } }]));
+    });
+    const yaml = `global: {scrape_interval: 1h, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: sd
+    http_sd_configs: [{url: '${sd.url}/targets?x=1', refresh_interval: 1s}]
+    relabel_configs:
+      - {source_labels: [__meta_url], target_label: from}
+`;
+    const prom = await startPrometheus(yaml);
+    const m = new ScrapeManager({ storage: new MemoryStorage(), logger: log });
+    const app = Fastify();
+    type Body = { data: { activeTargets: { discoveredLabels: Record<string, string>; labels: Record<string, string> }[] } };
+    const targetsOf = (b: Body) => b.data.activeTargets.map((t) => JSON.stringify([t.discoveredLabels, t.labels])).sort();
+    try {
+      await m.applyConfig(config(yaml), { dir: '/' });
+      registerTargetsAPI(app, m);
+      const theirs = await waitFor(async () => {
+        const b = (await (await fetch(`${prom.url}/api/v1/targets`)).json()) as Body;
+        return b.data.activeTargets.length === 3 ? b : undefined;
+      }, 'prometheus to discover');
+      const ours = (await app.inject({ method: 'GET', url: '/api/v1/targets' })).json() as Body;
+      assert.deepEqual(targetsOf(ours), targetsOf(theirs));
+      const p = headers.get('Prometheus')!;
+      const o = headers.get('Patrol')!;
+      for (const h of ['accept', 'x-prometheus-refresh-interval-seconds']) assert.equal(o[h], p[h], h);
+
+      assert.equal(ours.data.activeTargets.length, 3);
+      assert.equal(ours.data.activeTargets.find((t) => t.labels.instance === '127.0.0.1:1')?.discoveredLabels.__meta_url, `${sd.url}/targets?x=1`);
+
+      fail = true;
+      headers.clear();
+      await waitFor(() => (headers.has('Prometheus') && headers.has('Patrol') ? true : undefined), 'both to ask again and fail');
+      const theirsAfter = (await (await fetch(`${prom.url}/api/v1/targets`)).json()) as Body;
+      const oursAfter = (await app.inject({ method: 'GET', url: '/api/v1/targets' })).json() as Body;
+      assert.deepEqual(targetsOf(oursAfter), targetsOf(theirsAfter));
+      assert.equal(oursAfter.data.activeTargets.length, 3);
+    } finally {
+      await app.close();
+      await m.stop();
+      await prom.stop();
+      await sd.close();
     }
   });
 });
