@@ -33,6 +33,19 @@ export interface Discoverer {
   start(): Promise<void>;
   stop(): void;
   readonly lastError: string;
+  /** Where refreshes are counted; set by the owner before start. */
+  stats?: DiscoveryStats;
+}
+
+/** Refreshes and failed refreshes per mechanism, kept by the scrape manager across reloads. */
+export class DiscoveryStats {
+  readonly refreshes = new Map<string, number>();
+  readonly failures = new Map<string, number>();
+
+  record(mechanism: string, failed: boolean): void {
+    this.refreshes.set(mechanism, (this.refreshes.get(mechanism) ?? 0) + 1);
+    if (failed) this.failures.set(mechanism, (this.failures.get(mechanism) ?? 0) + 1);
+  }
 }
 
 /**
@@ -96,6 +109,7 @@ export class FileDiscovery implements Discoverer {
   private stopped = false;
   private running: Promise<void> | null = null;
   lastError = '';
+  stats?: DiscoveryStats;
 
   constructor(
     private readonly patterns: readonly string[],
@@ -178,6 +192,7 @@ export class FileDiscovery implements Discoverer {
       }
     }
     if (this.stopped) return;
+    this.stats?.record('file_sd', errors.length > 0);
     this.lastError = errors.join('; ');
     if (errors.length > 0) this.log?.error({ errors }, 'file_sd: cannot read target files');
     this.groups = next;
@@ -204,6 +219,7 @@ const START_WAIT_MS = 5000;
 
 export abstract class RefreshDiscovery implements Discoverer {
   lastError = '';
+  stats?: DiscoveryStats;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly abort = new AbortController();
@@ -244,11 +260,13 @@ export abstract class RefreshDiscovery implements Discoverer {
       result = await this.fetch(this.abort.signal);
     } catch (e) {
       if (this.stopped) return;
+      this.stats?.record(this.mechanism, true);
       this.lastError = (e as Error).message;
       this.log?.error({ mechanism: this.mechanism, err: this.lastError }, `${this.mechanism}: refresh failed; keeping the last targets`);
       return;
     }
     if (this.stopped) return;
+    this.stats?.record(this.mechanism, result.errors.length > 0);
     this.lastError = result.errors.join('; ');
     if (result.errors.length > 0) this.log?.error({ mechanism: this.mechanism, errors: result.errors }, `${this.mechanism}: refresh failed in part; keeping the last targets of what failed`);
     const key = JSON.stringify(result.groups);

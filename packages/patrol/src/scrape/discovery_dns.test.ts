@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { parseConfig } from '../config/load.js';
 import type { DnsSDConfig } from '../config/prometheus.js';
 import { isStaleNaN } from '../model/value.js';
@@ -124,14 +125,19 @@ describe('dns_sd: against a local DNS server', () => {
     }
   });
 
-  it('in the scrape manager: scrapes the addresses found, drops a target whose record goes away', async () => {
+  it('in the scrape manager: scrapes the addresses found, keeps them through SERVFAIL, counts it, drops a target whose record goes away', async () => {
     const target = await serve((_req, res) => {
       res.setHeader('content-type', 'text/plain; version=0.0.4');
       res.end('dns_scraped 1\n');
     });
     dns.zone.set('app.sd.test', [{ type: 'A', ip: '127.0.0.1' }]);
     const storage = new MemoryStorage();
-    const m = new ScrapeManager({ storage, logger: log }, { dnsServers: [dns.server] });
+    const registry = new Registry();
+    const m = new ScrapeManager({ storage, logger: log, registry }, { dnsServers: [dns.server] });
+    const metric = async (name: string, labels: string): Promise<number | undefined> => {
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+      return line === undefined ? undefined : Number(line.split(' ')[1]);
+    };
     const yaml = `scrape_configs:
   - job_name: dnssd
     scrape_interval: 100ms
@@ -144,6 +150,17 @@ describe('dns_sd: against a local DNS server', () => {
       await m.applyConfig(config(yaml), { dir: '.' });
       const s = await waitFor(() => read(storage, 'dns_scraped')[0], 'first scrape of the DNS target');
       assert.deepEqual(s.labels, { __name__: 'dns_scraped', instance: `127.0.0.1:${target.port}`, job: 'dnssd', service: 'app.sd.test' });
+      assert.equal(await metric('patrol_sd_discovered_targets', 'job="dnssd"'), 1);
+      assert.ok((await metric('patrol_sd_refreshes_total', 'mechanism="dns_sd"'))! >= 1);
+
+      dns.servfail.add('app.sd.test');
+      await waitFor(async () => (((await metric('patrol_sd_refresh_failures_total', 'mechanism="dns_sd"')) ?? 0) >= 1 ? true : undefined), 'failed lookup counted');
+      assert.match(m.discoveryErrors()[0]?.error ?? '', /ESERVFAIL/);
+      assert.equal(m.activeTargets().length, 1, 'the target stays while DNS fails');
+      const n = read(storage, 'dns_scraped')[0].values.length;
+      await waitFor(() => (read(storage, 'dns_scraped')[0].values.length > n ? true : undefined), 'scrapes go on while DNS fails');
+      dns.servfail.delete('app.sd.test');
+
       dns.zone.set('app.sd.test', []);
       await waitFor(() => {
         const v = read(storage, 'dns_scraped')[0].values;

@@ -4,6 +4,7 @@
 // the series of removed targets stale.
 
 import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Component, ConfigContext, Runtime } from '../component.js';
 import type { ScrapeConfig } from '../config/prometheus.js';
 import type { Config } from '../config/schema.js';
@@ -11,7 +12,7 @@ import type { Labels } from '../model/labels.js';
 import { compareLabels } from '../model/labels.js';
 import type { Storage } from '../storage/interface.js';
 import { ScrapeClient } from './client.js';
-import { FileDiscovery, staticGroups, type Discoverer, type TargetGroup } from './discovery.js';
+import { DiscoveryStats, FileDiscovery, staticGroups, type Discoverer, type TargetGroup } from './discovery.js';
 import { DnsDiscovery } from './discovery_dns.js';
 import { HttpDiscovery } from './discovery_http.js';
 import { connectOptions } from './httpclient.js';
@@ -104,6 +105,7 @@ export class ScrapePool {
     private readonly storage: Storage,
     private readonly log?: Logger,
     private readonly opts: ScrapeOptions = {},
+    private readonly stats?: DiscoveryStats,
   ) {}
 
   get name(): string {
@@ -124,6 +126,7 @@ export class ScrapePool {
     this.cfg.file_sd_configs.forEach((f, i) => ds.push({ provider: `file_sd_configs[${i}]`, d: new FileDiscovery(f.files, f.refresh_interval, this.dir, update(`file/${i}`), this.log) }));
     this.cfg.http_sd_configs.forEach((h, i) => ds.push({ provider: `http_sd_configs[${i}]`, d: new HttpDiscovery(h, this.dir, update(`http/${i}`), this.log) }));
     this.cfg.dns_sd_configs.forEach((c, i) => ds.push({ provider: `dns_sd_configs[${i}]`, d: new DnsDiscovery(c, update(`dns/${i}`), this.log, this.opts.dnsServers) }));
+    for (const x of ds) x.d.stats = this.stats;
     this.discoverers = ds;
     await Promise.all(ds.map((x) => x.d.start()));
     this.requestSync();
@@ -206,6 +209,13 @@ export class ScrapePool {
     await Promise.all(gone.map((l) => l.stop(true)));
   }
 
+  /** Targets the providers report, before relabelling. */
+  discoveredCount(): number {
+    let n = 0;
+    for (const groups of this.groups.values()) for (const g of groups) n += g.targets.length;
+    return n;
+  }
+
   /** Providers whose last refresh failed, with the error. */
   discoveryErrors(): DiscoveryError[] {
     return this.discoverers.filter((x) => x.d.lastError !== '').map((x) => ({ pool: this.cfg.job_name, provider: x.provider, error: x.d.lastError }));
@@ -244,11 +254,16 @@ export interface TargetMetadata {
 export class ScrapeManager implements Component {
   readonly name = 'scrape';
   private readonly pools = new Map<string, ScrapePool>();
+  /** Discovery refreshes and failures per mechanism since start. */
+  readonly discoveryStats = new DiscoveryStats();
 
+  /** With a registry in `rt`, registers the patrol_sd_* self-metrics there. */
   constructor(
-    private readonly rt: Pick<Runtime, 'storage' | 'logger'>,
+    private readonly rt: Pick<Runtime, 'storage' | 'logger'> & Partial<Pick<Runtime, 'registry'>>,
     private readonly opts: ScrapeOptions = {},
-  ) {}
+  ) {
+    if (rt.registry) registerDiscoveryMetrics(rt.registry, this);
+  }
 
   async applyConfig(cfg: Config, ctx: ConfigContext): Promise<void> {
     // Build everything first so a bad job (unreadable TLS file, bad regex) fails the reload
@@ -269,7 +284,7 @@ export class ScrapeManager implements Component {
     for (const [name, p] of prepared) {
       const pool = this.pools.get(name);
       if (!pool) {
-        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger, this.opts);
+        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger, this.opts, this.discoveryStats);
         this.pools.set(name, np);
         await np.start();
       } else if (JSON.stringify(pool.config) !== JSON.stringify(p.cfg)) {
@@ -313,6 +328,13 @@ export class ScrapeManager implements Component {
     return out;
   }
 
+  /** Discovered targets (before relabelling) per pool. */
+  discoveredTargetCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of this.poolNames()) out[n] = this.pools.get(n)!.discoveredCount();
+    return out;
+  }
+
   poolNames(): string[] {
     return [...this.pools.keys()].sort();
   }
@@ -346,4 +368,39 @@ export class ScrapeManager implements Component {
     }
     return out;
   }
+}
+
+function registerDiscoveryMetrics(registry: Registry, m: ScrapeManager): void {
+  // A second manager on the same registry (tests) is not registered again.
+  if (registry.getSingleMetric('patrol_sd_refreshes_total')) return;
+  new Counter({
+    name: 'patrol_sd_refreshes_total',
+    help: 'Service discovery refreshes by mechanism (file_sd, http_sd, dns_sd).',
+    labelNames: ['mechanism'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [k, v] of m.discoveryStats.refreshes) this.inc({ mechanism: k }, v);
+    },
+  });
+  new Counter({
+    name: 'patrol_sd_refresh_failures_total',
+    help: 'Service discovery refreshes that failed in whole or in part, by mechanism; the last good targets were kept.',
+    labelNames: ['mechanism'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [k, v] of m.discoveryStats.failures) this.inc({ mechanism: k }, v);
+    },
+  });
+  new Gauge({
+    name: 'patrol_sd_discovered_targets',
+    help: 'Targets reported by service discovery per scrape job, before relabelling.',
+    labelNames: ['job'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [k, v] of Object.entries(m.discoveredTargetCounts())) this.set({ job: k }, v);
+    },
+  });
 }
