@@ -224,6 +224,20 @@ describe('http_sd: in the scrape manager', () => {
   });
 });
 
+describe('http_sd: a bad TLS file fails the reload', () => {
+  it('names the job and provider, and keeps the running pools', async () => {
+    const m = new ScrapeManager({ storage: new MemoryStorage(), logger: log });
+    try {
+      await m.applyConfig(config('scrape_configs:\n  - job_name: keep\n    static_configs: [{targets: ["127.0.0.1:1"]}]\n    scrape_interval: 1h\n'), { dir: '/' });
+      const bad = config('scrape_configs:\n  - job_name: j\n    http_sd_configs: [{url: "https://127.0.0.1:1/", tls_config: {ca_file: /nonexistent/ca.pem}}]\n');
+      await assert.rejects(m.applyConfig(bad, { dir: '/' }), /^Error: job j: http_sd_configs\[0\]: ENOENT.*\/nonexistent\/ca\.pem/);
+      assert.deepEqual(m.poolNames(), ['keep']);
+    } finally {
+      await m.stop();
+    }
+  });
+});
+
 describe('http_sd side by side with Prometheus', { skip: binaryMissing(PROMETHEUS_BIN) }, () => {
   it('same discovered labels and SD request headers, targets kept alike while the endpoint fails', async () => {
     const headers = new Map<string, IncomingMessage['headers']>();
