@@ -224,6 +224,37 @@ describe('http_sd: in the scrape manager', () => {
   });
 });
 
+describe('http_sd: a slow endpoint', () => {
+  it('does not hold up applyConfig; its targets arrive when it answers', async () => {
+    const target = await serve((_req, res) => {
+      res.setHeader('content-type', 'text/plain; version=0.0.4');
+      res.end('slow_sd_scraped 1\n');
+    });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((r) => (release = r));
+    const sd = await serve((_req, res) => {
+      void released.then(() => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify([{ targets: [`127.0.0.1:${target.port}`] }]));
+      });
+    });
+    const storage = new MemoryStorage();
+    const m = new ScrapeManager({ storage, logger: log });
+    try {
+      // Resolves after the discoverer's start wait (5s) although the endpoint has not answered.
+      await m.applyConfig(config(`scrape_configs:\n  - job_name: slow\n    scrape_interval: 100ms\n    scrape_timeout: 90ms\n    http_sd_configs: [{url: '${sd.url}/', refresh_interval: 1m}]\n`), { dir: '/' });
+      assert.equal(m.activeTargets().length, 0);
+      release();
+      await waitFor(() => read(storage, 'slow_sd_scraped')[0], 'target from the late answer scraped');
+    } finally {
+      release();
+      await m.stop();
+      await sd.close();
+      await target.close();
+    }
+  });
+});
+
 describe('http_sd: a bad TLS file fails the reload', () => {
   it('names the job and provider, and keeps the running pools', async () => {
     const m = new ScrapeManager({ storage: new MemoryStorage(), logger: log });
