@@ -132,10 +132,61 @@ export const oauth2 = z.strictObject({
   client_secret_file: z.string().optional(),
   scopes: z.array(z.string()).optional(),
   token_url: z.string(),
-  endpoint_params: z.record(z.string(), z.string()).optional(),
+  endpoint_params: z.record(z.string(), text).optional(),
   tls_config: tlsConfig.optional(),
   proxy_url: z.string().optional(),
+}).superRefine((o, ctx) => {
+  try {
+    const u = new URL(o.token_url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `token_url must be http or https, got ${JSON.stringify(o.token_url)}`, path: ['token_url'] });
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(o.token_url)} is not a URL`, path: ['token_url'] });
+  }
 });
+
+/** Headers Prometheus sets itself or that change the connection; http_headers may not set them. */
+export const RESERVED_HEADERS = new Set([
+  'Authorization',
+  'Host',
+  'Content-Encoding',
+  'Content-Length',
+  'Content-Type',
+  'User-Agent',
+  'Connection',
+  'Keep-Alive',
+  'Proxy-Authenticate',
+  'Proxy-Authorization',
+  'Www-Authenticate',
+  'Accept-Encoding',
+  'X-Prometheus-Remote-Write-Version',
+  'X-Prometheus-Remote-Read-Version',
+  'X-Prometheus-Scrape-Timeout-Seconds',
+  'X-Amz-Date',
+  'X-Amz-Security-Token',
+  'X-Amz-Content-Sha256',
+]);
+
+/** Go's http.CanonicalHeaderKey: `x-foo-bar` → `X-Foo-Bar`. */
+export function canonicalHeaderKey(name: string): string {
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, sep: string, c: string) => sep + c.toUpperCase());
+}
+
+/** Prometheus 2.55+ http_headers: `{Name: {values, secrets, files}}`, each adding header lines. */
+export const httpHeaders = z
+  .record(
+    z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, { error: (iss) => `${show(iss.input)} is not a valid header name` }),
+    z.strictObject({
+      values: z.array(text).default([]),
+      secrets: z.array(secret).default([]),
+      files: z.array(z.string()).default([]),
+    }),
+  )
+  .superRefine((h, ctx) => {
+    for (const name of Object.keys(h)) {
+      const canon = canonicalHeaderKey(name);
+      if (RESERVED_HEADERS.has(canon)) ctx.addIssue({ code: 'custom', message: `setting header ${JSON.stringify(canon)} is not allowed`, path: [name] });
+    }
+  });
 
 /** Prometheus's common HTTP client settings, inlined into scrape, remote write and receivers. */
 export const httpClientFields = {
@@ -151,7 +202,34 @@ export const httpClientFields = {
   proxy_connect_header: z.record(z.string(), z.array(secret)).optional(),
   follow_redirects: z.boolean().default(true),
   enable_http2: z.boolean().default(true),
-  http_headers: z.record(z.string(), z.unknown()).optional(),
+  http_headers: httpHeaders.optional(),
 };
 
 export const httpClientConfig = z.strictObject(httpClientFields);
+
+/** The HTTP client settings as parsed; scrape configs and http_sd_configs carry them inline. */
+export type HttpClientConfig = z.output<typeof httpClientConfig>;
+
+/**
+ * Prometheus's HTTPClientConfig.Validate: the authentication methods exclude each other. For
+ * use in the superRefine of an object that spreads httpClientFields.
+ */
+export function checkHttpClient(c: HttpClientConfig, ctx: z.RefinementCtx): void {
+  const set = (['basic_auth', 'authorization', 'oauth2', 'bearer_token', 'bearer_token_file'] as const).filter((k) => c[k] !== undefined);
+  if (c.bearer_token !== undefined && c.bearer_token_file !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'at most one of bearer_token and bearer_token_file may be set', path: ['bearer_token'] });
+  } else if (set.length > 1) {
+    ctx.addIssue({ code: 'custom', message: `at most one of basic_auth, authorization, oauth2 and bearer_token may be set (found ${set.join(', ')})`, path: [set[1]] });
+  }
+  if (c.basic_auth) {
+    if (c.basic_auth.username !== undefined && c.basic_auth.username_file !== undefined) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth username and username_file may be set', path: ['basic_auth', 'username_file'] });
+    if (c.basic_auth.password !== undefined && c.basic_auth.password_file !== undefined) ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth password and password_file may be set', path: ['basic_auth', 'password_file'] });
+  }
+  if (c.authorization) {
+    if (c.authorization.credentials !== undefined && c.authorization.credentials_file !== undefined) ctx.addIssue({ code: 'custom', message: 'at most one of authorization credentials and credentials_file may be set', path: ['authorization', 'credentials_file'] });
+    if (c.authorization.type.toLowerCase() === 'basic') ctx.addIssue({ code: 'custom', message: 'authorization type cannot be set to "basic", use "basic_auth" instead', path: ['authorization', 'type'] });
+  }
+  if (c.oauth2 && c.oauth2.client_secret !== undefined && c.oauth2.client_secret_file !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'at most one of oauth2 client_secret and client_secret_file may be set', path: ['oauth2', 'client_secret_file'] });
+  }
+}

@@ -1,11 +1,14 @@
 // Loading: YAML text → plain object → typed Config, with every error pointing at the file, line,
-// column and key path, and quoting what was wrong. Pure apart from reading the file.
+// column and key path, and quoting what was wrong. Pure apart from reading the file and the
+// files its scrape_config_files name.
 
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import type { z } from 'zod';
-import { UNSUPPORTED_SD } from './prometheus.js';
+import { z } from 'zod';
+import { BadPatternError, globSync } from './glob.js';
+import { resolveScrapeDefaults, scrapeConfig, scrapeConfigWithDir, UNSUPPORTED_SD, type ScrapeConfig } from './prometheus.js';
 import { configSchema, type Config } from './schema.js';
 
 export type ConfigPath = readonly (string | number)[];
@@ -49,45 +52,124 @@ export async function loadConfigFile(file: string): Promise<LoadResult> {
   return parseConfig(text, file);
 }
 
-/** Parses and validates configuration text. `file` names the source in messages. */
-export function parseConfig(text: string, file = '<config>'): LoadResult {
+interface ParsedYaml {
+  doc: Document;
+  lc: LineCounter;
+  raw: Record<string, unknown>;
+}
+
+/** YAML text → a mapping with positions, or the errors that prevent it. */
+function parseYaml(text: string, file: string): ParsedYaml | ConfigError[] {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false });
-  const pos = (offset: number) => lc.linePos(offset);
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      file,
-      errors: doc.errors.map((e) => {
-        const p = pos(e.pos[0]);
-        return new ConfigError(file, p.line, p.col, '', e.message.split('\n')[0]);
-      }),
-    };
+    return doc.errors.map((e) => {
+      const p = lc.linePos(e.pos[0]);
+      return new ConfigError(file, p.line, p.col, '', e.message.split('\n')[0]);
+    });
   }
   let raw: unknown;
   try {
     raw = doc.toJS({ maxAliasCount: 1000 }) ?? {};
   } catch (e) {
-    return { ok: false, file, errors: [new ConfigError(file, 1, 1, '', (e as Error).message)] };
+    return [new ConfigError(file, 1, 1, '', (e as Error).message)];
   }
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ok: false, file, errors: [new ConfigError(file, 1, 1, '', 'the configuration must be a mapping of sections')] };
+  if (typeof raw !== 'object' || Array.isArray(raw) || raw === null) {
+    return [new ConfigError(file, 1, 1, '', 'the configuration must be a mapping of sections')];
   }
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const errors = parsed.error.issues.flatMap((iss) => issueToErrors(iss, doc, lc, file, raw));
-    errors.sort((a, b) => a.line - b.line || a.column - b.column);
-    return { ok: false, file, errors };
-  }
-  return { ok: true, config: parsed.data, warnings: collectWarnings(raw as Record<string, unknown>), file, dir: dirname(resolve(file)) };
+  return { doc, lc, raw: raw as Record<string, unknown> };
 }
 
-function collectWarnings(raw: Record<string, unknown>): string[] {
+function schemaErrors(error: z.ZodError, y: ParsedYaml, file: string): ConfigError[] {
+  const errors = error.issues.flatMap((iss) => issueToErrors(iss, y.doc, y.lc, file, y.raw));
+  errors.sort((a, b) => a.line - b.line || a.column - b.column);
+  return errors;
+}
+
+/** What a file named by scrape_config_files holds: scrape_configs and nothing else. */
+const scrapeConfigFileSchema = z.strictObject({ scrape_configs: z.array(scrapeConfig).default([]) });
+
+/**
+ * Parses and validates configuration text. `file` names the source in messages; the files
+ * named by scrape_config_files are read relative to its folder, validated with the same schema
+ * and positions, and their jobs appended to scrape_configs.
+ */
+export function parseConfig(text: string, file = '<config>'): LoadResult {
+  const y = parseYaml(text, file);
+  if (Array.isArray(y)) return { ok: false, file, errors: y };
+  const parsed = configSchema.safeParse(y.raw);
+  if (!parsed.success) return { ok: false, file, errors: schemaErrors(parsed.error, y, file) };
+  const dir = dirname(resolve(file));
+  const included = loadScrapeConfigFiles(parsed.data, y, file, dir);
+  if (!included.ok) return { ok: false, file, errors: included.errors };
+  const config = included.jobs.length > 0 ? { ...parsed.data, scrape_configs: [...parsed.data.scrape_configs, ...included.jobs] } : parsed.data;
+  return { ok: true, config, warnings: [...collectWarnings(y.raw, ''), ...included.warnings], file, dir };
+}
+
+/**
+ * Reads the scrape_config_files of a parsed config (Prometheus 2.43+): each matching file holds
+ * `scrape_configs:`; its jobs take the global defaults, resolve relative paths against their
+ * own file's folder, and share one namespace of job names with the main file.
+ */
+function loadScrapeConfigFiles(cfg: Config, main: ParsedYaml, mainFile: string, dir: string): { ok: true; jobs: ScrapeConfig[]; warnings: string[] } | { ok: false; errors: ConfigError[] } {
+  const errors: ConfigError[] = [];
+  const jobs: ScrapeConfig[] = [];
+  const warnings: string[] = [];
+  const seen = new Map<string, string>();
+  cfg.scrape_configs.forEach((s, i) => {
+    const { line, col } = locate(main.doc, main.lc, ['scrape_configs', i, 'job_name'], false);
+    seen.set(s.job_name, `${mainFile}:${line}:${col}`);
+  });
+  const files: string[] = [];
+  cfg.scrape_config_files.forEach((pattern, i) => {
+    const abs = isAbsolute(pattern) ? pattern : join(dir, pattern);
+    try {
+      for (const f of globSync(abs)) if (!files.includes(f)) files.push(f);
+    } catch (e) {
+      if (!(e instanceof BadPatternError)) throw e;
+      const { line, col } = locate(main.doc, main.lc, ['scrape_config_files', i], false);
+      errors.push(new ConfigError(mainFile, line, col, formatPath(['scrape_config_files', i]), `error retrieving scrape config files for ${JSON.stringify(pattern)}: ${e.message}`));
+    }
+  });
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch (e) {
+      errors.push(new ConfigError(f, 0, 0, '', `cannot read scrape config file: ${(e as Error).message}`));
+      continue;
+    }
+    const y = parseYaml(text, f);
+    if (Array.isArray(y)) {
+      errors.push(...y);
+      continue;
+    }
+    const parsed = scrapeConfigFileSchema.safeParse(y.raw);
+    if (!parsed.success) {
+      errors.push(...schemaErrors(parsed.error, y, f));
+      continue;
+    }
+    parsed.data.scrape_configs.forEach((s, i) => {
+      const { line, col } = locate(y.doc, y.lc, ['scrape_configs', i, 'job_name'], false);
+      const first = seen.get(s.job_name);
+      if (first !== undefined) {
+        errors.push(new ConfigError(f, line, col, formatPath(['scrape_configs', i, 'job_name']), `found multiple scrape configs with job name ${JSON.stringify(s.job_name)} (first at ${first})`));
+        return;
+      }
+      seen.set(s.job_name, `${f}:${line}:${col}`);
+      jobs.push(scrapeConfigWithDir(resolveScrapeDefaults(s, cfg.global), dirname(f)));
+    });
+    warnings.push(...collectWarnings(y.raw, `${f}: `));
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, jobs, warnings };
+}
+
+function collectWarnings(raw: Record<string, unknown>, prefix: string): string[] {
   const warnings: string[] = [];
   const jobs = Array.isArray(raw.scrape_configs) ? (raw.scrape_configs as Record<string, unknown>[]) : [];
   jobs.forEach((j, i) => {
     for (const k of UNSUPPORTED_SD) {
-      if (j && typeof j === 'object' && k in j) warnings.push(`scrape_configs[${i}].${k}: not supported yet; the job gets no targets from it`);
+      if (j && typeof j === 'object' && k in j) warnings.push(`${prefix}scrape_configs[${i}].${k}: not supported yet; the job gets no targets from it`);
     }
   });
   return warnings;

@@ -2,8 +2,9 @@
 // remote_write, remote_read, and Prometheus's own `alerting.alertmanagers`. Same keys, same
 // meaning, same defaults, so a user's existing file validates unchanged.
 
+import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { byteSize, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
+import { byteSize, checkHttpClient, type HttpClientConfig, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
 
 export const RELABEL_ACTIONS = [
   'replace',
@@ -61,6 +62,49 @@ const fileSDConfig = z.strictObject({
   refresh_interval: duration.default(5 * 60 * 1000),
 });
 
+/** Prometheus's http_sd_config: GET `url` every refresh_interval for a JSON list of target groups. */
+export const httpSDConfig = z
+  .strictObject({
+    url: z.string(),
+    refresh_interval: duration.default(60_000),
+    ...httpClientFields,
+  })
+  .superRefine((c, ctx) => {
+    let u: URL | null = null;
+    try {
+      u = new URL(c.url);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(c.url)} is not a URL`, path: ['url'] });
+    }
+    if (u && u.protocol !== 'http:' && u.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: `URL scheme must be 'http' or 'https', got ${JSON.stringify(c.url)}`, path: ['url'] });
+    else if (u && u.host === '') ctx.addIssue({ code: 'custom', message: `host is missing in URL ${JSON.stringify(c.url)}`, path: ['url'] });
+    if (c.refresh_interval === 0) ctx.addIssue({ code: 'custom', message: 'refresh_interval must be greater than 0', path: ['refresh_interval'] });
+    checkHttpClient(c, ctx);
+  });
+
+export type HttpSDConfig = z.infer<typeof httpSDConfig>;
+
+export const DNS_SD_TYPES = ['SRV', 'A', 'AAAA', 'MX', 'NS'] as const;
+
+/** Prometheus's dns_sd_config: SRV, A, AAAA, MX or NS lookups of `names` every refresh_interval. */
+export const dnsSDConfig = z
+  .strictObject({
+    names: z.array(z.string().min(1)).min(1, { error: 'DNS-SD config must contain at least one name' }),
+    type: z
+      .string()
+      .transform((v) => v.toUpperCase())
+      .pipe(z.enum(DNS_SD_TYPES))
+      .default('SRV'),
+    port: z.number().int().min(0).max(65535).optional(),
+    refresh_interval: duration.default(30_000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.type !== 'SRV' && !c.port) ctx.addIssue({ code: 'custom', message: 'a port is required in DNS-SD configs for all record types except SRV', path: ['port'] });
+    if (c.refresh_interval === 0) ctx.addIssue({ code: 'custom', message: 'refresh_interval must be greater than 0', path: ['refresh_interval'] });
+  });
+
+export type DnsSDConfig = z.infer<typeof dnsSDConfig>;
+
 /**
  * Service discovery mechanisms Patrol does not implement yet are accepted (so existing files
  * validate) and reported as warnings at load time.
@@ -71,12 +115,10 @@ export const UNSUPPORTED_SD = [
   'digitalocean_sd_configs',
   'docker_sd_configs',
   'dockerswarm_sd_configs',
-  'dns_sd_configs',
   'ec2_sd_configs',
   'eureka_sd_configs',
   'gce_sd_configs',
   'hetzner_sd_configs',
-  'http_sd_configs',
   'ionos_sd_configs',
   'kubernetes_sd_configs',
   'kuma_sd_configs',
@@ -157,6 +199,8 @@ export const scrapeConfig = z
     metric_name_escaping_scheme: z.string().optional(),
     static_configs: z.array(staticConfig).default([]),
     file_sd_configs: z.array(fileSDConfig).default([]),
+    http_sd_configs: z.array(httpSDConfig).default([]),
+    dns_sd_configs: z.array(dnsSDConfig).default([]),
     ...unsupportedSD,
     relabel_configs: z.array(relabelConfig).default([]),
     metric_relabel_configs: z.array(relabelConfig).default([]),
@@ -166,9 +210,7 @@ export const scrapeConfig = z
     if (c.scrape_interval !== undefined && c.scrape_timeout !== undefined && c.scrape_timeout > c.scrape_interval) {
       ctx.addIssue({ code: 'custom', message: 'scrape_timeout is greater than scrape_interval', path: ['scrape_timeout'] });
     }
-    if (c.basic_auth && (c.authorization || c.bearer_token || c.bearer_token_file)) {
-      ctx.addIssue({ code: 'custom', message: 'at most one of basic_auth, authorization and bearer_token may be set', path: ['basic_auth'] });
-    }
+    checkHttpClient(c, ctx);
   });
 
 export type ScrapeConfigInput = z.infer<typeof scrapeConfig>;
@@ -240,6 +282,8 @@ export const alertmanagerTargetConfig = z.strictObject({
   api_version: z.enum(['v2']).default('v2'),
   static_configs: z.array(staticConfig).default([]),
   file_sd_configs: z.array(fileSDConfig).default([]),
+  http_sd_configs: z.array(httpSDConfig).optional(),
+  dns_sd_configs: z.array(dnsSDConfig).optional(),
   ...unsupportedSD,
   relabel_configs: z.array(relabelConfig).default([]),
   alert_relabel_configs: z.array(relabelConfig).default([]),
@@ -247,3 +291,36 @@ export const alertmanagerTargetConfig = z.strictObject({
 });
 
 export { labelName, secret };
+
+function joinDir<T extends string | undefined>(dir: string, file: T): T {
+  return (file === undefined || file === '' || isAbsolute(file) ? file : join(dir, file)) as T;
+}
+
+function tlsWithDir<T extends { ca_file?: string; cert_file?: string; key_file?: string } | undefined>(t: T, dir: string): T {
+  return t && { ...t, ca_file: joinDir(dir, t.ca_file), cert_file: joinDir(dir, t.cert_file), key_file: joinDir(dir, t.key_file) };
+}
+
+function httpClientWithDir<T extends HttpClientConfig>(c: T, dir: string): T {
+  return {
+    ...c,
+    basic_auth: c.basic_auth && { ...c.basic_auth, username_file: joinDir(dir, c.basic_auth.username_file), password_file: joinDir(dir, c.basic_auth.password_file) },
+    authorization: c.authorization && { ...c.authorization, credentials_file: joinDir(dir, c.authorization.credentials_file) },
+    oauth2: c.oauth2 && { ...c.oauth2, client_secret_file: joinDir(dir, c.oauth2.client_secret_file), tls_config: tlsWithDir(c.oauth2.tls_config, dir) },
+    bearer_token_file: joinDir(dir, c.bearer_token_file),
+    tls_config: tlsWithDir(c.tls_config, dir),
+    http_headers: c.http_headers && Object.fromEntries(Object.entries(c.http_headers).map(([k, h]) => [k, { ...h, files: h.files.map((f) => joinDir(dir, f)) }])),
+  };
+}
+
+/**
+ * Prometheus's SetDirectory: relative file names in a scrape config (TLS files, credential
+ * files, file_sd files) are taken relative to `dir`. Used for jobs from scrape_config_files,
+ * which resolve against their own file's folder rather than the main config's.
+ */
+export function scrapeConfigWithDir(c: ScrapeConfig, dir: string): ScrapeConfig {
+  return {
+    ...httpClientWithDir(c, dir),
+    file_sd_configs: c.file_sd_configs.map((f) => ({ ...f, files: f.files.map((p) => joinDir(dir, p)) })),
+    http_sd_configs: c.http_sd_configs.map((h) => httpClientWithDir(h, dir)),
+  };
+}

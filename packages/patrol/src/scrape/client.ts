@@ -2,14 +2,12 @@
 // headers, content negotiation, gzip, the timeout and the body size limit. Returns the raw body;
 // parsing is the loop's business.
 
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
-import { isAbsolute, resolve } from 'node:path';
 import { createGunzip, createInflate } from 'node:zlib';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import type { ScrapeConfig } from '../config/prometheus.js';
-import type { Secret } from '../config/secret.js';
 import { formatDuration } from '../config/duration.js';
+import { connectOptions, RequestHeaders } from './httpclient.js';
 
 /** What Prometheus 2.42 sends: OpenMetrics preferred, then the 0.0.4 text format, then anything. */
 export const DEFAULT_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -53,63 +51,26 @@ export interface ScrapeResponse {
   contentType: string;
 }
 
-function readSecretFile(file: string, baseDir: string): string {
-  return readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8').trim();
-}
-
-function pemOrFile(inline: string | undefined, file: string | undefined, baseDir: string): string | undefined {
-  if (inline) return inline;
-  if (file) return readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8');
-  return undefined;
-}
-
-const TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
-
 export class ScrapeClient {
   private readonly agent: Agent;
   private readonly dispatcher: Dispatcher;
   readonly accept: string;
   private readonly bodyLimit: number;
+  private readonly extra: RequestHeaders;
 
   /** Throws (naming the file) when a TLS file cannot be read. */
   constructor(
     private readonly cfg: ScrapeConfig,
     private readonly baseDir: string,
   ) {
-    const tls = cfg.tls_config;
-    const connect = tls
-      ? {
-          ca: pemOrFile(tls.ca, tls.ca_file, baseDir),
-          cert: pemOrFile(tls.cert, tls.cert_file, baseDir),
-          key: pemOrFile(tls.key?.reveal(), tls.key_file, baseDir),
-          servername: tls.server_name,
-          rejectUnauthorized: !tls.insecure_skip_verify,
-          minVersion: tls.min_version ? TLS_VERSIONS[tls.min_version] : undefined,
-          maxVersion: tls.max_version ? TLS_VERSIONS[tls.max_version] : undefined,
-        }
-      : undefined;
+    const connect = connectOptions(cfg, baseDir);
     // No cap on connections per origin: targets behind one host:port (an exporter with
     // ?target= params) are scraped in parallel, as Prometheus does.
     this.agent = new Agent({ connect, keepAliveTimeout: Math.max(cfg.scrape_interval * 2, 30_000) });
     this.dispatcher = cfg.follow_redirects ? this.agent.compose(interceptors.redirect({ maxRedirections: 10 })) : this.agent;
     this.accept = acceptHeader(cfg.scrape_protocols);
     this.bodyLimit = cfg.body_size_limit > 0 ? cfg.body_size_limit : HARD_BODY_LIMIT;
-  }
-
-  private authHeader(): string | undefined {
-    const c = this.cfg;
-    if (c.basic_auth) {
-      const user = c.basic_auth.username_file ? readSecretFile(c.basic_auth.username_file, this.baseDir) : (c.basic_auth.username ?? '');
-      const pass = c.basic_auth.password_file ? readSecretFile(c.basic_auth.password_file, this.baseDir) : (c.basic_auth.password?.reveal() ?? '');
-      return 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
-    }
-    if (c.authorization) {
-      const cred = c.authorization.credentials_file ? readSecretFile(c.authorization.credentials_file, this.baseDir) : (c.authorization.credentials as Secret | undefined)?.reveal();
-      return cred ? `${c.authorization.type} ${cred}` : undefined;
-    }
-    if (c.bearer_token) return `Bearer ${c.bearer_token.reveal()}`;
-    if (c.bearer_token_file) return `Bearer ${readSecretFile(c.bearer_token_file, this.baseDir)}`;
-    return undefined;
+    this.extra = new RequestHeaders(cfg, baseDir, 'Patrol');
   }
 
   /**
@@ -117,19 +78,18 @@ export class ScrapeClient {
    * (status, timeout, body size limit, connection errors).
    */
   async scrape(url: URL, timeoutMs: number, stop?: AbortSignal): Promise<ScrapeResponse> {
-    const headers: Record<string, string> = {
+    const headers: Record<string, string | string[]> = {
       accept: this.accept,
       'user-agent': 'Patrol',
       'x-prometheus-scrape-timeout-seconds': String(timeoutMs / 1000),
     };
     if (this.cfg.enable_compression) headers['accept-encoding'] = 'gzip';
-    let auth: string | undefined;
+    let needsToken: boolean;
     try {
-      auth = this.authHeader();
+      needsToken = this.extra.apply(headers);
     } catch (e) {
-      throw new ScrapeError(`cannot read credentials: ${(e as Error).message}`);
+      throw new ScrapeError((e as Error).message);
     }
-    if (auth) headers.authorization = auth;
     const ctrl = new AbortController();
     // The abort waits for setImmediate, i.e. until I/O that already arrived has been processed:
     // after an event-loop stall a response that came in time is not reported as a timeout.
@@ -138,6 +98,13 @@ export class ScrapeClient {
     stop?.addEventListener('abort', onStop);
     try {
       let res: Dispatcher.ResponseData;
+      if (needsToken) {
+        try {
+          await this.extra.addToken(headers, ctrl.signal);
+        } catch (e) {
+          throw e instanceof ScrapeError ? e : new ScrapeError(`Get "${url.toString()}": ${(e as Error).message}`);
+        }
+      }
       try {
         res = await request(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal: ctrl.signal });
       } catch (e) {
@@ -210,6 +177,7 @@ export class ScrapeClient {
   }
 
   async close(): Promise<void> {
+    await this.extra.close();
     await this.agent.close().catch(() => undefined);
   }
 }

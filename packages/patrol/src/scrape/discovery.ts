@@ -1,4 +1,5 @@
-// Target discovery: static_configs and file_sd_configs. A provider reports target groups keyed by
+// Target discovery: static_configs, file_sd_configs and what all providers share (http_sd and
+// dns_sd live in discovery_http.ts and discovery_dns.ts). A provider reports target groups keyed by
 // source; the pool rebuilds its targets from the union whenever a provider changes.
 
 import { watch, type FSWatcher } from 'node:fs';
@@ -23,6 +24,56 @@ export function staticGroups(cfg: ScrapeConfig): TargetGroup[] {
   }));
 }
 
+/**
+ * A source of target groups (file_sd, http_sd, dns_sd). `start` resolves after the first
+ * attempt; `onChange` (given at construction) receives the provider's full set of groups each
+ * time it changes. A failed refresh keeps the last good groups and sets `lastError`.
+ */
+export interface Discoverer {
+  start(): Promise<void>;
+  stop(): void;
+  readonly lastError: string;
+  /** Where refreshes are counted; set by the owner before start. */
+  stats?: DiscoveryStats;
+}
+
+/** Refreshes and failed refreshes per mechanism, kept by the scrape manager across reloads. */
+export class DiscoveryStats {
+  readonly refreshes = new Map<string, number>();
+  readonly failures = new Map<string, number>();
+
+  record(mechanism: string, failed: boolean): void {
+    this.refreshes.set(mechanism, (this.refreshes.get(mechanism) ?? 0) + 1);
+    if (failed) this.failures.set(mechanism, (this.failures.get(mechanism) ?? 0) + 1);
+  }
+}
+
+/**
+ * Turns a decoded list of `{targets: [...], labels: {...}}` (file_sd and http_sd share the
+ * shape) into target groups; `meta` labels are added to every group. Throws naming the problem,
+ * prefixed with `where`.
+ */
+export function targetGroupsFrom(doc: unknown, where: string, meta: Record<string, string>): TargetGroup[] {
+  if (doc === null || doc === undefined) return [];
+  if (!Array.isArray(doc)) throw new Error(`${where}: expected a list of target groups`);
+  return doc.map((g: unknown, i: number) => {
+    if (typeof g !== 'object' || g === null || Array.isArray(g)) throw new Error(`${where}: group ${i} is not an object`);
+    const { targets, labels } = g as { targets?: unknown; labels?: unknown };
+    if (targets !== undefined && targets !== null && (!Array.isArray(targets) || targets.some((t) => typeof t !== 'string'))) throw new Error(`${where}: group ${i}: targets must be a list of strings`);
+    const ls: Record<string, string> = {};
+    if (labels !== undefined && labels !== null) {
+      if (typeof labels !== 'object' || Array.isArray(labels)) throw new Error(`${where}: group ${i}: labels must be a map`);
+      for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
+        if (!isValidLabelName(k)) throw new Error(`${where}: group ${i}: ${JSON.stringify(k)} is not a valid label name`);
+        if (typeof v !== 'string') throw new Error(`${where}: group ${i}: label ${k} must be a string`);
+        ls[k] = v;
+      }
+    }
+    Object.assign(ls, meta);
+    return { source: `${where}:${i}`, targets: ((targets as string[] | undefined | null) ?? []).map((t) => ({ ...ls, [ADDRESS_LABEL]: t })) };
+  });
+}
+
 /** Parses a file_sd file (JSON or YAML list of {targets, labels}); throws naming the problem. */
 export function parseFileSD(text: string, file: string): TargetGroup[] {
   const ext = extname(file).toLowerCase();
@@ -32,24 +83,7 @@ export function parseFileSD(text: string, file: string): TargetGroup[] {
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
-  if (doc === null || doc === undefined) return [];
-  if (!Array.isArray(doc)) throw new Error(`${file}: expected a list of target groups`);
-  return doc.map((g: unknown, i: number) => {
-    if (typeof g !== 'object' || g === null) throw new Error(`${file}: group ${i} is not an object`);
-    const { targets, labels } = g as { targets?: unknown; labels?: unknown };
-    if (targets !== undefined && (!Array.isArray(targets) || targets.some((t) => typeof t !== 'string'))) throw new Error(`${file}: group ${i}: targets must be a list of strings`);
-    const ls: Record<string, string> = {};
-    if (labels !== undefined && labels !== null) {
-      if (typeof labels !== 'object' || Array.isArray(labels)) throw new Error(`${file}: group ${i}: labels must be a map`);
-      for (const [k, v] of Object.entries(labels as Record<string, unknown>)) {
-        if (!isValidLabelName(k)) throw new Error(`${file}: group ${i}: ${JSON.stringify(k)} is not a valid label name`);
-        if (typeof v !== 'string') throw new Error(`${file}: group ${i}: label ${k} must be a string`);
-        ls[k] = v;
-      }
-    }
-    ls.__meta_filepath = file;
-    return { source: `${file}:${i}`, targets: ((targets as string[] | undefined) ?? []).map((t) => ({ ...ls, [ADDRESS_LABEL]: t })) };
-  });
+  return targetGroupsFrom(doc, file, { __meta_filepath: file });
 }
 
 function globToRegExp(pattern: string): RegExp {
@@ -67,7 +101,7 @@ function globToRegExp(pattern: string): RegExp {
  * and every refresh_interval. A file that fails to parse keeps its last good groups; the error
  * is logged and kept in `lastError`.
  */
-export class FileDiscovery {
+export class FileDiscovery implements Discoverer {
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | null = null;
   private groups = new Map<string, TargetGroup[]>();
@@ -75,6 +109,7 @@ export class FileDiscovery {
   private stopped = false;
   private running: Promise<void> | null = null;
   lastError = '';
+  stats?: DiscoveryStats;
 
   constructor(
     private readonly patterns: readonly string[],
@@ -157,6 +192,7 @@ export class FileDiscovery {
       }
     }
     if (this.stopped) return;
+    this.stats?.record('file_sd', errors.length > 0);
     this.lastError = errors.join('; ');
     if (errors.length > 0) this.log?.error({ errors }, 'file_sd: cannot read target files');
     this.groups = next;
@@ -171,5 +207,78 @@ export class FileDiscovery {
     if (this.pending) clearTimeout(this.pending);
     this.timer = null;
     this.pending = null;
+  }
+}
+
+/**
+ * A provider that asks its source every `intervalMs` (http_sd, dns_sd), one refresh at a time.
+ * `fetch` returns the provider's groups plus the problems it met; a thrown error means nothing
+ * usable came back, and the last good groups stay.
+ */
+const START_WAIT_MS = 5000;
+
+export abstract class RefreshDiscovery implements Discoverer {
+  lastError = '';
+  stats?: DiscoveryStats;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private lastKey: string | null = null;
+
+  constructor(
+    protected readonly mechanism: string,
+    private readonly intervalMs: number,
+    private readonly onChange: (groups: TargetGroup[]) => void,
+    protected readonly log?: Logger,
+  ) {}
+
+  protected abstract fetch(signal: AbortSignal): Promise<{ groups: TargetGroup[]; errors: string[] }>;
+
+  /**
+   * Starts refreshing. Resolves after the first refresh, or after START_WAIT_MS if that takes
+   * longer (a slow source must not hold up a reload; its targets arrive when it answers).
+   */
+  async start(): Promise<void> {
+    const first = this.refresh().then(() => this.schedule());
+    let wait: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise<void>((r) => (wait = setTimeout(r, START_WAIT_MS)))]);
+    clearTimeout(wait);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.refresh().then(() => this.schedule());
+    }, this.intervalMs);
+  }
+
+  /** One refresh now; never throws. */
+  async refresh(): Promise<void> {
+    let result: { groups: TargetGroup[]; errors: string[] };
+    try {
+      result = await this.fetch(this.abort.signal);
+    } catch (e) {
+      if (this.stopped) return;
+      this.stats?.record(this.mechanism, true);
+      this.lastError = (e as Error).message;
+      this.log?.error({ mechanism: this.mechanism, err: this.lastError }, `${this.mechanism}: refresh failed; keeping the last targets`);
+      return;
+    }
+    if (this.stopped) return;
+    this.stats?.record(this.mechanism, result.errors.length > 0);
+    this.lastError = result.errors.join('; ');
+    if (result.errors.length > 0) this.log?.error({ mechanism: this.mechanism, errors: result.errors }, `${this.mechanism}: refresh failed in part; keeping the last targets of what failed`);
+    const key = JSON.stringify(result.groups);
+    if (key === this.lastKey) return;
+    this.lastKey = key;
+    this.onChange(result.groups);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.abort.abort();
   }
 }

@@ -4,6 +4,7 @@
 // the series of removed targets stale.
 
 import type { Logger } from 'pino';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Component, ConfigContext, Runtime } from '../component.js';
 import type { ScrapeConfig } from '../config/prometheus.js';
 import type { Config } from '../config/schema.js';
@@ -11,7 +12,10 @@ import type { Labels } from '../model/labels.js';
 import { compareLabels } from '../model/labels.js';
 import type { Storage } from '../storage/interface.js';
 import { ScrapeClient } from './client.js';
-import { FileDiscovery, staticGroups, type TargetGroup } from './discovery.js';
+import { DiscoveryStats, FileDiscovery, staticGroups, type Discoverer, type TargetGroup } from './discovery.js';
+import { DnsDiscovery } from './discovery_dns.js';
+import { HttpDiscovery } from './discovery_http.js';
+import { connectOptions } from './httpclient.js';
 import { ScrapeLoop, type LoopOptions } from './loop.js';
 import type { MetricMeta } from './parser.js';
 import { compileRelabel, type CompiledRelabel } from './relabel.js';
@@ -39,6 +43,15 @@ function prepare(cfg: ScrapeConfig, dir: string): PoolSettings {
   } catch (e) {
     throw new Error(`job ${cfg.job_name}: ${(e as Error).message}`);
   }
+  for (const [i, h] of cfg.http_sd_configs.entries()) {
+    try {
+      connectOptions(h, dir);
+      if (h.oauth2) connectOptions(h.oauth2, dir);
+    } catch (e) {
+      void client.close();
+      throw new Error(`job ${cfg.job_name}: http_sd_configs[${i}]: ${(e as Error).message}`);
+    }
+  }
   return {
     client,
     relabel,
@@ -55,6 +68,20 @@ function prepare(cfg: ScrapeConfig, dir: string): PoolSettings {
   };
 }
 
+/** Internal settings that are not configuration (tests point DNS discovery at a local server). */
+export interface ScrapeOptions {
+  /** DNS servers (`host:port`) for dns_sd_configs instead of the system's. */
+  dnsServers?: string[];
+}
+
+/** A discovery provider that failed its last refresh (its last good targets are still used). */
+export interface DiscoveryError {
+  pool: string;
+  /** e.g. `http_sd_configs[0]` */
+  provider: string;
+  error: string;
+}
+
 export interface DroppedTarget {
   scrapePool: string;
   discoveredLabels: Labels;
@@ -68,7 +95,7 @@ export class ScrapePool {
   /** Targets over target_limit: listed as active, never scraped. */
   private unscraped: Target[] = [];
   private readonly groups = new Map<string, TargetGroup[]>();
-  private fileSDs: FileDiscovery[] = [];
+  private discoverers: { provider: string; d: Discoverer }[] = [];
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -78,6 +105,8 @@ export class ScrapePool {
     private dir: string,
     private readonly storage: Storage,
     private readonly log?: Logger,
+    private readonly opts: ScrapeOptions = {},
+    private readonly stats?: DiscoveryStats,
   ) {}
 
   get name(): string {
@@ -90,20 +119,17 @@ export class ScrapePool {
 
   async start(): Promise<void> {
     this.groups.set('static', staticGroups(this.cfg));
-    this.fileSDs = this.cfg.file_sd_configs.map(
-      (f, i) =>
-        new FileDiscovery(
-          f.files,
-          f.refresh_interval,
-          this.dir,
-          (groups) => {
-            this.groups.set(`file/${i}`, groups);
-            this.requestSync();
-          },
-          this.log,
-        ),
-    );
-    await Promise.all(this.fileSDs.map((f) => f.start()));
+    const update = (key: string) => (groups: TargetGroup[]) => {
+      this.groups.set(key, groups);
+      this.requestSync();
+    };
+    const ds: { provider: string; d: Discoverer }[] = [];
+    this.cfg.file_sd_configs.forEach((f, i) => ds.push({ provider: `file_sd_configs[${i}]`, d: new FileDiscovery(f.files, f.refresh_interval, this.dir, update(`file/${i}`), this.log) }));
+    this.cfg.http_sd_configs.forEach((h, i) => ds.push({ provider: `http_sd_configs[${i}]`, d: new HttpDiscovery(h, this.dir, update(`http/${i}`), this.log) }));
+    this.cfg.dns_sd_configs.forEach((c, i) => ds.push({ provider: `dns_sd_configs[${i}]`, d: new DnsDiscovery(c, update(`dns/${i}`), this.log, this.opts.dnsServers) }));
+    for (const x of ds) x.d.stats = this.stats;
+    this.discoverers = ds;
+    await Promise.all(ds.map((x) => x.d.start()));
     this.requestSync();
     await this.chain;
   }
@@ -111,8 +137,8 @@ export class ScrapePool {
   /** Applies a changed config of the same job; targets that keep their identity keep their loop. */
   async update(cfg: ScrapeConfig, settings: PoolSettings, dir: string): Promise<void> {
     const old = this.settings;
-    for (const f of this.fileSDs) f.stop();
-    this.fileSDs = [];
+    for (const x of this.discoverers) x.d.stop();
+    this.discoverers = [];
     this.groups.clear();
     this.cfg = cfg;
     this.settings = settings;
@@ -184,6 +210,18 @@ export class ScrapePool {
     await Promise.all(gone.map((l) => l.stop(true)));
   }
 
+  /** Targets the providers report, before relabelling. */
+  discoveredCount(): number {
+    let n = 0;
+    for (const groups of this.groups.values()) for (const g of groups) n += g.targets.length;
+    return n;
+  }
+
+  /** Providers whose last refresh failed, with the error. */
+  discoveryErrors(): DiscoveryError[] {
+    return this.discoverers.filter((x) => x.d.lastError !== '').map((x) => ({ pool: this.cfg.job_name, provider: x.provider, error: x.d.lastError }));
+  }
+
   activeTargets(): Target[] {
     return [...[...this.loops.values()].map((l) => l.target), ...this.unscraped];
   }
@@ -199,7 +237,7 @@ export class ScrapePool {
   /** Stops every loop; with `stale`, their series are marked stale (job removed or shutdown). */
   async stop(stale: boolean): Promise<void> {
     this.stopped = true;
-    for (const f of this.fileSDs) f.stop();
+    for (const x of this.discoverers) x.d.stop();
     await this.chain;
     await Promise.all([...this.loops.values()].map((l) => l.stop(stale)));
     this.loops.clear();
@@ -217,8 +255,16 @@ export interface TargetMetadata {
 export class ScrapeManager implements Component {
   readonly name = 'scrape';
   private readonly pools = new Map<string, ScrapePool>();
+  /** Discovery refreshes and failures per mechanism since start. */
+  readonly discoveryStats = new DiscoveryStats();
 
-  constructor(private readonly rt: Pick<Runtime, 'storage' | 'logger'>) {}
+  /** With a registry in `rt`, registers the patrol_sd_* self-metrics there. */
+  constructor(
+    private readonly rt: Pick<Runtime, 'storage' | 'logger'> & Partial<Pick<Runtime, 'registry'>>,
+    private readonly opts: ScrapeOptions = {},
+  ) {
+    if (rt.registry) registerDiscoveryMetrics(rt.registry, this);
+  }
 
   async applyConfig(cfg: Config, ctx: ConfigContext): Promise<void> {
     // Build everything first so a bad job (unreadable TLS file, bad regex) fails the reload
@@ -239,7 +285,7 @@ export class ScrapeManager implements Component {
     for (const [name, p] of prepared) {
       const pool = this.pools.get(name);
       if (!pool) {
-        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger);
+        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger, this.opts, this.discoveryStats);
         this.pools.set(name, np);
         await np.start();
       } else if (JSON.stringify(pool.config) !== JSON.stringify(p.cfg)) {
@@ -267,6 +313,11 @@ export class ScrapeManager implements Component {
     return out;
   }
 
+  /** Discovery providers whose last refresh failed, by pool (for the API and `patrol check`). */
+  discoveryErrors(): DiscoveryError[] {
+    return this.poolNames().flatMap((n) => this.pools.get(n)!.discoveryErrors());
+  }
+
   droppedTargets(): DroppedTarget[] {
     return [...this.pools.keys()].sort().flatMap((n) => this.pools.get(n)!.droppedTargets());
   }
@@ -275,6 +326,13 @@ export class ScrapeManager implements Component {
   droppedTargetCounts(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const n of this.poolNames()) out[n] = this.pools.get(n)!.droppedCount;
+    return out;
+  }
+
+  /** Discovered targets (before relabelling) per pool. */
+  discoveredTargetCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const n of this.poolNames()) out[n] = this.pools.get(n)!.discoveredCount();
     return out;
   }
 
@@ -311,4 +369,39 @@ export class ScrapeManager implements Component {
     }
     return out;
   }
+}
+
+function registerDiscoveryMetrics(registry: Registry, m: ScrapeManager): void {
+  // A second manager on the same registry (tests) is not registered again.
+  if (registry.getSingleMetric('patrol_sd_refreshes_total')) return;
+  new Counter({
+    name: 'patrol_sd_refreshes_total',
+    help: 'Service discovery refreshes by mechanism (file_sd, http_sd, dns_sd).',
+    labelNames: ['mechanism'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [k, v] of m.discoveryStats.refreshes) this.inc({ mechanism: k }, v);
+    },
+  });
+  new Counter({
+    name: 'patrol_sd_refresh_failures_total',
+    help: 'Service discovery refreshes that failed in whole or in part, by mechanism; the last good targets were kept.',
+    labelNames: ['mechanism'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [k, v] of m.discoveryStats.failures) this.inc({ mechanism: k }, v);
+    },
+  });
+  new Gauge({
+    name: 'patrol_sd_discovered_targets',
+    help: 'Targets reported by service discovery per scrape job, before relabelling.',
+    labelNames: ['job'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [k, v] of Object.entries(m.discoveredTargetCounts())) this.set({ job: k }, v);
+    },
+  });
 }
