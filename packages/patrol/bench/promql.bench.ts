@@ -5,6 +5,14 @@
 //   PROMQL_BENCH_SERIES=100000 npm run bench -- promql     (default 100,000 series)
 //   PROMQL_BENCH_RUNS=5                                      (timed runs per query after one warm-up, median kept)
 //   PROMQL_BENCH_NO_PROMETHEUS=1                             (Patrol only, e.g. for profiling)
+//   PROMQL_BENCH_STORAGE=memory                              (MemoryStorage instead of the TSDB)
+//   PROMQL_BENCH_ONLY=subquery                               (only queries whose title contains the word)
+//
+// Patrol's data goes into its embedded TSDB as a running server writes it: one commit per scrape
+// round of all series, a compaction after every hour of data (the server compacts every minute;
+// what matters is that cut chunks are persisted and old blocks sealed), and a final compaction,
+// so the query reads persisted chunks from SQLite (one sealed day block, one open one) plus the
+// open head chunks.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +22,9 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { labelsFromRecord } from '../src/model/labels.js';
 import { Engine } from '../src/promql/engine.js';
+import type { Storage } from '../src/storage/interface.js';
 import { MemoryStorage } from '../src/storage/memory.js';
+import { openTSDB, type TSDB } from '../src/tsdb/tsdb.js';
 
 const SERIES = Number(process.env.PROMQL_BENCH_SERIES ?? 100_000);
 const RUNS = Number(process.env.PROMQL_BENCH_RUNS ?? 5);
@@ -23,6 +33,8 @@ const SPAN = 6 * 3600_000;
 const T0 = 1_700_000_000_000;
 const T_END = T0 + SPAN;
 const SAMPLES = SPAN / STEP + 1;
+const STORAGE = process.env.PROMQL_BENCH_STORAGE === 'memory' ? 'memory' : 'tsdb';
+const ONLY = process.env.PROMQL_BENCH_ONLY ?? '';
 
 const JOBS = 10;
 const CODES = ['200', '201', '404', '500', '503'];
@@ -171,18 +183,41 @@ async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildP
 
 async function main(): Promise<void> {
   const gens = seriesList(SERIES);
-  console.log(`series ${gens.length}, ${SAMPLES} samples each (6 h at 15 s), ${((gens.length * SAMPLES) / 1e6).toFixed(1)} M samples; load ${loadavg()[0].toFixed(2)}`);
-  const storage = new MemoryStorage();
+  console.log(`storage ${STORAGE}; series ${gens.length}, ${SAMPLES} samples each (6 h at 15 s), ${((gens.length * SAMPLES) / 1e6).toFixed(1)} M samples; load ${loadavg()[0].toFixed(2)}`);
   let t = Date.now();
-  for (let s = 0; s < gens.length; s++) {
-    const g = gens[s];
-    const labels = labelsFromRecord({ __name__: g.name, ...g.labels });
-    const app = storage.appender();
-    let ref = 0;
-    for (let k = 0; k < SAMPLES; k++) ref = app.append(ref, labels, T0 + k * STEP, value(g, k, s));
-    app.commit();
+  let storage: Storage;
+  let tsdbDir: string | null = null;
+  if (STORAGE === 'memory') {
+    storage = new MemoryStorage();
+    for (let s = 0; s < gens.length; s++) {
+      const g = gens[s];
+      const labels = labelsFromRecord({ __name__: g.name, ...g.labels });
+      const app = storage.appender();
+      let ref = 0;
+      for (let k = 0; k < SAMPLES; k++) ref = app.append(ref, labels, T0 + k * STEP, value(g, k, s));
+      app.commit();
+    }
+    console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  } else {
+    tsdbDir = mkdtempSync(join(tmpdir(), 'promql-bench-tsdb-'));
+    const db: TSDB = await openTSDB({ dir: tsdbDir, retention: 30 * 24 * 3600_000, compactInterval: 0 });
+    storage = db;
+    const labels = gens.map((g) => labelsFromRecord({ __name__: g.name, ...g.labels }));
+    const refs = new Array<number>(gens.length).fill(0);
+    for (let k = 0; k < SAMPLES; k++) {
+      const app = db.appender();
+      const ts = T0 + k * STEP;
+      for (let s = 0; s < gens.length; s++) refs[s] = app.append(refs[s], labels[s], ts, value(gens[s], k, s));
+      app.commit();
+      if (k % 240 === 239) await db.compact();
+    }
+    await db.compact();
+    const st = db.stats();
+    console.log(
+      `patrol: loaded the TSDB in ${((Date.now() - t) / 1000).toFixed(1)} s (${st.chunks} persisted chunks, ${st.sealedBlocks} sealed block(s), ` +
+        `${(st.diskBytes / 1e6).toFixed(0)} MB on disk = ${(st.diskBytes / (gens.length * SAMPLES)).toFixed(2)} B/sample)`,
+    );
   }
-  console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
   const prom = process.env.PROMQL_BENCH_NO_PROMETHEUS === '1' ? null : await startPrometheus(gens);
   const engine = new Engine({ maxSamples: 500_000_000, timeout: 600_000 });
@@ -191,6 +226,7 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   try {
     for (const [title, q] of QUERIES) {
+      if (ONLY && !title.includes(ONLY)) continue;
       // One untimed warm-up per engine (JIT for Patrol, caches for both).
       await engine.rangeQuery(storage, q, start, T_END, STEP);
       if (prom) {
@@ -262,6 +298,8 @@ async function main(): Promise<void> {
       await once(prom.proc, 'exit');
       rmSync(prom.dir, { recursive: true, force: true });
     }
+    await storage.close();
+    if (tsdbDir) rmSync(tsdbDir, { recursive: true, force: true });
   }
   console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }

@@ -61,7 +61,7 @@ class Deadline {
   ) {}
   check(): void {
     if (this.signal?.aborted) throw new QueryError('canceled', 'query was canceled');
-    if (Date.now() >= this.until) throw new QueryError('timeout', `query timed out in query execution (timeout ${this.timeoutMs / 1000}s)`);
+    if (Date.now() >= this.until) throw new QueryError('timeout', 'query timed out in expression evaluation');
   }
 }
 
@@ -1748,12 +1748,28 @@ function naturalCompare(a: string, b: string): number {
 class Gate {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
+  constructor(private limit: number) {}
+  /** Changes the limit; a higher one lets waiting queries in at once, a lower one takes effect as queries finish. */
+  setLimit(limit: number): void {
+    this.limit = limit;
+    while (this.active < this.limit && this.waiting.length > 0) {
+      this.active++;
+      this.waiting.shift()!();
+    }
+  }
+  get limitValue(): number {
+    return this.limit;
+  }
+  /** Queries running and waiting. */
+  get load(): { active: number; waiting: number } {
+    return { active: this.active, waiting: this.waiting.length };
+  }
   async enter(signal?: AbortSignal): Promise<void> {
     if (this.active < this.limit) {
       this.active++;
       return;
     }
+    if (signal?.aborted) throw new QueryError('canceled', 'query was canceled while waiting in the queue');
     await new Promise<void>((resolve, reject) => {
       const go = (): void => {
         signal?.removeEventListener('abort', onAbort);
@@ -1767,12 +1783,17 @@ class Gate {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(go);
     });
-    this.active++;
   }
   leave(): void {
     this.active--;
-    const next = this.waiting.shift();
-    if (next) next();
+    // The slot passes to the next waiter (counted for it here), unless the limit was lowered.
+    if (this.active < this.limit) {
+      const next = this.waiting.shift();
+      if (next) {
+        this.active++;
+        next();
+      }
+    }
   }
 }
 
@@ -1781,16 +1802,42 @@ class Gate {
  * `maxConcurrent` queries run at once and the rest wait in arrival order.
  */
 export class Engine implements QueryEngine {
-  private readonly lookbackDelta: number;
-  private readonly timeout: number;
-  private readonly maxSamples: number;
+  private lookbackDelta = 5 * 60_000;
+  private timeout = 2 * 60_000;
+  private maxSamples = 50_000_000;
   private readonly gate: Gate;
 
   constructor(opts: EngineOptions = {}) {
-    this.lookbackDelta = opts.lookbackDelta ?? 5 * 60_000;
-    this.timeout = opts.timeout ?? 2 * 60_000;
-    this.maxSamples = opts.maxSamples ?? 50_000_000;
-    this.gate = new Gate(opts.maxConcurrent ?? 20);
+    this.gate = new Gate(20);
+    this.setLimits(opts);
+  }
+
+  /**
+   * Changes the limits (a configuration reload). Options left out keep their value. Queries
+   * already running keep the limits they started with; a new concurrency limit applies at once.
+   */
+  setLimits(opts: EngineOptions): void {
+    const check = (name: string, v: number | undefined, min: number): void => {
+      if (v !== undefined && !(v >= min && Number.isFinite(v))) throw new RangeError(`engine option ${name} must be a number >= ${min}, got ${v}`);
+    };
+    check('lookbackDelta', opts.lookbackDelta, 0);
+    check('timeout', opts.timeout, 0);
+    check('maxSamples', opts.maxSamples, 1);
+    check('maxConcurrent', opts.maxConcurrent, 1);
+    if (opts.lookbackDelta !== undefined) this.lookbackDelta = opts.lookbackDelta;
+    if (opts.timeout !== undefined) this.timeout = opts.timeout;
+    if (opts.maxSamples !== undefined) this.maxSamples = opts.maxSamples;
+    if (opts.maxConcurrent !== undefined) this.gate.setLimit(opts.maxConcurrent);
+  }
+
+  /** The limits in force. */
+  get limits(): Required<EngineOptions> {
+    return { lookbackDelta: this.lookbackDelta, timeout: this.timeout, maxSamples: this.maxSamples, maxConcurrent: this.gate.limitValue };
+  }
+
+  /** Queries running and waiting for a slot. */
+  get queue(): { active: number; waiting: number } {
+    return this.gate.load;
   }
 
   async instantQuery(q: Queryable, expr: string, time: number, opts: QueryOptions = {}): Promise<QueryResult> {
