@@ -7,6 +7,8 @@
 //   PROMQL_BENCH_NO_PROMETHEUS=1                             (Patrol only, e.g. for profiling)
 //   PROMQL_BENCH_STORAGE=memory                              (MemoryStorage instead of the TSDB)
 //   PROMQL_BENCH_ONLY=subquery                               (only queries whose title contains the word)
+//   PROMQL_BENCH_PROFILE=/tmp/q.cpuprofile                   (CPU profile of the timed Patrol runs only)
+//   PROMQL_BENCH_PROMETHEUS_DIR=/tmp/promql-prom             (keep Prometheus' backfilled data for the next run)
 //
 // Patrol's data goes into its embedded TSDB as a running server writes it: one commit per scrape
 // round of all series, a compaction after every hour of data (the server compacts every minute;
@@ -15,10 +17,11 @@
 // open head chunks.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { createServer } from 'node:net';
 import { labelsFromRecord } from '../src/model/labels.js';
 import { Engine } from '../src/promql/engine.js';
@@ -142,18 +145,27 @@ async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildP
     console.log('prometheus/promtool not installed: skipping the side-by-side run');
     return null;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'promql-bench-'));
+  // PROMQL_BENCH_PROMETHEUS_DIR keeps the backfilled data between runs (same series count only).
+  const keep = process.env.PROMQL_BENCH_PROMETHEUS_DIR ? join(process.env.PROMQL_BENCH_PROMETHEUS_DIR, String(gens.length)) : null;
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'promql-bench-'));
   const om = join(dir, 'data.om');
   const data = join(dir, 'data');
   let t = Date.now();
-  await writeOpenMetrics(om, gens);
-  const r = spawnSync('/usr/bin/promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', om, data], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.log(`promtool failed: ${r.stderr.slice(0, 500)}`);
-    return null;
+  if (keep && existsSync(join(dir, 'backfilled'))) {
+    console.log(`prometheus: reusing the data backfilled in ${dir}`);
+  } else {
+    mkdirSync(dir, { recursive: true });
+    rmSync(data, { recursive: true, force: true });
+    await writeOpenMetrics(om, gens);
+    const r = spawnSync('/usr/bin/promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', om, data], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      console.log(`promtool failed: ${r.stderr.slice(0, 500)}`);
+      return null;
+    }
+    rmSync(om);
+    if (keep) writeFileSync(join(dir, 'backfilled'), '');
+    console.log(`prometheus: backfilled with promtool in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }
-  rmSync(om);
-  console.log(`prometheus: backfilled with promtool in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const cfg = join(dir, 'prometheus.yml');
   writeFileSync(cfg, 'global:\n  scrape_interval: 1h\n');
   const port = await freePort();
@@ -178,7 +190,7 @@ async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildP
     }
     await new Promise((res) => setTimeout(res, 200));
   }
-  return { url, proc, dir };
+  return { url, proc, dir: keep ? '' : dir };
 }
 
 async function main(): Promise<void> {
@@ -223,6 +235,13 @@ async function main(): Promise<void> {
   const engine = new Engine({ maxSamples: 500_000_000, timeout: 600_000 });
   const start = T_END - 3600_000;
   const gc = (globalThis as { gc?: () => void }).gc;
+  const profile = process.env.PROMQL_BENCH_PROFILE;
+  const session = profile ? new Session() : null;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  }
   const rows: string[] = [];
   try {
     for (const [title, q] of QUERIES) {
@@ -236,6 +255,7 @@ async function main(): Promise<void> {
       const ours: number[] = [];
       const oursCpu: number[] = [];
       let loaded = 0;
+      if (session) await session.post('Profiler.start');
       for (let r = 0; r < RUNS; r++) {
         gc?.();
         const c = selfCpuMs();
@@ -244,6 +264,12 @@ async function main(): Promise<void> {
         ours.push(performance.now() - t);
         oursCpu.push(selfCpuMs() - c);
         loaded = res.stats.samplesLoaded;
+      }
+      if (session) {
+        const { profile: p } = await session.post('Profiler.stop');
+        const file = profile!.replace(/(\.cpuprofile)?$/, `-${title.replace(/\W+/g, '_')}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(p));
+        console.log(`profile written to ${file}`);
       }
       // Peak live memory: a separate, untimed run that collects garbage while sampling, so the
       // figure is what the query holds, not what the collector has not reclaimed yet.
@@ -296,7 +322,7 @@ async function main(): Promise<void> {
     if (prom) {
       prom.proc.kill();
       await once(prom.proc, 'exit');
-      rmSync(prom.dir, { recursive: true, force: true });
+      if (prom.dir) rmSync(prom.dir, { recursive: true, force: true });
     }
     await storage.close();
     if (tsdbDir) rmSync(tsdbDir, { recursive: true, force: true });
