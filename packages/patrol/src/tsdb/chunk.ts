@@ -650,58 +650,86 @@ export function decodeChunkInto(data: Uint8Array, mint: number, maxt: number, ts
         pos += l;
         if (neg) m = -m;
       } else {
-        // Timestamp delta-of-delta: '0' | '10'+14 | '110'+17 | '1110'+20 | '1111'+64.
-        let ones = 0;
-        while (ones < 4 && ((data[pos >>> 3] >>> (7 - (pos & 7))) & 1) === 1) {
-          ones++;
-          pos++;
-        }
-        if (ones < 4) pos++;
-        let d = 0;
-        if (ones === 1) {
-          d = rd(data, pos, 14);
-          pos += 14;
+        // Fast path: one 25-bit window holds the common cases, a regular or slightly jittered
+        // timestamp ('0' or '10'+14) followed by a small value change ('0', '10'+7, '110'+14).
+        const w = rd(data, pos, 25);
+        let d: number;
+        let rest = 0;
+        let restBits = 0;
+        if (w < 0x1000000) {
+          d = 0;
+          pos += 1;
+          rest = w & 0xffffff;
+          restBits = 24;
+        } else if (w < 0x1800000) {
+          d = (w >>> 9) & 16383;
           if (d > 8192) d -= 16384;
-        } else if (ones === 2) {
-          d = rd(data, pos, 17);
-          pos += 17;
-          if (d > 65536) d -= 131072;
-        } else if (ones === 3) {
-          d = rd(data, pos, 20);
-          pos += 20;
-          if (d > 524288) d -= 1048576;
-        } else if (ones === 4) {
-          d = (rdWide(data, pos, 32) | 0) * TWO32 + rdWide(data, pos + 32, 32);
-          pos += 64;
+          pos += 16;
+          rest = w & 0x1ff;
+          restBits = 9;
+        } else {
+          // Timestamp delta-of-delta: '0' | '10'+14 | '110'+17 | '1110'+20 | '1111'+64.
+          let ones = 0;
+          while (ones < 4 && ((data[pos >>> 3] >>> (7 - (pos & 7))) & 1) === 1) {
+            ones++;
+            pos++;
+          }
+          if (ones < 4) pos++;
+          d = 0;
+          if (ones === 2) {
+            d = rd(data, pos, 17);
+            pos += 17;
+            if (d > 65536) d -= 131072;
+          } else if (ones === 3) {
+            d = rd(data, pos, 20);
+            pos += 20;
+            if (d > 524288) d -= 1048576;
+          } else if (ones === 4) {
+            d = (rdWide(data, pos, 32) | 0) * TWO32 + rdWide(data, pos + 32, 32);
+            pos += 64;
+          }
         }
         delta += d;
         t += delta;
         // Value delta-of-delta: '0' | '10'+7 | '110'+14 | '1110'+21 | '11110'+32 | '11111'+64.
-        ones = 0;
-        while (ones < 5 && ((data[pos >>> 3] >>> (7 - (pos & 7))) & 1) === 1) {
-          ones++;
-          pos++;
-        }
-        if (ones < 5) pos++;
-        d = 0;
-        if (ones === 1) {
-          d = rd(data, pos, 7);
-          pos += 7;
+        if (restBits >= 1 && rest >>> (restBits - 1) === 0) {
+          d = 0;
+          pos += 1;
+        } else if (restBits >= 9 && rest >>> (restBits - 2) === 2) {
+          d = (rest >>> (restBits - 9)) & 127;
           if (d >= 64) d -= 128;
-        } else if (ones === 2) {
-          d = rd(data, pos, 14);
-          pos += 14;
+          pos += 9;
+        } else if (restBits >= 17 && rest >>> (restBits - 3) === 6) {
+          d = (rest >>> (restBits - 17)) & 16383;
           if (d >= 8192) d -= 16384;
-        } else if (ones === 3) {
-          d = rd(data, pos, 21);
-          pos += 21;
-          if (d >= 1048576) d -= 2097152;
-        } else if (ones === 4) {
-          d = rdWide(data, pos, 32) | 0;
-          pos += 32;
-        } else if (ones === 5) {
-          d = (rdWide(data, pos, 32) | 0) * TWO32 + rdWide(data, pos + 32, 32);
-          pos += 64;
+          pos += 17;
+        } else {
+          let ones = 0;
+          while (ones < 5 && ((data[pos >>> 3] >>> (7 - (pos & 7))) & 1) === 1) {
+            ones++;
+            pos++;
+          }
+          if (ones < 5) pos++;
+          d = 0;
+          if (ones === 1) {
+            d = rd(data, pos, 7);
+            pos += 7;
+            if (d >= 64) d -= 128;
+          } else if (ones === 2) {
+            d = rd(data, pos, 14);
+            pos += 14;
+            if (d >= 8192) d -= 16384;
+          } else if (ones === 3) {
+            d = rd(data, pos, 21);
+            pos += 21;
+            if (d >= 1048576) d -= 2097152;
+          } else if (ones === 4) {
+            d = rdWide(data, pos, 32) | 0;
+            pos += 32;
+          } else if (ones === 5) {
+            d = (rdWide(data, pos, 32) | 0) * TWO32 + rdWide(data, pos + 32, 32);
+            pos += 64;
+          }
         }
         dm += d;
         m += dm;

@@ -691,7 +691,8 @@ export class TSDB implements Storage {
 
   /** @internal Every chunk of a series that may hold samples in [start, end], plus out-of-order samples. */
   gather(r: number, start: number, end: number, stored?: ChunkLists | null): { chunks: StoredChunk[]; ooo: OooBuffer | undefined } {
-    const chunks = stored ? (stored.get(r)?.slice() ?? []) : this.store.chunks(r, start, end);
+    // A preloaded list belongs to this one select and series: it is extended in place.
+    const chunks = stored ? (stored.get(r) ?? []) : this.store.chunks(r, start, end);
     const cut = this.unpersisted.get(r);
     if (cut) for (const c of cut) if (c.maxt >= start && c.mint <= end) chunks.push(c);
     if (this.hCount[r] > 0 && this.hT[r] >= start && this.hMinT[r] <= end) chunks.push({ mint: this.hMinT[r], maxt: this.hT[r], data: this.headBytes(r) });
@@ -704,7 +705,12 @@ export class TSDB implements Storage {
   /** @internal */
   iteratorFor(g: { chunks: StoredChunk[]; ooo: OooBuffer | undefined }, start: number, end: number): SampleIterator {
     const { chunks, ooo } = g;
-    chunks.sort((a, b) => a.mint - b.mint);
+    for (let i = 1; i < chunks.length; i++) {
+      if (chunks[i].mint < chunks[i - 1].mint) {
+        chunks.sort((a, b) => a.mint - b.mint);
+        break;
+      }
+    }
     let disjoint = !ooo;
     for (let i = 1; disjoint && i < chunks.length; i++) if (chunks[i].mint <= chunks[i - 1].maxt) disjoint = false;
     if (disjoint) return new ChainIterator(chunks, start, end);
@@ -1133,7 +1139,7 @@ class TSDBSeriesSet implements SeriesSet {
         const { start, end } = this;
         // A chunk lying wholly inside the range has samples in it; otherwise decode to find out.
         if (!this.labelsOnly && !g.chunks.some((c) => c.mint >= start && c.maxt <= end)) {
-          const probe = this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, start, end);
+          const probe = this.db.iteratorFor(g, start, end);
           if (!probe.next()) {
             const e = probe.err();
             if (e) {
@@ -1143,7 +1149,8 @@ class TSDBSeriesSet implements SeriesSet {
             continue;
           }
         }
-        this.cur = { labels: ls, iterator: () => this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, start, end) };
+        // iteratorFor only sorts the list in place (idempotent) and reads it: no copy per call.
+        this.cur = { labels: ls, iterator: () => this.db.iteratorFor(g, start, end) };
         return true;
       } catch (e) {
         this.error = e instanceof Error ? e : new Error(String(e));
