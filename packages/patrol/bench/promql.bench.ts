@@ -5,16 +5,29 @@
 //   PROMQL_BENCH_SERIES=100000 npm run bench -- promql     (default 100,000 series)
 //   PROMQL_BENCH_RUNS=5                                      (timed runs per query after one warm-up, median kept)
 //   PROMQL_BENCH_NO_PROMETHEUS=1                             (Patrol only, e.g. for profiling)
+//   PROMQL_BENCH_STORAGE=memory                              (MemoryStorage instead of the TSDB)
+//   PROMQL_BENCH_ONLY=subquery                               (only queries whose title contains the word)
+//   PROMQL_BENCH_PROFILE=/tmp/q.cpuprofile                   (CPU profile of the timed Patrol runs only)
+//   PROMQL_BENCH_PROMETHEUS_DIR=/tmp/promql-prom             (keep Prometheus' backfilled data for the next run)
+//
+// Patrol's data goes into its embedded TSDB as a running server writes it: one commit per scrape
+// round of all series, a compaction after every hour of data (the server compacts every minute;
+// what matters is that cut chunks are persisted and old blocks sealed), and a final compaction,
+// so the query reads persisted chunks from SQLite (one sealed day block, one open one) plus the
+// open head chunks.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { createServer } from 'node:net';
 import { labelsFromRecord } from '../src/model/labels.js';
 import { Engine } from '../src/promql/engine.js';
+import type { Storage } from '../src/storage/interface.js';
 import { MemoryStorage } from '../src/storage/memory.js';
+import { openTSDB, type TSDB } from '../src/tsdb/tsdb.js';
 
 const SERIES = Number(process.env.PROMQL_BENCH_SERIES ?? 100_000);
 const RUNS = Number(process.env.PROMQL_BENCH_RUNS ?? 5);
@@ -23,6 +36,8 @@ const SPAN = 6 * 3600_000;
 const T0 = 1_700_000_000_000;
 const T_END = T0 + SPAN;
 const SAMPLES = SPAN / STEP + 1;
+const STORAGE = process.env.PROMQL_BENCH_STORAGE === 'memory' ? 'memory' : 'tsdb';
+const ONLY = process.env.PROMQL_BENCH_ONLY ?? '';
 
 const JOBS = 10;
 const CODES = ['200', '201', '404', '500', '503'];
@@ -130,18 +145,27 @@ async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildP
     console.log('prometheus/promtool not installed: skipping the side-by-side run');
     return null;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'promql-bench-'));
+  // PROMQL_BENCH_PROMETHEUS_DIR keeps the backfilled data between runs (same series count only).
+  const keep = process.env.PROMQL_BENCH_PROMETHEUS_DIR ? join(process.env.PROMQL_BENCH_PROMETHEUS_DIR, String(gens.length)) : null;
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'promql-bench-'));
   const om = join(dir, 'data.om');
   const data = join(dir, 'data');
   let t = Date.now();
-  await writeOpenMetrics(om, gens);
-  const r = spawnSync('/usr/bin/promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', om, data], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.log(`promtool failed: ${r.stderr.slice(0, 500)}`);
-    return null;
+  if (keep && existsSync(join(dir, 'backfilled'))) {
+    console.log(`prometheus: reusing the data backfilled in ${dir}`);
+  } else {
+    mkdirSync(dir, { recursive: true });
+    rmSync(data, { recursive: true, force: true });
+    await writeOpenMetrics(om, gens);
+    const r = spawnSync('/usr/bin/promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', om, data], { encoding: 'utf8' });
+    if (r.status !== 0) {
+      console.log(`promtool failed: ${r.stderr.slice(0, 500)}`);
+      return null;
+    }
+    rmSync(om);
+    if (keep) writeFileSync(join(dir, 'backfilled'), '');
+    console.log(`prometheus: backfilled with promtool in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   }
-  rmSync(om);
-  console.log(`prometheus: backfilled with promtool in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   const cfg = join(dir, 'prometheus.yml');
   writeFileSync(cfg, 'global:\n  scrape_interval: 1h\n');
   const port = await freePort();
@@ -166,31 +190,62 @@ async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildP
     }
     await new Promise((res) => setTimeout(res, 200));
   }
-  return { url, proc, dir };
+  return { url, proc, dir: keep ? '' : dir };
 }
 
 async function main(): Promise<void> {
   const gens = seriesList(SERIES);
-  console.log(`series ${gens.length}, ${SAMPLES} samples each (6 h at 15 s), ${((gens.length * SAMPLES) / 1e6).toFixed(1)} M samples; load ${loadavg()[0].toFixed(2)}`);
-  const storage = new MemoryStorage();
+  console.log(`storage ${STORAGE}; series ${gens.length}, ${SAMPLES} samples each (6 h at 15 s), ${((gens.length * SAMPLES) / 1e6).toFixed(1)} M samples; load ${loadavg()[0].toFixed(2)}`);
   let t = Date.now();
-  for (let s = 0; s < gens.length; s++) {
-    const g = gens[s];
-    const labels = labelsFromRecord({ __name__: g.name, ...g.labels });
-    const app = storage.appender();
-    let ref = 0;
-    for (let k = 0; k < SAMPLES; k++) ref = app.append(ref, labels, T0 + k * STEP, value(g, k, s));
-    app.commit();
+  let storage: Storage;
+  let tsdbDir: string | null = null;
+  if (STORAGE === 'memory') {
+    storage = new MemoryStorage();
+    for (let s = 0; s < gens.length; s++) {
+      const g = gens[s];
+      const labels = labelsFromRecord({ __name__: g.name, ...g.labels });
+      const app = storage.appender();
+      let ref = 0;
+      for (let k = 0; k < SAMPLES; k++) ref = app.append(ref, labels, T0 + k * STEP, value(g, k, s));
+      app.commit();
+    }
+    console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  } else {
+    tsdbDir = mkdtempSync(join(tmpdir(), 'promql-bench-tsdb-'));
+    const db: TSDB = await openTSDB({ dir: tsdbDir, retention: 30 * 24 * 3600_000, compactInterval: 0 });
+    storage = db;
+    const labels = gens.map((g) => labelsFromRecord({ __name__: g.name, ...g.labels }));
+    const refs = new Array<number>(gens.length).fill(0);
+    for (let k = 0; k < SAMPLES; k++) {
+      const app = db.appender();
+      const ts = T0 + k * STEP;
+      for (let s = 0; s < gens.length; s++) refs[s] = app.append(refs[s], labels[s], ts, value(gens[s], k, s));
+      app.commit();
+      if (k % 240 === 239) await db.compact();
+    }
+    await db.compact();
+    const st = db.stats();
+    console.log(
+      `patrol: loaded the TSDB in ${((Date.now() - t) / 1000).toFixed(1)} s (${st.chunks} persisted chunks, ${st.sealedBlocks} sealed block(s), ` +
+        `${(st.diskBytes / 1e6).toFixed(0)} MB on disk = ${(st.diskBytes / (gens.length * SAMPLES)).toFixed(2)} B/sample)`,
+    );
   }
-  console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
   const prom = process.env.PROMQL_BENCH_NO_PROMETHEUS === '1' ? null : await startPrometheus(gens);
   const engine = new Engine({ maxSamples: 500_000_000, timeout: 600_000 });
   const start = T_END - 3600_000;
   const gc = (globalThis as { gc?: () => void }).gc;
+  const profile = process.env.PROMQL_BENCH_PROFILE;
+  const session = profile ? new Session() : null;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  }
   const rows: string[] = [];
   try {
     for (const [title, q] of QUERIES) {
+      if (ONLY && !title.includes(ONLY)) continue;
       // One untimed warm-up per engine (JIT for Patrol, caches for both).
       await engine.rangeQuery(storage, q, start, T_END, STEP);
       if (prom) {
@@ -200,6 +255,7 @@ async function main(): Promise<void> {
       const ours: number[] = [];
       const oursCpu: number[] = [];
       let loaded = 0;
+      if (session) await session.post('Profiler.start');
       for (let r = 0; r < RUNS; r++) {
         gc?.();
         const c = selfCpuMs();
@@ -208,6 +264,12 @@ async function main(): Promise<void> {
         ours.push(performance.now() - t);
         oursCpu.push(selfCpuMs() - c);
         loaded = res.stats.samplesLoaded;
+      }
+      if (session) {
+        const { profile: p } = await session.post('Profiler.stop');
+        const file = profile!.replace(/(\.cpuprofile)?$/, `-${title.replace(/\W+/g, '_')}.cpuprofile`);
+        writeFileSync(file, JSON.stringify(p));
+        console.log(`profile written to ${file}`);
       }
       // Peak live memory: a separate, untimed run that collects garbage while sampling, so the
       // figure is what the query holds, not what the collector has not reclaimed yet.
@@ -260,8 +322,10 @@ async function main(): Promise<void> {
     if (prom) {
       prom.proc.kill();
       await once(prom.proc, 'exit');
-      rmSync(prom.dir, { recursive: true, force: true });
+      if (prom.dir) rmSync(prom.dir, { recursive: true, force: true });
     }
+    await storage.close();
+    if (tsdbDir) rmSync(tsdbDir, { recursive: true, force: true });
   }
   console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }

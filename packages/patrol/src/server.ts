@@ -20,6 +20,7 @@ import { HostCollector } from './host/collector.js';
 import { ProbeManager } from './probe/manager.js';
 import { Engine } from './promql/engine.js';
 import { exprToJSON, formatExpr } from './promql/format.js';
+import { queryLimitsComponent } from './promql/limits.js';
 import { parseExpr } from './promql/parser.js';
 import { ScrapeManager } from './scrape/manager.js';
 import type { Storage } from './storage/interface.js';
@@ -33,7 +34,7 @@ export interface PatrolOptions {
   /** host:port; overrides server.listen in the config. */
   listen?: string;
   logger: Logger;
-  /** PromQL lookback delta in milliseconds (default 5 minutes). */
+  /** PromQL lookback delta in milliseconds; overrides query.lookback_delta in the config. */
   lookbackDelta?: number;
 }
 
@@ -202,7 +203,8 @@ export class Patrol {
     registerTargetsAPI(this.app, scrape);
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
-    return [scrape, host, collectors, probes];
+    // The query: section's limits, applied to the engine at start and on every reload.
+    return [scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta)];
   }
 
   private async loadConfig(): Promise<LoadResult> {

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { alertingConfig } from './alertmanager.js';
 import { collectorsConfig, hostConfig } from './collectors.js';
-import { serverConfig, storageConfig } from './patrol.js';
+import { queryConfig, serverConfig, storageConfig } from './patrol.js';
 import { probesSection } from './probes.js';
 import { globalConfig, remoteReadConfig, remoteWriteConfig, resolveScrapeDefaults, scrapeConfig, type ScrapeConfig } from './prometheus.js';
 
@@ -18,6 +18,7 @@ export const configSchema = z
     remote_read: z.array(remoteReadConfig).default([]),
     storage: storageConfig.default(storageConfig.parse({})),
     server: serverConfig.default(serverConfig.parse({})),
+    query: queryConfig.default(queryConfig.parse({})),
     probes: probesSection.default([]),
     host: hostConfig.default(hostConfig.parse({})),
     collectors: collectorsConfig.default(collectorsConfig.parse({})),

@@ -8,6 +8,7 @@ import { compareLabels, formatLabels, getLabel, labelsKey, METRIC_NAME, withLabe
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
 import type { Queryable, SampleIterator } from '../storage/interface.js';
+import { SampleBuffer } from '../storage/interface.js';
 
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
@@ -61,7 +62,7 @@ class Deadline {
   ) {}
   check(): void {
     if (this.signal?.aborted) throw new QueryError('canceled', 'query was canceled');
-    if (Date.now() >= this.until) throw new QueryError('timeout', `query timed out in query execution (timeout ${this.timeoutMs / 1000}s)`);
+    if (Date.now() >= this.until) throw new QueryError('timeout', 'query timed out in expression evaluation');
   }
 }
 
@@ -200,36 +201,33 @@ class Evaluation {
     return out;
   }
 
-  private scratchT = new Float64Array(1024);
-  private scratchV = new Float64Array(1024);
+  private readonly scratch = new SampleBuffer(1024);
 
   /**
    * Reads one series into exactly-sized arrays (a scratch buffer absorbs the growth), or with
    * `transient` returns views of the scratch buffer, valid until the next load.
    */
   private loadSeries(it: SampleIterator, mint: number, maxt: number, transient = false): { t: Float64Array; v: Float64Array } {
-    let n = 0;
-    let ok = it.seek(mint);
-    while (ok) {
-      const t = it.atT();
-      if (t > maxt) break;
-      if (n === this.scratchT.length) {
-        const nt = new Float64Array(n * 2);
-        nt.set(this.scratchT);
-        this.scratchT = nt;
-        const nv = new Float64Array(n * 2);
-        nv.set(this.scratchV);
-        this.scratchV = nv;
+    const buf = this.scratch;
+    buf.n = 0;
+    if (it.readInto) it.readInto(mint, maxt, buf);
+    else {
+      let ok = it.seek(mint);
+      while (ok) {
+        const t = it.atT();
+        if (t > maxt) break;
+        if (buf.n === buf.t.length) buf.reserve(1);
+        buf.t[buf.n] = t;
+        buf.v[buf.n] = it.atV();
+        buf.n++;
+        ok = it.next();
       }
-      this.scratchT[n] = t;
-      this.scratchV[n] = it.atV();
-      n++;
-      ok = it.next();
     }
     const e = it.err();
     if (e) throw new QueryError('execution', e.message);
-    if (transient) return { t: this.scratchT.subarray(0, n), v: this.scratchV.subarray(0, n) };
-    return { t: this.scratchT.slice(0, n), v: this.scratchV.slice(0, n) };
+    const n = buf.n;
+    if (transient) return { t: buf.t.subarray(0, n), v: buf.v.subarray(0, n) };
+    return { t: buf.t.slice(0, n), v: buf.v.slice(0, n) };
   }
 
   /**
@@ -729,7 +727,8 @@ class Evaluation {
       const fr = fast;
       if (fr !== null) {
         const name = getLabel(s.labels, METRIC_NAME);
-        const r = rateSeries(s.t, s.v, a.ends, a.range, fr.counter, fr.rate);
+        // A streamed series is folded into its group before the next one: it may reuse buffers.
+        const r = rateSeries(s.t, s.v, a.ends, a.range, fr.counter, fr.rate, emit ? scratchOut : null);
         if (r === null) return;
         if (fr.counter && mightNotBeCounter(name)) infos.add(annotations.possibleNonCounter(name));
         push({ labels: s.labels, v: r.v, has: r.has, dropName: keepName ? s.dropName : true });
@@ -748,6 +747,7 @@ class Evaluation {
       if (after > 0) smoothedNeedsDataUpToEnd(s.t, a.ends, a.range + before, has);
       if (any) push({ labels: s.labels, v, has, dropName: keepName ? s.dropName : true });
     };
+    const scratchOut = { v: new Float64Array(n), has: new Uint8Array(n) };
     const full = await this.rangeArg(e.args[rangeIdx], ts, { onMeta, each });
     if (arg === null) {
       // Subqueries are evaluated whole, then windowed.
@@ -1407,7 +1407,15 @@ const FAST_RATES: Record<string, { counter: boolean; rate: boolean } | undefined
 };
 
 /** rate/increase/delta of one series at every step (windows (end - range, end]). */
-function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range: number, isCounter: boolean, isRate: boolean): { v: Float64Array; has: Uint8Array } | null {
+function rateSeries(
+  t: Float64Array,
+  v: Float64Array,
+  ends: Float64Array,
+  range: number,
+  isCounter: boolean,
+  isRate: boolean,
+  reuse: { v: Float64Array; has: Uint8Array } | null = null,
+): { v: Float64Array; has: Uint8Array } | null {
   const n = ends.length;
   const len = t.length;
   // Most counters never reset: then no window needs the reset scan.
@@ -1438,8 +1446,14 @@ function rateSeries(t: Float64Array, v: Float64Array, ends: Float64Array, range:
     const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate, resets);
     if (r === null) continue;
     if (out === null) {
-      out = new Float64Array(n);
-      has = new Uint8Array(n);
+      if (reuse) {
+        out = reuse.v;
+        has = reuse.has;
+        has.fill(0);
+      } else {
+        out = new Float64Array(n);
+        has = new Uint8Array(n);
+      }
     }
     out[i] = r;
     has![i] = 1;
@@ -1748,12 +1762,28 @@ function naturalCompare(a: string, b: string): number {
 class Gate {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
+  constructor(private limit: number) {}
+  /** Changes the limit; a higher one lets waiting queries in at once, a lower one takes effect as queries finish. */
+  setLimit(limit: number): void {
+    this.limit = limit;
+    while (this.active < this.limit && this.waiting.length > 0) {
+      this.active++;
+      this.waiting.shift()!();
+    }
+  }
+  get limitValue(): number {
+    return this.limit;
+  }
+  /** Queries running and waiting. */
+  get load(): { active: number; waiting: number } {
+    return { active: this.active, waiting: this.waiting.length };
+  }
   async enter(signal?: AbortSignal): Promise<void> {
     if (this.active < this.limit) {
       this.active++;
       return;
     }
+    if (signal?.aborted) throw new QueryError('canceled', 'query was canceled while waiting in the queue');
     await new Promise<void>((resolve, reject) => {
       const go = (): void => {
         signal?.removeEventListener('abort', onAbort);
@@ -1767,12 +1797,17 @@ class Gate {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(go);
     });
-    this.active++;
   }
   leave(): void {
     this.active--;
-    const next = this.waiting.shift();
-    if (next) next();
+    // The slot passes to the next waiter (counted for it here), unless the limit was lowered.
+    if (this.active < this.limit) {
+      const next = this.waiting.shift();
+      if (next) {
+        this.active++;
+        next();
+      }
+    }
   }
 }
 
@@ -1781,16 +1816,42 @@ class Gate {
  * `maxConcurrent` queries run at once and the rest wait in arrival order.
  */
 export class Engine implements QueryEngine {
-  private readonly lookbackDelta: number;
-  private readonly timeout: number;
-  private readonly maxSamples: number;
+  private lookbackDelta = 5 * 60_000;
+  private timeout = 2 * 60_000;
+  private maxSamples = 50_000_000;
   private readonly gate: Gate;
 
   constructor(opts: EngineOptions = {}) {
-    this.lookbackDelta = opts.lookbackDelta ?? 5 * 60_000;
-    this.timeout = opts.timeout ?? 2 * 60_000;
-    this.maxSamples = opts.maxSamples ?? 50_000_000;
-    this.gate = new Gate(opts.maxConcurrent ?? 20);
+    this.gate = new Gate(20);
+    this.setLimits(opts);
+  }
+
+  /**
+   * Changes the limits (a configuration reload). Options left out keep their value. Queries
+   * already running keep the limits they started with; a new concurrency limit applies at once.
+   */
+  setLimits(opts: EngineOptions): void {
+    const check = (name: string, v: number | undefined, min: number): void => {
+      if (v !== undefined && !(v >= min && Number.isFinite(v))) throw new RangeError(`engine option ${name} must be a number >= ${min}, got ${v}`);
+    };
+    check('lookbackDelta', opts.lookbackDelta, 0);
+    check('timeout', opts.timeout, 0);
+    check('maxSamples', opts.maxSamples, 1);
+    check('maxConcurrent', opts.maxConcurrent, 1);
+    if (opts.lookbackDelta !== undefined) this.lookbackDelta = opts.lookbackDelta;
+    if (opts.timeout !== undefined) this.timeout = opts.timeout;
+    if (opts.maxSamples !== undefined) this.maxSamples = opts.maxSamples;
+    if (opts.maxConcurrent !== undefined) this.gate.setLimit(opts.maxConcurrent);
+  }
+
+  /** The limits in force. */
+  get limits(): Required<EngineOptions> {
+    return { lookbackDelta: this.lookbackDelta, timeout: this.timeout, maxSamples: this.maxSamples, maxConcurrent: this.gate.limitValue };
+  }
+
+  /** Queries running and waiting for a slot. */
+  get queue(): { active: number; waiting: number } {
+    return this.gate.load;
   }
 
   async instantQuery(q: Queryable, expr: string, time: number, opts: QueryOptions = {}): Promise<QueryResult> {

@@ -42,8 +42,42 @@ export interface Appender {
   rollback(): void;
 }
 
+/**
+ * A growable pair of sample columns that bulk readers append to (`SampleIterator.readInto`).
+ * `bits` views the values as 32-bit halves (low half first), for bit-exact writes of NaN payloads.
+ */
+export class SampleBuffer {
+  n = 0;
+  t: Float64Array;
+  v: Float64Array;
+  bits: Uint32Array;
+  constructor(capacity = 1024) {
+    this.t = new Float64Array(capacity);
+    this.v = new Float64Array(capacity);
+    this.bits = new Uint32Array(this.v.buffer);
+  }
+  /** Makes room for `extra` more samples after the first `n`. */
+  reserve(extra: number): void {
+    const need = this.n + extra;
+    if (need <= this.t.length) return;
+    const cap = Math.max(need, this.t.length * 2);
+    const t = new Float64Array(cap);
+    t.set(this.t.subarray(0, this.n));
+    const v = new Float64Array(cap);
+    v.set(this.v.subarray(0, this.n));
+    this.t = t;
+    this.v = v;
+    this.bits = new Uint32Array(v.buffer);
+  }
+}
+
 /** Iterates samples in timestamp order. After `next()` or `seek()` return false, check `err()`. */
 export interface SampleIterator {
+  /**
+   * Optional bulk read on a fresh iterator: appends every sample with mint <= t <= maxt to
+   * `into` (from `into.n` on, advancing it) and leaves the iterator exhausted; check `err()`.
+   */
+  readInto?(mint: number, maxt: number, into: SampleBuffer): void;
   next(): boolean;
   /** Advances to the first sample with timestamp >= t (staying put if already there). */
   seek(t: number): boolean;

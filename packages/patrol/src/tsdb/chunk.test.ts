@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chunkCount, chunkIterator, encodeBestChunk, encodeChunk, encodeDecimalChunk, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, XorIterator } from './chunk.js';
+import { chunkCount, chunkIterator, decodeChunkInto, encodeBestChunk, encodeChunk, encodeDecimalChunk, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, XorIterator } from './chunk.js';
 import { isStaleNaN, STALE_NAN, STALE_NAN_BITS } from '../model/value.js';
 
 // A small seeded PRNG so failures reproduce (the seed is in the test name).
@@ -72,6 +72,25 @@ function check(data: Uint8Array, ts: number[], vs: number[]): void {
   }
   assert.equal(it.next(), false);
   assert.equal(it.err(), null);
+  // The bulk decoder gives the same samples, bit for bit, over the whole chunk and a window.
+  const windows: [number, number][] = [[-Infinity, Infinity]];
+  if (ts.length > 2) windows.push([ts[1], ts[ts.length - 2]], [ts[1] + 1, ts[ts.length - 1] - 1]);
+  for (const [lo, hi] of windows) {
+    const at = 3;
+    const out = new Float64Array(at + ts.length);
+    const vals = new Float64Array(at + ts.length);
+    const bits = new Uint32Array(vals.buffer);
+    const w = decodeChunkInto(data, lo, hi, out, vals, bits, at);
+    const want = ts.map((t, i) => [t, i] as const).filter(([t]) => t >= lo && t <= hi);
+    assert.equal(w, want.length, `bulk decode of [${lo}, ${hi}]`);
+    for (let k = 0; k < want.length; k++) {
+      const [t, i] = want[k];
+      assert.equal(out[at + k], t, `bulk timestamp ${i}`);
+      const got = (BigInt(bits[2 * (at + k) + 1]) << 32n) | BigInt(bits[2 * (at + k)]);
+      const wantBits = isStaleNaN(vs[i]) ? STALE_NAN_BITS : bitsOfFloat(vs[i]);
+      assert.equal(got.toString(16), wantBits.toString(16), `bulk value ${i} (${vs[i]})`);
+    }
+  }
 }
 
 describe('XOR chunk encoding', () => {
@@ -151,6 +170,15 @@ describe('XOR chunk encoding', () => {
     while (it.next()) n++;
     assert.ok(n < 50);
     assert.match(String(it.err()?.message), /truncated/);
+    for (const c of [data.subarray(0, data.length >> 1), encodeDecimalChunk(ts.map((t) => t * 10), ts)!.subarray(0, 40)]) {
+      const it2 = new XorIterator(c);
+      let m = 0;
+      while (it2.next()) m++;
+      assert.ok(it2.err());
+      const vals = new Float64Array(50);
+      const w = decodeChunkInto(c, -Infinity, Infinity, new Float64Array(50), vals, new Uint32Array(vals.buffer), 0);
+      assert.equal(w, -1 - m, 'the bulk decoder reports the damage after the same samples');
+    }
   });
 
   test('an encoder writing into a region of a shared buffer leaves neighbours alone', () => {

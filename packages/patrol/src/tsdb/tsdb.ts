@@ -19,11 +19,11 @@ import { compareLabels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { matchLabels } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
-import type { Appender, Querier, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Storage } from '../storage/interface.js';
+import type { Appender, Querier, SampleBuffer, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Storage } from '../storage/interface.js';
 import { StorageError } from '../storage/interface.js';
 import { ArrayIterator, sameValue, validateLabels } from '../storage/memory.js';
-import { chunkCount, chunkIterator, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator } from './chunk.js';
-import { ChunkStore, type ChunkToWrite, type StoredChunk } from './store.js';
+import { chunkCount, chunkIterator, decodeChunkInto, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator } from './chunk.js';
+import { ChunkStore, type ChunkLists, type ChunkToWrite, type StoredChunk } from './store.js';
 import { Wal, type WalPosition } from './wal.js';
 
 export interface TSDBOptions {
@@ -700,8 +700,9 @@ export class TSDB implements Storage {
   }
 
   /** @internal Every chunk of a series that may hold samples in [start, end], plus out-of-order samples. */
-  gather(r: number, start: number, end: number, stored?: Map<number, StoredChunk[]> | null): { chunks: StoredChunk[]; ooo: OooBuffer | undefined } {
-    const chunks = stored ? (stored.get(r)?.slice() ?? []) : this.store.chunks(r, start, end);
+  gather(r: number, start: number, end: number, stored?: ChunkLists | null): { chunks: StoredChunk[]; ooo: OooBuffer | undefined } {
+    // A preloaded list belongs to this one select and series: it is extended in place.
+    const chunks = stored ? (stored.get(r) ?? []) : this.store.chunks(r, start, end);
     const cut = this.unpersisted.get(r);
     if (cut) for (const c of cut) if (c.maxt >= start && c.mint <= end) chunks.push(c);
     if (this.hCount[r] > 0 && this.hT[r] >= start && this.hMinT[r] <= end) chunks.push({ mint: this.hMinT[r], maxt: this.hT[r], data: this.headBytes(r) });
@@ -714,7 +715,12 @@ export class TSDB implements Storage {
   /** @internal */
   iteratorFor(g: { chunks: StoredChunk[]; ooo: OooBuffer | undefined }, start: number, end: number): SampleIterator {
     const { chunks, ooo } = g;
-    chunks.sort((a, b) => a.mint - b.mint);
+    for (let i = 1; i < chunks.length; i++) {
+      if (chunks[i].mint < chunks[i - 1].mint) {
+        chunks.sort((a, b) => a.mint - b.mint);
+        break;
+      }
+    }
     let disjoint = !ooo;
     for (let i = 1; disjoint && i < chunks.length; i++) if (chunks[i].mint <= chunks[i - 1].maxt) disjoint = false;
     if (disjoint) return new ChainIterator(chunks, start, end);
@@ -725,7 +731,7 @@ export class TSDB implements Storage {
   }
 
   /** @internal Persisted chunks of many series in one pass, or null (see ChunkStore.chunksMany). */
-  preload(refs: number[], start: number, end: number): Map<number, StoredChunk[]> | null {
+  preload(refs: number[], start: number, end: number): ChunkLists | null {
     return this.store.chunksMany(refs, start, end);
   }
 
@@ -1131,7 +1137,7 @@ class TSDBSeriesSet implements SeriesSet {
     private readonly start: number,
     private readonly end: number,
     private readonly labelsOnly: boolean,
-    private readonly stored: Map<number, StoredChunk[]> | null,
+    private readonly stored: ChunkLists | null,
   ) {}
 
   next(): boolean {
@@ -1143,7 +1149,7 @@ class TSDBSeriesSet implements SeriesSet {
         const { start, end } = this;
         // A chunk lying wholly inside the range has samples in it; otherwise decode to find out.
         if (!this.labelsOnly && !g.chunks.some((c) => c.mint >= start && c.maxt <= end)) {
-          const probe = this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, start, end);
+          const probe = this.db.iteratorFor(g, start, end);
           if (!probe.next()) {
             const e = probe.err();
             if (e) {
@@ -1153,7 +1159,8 @@ class TSDBSeriesSet implements SeriesSet {
             continue;
           }
         }
-        this.cur = { labels: ls, iterator: () => this.db.iteratorFor({ chunks: g.chunks.slice(), ooo: g.ooo }, start, end) };
+        // iteratorFor only sorts the list in place (idempotent) and reads it: no copy per call.
+        this.cur = { labels: ls, iterator: () => this.db.iteratorFor(g, start, end) };
         return true;
       } catch (e) {
         this.error = e instanceof Error ? e : new Error(String(e));
@@ -1222,6 +1229,36 @@ class ChainIterator implements SampleIterator {
     if (this.done) return false;
     if (this.started && this.cur!.atT() >= t) return true;
     return this.advance(Math.max(t, this.start));
+  }
+
+  /** Decodes whole chunks straight into the buffer (the query engine's path). */
+  readInto(mint: number, maxt: number, into: SampleBuffer): void {
+    if (this.done || this.started) {
+      // Not fresh: the sample-by-sample path keeps the position semantics.
+      for (let ok = this.started ? this.seek(mint) : this.next(); ok; ok = this.next()) {
+        const t = this.atT();
+        if (t > maxt) break;
+        into.reserve(1);
+        into.t[into.n] = t;
+        into.v[into.n++] = this.atV();
+      }
+      return;
+    }
+    this.done = true;
+    const lo = Math.max(mint, this.start);
+    const hi = Math.min(maxt, this.end);
+    for (const c of this.chunks) {
+      if (c.maxt < lo) continue;
+      if (c.mint > hi) break;
+      into.reserve(chunkCount(c.data));
+      const w = decodeChunkInto(c.data, lo, hi, into.t, into.v, into.bits, into.n);
+      if (w < 0) {
+        into.n += -1 - w;
+        this.error = new Error(`corrupt chunk of ${chunkCount(c.data)} samples at ${c.mint}..${c.maxt}: truncated or invalid encoding`);
+        return;
+      }
+      into.n += w;
+    }
   }
 
   atT(): number {
