@@ -76,11 +76,16 @@ describe('server', () => {
     assert.equal(patrol.currentConfig?.global.scrape_interval, 15_000, 'old config still in force');
     assert.match(await (await fetch(`${base}/metrics`)).text(), /^patrol_config_last_reload_successful 0$/m);
 
-    writeFileSync(configFile, GOOD('30s'));
+    assert.match(await (await fetch(`${base}/metrics`)).text(), /^patrol_tsdb_retention_limit_seconds 2592000$/m, 'the default 30d retention');
+
+    writeFileSync(configFile, GOOD('30s') + 'storage: {retention: 7d, retention_size: 1GB}\n');
     const good = await fetch(`${base}/-/reload`, { method: 'POST' });
     assert.equal(good.status, 200);
     assert.equal(patrol.currentConfig?.global.scrape_interval, 30_000);
-    assert.match(await (await fetch(`${base}/metrics`)).text(), /^patrol_config_last_reload_successful 1$/m);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, /^patrol_config_last_reload_successful 1$/m);
+    assert.match(metrics, /^patrol_tsdb_retention_limit_seconds 604800$/m, 'retention changes on reload');
+    assert.match(metrics, /^patrol_tsdb_retention_limit_bytes 1073741824$/m);
   });
 
   it('never writes secrets to the log', async () => {

@@ -23,8 +23,8 @@ import { exprToJSON, formatExpr } from './promql/format.js';
 import { queryLimitsComponent } from './promql/limits.js';
 import { parseExpr } from './promql/parser.js';
 import { ScrapeManager } from './scrape/manager.js';
-import type { Storage } from './storage/interface.js';
-import { openTSDB } from './tsdb/tsdb.js';
+import { storageSettingsComponent } from './tsdb/settings.js';
+import { openTSDB, type TSDB } from './tsdb/tsdb.js';
 import { BUILD_INFO } from './version.js';
 
 export interface PatrolOptions {
@@ -54,7 +54,7 @@ export function splitHostPort(listen: string): { host: string; port: number } {
 export class Patrol {
   readonly registry = new Registry();
   readonly app: FastifyInstance;
-  private storage: Storage | null = null;
+  private storage: TSDB | null = null;
   private components: Component[] = [];
   private config: Config | null = null;
   private ready = false;
@@ -165,8 +165,8 @@ export class Patrol {
     this.log.info({ listen: this.listenAddr, dataDir: this.opts.dataDir, config: this.opts.configFile ?? '<built-in default>' }, 'Patrol is ready');
   }
 
-  private async openStorage(cfg: Config): Promise<Storage> {
-    // Retention and the out-of-order window are read at open; changing them needs a restart.
+  private async openStorage(cfg: Config): Promise<TSDB> {
+    // Retention and the out-of-order window change on reload too (storageSettingsComponent).
     return openTSDB({
       dir: join(this.opts.dataDir, 'tsdb'),
       retention: cfg.storage.retention,
@@ -204,7 +204,7 @@ export class Patrol {
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
-    return [scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta)];
+    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta)];
   }
 
   private async loadConfig(): Promise<LoadResult> {

@@ -200,6 +200,22 @@ export class TSDB implements Storage {
       registers,
     });
     new Gauge({
+      name: 'patrol_tsdb_retention_limit_seconds',
+      help: 'How long samples are kept (storage.retention); 0 when unlimited.',
+      registers,
+      collect() {
+        this.set(Number.isFinite(self.retention) ? self.retention / 1000 : 0);
+      },
+    });
+    new Gauge({
+      name: 'patrol_tsdb_retention_limit_bytes',
+      help: 'The most bytes the store may use (storage.retention_size); 0 when unlimited.',
+      registers,
+      collect() {
+        this.set(self.retentionSize);
+      },
+    });
+    new Gauge({
       name: 'patrol_tsdb_disk_bytes',
       help: 'Bytes on disk: chunk database and WAL.',
       registers,
