@@ -437,6 +437,37 @@ describe('Prometheus API: storage opened later', () => {
   });
 });
 
+describe('Prometheus API: TSDB admin endpoints', () => {
+  it('delete series by match[] and time range only when enabled, with Prometheus\'s answers', async () => {
+    const storage = loadStorage();
+    let enabled = false;
+    const app = Fastify();
+    registerPrometheusAPI(app, { queryable: storage, engine: new ScriptedEngine(), admin: { enabled: () => enabled, deleteSeries: (ms, start, end) => storage.deleteSeries(ms, start, end) } });
+    const count = async (): Promise<number> => ((await app.inject({ method: 'GET', url: '/api/v1/series?match[]=http_requests_total' })).json() as { data: unknown[] }).data.length;
+    let r = await app.inject({ method: 'POST', url: '/api/v1/admin/tsdb/delete_series?match[]=up' });
+    assert.equal(r.statusCode, 500);
+    assert.deepEqual(r.json(), { status: 'error', errorType: 'unavailable', error: 'admin APIs disabled' });
+    enabled = true;
+    r = await app.inject({ method: 'POST', url: '/api/v1/admin/tsdb/delete_series' });
+    assert.equal(r.statusCode, 400);
+    assert.deepEqual(r.json(), { status: 'error', errorType: 'bad_data', error: 'no match[] parameter provided' });
+    r = await app.inject({ method: 'POST', url: '/api/v1/admin/tsdb/delete_series?match[]=up&start=abc' });
+    assert.equal(r.statusCode, 400);
+    assert.match((r.json() as { error: string }).error, /^invalid parameter "start": Invalid time value for 'start': cannot parse "abc" to a valid timestamp/);
+    assert.equal((await app.inject({ method: 'GET', url: '/api/v1/admin/tsdb/delete_series?match[]=up' })).statusCode, 405);
+    // Part of a range: the series stays with the samples outside it.
+    r = await app.inject({ method: 'PUT', url: `/api/v1/admin/tsdb/delete_series?match[]={code="500"}&start=${T0 / 1000}&end=${(T0 + 150_000) / 1000}` });
+    assert.equal(r.statusCode, 204);
+    assert.equal(r.body, '');
+    assert.equal(await count(), 2);
+    r = await app.inject({ method: 'POST', url: '/api/v1/admin/tsdb/delete_series', payload: 'match[]=http_requests_total{code="200"}', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(r.statusCode, 204);
+    assert.equal(await count(), 1);
+    assert.equal((await app.inject({ method: 'POST', url: '/api/v1/admin/tsdb/clean_tombstones' })).statusCode, 204);
+    await app.close();
+  });
+});
+
 describe('Prometheus API: living with other routes', () => {
   it('keeps its form parser to its own routes and uses an existing one', async () => {
     const engine = new ScriptedEngine();

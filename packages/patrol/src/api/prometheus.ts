@@ -52,6 +52,12 @@ export interface PrometheusAPIOptions {
    * default `.*` this follows); false sends no CORS headers.
    */
   corsOrigin?: RegExp | false;
+  /**
+   * The TSDB admin endpoints (delete_series, clean_tombstones), answered only while `enabled()`
+   * says so (server.enable_admin_api); otherwise 500 "admin APIs disabled", as Prometheus does
+   * without --web.enable-admin-api.
+   */
+  admin?: { enabled: () => boolean; deleteSeries: (matchers: Matcher[], start: number, end: number) => void };
 }
 
 /**
@@ -89,6 +95,8 @@ class APIError extends Error {
   constructor(
     readonly type: QueryErrorType | 'not_found',
     message: string,
+    /** The HTTP status when it is not the usual one for the type. */
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'APIError';
@@ -99,8 +107,8 @@ class APIError extends Error {
 const STREAM_ABOVE = 8 << 20;
 
 interface Handled {
-  /** The `data` field, already JSON, whole or in pieces to be concatenated. */
-  data: string | string[];
+  /** The `data` field, already JSON, whole or in pieces to be concatenated; null answers 204 with no body. */
+  data: string | string[] | null;
   warnings?: readonly string[];
   infos?: readonly string[];
 }
@@ -143,7 +151,7 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
         reply.code(404).header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send('404 page not found\n'),
       );
 
-      const route = (methods: ('GET' | 'POST')[], path: string, handler: Handler) => {
+      const route = (methods: ('GET' | 'POST' | 'PUT')[], path: string, handler: Handler) => {
         // Other methods on a known path get 405 with Allow, as Prometheus's router answers.
         const others = (['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as const).filter((m) => !(methods as string[]).includes(m));
         const allow = [...methods, 'OPTIONS'].join(', ');
@@ -163,8 +171,9 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
               out = await handler(params, req, reply);
             } catch (e) {
               const err = toAPIError(e);
-              return sendJSON(req, reply, STATUS[err.type] ?? 500, [errorJSON(err.type, err.message)]);
+              return sendJSON(req, reply, err.status ?? STATUS[err.type] ?? 500, [errorJSON(err.type, err.message)]);
             }
+            if (out.data === null) return reply.code(204).send();
             return sendJSON(req, reply, 200, successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos));
           },
         });
@@ -233,6 +242,26 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
           ...(opts.runtimeInfo?.() ?? {}),
         }),
       }));
+      if (opts.admin) {
+        const admin = opts.admin;
+        const gate = (): void => {
+          if (!admin.enabled()) throw new APIError('unavailable', 'admin APIs disabled', 500);
+        };
+        route(['POST', 'PUT'], '/admin/tsdb/delete_series', (p) => {
+          gate();
+          const match = p.all('match[]');
+          if (match.length === 0) throw new BadDataError('no match[] parameter provided');
+          const start = p.time('start', MIN_TIME);
+          const end = p.time('end', MAX_TIME);
+          for (const ms of matcherSets(match)) admin.deleteSeries(ms, start, end);
+          return { data: null };
+        });
+        // Deletes rewrite the data at once; there are no tombstones left to clean.
+        route(['POST', 'PUT'], '/admin/tsdb/clean_tombstones', () => {
+          gate();
+          return { data: null };
+        });
+      }
       if (opts.format) {
         const format = opts.format;
         route(['GET', 'POST'], '/format_query', (p) => {

@@ -11,6 +11,8 @@ export const serverConfig = z.strictObject({
   tls: tlsConfig.optional(),
   /** Optional basic authentication for the API and dashboard; passwords may be bcrypt hashes later. */
   basic_auth_users: z.record(z.string(), secret).optional(),
+  /** The TSDB admin endpoints under /api/v1/admin (Prometheus's --web.enable-admin-api). */
+  enable_admin_api: z.boolean().default(false),
 });
 
 export const storageConfig = z.strictObject({
