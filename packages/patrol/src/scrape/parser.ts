@@ -355,20 +355,6 @@ function parseOMTimestamp(s: string): number | undefined {
   return Math.round(v * 1000);
 }
 
-/** Finds the end of a `{...}` block starting at `i` (the brace), honouring quoted values; -1 if open. */
-function labelBlockEnd(text: string, i: number, end: number): number {
-  let inQuote = false;
-  for (let j = i + 1; j < end; j++) {
-    const c = text.charCodeAt(j);
-    if (inQuote) {
-      if (c === C_BACKSLASH) j++;
-      else if (c === C_QUOTE) inQuote = false;
-    } else if (c === C_QUOTE) inQuote = true;
-    else if (c === C_RBRACE) return j;
-  }
-  return -1;
-}
-
 function unescapeLabelValue(raw: string): string {
   if (raw.indexOf('\\') < 0) return raw;
   let out = '';
@@ -815,8 +801,10 @@ function omRest(r: string, line: number, series: () => string): { value: number;
 /** Validates ` # {labels} value [timestamp]` (given from the `#`); exemplars are not stored. */
 function omExemplar(x: string, line: number): void {
   if (!x.startsWith('# {')) throw new ParseError(line, `invalid exemplar ${show(x)} (expected "# {labels} value")`);
-  const close = labelBlockEnd(x, 2, x.length);
-  if (close < 0) throw new ParseError(line, `unterminated exemplar label set`);
+  const xb = Buffer.from(x, 'utf8');
+  const closeAt = labelBlockEndBytes(xb, 2, xb.length);
+  if (closeAt < 0) throw new ParseError(line, `unterminated exemplar label set`);
+  const close = xb.toString('utf8', 0, closeAt).length;
   const labels = parseSeries('e' + x.slice(2, close + 1), line, 'openmetrics');
   let runes = 0;
   for (const lb of labels) if (lb.name !== METRIC_NAME) runes += [...lb.name].length + [...lb.value].length;
