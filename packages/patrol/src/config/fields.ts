@@ -205,10 +205,10 @@ export const httpClientFields = {
   http_headers: httpHeaders.optional(),
 };
 
-export const httpClientConfig = z.strictObject(httpClientFields);
+const httpClientObject = z.strictObject(httpClientFields);
 
 /** The HTTP client settings as parsed; scrape configs and http_sd_configs carry them inline. */
-export type HttpClientConfig = z.output<typeof httpClientConfig>;
+export type HttpClientConfig = z.output<typeof httpClientObject>;
 
 /**
  * Prometheus's HTTPClientConfig.Validate: the authentication methods exclude each other. For
@@ -233,3 +233,6 @@ export function checkHttpClient(c: HttpClientConfig, ctx: z.RefinementCtx): void
     ctx.addIssue({ code: 'custom', message: 'at most one of oauth2 client_secret and client_secret_file may be set', path: ['oauth2', 'client_secret_file'] });
   }
 }
+
+/** A standalone HTTP client block (receivers' http_config), validated like Prometheus's. */
+export const httpClientConfig = httpClientObject.superRefine(checkHttpClient);

@@ -210,13 +210,14 @@ export class FileDiscovery implements Discoverer {
   }
 }
 
+/** How long start() waits for a refresh-based provider's first answer. */
+const START_WAIT_MS = 5000;
+
 /**
  * A provider that asks its source every `intervalMs` (http_sd, dns_sd), one refresh at a time.
  * `fetch` returns the provider's groups plus the problems it met; a thrown error means nothing
  * usable came back, and the last good groups stay.
  */
-const START_WAIT_MS = 5000;
-
 export abstract class RefreshDiscovery implements Discoverer {
   lastError = '';
   stats?: DiscoveryStats;
@@ -224,6 +225,7 @@ export abstract class RefreshDiscovery implements Discoverer {
   private stopped = false;
   private readonly abort = new AbortController();
   private lastKey: string | null = null;
+  private running: Promise<void> | null = null;
 
   constructor(
     protected readonly mechanism: string,
@@ -253,8 +255,18 @@ export abstract class RefreshDiscovery implements Discoverer {
     }, this.intervalMs);
   }
 
-  /** One refresh now; never throws. */
+  /** One refresh now (after any refresh in progress); never throws. */
   async refresh(): Promise<void> {
+    while (this.running) await this.running;
+    this.running = this.doRefresh();
+    try {
+      await this.running;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async doRefresh(): Promise<void> {
     let result: { groups: TargetGroup[]; errors: string[] };
     try {
       result = await this.fetch(this.abort.signal);

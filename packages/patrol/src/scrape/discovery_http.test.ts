@@ -8,6 +8,7 @@ import pino from 'pino';
 import { registerTargetsAPI } from '../api/targets.js';
 import { parseConfig } from '../config/load.js';
 import { Matcher } from '../model/matchers.js';
+import { isStaleNaN } from '../model/value.js';
 import { makeCerts, type CertSet } from '../probe/testdata/servers.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { TargetGroup } from './discovery.js';
@@ -216,6 +217,37 @@ describe('http_sd: in the scrape manager', () => {
       await waitFor(() => (read(storage, 'sd_scraped')[0].values.length > before + 2 ? true : undefined), 'scrapes continue while the SD endpoint fails');
       assert.equal(m.activeTargets().length, 1);
       assert.ok(read(storage, 'sd_scraped', new Matcher('=', 'team', 'db'))[0].values.every((v) => v === 1), 'no stale marker while the endpoint fails');
+    } finally {
+      await m.stop();
+      await sd.close();
+      await target.close();
+    }
+  });
+});
+
+describe('http_sd: reload', () => {
+  it('a changed URL replaces the targets; the old ones go stale', async () => {
+    const target = await serve((req, res) => {
+      res.setHeader('content-type', 'text/plain; version=0.0.4');
+      res.end(`reload_sd 1\n`);
+    });
+    const sd = await serve((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify([{ targets: [`127.0.0.1:${target.port}`], labels: { list: req.url === '/a' ? 'a' : 'b' } }]));
+    });
+    const storage = new MemoryStorage();
+    const m = new ScrapeManager({ storage, logger: log });
+    const yaml = (path: string) => `scrape_configs:\n  - job_name: r\n    scrape_interval: 100ms\n    scrape_timeout: 90ms\n    http_sd_configs: [{url: '${sd.url}${path}', refresh_interval: 1h}]\n`;
+    try {
+      await m.applyConfig(config(yaml('/a')), { dir: '/' });
+      await waitFor(() => read(storage, 'reload_sd', new Matcher('=', 'list', 'a'))[0], 'list a scraped');
+      await m.applyConfig(config(yaml('/b')), { dir: '/' });
+      await waitFor(() => read(storage, 'reload_sd', new Matcher('=', 'list', 'b'))[0], 'list b scraped');
+      await waitFor(() => {
+        const v = read(storage, 'reload_sd', new Matcher('=', 'list', 'a'))[0].values;
+        return isStaleNaN(v[v.length - 1]) ? true : undefined;
+      }, 'target of list a stale');
+      assert.deepEqual(m.activeTargets().map((t) => t.target.publicLabels.find((l) => l.name === 'list')?.value), ['b']);
     } finally {
       await m.stop();
       await sd.close();

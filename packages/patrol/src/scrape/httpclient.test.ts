@@ -187,6 +187,8 @@ describe('oauth2 client credentials in the scrape client', () => {
     assert.match(errs('    oauth2: {client_id: a, client_secret: b, client_secret_file: c, token_url: "http://t/"}\n'), /oauth2\.client_secret_file: at most one of oauth2 client_secret and client_secret_file may be set/);
     assert.match(errs('    oauth2: {client_id: a, token_url: "http://t/"}\n    basic_auth: {username: u}\n'), /at most one of basic_auth, authorization, oauth2 and bearer_token may be set/);
     assert.match(errs('    oauth2: {client_id: a, token_url: "not a url"}\n'), /oauth2\.token_url: "not a url" is not a URL/);
+    const r = parseConfig('alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      webhook_configs: [{url: "http://h/", http_config: {bearer_token: t, basic_auth: {username: u}}}]\n', 'p.yml');
+    assert.match(r.ok ? '' : r.errors.join('\n'), /webhook_configs\[0\]\.http_config\.bearer_token: at most one of basic_auth, authorization, oauth2 and bearer_token may be set/);
   });
 });
 
