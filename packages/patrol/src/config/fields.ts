@@ -232,6 +232,23 @@ export function checkHttpClient(c: HttpClientConfig, ctx: z.RefinementCtx): void
   if (c.oauth2 && c.oauth2.client_secret !== undefined && c.oauth2.client_secret_file !== undefined) {
     ctx.addIssue({ code: 'custom', message: 'at most one of oauth2 client_secret and client_secret_file may be set', path: ['oauth2', 'client_secret_file'] });
   }
+  // Prometheus's proxy rules.
+  if (c.proxy_url !== undefined) {
+    let u: URL | null = null;
+    try {
+      u = new URL(c.proxy_url);
+    } catch {
+      // reported below
+    }
+    if (!u || !['http:', 'https:', 'socks5:', 'socks:'].includes(u.protocol)) ctx.addIssue({ code: 'custom', message: `proxy_url ${JSON.stringify(c.proxy_url)} is not an http, https or socks5 URL`, path: ['proxy_url'] });
+  }
+  if (c.proxy_from_environment && (c.proxy_url !== undefined || c.no_proxy !== undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'if proxy_from_environment is configured, proxy_url and no_proxy must not be configured', path: ['proxy_from_environment'] });
+  }
+  if (c.proxy_url === undefined && c.no_proxy !== undefined) ctx.addIssue({ code: 'custom', message: 'if no_proxy is configured, proxy_url must also be configured', path: ['no_proxy'] });
+  if (c.proxy_url === undefined && !c.proxy_from_environment && c.proxy_connect_header !== undefined) {
+    ctx.addIssue({ code: 'custom', message: 'if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured', path: ['proxy_connect_header'] });
+  }
 }
 
 /** A standalone HTTP client block (receivers' http_config), validated like Prometheus's. */

@@ -98,12 +98,6 @@ describe('existing Prometheus and Alertmanager files', () => {
     assert.ok(r.warnings.some((w) => w.includes('kubernetes_sd_configs')));
   });
 
-  it('loads jobs that set a proxy, with a warning that it is not used', () => {
-    const r = parseConfig('scrape_configs:\n  - job_name: a\n    proxy_url: http://proxy.example:3128\n  - job_name: b\n    proxy_from_environment: false\n', 'p.yml');
-    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
-    assert.deepEqual(r.warnings, ['scrape_configs[0].proxy_url: proxies are not supported yet; Patrol connects to the targets directly']);
-  });
-
   it('accepts an unmodified alertmanager.yml placed under alerting:', () => {
     const am = readFileSync(new URL('compat/alertmanager.yml', examples), 'utf8');
     const text = `global:\n  scrape_interval: 15s\nalerting:\n${indent(am, '  ')}`;

@@ -164,9 +164,6 @@ function loadScrapeConfigFiles(cfg: Config, main: ParsedYaml, mainFile: string, 
   return errors.length > 0 ? { ok: false, errors } : { ok: true, jobs, warnings };
 }
 
-/** Accepted so that existing files load, but not acted on yet. */
-const UNSUPPORTED_PROXY = ['proxy_url', 'no_proxy', 'proxy_from_environment', 'proxy_connect_header'];
-
 function collectWarnings(raw: Record<string, unknown>, prefix: string): string[] {
   const warnings: string[] = [];
   const jobs = Array.isArray(raw.scrape_configs) ? (raw.scrape_configs as Record<string, unknown>[]) : [];
@@ -174,9 +171,6 @@ function collectWarnings(raw: Record<string, unknown>, prefix: string): string[]
     if (!j || typeof j !== 'object') return;
     for (const k of UNSUPPORTED_SD) {
       if (k in j) warnings.push(`${prefix}scrape_configs[${i}].${k}: not supported yet; the job gets no targets from it`);
-    }
-    for (const k of UNSUPPORTED_PROXY) {
-      if (k in j && j[k] !== false) warnings.push(`${prefix}scrape_configs[${i}].${k}: proxies are not supported yet; Patrol connects to the targets directly`);
     }
   });
   return warnings;

@@ -4,10 +4,10 @@
 
 import { STATUS_CODES } from 'node:http';
 import { createGunzip, createInflate } from 'node:zlib';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { interceptors, request, type Dispatcher } from 'undici';
 import type { ScrapeConfig } from '../config/prometheus.js';
 import { formatDuration } from '../config/duration.js';
-import { connectOptions, RequestHeaders } from './httpclient.js';
+import { clientDispatcher, RequestHeaders } from './httpclient.js';
 
 /** What Prometheus 2.42 sends: OpenMetrics preferred, then the 0.0.4 text format, then anything. */
 export const DEFAULT_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
@@ -52,7 +52,7 @@ export interface ScrapeResponse {
 }
 
 export class ScrapeClient {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly dispatcher: Dispatcher;
   readonly accept: string;
   private readonly bodyLimit: number;
@@ -63,10 +63,9 @@ export class ScrapeClient {
     private readonly cfg: ScrapeConfig,
     private readonly baseDir: string,
   ) {
-    const connect = connectOptions(cfg, baseDir);
     // No cap on connections per origin: targets behind one host:port (an exporter with
     // ?target= params) are scraped in parallel, as Prometheus does.
-    this.agent = new Agent({ connect, keepAliveTimeout: Math.max(cfg.scrape_interval * 2, 30_000) });
+    this.agent = clientDispatcher(cfg, baseDir, { keepAliveTimeout: Math.max(cfg.scrape_interval * 2, 30_000) });
     this.dispatcher = cfg.follow_redirects ? this.agent.compose(interceptors.redirect({ maxRedirections: 10 })) : this.agent;
     this.accept = acceptHeader(cfg.scrape_protocols);
     this.bodyLimit = cfg.body_size_limit > 0 ? cfg.body_size_limit : HARD_BODY_LIMIT;

@@ -3,11 +3,11 @@
 
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { interceptors, request, type Dispatcher } from 'undici';
 import type { HttpSDConfig } from '../config/prometheus.js';
 import { VERSION } from '../version.js';
 import { RefreshDiscovery, targetGroupsFrom, type TargetGroup } from './discovery.js';
-import { connectOptions, RequestHeaders } from './httpclient.js';
+import { clientDispatcher, RequestHeaders } from './httpclient.js';
 
 const USER_AGENT = `Patrol/${VERSION}`;
 
@@ -34,7 +34,7 @@ export function parseHttpSD(body: string, url: string): TargetGroup[] {
  * the refresh interval. Construction throws when a TLS file cannot be read.
  */
 export class HttpDiscovery extends RefreshDiscovery {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly dispatcher: Dispatcher;
   private readonly extra: RequestHeaders;
 
@@ -45,7 +45,7 @@ export class HttpDiscovery extends RefreshDiscovery {
     log?: Logger,
   ) {
     super('http_sd', cfg.refresh_interval, onChange, log);
-    this.agent = new Agent({ connect: connectOptions(cfg, baseDir) });
+    this.agent = clientDispatcher(cfg, baseDir);
     this.dispatcher = cfg.follow_redirects ? this.agent.compose(interceptors.redirect({ maxRedirections: 10 })) : this.agent;
     this.extra = new RequestHeaders(cfg, baseDir, USER_AGENT);
   }

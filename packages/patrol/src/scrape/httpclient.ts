@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { isAbsolute, resolve } from 'node:path';
-import { Agent, request, type buildConnector } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type buildConnector, type Dispatcher } from 'undici';
 import type { HttpClientConfig } from '../config/fields.js';
 
 export function resolvePath(file: string, baseDir: string): string {
@@ -39,6 +39,27 @@ export function connectOptions(cfg: Pick<HttpClientConfig, 'tls_config'>, baseDi
     minVersion: tls.min_version ? TLS_VERSIONS[tls.min_version] : undefined,
     maxVersion: tls.max_version ? TLS_VERSIONS[tls.max_version] : undefined,
   };
+}
+
+/**
+ * The dispatcher for one client configuration: a plain Agent, or one that goes through
+ * `proxy_url` (except for hosts in `no_proxy`) or through the proxies the environment names
+ * (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) with `proxy_from_environment`. As Go does, plain-HTTP
+ * targets are requested from an HTTP proxy in absolute form and HTTPS targets are tunnelled
+ * with CONNECT, which carries `proxy_connect_header`. Throws naming an unreadable TLS file.
+ */
+export function clientDispatcher(
+  cfg: Pick<HttpClientConfig, 'tls_config' | 'proxy_url' | 'no_proxy' | 'proxy_from_environment' | 'proxy_connect_header'>,
+  baseDir: string,
+  opts: Agent.Options = {},
+): Dispatcher {
+  const connect = connectOptions(cfg, baseDir);
+  if (cfg.proxy_url === undefined && !cfg.proxy_from_environment) return new Agent({ ...opts, connect });
+  const headers: Record<string, string> = {};
+  for (const [k, vs] of Object.entries(cfg.proxy_connect_header ?? {})) headers[k] = vs.map((v) => v.reveal()).join(', ');
+  const proxied = { ...opts, connect, requestTls: connect, proxyTunnel: false, headers };
+  if (cfg.proxy_url !== undefined) return new EnvHttpProxyAgent({ ...proxied, httpProxy: cfg.proxy_url, httpsProxy: cfg.proxy_url, noProxy: cfg.no_proxy ?? '' });
+  return new EnvHttpProxyAgent(proxied);
 }
 
 /**
@@ -89,7 +110,7 @@ interface Token {
 export class OAuth2Token {
   private token: Token | null = null;
   private pending: Promise<Token> | null = null;
-  private agent: Agent | null = null;
+  private agent: Dispatcher | null = null;
   private credentialsInBody = false;
 
   constructor(
@@ -97,8 +118,7 @@ export class OAuth2Token {
     private readonly baseDir: string,
     private readonly userAgent: string,
   ) {
-    const connect = connectOptions(cfg, baseDir);
-    if (connect) this.agent = new Agent({ connect });
+    if (cfg.tls_config || cfg.proxy_url) this.agent = clientDispatcher(cfg, baseDir);
   }
 
   private secret(): string {
