@@ -7,8 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import type { ProbeConfig } from '../config/probes.js';
 import { evaluateAll, parseCondition } from './conditions.js';
 import { runProbe, type CompiledProbe } from './run.js';
-import { closedPort, startDns, startTcp, type Running } from './testdata/servers.js';
+import { closedPort, startTcp, type Running } from './testdata/servers.js';
 import { probesFromYaml, runOne } from './testdata/helpers.js';
+import { startTestDns } from '../testing/dns.js';
 
 describe('probe type contract', () => {
   let hang: Running;
@@ -16,7 +17,7 @@ describe('probe type contract', () => {
   let refused: number;
   before(async () => {
     hang = await startTcp(() => undefined); // accepts, never writes
-    dns = await startDns({}, { silent: ['hang.test'] });
+    dns = await startTestDns({}, { silent: ['hang.test'] });
     refused = await closedPort();
   });
   after(async () => {

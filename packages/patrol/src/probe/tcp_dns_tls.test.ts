@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { closedPort, makeCerts, startDns, startTcp, type CertSet, type Running } from './testdata/servers.js';
+import { closedPort, makeCerts, startTcp, type CertSet, type Running } from './testdata/servers.js';
 import { runOne, sample } from './testdata/helpers.js';
+import { startTestDns } from '../testing/dns.js';
 
 describe('tcp probe', () => {
   let echo: Running;
@@ -127,9 +128,9 @@ describe('tls and tcp+tls probes', () => {
 });
 
 describe('dns probe against a local UDP DNS server', () => {
-  let dns: Awaited<ReturnType<typeof startDns>>;
+  let dns: Awaited<ReturnType<typeof startTestDns>>;
   before(async () => {
-    dns = await startDns(
+    dns = await startTestDns(
       {
         'api.test': [
           { type: 'A', value: '10.0.0.1' },

@@ -9,7 +9,7 @@ import { MemoryStorage } from '../storage/memory.js';
 import type { TargetGroup } from './discovery.js';
 import { DnsDiscovery } from './discovery_dns.js';
 import { ScrapeManager } from './manager.js';
-import { startTestDns, type TestDns } from './testdns.js';
+import { startTestDns, type TestDns } from '../testing/dns.js';
 import { config, read, serve, waitFor } from './testutil.js';
 
 const log = pino({ level: 'silent' });
@@ -55,8 +55,8 @@ describe('dns_sd: against a local DNS server', () => {
 
   it('SRV: one target per record, at the record target and port', async () => {
     dns.zone.set('_node._tcp.sd.test', [
-      { type: 'SRV', target: 'n1.sd.test', port: 9100 },
-      { type: 'SRV', target: 'n2.sd.test', port: 9101 },
+      { type: 'SRV', value: 'n1.sd.test', port: 9100 },
+      { type: 'SRV', value: 'n2.sd.test', port: 9101 },
     ]);
     const r = await lookupOnce({ names: ['_node._tcp.sd.test'], type: 'SRV' });
     assert.equal(r.error, '');
@@ -71,8 +71,8 @@ describe('dns_sd: against a local DNS server', () => {
 
   it('A and AAAA: each address at the configured port', async () => {
     dns.zone.set('web.sd.test', [
-      { type: 'A', ip: '192.0.2.7' },
-      { type: 'AAAA', ip: '2001:db8::7' },
+      { type: 'A', value: '192.0.2.7' },
+      { type: 'AAAA', value: '2001:db8::7' },
     ]);
     const a = await lookupOnce({ names: ['web.sd.test'], type: 'A', port: 8080 });
     assert.deepEqual(a.groups[0].targets, [{ ...empty, __address__: '192.0.2.7:8080', __meta_dns_name: 'web.sd.test' }]);
@@ -82,8 +82,8 @@ describe('dns_sd: against a local DNS server', () => {
 
   it('MX and NS: the record target at the configured port', async () => {
     dns.zone.set('mail.sd.test', [
-      { type: 'MX', exchange: 'mx1.sd.test', priority: 10 },
-      { type: 'NS', host: 'ns1.sd.test' },
+      { type: 'MX', value: 'mx1.sd.test', priority: 10 },
+      { type: 'NS', value: 'ns1.sd.test' },
     ]);
     const mx = await lookupOnce({ names: ['mail.sd.test'], type: 'MX', port: 25 });
     assert.deepEqual(mx.groups[0].targets, [{ ...empty, __address__: 'mx1.sd.test:25', __meta_dns_name: 'mail.sd.test', __meta_dns_mx_record_target: 'mx1.sd.test.' }]);
@@ -95,15 +95,15 @@ describe('dns_sd: against a local DNS server', () => {
     const nx = await lookupOnce({ names: ['missing.sd.test'], type: 'A', port: 80 });
     assert.equal(nx.error, '');
     assert.deepEqual(nx.groups, [{ source: 'missing.sd.test', targets: [] }]);
-    dns.zone.set('only-a.sd.test', [{ type: 'A', ip: '192.0.2.1' }]);
+    dns.zone.set('only-a.sd.test', [{ type: 'A', value: '192.0.2.1' }]);
     const none = await lookupOnce({ names: ['only-a.sd.test'], type: 'SRV' });
     assert.equal(none.error, '');
     assert.deepEqual(none.groups, [{ source: 'only-a.sd.test', targets: [] }]);
   });
 
   it('a failing name keeps its last good targets while the other names update', async () => {
-    dns.zone.set('one.sd.test', [{ type: 'A', ip: '192.0.2.1' }]);
-    dns.zone.set('two.sd.test', [{ type: 'A', ip: '192.0.2.2' }]);
+    dns.zone.set('one.sd.test', [{ type: 'A', value: '192.0.2.1' }]);
+    dns.zone.set('two.sd.test', [{ type: 'A', value: '192.0.2.2' }]);
     const seen: TargetGroup[][] = [];
     const d = new DnsDiscovery({ names: ['one.sd.test', 'two.sd.test'], type: 'A', port: 9, refresh_interval: 3_600_000 }, (g) => seen.push(g), log, [dns.server]);
     const addrs = (gs: TargetGroup[]) => gs.flatMap((g) => g.targets.map((t) => t.__address__)).sort();
@@ -111,8 +111,8 @@ describe('dns_sd: against a local DNS server', () => {
       await d.start();
       assert.deepEqual(addrs(seen[seen.length - 1]), ['192.0.2.1:9', '192.0.2.2:9']);
       dns.servfail.add('one.sd.test');
-      dns.zone.set('one.sd.test', [{ type: 'A', ip: '192.0.2.99' }]);
-      dns.zone.set('two.sd.test', [{ type: 'A', ip: '192.0.2.3' }]);
+      dns.zone.set('one.sd.test', [{ type: 'A', value: '192.0.2.99' }]);
+      dns.zone.set('two.sd.test', [{ type: 'A', value: '192.0.2.3' }]);
       await d.refresh();
       assert.match(d.lastError, /A lookup of "one\.sd\.test" failed: ESERVFAIL/);
       assert.deepEqual(addrs(seen[seen.length - 1]), ['192.0.2.1:9', '192.0.2.3:9']);
@@ -130,7 +130,7 @@ describe('dns_sd: against a local DNS server', () => {
       res.setHeader('content-type', 'text/plain; version=0.0.4');
       res.end('dns_scraped 1\n');
     });
-    dns.zone.set('app.sd.test', [{ type: 'A', ip: '127.0.0.1' }]);
+    dns.zone.set('app.sd.test', [{ type: 'A', value: '127.0.0.1' }]);
     const storage = new MemoryStorage();
     const registry = new Registry();
     const m = new ScrapeManager({ storage, logger: log, registry }, { dnsServers: [dns.server] });

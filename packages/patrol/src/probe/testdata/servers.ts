@@ -2,7 +2,6 @@
 // raw TCP, and a small UDP DNS server. All listen on 127.0.0.1 port 0.
 
 import { execFileSync } from 'node:child_process';
-import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -16,7 +15,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
-function portOf(s: net.Server | dgram.Socket): number {
+function portOf(s: net.Server): number {
   return (s.address() as AddressInfo).port;
 }
 
@@ -126,105 +125,3 @@ export function makeCerts(): CertSet {
   };
 }
 
-// ---- DNS ----
-
-export interface DnsRecord {
-  type: 'A' | 'AAAA' | 'CNAME' | 'MX' | 'TXT';
-  value: string;
-  /** MX preference. */
-  priority?: number;
-}
-
-const TYPE_CODES: Record<string, number> = { A: 1, NS: 2, CNAME: 5, MX: 15, TXT: 16, AAAA: 28 };
-
-function encodeName(name: string): Buffer {
-  const parts = name.replace(/\.$/, '').split('.').filter(Boolean);
-  const bufs = parts.map((p) => Buffer.concat([Buffer.from([p.length]), Buffer.from(p, 'ascii')]));
-  return Buffer.concat([...bufs, Buffer.from([0])]);
-}
-
-function encodeRdata(r: DnsRecord): Buffer {
-  switch (r.type) {
-    case 'A':
-      return Buffer.from(r.value.split('.').map(Number));
-    case 'AAAA': {
-      const full = r.value.includes('::') ? expand6(r.value) : r.value.split(':');
-      const b = Buffer.alloc(16);
-      full.forEach((h, i) => b.writeUInt16BE(parseInt(h || '0', 16), i * 2));
-      return b;
-    }
-    case 'CNAME':
-      return encodeName(r.value);
-    case 'MX': {
-      const p = Buffer.alloc(2);
-      p.writeUInt16BE(r.priority ?? 10);
-      return Buffer.concat([p, encodeName(r.value)]);
-    }
-    case 'TXT':
-      return Buffer.concat([Buffer.from([Buffer.byteLength(r.value)]), Buffer.from(r.value)]);
-  }
-}
-
-function expand6(v: string): string[] {
-  const [head, tail] = v.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  return [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-}
-
-/**
- * A UDP DNS server. `zone` maps a lower-case name to its records; unknown names get NXDOMAIN,
- * names in `servfail` get SERVFAIL, names in `silent` get no answer at all.
- */
-export async function startDns(zone: Record<string, DnsRecord[]>, opts: { servfail?: string[]; silent?: string[] } = {}): Promise<Running & { queries: number }> {
-  const sock = dgram.createSocket('udp4');
-  const state = { queries: 0 };
-  sock.on('message', (msg, rinfo) => {
-    state.queries++;
-    if (msg.length < 12) return;
-    const id = msg.readUInt16BE(0);
-    let off = 12;
-    const labels: string[] = [];
-    while (off < msg.length && msg[off] !== 0) {
-      const len = msg[off];
-      labels.push(msg.subarray(off + 1, off + 1 + len).toString('ascii'));
-      off += 1 + len;
-    }
-    off += 1;
-    const qtype = msg.readUInt16BE(off);
-    const question = msg.subarray(12, off + 4);
-    const name = labels.join('.').toLowerCase();
-    if (opts.silent?.includes(name)) return;
-    const records = zone[name];
-    let rcode = 0;
-    if (opts.servfail?.includes(name)) rcode = 2;
-    else if (!records) rcode = 3;
-    const answers = (records ?? []).filter((r) => TYPE_CODES[r.type] === qtype);
-    const header = Buffer.alloc(12);
-    header.writeUInt16BE(id, 0);
-    header.writeUInt16BE(0x8180 | rcode, 2); // response, recursion desired + available
-    header.writeUInt16BE(1, 4);
-    header.writeUInt16BE(rcode === 0 ? answers.length : 0, 6);
-    const rrs = rcode === 0
-      ? answers.map((r) => {
-          const rdata = encodeRdata(r);
-          const fixed = Buffer.alloc(10);
-          fixed.writeUInt16BE(TYPE_CODES[r.type], 0);
-          fixed.writeUInt16BE(1, 2);
-          fixed.writeUInt32BE(60, 4);
-          fixed.writeUInt16BE(rdata.length, 8);
-          return Buffer.concat([Buffer.from([0xc0, 0x0c]), fixed, rdata]);
-        })
-      : [];
-    sock.send(Buffer.concat([header, question, ...rrs]), rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-  const port = portOf(sock);
-  return {
-    port,
-    get queries() {
-      return state.queries;
-    },
-    close: () => new Promise<void>((r) => sock.close(() => r())),
-  };
-}

@@ -1,20 +1,27 @@
-// A small UDP DNS server for the dns_sd tests: answers A, AAAA, SRV, MX and NS questions from a
-// zone the test may change between lookups.
+// A small UDP DNS server for tests (DNS probes, dns_sd_configs): answers A, AAAA, CNAME, NS, MX,
+// TXT and SRV questions from a zone the test may change between lookups.
 
 import dgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 
-export type TestRecord = { type: 'A'; ip: string } | { type: 'AAAA'; ip: string } | { type: 'SRV'; target: string; port: number; priority?: number; weight?: number } | { type: 'MX'; exchange: string; priority?: number } | { type: 'NS'; host: string };
+export type TestRecord =
+  | { type: 'A' | 'AAAA' | 'CNAME' | 'NS' | 'TXT'; value: string }
+  | { type: 'MX'; value: string; priority?: number }
+  | { type: 'SRV'; value: string; port: number; priority?: number; weight?: number };
 
-const TYPE_CODES = { A: 1, NS: 2, MX: 15, AAAA: 28, SRV: 33 } as const;
+const TYPE_CODES = { A: 1, NS: 2, CNAME: 5, MX: 15, TXT: 16, AAAA: 28, SRV: 33 } as const;
 
 export interface TestDns {
-  /** `127.0.0.1:port`, for DnsDiscovery's servers. */
+  port: number;
+  /** `127.0.0.1:port`, for a resolver's servers. */
   server: string;
   /** Lower-case name → records. Names not present get NXDOMAIN. */
   zone: Map<string, TestRecord[]>;
   /** Names answered with SERVFAIL. */
   servfail: Set<string>;
+  /** Names never answered. */
+  silent: Set<string>;
+  /** Questions received so far. */
   queries: number;
   close(): Promise<void>;
 }
@@ -33,29 +40,34 @@ function u16(n: number): Buffer {
 function rdata(r: TestRecord): Buffer {
   switch (r.type) {
     case 'A':
-      return Buffer.from(r.ip.split('.').map(Number));
+      return Buffer.from(r.value.split('.').map(Number));
     case 'AAAA': {
-      const [head, tail] = r.ip.split('::');
+      const [head, tail] = r.value.split('::');
       const h = head ? head.split(':') : [];
       const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-      const groups = r.ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : r.ip.split(':');
+      const groups = r.value.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : r.value.split(':');
       return Buffer.concat(groups.map((g) => u16(parseInt(g || '0', 16))));
     }
-    case 'SRV':
-      return Buffer.concat([u16(r.priority ?? 10), u16(r.weight ?? 5), u16(r.port), encodeName(r.target)]);
-    case 'MX':
-      return Buffer.concat([u16(r.priority ?? 10), encodeName(r.exchange)]);
+    case 'CNAME':
     case 'NS':
-      return encodeName(r.host);
+      return encodeName(r.value);
+    case 'TXT':
+      return Buffer.concat([Buffer.from([Buffer.byteLength(r.value)]), Buffer.from(r.value)]);
+    case 'MX':
+      return Buffer.concat([u16(r.priority ?? 10), encodeName(r.value)]);
+    case 'SRV':
+      return Buffer.concat([u16(r.priority ?? 10), u16(r.weight ?? 5), u16(r.port), encodeName(r.value)]);
   }
 }
 
-export async function startTestDns(): Promise<TestDns> {
+export async function startTestDns(zone: Record<string, TestRecord[]> = {}, opts: { servfail?: string[]; silent?: string[] } = {}): Promise<TestDns> {
   const sock = dgram.createSocket('udp4');
   const dns: TestDns = {
+    port: 0,
     server: '',
-    zone: new Map(),
-    servfail: new Set(),
+    zone: new Map(Object.entries(zone)),
+    servfail: new Set(opts.servfail),
+    silent: new Set(opts.silent),
     queries: 0,
     close: () => new Promise<void>((r) => sock.close(() => r())),
   };
@@ -72,12 +84,13 @@ export async function startTestDns(): Promise<TestDns> {
     const qtype = msg.readUInt16BE(off);
     const question = msg.subarray(12, off + 4);
     const name = labels.join('.').toLowerCase();
+    if (dns.silent.has(name)) return;
     const records = dns.zone.get(name);
     const rcode = dns.servfail.has(name) ? 2 : records ? 0 : 3;
     const answers = rcode === 0 ? (records ?? []).filter((r) => TYPE_CODES[r.type] === qtype) : [];
     const header = Buffer.alloc(12);
     header.writeUInt16BE(msg.readUInt16BE(0), 0);
-    header.writeUInt16BE(0x8180 | rcode, 2);
+    header.writeUInt16BE(0x8180 | rcode, 2); // a response; recursion desired and available
     header.writeUInt16BE(1, 4);
     header.writeUInt16BE(answers.length, 6);
     const rrs = answers.map((r) => {
@@ -92,6 +105,7 @@ export async function startTestDns(): Promise<TestDns> {
     sock.send(Buffer.concat([header, question, ...rrs]), rinfo.port, rinfo.address);
   });
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-  dns.server = `127.0.0.1:${(sock.address() as AddressInfo).port}`;
+  dns.port = (sock.address() as AddressInfo).port;
+  dns.server = `127.0.0.1:${dns.port}`;
   return dns;
 }
