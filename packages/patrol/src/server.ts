@@ -198,7 +198,7 @@ export class Patrol {
       metadata: () => scrape.metadata(),
       config: () => this.config,
       flags: { 'storage.tsdb.path': join(this.opts.dataDir, 'tsdb'), 'web.listen-address': this.listenAddr },
-      admin: { enabled: () => this.config?.server.enable_admin_api === true, deleteSeries: (ms, start, end) => rt.storage.deleteSeries(ms, start, end) },
+      admin: { enabled: () => this.config?.server.enable_admin_api === true, deleteSeries: (ms, start, end) => this.storage?.deleteSeriesInSlices(ms, start, end) },
     });
     registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), { registry: this.registry });
     registerTargetsAPI(this.app, scrape);

@@ -57,7 +57,7 @@ export interface PrometheusAPIOptions {
    * says so (server.enable_admin_api); otherwise 500 "admin APIs disabled", as Prometheus does
    * without --web.enable-admin-api.
    */
-  admin?: { enabled: () => boolean; deleteSeries: (matchers: Matcher[], start: number, end: number) => void };
+  admin?: { enabled: () => boolean; deleteSeries: (matchers: Matcher[], start: number, end: number) => unknown };
 }
 
 /**
@@ -247,13 +247,13 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
         const gate = (): void => {
           if (!admin.enabled()) throw new APIError('unavailable', 'admin APIs disabled', 500);
         };
-        route(['POST', 'PUT'], '/admin/tsdb/delete_series', (p) => {
+        route(['POST', 'PUT'], '/admin/tsdb/delete_series', async (p) => {
           gate();
           const match = p.all('match[]');
           if (match.length === 0) throw new BadDataError('no match[] parameter provided');
           const start = p.time('start', MIN_TIME);
           const end = p.time('end', MAX_TIME);
-          for (const ms of matcherSets(match)) admin.deleteSeries(ms, start, end);
+          for (const ms of matcherSets(match)) await admin.deleteSeries(ms, start, end);
           return { data: null };
         });
         // Deletes rewrite the data at once; there are no tombstones left to clean.

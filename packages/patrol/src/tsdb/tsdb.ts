@@ -802,6 +802,26 @@ export class TSDB implements Storage {
   }
 
   /**
+   * deleteSeries for large deletes (the admin API): series by series, yielding to the event loop
+   * every SLICE_MS so scrapes and queries go on meanwhile. Resolves to the number of series.
+   */
+  async deleteSeriesInSlices(matchers: readonly Matcher[], mint: number, maxt: number): Promise<number> {
+    if (this.closed) throw new StorageError('closed', 'storage is closed');
+    const refs = [...this.matching(matchers, -Infinity, Infinity)];
+    this.sliceStart = performance.now();
+    let n = 0;
+    for (const r of refs) {
+      if (this.closed) throw new StorageError('closed', 'storage is closed');
+      if (!(this.flags[r] & F_ALIVE)) continue;
+      this.deleteOne(r, mint, maxt, true);
+      n++;
+      await this.pause();
+    }
+    this.endSlice();
+    return n;
+  }
+
+  /**
    * Removes a series' samples in [mint, maxt]: what remains is rewritten into persisted chunks
    * and a tombstone in the WAL makes replay drop the same range from samples it re-adds.
    */
