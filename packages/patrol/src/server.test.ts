@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -97,6 +97,34 @@ describe('server', () => {
     assert.ok(all.includes('<secret>'));
     assert.ok(!all.includes('TOPSECRET-TOKEN-42'));
     assert.ok(!all.includes('SCRAPE-PASSWORD-99'));
+  });
+});
+
+describe('server: TSDB admin API', () => {
+  it('is off by default; when enabled, snapshots land under <data>/snapshots and open as a store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patrol-admin-'));
+    const configFile = join(dir, 'patrol.yml');
+    writeFileSync(configFile, 'scrape_configs: []\n');
+    const patrol = new Patrol({ configFile, dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('error', new PassThrough()) });
+    await patrol.start();
+    const base = `http://${patrol.listen}`;
+    try {
+      let r = await fetch(`${base}/api/v1/admin/tsdb/snapshot`, { method: 'POST' });
+      assert.equal(r.status, 500);
+      assert.deepEqual(await r.json(), { status: 'error', errorType: 'unavailable', error: 'admin APIs disabled' });
+      writeFileSync(configFile, 'scrape_configs: []\nserver: {enable_admin_api: true}\n');
+      assert.equal((await fetch(`${base}/-/reload`, { method: 'POST' })).status, 200);
+      r = await fetch(`${base}/api/v1/admin/tsdb/snapshot?skip_head=maybe`, { method: 'POST' });
+      assert.equal(r.status, 400);
+      r = await fetch(`${base}/api/v1/admin/tsdb/snapshot`, { method: 'POST' });
+      assert.equal(r.status, 200);
+      const { data } = (await r.json()) as { data: { name: string } };
+      assert.match(data.name, /^\d{8}T\d{6}Z-[0-9a-f]{16}$/);
+      assert.ok(existsSync(join(dir, 'data', 'snapshots', data.name, 'chunks.db')));
+      assert.equal((await fetch(`${base}/api/v1/admin/tsdb/delete_series?match[]=up`, { method: 'POST' })).status, 204);
+    } finally {
+      await patrol.stop();
+    }
   });
 });
 

@@ -2,6 +2,7 @@
 // applies configuration to all of them through one list, serves HTTP, and shuts down in order.
 
 import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -198,7 +199,14 @@ export class Patrol {
       metadata: () => scrape.metadata(),
       config: () => this.config,
       flags: { 'storage.tsdb.path': join(this.opts.dataDir, 'tsdb'), 'web.listen-address': this.listenAddr },
-      admin: { enabled: () => this.config?.server.enable_admin_api === true, deleteSeries: (ms, start, end) => this.storage?.deleteSeriesInSlices(ms, start, end) },
+      admin: { enabled: () => this.config?.server.enable_admin_api === true, deleteSeries: (ms, start, end) => this.storage?.deleteSeriesInSlices(ms, start, end),
+        snapshot: async (skipHead) => {
+          // Named as Prometheus names them: UTC time and random hex, under <data>/snapshots.
+          const name = `${new Date().toISOString().replace(/[-:]|\.\d+/g, '')}-${randomBytes(8).toString('hex')}`;
+          await this.storage!.snapshot(join(this.opts.dataDir, 'snapshots', name), { skipHead });
+          return name;
+        },
+      },
     });
     registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), { registry: this.registry });
     registerTargetsAPI(this.app, scrape);

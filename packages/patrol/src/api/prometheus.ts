@@ -57,7 +57,12 @@ export interface PrometheusAPIOptions {
    * says so (server.enable_admin_api); otherwise 500 "admin APIs disabled", as Prometheus does
    * without --web.enable-admin-api.
    */
-  admin?: { enabled: () => boolean; deleteSeries: (matchers: Matcher[], start: number, end: number) => unknown };
+  admin?: {
+    enabled: () => boolean;
+    deleteSeries: (matchers: Matcher[], start: number, end: number) => unknown;
+    /** Writes a snapshot and resolves to its name. */
+    snapshot?: (skipHead: boolean) => Promise<string>;
+  };
 }
 
 /**
@@ -256,6 +261,16 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
           for (const ms of matcherSets(match)) await admin.deleteSeries(ms, start, end);
           return { data: null };
         });
+        const snapshot = admin.snapshot;
+        if (snapshot) {
+          route(['POST', 'PUT'], '/admin/tsdb/snapshot', async (p) => {
+            gate();
+            const v = p.get('skip_head');
+            if (v !== '' && !/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(v)) throw invalidParam('skip_head', `strconv.ParseBool: parsing ${goQuote(v)}: invalid syntax`);
+            const name = await snapshot(/^(1|t|T|TRUE|true|True)$/.test(v));
+            return { data: structJSON({ name }) };
+          });
+        }
         // Deletes rewrite the data at once; there are no tombstones left to clean.
         route(['POST', 'PUT'], '/admin/tsdb/clean_tombstones', () => {
           gate();

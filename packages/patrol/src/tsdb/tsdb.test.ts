@@ -355,6 +355,26 @@ describe('TSDB', () => {
     await db2.close();
   });
 
+  test('a snapshot is a store of its own holding what was committed before it', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    const add = (from: number, to: number) => {
+      const a = db.appender();
+      for (let t = from; t <= to; t += 1000) for (const k of ['a', 'b']) a.append(0, L({ __name__: 'snap', k }), t, t / 1000);
+      a.commit();
+    };
+    add(1000, 50_000);
+    const before = dump(db);
+    const snapDir = join(newDir(), 'snap-1');
+    await db.snapshot(snapDir);
+    add(51_000, 60_000);
+    const snap = await openTSDB({ dir: snapDir, retention: DAY, compactInterval: 0 });
+    assert.deepEqual(dump(snap), before);
+    await snap.close();
+    assert.equal(dump(db).get(JSON.stringify(L({ __name__: 'snap', k: 'a' })))!.ts.length, 60, 'the original goes on');
+    await db.close();
+  });
+
   test('survives SIGKILL at random moments: every committed batch is there, nothing else', async (t) => {
     const dir = newDir();
     const child = join(import.meta.dirname, 'testdata', 'crash-child.ts');

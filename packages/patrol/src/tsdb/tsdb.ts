@@ -1045,6 +1045,24 @@ export class TSDB implements Storage {
     this.unlock();
   }
 
+  /**
+   * Writes a consistent copy of everything stored so far into `dir` (a new folder), which
+   * openTSDB can open: head chunks are persisted first (as at close; not with `skipHead`), then
+   * the chunk database is copied with SQLite's online backup while appends and queries go on.
+   */
+  async snapshot(dir: string, opts: { skipHead?: boolean } = {}): Promise<void> {
+    if (this.closed) throw new StorageError('closed', 'storage is closed');
+    while (this.compacting) await this.compacting;
+    if (!opts.skipHead) {
+      this.compacting = this.runCompaction(true).finally(() => {
+        this.compacting = null;
+      });
+      await this.compacting;
+    }
+    mkdirSync(dir, { recursive: true });
+    await this.store.db.backup(join(dir, 'chunks.db'));
+  }
+
   /** Persists everything and releases the files; a graceful close leaves an empty WAL. */
   async close(): Promise<void> {
     if (this.closed) return;
