@@ -96,6 +96,20 @@ function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
+/** Wraps an async task so that runs never overlap: a call waits for the run in progress, then runs. */
+function serialized(task: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null;
+  return async () => {
+    while (running) await running;
+    running = task();
+    try {
+      await running;
+    } finally {
+      running = null;
+    }
+  };
+}
+
 /**
  * Watches the files of one file_sd_config: re-reads them on change (fs.watch on their folders)
  * and every refresh_interval. A file that fails to parse keeps its last good groups; the error
@@ -107,7 +121,6 @@ export class FileDiscovery implements Discoverer {
   private groups = new Map<string, TargetGroup[]>();
   private pending: NodeJS.Timeout | null = null;
   private stopped = false;
-  private running: Promise<void> | null = null;
   lastError = '';
   stats?: DiscoveryStats;
 
@@ -145,15 +158,8 @@ export class FileDiscovery implements Discoverer {
     }, 50);
   }
 
-  async refresh(): Promise<void> {
-    while (this.running) await this.running;
-    this.running = this.doRefresh();
-    try {
-      await this.running;
-    } finally {
-      this.running = null;
-    }
-  }
+  /** Reads the files now, after any read in progress. */
+  readonly refresh = serialized(() => this.doRefresh());
 
   private async doRefresh(): Promise<void> {
     const files = new Set<string>();
@@ -225,7 +231,6 @@ export abstract class RefreshDiscovery implements Discoverer {
   private stopped = false;
   private readonly abort = new AbortController();
   private lastKey: string | null = null;
-  private running: Promise<void> | null = null;
 
   constructor(
     protected readonly mechanism: string,
@@ -256,15 +261,7 @@ export abstract class RefreshDiscovery implements Discoverer {
   }
 
   /** One refresh now (after any refresh in progress); never throws. */
-  async refresh(): Promise<void> {
-    while (this.running) await this.running;
-    this.running = this.doRefresh();
-    try {
-      await this.running;
-    } finally {
-      this.running = null;
-    }
-  }
+  readonly refresh = serialized(() => this.doRefresh());
 
   private async doRefresh(): Promise<void> {
     let result: { groups: TargetGroup[]; errors: string[] };
