@@ -738,7 +738,7 @@ export function decodeChunkInto(data: Uint8Array, mint: number, maxt: number, ts
       if (t < mint) continue;
       if (t > maxt) break;
       ts[k] = t;
-      vs[k] = m / p; // never a NaN, so no payload to keep
+      vs[k] = p === 1 ? m : m / p; // never a NaN, so no payload to keep
       k++;
     }
     return k - at;

@@ -721,7 +721,15 @@ export class TSDB implements Storage {
     const chunks = stored ? (stored.get(r) ?? []) : this.store.chunks(r, start, end);
     const cut = this.unpersisted.get(r);
     if (cut) for (const c of cut) if (c.maxt >= start && c.mint <= end) chunks.push(c);
-    if (this.hCount[r] > 0 && this.hT[r] >= start && this.hMinT[r] <= end) chunks.push({ mint: this.hMinT[r], maxt: this.hT[r], data: this.headBytes(r) });
+    if (this.hCount[r] > 0 && this.hT[r] >= start && this.hMinT[r] <= end) {
+      // A copy (the open chunk keeps growing), from Node's buffer pool rather than an
+      // ArrayBuffer of its own per series.
+      const base = (r & ARENA_MASK) * SLOT;
+      const len = (this.hPos[r] + 7) >>> 3;
+      const data = Buffer.allocUnsafe(len);
+      data.set(this.arena[r >>> ARENA_SHIFT].subarray(base, base + len));
+      chunks.push({ mint: this.hMinT[r], maxt: this.hT[r], data });
+    }
     let ooo = this.ooo.get(r);
     if (ooo && (ooo.ts[0] > end || ooo.ts[ooo.ts.length - 1] < start)) ooo = undefined;
     if (ooo) ooo = { ts: ooo.ts.slice(), vs: ooo.vs.slice() };
