@@ -40,9 +40,19 @@ export interface TSDBOptions {
   compactInterval?: number;
   /** Open head chunks whose first sample went to a WAL segment older than this are cut (ms). */
   headMaxAge?: number;
+  /**
+   * Persisted chunks whose newest sample is at most this old (ms, relative to the newest sample)
+   * stay in memory too, so queries over recent data read no rows; default 2 h.
+   */
+  recentChunkWindow?: number;
+  /** Memory the recent chunks may take (bytes, default 256 MiB); the window shrinks to fit. */
+  recentChunkBytes?: number;
   /** WAL segment size in bytes. */
   walSegmentSize?: number;
 }
+
+/** Bytes a recent chunk costs besides its data (object, Buffer and list slot), for the budget. */
+const RECENT_OVERHEAD = 96;
 
 /** Bytes of arena per series for its open head chunk. */
 const SLOT = 256;
@@ -113,6 +123,17 @@ export class TSDB implements Storage {
   private lastVKnown = new Uint8Array(0);
   private minT = new Float64Array(0);
   private persistedMaxT = new Float64Array(0);
+  /**
+   * Recent persisted chunks kept in memory, per series in ascending mint. Invariant: every
+   * persisted chunk of series r with mint ≥ recentFrom[r] is in recent.get(r) (Infinity
+   * promises nothing), so reads take those from memory and only older ones from the store.
+   */
+  private readonly recent = new Map<number, StoredChunk[]>();
+  private recentFrom = new Float64Array(0);
+  private recentBytes = 0;
+  private recentWindow = 0;
+  /** Recent chunks must start after this (the newest persisted time at open). */
+  private recentMinMint = Infinity;
   // Open head chunk state.
   private hCount = new Uint8Array(0);
   private hPos = new Uint16Array(0);
@@ -198,6 +219,14 @@ export class TSDB implements Storage {
       help: 'Wall time of head compactions (persist chunks, retention, WAL truncation).',
       buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
       registers,
+    });
+    new Gauge({
+      name: 'patrol_tsdb_recent_chunk_bytes',
+      help: 'Memory taken by recent persisted chunks kept for fast reads (about).',
+      registers,
+      collect() {
+        this.set(self.recentBytes);
+      },
     });
     new Gauge({
       name: 'patrol_tsdb_retention_limit_seconds',
@@ -325,6 +354,11 @@ export class TSDB implements Storage {
     for (let r = 1; r < this.nextRef; r++) {
       if (this.flags[r] & F_ALIVE && this.lastT[r] === -Infinity && this.hCount[r] === 0 && !this.ooo.has(r)) this.removeSeries(r, 'chunks');
     }
+    // Chunks persisted before this open (out-of-order ones included) are no newer than this;
+    // only chunks that start later are kept as recent chunks.
+    let newest = this.maxT;
+    for (let r = 1; r < this.nextRef; r++) if (this.persistedMaxT[r] > newest) newest = this.persistedMaxT[r];
+    this.recentMinMint = newest;
     this.wal.rotate();
     this.log.info(
       { series: this.numSeries, replayedSamples: replayed, loadMs: Math.round(loaded - t0), replayMs: Math.round(performance.now() - loaded) },
@@ -376,6 +410,7 @@ export class TSDB implements Storage {
     this.lastVKnown = g8(this.lastVKnown);
     this.minT = gf(this.minT, Infinity);
     this.persistedMaxT = gf(this.persistedMaxT, -Infinity);
+    this.recentFrom = gf(this.recentFrom, Infinity);
     this.hCount = g8(this.hCount);
     this.hPos = g16(this.hPos);
     this.hT = gf(this.hT, 0);
@@ -437,6 +472,7 @@ export class TSDB implements Storage {
     this.lastT[ref] = -Infinity;
     this.minT[ref] = Infinity;
     this.persistedMaxT[ref] = -Infinity;
+    this.recentFrom[ref] = Infinity;
     this.lastVKnown[ref] = 1;
     this.hCount[ref] = 0;
     if (ref >= this.nextRef) this.nextRef = ref + 1;
@@ -487,6 +523,7 @@ export class TSDB implements Storage {
     const cut = this.unpersisted.get(ref);
     if (cut) for (const c of cut) c.dropped = true;
     this.unpersisted.delete(ref);
+    this.dropRecent(ref);
     this.ooo.delete(ref);
     this.numSeries--;
   }
@@ -532,6 +569,7 @@ export class TSDB implements Storage {
     this.retention = o.retention > 0 ? o.retention : Infinity;
     this.retentionSize = o.retentionSize ?? 0;
     this.oooWindow = o.outOfOrderWindow ?? 0;
+    if (this.oooWindow > 0) for (const r of [...this.recent.keys()]) this.dropRecent(r);
   }
 
   // ---------------------------------------------------------------- appending
@@ -717,8 +755,16 @@ export class TSDB implements Storage {
 
   /** @internal Every chunk of a series that may hold samples in [start, end], plus out-of-order samples. */
   gather(r: number, start: number, end: number, stored?: ChunkLists | null): { chunks: StoredChunk[]; ooo: OooBuffer | undefined } {
-    // A preloaded list belongs to this one select and series: it is extended in place.
-    const chunks = stored ? (stored.get(r) ?? []) : this.store.chunks(r, start, end);
+    // A preloaded list belongs to this one select and series: it is extended in place. Chunks
+    // from recentFrom on come from memory; the store is asked only for older ones.
+    const from = this.recentFrom[r];
+    let chunks: StoredChunk[];
+    if (stored) {
+      chunks = stored.get(r) ?? [];
+      if (from !== Infinity && chunks.length > 0 && chunks[chunks.length - 1].mint >= from) chunks = chunks.filter((c) => c.mint < from);
+    } else chunks = start < from ? this.store.chunks(r, start, Math.min(end, from - 1)) : [];
+    const recent = this.recent.get(r);
+    if (recent) for (const c of recent) if (c.maxt >= start && c.mint <= end) chunks.push(c);
     const cut = this.unpersisted.get(r);
     if (cut) for (const c of cut) if (c.maxt >= start && c.mint <= end) chunks.push(c);
     if (this.hCount[r] > 0 && this.hT[r] >= start && this.hMinT[r] <= end) {
@@ -756,7 +802,63 @@ export class TSDB implements Storage {
 
   /** @internal Persisted chunks of many series in one pass, or null (see ChunkStore.chunksMany). */
   preload(refs: number[], start: number, end: number): ChunkLists | null {
-    return this.store.chunksMany(refs, start, end);
+    // Rows from the newest recentFrom of these series on are all in memory.
+    let from = -Infinity;
+    for (const r of refs) if (this.recentFrom[r] > from) from = this.recentFrom[r];
+    return this.store.chunksMany(refs, start, Math.min(end, from - 1));
+  }
+
+  private addRecent(r: number, c: StoredChunk): void {
+    // Out-of-order chunks are written beside in-order ones, so with a window nothing is kept.
+    if (this.oooWindow > 0 || c.mint <= this.recentMinMint) return;
+    let l = this.recent.get(r);
+    if (!l) {
+      // Only a series with nothing persisted at or after this chunk can start a list.
+      if (this.recentFrom[r] !== Infinity) return;
+      l = [];
+      this.recent.set(r, l);
+      this.recentFrom[r] = c.mint;
+    }
+    l.push(c);
+    this.recentBytes += c.data.length + RECENT_OVERHEAD;
+  }
+
+  private dropRecent(r: number): void {
+    const l = this.recent.get(r);
+    if (l) for (const c of l) this.recentBytes -= c.data.length + RECENT_OVERHEAD;
+    this.recent.delete(r);
+    if (r < this.recentFrom.length) this.recentFrom[r] = Infinity;
+  }
+
+  /**
+   * Forgets recent chunks older than the window; when they take more than their budget, the
+   * window halves until they fit (and grows back towards the configured one when there is room).
+   */
+  private async evictRecent(): Promise<void> {
+    const configured = this.opts.recentChunkWindow ?? 2 * 3600_000;
+    const budget = this.opts.recentChunkBytes ?? 256 * 1024 * 1024;
+    if (this.recentWindow === 0 || this.recentBytes < budget / 4) this.recentWindow = configured;
+    for (let round = 0; round < 32; round++) {
+      // Nothing retention has dropped from the store stays visible here.
+      const thr = Math.max(this.maxT - this.recentWindow, this.maxT - this.retention, this.sizeFloor);
+      let n = 0;
+      for (const [r, l] of this.recent) {
+        if ((++n & 1023) === 0) await this.pause();
+        if (this.recent.get(r) !== l) continue;
+        let k = 0;
+        while (k < l.length && l[k].maxt < thr) this.recentBytes -= l[k++].data.length + RECENT_OVERHEAD;
+        if (k === 0) continue;
+        if (k === l.length) {
+          this.recent.delete(r);
+          this.recentFrom[r] = Infinity;
+        } else {
+          l.splice(0, k);
+          this.recentFrom[r] = l[0].mint;
+        }
+      }
+      if (this.recentBytes <= budget || this.recentWindow <= 0) break;
+      this.recentWindow = Math.floor(this.recentWindow / 2);
+    }
   }
 
   /** @internal */
@@ -862,6 +964,7 @@ export class TSDB implements Storage {
     const cut = this.unpersisted.get(r);
     if (cut) for (const c of cut) c.dropped = true;
     this.unpersisted.delete(r);
+    this.dropRecent(r);
     this.ooo.delete(r);
     const last = keepT[keepT.length - 1];
     this.lastT[r] = last;
@@ -932,6 +1035,7 @@ export class TSDB implements Storage {
     await this.persistCut();
     await this.persistOoo();
     await this.applyRetention(cutoff);
+    await this.evictRecent();
     // Seal blocks no in-order chunk will be added to any more (late ones still may; they fit in).
     const sealDelay = Math.max(this.headMaxAge, 0) + 2 * (this.opts.compactInterval ?? 60_000) + 600_000;
     for (const id of this.store.sealable(this.maxT - sealDelay)) await this.store.seal(id, () => this.pause());
@@ -958,8 +1062,10 @@ export class TSDB implements Storage {
           if ((k & 63) === 0 && performance.now() > stop) break;
           const c = list[i];
           if (c.dropped || !(this.flags[c.ref] & F_ALIVE)) continue;
-          this.store.writeChunk({ ref: c.ref, mint: c.mint, maxt: c.maxt, data: recodeChunk(c.data) }, true);
+          const data = recodeChunk(c.data);
+          this.store.writeChunk({ ref: c.ref, mint: c.mint, maxt: c.maxt, data }, true);
           if (c.maxt > this.persistedMaxT[c.ref]) this.persistedMaxT[c.ref] = c.maxt;
+          this.addRecent(c.ref, { mint: c.mint, maxt: c.maxt, data });
           const l = this.unpersisted.get(c.ref);
           if (l) {
             const at = l.indexOf(c);
@@ -985,6 +1091,8 @@ export class TSDB implements Storage {
     this.store.transaction(() => {
       for (const [r, b] of bufs) {
         if (!(this.flags[r] & F_ALIVE)) continue;
+        // These chunks go to the store only: the series' recent chunks no longer cover it all.
+        this.dropRecent(r);
         if (!(this.flags[r] & F_STORED)) {
           this.store.insertSeries(r, this.keys[r]!, this.minT[r], this.persistedMaxT[r]);
           this.flags[r] |= F_STORED;
