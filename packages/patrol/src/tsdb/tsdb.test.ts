@@ -403,6 +403,31 @@ describe('TSDB', () => {
     await db2.close();
   });
 
+  test('after the out-of-order window is switched off, recent chunks still never hide out-of-order data', async () => {
+    const dir = newDir();
+    const db = await openTSDB({ dir, retention: DAY, compactInterval: 0, outOfOrderWindow: 3_600_000 });
+    const add = (t: number, v: number) => {
+      const a = db.appender();
+      a.append(0, L({ __name__: 'w' }), t, v);
+      a.commit();
+    };
+    // An open head chunk of 100 samples, and an out-of-order sample inside its time span that
+    // compaction persists as a chunk of its own.
+    for (let i = 0; i < 100; i++) add(i * 15_000, 1);
+    add(50 * 15_000 + 7, 2);
+    await db.compact();
+    db.setRetention({ retention: DAY, outOfOrderWindow: 0 });
+    // The head chunk fills up (120 samples), is cut and persisted after the switch.
+    for (let i = 100; i < 300; i++) add(i * 15_000, 3);
+    await db.compact();
+    const mem = dump(db);
+    assert.ok(mem.values().next().value!.ts.includes(50 * 15_000 + 7), 'the out-of-order sample is read');
+    await db.close();
+    const db2 = await openTSDB({ dir, retention: DAY, compactInterval: 0 });
+    assert.deepEqual(dump(db2), mem);
+    await db2.close();
+  });
+
   test('survives SIGKILL at random moments: every committed batch is there, nothing else', async (t) => {
     const dir = newDir();
     const child = join(import.meta.dirname, 'testdata', 'crash-child.ts');

@@ -568,8 +568,11 @@ export class TSDB implements Storage {
   setRetention(o: Pick<TSDBOptions, 'retention' | 'retentionSize' | 'outOfOrderWindow'>): void {
     this.retention = o.retention > 0 ? o.retention : Infinity;
     this.retentionSize = o.retentionSize ?? 0;
+    const hadWindow = this.oooWindow > 0;
     this.oooWindow = o.outOfOrderWindow ?? 0;
     if (this.oooWindow > 0) for (const r of [...this.recent.keys()]) this.dropRecent(r);
+    // Out-of-order chunks written so far are no newer than maxT: recent chunks start after it.
+    else if (hadWindow) this.recentMinMint = Math.max(this.recentMinMint, this.maxT);
   }
 
   // ---------------------------------------------------------------- appending
