@@ -12,7 +12,8 @@ import { SampleBuffer } from '../storage/interface.js';
 
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
-import { ELEMENTWISE, RANGE_KERNELS, annotations, evalOverSteps, bucketFraction, bucketQuantileDetailed, mightNotBeCounter } from './kernels.js';
+import { ELEMENTWISE, RANGE_KERNELS, annotations, evalOverSteps, extrapolate, bucketFraction, bucketQuantileDetailed, mightNotBeCounter } from './kernels.js';
+import { formatFloatPlain } from './functions/helpers.js';
 import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
@@ -80,16 +81,6 @@ function goFormatFloat(v: number): string {
   const [m, e] = s.split('e');
   const exp = Number(e);
   return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-}
-
-/** Go's strconv.FormatFloat(v, 'f', -1, 64), as count_values writes values into labels. */
-function formatPlainFloat(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 100 });
 }
 
 /** Go's math.Pow special cases that differ from JavaScript's. */
@@ -925,7 +916,7 @@ class Evaluation {
         for (let i = 0; i < n; i++) {
           for (const s of g.members) {
             if (!s.has[i]) continue;
-            const ls = withLabel(g.labels, label, formatPlainFloat(s.v[i]));
+            const ls = withLabel(g.labels, label, formatFloatPlain(s.v[i]));
             const key = labelsKey(ls);
             let o = outMap.get(key);
             if (!o) outMap.set(key, (o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: false }));
@@ -1443,7 +1434,7 @@ function rateSeries(
     if (hi < lo) hi = lo;
     while (hi < len && t[hi] <= end) hi++;
     if (hi - lo < 2) continue;
-    const r = extrapolatedRate(t, v, lo, hi, start, end, isCounter, isRate, resets);
+    const r = extrapolate(t, v, lo, hi, start, end, isCounter, isRate, resets);
     if (r === null) continue;
     if (out === null) {
       if (reuse) {
@@ -1461,44 +1452,6 @@ function rateSeries(
   return out === null ? null : { v: out, has: has! };
 }
 
-/**
- * Prometheus's extrapolated rate over samples [lo, hi) of a series in the window (start, end]
- * (same numerics as the rate kernel in functions/range.ts, on indices instead of subarrays).
- */
-function extrapolatedRate(
-  t: Float64Array,
-  v: Float64Array,
-  lo: number,
-  hi: number,
-  start: number,
-  end: number,
-  isCounter: boolean,
-  isRate: boolean,
-  resets = true,
-): number | null {
-  const n = hi - lo;
-  if (n < 2) return null;
-  const last = hi - 1;
-  let result = v[last] - v[lo];
-  if (isCounter && resets) {
-    for (let i = lo + 1; i < hi; i++) if (v[i] < v[i - 1]) result += v[i - 1];
-  }
-  let durationToStart = (t[lo] - start) / 1000;
-  let durationToEnd = (end - t[last]) / 1000;
-  const sampledInterval = (t[last] - t[lo]) / 1000;
-  const avg = sampledInterval / (n - 1);
-  const threshold = avg * 1.1;
-  if (durationToStart >= threshold) durationToStart = avg / 2;
-  if (isCounter) {
-    let durationToZero = durationToStart;
-    if (result > 0 && v[lo] >= 0) durationToZero = sampledInterval * (v[lo] / result);
-    if (durationToZero < durationToStart) durationToStart = durationToZero;
-  }
-  if (durationToEnd >= threshold) durationToEnd = avg / 2;
-  let factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval;
-  if (isRate) factor /= (end - start) / 1000;
-  return result * factor;
-}
 
 function matchGroupLabels(ls: Labels, m: VectorMatching): Labels {
   const names = new Set(m.labels);

@@ -5,6 +5,7 @@ import { METRIC_NAME } from '../model/labels.js';
 import type { AtModifier, DurationExpr, Expr, VectorSelector } from './ast.js';
 import { evalDuration } from './parser.js';
 import { FUNCTIONS } from './signatures.js';
+import { formatFloatPlain } from './functions/helpers.js';
 
 /** Go's model.Duration.String(): `1h30m`, `0s`. */
 export function formatDuration(ms: number): string {
@@ -158,16 +159,6 @@ export function formatExpr(e: Expr): string {
   }
 }
 
-/** Go's strconv.FormatFloat(v, 'f', -1, 64). */
-function formatPlain(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  return v.toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 100 });
-}
-
 const GO_TYPES: Record<string, string> = { scalar: 'scalar', vector: 'vector', matrix: 'matrix', string: 'string' };
 
 function durMs(d: DurationExpr | null, ctx: { step: number; range: number }): number {
@@ -194,7 +185,7 @@ export function exprToJSON(e: Expr): unknown {
   const ctx = { step: 0, range: 0 };
   switch (e.type) {
     case 'number':
-      return { type: 'numberLiteral', val: formatPlain(e.value) };
+      return { type: 'numberLiteral', val: formatFloatPlain(e.value) };
     case 'string':
       return { type: 'stringLiteral', val: e.value };
     case 'vectorSelector':

@@ -3,6 +3,7 @@
 export {
   ELEMENTWISE,
   evalOverSteps,
+  extrapolate,
   RANGE_KERNELS,
   SIGNATURES,
   annotations,

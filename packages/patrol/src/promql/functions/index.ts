@@ -4,7 +4,7 @@
 export type { ArgType, FunctionSignature } from './signatures.js';
 export { SIGNATURES, AT_MODIFIER_UNSAFE_FUNCTIONS, ANCHORED_FUNCTIONS, SMOOTHED_FUNCTIONS, checkArity, argTypeAt } from './signatures.js';
 export type { RangeWindow, FnContext, RangeKernel } from './range.js';
-export { RANGE_KERNELS, linearRegression } from './range.js';
+export { RANGE_KERNELS, extrapolate, linearRegression } from './range.js';
 export type { StepWindows } from './steps.js';
 export { evalOverSteps } from './steps.js';
 export type { ElementwiseKernel } from './elementwise.js';

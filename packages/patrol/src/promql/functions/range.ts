@@ -67,11 +67,21 @@ export function extrapolatedRateAt(
   isCounter: boolean,
   isRate: boolean,
 ): number | null {
+  const result = extrapolate(t, v, lo, hi, start, end, isCounter, isRate);
+  if (result !== null && isCounter && mightNotBeCounter(metricName)) ctx.info(annotations.possibleNonCounter(metricName!));
+  return result;
+}
+
+/**
+ * Prometheus's extrapolated rate/increase/delta over samples [lo, hi), without annotations.
+ * `resets` false skips the scan for counter resets (the caller knows there are none).
+ */
+export function extrapolate(t: Float64Array, v: Float64Array, lo: number, hi: number, start: number, end: number, isCounter: boolean, isRate: boolean, resets = true): number | null {
   const n = hi - lo;
   if (n < 2) return null;
   const last = hi - 1;
   let result = v[last] - v[lo];
-  if (isCounter) {
+  if (isCounter && resets) {
     for (let i = lo + 1; i < hi; i++) if (v[i] < v[i - 1]) result += v[i - 1];
   }
   let durationToStart = (t[lo] - start) / 1000;
@@ -91,9 +101,7 @@ export function extrapolatedRateAt(
   if (durationToEnd >= extrapolationThreshold) durationToEnd = averageDurationBetweenSamples / 2;
   let factor = (sampledInterval + durationToStart + durationToEnd) / sampledInterval;
   if (isRate) factor /= (end - start) / 1000;
-  result *= factor;
-  if (isCounter && mightNotBeCounter(metricName)) ctx.info(annotations.possibleNonCounter(metricName!));
-  return result;
+  return result * factor;
 }
 
 function interpolate(t1: number, v1: number, t2: number, v2: number, at: number, isCounter: boolean): number {
