@@ -4,7 +4,7 @@
 // work (grouping keys, matching signatures) is done once per series, not per step.
 
 import type { Labels } from '../model/labels.js';
-import { compareLabels, formatLabels, getLabel, labelsKey, METRIC_NAME, withLabel } from '../model/labels.js';
+import { compareLabels, formatLabels, getLabel, labelsFromRecord, labelsKey, METRIC_NAME, withLabel } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
 import type { Queryable, SampleIterator } from '../storage/interface.js';
@@ -13,7 +13,7 @@ import { SampleBuffer } from '../storage/interface.js';
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
 import { ELEMENTWISE, RANGE_KERNELS, annotations, evalOverSteps, extrapolate, bucketFraction, bucketQuantileDetailed, mightNotBeCounter } from './kernels.js';
-import { formatFloatPlain } from './functions/helpers.js';
+import { absentLabels as matcherLabels, formatFloatPlain } from './functions/helpers.js';
 import { FUNCTIONS } from './signatures.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
@@ -1613,16 +1613,7 @@ function absentLabels(e: Expr): Labels {
   if (e.type === 'vectorSelector') vs = e;
   else if (e.type === 'matrixSelector') vs = e.selector;
   if (!vs) return [];
-  const seen = new Set<string>();
-  let ls: Labels = [];
-  for (const m of vs.matchers) {
-    if (m.name === METRIC_NAME) continue;
-    if (m.type === '=' && !seen.has(m.name)) {
-      seen.add(m.name);
-      ls = withLabel(ls, m.name, m.value);
-    } else ls = withLabel(ls, m.name, '');
-  }
-  return ls;
+  return labelsFromRecord(matcherLabels(vs.matchers));
 }
 
 /** Removes metric names where dropped and checks that no two series collide afterwards. */
