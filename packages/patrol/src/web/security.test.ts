@@ -49,7 +49,7 @@ describe('web edge: basic auth, CORS, cross-site writes', () => {
 
   it('refuses every endpoint without credentials or with a wrong password', async () => {
     for (const [method, path] of ENDPOINTS) {
-      for (const headers of [{}, { authorization: bad }, { authorization: 'Bearer x' }, { authorization: 'Basic !!!' }]) {
+      for (const headers of [{}, { authorization: bad }, { authorization: 'Bearer x' }, { authorization: 'Basic !!!' }] as Record<string, string>[]) {
         const r = await fetch(base + path, { method, headers });
         await r.arrayBuffer();
         assert.equal(r.status, 401, `${method} ${path} ${JSON.stringify(headers)}`);
