@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluateAll, parseCondition, type Observation } from './conditions.js';
-import { probeErrors, probesFromYaml } from './testdata/helpers.js';
+import { probeErrors, probesFromYaml } from '../probe/testdata/helpers.js';
 
 const obs = (o: Partial<Observation>): Observation => ({ durationMs: 10, now: Date.now(), ...o });
 
