@@ -5,7 +5,7 @@
 //   npm run bench -- parse
 
 import { spawn } from 'node:child_process';
-import { parseExposition, scanExposition, SeriesPositions } from '../src/scrape/parser.js';
+import { parseExposition, scanExposition, SeriesPositions } from '../src/textparse/parser.js';
 import { freePort } from '../src/testing/net.js';
 
 const FAKE_EXPORTER = '/work/shared/bench/fake-exporter.mjs';

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import { labelsToRecord, metricName } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
-import { parseExposition } from '../scrape/parser.js';
+import { parseExposition } from '../textparse/parser.js';
 import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { HostCollector } from './collector.js';

@@ -13,7 +13,7 @@ import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { ScrapeManager } from './manager.js';
-import { parseExposition } from './parser.js';
+import { parseExposition } from '../textparse/parser.js';
 import { binaryMissing, config, freePort, read, NODE_EXPORTER_BIN, PROMETHEUS_BIN, serve, startPrometheus, waitFor, type TestServer } from './testutil.js';
 
 const log = pino({ level: 'silent' });

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { formatLabels, labelsKey, labelsToRecord } from '../model/labels.js';
 import { decodeBody, parseExposition, ParseError, parseNumber, scanExposition, SeriesPositions, textOf, type ExpositionFormat } from './parser.js';
-import { binaryMissing, PROMETHEUS_BIN, serve, startPrometheus, waitFor, type PrometheusProcess, type TestServer } from './testutil.js';
+import { binaryMissing, PROMETHEUS_BIN, serve, startPrometheus, waitFor, type PrometheusProcess, type TestServer } from '../scrape/testutil.js';
 
 const OM = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 const CONFORMANCE = '/work/shared/conformance/openmetrics';
