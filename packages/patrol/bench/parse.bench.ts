@@ -7,8 +7,9 @@
 import { spawn } from 'node:child_process';
 import { parseExposition, scanExposition, SeriesPositions } from '../src/textparse/parser.js';
 import { freePort } from '../src/testing/net.js';
+import { benchPath } from '../src/testing/shared.js';
 
-const FAKE_EXPORTER = '/work/shared/bench/fake-exporter.mjs';
+const FAKE_EXPORTER = benchPath('fake-exporter.mjs');
 const SERIES = 10_000;
 
 
