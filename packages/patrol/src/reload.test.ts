@@ -112,6 +112,25 @@ describe('reload is all or nothing', () => {
     assert.equal(await reloadMetric(), '1');
   });
 
+  const runtimeInfo = async () => ((await (await fetch(`${base}/api/v1/status/runtimeinfo`)).json()) as { data: { reloadConfigSuccess: boolean; lastConfigTime: string; storageRetention: string } }).data;
+  let firstConfigTime = '';
+
+  it('runtimeinfo reports the real reload state and retention; status/tsdb answers from the index', async () => {
+    const info = await runtimeInfo();
+    assert.equal(info.reloadConfigSuccess, true);
+    assert.equal(info.storageRetention, '30d');
+    firstConfigTime = info.lastConfigTime;
+    assert.ok(Date.parse(firstConfigTime) > 0, firstConfigTime);
+    const r = await fetch(`${base}/api/v1/status/tsdb?limit=2`);
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as { data: { headStats: { numSeries: number }; seriesCountByMetricName: unknown[] } };
+    assert.equal(typeof body.data.headStats.numSeries, 'number');
+    assert.ok(body.data.seriesCountByMetricName.length <= 2);
+    const bad = await fetch(`${base}/api/v1/status/tsdb?limit=0`);
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /limit must be a positive number/);
+  });
+
   it('a component failing in prepare leaves every component on the old configuration', async () => {
     writeFileSync(configFile, CONFIG('b', 'prepare'));
     const r = await patrol.reload();
@@ -122,6 +141,9 @@ describe('reload is all or nothing', () => {
     assert.deepEqual(recorder.history, ['a']);
     assert.equal(await shownVersion(), 'a');
     assert.equal(await reloadMetric(), '0');
+    const info = await runtimeInfo();
+    assert.equal(info.reloadConfigSuccess, false);
+    assert.equal(info.lastConfigTime, firstConfigTime);
   });
 
   it('a component failing while applying puts the ones already switched back', async () => {
@@ -142,5 +164,8 @@ describe('reload is all or nothing', () => {
     assert.deepEqual([recorder.running, picky.running, failing.running], ['d', 'd', 'd']);
     assert.equal(await shownVersion(), 'd');
     assert.equal(await reloadMetric(), '1');
+    const info = await runtimeInfo();
+    assert.equal(info.reloadConfigSuccess, true);
+    assert.ok(Date.parse(info.lastConfigTime) >= Date.parse(firstConfigTime));
   });
 });

@@ -16,6 +16,8 @@ import { registerPrometheusAPI } from './api/prometheus.js';
 import { registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { registerCollectorsApi } from './api/collectors.js';
+import { formatStorageRetention } from './api/tsdbstatus.js';
+import { formatDuration } from './config/duration.js';
 import { CollectorsManager } from './collect/manager.js';
 import { HostCollector } from './host/collector.js';
 import { ProbeManager } from './probe/manager.js';
@@ -62,6 +64,9 @@ export class Patrol {
   private config: Config | null = null;
   /** The folder the running configuration's relative paths resolve against. */
   private configDir = '.';
+  /** Outcome and time (ms) of the last reload attempt that succeeded, for /status/runtimeinfo. */
+  private lastReloadOk = true;
+  private lastConfigTime = 0;
   private ready = false;
   private stopping: Promise<void> | null = null;
   private reloadChain: Promise<unknown> = Promise.resolve();
@@ -204,6 +209,12 @@ export class Patrol {
       format: (q) => formatExpr(parseExpr(q)),
       metadata: () => scrape.metadata(),
       config: () => this.config,
+      runtimeInfo: () => ({
+        reloadConfigSuccess: this.lastReloadOk,
+        lastConfigTime: this.lastConfigTime ? new Date(this.lastConfigTime).toISOString() : undefined,
+        storageRetention: this.config ? formatStorageRetention(this.config.storage.retention, this.config.storage.retention_size, formatDuration) : '',
+      }),
+      tsdbStatus: () => this.storage,
       flags: { 'storage.tsdb.path': join(this.opts.dataDir, 'tsdb'), 'web.listen-address': this.listenAddr },
       admin: { enabled: () => this.config?.server.enable_admin_api === true, deleteSeries: (ms, start, end) => this.storage?.deleteSeriesInSlices(ms, start, end),
         snapshot: async (skipHead) => {
@@ -240,6 +251,7 @@ export class Patrol {
     if (!r.ok) {
       const errors = r.errors.map((e: ConfigError) => e.toString());
       this.reloadOk.set(0);
+      this.lastReloadOk = false;
       this.log.error({ errors, file: r.file }, 'configuration rejected; keeping the running configuration');
       return { ok: false, errors };
     }
@@ -247,13 +259,16 @@ export class Patrol {
     const errors = await this.applyAll(r.config, r.dir);
     if (errors.length > 0) {
       this.reloadOk.set(0);
+      this.lastReloadOk = false;
       this.log.error({ errors }, 'applying configuration failed; every component keeps the running configuration');
       return { ok: false, errors };
     }
     this.config = r.config;
     this.configDir = r.dir;
+    this.lastReloadOk = true;
+    this.lastConfigTime = Date.now();
     this.reloadOk.set(1);
-    this.reloadTime.set(Date.now() / 1000);
+    this.reloadTime.set(this.lastConfigTime / 1000);
     this.log.info({ file: r.file }, 'configuration applied');
     return { ok: true, errors: [] };
   }
