@@ -21,14 +21,14 @@ import { ProbeManager } from '../src/probe/manager.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { loadSamples } from '../src/storage/interface.js';
 import { freePort } from '../src/testing/net.js';
-import { benchPath } from '../src/testing/shared.js';
+import { benchPath, binaryPath } from '../src/testing/shared.js';
 
 const PROBES = Number(process.env.PROBES ?? 1000);
 const SECONDS = Number(process.env.SECONDS ?? 20);
 const WARMUP = Number(process.env.WARMUP ?? 5);
 const BB_REQUESTS = Number(process.env.BB_REQUESTS ?? 20000);
 const TARGET_SERVER = benchPath('target-server.mjs');
-const BLACKBOX = '/usr/bin/prometheus-blackbox-exporter';
+const BLACKBOX = binaryPath('prometheus-blackbox-exporter');
 const CLK_TCK = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
