@@ -23,4 +23,23 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  {
+    // Leaf packages: configuration and the data model are read by the components, never the
+    // other way round (no import cycles config <-> probe).
+    files: ['packages/patrol/src/config/**/*.ts', 'packages/patrol/src/model/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(probe|scrape|collect|host|api|cli|storage|tsdb|promql|testing)/|^\\.\\./(server|component)\\.js$',
+              message: 'config/ and model/ are leaf modules: they must not import components (move the shared code into model/).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -10,9 +10,10 @@ import { parseConfig } from '../src/config/load.js';
 import { HostCollector } from '../src/host/collector.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { freePort } from '../src/testing/net.js';
+import { binaryPath } from '../src/testing/shared.js';
 
 const CYCLES = Number(process.env.CYCLES ?? 500);
-const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+const NODE_EXPORTER = binaryPath('prometheus-node-exporter');
 
 function procCpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

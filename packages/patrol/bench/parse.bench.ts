@@ -5,10 +5,11 @@
 //   npm run bench -- parse
 
 import { spawn } from 'node:child_process';
-import { parseExposition, scanExposition, SeriesPositions } from '../src/scrape/parser.js';
+import { parseExposition, scanExposition, SeriesPositions } from '../src/textparse/parser.js';
 import { freePort } from '../src/testing/net.js';
+import { benchPath } from '../src/testing/shared.js';
 
-const FAKE_EXPORTER = '/work/shared/bench/fake-exporter.mjs';
+const FAKE_EXPORTER = benchPath('fake-exporter.mjs');
 const SERIES = 10_000;
 
 

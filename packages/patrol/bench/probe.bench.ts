@@ -1,5 +1,5 @@
 // Probe engine benchmark: 1,000 HTTP probes on loopback at a 1 s interval against
-// /work/shared/bench/target-server.mjs, and, in the same run, Debian's blackbox_exporter (module
+// PATROL_BENCH_DIR/target-server.mjs, and, in the same run, Debian's blackbox_exporter (module
 // http_2xx) driven with /probe requests at concurrency 50, for the CPU-per-probe ratio.
 //
 // Figures: CPU per probe (Patrol process, user+system), event-loop delay p99, achieved interval
@@ -21,13 +21,14 @@ import { ProbeManager } from '../src/probe/manager.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { loadSamples } from '../src/storage/interface.js';
 import { freePort } from '../src/testing/net.js';
+import { benchPath, binaryPath } from '../src/testing/shared.js';
 
 const PROBES = Number(process.env.PROBES ?? 1000);
 const SECONDS = Number(process.env.SECONDS ?? 20);
 const WARMUP = Number(process.env.WARMUP ?? 5);
 const BB_REQUESTS = Number(process.env.BB_REQUESTS ?? 20000);
-const TARGET_SERVER = '/work/shared/bench/target-server.mjs';
-const BLACKBOX = '/usr/bin/prometheus-blackbox-exporter';
+const TARGET_SERVER = benchPath('target-server.mjs');
+const BLACKBOX = binaryPath('prometheus-blackbox-exporter');
 const CLK_TCK = 100;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

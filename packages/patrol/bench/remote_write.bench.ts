@@ -11,11 +11,12 @@ import Fastify from 'fastify';
 import { pino } from 'pino';
 import { decodeWriteRequest, registerRemoteWrite, snappy, writeRequest, WriteRequestType } from '../src/api/remote_write.js';
 import { MemoryStorage } from '../src/storage/memory.js';
+import { binaryPath } from '../src/testing/shared.js';
 
 const SERIES_PER_REQ = 2000; // Prometheus's max_samples_per_send since 2.4x is 2000
 const REQUESTS = Number(process.env.REQUESTS ?? 200);
 const TOTAL_SERIES = 20_000;
-const PROMETHEUS = '/usr/bin/prometheus';
+const PROMETHEUS = binaryPath('prometheus');
 
 /** Requests as Prometheus sends them: one sample per series, realistic label sets. */
 function makeRequests(t0: number): Uint8Array[] {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Storage } from '../src/storage/interface.js';
 import { freePort } from '../src/testing/net.js';
+import { benchPath, binaryPath } from '../src/testing/shared.js';
 
 const TARGETS = Number(process.env.SCRAPE_TARGETS ?? 10);
 const SERIES = Number(process.env.SCRAPE_SERIES ?? 10000);
@@ -24,8 +25,8 @@ const SECONDS = Number(process.env.SCRAPE_SECONDS ?? 120);
 const WARMUP = Number(process.env.SCRAPE_WARMUP ?? 90);
 const INTERVAL = process.env.SCRAPE_INTERVAL ?? '15s';
 const STORAGE = process.env.SCRAPE_STORAGE ?? 'tsdb';
-const FAKE_EXPORTER = '/work/shared/bench/fake-exporter.mjs';
-const PROMETHEUS = '/usr/bin/prometheus';
+const FAKE_EXPORTER = benchPath('fake-exporter.mjs');
+const PROMETHEUS = binaryPath('prometheus');
 const CLK_TCK = 100;
 
 function config(port: number): string {

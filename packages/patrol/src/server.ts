@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { Component, Runtime } from './component.js';
+import type { Component, PreparedConfig, Runtime } from './component.js';
 import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
@@ -17,7 +17,9 @@ import { registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
-import { registerCollectorsApi } from './collect/api.js';
+import { registerCollectorsApi } from './api/collectors.js';
+import { formatStorageRetention } from './api/tsdbstatus.js';
+import { formatDuration } from './config/duration.js';
 import { CollectorsManager } from './collect/manager.js';
 import { HostCollector } from './host/collector.js';
 import { ProbeManager } from './probe/manager.js';
@@ -39,6 +41,8 @@ export interface PatrolOptions {
   logger: Logger;
   /** PromQL lookback delta in milliseconds; overrides query.lookback_delta in the config. */
   lookbackDelta?: number;
+  /** Components added after the built-in ones (tests, embedding). */
+  extraComponents?: (rt: Runtime) => Component[];
 }
 
 export interface ReloadOutcome {
@@ -60,6 +64,11 @@ export class Patrol {
   private storage: TSDB | null = null;
   private components: Component[] = [];
   private config: Config | null = null;
+  /** The folder the running configuration's relative paths resolve against. */
+  private configDir = '.';
+  /** Outcome and time (ms) of the last reload attempt that succeeded, for /status/runtimeinfo. */
+  private lastReloadOk = true;
+  private lastConfigTime = 0;
   private ready = false;
   private stopping: Promise<void> | null = null;
   private reloadChain: Promise<unknown> = Promise.resolve();
@@ -69,6 +78,7 @@ export class Patrol {
   private listenAddr: string;
   private prepared: (LoadResult & { ok: true }) | null = null;
   private runtime: Runtime | null = null;
+  private engine: Engine | null = null;
 
   constructor(private readonly opts: PatrolOptions) {
     this.log = opts.logger;
@@ -156,7 +166,8 @@ export class Patrol {
     splitHostPort(this.listenAddr);
     await mkdir(this.opts.dataDir, { recursive: true });
     this.storage = await this.openStorage(first.config);
-    this.runtime = { storage: this.storage, logger: this.log, registry: this.registry, listen: this.listenAddr, dataDir: this.opts.dataDir };
+    const engine = (this.engine = new Engine({ lookbackDelta: this.opts.lookbackDelta }));
+    this.runtime = { storage: this.storage, logger: this.log, registry: this.registry, listen: this.listenAddr, dataDir: this.opts.dataDir, engine };
     this.components = this.buildComponents(this.runtime);
     this.prepared = first;
   }
@@ -203,7 +214,7 @@ export class Patrol {
     const host = new HostCollector(child('host'));
     const collectors = new CollectorsManager(child('collectors'));
     const probes = new ProbeManager(child('probe'));
-    const engine = new Engine({ lookbackDelta: this.opts.lookbackDelta });
+    const engine = this.engine!;
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,
@@ -215,6 +226,12 @@ export class Patrol {
       format: (q) => formatExpr(parseExpr(q)),
       metadata: () => scrape.metadata(),
       config: () => this.config,
+      runtimeInfo: () => ({
+        reloadConfigSuccess: this.lastReloadOk,
+        lastConfigTime: this.lastConfigTime ? new Date(this.lastConfigTime).toISOString() : undefined,
+        storageRetention: this.config ? formatStorageRetention(this.config.storage.retention, this.config.storage.retention_size, formatDuration) : '',
+      }),
+      tsdbStatus: () => this.storage,
       flags: { 'storage.tsdb.path': join(this.opts.dataDir, 'tsdb'), 'web.listen-address': this.listenAddr },
       admin: { enabled: () => this.config?.server.enable_admin_api === true, deleteSeries: (ms, start, end) => this.storage?.deleteSeriesInSlices(ms, start, end),
         snapshot: async (skipHead) => {
@@ -230,7 +247,8 @@ export class Patrol {
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
-    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta)];
+    const extra = this.opts.extraComponents?.(rt) ?? [];
+    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {
@@ -250,28 +268,87 @@ export class Patrol {
     if (!r.ok) {
       const errors = r.errors.map((e: ConfigError) => e.toString());
       this.reloadOk.set(0);
+      this.lastReloadOk = false;
       this.log.error({ errors, file: r.file }, 'configuration rejected; keeping the running configuration');
       return { ok: false, errors };
     }
     for (const w of r.warnings) this.log.warn({ file: r.file }, w);
+    const errors = await this.applyAll(r.config, r.dir);
+    if (errors.length > 0) {
+      this.reloadOk.set(0);
+      this.lastReloadOk = false;
+      this.log.error({ errors }, 'applying configuration failed; every component keeps the running configuration');
+      return { ok: false, errors };
+    }
+    this.config = r.config;
+    this.configDir = r.dir;
+    this.lastReloadOk = true;
+    this.lastConfigTime = Date.now();
+    this.reloadOk.set(1);
+    this.reloadTime.set(this.lastConfigTime / 1000);
+    this.log.info({ file: r.file }, 'configuration applied');
+    return { ok: true, errors: [] };
+  }
+
+  /**
+   * All or nothing, in two phases: every component prepares the new configuration (validating it
+   * and building what it needs) while the old one runs; if any prepare throws, every prepared one
+   * is discarded. Then all commit. Components without prepareConfig commit through applyConfig;
+   * if one of those throws, the ones already switched are put back on the running configuration.
+   * Returns the errors, empty when the new configuration is in use everywhere.
+   */
+  private async applyAll(cfg: Config, dir: string): Promise<string[]> {
+    const ctx = { dir };
     const errors: string[] = [];
+    const prepared: { c: Component; p: PreparedConfig }[] = [];
     for (const c of this.components) {
       try {
-        await c.applyConfig(r.config, { dir: r.dir });
+        const p = c.prepareConfig ? await c.prepareConfig(cfg, ctx) : { commit: () => c.applyConfig(cfg, ctx), discard: () => undefined };
+        prepared.push({ c, p });
       } catch (e) {
         errors.push(`${c.name}: ${(e as Error).message}`);
       }
     }
     if (errors.length > 0) {
-      this.reloadOk.set(0);
-      this.log.error({ errors }, 'applying configuration failed');
-      return { ok: false, errors };
+      await this.discardAll(prepared);
+      return errors;
     }
-    this.config = r.config;
-    this.reloadOk.set(1);
-    this.reloadTime.set(Date.now() / 1000);
-    this.log.info({ file: r.file }, 'configuration applied');
-    return { ok: true, errors: [] };
+    const committed: Component[] = [];
+    for (let i = 0; i < prepared.length; i++) {
+      const { c, p } = prepared[i];
+      try {
+        await p.commit();
+        committed.push(c);
+      } catch (e) {
+        errors.push(`${c.name}: ${(e as Error).message}`);
+        await this.discardAll(prepared.slice(i + 1));
+        await this.revert(committed, errors);
+        break;
+      }
+    }
+    return errors;
+  }
+
+  private async discardAll(prepared: { c: Component; p: PreparedConfig }[]): Promise<void> {
+    for (const { c, p } of [...prepared].reverse()) {
+      try {
+        await p.discard();
+      } catch (e) {
+        this.log.error({ err: e, component: c.name }, 'discarding a prepared configuration failed');
+      }
+    }
+  }
+
+  /** Puts components that already switched back on the running configuration (none at start). */
+  private async revert(committed: Component[], errors: string[]): Promise<void> {
+    if (!this.config) return;
+    for (const c of [...committed].reverse()) {
+      try {
+        await c.applyConfig(this.config, { dir: this.configDir });
+      } catch (e) {
+        errors.push(`${c.name}: returning to the running configuration failed: ${(e as Error).message}`);
+      }
+    }
   }
 
   /** Stops accepting requests, stops components, flushes and closes storage. Idempotent. */

@@ -3,20 +3,20 @@
 // Prometheus process started on a free port with a temporary data directory.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labelsFromRecord, type Labels } from '../src/model/labels.js';
 import type { Appender } from '../src/storage/interface.js';
+import { binaryPath, needBinary } from '../src/testing/shared.js';
 
-export const PROMETHEUS_BIN = '/usr/bin/prometheus';
-export const PROMTOOL_BIN = '/usr/bin/promtool';
+export const PROMETHEUS_BIN = binaryPath('prometheus');
+export const PROMTOOL_BIN = binaryPath('promtool');
 
+/** A skip reason when Prometheus or promtool is missing (a failure under CI=true). */
 export function referenceMissing(): string | false {
-  if (!existsSync(PROMETHEUS_BIN)) return `${PROMETHEUS_BIN} is not installed`;
-  if (!existsSync(PROMTOOL_BIN)) return `${PROMTOOL_BIN} is not installed`;
-  return false;
+  return needBinary('prometheus') || needBinary('promtool');
 }
 
 export interface Family {

@@ -1,20 +1,18 @@
 // Side by side with Debian's Prometheus: the same data in both, the same requests to both, and
-// the response bodies and status codes compared. Requests that need the PromQL engine run only
-// once src/promql/engine.ts exists.
+// the response bodies and status codes compared. Any difference fails, except the ones listed in
+// KNOWN_DIFFERENCES: Debian ships Prometheus 2.42, Patrol follows 3.x semantics, and each listed
+// request names the 3.x change that makes the answers differ.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { freePort, loadInto, referenceMissing, serviceDataSet, startReferencePrometheus, type ReferencePrometheus } from '../../test/prometheus-reference.js';
 import { formatExpr } from '../promql/format.js';
 import { parseExpr } from '../promql/parser.js';
-import { QueryError, type QueryEngine } from '../promql/types.js';
+import { Engine } from '../promql/engine.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { registerPrometheusAPI } from './prometheus.js';
 
-const ENGINE_PATH = new URL('../promql/engine.ts', import.meta.url);
-const haveEngine = existsSync(ENGINE_PATH);
 const missing = referenceMissing();
 
 // Data ends a few minutes ago, so that both servers keep all of it and "now" is after it.
@@ -107,8 +105,8 @@ const LOOKUP_FORMS: { url: string; form: string }[] = [
 
 /**
  * Requests that need the engine. `api` ones exercise this layer's encoding (result types, number
- * and timestamp formats, escaping, error mapping) and must match exactly; `engine` ones exercise
- * PromQL semantics owned by src/promql: their differences are listed as diagnostics, not failures.
+ * and timestamp formats, escaping, error mapping); `engine` ones exercise PromQL semantics. Both
+ * must match Prometheus exactly unless listed in KNOWN_DIFFERENCES.
  */
 const QUERIES: { url: string; form?: string; kind: 'api' | 'engine' }[] = [
   { url: '/api/v1/query', form: `query=1%2B1&time=${E}`, kind: 'api' },
@@ -131,12 +129,46 @@ const QUERIES: { url: string; form?: string; kind: 'api' | 'engine' }[] = [
   { url: `/api/v1/query?query=sum(&time=${E}`, kind: 'engine' },
   { url: `/api/v1/query?query=up + on() group_left up&time=${E}`, kind: 'engine' },
   { url: `/api/v1/query_range?query=sum by (code) (rate(http_requests_total[5m]))&start=${S + 593}&end=${E - 7}&step=60`, kind: 'engine' },
+  // Where Prometheus 3.x (Patrol) and 2.42 (Debian) disagree by design; see KNOWN_DIFFERENCES.
+  { url: `/api/v1/query?query=-2^2&time=${E}`, kind: 'engine' },
+  { url: `/api/v1/query?query={"service.name"="x"}&time=${E}`, kind: 'engine' },
+  { url: `/api/v1/series?match[]={"service.name"="x"}`, kind: 'api' },
   {
     url: '/api/v1/query_range',
     form: `query=histogram_quantile(0.9, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))&start=${S + 593}&end=${E - 7}&step=15`,
     kind: 'engine',
   },
 ];
+
+/** How a request is named in KNOWN_DIFFERENCES and in failures. */
+function requestKey(req: { url: string; form?: string }): string {
+  return req.form === undefined ? req.url : `POST ${req.url} ${req.form}`;
+}
+
+/**
+ * Requests whose answers differ because Debian's Prometheus is 2.42 and Patrol follows 3.x, each
+ * with the 3.x change responsible. Anything else that differs fails the test, and so does an
+ * entry here whose answers have become equal.
+ */
+const KNOWN_DIFFERENCES: Record<string, string> = {
+  [`/api/v1/query?query=-2^2&time=${E}`]: 'Prometheus 3 applies unary minus before ^, (-2)^2 = 4; 2.42 computes -(2^2) = -4',
+  [`/api/v1/query?query={"service.name"="x"}&time=${E}`]: 'Prometheus 3 accepts quoted UTF-8 label names in selectors; 2.42 rejects them with 400',
+  ['/api/v1/series?match[]={"service.name"="x"}']: 'Prometheus 3 accepts quoted UTF-8 label names in match[]; 2.42 rejects them with 400',
+  ...unresolvedDifferences(),
+};
+
+/**
+ * Differences NOT known to come from the version gap: error wordings where Patrol's text differs
+ * from 2.42's and nobody has checked 3.x's. Listed so they are visible (and fail once they
+ * match); they belong to src/promql to resolve, then to be removed here.
+ */
+function unresolvedDifferences(): Record<string, string> {
+  return {
+    [`/api/v1/query?query=sum(&time=${E}`]: 'unresolved: Patrol says "unexpected end of input" where 2.42 says "unclosed left parenthesis"',
+    [`/api/v1/query?query=up + on() group_left up&time=${E}`]:
+      'unresolved: many-to-many error lists the series as up{…} in label order where 2.42 writes {__name__="up", …} in another order',
+  };
+}
 
 function encodeUrl(url: string): string {
   const q = url.indexOf('?');
@@ -164,14 +196,21 @@ async function call(base: string, req: { url: string; form?: string }): Promise<
   return { status: r.status, body };
 }
 
-/** Only what must differ: Prometheus 2.x has no info annotations. */
+/**
+ * Only what may differ: Prometheus 2.x has no info annotations, and the order of an instant
+ * vector is unspecified (Prometheus answers count_values in hash-map order), so vectors are
+ * compared sorted by their labels. No query here sorts (sort, topk), where order would matter.
+ */
 function normalise(body: unknown): unknown {
-  if (body && typeof body === 'object' && 'infos' in body) {
-    const copy = { ...(body as Record<string, unknown>) };
-    delete copy.infos;
-    return copy;
+  if (!body || typeof body !== 'object') return body;
+  const copy = { ...(body as Record<string, unknown>) };
+  delete copy.infos;
+  const data = copy.data as { resultType?: string; result?: { metric: unknown }[] } | undefined;
+  if (data?.resultType === 'vector' && Array.isArray(data.result)) {
+    const key = (x: { metric: unknown }) => JSON.stringify(Object.entries(x.metric as object).sort());
+    copy.data = { ...data, result: [...data.result].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0)) };
   }
-  return body;
+  return copy;
 }
 
 describe('side by side with Prometheus', { skip: missing }, () => {
@@ -183,16 +222,7 @@ describe('side by side with Prometheus', { skip: missing }, () => {
     const ds = serviceDataSet({ start: START, intervalMs: INTERVAL, points: POINTS, instances: 3 });
     const storage = new MemoryStorage();
     loadInto(() => storage.appender(), ds);
-    let engine: QueryEngine;
-    if (haveEngine) {
-      const mod = (await import(ENGINE_PATH.href)) as { Engine: new (opts?: object) => QueryEngine };
-      engine = new mod.Engine({});
-    } else {
-      const none = async (): Promise<never> => {
-        throw new QueryError('unavailable', 'no engine');
-      };
-      engine = { instantQuery: none, rangeQuery: none };
-    }
+    const engine = new Engine({});
     registerPrometheusAPI(app, { queryable: storage, engine, format: (e) => formatExpr(parseExpr(e)) });
     const port = await freePort();
     await app.listen({ host: '127.0.0.1', port });
@@ -225,22 +255,22 @@ describe('side by side with Prometheus', { skip: missing }, () => {
     assert.deepEqual(diffs, []);
   });
 
-  it('answers queries as Prometheus does', { skip: haveEngine ? false : 'src/promql/engine.ts does not exist yet (built on branch wip/promql)' }, async (t) => {
+  it('answers queries as Prometheus does, except the known version differences', async (t) => {
     const diffs: string[] = [];
-    let engineDiffs = 0;
     for (const req of QUERIES) {
+      const key = requestKey(req);
       const [a, b] = await Promise.all([call(prom.url, req), call(patrol, req)]);
+      let differs = '';
       try {
         assert.equal(b.status, a.status, `status (patrol said ${JSON.stringify(b.body)})`);
         assert.deepEqual(normalise(b.body), normalise(a.body));
       } catch (e) {
-        const text = `${req.url} ${req.form ?? ''} (prometheus ${prom.version}):\n${(e as Error).message}`;
-        if (req.kind === 'api') diffs.push(text);
-        else {
-          engineDiffs++;
-          t.diagnostic(`PromQL semantics differ (owned by src/promql): ${text.split('\n').slice(0, 12).join('\n')}`);
-        }
+        differs = `${key} (prometheus ${prom.version}):\n${(e as Error).message}`;
       }
+      const known = KNOWN_DIFFERENCES[key];
+      if (differs && known) t.diagnostic(`expected difference (${known}): ${key}`);
+      else if (differs) diffs.push(differs);
+      else if (known) diffs.push(`${key}: listed in KNOWN_DIFFERENCES (${known}) but both answer the same; remove it`);
     }
     // stats=all: the same fields (the timings themselves differ by nature).
     const keysOf = (r: { body: unknown }) => {
@@ -255,7 +285,6 @@ describe('side by side with Prometheus', { skip: missing }, () => {
         diffs.push(`${url}: ${(e as Error).message}`);
       }
     }
-    t.diagnostic(`engine-semantics requests matching Prometheus: ${QUERIES.filter((q) => q.kind === 'engine').length - engineDiffs}/${QUERIES.filter((q) => q.kind === 'engine').length}`);
     assert.deepEqual(diffs, []);
   });
 });

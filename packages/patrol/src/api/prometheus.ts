@@ -17,6 +17,7 @@ import { QueryError, type QueryEngine, type QueryErrorType, type QueryResult } f
 import { StorageError, type Queryable } from '../storage/interface.js';
 import { BUILD_INFO } from '../version.js';
 import { BadDataError, MAX_TIME, MIN_TIME, Params, formEntries, goQuote, invalidParam, parseDurationParam, parseTime, queryEntries } from './params.js';
+import { tsdbStatusJSON, tsdbStatusLimit, type IndexStatsSource } from './tsdbstatus.js';
 import { errorJSON, goJSON, jsonString, labelsJSON, queryDataParts, statsJSON, structJSON, successParts } from './promjson.js';
 import { parseSelector } from './selector.js';
 
@@ -43,6 +44,8 @@ export interface PrometheusAPIOptions {
   config?: () => unknown;
   /** Fields merged over the defaults of /status/runtimeinfo. */
   runtimeInfo?: () => object;
+  /** The TSDB's index, for /status/tsdb (null while storage is not open: 503). */
+  tsdbStatus?: () => IndexStatsSource | null;
   /** Milliseconds since the epoch; the default time of instant queries. */
   now?: () => number;
   /** Mount point; default /api/v1. */
@@ -229,6 +232,12 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
       }));
       route(['GET'], '/status/flags', () => ({ data: goJSON(opts.flags ?? {}) }));
       route(['GET'], '/status/config', () => ({ data: structJSON({ yaml: configYAML(opts.config?.()) }) }));
+      route(['GET'], '/status/tsdb', (p) => {
+        const limit = tsdbStatusLimit(p.get('limit'));
+        const src = opts.tsdbStatus?.();
+        if (!src) throw new APIError('unavailable', 'TSDB not ready');
+        return { data: tsdbStatusJSON(src, limit) };
+      });
       route(['GET'], '/status/runtimeinfo', () => ({
         data: structJSON({
           startTime,

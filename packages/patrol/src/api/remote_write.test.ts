@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,8 +15,9 @@ import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { decodeWriteRequest, registerRemoteWrite, snappy, WriteRequestType, type DecodedSeries } from './remote_write.js';
 import { freePort } from '../testing/net.js';
+import { binaryPath, needBinary } from '../testing/shared.js';
 
-const PROMETHEUS = '/usr/bin/prometheus';
+const PROMETHEUS = binaryPath('prometheus');
 
 interface TS {
   labels: { name: string; value: string }[];
@@ -202,7 +203,7 @@ describe('remote write limits', () => {
   });
 });
 
-describe('round trip from Debian prometheus', { skip: existsSync(PROMETHEUS) ? false : `${PROMETHEUS} is not installed` }, () => {
+describe('round trip from Debian prometheus', { skip: needBinary('prometheus') }, () => {
   let proc: ChildProcess | null = null;
   let dir = '';
   let patrol: FastifyInstance | null = null;

@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
 import { loadConfigFile } from '../config/load.js';
+import { loadRuleFiles, ruleFilePositions } from '../rules/parse.js';
 
 export function registerCheck(program: Command): Command {
   const check = program.command('check').description('validate configuration and rule files');
@@ -18,12 +20,19 @@ export function registerCheck(program: Command): Command {
         return;
       }
       const c = r.config;
+      const rules = loadRuleFiles(c.rule_files, file, ruleFilePositions(readFileSync(file, 'utf8')));
+      if (rules.errors.length) {
+        for (const e of rules.errors) process.stderr.write(`${e.toString()}\n`);
+        process.stderr.write(`FAILED: ${rules.errors.length} error${rules.errors.length === 1 ? '' : 's'} in the rule files of ${file}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const targets = c.scrape_configs.reduce((n, s) => n + s.static_configs.reduce((m, sc) => m + sc.targets.length, 0), 0);
       const lines = [
         `SUCCESS: ${file} is valid`,
         `  scrape jobs: ${c.scrape_configs.length} (${targets} static targets)`,
         `  probes: ${c.probes.length}`,
-        `  rule files: ${c.rule_files.length}`,
+        `  rule files: ${rules.files.length} (${rules.groups.length} groups, ${rules.groups.reduce((n, g) => n + g.rules.length, 0)} rules)`,
         `  receivers: ${c.alerting.receivers.length}, inhibit rules: ${c.alerting.inhibit_rules.length}, time intervals: ${c.alerting.time_intervals.length + c.alerting.mute_time_intervals.length}`,
         `  remote write: ${c.remote_write.length}`,
         `  storage: retention ${c.storage.retention / 86_400_000}d`,

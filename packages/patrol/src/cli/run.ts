@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { parseDuration } from '../config/duration.js';
 import { loadConfigFile } from '../config/load.js';
-import { showMs } from '../probe/conditions.js';
+import { showMs } from '../model/conditions.js';
 import { junitXml } from '../probe/junit.js';
 import { runAllOnce, type OnceOutcome } from '../probe/once.js';
 import { compileProbe, type CompiledProbe } from '../probe/run.js';

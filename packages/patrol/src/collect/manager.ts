@@ -13,7 +13,7 @@ import { labelsFromRecord, type Labels } from '../model/labels.js';
 import type { Storage } from '../storage/interface.js';
 import { fetchExpvar } from './expvar.js';
 import { parseScriptOutput, runScript } from './script.js';
-import { SeriesSink, withTargetLabels, type CollectedSample } from './sink.js';
+import { SeriesSink, withTargetLabels, type CollectedSample } from '../storage/sink.js';
 import { readTextfiles } from './textfile.js';
 
 export type CollectorKind = 'textfile' | 'script' | 'expvar';

@@ -3,7 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import type { Labels } from '../model/labels.js';
-import { parseExposition } from '../scrape/parser.js';
+import { parseExposition } from '../textparse/parser.js';
 
 /** Largest stdout accepted; a script printing more is killed. */
 export const SCRIPT_MAX_OUTPUT = 16 * 1024 * 1024;

@@ -6,7 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { labelsFromRecord, labelsKey, type Labels } from '../model/labels.js';
-import { parseExposition } from '../scrape/parser.js';
+import { parseExposition } from '../textparse/parser.js';
 
 export interface TextfileResult {
   samples: { labels: Labels; value: number }[];

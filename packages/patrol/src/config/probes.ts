@@ -5,16 +5,8 @@
 
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { ConditionSyntaxError, parseCondition, placeholderOf, type Condition, type Placeholder } from '../probe/conditions.js';
+import { ConditionSyntaxError, parseCondition, placeholderOf, type Condition, type Placeholder } from '../model/conditions.js';
 import { byteSize, duration, labelSet, secret, text, tlsConfig } from './fields.js';
-
-/** Which placeholders each probe type can observe. */
-export const PLACEHOLDERS_BY_TYPE: Record<'http' | 'tcp' | 'dns' | 'tls', ReadonlySet<Placeholder>> = {
-  http: new Set(['STATUS', 'RESPONSE_TIME', 'BODY', 'JSON', 'HEADER', 'CERTIFICATE_EXPIRATION', 'BODY_SIZE', 'REDIRECTS']),
-  tcp: new Set(['CONNECTED', 'RESPONSE_TIME', 'BODY', 'CERTIFICATE_EXPIRATION']),
-  dns: new Set(['RESPONSE_TIME', 'DNS_RCODE', 'ANSWER', 'ANSWER_COUNT']),
-  tls: new Set(['CONNECTED', 'RESPONSE_TIME', 'CERTIFICATE_EXPIRATION']),
-};
 
 const conditionList = z.array(z.string()).transform((list, ctx): Condition[] => {
   const out: Condition[] = [];
@@ -95,24 +87,66 @@ const tlsProbe = z.strictObject({
   tls_config: tlsConfig.optional(),
 });
 
-const TYPES = ['http', 'tcp', 'dns', 'tls'];
+/**
+ * The probe types, in one table: each type's schema, the placeholders its conditions can use and
+ * how its target is checked. Adding a type is one entry here plus its ProbeType in
+ * probe/registry.ts (which is keyed by these names, so the compiler asks for it).
+ */
+const PROBE_KINDS = {
+  http: {
+    schema: httpProbe,
+    placeholders: new Set<Placeholder>(['STATUS', 'RESPONSE_TIME', 'BODY', 'JSON', 'HEADER', 'CERTIFICATE_EXPIRATION', 'BODY_SIZE', 'REDIRECTS']),
+    checkTarget: (target: string): string | null => {
+      let u: URL;
+      try {
+        u = new URL(target);
+      } catch {
+        return `${JSON.stringify(target)} is not a URL (expected e.g. "https://example.com/health")`;
+      }
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') return `${JSON.stringify(target)}: scheme must be http or https`;
+      return null;
+    },
+  },
+  tcp: {
+    schema: tcpProbe,
+    placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME', 'BODY', 'CERTIFICATE_EXPIRATION']),
+    checkTarget: hostPortTarget,
+  },
+  dns: {
+    schema: dnsProbe,
+    placeholders: new Set<Placeholder>(['RESPONSE_TIME', 'DNS_RCODE', 'ANSWER', 'ANSWER_COUNT']),
+    checkTarget: (target: string): string | null =>
+      /^[A-Za-z0-9_.-]+\.?$/.test(target) && !target.includes('..') ? null : `${JSON.stringify(target)} is not a domain name`,
+  },
+  tls: {
+    schema: tlsProbe,
+    placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME', 'CERTIFICATE_EXPIRATION']),
+    checkTarget: hostPortTarget,
+  },
+} as const;
+
+function hostPortTarget(target: string): string | null {
+  return splitHostPort(target) ? null : `${JSON.stringify(target)} is not host:port (expected e.g. "db.internal:5432")`;
+}
+
+const TYPES = Object.keys(PROBE_KINDS);
 
 export const probeConfig = z
-  .discriminatedUnion('type', [httpProbe, tcpProbe, dnsProbe, tlsProbe], {
+  .discriminatedUnion('type', [PROBE_KINDS.http.schema, PROBE_KINDS.tcp.schema, PROBE_KINDS.dns.schema, PROBE_KINDS.tls.schema], {
     error: (iss) => {
       const v = (iss.input as { type?: unknown } | undefined)?.type;
       return v === undefined ? `missing probe type (one of ${TYPES.join(', ')})` : `${JSON.stringify(v)} is not a probe type (one of ${TYPES.join(', ')})`;
     },
   })
   .superRefine((p, ctx) => {
-    const allowed = PLACEHOLDERS_BY_TYPE[p.type];
+    const allowed = PROBE_KINDS[p.type].placeholders;
     p.conditions.forEach((c, i) => {
       const ph = placeholderOf(c);
       if (!allowed.has(ph)) {
         ctx.addIssue({ code: 'custom', message: `condition ${JSON.stringify(c.text)}: ${ph === 'JSON' ? 'a JSON path' : `[${ph}]`} is not available for ${p.type} probes`, path: ['conditions', i] });
       }
     });
-    const targetError = checkTarget(p.type, p.target);
+    const targetError = PROBE_KINDS[p.type].checkTarget(p.target);
     if (targetError) ctx.addIssue({ code: 'custom', message: targetError, path: ['target'] });
     if (p.type === 'tcp' && p.expect !== undefined) {
       try {
@@ -145,28 +179,6 @@ export function splitHostPort(s: string, defaultPort?: number): { host: string; 
   const port = m[2] === undefined ? defaultPort : Number(m[2]);
   if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) return null;
   return { host: m[1], port };
-}
-
-function checkTarget(type: string, target: string): string | null {
-  switch (type) {
-    case 'http': {
-      let u: URL;
-      try {
-        u = new URL(target);
-      } catch {
-        return `${JSON.stringify(target)} is not a URL (expected e.g. "https://example.com/health")`;
-      }
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') return `${JSON.stringify(target)}: scheme must be http or https`;
-      return null;
-    }
-    case 'tcp':
-    case 'tls':
-      return splitHostPort(target) ? null : `${JSON.stringify(target)} is not host:port (expected e.g. "db.internal:5432")`;
-    case 'dns':
-      return /^[A-Za-z0-9_.-]+\.?$/.test(target) && !target.includes('..') ? null : `${JSON.stringify(target)} is not a domain name`;
-    default:
-      return null;
-  }
 }
 
 export const probesSection = z.array(probeConfig).superRefine((list, ctx) => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -11,14 +10,15 @@ import type { Config } from '../config/schema.js';
 import { labelsToRecord, metricName } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
-import { parseExposition } from '../scrape/parser.js';
+import { parseExposition } from '../textparse/parser.js';
 import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { HostCollector } from './collector.js';
 import { MOUNT_POINTS_EXCLUDE, parseDiskstats, parseMeminfo, parseMounts, parseNetDev, parseStat, type HostSample } from './procfs.js';
 import { freePort } from '../testing/net.js';
+import { binaryPath, needBinary } from '../testing/shared.js';
 
-const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
+const NODE_EXPORTER = binaryPath('prometheus-node-exporter');
 
 function config(text: string): Config {
   const r = parseConfig(text, 'test.yml');
@@ -166,7 +166,7 @@ describe('HostCollector', () => {
   });
 });
 
-describe('HostCollector side by side with node_exporter', { skip: existsSync(NODE_EXPORTER) ? false : `${NODE_EXPORTER} is not installed` }, () => {
+describe('HostCollector side by side with node_exporter', { skip: needBinary('prometheus-node-exporter') }, () => {
   let proc: ChildProcess | null = null;
   let body = '';
 

@@ -12,7 +12,7 @@ import type { Component, Runtime } from '../component.js';
 import { resolveInterval, type HostConfig } from '../config/collectors.js';
 import type { Config } from '../config/schema.js';
 import { labelsFromRecord, type Labels } from '../model/labels.js';
-import { SeriesSink, withTargetLabels, type CollectedSample, type WriteOutcome } from '../collect/sink.js';
+import { SeriesSink, withTargetLabels, type CollectedSample, type WriteOutcome } from '../storage/sink.js';
 import type { Storage } from '../storage/interface.js';
 import { filesystemSamples, parseDiskstats, parseFileNr, parseLoadavg, parseMeminfo, parseMounts, parseNetDev, parseStat, type FsStats, type HostSample, type Mount } from './procfs.js';
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ProbeConfig } from '../config/probes.js';
-import { evaluateAll, parseCondition } from './conditions.js';
+import { evaluateAll, parseCondition } from '../model/conditions.js';
 import { runProbe, type CompiledProbe } from './run.js';
 import { closedPort, startTcp, type Running } from './testdata/servers.js';
 import { probesFromYaml, runOne } from './testdata/helpers.js';

@@ -5,7 +5,7 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { splitHostPort, type DnsProbeConfig } from '../config/probes.js';
-import type { Observation } from './conditions.js';
+import type { Observation } from '../model/conditions.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 /** c-ares error codes → DNS response codes (or null when no response came back). */

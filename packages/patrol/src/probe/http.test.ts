@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { makeCerts, startHttp, startHttps, closedPort, type CertSet } from './testdata/servers.js';
+import { needBinary } from '../testing/shared.js';
 import { runOne, sample } from './testdata/helpers.js';
 
 describe('http probe against a real server', () => {
@@ -268,7 +269,7 @@ describe('http probe against a real server', () => {
   });
 });
 
-describe('https probe', () => {
+describe('https probe', { skip: needBinary('openssl') }, () => {
   let certs: CertSet;
   const servers: Awaited<ReturnType<typeof startHttps>>[] = [];
   const handler = (_req: unknown, res: import('node:http').ServerResponse) => {

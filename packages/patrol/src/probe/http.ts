@@ -7,7 +7,7 @@ import net, { isIP } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { HttpProbeConfig } from '../config/probes.js';
-import { needsBody, showBytes, type Condition, type Observation } from './conditions.js';
+import { needsBody, showBytes, type Condition, type Observation } from '../model/conditions.js';
 import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
 import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions, type Resolved } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';

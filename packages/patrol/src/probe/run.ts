@@ -3,7 +3,7 @@
 // failure naming the phase it was in, whatever the target keeps doing.
 
 import type { ProbeConfig } from '../config/probes.js';
-import { evaluateAll, parseCondition, showMs, type Condition } from './conditions.js';
+import { evaluateAll, parseCondition, showMs, type Condition } from '../model/conditions.js';
 import { probeTypeOf } from './registry.js';
 import { Abort, type PreparedProbe, type ProbeSample, type RunContext, type RunOutcome } from './types.js';
 

@@ -4,7 +4,7 @@
 import net from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { splitHostPort, type TcpProbeConfig } from '../config/probes.js';
-import { needsBody, type Condition, type Observation } from './conditions.js';
+import { needsBody, type Condition, type Observation } from '../model/conditions.js';
 import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { closedPort, makeCerts, startTcp, type CertSet, type Running } from './testdata/servers.js';
+import { needBinary } from '../testing/shared.js';
 import { runOne, sample } from './testdata/helpers.js';
 import { startTestDns } from '../testing/dns.js';
 
@@ -67,7 +68,7 @@ describe('tcp probe', () => {
   });
 });
 
-describe('tls and tcp+tls probes', () => {
+describe('tls and tcp+tls probes', { skip: needBinary('openssl') }, () => {
   let certs: CertSet;
   const servers: tls.Server[] = [];
   before(() => {

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { splitHostPort, type TlsProbeConfig } from '../config/probes.js';
-import type { Condition, Observation } from './conditions.js';
+import type { Condition, Observation } from '../model/conditions.js';
 import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 

@@ -3,7 +3,7 @@
 // it many times. A run reports what it observed and, when the transport failed, why; it never
 // throws for an expected failure (refused, timeout, bad certificate...).
 
-import type { Condition, Observation } from './conditions.js';
+import type { Condition, Observation } from '../model/conditions.js';
 import type { ProbeConfig } from '../config/probes.js';
 
 /** One gauge written with the run's results. `phase` adds a label (probe_http_duration_seconds). */

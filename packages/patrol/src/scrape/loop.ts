@@ -15,7 +15,7 @@ import { STALE_NAN } from '../model/value.js';
 import type { Appender, SeriesRef, Storage } from '../storage/interface.js';
 import { StorageError } from '../storage/interface.js';
 import { ScrapeError, type ScrapeClient } from './client.js';
-import { formatFromContentType, parseSeries, scanExposition, SeriesPositions, textOf, ParseError, type ExpositionFormat, type MetricMeta } from './parser.js';
+import { formatFromContentType, parseSeries, scanExposition, SeriesPositions, textOf, ParseError, type ExpositionFormat, type MetricMeta } from '../textparse/parser.js';
 import { relabel, type CompiledRelabel } from './relabel.js';
 import type { Target } from './target.js';
 

@@ -13,7 +13,8 @@ import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { ScrapeManager } from './manager.js';
-import { parseExposition } from './parser.js';
+import { parseExposition } from '../textparse/parser.js';
+import { needBinary } from '../testing/shared.js';
 import { binaryMissing, config, freePort, read, NODE_EXPORTER_BIN, PROMETHEUS_BIN, serve, startPrometheus, waitFor, type TestServer } from './testutil.js';
 
 const log = pino({ level: 'silent' });
@@ -125,7 +126,7 @@ ${extra}`;
     await m.stop();
   });
 
-  it('scrapes over TLS with ca_file and server_name', async () => {
+  it('scrapes over TLS with ca_file and server_name', { skip: needBinary('openssl') }, async () => {
     const tlsDir = mkdtempSync(join(tmpdir(), 'patrol-tls-'));
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(tlsDir, 'key.pem'), '-out', join(tlsDir, 'cert.pem'), '-days', '1', '-subj', '/CN=exporter.test', '-addext', 'subjectAltName=DNS:exporter.test'], { stdio: 'ignore' });
     const { readFileSync } = await import('node:fs');

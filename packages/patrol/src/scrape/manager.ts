@@ -17,7 +17,7 @@ import { DnsDiscovery } from './discovery_dns.js';
 import { HttpDiscovery } from './discovery_http.js';
 import { connectOptions } from './httpclient.js';
 import { ScrapeLoop, type LoopOptions } from './loop.js';
-import type { MetricMeta } from './parser.js';
+import type { MetricMeta } from '../textparse/parser.js';
 import { compileRelabel, type CompiledRelabel } from './relabel.js';
 import { populateLabels, Target } from './target.js';
 

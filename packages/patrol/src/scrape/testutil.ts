@@ -1,11 +1,12 @@
 // Helpers for the scrape tests: local HTTP servers and Debian's Prometheus side by side.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { binaryPath, needBinary } from '../testing/shared.js';
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { labelsToRecord } from '../model/labels.js';
@@ -13,11 +14,12 @@ import { Matcher } from '../model/matchers.js';
 import { collectSeries, loadSamples } from '../storage/interface.js';
 import type { MemoryStorage } from '../storage/memory.js';
 
-export const PROMETHEUS_BIN = '/usr/bin/prometheus';
-export const NODE_EXPORTER_BIN = '/usr/bin/prometheus-node-exporter';
+export const PROMETHEUS_BIN = binaryPath('prometheus');
+export const NODE_EXPORTER_BIN = binaryPath('prometheus-node-exporter');
 
+/** A skip reason when the program is missing (a failure under CI=true); see testing/shared.ts. */
 export function binaryMissing(bin: string): string | false {
-  return existsSync(bin) ? false : `${bin} is not installed`;
+  return needBinary(basename(bin));
 }
 
 export interface TestServer {

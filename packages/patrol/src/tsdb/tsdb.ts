@@ -1154,6 +1154,17 @@ export class TSDB implements Storage {
     };
   }
 
+  /**
+   * Read-only view of the index (for /api/v1/status/tsdb): calls `each` for every label pair with
+   * its number of live series; returns the series count and their time range.
+   */
+  indexStats(each: (name: string, value: string, series: number) => void): { series: number; minTime: number; maxTime: number } {
+    for (const [name, byValue] of this.postings) for (const [value, e] of byValue) each(name, value, e.refs.length);
+    let minTime = Infinity;
+    for (let r = 0; r < this.cap; r++) if (this.flags[r] & F_ALIVE && this.minT[r] < minTime) minTime = this.minT[r];
+    return { series: this.numSeries, minTime, maxTime: this.maxT };
+  }
+
   /** Tests only: releases the files without persisting anything, as a kill -9 would. */
   abandon(): void {
     if (this.timer) clearInterval(this.timer);

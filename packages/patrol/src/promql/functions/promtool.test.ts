@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,8 +13,9 @@ import { parseSequence } from '../testscript/series.js';
 import { almostEqual } from './almost.js';
 import type { FnContext } from './index.js';
 import { RANGE_KERNELS, bucketQuantile } from './index.js';
+import { binaryPath, needBinary } from '../../testing/shared.js';
 
-const PROMTOOL = '/usr/bin/promtool';
+const PROMTOOL = binaryPath('promtool');
 const STEP = 60_000;
 
 const SERIES: Record<string, string> = {
@@ -127,7 +128,7 @@ function goDuration(ms: number): string {
   return m > 0 ? `${m}m${rest}s` : `${rest}s`;
 }
 
-test('kernels match promtool on the same series', { skip: existsSync(PROMTOOL) ? false : `${PROMTOOL} is not installed` }, async () => {
+test('kernels match promtool on the same series', { skip: needBinary('promtool') }, async () => {
   const cases = buildCases();
   const dir = mkdtempSync(join(tmpdir(), 'patrol-promtool-'));
   try {

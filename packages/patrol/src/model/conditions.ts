@@ -149,7 +149,14 @@ export function parseCondition(text: string): Condition {
     case 'RESPONSE_TIME':
     case 'CERTIFICATE_EXPIRATION': {
       const v = unquote(rhsText, fail);
-      const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * (kind === 'CERTIFICATE_EXPIRATION' ? 86_400_000 : 1) : parseDuration(v);
+      if (/^\d+(\.\d+)?$/.test(v)) {
+        // A bare number is ambiguous (milliseconds? seconds like Prometheus? days?): a unit is
+        // required, and the message suggests the reading a Prometheus user most likely meant.
+        const n = Number(v);
+        const suggestion = kind === 'CERTIFICATE_EXPIRATION' ? `${v}d` : formatDuration(Math.round(n * 1000));
+        fail(`${JSON.stringify(v)} has no unit: write a duration such as ${JSON.stringify(suggestion)}${kind === 'RESPONSE_TIME' ? ` (for ${v} seconds)` : ` (for ${v} days)`}`);
+      }
+      const ms = parseDuration(v);
       if (ms === null) fail(`${JSON.stringify(v)} is not a duration (expected e.g. "500ms", "2s", "14d")`);
       return { ...base, value: ms };
     }

@@ -5,7 +5,7 @@
 
 import { labelsKey, type Label, type Labels } from '../model/labels.js';
 import { STALE_NAN } from '../model/value.js';
-import { StorageError, type SeriesRef, type Storage } from '../storage/interface.js';
+import { StorageError, type SeriesRef, type Storage } from './interface.js';
 
 export interface CollectedSample {
   labels: Labels;

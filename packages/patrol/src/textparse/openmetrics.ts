@@ -5,8 +5,7 @@
 
 import type { Labels } from '../model/labels.js';
 import { METRIC_NAME } from '../model/labels.js';
-import type { MetricMeta, MetricType } from './parser.js';
-import { ParseError, parseNumber } from './parser.js';
+import { ParseError, parseNumber, type MetricMeta, type MetricType } from './common.js';
 
 const OM_TYPES: readonly MetricType[] = ['counter', 'gauge', 'histogram', 'gaugehistogram', 'stateset', 'info', 'summary', 'unknown'];
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;

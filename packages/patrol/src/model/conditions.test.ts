@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluateAll, parseCondition, type Observation } from './conditions.js';
-import { probeErrors, probesFromYaml } from './testdata/helpers.js';
+import { probeErrors, probesFromYaml } from '../probe/testdata/helpers.js';
 
 const obs = (o: Partial<Observation>): Observation => ({ durationMs: 10, now: Date.now(), ...o });
 
@@ -23,7 +23,6 @@ describe('condition syntax', () => {
       '[BODY].version !exists',
       '[HEADER:Content-Type] =~ json',
       '[CERTIFICATE_EXPIRATION] > 14d',
-      '[CERTIFICATE_EXPIRATION] > 30',
       '[BODY_SIZE] <= 1MB',
       '[REDIRECTS] <= 2',
       '[CONNECTED] == true',
@@ -34,7 +33,8 @@ describe('condition syntax', () => {
       '[ANSWER_COUNT] > 0',
     ];
     for (const c of ok) assert.doesNotThrow(() => parseCondition(c), c);
-    assert.equal(parseCondition('[CERTIFICATE_EXPIRATION] > 30').value, 30 * 86_400_000);
+    assert.equal(parseCondition('[CERTIFICATE_EXPIRATION] > 30d').value, 30 * 86_400_000);
+    assert.equal(parseCondition('[RESPONSE_TIME] < 1s500ms').value, 1500);
     assert.deepEqual((parseCondition('$.data.items[0].id > 10').operand as { path: unknown }).path, ['data', 'items', 0, 'id']);
   });
 
@@ -45,6 +45,10 @@ describe('condition syntax', () => {
     ['[STATUS] == 2yy', /"2yy" is not a status code or class/],
     ['[STATUS] == 999', /"999" is not a status code/],
     ['[RESPONSE_TIME] < fast', /"fast" is not a duration/],
+    // A bare number needs a unit; the suggestion reads it as Prometheus would (seconds).
+    ['[RESPONSE_TIME] > 0.5', /"0\.5" has no unit: write a duration such as "500ms" \(for 0\.5 seconds\)/],
+    ['[RESPONSE_TIME] < 1.25', /"1.25" has no unit: write a duration such as "1s250ms"/],
+    ['[CERTIFICATE_EXPIRATION] > 30', /"30" has no unit: write a duration such as "30d" \(for 30 days\)/],
     ['[BODY] =~ "(unclosed"', /invalid regular expression "\(unclosed"/],
     ['[NOPE] == 1', /unknown placeholder \[NOPE\]/],
     ['[BODY] > 3', /operator > cannot be used with \[BODY\]/],

@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { HostCollector } from '../host/collector.js';
-import type { CollectorsManager } from './manager.js';
+import type { CollectorsManager } from '../collect/manager.js';
 
 export interface CollectorSources {
   host: HostCollector | null;

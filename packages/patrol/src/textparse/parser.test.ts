@@ -3,11 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { formatLabels, labelsKey, labelsToRecord } from '../model/labels.js';
 import { decodeBody, parseExposition, ParseError, parseNumber, scanExposition, SeriesPositions, textOf, type ExpositionFormat } from './parser.js';
-import { binaryMissing, PROMETHEUS_BIN, serve, startPrometheus, waitFor, type PrometheusProcess, type TestServer } from './testutil.js';
+import { conformancePath, fixturesPath, needSuite } from '../testing/shared.js';
+import { binaryMissing, PROMETHEUS_BIN, serve, startPrometheus, waitFor, type PrometheusProcess, type TestServer } from '../scrape/testutil.js';
 
 const OM = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
-const CONFORMANCE = '/work/shared/conformance/openmetrics';
-const FIXTURES = '/work/shared/fixtures/exposition';
+const CONFORMANCE = conformancePath('openmetrics');
+const FIXTURES = fixturesPath('exposition');
 
 describe('text format 0.0.4', () => {
   it('parses samples, labels, escapes, timestamps and metadata', () => {
@@ -146,8 +147,8 @@ describe('recognising the previous body\'s series', () => {
   });
 });
 
-describe('OpenMetrics conformance suite', () => {
-  const cases = readdirSync(CONFORMANCE).filter((c) => c !== 'LICENSE');
+describe('OpenMetrics conformance suite', { skip: needSuite('OpenMetrics conformance suite', CONFORMANCE) }, () => {
+  const cases = needSuite('OpenMetrics conformance suite', CONFORMANCE) ? [] : readdirSync(CONFORMANCE).filter((c) => c !== 'LICENSE');
   it(`runs all ${cases.length} cases: every good case parses, at least 95% of bad ones are rejected`, () => {
     const goodFailed: string[] = [];
     const badAccepted: string[] = [];
@@ -183,8 +184,8 @@ describe('OpenMetrics conformance suite', () => {
   });
 });
 
-describe('real exporters parse to the samples Prometheus stores', { skip: binaryMissing(PROMETHEUS_BIN) }, () => {
-  const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.txt'));
+describe('real exporters parse to the samples Prometheus stores', { skip: binaryMissing(PROMETHEUS_BIN) || needSuite('exposition fixtures', FIXTURES) }, () => {
+  const fixtures = needSuite('exposition fixtures', FIXTURES) ? [] : readdirSync(FIXTURES).filter((f) => f.endsWith('.txt'));
   let server: TestServer;
   let prom: PrometheusProcess;
 

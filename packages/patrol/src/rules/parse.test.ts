@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseRuleFile } from './parse.js';
+
+const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('rule file parsing', () => {
+  it('reads recording and alerting rules with their fields', () => {
+    const r = parseRuleFile(
+      [
+        'groups:',
+        '  - name: g',
+        '    interval: 30s',
+        '    rules:',
+        '      - record: job:up:sum',
+        '        expr: sum by (job) (up)',
+        '        labels: {team: a}',
+        '      - alert: Down',
+        '        expr: up == 0',
+        '        for: 5m',
+        '        keep_firing_for: 1m',
+        '        annotations: {summary: "{{ $labels.instance }} down"}',
+      ].join('\n'),
+      'r.yml',
+    );
+    assert.deepEqual(r.errors, []);
+    assert.equal(r.groups.length, 1);
+    const g = r.groups[0];
+    assert.deepEqual([g.name, g.interval, g.rules.length], ['g', 30_000, 2]);
+    assert.deepEqual([g.rules[0].record, g.rules[0].labels, g.rules[0].line], ['job:up:sum', { team: 'a' }, 5]);
+    assert.deepEqual([g.rules[1].alert, g.rules[1].for, g.rules[1].keepFiringFor, g.rules[1].annotations.summary], ['Down', 300_000, 60_000, '{{ $labels.instance }} down']);
+  });
+
+  it('reports a bad expression at its file, line and column', () => {
+    const text = 'groups:\n  - name: g\n    rules:\n      - record: a\n        expr: "sum(("\n';
+    const r = parseRuleFile(text, 'r.yml');
+    assert.equal(r.errors.length, 1);
+    const e = r.errors[0];
+    assert.equal(e.line, 5);
+    assert.ok(e.column >= 15, `column ${e.column}`);
+    assert.match(e.toString(), /^r\.yml:5:\d+: could not parse expression: /);
+  });
+
+  it('places errors inside block expressions on their own line', () => {
+    const text = 'groups:\n  - name: g\n    rules:\n      - record: a\n        expr: |\n          sum(up)\n          + rate(x[5m]))\n';
+    const [e] = parseRuleFile(text, 'r.yml').errors;
+    assert.equal(e.line, 7, e.toString());
+  });
+
+  it('rejects unknown keys, duplicate groups, mixed and incomplete rules', () => {
+    const text = [
+      'groups:',
+      '  - name: g',
+      '    rulez: []',
+      '  - name: g',
+      '    rules:',
+      '      - record: a',
+      '        alert: b',
+      '        expr: up',
+      '      - expr: up',
+      '      - record: c',
+      '        expr: up',
+      '        for: 1m',
+      '        annotations: {a: b}',
+      '      - alert: d',
+      '        expr: up',
+      '        for: often',
+      '        severity: page',
+      '      - alert: e',
+    ].join('\n');
+    const msgs = parseRuleFile(text, 'r.yml').errors.map(String);
+    const expect = [
+      /^r\.yml:3:5: field rulez not found in type rulefmt\.RuleGroup$/,
+      /^r\.yml:4:\d+: groupname: "g" is repeated in the same file$/,
+      /^r\.yml:6:\d+: only one of 'record' and 'alert' must be set$/,
+      /^r\.yml:9:\d+: one of 'record' or 'alert' must be set$/,
+      /^r\.yml:12:\d+: invalid field 'for' in recording rule$/,
+      /^r\.yml:13:\d+: invalid field 'annotations' in recording rule$/,
+      /^r\.yml:16:\d+: for: not a valid duration string: "often"$/,
+      /^r\.yml:17:\d+: field severity not found in type rulefmt\.Rule$/,
+      /^r\.yml:18:\d+: field 'expr' must be set in rule$/,
+    ];
+    for (const re of expect) assert.ok(msgs.some((m) => re.test(m)), `no error like ${re} in:\n${msgs.join('\n')}`);
+  });
+
+  it('takes an empty file and reports YAML errors with positions', () => {
+    assert.deepEqual(parseRuleFile('', 'r.yml'), { groups: [], errors: [] });
+    const [e] = parseRuleFile('groups:\n  - name: [\n', 'r.yml').errors;
+    assert.match(e.toString(), /^r\.yml:\d+:\d+: /);
+  });
+});
+
+describe('patrol check config with rule files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'patrol-rules-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('passes good rule files and counts them', async () => {
+    writeFileSync(join(dir, 'good.rules.yml'), 'groups:\n  - name: g\n    rules:\n      - record: a\n        expr: sum(up)\n');
+    writeFileSync(join(dir, 'ok.yml'), 'rule_files: ["*.rules.yml"]\n');
+    const r = await runCli(['check', 'config', join(dir, 'ok.yml')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /rule files: 1 \(1 groups, 1 rules\)/);
+  });
+
+  it('fails with file:line for a bad expression', async () => {
+    writeFileSync(join(dir, 'bad.yml'), 'groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: "sum(("\n');
+    writeFileSync(join(dir, 'expr.yml'), 'rule_files: [bad.yml]\n');
+    const r = await runCli(['check', 'config', join(dir, 'expr.yml')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`${join(dir, 'bad.yml').replace(/[.]/g, '\\.')}:5:\\d+: could not parse expression`));
+  });
+
+  it('fails with file:line for a malformed glob', async () => {
+    writeFileSync(join(dir, 'glob.yml'), 'global: {}\nrule_files:\n  - ok.rules.yml\n  - "[unclosed"\n');
+    const r = await runCli(['check', 'config', join(dir, 'glob.yml')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /glob\.yml:4:5: rule_files: "\[unclosed" is not a valid file name pattern/);
+  });
+});
