@@ -58,7 +58,7 @@ describe('bad configuration files name file, line, column and key', () => {
     ['root route without receiver', 'alerting:\n  route:\n    group_by: [alertname]\n  receivers: [{name: x}]\n', /alerting\.route: root route must specify a default receiver/],
     ['bad relabel action', 'scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: rename\n', /^patrol\.yml:4:17: scrape_configs\[0\]\.relabel_configs\[0\]\.action: "rename" is not one of/],
     ['bad regex in relabel', 'scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - regex: "(unclosed"\n        action: keep\n        source_labels: [x]\n', /relabel_configs\[0\]\.regex: invalid regular expression "\(unclosed"/],
-    ['missing required key', 'scrape_configs:\n  - scrape_interval: 5s\n', /^patrol\.yml:2:5: scrape_configs\[0\]\.job_name: missing required key/],
+    ['missing required key', 'scrape_configs:\n  - scrape_interval: 5s\n', /^patrol\.yml:2:5: scrape_configs\[0\]\.job_name: missing required key `job_name`$/],
     ['timeout above interval', 'scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n', /scrape_configs\[0\]\.scrape_timeout: scrape_timeout is greater than scrape_interval/],
     ['bad label name', 'global:\n  external_labels:\n    "bad-name": x\n', /^patrol\.yml:3:5: global\.external_labels\.bad-name: invalid key: "bad-name" is not a valid label name/],
     ['YAML syntax error', 'global:\n  scrape_interval: [15s\n', /^patrol\.yml:\d+:\d+: /],
@@ -66,6 +66,7 @@ describe('bad configuration files name file, line, column and key', () => {
     ['undefined time interval', 'alerting:\n  route:\n    receiver: r\n    mute_time_intervals: [weekend]\n  receivers: [{name: r}]\n', /alerting\.route\.mute_time_intervals\[0\]: undefined time interval "weekend"/],
     ['duplicate probe names', 'probes:\n  - {name: a, type: http, target: "http://x"}\n  - {name: a, type: tcp, target: "x:1"}\n', /^patrol\.yml:3:12: probes\[1\]\.name: probe name "a" is used twice/],
     ['missing env var in a secret', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      webhook_configs: [{url: "${PATROL_TEST_UNSET_VAR}"}]\n', /webhook_configs\[0\]\.url: environment variable \$\{PATROL_TEST_UNSET_VAR\} is not set/],
+    ['missing secret key says which key', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      dingtalk_configs: [{}]\n', /alerting\.receivers\[0\]\.dingtalk_configs\[0\]\.url: missing required key `url`$/],
     ['top level is a list', '- a\n- b\n', /^patrol\.yml:1:1: the configuration must be a mapping/],
   ];
   for (const [name, text, want] of cases) {

@@ -196,8 +196,13 @@ function issueToErrors(iss: z.core.$ZodIssue, doc: Document, lc: LineCounter, fi
   }
   const value = valueAt(raw, path);
   let message = iss.message;
-  if (iss.code === 'invalid_type') {
-    message = value === undefined ? `missing required key (expected ${iss.expected})` : `expected ${iss.expected}, got ${describe(value)}`;
+  const key = path[path.length - 1];
+  const missing = value === undefined && typeof key === 'string' && (iss.code === 'invalid_type' || (iss.code === 'custom' && / got undefined$/.test(iss.message)));
+  if (missing) {
+    // Name the key the user has to add, not the type of a value that is not there.
+    message = `missing required key \`${key}\``;
+  } else if (iss.code === 'invalid_type') {
+    message = `expected ${iss.expected}, got ${describe(value)}`;
   } else if (iss.code === 'invalid_value') {
     message = `${describe(value)} is not one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}`;
   } else if (iss.code === 'too_small' && typeof value === 'string') {
