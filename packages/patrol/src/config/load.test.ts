@@ -156,3 +156,20 @@ describe('secrets', () => {
     assert.ok(json.includes('<secret>'));
   });
 });
+
+describe('a pasted standalone file', () => {
+  it('alertmanager.yml gets one hint to nest it under alerting:, not an unknown key per section', () => {
+    const am = 'global:\n  resolve_timeout: 5m\nroute:\n  receiver: ops\n  group_by: [alertname]\nreceivers:\n  - name: ops\n    webhook_configs: [{url: "https://hook.example/x"}]\ninhibit_rules: []\n';
+    const errors = errorsOf(am);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0], /^patrol\.yml:1:1: this looks like an alertmanager\.yml \(top-level route, receivers, inhibit_rules\): nest it under `alerting:` in patrol\.yml/);
+    // Nested as the hint says, the same text is a valid patrol.yml.
+    const nested = 'alerting:\n' + am.replace(/^global:\n {2}resolve_timeout: 5m\n/, '').replace(/^/gm, '  ');
+    assert.ok(parseConfig(nested, 'patrol.yml').ok);
+  });
+
+  it('a prometheus.yml is accepted as it is', () => {
+    const r = parseConfig('global:\n  scrape_interval: 15s\nrule_files: []\nscrape_configs:\n  - job_name: node\n    static_configs: [{targets: ["localhost:9100"]}]\n', 'prometheus.yml');
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  });
+});
