@@ -15,6 +15,8 @@ import { registerProbeAPI } from './api/probes.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
+import { compileAnchoredRegex } from './model/matchers.js';
+import { edgeHook, type EdgeSettings } from './web/security.js';
 import { registerCollectorsApi } from './api/collectors.js';
 import { formatStorageRetention } from './api/tsdbstatus.js';
 import { formatDuration } from './config/duration.js';
@@ -99,7 +101,20 @@ export class Patrol {
       registers: [this.registry],
     });
     this.app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true });
+    // Authentication, CORS and the cross-site write guard, for every route, from the running config.
+    this.app.addHook('onRequest', edgeHook(() => this.edgeSettings(), this.log.child({ component: 'web' })));
     this.routes();
+  }
+
+  private edgeCache: { server: Config['server'] | null; settings: EdgeSettings } = { server: null, settings: {} };
+
+  private edgeSettings(): EdgeSettings {
+    const server = this.config?.server ?? null;
+    if (server !== this.edgeCache.server) {
+      const cors = server?.cors_origin;
+      this.edgeCache = { server, settings: { basicAuthUsers: server?.basic_auth_users, corsOrigin: cors === undefined ? undefined : compileAnchoredRegex(cors) } };
+    }
+    return this.edgeCache.settings;
   }
 
   get listen(): string {
@@ -205,6 +220,8 @@ export class Patrol {
       queryable: rt.storage,
       engine,
       lookbackDelta: this.opts.lookbackDelta,
+      // CORS is answered for every read endpoint by the edge hook (server.cors_origin).
+      corsOrigin: false,
       parse: (q) => exprToJSON(parseExpr(q)),
       format: (q) => formatExpr(parseExpr(q)),
       metadata: () => scrape.metadata(),

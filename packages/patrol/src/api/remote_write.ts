@@ -394,8 +394,9 @@ export function registerRemoteWrite(app: FastifyInstance, storage: Storage | (()
     if (proto !== undefined && proto !== 'prometheus.WriteRequest') {
       return answer(reply, 415, `unsupported remote write protobuf message ${proto}: Patrol accepts remote write 1.0 (prometheus.WriteRequest)`);
     }
-    const enc = String(req.headers['content-encoding'] ?? 'snappy').toLowerCase();
-    if (enc !== 'snappy') return answer(reply, 415, `unsupported Content-Encoding ${JSON.stringify(enc)}: remote write bodies are snappy block-compressed`);
+    const enc = req.headers['content-encoding'];
+    if (enc === undefined) return answer(reply, 415, 'missing Content-Encoding: remote write bodies are snappy block-compressed (Content-Encoding: snappy)');
+    if (String(enc).toLowerCase() !== 'snappy') return answer(reply, 415, `unsupported Content-Encoding ${JSON.stringify(String(enc).slice(0, 100))}: remote write bodies are snappy block-compressed`);
     if (!Buffer.isBuffer(req.body)) return answer(reply, 400, 'empty or unreadable request body');
     let raw: Uint8Array;
     try {

@@ -1,7 +1,14 @@
 // Patrol's own sections: server, storage and query.
 
 import { z } from 'zod';
-import { byteSize, duration, secret, tlsConfig } from './fields.js';
+import { byteSize, duration, regex, secret, tlsConfig } from './fields.js';
+
+/** A bcrypt hash; never echoed in an error (it is a secret field). */
+const bcryptHash = secret.superRefine((s, ctx) => {
+  if (!/^\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}$/.test(s.reveal())) {
+    ctx.addIssue({ code: 'custom', message: 'is not a bcrypt hash (expected e.g. the output of htpasswd -nBC 10 USER, "$2y$10$...")' });
+  }
+});
 
 export const serverConfig = z.strictObject({
   /** host:port; the --listen flag overrides it. */
@@ -9,8 +16,13 @@ export const serverConfig = z.strictObject({
   /** The URL users reach Patrol at (links in notifications). */
   external_url: z.string().optional(),
   tls: tlsConfig.optional(),
-  /** Optional basic authentication for the API and dashboard; passwords may be bcrypt hashes later. */
-  basic_auth_users: z.record(z.string(), secret).optional(),
+  /**
+   * Basic authentication for every endpoint: user → bcrypt hash, as in Prometheus's web
+   * configuration file (`htpasswd -nBC 10 user` makes one).
+   */
+  basic_auth_users: z.record(z.string(), bcryptHash).optional(),
+  /** Origins (an anchored regex) allowed to read the API from a browser; unset: none. */
+  cors_origin: regex.optional(),
   /** The TSDB admin endpoints under /api/v1/admin (Prometheus's --web.enable-admin-api). */
   enable_admin_api: z.boolean().default(false),
 });
