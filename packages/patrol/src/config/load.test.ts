@@ -67,6 +67,9 @@ describe('bad configuration files name file, line, column and key', () => {
     ['duplicate probe names', 'probes:\n  - {name: a, type: http, target: "http://x"}\n  - {name: a, type: tcp, target: "x:1"}\n', /^patrol\.yml:3:12: probes\[1\]\.name: probe name "a" is used twice/],
     ['missing env var in a secret', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      webhook_configs: [{url: "${PATROL_TEST_UNSET_VAR}"}]\n', /webhook_configs\[0\]\.url: environment variable \$\{PATROL_TEST_UNSET_VAR\} is not set/],
     ['missing secret key says which key', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      dingtalk_configs: [{}]\n', /alerting\.receivers\[0\]\.dingtalk_configs\[0\]\.url: missing required key `url`$/],
+    ['unknown key close to a known one', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      dingtalk_configs: [{webhook_url: "https://oapi.dingtalk.com/robot/send"}]\n', /dingtalk_configs\[0\]\.webhook_url: unknown key "webhook_url" \(did you mean `url`\?\)/],
+    ['typo in a key', 'scrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n', /scrape_configs\[0\]\.scrape_intervall: unknown key "scrape_intervall" \(did you mean `scrape_interval`\?\)$/],
+    ['typo in a probe key', 'probes:\n  - {name: a, type: http, target: "http://x", methd: POST}\n', /probes\[0\]\.methd: unknown key "methd" \(did you mean `method`\?\)$/],
     ['top level is a list', '- a\n- b\n', /^patrol\.yml:1:1: the configuration must be a mapping/],
   ];
   for (const [name, text, want] of cases) {

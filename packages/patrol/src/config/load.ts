@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { BadPatternError, globSync } from './glob.js';
 import { resolveScrapeDefaults, scrapeConfig, scrapeConfigWithDir, UNSUPPORTED_SD, type ScrapeConfig } from './prometheus.js';
 import { configSchema, type Config } from './schema.js';
+import { suggestKey } from './suggest.js';
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -212,7 +213,8 @@ function issueToErrors(iss: z.core.$ZodIssue, doc: Document, lc: LineCounter, fi
     return iss.keys.map((k) => {
       const p = [...path, k];
       const { line, col } = at(p, true);
-      return new ConfigError(file, line, col, formatPath(p), `unknown key ${JSON.stringify(k)}`);
+      const hint = suggestKey(configSchema, path, k);
+      return new ConfigError(file, line, col, formatPath(p), `unknown key ${JSON.stringify(k)}${hint ? ` (did you mean \`${hint}\`?)` : ''}`);
     });
   }
   if (iss.code === 'invalid_key') {
