@@ -67,6 +67,9 @@ describe('bad configuration files name file, line, column and key', () => {
     ['duplicate probe names', 'probes:\n  - {name: a, type: http, target: "http://x"}\n  - {name: a, type: tcp, target: "x:1"}\n', /^patrol\.yml:3:12: probes\[1\]\.name: probe name "a" is used twice/],
     ['missing env var in a secret', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      webhook_configs: [{url: "${PATROL_TEST_UNSET_VAR}"}]\n', /webhook_configs\[0\]\.url: environment variable \$\{PATROL_TEST_UNSET_VAR\} is not set/],
     ['missing secret key says which key', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      dingtalk_configs: [{}]\n', /alerting\.receivers\[0\]\.dingtalk_configs\[0\]\.url: missing required key `url`$/],
+    ['unknown key close to a known one', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      dingtalk_configs: [{webhook_url: "https://oapi.dingtalk.com/robot/send"}]\n', /dingtalk_configs\[0\]\.webhook_url: unknown key "webhook_url" \(did you mean `url`\?\)/],
+    ['typo in a key', 'scrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n', /scrape_configs\[0\]\.scrape_intervall: unknown key "scrape_intervall" \(did you mean `scrape_interval`\?\)$/],
+    ['typo in a probe key', 'probes:\n  - {name: a, type: http, target: "http://x", methd: POST}\n', /probes\[0\]\.methd: unknown key "methd" \(did you mean `method`\?\)$/],
     ['top level is a list', '- a\n- b\n', /^patrol\.yml:1:1: the configuration must be a mapping/],
   ];
   for (const [name, text, want] of cases) {
@@ -154,5 +157,22 @@ describe('secrets', () => {
     const json = JSON.stringify(r.config);
     assert.ok(!json.includes('s3cr3t-scrape-password'));
     assert.ok(json.includes('<secret>'));
+  });
+});
+
+describe('a pasted standalone file', () => {
+  it('alertmanager.yml gets one hint to nest it under alerting:, not an unknown key per section', () => {
+    const am = 'global:\n  resolve_timeout: 5m\nroute:\n  receiver: ops\n  group_by: [alertname]\nreceivers:\n  - name: ops\n    webhook_configs: [{url: "https://hook.example/x"}]\ninhibit_rules: []\n';
+    const errors = errorsOf(am);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0], /^patrol\.yml:1:1: this looks like an alertmanager\.yml \(top-level route, receivers, inhibit_rules\): nest it under `alerting:` in patrol\.yml/);
+    // Nested as the hint says, the same text is a valid patrol.yml.
+    const nested = 'alerting:\n' + am.replace(/^global:\n {2}resolve_timeout: 5m\n/, '').replace(/^/gm, '  ');
+    assert.ok(parseConfig(nested, 'patrol.yml').ok);
+  });
+
+  it('a prometheus.yml is accepted as it is', () => {
+    const r = parseConfig('global:\n  scrape_interval: 15s\nrule_files: []\nscrape_configs:\n  - job_name: node\n    static_configs: [{targets: ["localhost:9100"]}]\n', 'prometheus.yml');
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
   });
 });

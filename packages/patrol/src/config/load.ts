@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { BadPatternError, globSync } from './glob.js';
 import { resolveScrapeDefaults, scrapeConfig, scrapeConfigWithDir, UNSUPPORTED_SD, type ScrapeConfig } from './prometheus.js';
 import { configSchema, type Config } from './schema.js';
+import { suggestKey } from './suggest.js';
 
 export type ConfigPath = readonly (string | number)[];
 
@@ -98,12 +99,38 @@ export function parseConfig(text: string, file = '<config>'): LoadResult {
   const y = parseYaml(text, file);
   if (Array.isArray(y)) return { ok: false, file, errors: y };
   const parsed = configSchema.safeParse(y.raw);
-  if (!parsed.success) return { ok: false, file, errors: schemaErrors(parsed.error, y, file) };
+  if (!parsed.success) {
+    const hint = standaloneHint(y.raw, file);
+    return { ok: false, file, errors: hint ? [hint] : schemaErrors(parsed.error, y, file) };
+  }
   const dir = dirname(resolve(file));
   const included = loadScrapeConfigFiles(parsed.data, y, file, dir);
   if (!included.ok) return { ok: false, file, errors: included.errors };
   const config = included.jobs.length > 0 ? { ...parsed.data, scrape_configs: [...parsed.data.scrape_configs, ...included.jobs] } : parsed.data;
   return { ok: true, config, warnings: [...collectWarnings(y.raw, ''), ...included.warnings], file, dir };
+}
+
+/** Top-level keys of alertmanager.yml that patrol.yml holds under `alerting:`. */
+const ALERTMANAGER_TOP_KEYS = ['route', 'receivers', 'inhibit_rules', 'time_intervals', 'mute_time_intervals', 'templates'];
+
+/**
+ * A pasted alertmanager.yml gets one hint instead of an "unknown key" per section: when its
+ * top level has alertmanager's sections (route, receivers, ...) and no `alerting:`.
+ * (A prometheus.yml is a valid patrol.yml as it is, so it needs no hint.)
+ */
+function standaloneHint(raw: unknown, file: string): ConfigError | null {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null;
+  const keys = Object.keys(raw);
+  if (keys.includes('alerting')) return null;
+  const found = keys.filter((k) => ALERTMANAGER_TOP_KEYS.includes(k));
+  if (!found.includes('route') && !found.includes('receivers')) return null;
+  return new ConfigError(
+    file,
+    1,
+    1,
+    '',
+    `this looks like an alertmanager.yml (top-level ${found.join(', ')}): nest it under \`alerting:\` in patrol.yml (alerting: {global, route, receivers, inhibit_rules, time_intervals, templates})`,
+  );
 }
 
 /**
@@ -186,7 +213,8 @@ function issueToErrors(iss: z.core.$ZodIssue, doc: Document, lc: LineCounter, fi
     return iss.keys.map((k) => {
       const p = [...path, k];
       const { line, col } = at(p, true);
-      return new ConfigError(file, line, col, formatPath(p), `unknown key ${JSON.stringify(k)}`);
+      const hint = suggestKey(configSchema, path, k);
+      return new ConfigError(file, line, col, formatPath(p), `unknown key ${JSON.stringify(k)}${hint ? ` (did you mean \`${hint}\`?)` : ''}`);
     });
   }
   if (iss.code === 'invalid_key') {
