@@ -17,6 +17,7 @@ import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.j
 import { registerTargetsAPI } from './api/targets.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
+import { truncate } from './web/truncate.js';
 import { registerCollectorsApi } from './api/collectors.js';
 import { formatStorageRetention } from './api/tsdbstatus.js';
 import { formatDuration } from './config/duration.js';
@@ -135,7 +136,9 @@ export class Patrol {
     const reload = async (_req: unknown, reply: import('fastify').FastifyReply) => {
       const r = await this.reload();
       if (r.ok) return reply.send({ status: 'success' });
-      return reply.code(500).send({ status: 'error', errorType: 'bad_config', error: r.errors.join('\n'), errors: r.errors });
+      // Error texts quote the file; bound what goes back over the wire.
+      const errors = r.errors.slice(0, 50).map((e) => truncate(e, 1000));
+      return reply.code(500).send({ status: 'error', errorType: 'bad_config', error: truncate(errors.join('\n')), errors });
     };
     app.post('/-/reload', reload);
     app.put('/-/reload', reload);
@@ -277,7 +280,7 @@ export class Patrol {
       const errors = r.errors.map((e: ConfigError) => e.toString());
       this.reloadOk.set(0);
       this.lastReloadOk = false;
-      this.log.error({ errors, file: r.file }, 'configuration rejected; keeping the running configuration');
+      this.log.error({ errors: errors.slice(0, 50).map((e) => truncate(e, 1000)), file: r.file }, 'configuration rejected; keeping the running configuration');
       return { ok: false, errors };
     }
     for (const w of r.warnings) this.log.warn({ file: r.file }, w);

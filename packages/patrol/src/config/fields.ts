@@ -33,8 +33,11 @@ export const byteSize = z.unknown().transform((v, ctx): number => {
 
 /** A secret value; `${ENV}` references are expanded at load time. Prints as `<secret>`. */
 export const secret = z.unknown().transform((v, ctx): Secret => {
+  // YAML reads `password: 1234` as a number; Prometheus takes it as the text. The value of a
+  // secret field is never quoted in an error, only its type.
+  if (typeof v === 'number' || typeof v === 'boolean') v = String(v);
   if (typeof v !== 'string') {
-    ctx.addIssue({ code: 'custom', message: `expected a string, got ${show(v)}` });
+    ctx.addIssue({ code: 'custom', message: `expected a string, got ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : typeof v} (the value is not shown: it is a secret)` });
     return z.NEVER;
   }
   const { value, missing } = expandEnv(v);
