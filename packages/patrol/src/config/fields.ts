@@ -37,7 +37,8 @@ export const secret = z.unknown().transform((v, ctx): Secret => {
   // secret field is never quoted in an error, only its type.
   if (typeof v === 'number' || typeof v === 'boolean') v = String(v);
   if (typeof v !== 'string') {
-    ctx.addIssue({ code: 'custom', message: `expected a string, got ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : typeof v} (the value is not shown: it is a secret)` });
+    // "got undefined" is what load.ts turns into "missing required key".
+    ctx.addIssue({ code: 'custom', message: v === undefined ? 'expected a string, got undefined' : `expected a string, got ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : typeof v} (the value is not shown: it is a secret)` });
     return z.NEVER;
   }
   const { value, missing } = expandEnv(v);
