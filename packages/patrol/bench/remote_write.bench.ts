@@ -9,7 +9,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { pino } from 'pino';
-import { decodeWriteRequest, registerRemoteWrite, snappy, writeRequest, WriteRequestType } from '../src/api/remote_write.js';
+import { decodeWriteRequest, registerRemoteWrite, writeRequest } from '../src/api/remote_write.js';
+import { snappy, WriteRequestType } from '../src/api/remote_write.testutil.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { binaryPath } from '../src/testing/shared.js';
 
@@ -79,13 +80,13 @@ const noopStorage = {
   appender: () => ({ append: () => 1, commit() {}, rollback() {} }),
 } as unknown as MemoryStorage;
 t = performance.now();
-for (const b of compressed) writeRequest(noopStorage, snappy.uncompress(b));
+for (const b of compressed) await writeRequest(noopStorage, snappy.uncompress(b));
 const noopMs = performance.now() - t;
 console.log(`uncompress+decode+validate (no-op storage):  ${rate(samples, noopMs)}`);
 
 const storage = new MemoryStorage();
 t = performance.now();
-for (const b of compressed) writeRequest(storage, snappy.uncompress(b));
+for (const b of compressed) await writeRequest(storage, snappy.uncompress(b));
 const appMs = performance.now() - t;
 console.log(`uncompress+decode+append (MemoryStorage): ${rate(samples, appMs)}`);
 

@@ -13,7 +13,7 @@ import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
 import { registerProbeAPI } from './api/probes.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
-import { registerRemoteWrite } from './api/remote_write.js';
+import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
@@ -242,7 +242,15 @@ export class Patrol {
         },
       },
     });
-    registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), { registry: this.registry });
+    registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), {
+      registry: this.registry,
+      // server.remote_write_receiver, read per request so a reload changes the bounds.
+      maxDecompressedBytes: () => this.config?.server.remote_write_receiver.max_decoded_bytes || Number.MAX_SAFE_INTEGER,
+      seriesLimits: () => {
+        const r = this.config?.server.remote_write_receiver;
+        return r ? { labelLimit: r.label_limit, labelNameLengthLimit: r.label_name_length_limit, labelValueLengthLimit: r.label_value_length_limit } : DEFAULT_SERIES_LIMITS;
+      },
+    });
     registerTargetsAPI(this.app, scrape);
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));

@@ -13,7 +13,8 @@ import { Matcher } from '../model/matchers.js';
 import { isStaleNaN, STALE_NAN } from '../model/value.js';
 import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
-import { decodeWriteRequest, registerRemoteWrite, snappy, WriteRequestType, type DecodedSeries } from './remote_write.js';
+import { decodeWriteRequest, registerRemoteWrite, type DecodedSeries } from './remote_write.js';
+import { snappy, WriteRequestType } from './remote_write.testutil.js';
 import { freePort } from '../testing/net.js';
 import { binaryPath, needBinary } from '../testing/shared.js';
 
@@ -198,7 +199,7 @@ describe('remote write limits', () => {
     assert.ok(zeros.length < 8192, `compressed zeros are ${zeros.length} bytes`);
     res = await a.inject({ method: 'POST', url: '/api/v1/write', headers: HEADERS, payload: zeros });
     assert.equal(res.statusCode, 400);
-    assert.match(res.body, /uncompressed length of 100000 is too big/);
+    assert.match(res.body, /decoded size 100000 bytes exceeds the limit of 4096 bytes \(max_decoded_bytes\)/);
     await a.close();
   });
 });

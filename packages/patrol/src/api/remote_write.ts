@@ -5,65 +5,13 @@
 // rollback so it does. 204 when everything was stored.
 
 import { isUtf8 } from 'node:buffer';
-import { createRequire } from 'node:module';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import protobuf from 'protobufjs';
 import { formatLabels, isValidLabelName, METRIC_NAME, type Label, type Labels } from '../model/labels.js';
 import { StorageError, type Storage } from '../storage/interface.js';
-
-interface Snappy {
-  uncompress(compressed: Uint8Array, maxLength?: number): Uint8Array;
-  compress(uncompressed: Uint8Array): Uint8Array;
-}
-// snappyjs is CommonJS without type declarations.
-export const snappy = createRequire(import.meta.url)('snappyjs') as Snappy;
-
-/**
- * The remote write 1.0 messages (prompb/remote.proto and types.proto), for encoding in clients,
- * tests and benchmarks. The receiver decodes with the streaming decoder below instead, which
- * needs no intermediate objects and no 64-bit Long values.
- */
-export const remoteWriteProto = protobuf.Root.fromJSON({
-  nested: {
-    prometheus: {
-      nested: {
-        WriteRequest: {
-          fields: {
-            timeseries: { rule: 'repeated', type: 'TimeSeries', id: 1 },
-            metadata: { rule: 'repeated', type: 'MetricMetadata', id: 3 },
-          },
-        },
-        TimeSeries: {
-          fields: {
-            labels: { rule: 'repeated', type: 'Label', id: 1 },
-            samples: { rule: 'repeated', type: 'Sample', id: 2 },
-            exemplars: { rule: 'repeated', type: 'Exemplar', id: 3 },
-          },
-        },
-        Label: { fields: { name: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
-        Sample: { fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } } },
-        Exemplar: {
-          fields: {
-            labels: { rule: 'repeated', type: 'Label', id: 1 },
-            value: { type: 'double', id: 2 },
-            timestamp: { type: 'int64', id: 3 },
-          },
-        },
-        MetricMetadata: {
-          fields: {
-            type: { type: 'int32', id: 1 },
-            metric_family_name: { type: 'string', id: 2 },
-            help: { type: 'string', id: 4 },
-            unit: { type: 'string', id: 5 },
-          },
-        },
-      },
-    },
-  },
-});
-export const WriteRequestType = remoteWriteProto.lookupType('prometheus.WriteRequest');
+import { truncate } from '../web/truncate.js';
+import { snappyUncompress, SnappyError } from './snappy.js';
 
 export class DecodeError extends Error {
   constructor(message: string) {
@@ -71,6 +19,26 @@ export class DecodeError extends Error {
     this.name = 'DecodeError';
   }
 }
+
+/** A request over one of the receiver's bounds (remote_write_receiver settings); answered 400. */
+export class LimitError extends DecodeError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LimitError';
+  }
+}
+
+/** Bounds on one series (server.remote_write_receiver); 0 means no bound. */
+export interface SeriesLimits {
+  /** Labels per series (label_limit). */
+  labelLimit: number;
+  /** Bytes of a label name (label_name_length_limit). */
+  labelNameLengthLimit: number;
+  /** Bytes of a label value (label_value_length_limit). */
+  labelValueLengthLimit: number;
+}
+
+export const DEFAULT_SERIES_LIMITS: SeriesLimits = { labelLimit: 512, labelNameLengthLimit: 1024, labelValueLengthLimit: 16 * 1024 };
 
 export interface DecodedSeries {
   /** As sent: unsorted, possibly with empty values or duplicates (validated later). */
@@ -84,9 +52,15 @@ export interface DecodedSeries {
 
 /**
  * Decodes a WriteRequest, calling `onSeries` for each TimeSeries. Exemplars and metadata are
- * skipped. Throws DecodeError naming the byte offset on malformed input.
+ * skipped. Throws DecodeError naming the byte offset on malformed input, and LimitError naming
+ * the limit when a series breaks one of `limits`. The one decode entry point (fuzzed).
  */
-export function decodeWriteRequest(buf: Uint8Array, onSeries: (s: DecodedSeries) => void): void {
+export function decodeWriteRequest(buf: Uint8Array, onSeries: (s: DecodedSeries) => void, limits: SeriesLimits = DEFAULT_SERIES_LIMITS): void {
+  for (const s of decodeSeries(buf, limits)) onSeries(s);
+}
+
+/** The series of a WriteRequest one at a time, so a caller can yield between them. */
+function* decodeSeries(buf: Uint8Array, limits: SeriesLimits): Generator<DecodedSeries> {
   const r = new ProtoReader(buf);
   while (r.pos < r.end) {
     const tag = r.varint32();
@@ -94,12 +68,12 @@ export function decodeWriteRequest(buf: Uint8Array, onSeries: (s: DecodedSeries)
     const wire = tag & 7;
     if (field === 1 && wire === 2) {
       const len = r.varint32();
-      onSeries(decodeTimeSeries(r, r.limit(len)));
+      yield decodeTimeSeries(r, r.limit(len), limits);
     } else r.skip(wire);
   }
 }
 
-function decodeTimeSeries(r: ProtoReader, end: number): DecodedSeries {
+function decodeTimeSeries(r: ProtoReader, end: number, limits: SeriesLimits): DecodedSeries {
   const s: DecodedSeries = { labels: [], timestamps: [], values: [], histograms: 0 };
   while (r.pos < end) {
     const tag = r.varint32();
@@ -116,6 +90,15 @@ function decodeTimeSeries(r: ProtoReader, end: number): DecodedSeries {
         else r.skip(t & 7);
       }
       r.pos = e;
+      if (limits.labelLimit > 0 && s.labels.length >= limits.labelLimit) {
+        throw new LimitError(`series has more than ${limits.labelLimit} labels (label_limit) at offset ${r.pos}`);
+      }
+      if (limits.labelNameLengthLimit > 0 && name.length > limits.labelNameLengthLimit) {
+        throw new LimitError(`label name of ${name.length} characters is longer than ${limits.labelNameLengthLimit} (label_name_length_limit): ${truncate(name, 100)}`);
+      }
+      if (limits.labelValueLengthLimit > 0 && value.length > limits.labelValueLengthLimit) {
+        throw new LimitError(`value of label ${truncate(JSON.stringify(name), 100)} has ${value.length} characters, more than ${limits.labelValueLengthLimit} (label_value_length_limit)`);
+      }
       s.labels.push({ name, value });
     } else if (field === 2 && wire === 2) {
       const e = r.limit(r.varint32());
@@ -298,11 +281,15 @@ export function normaliseLabels(raw: Label[]): Labels | string {
   return ls;
 }
 
+export const DEFAULT_MAX_DECODED_BYTES = 32 * 1024 * 1024;
+
 export interface RemoteWriteOptions {
   /** Largest request body accepted (compressed), bytes. Default 32 MiB. */
   bodyLimit?: number;
-  /** Largest decompressed WriteRequest, bytes. Default 256 MiB. */
-  maxDecompressedBytes?: number;
+  /** Largest decompressed WriteRequest, bytes. Default 32 MiB. Read per request. */
+  maxDecompressedBytes?: number | (() => number);
+  /** Bounds per series; read per request (they change on reload). */
+  seriesLimits?: () => SeriesLimits;
   /** Where the receiver's own counters go (patrol_remote_write_*). */
   registry?: Registry;
 }
@@ -321,7 +308,7 @@ type RejectReason = 'out_of_order' | 'duplicate_sample' | 'out_of_bounds' | 'inv
  * Appends a decoded WriteRequest as one batch. Invalid series and rejected samples are skipped
  * and reported; a storage failure (anything but a per-sample rejection) rolls back and throws.
  */
-export function writeRequest(storage: Storage, body: Uint8Array, onReject?: (reason: RejectReason, n: number) => void): WriteResult {
+export async function writeRequest(storage: Storage, body: Uint8Array, onReject?: (reason: RejectReason, n: number) => void, limits: SeriesLimits = DEFAULT_SERIES_LIMITS): Promise<WriteResult> {
   const res: WriteResult = { samples: 0, series: 0, rejected: 0, errors: [] };
   const reject = (reason: RejectReason, n: number, msg: string) => {
     res.rejected += n;
@@ -330,14 +317,21 @@ export function writeRequest(storage: Storage, body: Uint8Array, onReject?: (rea
   };
   const app = storage.appender();
   try {
-    decodeWriteRequest(body, (s) => {
+    // Decoding and appending yield to the event loop every few milliseconds, so a large
+    // request does not hold up other requests (or /-/healthy).
+    let sliceStart = performance.now();
+    for (const s of decodeSeries(body, limits)) {
+      if ((res.series & 255) === 255 && performance.now() - sliceStart > 10) {
+        await new Promise<void>((r) => setImmediate(r));
+        sliceStart = performance.now();
+      }
       res.series++;
-      if (s.histograms > 0) reject('native_histogram', s.histograms, `native histograms are not supported (${s.histograms} in ${formatLabels(s.labels)})`);
-      if (s.timestamps.length === 0) return;
+      if (s.histograms > 0) reject('native_histogram', s.histograms, `native histograms are not supported (${s.histograms} in ${truncate(formatLabels(s.labels), 300)})`);
+      if (s.timestamps.length === 0) continue;
       const ls = normaliseLabels(s.labels);
       if (typeof ls === 'string') {
-        reject('invalid_labels', s.timestamps.length, ls);
-        return;
+        reject('invalid_labels', s.timestamps.length, truncate(ls, 300));
+        continue;
       }
       let ref = 0;
       for (let i = 0; i < s.timestamps.length; i++) {
@@ -346,10 +340,10 @@ export function writeRequest(storage: Storage, body: Uint8Array, onReject?: (rea
           res.samples++;
         } catch (e) {
           if (!(e instanceof StorageError) || e.code === 'closed') throw e;
-          reject(e.code as RejectReason, 1, `${e.message} for series ${formatLabels(ls)} at timestamp ${s.timestamps[i]}`);
+          reject(e.code as RejectReason, 1, `${truncate(e.message, 300)} for series ${truncate(formatLabels(ls), 300)} at timestamp ${s.timestamps[i]}`);
         }
       }
-    });
+    }
     app.commit();
   } catch (e) {
     app.rollback();
@@ -366,7 +360,9 @@ export function writeRequest(storage: Storage, body: Uint8Array, onReject?: (rea
 export function registerRemoteWrite(app: FastifyInstance, storage: Storage | (() => Storage | null), logger: Logger, opts: RemoteWriteOptions = {}): void {
   const getStorage = typeof storage === 'function' ? storage : () => storage;
   const bodyLimit = opts.bodyLimit ?? 32 * 1024 * 1024;
-  const maxDecompressed = opts.maxDecompressedBytes ?? 256 * 1024 * 1024;
+  const maxDecoded = opts.maxDecompressedBytes ?? DEFAULT_MAX_DECODED_BYTES;
+  const maxDecompressed = typeof maxDecoded === 'function' ? maxDecoded : () => maxDecoded;
+  const seriesLimits = opts.seriesLimits ?? (() => DEFAULT_SERIES_LIMITS);
   const log = logger.child({ component: 'remote_write' });
   const registers = opts.registry ? [opts.registry] : [];
   const received = new Counter({ name: 'patrol_remote_write_samples_received_total', help: 'Samples stored from remote write requests.', registers });
@@ -385,7 +381,7 @@ export function registerRemoteWrite(app: FastifyInstance, storage: Storage | (()
   const answer = (reply: FastifyReply, code: number, msg?: string) => {
     requests.inc({ code: String(code) });
     if (msg === undefined) return reply.code(code).send();
-    return reply.code(code).type('text/plain; charset=utf-8').send(msg + '\n');
+    return reply.code(code).type('text/plain; charset=utf-8').send(truncate(msg, 4096) + '\n');
   };
 
   app.post('/api/v1/write', { bodyLimit }, async (req: FastifyRequest, reply: FastifyReply) => {
@@ -400,18 +396,20 @@ export function registerRemoteWrite(app: FastifyInstance, storage: Storage | (()
     if (!Buffer.isBuffer(req.body)) return answer(reply, 400, 'empty or unreadable request body');
     let raw: Uint8Array;
     try {
-      raw = snappy.uncompress(new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength), maxDecompressed);
+      raw = await snappyUncompress(new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength), maxDecompressed());
     } catch (e) {
-      return answer(reply, 400, `invalid snappy block compression: ${(e as Error).message}`);
+      if (!(e instanceof SnappyError)) throw e;
+      return answer(reply, 400, `invalid snappy block compression: ${e.message}`);
     }
     const st = getStorage();
     if (!st) return answer(reply, 503, 'storage is not open yet');
     let res: WriteResult;
     try {
-      res = writeRequest(st, raw, (reason, n) => rejected.inc({ reason }, n));
+      res = await writeRequest(st, raw, (reason, n) => rejected.inc({ reason }, n), seriesLimits());
     } catch (e) {
+      if (e instanceof LimitError) return answer(reply, 400, `remote write limit exceeded: ${e.message}`);
       if (e instanceof DecodeError) return answer(reply, 400, `invalid protobuf WriteRequest: ${e.message}`);
-      log.error({ err: e }, 'remote write append failed');
+      log.error({ err: truncate((e as Error).message, 1000) }, 'remote write append failed');
       return answer(reply, 500, `storing samples failed: ${(e as Error).message}`);
     }
     received.inc(res.samples);

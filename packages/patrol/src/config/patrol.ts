@@ -10,6 +10,18 @@ const bcryptHash = secret.superRefine((s, ctx) => {
   }
 });
 
+/** Bounds of the remote write receiver (POST /api/v1/write); 0 means no bound. */
+export const remoteWriteReceiverConfig = z.strictObject({
+  /** Largest decompressed request, bytes (e.g. "32MB"). */
+  max_decoded_bytes: byteSize.default(32 * 1024 * 1024),
+  /** Labels per series. */
+  label_limit: z.number().int().nonnegative().default(512),
+  /** Characters of a label name. */
+  label_name_length_limit: z.number().int().nonnegative().default(1024),
+  /** Characters of a label value. */
+  label_value_length_limit: z.number().int().nonnegative().default(16 * 1024),
+});
+
 export const serverConfig = z.strictObject({
   /** host:port; the --listen flag overrides it. */
   listen: z.string().optional(),
@@ -23,6 +35,7 @@ export const serverConfig = z.strictObject({
   basic_auth_users: z.record(z.string(), bcryptHash).optional(),
   /** Origins (an anchored regex) allowed to read the API from a browser; unset: none. */
   cors_origin: regex.optional(),
+  remote_write_receiver: remoteWriteReceiverConfig.default(remoteWriteReceiverConfig.parse({})),
   /** The TSDB admin endpoints under /api/v1/admin (Prometheus's --web.enable-admin-api). */
   enable_admin_api: z.boolean().default(false),
 });
