@@ -50,7 +50,7 @@ describe('collectors config', () => {
     for (const [text, re] of [
       ['collectors:\n  scripts:\n    - name: a\n      command: /bin/true\n      shell: yes\n', /unknown key "shell"/],
       ['collectors:\n  scripts:\n    - {name: a, command: /bin/true}\n    - {name: a, command: /bin/false}\n', /collector name "a" is used twice/],
-      ['collectors:\n  expvar:\n    - {name: a, url: "http://x/debug/vars", interval: 5s, timeout: 10s}\n', /timeout is greater than interval/],
+      ['collectors:\n  expvar:\n    - {name: a, url: "http://x/debug/vars", interval: 5s, timeout: 10s}\n', /timeout 10s is greater than interval 5s/],
       ['collectors:\n  expvar:\n    - {name: a, url: "not a url"}\n', /is not a URL/],
       ['host:\n  enable: false\n', /unknown key "enable"/],
       ['collectors:\n  textfile: {}\n', /collectors\.textfile\.directory/],

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { duration, labelSet, text, url } from './fields.js';
+import { formatDuration } from './duration.js';
 
 export const hostConfig = z.strictObject({
   enabled: z.boolean().default(true),
@@ -28,32 +29,49 @@ const collectorName = z
   .min(1)
   .regex(/^[a-zA-Z0-9_.:-]+$/, { error: (iss) => `${JSON.stringify(iss.input)} is not a collector name (letters, digits, _ . : - only)` });
 
+const DEFAULT_TIMEOUT = 10_000;
+
+/**
+ * Only a timeout the user wrote can be an error: the default one is capped at the interval where
+ * the collector runs (the global scrape_interval when it has none).
+ */
+function explicitTimeoutFits(c: { interval?: number; timeout?: number }, ctx: z.RefinementCtx): void {
+  if (c.interval !== undefined && c.timeout !== undefined && c.timeout > c.interval) {
+    ctx.addIssue({ code: 'custom', message: `timeout ${formatDuration(c.timeout)} is greater than interval ${formatDuration(c.interval)}`, path: ['timeout'] });
+  }
+}
+
 export const scriptCollectorConfig = z.strictObject({
   name: collectorName,
   command: z.string().min(1),
   args: z.array(text).default([]),
   /** Defaults to global.scrape_interval. */
   interval: duration.optional(),
-  timeout: duration.default(10_000),
+  /** Defaults to 10s, or the interval when that is shorter. */
+  timeout: duration.optional(),
   labels: labelSet.default({}),
-});
+})
+  .superRefine(explicitTimeoutFits)
+  .transform((c) => ({ ...c, timeout: c.timeout ?? Math.min(DEFAULT_TIMEOUT, c.interval ?? DEFAULT_TIMEOUT) }));
 
 export const expvarCollectorConfig = z.strictObject({
   name: collectorName,
   url,
   /** Defaults to global.scrape_interval. */
   interval: duration.optional(),
-  timeout: duration.default(10_000),
+  /** Defaults to 10s, or the interval when that is shorter. */
+  timeout: duration.optional(),
   labels: labelSet.default({}),
-});
+})
+  .superRefine(explicitTimeoutFits)
+  .transform((c) => ({ ...c, timeout: c.timeout ?? Math.min(DEFAULT_TIMEOUT, c.interval ?? DEFAULT_TIMEOUT) }));
 
-function uniqueNames(list: readonly { name: string; interval?: number; timeout: number }[], ctx: z.RefinementCtx): void {
+function uniqueNames(list: readonly { name: string }[], ctx: z.RefinementCtx): void {
   const seen = new Map<string, number>();
   list.forEach((c, i) => {
     const first = seen.get(c.name);
     if (first !== undefined) ctx.addIssue({ code: 'custom', message: `collector name ${JSON.stringify(c.name)} is used twice (first at index ${first})`, path: [i, 'name'] });
     else seen.set(c.name, i);
-    if (c.interval !== undefined && c.timeout > c.interval) ctx.addIssue({ code: 'custom', message: 'timeout is greater than interval', path: [i, 'timeout'] });
   });
 }
 

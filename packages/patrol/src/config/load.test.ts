@@ -59,7 +59,7 @@ describe('bad configuration files name file, line, column and key', () => {
     ['bad relabel action', 'scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - action: rename\n', /^patrol\.yml:4:17: scrape_configs\[0\]\.relabel_configs\[0\]\.action: "rename" is not one of/],
     ['bad regex in relabel', 'scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - regex: "(unclosed"\n        action: keep\n        source_labels: [x]\n', /relabel_configs\[0\]\.regex: invalid regular expression "\(unclosed"/],
     ['missing required key', 'scrape_configs:\n  - scrape_interval: 5s\n', /^patrol\.yml:2:5: scrape_configs\[0\]\.job_name: missing required key `job_name`$/],
-    ['timeout above interval', 'scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n', /scrape_configs\[0\]\.scrape_timeout: scrape_timeout is greater than scrape_interval/],
+    ['timeout above interval', 'scrape_configs:\n  - job_name: a\n    scrape_interval: 5s\n    scrape_timeout: 10s\n', /scrape_configs\[0\]\.scrape_timeout: scrape_timeout 10s is greater than scrape_interval 5s/],
     ['bad label name', 'global:\n  external_labels:\n    "bad-name": x\n', /^patrol\.yml:3:5: global\.external_labels\.bad-name: invalid key: "bad-name" is not a valid label name/],
     ['YAML syntax error', 'global:\n  scrape_interval: [15s\n', /^patrol\.yml:\d+:\d+: /],
     ['duplicate YAML key', 'global:\n  scrape_interval: 15s\n  scrape_interval: 30s\n', /^patrol\.yml:3:3: Map keys must be unique/],
@@ -70,6 +70,8 @@ describe('bad configuration files name file, line, column and key', () => {
     ['unknown key close to a known one', 'alerting:\n  route: {receiver: r}\n  receivers:\n    - name: r\n      dingtalk_configs: [{webhook_url: "https://oapi.dingtalk.com/robot/send"}]\n', /dingtalk_configs\[0\]\.webhook_url: unknown key "webhook_url" \(did you mean `url`\?\)/],
     ['typo in a key', 'scrape_configs:\n  - job_name: a\n    scrape_intervall: 5s\n', /scrape_configs\[0\]\.scrape_intervall: unknown key "scrape_intervall" \(did you mean `scrape_interval`\?\)$/],
     ['typo in a probe key', 'probes:\n  - {name: a, type: http, target: "http://x", methd: POST}\n', /probes\[0\]\.methd: unknown key "methd" \(did you mean `method`\?\)$/],
+    ['explicit probe timeout above its interval names both values', 'probes:\n  - {name: a, type: http, target: "http://x", interval: 5s, timeout: 10s}\n', /probes\[0\]\.timeout: timeout 10s is greater than interval 5s$/],
+    ['explicit expvar timeout above its interval', 'collectors:\n  expvar:\n    - {name: e, url: "http://127.0.0.1:1/debug/vars", interval: 2s, timeout: 3s}\n', /collectors\.expvar\[0\]\.timeout: timeout 3s is greater than interval 2s$/],
     ['top level is a list', '- a\n- b\n', /^patrol\.yml:1:1: the configuration must be a mapping/],
   ];
   for (const [name, text, want] of cases) {
@@ -174,5 +176,21 @@ describe('a pasted standalone file', () => {
   it('a prometheus.yml is accepted as it is', () => {
     const r = parseConfig('global:\n  scrape_interval: 15s\nrule_files: []\nscrape_configs:\n  - job_name: node\n    static_configs: [{targets: ["localhost:9100"]}]\n', 'prometheus.yml');
     assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+  });
+});
+
+describe('default timeouts fit the interval they go with', () => {
+  it('a probe, an expvar collector and a scrape job with a short interval and no timeout are accepted, the timeout capped at the interval', () => {
+    const r = parseConfig(
+      'scrape_configs:\n  - job_name: fast\n    scrape_interval: 5s\n    static_configs: [{targets: ["127.0.0.1:1"]}]\n' +
+        'probes:\n  - {name: p, type: http, target: "http://127.0.0.1:1/", interval: 5s}\n  - {name: q, type: tcp, target: "127.0.0.1:1", interval: 1m}\n' +
+        'collectors:\n  expvar:\n    - {name: e, url: "http://127.0.0.1:1/debug/vars", interval: 2s}\n',
+      'patrol.yml',
+    );
+    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+    assert.equal(r.config.scrape_configs[0].scrape_timeout, 5_000);
+    assert.equal(r.config.probes[0].timeout, 5_000);
+    assert.equal(r.config.probes[1].timeout, 10_000);
+    assert.equal(r.config.collectors.expvar[0].timeout, 2_000);
   });
 });

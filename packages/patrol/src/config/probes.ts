@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConditionSyntaxError, parseCondition, placeholderOf, type Condition, type Placeholder } from '../model/conditions.js';
+import { formatDuration } from './duration.js';
 import { byteSize, duration, labelSet, secret, text, tlsConfig } from './fields.js';
 
 const conditionList = z.array(z.string()).transform((list, ctx): Condition[] => {
@@ -26,7 +27,8 @@ const common = {
   name: z.string().min(1),
   target: z.string().min(1),
   interval: duration.default(30_000),
-  timeout: duration.default(10_000),
+  /** Defaults to 10s, or the interval when that is shorter; only a written timeout can be an error. */
+  timeout: duration.optional(),
   labels: labelSet.default({}),
   failure_threshold: z.number().int().positive().default(3),
   success_threshold: z.number().int().positive().default(1),
@@ -158,9 +160,15 @@ export const probeConfig = z
     if (p.type === 'dns' && p.resolver !== undefined && splitHostPort(p.resolver, 53) === null) {
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p.resolver)} is not host or host:port`, path: ['resolver'] });
     }
-    if (p.timeout <= 0) ctx.addIssue({ code: 'custom', message: 'timeout must be greater than 0', path: ['timeout'] });
+    if (p.timeout !== undefined && p.timeout > p.interval) {
+      ctx.addIssue({ code: 'custom', message: `timeout ${formatDuration(p.timeout)} is greater than interval ${formatDuration(p.interval)}`, path: ['timeout'] });
+    }
+    if (p.timeout !== undefined && p.timeout <= 0) ctx.addIssue({ code: 'custom', message: 'timeout must be greater than 0', path: ['timeout'] });
     if (p.interval <= 0) ctx.addIssue({ code: 'custom', message: 'interval must be greater than 0', path: ['interval'] });
-  });
+  })
+  .transform((p) => ({ ...p, timeout: p.timeout ?? Math.min(DEFAULT_PROBE_TIMEOUT, p.interval) }));
+
+const DEFAULT_PROBE_TIMEOUT = 10_000;
 
 export type ProbeConfig = z.output<typeof probeConfig>;
 export type HttpProbeConfig = Extract<ProbeConfig, { type: 'http' }>;
@@ -186,6 +194,5 @@ export const probesSection = z.array(probeConfig).superRefine((list, ctx) => {
   list.forEach((p, i) => {
     if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `probe name ${JSON.stringify(p.name)} is used twice`, path: [i, 'name'] });
     seen.add(p.name);
-    if (p.timeout > p.interval) ctx.addIssue({ code: 'custom', message: 'timeout is greater than interval', path: [i, 'timeout'] });
   });
 });

@@ -4,6 +4,7 @@
 
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
+import { formatDuration } from './duration.js';
 import { byteSize, checkHttpClient, type HttpClientConfig, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
 
 export const RELABEL_ACTIONS = [
@@ -208,7 +209,7 @@ export const scrapeConfig = z
   })
   .superRefine((c, ctx) => {
     if (c.scrape_interval !== undefined && c.scrape_timeout !== undefined && c.scrape_timeout > c.scrape_interval) {
-      ctx.addIssue({ code: 'custom', message: 'scrape_timeout is greater than scrape_interval', path: ['scrape_timeout'] });
+      ctx.addIssue({ code: 'custom', message: `scrape_timeout ${formatDuration(c.scrape_timeout)} is greater than scrape_interval ${formatDuration(c.scrape_interval)}`, path: ['scrape_timeout'] });
     }
     checkHttpClient(c, ctx);
   });

@@ -52,7 +52,7 @@ describe('scrape_config_files', () => {
     assert.equal(r.ok, false);
     assert.deepEqual(r.ok ? [] : r.errors.map(String), [
       `${jobs}:3:22: scrape_configs[0].scrape_interval: 15 is not a duration (expected e.g. "30s", "5m", "1h30m", "1d")`,
-      `${jobs}:4:5: scrape_configs[0].static_config: unknown key "static_config"`,
+      `${jobs}:4:5: scrape_configs[0].static_config: unknown key "static_config" (did you mean \`static_configs\`?)`,
     ]);
   });
 

@@ -69,7 +69,8 @@ function distance(a: string, b: string): number {
 /** The known key the user most likely meant by `key` at `path` (the object holding it), or null. */
 export function suggestKey(schema: z.ZodType, path: readonly (string | number)[], key: string): string | null {
   const known = new Set(objectsAt(schema, path).flatMap((shape) => Object.keys(shape)));
-  if (known.size === 0) return null;
+  // Empty, or the key is known here in the main schema (an included file allows fewer keys).
+  if (known.size === 0 || known.has(key)) return null;
   const alias = ALIASES[key];
   if (alias !== undefined && known.has(alias)) return alias;
   let best: string | null = null;

@@ -127,7 +127,7 @@ describe('probes: configuration', () => {
     ['bad dns query type', '  - {name: a, type: dns, target: example.com, query_type: SRVX}\n', /probes\[0\]\.query_type: "SRVX" is not one of/],
     ['bad tcp expect regex', '  - {name: a, type: tcp, target: "x:1", expect: "(a"}\n', /probes\[0\]\.expect: invalid regular expression "\(a"/],
     ['bad threshold', '  - {name: a, type: tcp, target: "x:1", failure_threshold: 0}\n', /probes\[0\]\.failure_threshold/],
-    ['timeout above interval', '  - {name: a, type: tcp, target: "x:1", interval: 5s, timeout: 10s}\n', /probes\[0\]\.timeout: timeout is greater than interval/],
+    ['timeout above interval', '  - {name: a, type: tcp, target: "x:1", interval: 5s, timeout: 10s}\n', /probes\[0\]\.timeout: timeout 10s is greater than interval 5s/],
     ['bad body_size_limit', '  - {name: a, type: http, target: "http://x/", body_size_limit: lots}\n', /probes\[0\]\.body_size_limit: "lots" is not a byte size/],
     ['bad resolver', '  - {name: a, type: dns, target: example.com, resolver: "1.2.3.4:99999"}\n', /probes\[0\]\.resolver: "1\.2\.3\.4:99999" is not host or host:port/],
   ];
