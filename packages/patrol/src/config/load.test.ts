@@ -194,3 +194,23 @@ describe('default timeouts fit the interval they go with', () => {
     assert.equal(r.config.collectors.expvar[0].timeout, 2_000);
   });
 });
+
+describe('sections validated but not acted on yet', () => {
+  it('are reported as warnings, and absent sections are not', () => {
+    const r = parseConfig(
+      'rule_files: []\nscrape_configs:\n  - job_name: a\n    static_configs: [{targets: ["127.0.0.1:1"]}]\n',
+      'patrol.yml',
+    );
+    assert.ok(r.ok);
+    assert.deepEqual(r.warnings, []);
+    const w = parseConfig(
+      'rule_files: ["rules/*.yml"]\nremote_write:\n  - url: "http://127.0.0.1:1/api/v1/write"\nalerting:\n  route: {receiver: r}\n  receivers: [{name: r}]\n',
+      'patrol.yml',
+    );
+    assert.ok(w.ok, w.ok ? '' : w.errors.join('\n'));
+    assert.equal(w.warnings.length, 3, w.warnings.join('\n'));
+    assert.match(w.warnings.join('\n'), /rule_files: .*not evaluated yet/);
+    assert.match(w.warnings.join('\n'), /alerting: .*not acted on yet/);
+    assert.match(w.warnings.join('\n'), /remote_write: validated but not acted on yet/);
+  });
+});
