@@ -33,6 +33,11 @@ import { storageSettingsComponent } from './tsdb/settings.js';
 import { openTSDB, type TSDB } from './tsdb/tsdb.js';
 import { BUILD_INFO } from './version.js';
 
+/** Error texts quote the configuration file: bound how many and how long go to a response or a log line. */
+function boundErrors(errors: string[]): string[] {
+  return errors.slice(0, 50).map((e) => truncate(e, 1000));
+}
+
 export interface PatrolOptions {
   /** Config file; when absent the built-in self-monitoring default is used. */
   configFile?: string;
@@ -136,8 +141,7 @@ export class Patrol {
     const reload = async (_req: unknown, reply: import('fastify').FastifyReply) => {
       const r = await this.reload();
       if (r.ok) return reply.send({ status: 'success' });
-      // Error texts quote the file; bound what goes back over the wire.
-      const errors = r.errors.slice(0, 50).map((e) => truncate(e, 1000));
+      const errors = boundErrors(r.errors);
       return reply.code(500).send({ status: 'error', errorType: 'bad_config', error: truncate(errors.join('\n')), errors });
     };
     app.post('/-/reload', reload);
@@ -280,7 +284,7 @@ export class Patrol {
       const errors = r.errors.map((e: ConfigError) => e.toString());
       this.reloadOk.set(0);
       this.lastReloadOk = false;
-      this.log.error({ errors: errors.slice(0, 50).map((e) => truncate(e, 1000)), file: r.file }, 'configuration rejected; keeping the running configuration');
+      this.log.error({ errors: boundErrors(errors), file: r.file }, 'configuration rejected; keeping the running configuration');
       return { ok: false, errors };
     }
     for (const w of r.warnings) this.log.warn({ file: r.file }, w);
