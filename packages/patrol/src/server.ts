@@ -30,6 +30,7 @@ import { exprToJSON, formatExpr } from './promql/format.js';
 import { queryLimitsComponent } from './promql/limits.js';
 import { parseExpr } from './promql/parser.js';
 import { ScrapeManager } from './scrape/manager.js';
+import { RulesManager } from './rules/manager.js';
 import { storageSettingsComponent } from './tsdb/settings.js';
 import { openTSDB, type TSDB } from './tsdb/tsdb.js';
 import { BUILD_INFO } from './version.js';
@@ -224,6 +225,7 @@ export class Patrol {
     const collectors = new CollectorsManager(child('collectors'));
     const probes = new ProbeManager(child('probe'));
     const engine = this.engine!;
+    const rules = new RulesManager(child('rules'));
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,
@@ -265,7 +267,7 @@ export class Patrol {
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), ...extra];
+    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), rules, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {

@@ -5,7 +5,8 @@
 
 import net, { isIP } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createInflate, type Zlib } from 'node:zlib';
+import type { Transform } from 'node:stream';
 import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from '../model/conditions.js';
 import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
@@ -25,7 +26,10 @@ interface Hop {
   status?: number;
   headers?: Record<string, string | string[]>;
   body?: string;
+  /** Bytes received after the head (compressed when the response is). */
   bodySize: number;
+  /** Bytes after decoding a Content-Encoding, when the body was decoded. */
+  decodedSize?: number;
   contentLength: number;
   certNotAfter?: number;
   httpVersion?: string;
@@ -122,7 +126,7 @@ class HttpProbe implements PreparedProbe {
     s.push({ name: 'probe_dns_lookup_time_seconds', value: phases.resolve / 1000 });
     s.push({ name: 'probe_http_status_code', value: hop.status ?? 0 });
     s.push({ name: 'probe_http_content_length', value: hop.contentLength });
-    s.push({ name: 'probe_http_uncompressed_body_length', value: hop.bodySize });
+    s.push({ name: 'probe_http_uncompressed_body_length', value: hop.decodedSize ?? hop.bodySize });
     s.push({ name: 'probe_http_redirects', value: redirects });
     s.push({ name: 'probe_http_ssl', value: url.protocol === 'https:' && hop.certNotAfter !== undefined ? 1 : 0 });
     if (hop.httpVersion) s.push({ name: 'probe_http_version', value: Number(hop.httpVersion) });
@@ -132,7 +136,7 @@ class HttpProbe implements PreparedProbe {
       durationMs,
       status: hop.status,
       body: hop.body,
-      bodySize: hop.bodySize,
+      bodySize: hop.decodedSize ?? hop.bodySize,
       headers: hop.headers,
       certNotAfter: hop.certNotAfter,
       redirects,
@@ -206,19 +210,31 @@ function targetOf(url: URL): Target {
   return { isHttps, hostname, port, where: hostPort(hostname, port), family: isIP(hostname) as 0 | 4 | 6 };
 }
 
-function decode(raw: Buffer, enc: string): Buffer {
+/**
+ * A streaming decoder for a Content-Encoding, or null when it is not one we decode. Decoding
+ * runs chunk by chunk as the body arrives (off the event loop, in zlib's thread pool), and the
+ * caller counts what comes out, so a small body that inflates to gigabytes is stopped at the
+ * limit instead of being inflated whole in memory.
+ */
+function decoder(enc: string): (Transform & Zlib) | null {
   switch (enc) {
     case 'gzip':
     case 'x-gzip':
-      return gunzipSync(raw);
+      return createGunzip();
     case 'deflate':
-      return inflateSync(raw);
+      return createInflate();
     case 'br':
-      return brotliDecompressSync(raw);
+      return createBrotliDecompress();
     default:
-      throw new Error('unsupported content-encoding');
+      return null;
   }
 }
+
+/**
+ * The most a body kept for conditions may take after decoding when body_size_limit is 0 (no
+ * limit): the text must stay far below V8's largest string, and a probe is not a download.
+ */
+export const MAX_DECODED_BODY = 256 * 1024 * 1024;
 
 function headerLines(headers: Record<string, string>): string {
   let s = '';
@@ -239,6 +255,9 @@ class Exchange implements ResponseHandler {
   private sock: net.Socket | null = null;
   private readonly chunks: Buffer[] = [];
   private readonly parser: ResponseParser;
+  /** Decodes the body's Content-Encoding as it arrives (only when conditions read the body). */
+  private dec: (Transform & Zlib) | null = null;
+  private decodedLimit = 0;
   private readonly onAbort: () => void;
 
   constructor(
@@ -307,30 +326,58 @@ class Exchange implements ResponseHandler {
     const cl = h.headers['content-length'];
     hop.contentLength = typeof cl === 'string' ? Number(cl) : -1;
     this.ctx.phase = 'reading the body';
-    if (hop.contentLength > this.limit) this.finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(this.limit)}`);
+    if (hop.contentLength > this.limit) return this.finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(this.limit)}`);
+    // Only when the probe's own headers asked for compression (Patrol sends no Accept-Encoding).
+    const enc = h.headers['content-encoding'];
+    if (this.keepBody && typeof enc === 'string' && enc.trim() !== '' && enc.trim().toLowerCase() !== 'identity') {
+      const dec = decoder(enc.trim().toLowerCase());
+      if (!dec) return this.finish(`cannot decode the ${enc} body: unsupported content-encoding`);
+      this.startDecoding(dec, enc);
+    }
+  }
+
+  private startDecoding(dec: Transform & Zlib, enc: string): void {
+    this.dec = dec;
+    this.decodedLimit = Math.min(this.limit, MAX_DECODED_BODY);
+    this.hop.decodedSize = 0;
+    dec.on('data', (out: Buffer) => {
+      if (this.done) return;
+      const size = (this.hop.decodedSize! += out.length);
+      if (size > this.decodedLimit) return this.finish(`body exceeds ${showBytes(this.decodedLimit)} after decompression (${enc}, ${showBytes(this.hop.bodySize)} received)`);
+      this.chunks.push(out);
+    });
+    dec.on('error', (e) => this.finish(`cannot decode the ${enc} body: ${e.message}`));
+    dec.on('end', () => this.decoded());
   }
 
   data(chunk: Buffer): void {
+    if (this.done) return;
     this.hop.bodySize += chunk.length;
     if (this.hop.bodySize > this.limit) return this.finish(`body exceeds body_size_limit ${showBytes(this.limit)}`);
-    if (this.keepBody) this.chunks.push(chunk);
+    if (this.dec) this.dec.write(chunk);
+    else if (this.keepBody) {
+      if (this.hop.bodySize > MAX_DECODED_BODY) return this.finish(`body exceeds ${showBytes(MAX_DECODED_BODY)}, the most Patrol keeps for body conditions`);
+      this.chunks.push(chunk);
+    }
   }
 
   end(): void {
+    if (this.done) return;
     this.phases.transfer += performance.now() - this.tFirstByte;
-    if (this.keepBody) {
-      let raw: Buffer = Buffer.concat(this.chunks);
-      // Only when the probe's own headers asked for compression (Patrol sends no Accept-Encoding).
-      const enc = this.hop.headers?.['content-encoding'];
-      if (typeof enc === 'string' && enc !== 'identity') {
-        try {
-          raw = decode(raw, enc.trim().toLowerCase());
-        } catch (e) {
-          return this.finish(`cannot decode the ${enc} body: ${(e as Error).message}`);
-        }
-      }
-      this.hop.body = raw.toString('utf8');
+    if (this.dec) {
+      // The socket is done; the decoder finishes what it holds, then decoded() completes the hop.
+      this.ctx.phase = 'decompressing the body';
+      this.sock?.destroy();
+      this.dec.end();
+      return;
     }
+    if (this.keepBody) this.hop.body = Buffer.concat(this.chunks).toString('utf8');
+    this.finish(null);
+  }
+
+  private decoded(): void {
+    if (this.done) return;
+    this.hop.body = Buffer.concat(this.chunks).toString('utf8');
     this.finish(null);
   }
 
@@ -345,6 +392,12 @@ class Exchange implements ResponseHandler {
     this.ctx.abort.off(this.onAbort);
     this.hop.error = error;
     this.sock?.destroy();
+    if (this.dec) {
+      this.dec.removeAllListeners('data');
+      this.dec.on('error', () => undefined);
+      this.dec.destroy();
+      if (error !== null) this.chunks.length = 0;
+    }
     this.resolve(this.hop);
   }
 }
