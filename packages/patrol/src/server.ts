@@ -16,6 +16,7 @@ import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { compileAnchoredRegex } from './model/matchers.js';
+import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
 import { registerCollectorsApi } from './api/collectors.js';
@@ -91,6 +92,7 @@ export class Patrol {
     this.log = opts.logger;
     this.listenAddr = opts.listen ?? DEFAULT_LISTEN;
     collectDefaultMetrics({ register: this.registry });
+    registerProducerErrors(this.registry, this.log.child({ component: 'producer' }));
     new Gauge({
       name: 'patrol_build_info',
       help: 'A metric with a constant 1 value labelled by version, revision and Node.js version.',
