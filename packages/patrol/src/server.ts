@@ -15,6 +15,7 @@ import { registerProbeAPI } from './api/probes.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
+import { registerRulesAPI } from './api/rules.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
@@ -263,6 +264,7 @@ export class Patrol {
       },
     });
     registerTargetsAPI(this.app, scrape);
+    registerRulesAPI(this.app, () => rules.ruleGroups());
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
