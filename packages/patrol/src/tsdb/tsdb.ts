@@ -9,7 +9,7 @@
 // which WAL segments that only hold persisted samples are deleted. Compaction runs in slices of
 // at most ~20 ms between which the event loop serves appends and queries.
 
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
@@ -23,6 +23,7 @@ import type { Appender, Querier, SampleBuffer, SampleIterator, SelectHints, Seri
 import { StorageError } from '../storage/interface.js';
 import { ArrayIterator, sameValue, validateLabels } from '../storage/memory.js';
 import { chunkCount, chunkIterator, decodeChunkInto, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator } from './chunk.js';
+import { DirLock } from './lock.js';
 import { ChunkStore, type ChunkLists, type ChunkToWrite, type StoredChunk } from './store.js';
 import { Wal, type WalPosition } from './wal.js';
 
@@ -271,34 +272,7 @@ export class TSDB implements Storage {
     });
   }
 
-  private lockPath = '';
-
-  /** One process per data directory: a lock file holding the owner's pid (stale after a crash). */
-  private lock(): void {
-    const path = join(this.opts.dir, 'lock');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        writeFileSync(path, String(process.pid), { flag: 'wx' });
-        this.lockPath = path;
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const pid = Number(readFileSync(path, 'utf8'));
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) throw new Error(`TSDB data directory ${this.opts.dir} is in use by process ${pid} (${path})`);
-      unlinkSync(path);
-    }
-    throw new Error(`cannot lock TSDB data directory ${this.opts.dir}`);
-  }
+  private dirLock: DirLock | null = null;
 
   /** @internal Releases whatever a failed init opened. */
   release(): void {
@@ -314,19 +288,14 @@ export class TSDB implements Storage {
   }
 
   private unlock(): void {
-    if (!this.lockPath) return;
-    try {
-      unlinkSync(this.lockPath);
-    } catch {
-      // already gone
-    }
-    this.lockPath = '';
+    this.dirLock?.release();
+    this.dirLock = null;
   }
 
   /** @internal Opens the files, loads series and replays the WAL. */
   async init(): Promise<void> {
     mkdirSync(this.opts.dir, { recursive: true });
-    this.lock();
+    this.dirLock = DirLock.acquire(this.opts.dir);
     const blockLen = Math.max(1000, Math.min(86_400_000, Math.floor(Math.min(this.retention, 80 * 86_400_000) / 8)));
     this.store = new ChunkStore(join(this.opts.dir, 'chunks.db'), blockLen);
     const t0 = performance.now();
