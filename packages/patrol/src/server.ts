@@ -16,6 +16,7 @@ import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { compileAnchoredRegex } from './model/matchers.js';
+import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
 import { registerCollectorsApi } from './api/collectors.js';
@@ -29,6 +30,7 @@ import { exprToJSON, formatExpr } from './promql/format.js';
 import { queryLimitsComponent } from './promql/limits.js';
 import { parseExpr } from './promql/parser.js';
 import { ScrapeManager } from './scrape/manager.js';
+import { RulesManager } from './rules/manager.js';
 import { storageSettingsComponent } from './tsdb/settings.js';
 import { openTSDB, type TSDB } from './tsdb/tsdb.js';
 import { BUILD_INFO } from './version.js';
@@ -90,6 +92,7 @@ export class Patrol {
     this.log = opts.logger;
     this.listenAddr = opts.listen ?? DEFAULT_LISTEN;
     collectDefaultMetrics({ register: this.registry });
+    registerProducerErrors(this.registry, this.log.child({ component: 'producer' }));
     new Gauge({
       name: 'patrol_build_info',
       help: 'A metric with a constant 1 value labelled by version, revision and Node.js version.',
@@ -223,6 +226,7 @@ export class Patrol {
     const collectors = new CollectorsManager(child('collectors'));
     const probes = new ProbeManager(child('probe'));
     const engine = this.engine!;
+    const rules = new RulesManager(child('rules'));
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,
@@ -264,7 +268,7 @@ export class Patrol {
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), ...extra];
+    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), rules, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {

@@ -18,6 +18,7 @@ import { ScrapeError, type ScrapeClient } from './client.js';
 import { formatFromContentType, parseSeries, scanExposition, SeriesPositions, textOf, ParseError, type ExpositionFormat, type MetricMeta } from '../textparse/parser.js';
 import { relabel, type CompiledRelabel } from './relabel.js';
 import type { Target } from './target.js';
+import { guarded } from '../producer.js';
 
 /** Lines longer than this fail the scrape: no real exporter writes them, a broken one might. */
 export const MAX_LINE_LENGTH = 1024 * 1024;
@@ -221,10 +222,8 @@ export class ScrapeLoop {
       () => {
         this.timer = null;
         const started = Date.now();
-        this.running = this.scrapeAndReport(started).then(
-          () => undefined,
-          (e: unknown) => this.log?.error({ err: e, target: this.target.scrapeUrl }, 'scrape loop failed'),
-        );
+        // The producer edge: whatever escapes one scrape is counted and logged; the loop goes on.
+        this.running = guarded('scrape', () => this.scrapeAndReport(started), this.log, { target: this.target.scrapeUrl }).then(() => undefined);
         void this.running.then(() => {
           this.running = null;
           // Skip ticks that a slow scrape overran; stay on the grid.
