@@ -210,6 +210,7 @@ export class Patrol {
       retention: cfg.storage.retention,
       retentionSize: cfg.storage.retention_size,
       outOfOrderWindow: cfg.storage.out_of_order_time_window,
+      maxFuture: cfg.storage.max_future,
       registry: this.registry,
       logger: this.log.child({ component: 'tsdb' }),
     });
