@@ -237,7 +237,6 @@ function loadScrapeConfigFiles(main: ParsedYaml, global: GlobalConfig, mainFile:
  * component that acts on each lands. Checked on the text as written.
  */
 const NOT_ACTED_ON: { present: (raw: Record<string, unknown>) => boolean; warning: string }[] = [
-  { present: (raw) => nonEmpty(raw.rule_files), warning: 'rule_files: rules are evaluated, but {{ }} templates in alert labels and annotations are not expanded yet (kept as written)' },
   {
     present: (raw) => {
       const a = raw.alerting as Record<string, unknown> | undefined;

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConditionSyntaxError, parseCondition, placeholderOf, type Condition, type Placeholder } from '../model/conditions.js';
 import { formatDuration } from './duration.js';
+import { compileSearch } from '../model/regex.js';
 import { byteSize, duration, labelSet, secret, text, tlsConfig } from './fields.js';
 
 const conditionList = z.array(z.string()).transform((list, ctx): Condition[] => {
@@ -159,9 +160,9 @@ export const probeConfig = z
     if (targetError) ctx.addIssue({ code: 'custom', message: targetError, path: ['target'] });
     if (p.type === 'tcp' && p.expect !== undefined) {
       try {
-        new RegExp(p.expect, 's');
+        compileSearch(p.expect);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: `invalid regular expression ${JSON.stringify(p.expect)}: ${(e as Error).message}`, path: ['expect'] });
+        ctx.addIssue({ code: 'custom', message: (e as Error).message, path: ['expect'] });
       }
     }
     if (p.type === 'dns' && p.resolver !== undefined && splitHostPort(p.resolver, 53) === null) {

@@ -10,16 +10,12 @@ import type { Transform } from 'node:stream';
 import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from '../model/conditions.js';
 import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
-import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions, type Resolved } from './net.js';
+import { HttpReport, tlsFacts, type RunView, type TlsFacts } from './http_metrics.js';
+import { describeNetError, hostPort, resolveHost, tlsOptions, type Resolved } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
-interface Phases {
-  resolve: number;
-  connect: number;
-  tls: number;
-  processing: number;
-  transfer: number;
-}
+/** The run's accumulated phase timings and progress (shared with the report). */
+type Phases = RunView;
 
 interface Hop {
   error: string | null;
@@ -33,7 +29,7 @@ interface Hop {
   contentLength: number;
   certNotAfter?: number;
   httpVersion?: string;
-  family?: 4 | 6;
+  tls?: TlsFacts;
 }
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
@@ -75,9 +71,13 @@ class HttpProbe implements PreparedProbe {
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const phases: Phases = { resolve: 0, connect: 0, tls: 0, processing: 0, transfer: 0 };
-    const t0 = performance.now();
     let url = this.url;
+    const phases: Phases = { resolve: 0, connect: 0, tls: 0, processing: 0, transfer: 0, lookupMs: 0, family: 0, hop: null, redirects: 0, unfollowed: false, method: this.cfg.method };
+    // The full metric set from the start; a run cut off by its timeout reports what it saw.
+    const report = new HttpReport(ctx.samples);
+    const cutOff = () => report.fill(phases);
+    ctx.abort.on(cutOff);
+    const t0 = performance.now();
     let method = this.cfg.method;
     let body = this.cfg.body;
     let headers = this.headers;
@@ -85,8 +85,15 @@ class HttpProbe implements PreparedProbe {
     let hop: Hop;
     const visited = new Set<string>([url.href]);
     for (;;) {
+      phases.method = method;
       hop = await this.request(url, method, headers, body, ctx, phases);
-      if (hop.error || !this.cfg.follow_redirects || !REDIRECT_CODES.has(hop.status!) || hop.headers?.location === undefined) break;
+      if (hop.error || !REDIRECT_CODES.has(hop.status!) || hop.headers?.location === undefined) break;
+      if (!this.cfg.follow_redirects) {
+        // blackbox counts the redirect it refused to follow.
+        phases.redirects = redirects + 1;
+        phases.unfollowed = true;
+        break;
+      }
       let next: URL;
       try {
         next = new URL(hop.headers.location, url);
@@ -99,8 +106,10 @@ class HttpProbe implements PreparedProbe {
         break;
       }
       redirects++;
+      phases.redirects = redirects;
       if (redirects > this.cfg.max_redirects) {
         hop.error = `stopped after ${this.cfg.max_redirects} redirects${visited.has(next.href) ? ' (redirect loop)' : ''}`;
+        phases.unfollowed = true;
         break;
       }
       visited.add(next.href);
@@ -117,21 +126,9 @@ class HttpProbe implements PreparedProbe {
       if (ctx.abort.aborted) break;
     }
     const durationMs = performance.now() - t0;
-    const s = ctx.samples;
-    s.push({ name: 'probe_http_duration_seconds', value: phases.resolve / 1000, labelName: 'phase', labelValue: 'resolve' });
-    s.push({ name: 'probe_http_duration_seconds', value: phases.connect / 1000, labelName: 'phase', labelValue: 'connect' });
-    s.push({ name: 'probe_http_duration_seconds', value: phases.tls / 1000, labelName: 'phase', labelValue: 'tls' });
-    s.push({ name: 'probe_http_duration_seconds', value: phases.processing / 1000, labelName: 'phase', labelValue: 'processing' });
-    s.push({ name: 'probe_http_duration_seconds', value: phases.transfer / 1000, labelName: 'phase', labelValue: 'transfer' });
-    s.push({ name: 'probe_dns_lookup_time_seconds', value: phases.resolve / 1000 });
-    s.push({ name: 'probe_http_status_code', value: hop.status ?? 0 });
-    s.push({ name: 'probe_http_content_length', value: hop.contentLength });
-    s.push({ name: 'probe_http_uncompressed_body_length', value: hop.decodedSize ?? hop.bodySize });
-    s.push({ name: 'probe_http_redirects', value: redirects });
-    s.push({ name: 'probe_http_ssl', value: url.protocol === 'https:' && hop.certNotAfter !== undefined ? 1 : 0 });
-    if (hop.httpVersion) s.push({ name: 'probe_http_version', value: Number(hop.httpVersion) });
-    if (hop.family) s.push({ name: 'probe_ip_protocol', value: hop.family });
-    if (hop.certNotAfter !== undefined) s.push({ name: 'probe_ssl_earliest_cert_expiry', value: hop.certNotAfter / 1000 });
+    ctx.abort.off(cutOff);
+    // After a cut-off the report already holds what the run had seen then.
+    if (!ctx.abort.aborted) report.fill(phases);
     const obs: Observation = {
       durationMs,
       status: hop.status,
@@ -149,6 +146,7 @@ class HttpProbe implements PreparedProbe {
     const t = url === this.url ? this.target : targetOf(url);
     const { isHttps, hostname, port, where } = t;
     const empty: Hop = { error: null, bodySize: 0, contentLength: -1 };
+    phases.hop = empty;
     ctx.phase = 'DNS resolution';
     let r: Resolved;
     if (t.family !== 0) r = { address: hostname, family: t.family, lookupMs: 0 };
@@ -159,12 +157,18 @@ class HttpProbe implements PreparedProbe {
       if (ctx.abort.aborted) return { ...empty, error: 'aborted' };
     }
     phases.resolve += r.lookupMs;
+    if (phases.address === undefined) {
+      // blackbox resolves the configured host once; its address is the one reported.
+      phases.address = r.address;
+      phases.family = r.family;
+      phases.lookupMs = r.lookupMs;
+    }
     ctx.phase = 'connect';
     // 0 means no limit, as in Prometheus.
     const limit = this.cfg.body_size_limit === 0 ? Infinity : this.cfg.body_size_limit;
 
     return new Promise<Hop>((resolve) => {
-      const x = new Exchange(ctx, phases, { ...empty, family: r.family }, this.keepBody, limit, where, isHttps, method === 'HEAD', resolve);
+      const x = new Exchange(ctx, phases, empty, this.keepBody, limit, where, isHttps, method === 'HEAD', resolve);
       let sock: net.Socket;
       // A fresh connection of our own (no agent, no pooling), so every phase is measured.
       if (isHttps) {
@@ -304,7 +308,8 @@ class Exchange implements ResponseHandler {
     this.phases.tls += this.tSecure - this.tConnected;
     this.ctx.phase = 'waiting for the response';
     try {
-      this.hop.certNotAfter = earliestExpiry(ts.getPeerCertificate(true));
+      this.hop.tls = tlsFacts(ts);
+      this.hop.certNotAfter = this.hop.tls.earliest;
     } catch {
       /* no certificate details; expiry stays unknown */
     }
@@ -404,6 +409,7 @@ class Exchange implements ResponseHandler {
 
 export const httpProbeType: ProbeType<HttpProbeConfig> = {
   type: 'http',
+  reportsRegexFailure: true,
   defaultConditions: ['[STATUS] == 2xx'],
   prepare: (cfg, conditions, dir) => new HttpProbe(cfg, conditions, dir),
 };

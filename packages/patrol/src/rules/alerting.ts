@@ -68,12 +68,13 @@ export class AlertingRule extends RuleBase {
     this.restored = o.restored;
   }
 
-  private async expand(name: string, text: string, labels: Record<string, string>, value: number, time: number): Promise<string> {
+  private async expand(text: string, labels: Record<string, string>, value: number, time: number): Promise<string> {
     if (!text.includes('{{')) return text;
     try {
-      return await this.o.expand(name, text, { labels, value, externalLabels: this.o.externalLabels, externalURL: this.o.externalURL, time });
+      return await this.o.expand(`__alert_${this.name}`, text, { labels, value, externalLabels: this.o.externalLabels, externalURL: this.o.externalURL, time });
     } catch (e) {
-      const msg = `error expanding template ${name}: ${(e as Error).message}`;
+      // As Prometheus: the text becomes the error, and the rule reports it as its health.
+      const msg = `error expanding template: ${(e as Error).message}`;
       if (!this.templateError) this.templateError = msg;
       return `<${msg}>`;
     }
@@ -90,13 +91,13 @@ export class AlertingRule extends RuleBase {
       const rec: Record<string, string> = { ...tmplLabels };
       delete rec[METRIC_NAME];
       for (const [k, v] of Object.entries(this.labels)) {
-        const x = await this.expand(k, v, tmplLabels, s.v, queryTime);
+        const x = await this.expand(v, tmplLabels, s.v, queryTime);
         if (x === '') delete rec[k];
         else rec[k] = x;
       }
       rec.alertname = this.name;
       const annotations: Record<string, string> = {};
-      for (const [k, v] of Object.entries(this.annotations)) annotations[k] = await this.expand(k, v, tmplLabels, s.v, queryTime);
+      for (const [k, v] of Object.entries(this.annotations)) annotations[k] = await this.expand(v, tmplLabels, s.v, queryTime);
       const labels = labelsFromRecord(rec);
       const id = labelsId(labels);
       if (fresh.has(id)) throw new Error('vector contains metrics with the same labelset after applying alert labels');

@@ -12,7 +12,7 @@ import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { AlertingRule } from './alerting.js';
 import { Group } from './group.js';
-import { engineQueryFunc, passThroughExpander } from './manager.js';
+import { engineQueryFunc, passThroughExpander, templateExpander } from './manager.js';
 import { ruleMetrics } from './metrics.js';
 import { RecordingRule } from './recording.js';
 import type { RuleBase } from './rule.js';
@@ -150,6 +150,25 @@ describe('rule group evaluation', () => {
     assert.ok(isStaleNaN(a1.values[1]));
     const a2 = series('copy').find((s) => s.labels.a === '2')!;
     assert.equal(a2.values[1], 2);
+  });
+
+  it('templates expand $labels, $value and query; a template error is the rule\'s health error, not a crash', async () => {
+    const storage = new MemoryStorage();
+    const query = engineQueryFunc(new Engine(), storage);
+    const mk = (annotations: Record<string, string>, labels: Record<string, string> = {}) =>
+      new AlertingRule({ name: 'Disk', expr: 'free < 10', holdDuration: 0, keepFiringFor: 0, labels, annotations, externalLabels: { dc: 'eu' }, externalURL: 'http://p:9310', expand: templateExpander(query), restored: true });
+    const good = mk({ summary: '{{ $labels.dev }} has {{ humanize $value }} left of {{ query "count(free)" | first | value }} ({{ $externalLabels.dc }})' }, { sev: '{{ if lt $value 5.0 }}critical{{ else }}warning{{ end }}' });
+    const bad = mk({ summary: '{{ nosuch $value }}' });
+    const { group, put } = setup([good, bad], { storage });
+    put({ __name__: 'free', dev: 'sda' }, T0 - 1, 3.5);
+    await group.eval(T0);
+    const a = [...good.active.values()][0];
+    assert.equal(a.annotations.summary, 'sda has 3.5 left of 1 (eu)');
+    assert.deepEqual(labelsToRecord(a.labels), { alertname: 'Disk', dev: 'sda', sev: 'critical' });
+    assert.equal(good.health, 'ok');
+    assert.equal(bad.health, 'err');
+    assert.equal(bad.lastError, 'error expanding template: error parsing template __alert_Disk: template: __alert_Disk:1: function "nosuch" not defined');
+    assert.equal([...bad.active.values()][0].annotations.summary, `<${bad.lastError}>`);
   });
 
   it('a scalar result is recorded as a series with only the metric name; a string is an error', async () => {

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Component, ConfigContext, PreparedConfig, Runtime } from '../component.js';
 import type { Config } from '../config/schema.js';
+import { labelsToRecord } from '../model/labels.js';
 import { STALE_NAN } from '../model/value.js';
+import { AlertTemplateExpander } from '../template/prometheus.js';
 import { QueryError, type InstantSample, type QueryEngine } from '../promql/types.js';
 import type { Storage } from '../storage/interface.js';
 import { AlertingRule } from './alerting.js';
@@ -19,14 +21,20 @@ import type { Expander, QueryFunc, RuleBase } from './rule.js';
 export interface RulesManagerOptions {
   /** Where alerts due for sending go; by default nowhere (no dispatcher yet). */
   notify?: NotifyFunc;
-  /** Label and annotation templates. */
+  /** Label and annotation templates; by default Prometheus's template language. */
   expand?: Expander;
   /** Wall clock (ms) for the groups; tests may pass their own. */
   now?: () => number;
 }
 
-/** Template expansion until the template engine is wired: text is used as written. */
+/** Template expansion that uses the text as written (tests of evaluation without templates). */
 export const passThroughExpander: Expander = (_name, text) => text;
+
+/** Prometheus's alert templates, with `query` running against the rule engine. */
+export function templateExpander(query: QueryFunc): Expander {
+  const exp = new AlertTemplateExpander(async (expr, t) => (await query(expr, t)).map((s) => ({ labels: labelsToRecord(s.labels), value: s.v })));
+  return (name, text, ctx) => exp.expand(name, text, { labels: ctx.labels, externalLabels: ctx.externalLabels, externalURL: ctx.externalURL, value: ctx.value }, ctx.time);
+}
 
 /** A query function over an engine and a storage, with Prometheus's rule result rules. */
 export function engineQueryFunc(engine: QueryEngine, storage: Storage): QueryFunc {
@@ -50,6 +58,7 @@ export class RulesManager implements Component {
   private readonly metrics: RuleMetrics;
   private readonly log: Logger;
   private readonly query: QueryFunc;
+  private readonly expander: Expander;
 
   constructor(
     private readonly rt: Runtime,
@@ -59,6 +68,7 @@ export class RulesManager implements Component {
     this.log = rt.logger;
     this.metrics = ruleMetrics(rt.registry);
     this.query = engineQueryFunc(rt.engine, rt.storage);
+    this.expander = opts.expand ?? templateExpander(this.query);
   }
 
   /** The running groups, in file then name order. */
@@ -87,7 +97,7 @@ export class RulesManager implements Component {
           annotations: r.annotations,
           externalLabels: external,
           externalURL,
-          expand: this.opts.expand ?? passThroughExpander,
+          expand: this.expander,
           restored: !restore,
         });
       });
