@@ -11,11 +11,14 @@ import type { Component, PreparedConfig, Runtime } from './component.js';
 import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
+import { registerFederate } from './api/federate.js';
 import { registerProbeAPI } from './api/probes.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
+import { registerRulesAPI } from './api/rules.js';
 import { compileAnchoredRegex } from './model/matchers.js';
+import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
 import { registerCollectorsApi } from './api/collectors.js';
@@ -29,6 +32,7 @@ import { exprToJSON, formatExpr } from './promql/format.js';
 import { queryLimitsComponent } from './promql/limits.js';
 import { parseExpr } from './promql/parser.js';
 import { ScrapeManager } from './scrape/manager.js';
+import { RulesManager } from './rules/manager.js';
 import { storageSettingsComponent } from './tsdb/settings.js';
 import { openTSDB, type TSDB } from './tsdb/tsdb.js';
 import { BUILD_INFO } from './version.js';
@@ -90,6 +94,7 @@ export class Patrol {
     this.log = opts.logger;
     this.listenAddr = opts.listen ?? DEFAULT_LISTEN;
     collectDefaultMetrics({ register: this.registry });
+    registerProducerErrors(this.registry, this.log.child({ component: 'producer' }));
     new Gauge({
       name: 'patrol_build_info',
       help: 'A metric with a constant 1 value labelled by version, revision and Node.js version.',
@@ -206,6 +211,7 @@ export class Patrol {
       retention: cfg.storage.retention,
       retentionSize: cfg.storage.retention_size,
       outOfOrderWindow: cfg.storage.out_of_order_time_window,
+      maxFuture: cfg.storage.max_future,
       registry: this.registry,
       logger: this.log.child({ component: 'tsdb' }),
     });
@@ -222,6 +228,7 @@ export class Patrol {
     const collectors = new CollectorsManager(child('collectors'));
     const probes = new ProbeManager(child('probe'));
     const engine = this.engine!;
+    const rules = new RulesManager(child('rules'));
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,
@@ -259,11 +266,13 @@ export class Patrol {
       },
     });
     registerTargetsAPI(this.app, scrape);
+    registerRulesAPI(this.app, () => rules.ruleGroups());
+    registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), ...extra];
+    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), rules, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {

@@ -14,6 +14,7 @@ import type { Config } from '../config/schema.js';
 import { labelsFromRecord, type Labels } from '../model/labels.js';
 import { SeriesSink, withTargetLabels, type CollectedSample, type WriteOutcome } from '../storage/sink.js';
 import type { Storage } from '../storage/interface.js';
+import { guarded } from '../producer.js';
 import { filesystemSamples, parseDiskstats, parseFileNr, parseLoadavg, parseMeminfo, parseMounts, parseNetDev, parseStat, type FsStats, type HostSample, type Mount } from './procfs.js';
 
 /** A statfs that has not answered in this long is skipped until it does (hung NFS mounts). */
@@ -259,7 +260,7 @@ export class HostCollector implements Component {
     if (this.stopped || !this.settings) return;
     const gen = this.generation;
     this.timer = setTimeout(() => {
-      const run = this.collectOnce().catch((e: unknown) => this.log.error({ err: e }, 'host collection failed'));
+      const run = guarded('collector', () => this.collectOnce(), this.log, { collector: 'host' });
       this.running = run;
       void run.finally(() => {
         if (this.running === run) this.running = null;

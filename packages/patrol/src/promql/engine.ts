@@ -769,7 +769,7 @@ class Evaluation {
     const repl = this.stringArg(e.args[2]);
     const src = this.stringArg(e.args[3]);
     const reText = this.stringArg(e.args[4]);
-    let re: RegExp;
+    let re: NonNullable<Matcher['re']>;
     try {
       re = new Matcher('=~', 'x', reText).re!;
     } catch {
