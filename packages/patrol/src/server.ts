@@ -16,6 +16,7 @@ import { registerProbeAPI } from './api/probes.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
+import { registerRulesAPI } from './api/rules.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
@@ -265,6 +266,7 @@ export class Patrol {
       },
     });
     registerTargetsAPI(this.app, scrape);
+    registerRulesAPI(this.app, () => rules.ruleGroups());
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
