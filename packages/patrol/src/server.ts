@@ -19,6 +19,7 @@ import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
+import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
 import { TlsFront, tlsComponent, tlsSettings } from './web/tls.js';
 import { registerCollectorsApi } from './api/collectors.js';
 import { formatStorageRetention } from './api/tsdbstatus.js';
@@ -121,7 +122,25 @@ export class Patrol {
     });
     // Authentication, CORS and the cross-site write guard, for every route, from the running config.
     this.app.addHook('onRequest', edgeHook(() => this.edgeSettings(), this.log.child({ component: 'web' })));
+    // Request time and in-flight body bytes (server.request_timeout, server.max_inflight_body_bytes).
+    this.app.addHook('preParsing', bodyBoundsHook(() => this.bodyBounds(), this.bodyBudget));
     this.routes();
+  }
+
+  /** Body bytes held by the requests in flight. */
+  readonly bodyBudget = new BodyBudget();
+
+  private bodyBounds(): { timeoutMs: number; budgetBytes: number } {
+    const s = this.config?.server;
+    return { timeoutMs: s?.request_timeout ?? 30_000, budgetBytes: s?.max_inflight_body_bytes ?? 128 * 1024 * 1024 };
+  }
+
+  /** Node's own request and header timeouts follow server.request_timeout (a backstop to the body timer). */
+  private applyServerTimeouts(cfg: Config): void {
+    const t = cfg.server.request_timeout;
+    const server = this.app.server;
+    server.requestTimeout = t;
+    server.headersTimeout = t > 0 ? Math.min(t, 60_000) : 60_000;
   }
 
   private edgeCache: { server: Config['server'] | null; settings: EdgeSettings } = { server: null, settings: {} };
@@ -325,6 +344,7 @@ export class Patrol {
     }
     this.config = r.config;
     this.configDir = r.dir;
+    this.applyServerTimeouts(r.config);
     this.lastReloadOk = true;
     this.lastConfigTime = Date.now();
     this.reloadOk.set(1);

@@ -70,6 +70,10 @@ export const serverConfig = z.strictObject({
   remote_write_receiver: remoteWriteReceiverConfig.default(remoteWriteReceiverConfig.parse({})),
   /** The TSDB admin endpoints under /api/v1/admin (Prometheus's --web.enable-admin-api). */
   enable_admin_api: z.boolean().default(false),
+  /** Longest a request (headers and body) may take to arrive; 0: no bound. */
+  request_timeout: duration.default(30 * 1000),
+  /** Most request body bytes held by all requests in flight together; more are refused with 503. 0: no bound. */
+  max_inflight_body_bytes: byteSize.default(128 * 1024 * 1024),
 });
 
 export const storageConfig = z.strictObject({
