@@ -212,7 +212,7 @@ async function main(): Promise<void> {
     console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   } else {
     tsdbDir = mkdtempSync(join(tmpdir(), 'promql-bench-tsdb-'));
-    const db: TSDB = await openTSDB({ dir: tsdbDir, retention: 30 * 24 * 3600_000, compactInterval: 0 });
+    const db: TSDB = await openTSDB({ dir: tsdbDir, retention: 30 * 24 * 3600_000, compactInterval: 0, now: () => T_END });
     storage = db;
     const labels = gens.map((g) => labelsFromRecord({ __name__: g.name, ...g.labels }));
     const refs = new Array<number>(gens.length).fill(0);

@@ -17,6 +17,7 @@ import { HostCollector } from './host/collector.js';
 import { Scheduler } from './probe/scheduler.js';
 import { guarded, producerErrors, registerProducerErrors, reportProducerError } from './producer.js';
 import { ScrapeClient } from './scrape/client.js';
+import { RefreshDiscovery, type TargetGroup } from './scrape/discovery.js';
 import { ScrapeLoop } from './scrape/loop.js';
 import { compileRelabel } from './scrape/relabel.js';
 import { populateLabels, Target } from './scrape/target.js';
@@ -126,5 +127,25 @@ describe('producer edges', () => {
     await until(() => calls.n >= 6);
     await c.stop();
     assert.ok((await count('collector')) - before >= 4);
+  });
+
+  it('discovery: a refresh whose consumer throws is counted and refreshing goes on', async () => {
+    const before = await count('discovery');
+    let n = 0;
+    class Changing extends RefreshDiscovery {
+      protected fetch(): Promise<{ groups: TargetGroup[]; errors: string[] }> {
+        n++;
+        return Promise.resolve({ groups: [{ source: `s${n}`, targets: [] }], errors: [] });
+      }
+    }
+    let changes = 0;
+    const d = new Changing('test_sd', 20, () => {
+      changes++;
+      throw new Error('consumer failed');
+    }, pino({ level: 'silent' }));
+    await d.start();
+    await until(() => changes >= 4);
+    d.stop();
+    assert.ok((await count('discovery')) - before >= 4);
   });
 });

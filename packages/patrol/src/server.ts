@@ -11,10 +11,12 @@ import type { Component, PreparedConfig, Runtime } from './component.js';
 import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
+import { registerFederate } from './api/federate.js';
 import { registerProbeAPI } from './api/probes.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
+import { registerRulesAPI } from './api/rules.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
@@ -252,6 +254,7 @@ export class Patrol {
       retention: cfg.storage.retention,
       retentionSize: cfg.storage.retention_size,
       outOfOrderWindow: cfg.storage.out_of_order_time_window,
+      maxFuture: cfg.storage.max_future,
       registry: this.registry,
       logger: this.log.child({ component: 'tsdb' }),
     });
@@ -306,6 +309,8 @@ export class Patrol {
       },
     });
     registerTargetsAPI(this.app, scrape);
+    registerRulesAPI(this.app, () => rules.ruleGroups());
+    registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.

@@ -82,6 +82,8 @@ export const storageConfig = z.strictObject({
   retention: duration.default(30 * 24 * 3600 * 1000),
   retention_size: byteSize.default(0),
   out_of_order_time_window: duration.default(0),
+  /** Samples more than this far ahead of the wall clock are rejected (they would move no boundary). */
+  max_future: duration.default(10 * 60 * 1000),
 });
 
 /** A duration that must be longer than zero (`0` is a valid duration elsewhere). */

@@ -84,6 +84,9 @@ function makeAnchored(src: string): Regex {
   // Fast paths for the forms dashboards send most (no compilation, plain string operations).
   if (!META.test(src)) return new FnRegex(src, (s) => s === src);
   if (src === '.*') return new FnRegex(src, () => true);
+  // Relabelling's default regex: one group holding the whole value.
+  if (src === '(.*)') return new FnRegex(src, () => true, true);
+  if (src === '(.+)') return new FnRegex(src, (s) => s.length > 0, true);
   if (src === '.+') return new FnRegex(src, (s) => s.length > 0);
   const alts = src.split('|');
   if (alts.length > 1 && alts.every((a) => !META.test(a))) {
@@ -205,15 +208,18 @@ class FnRegex implements Regex {
   constructor(
     readonly source: string,
     private readonly fn: (s: string) => boolean,
+    /** The pattern is one group around everything: group 1 is the whole input too. */
+    private readonly wholeGroup = false,
   ) {}
 
   test(s: string): boolean {
     return this.fn(s);
   }
 
-  /** Fast-path forms have no groups: a match is the whole input. */
+  /** Fast-path forms have no groups (or one around everything): a match is the whole input. */
   exec(s: string): RegexMatch | null {
-    return this.fn(s) ? [s] : null;
+    if (!this.fn(s)) return null;
+    return this.wholeGroup ? [s, s] : [s];
   }
 }
 

@@ -73,6 +73,27 @@ describe('rules component', () => {
     assert.match(text, /patrol_rule_group_rules\{rule_group="[^"]*a\.yml;basic"\} 3/);
   });
 
+  it('/api/v1/rules filters by type, rule name, group and file; /api/v1/alerts lists active alerts', async () => {
+    type G = { name: string; file: string; rules: { name: string; type: string; health: string; lastError?: string; alerts?: unknown[] }[] };
+    const rules = async (qs: string) => {
+      const r = await fetch(`${base}/api/v1/rules${qs}`);
+      return { status: r.status, body: (await r.json()) as { data: { groups: G[] }; error?: string } };
+    };
+    const all = (await rules('')).body.data.groups;
+    assert.deepEqual(all.map((g) => g.rules.map((r) => `${r.type}:${r.name}:${r.health}`)), [['recording:patrol:one:ok', 'alerting:AlwaysOn:ok', 'alerting:Broken:err']]);
+    assert.equal(all[0].rules[2].lastError, 'vector contains metrics with the same labelset after applying alert labels');
+    assert.deepEqual((await rules('?type=record')).body.data.groups[0].rules.map((r) => r.name), ['patrol:one']);
+    assert.deepEqual((await rules('?rule_name[]=Broken&rule_name[]=AlwaysOn')).body.data.groups[0].rules.map((r) => r.name), ['AlwaysOn', 'Broken']);
+    assert.deepEqual((await rules('?rule_group[]=nope')).body.data.groups, []);
+    assert.equal((await rules(`?file[]=${encodeURIComponent(all[0].file)}&rule_group[]=basic`)).body.data.groups.length, 1);
+    assert.deepEqual((await rules('?exclude_alerts=true')).body.data.groups[0].rules[1].alerts, []);
+    const bad = await rules('?type=alerts');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error, 'invalid parameter "type": not supported value "alerts"');
+    const alerts = (await (await fetch(`${base}/api/v1/alerts`)).json()) as { data: { alerts: { labels: Record<string, string>; state: string; value: string }[] } };
+    assert.deepEqual(alerts.data.alerts.map((a) => [a.labels.alertname, a.state, a.value]), [['AlwaysOn', 'firing', '1e+00']]);
+  });
+
   it('rejects a reload with a broken rule file and keeps the running rules', async () => {
     writeFileSync(join(dir, 'rules', 'b.yml'), 'groups:\n  - name: bad\n    rules:\n      - record: x\n        expr: sum(\n');
     const r = await patrol.reload();

@@ -104,4 +104,53 @@ describe('rules side by side with Prometheus 2.42', { skip }, () => {
     const [ps, qs] = await Promise.all([query(patrolBase, slot), query(promBase, slot)]);
     assert.equal(Number(ps[0].value[1]).toFixed(3), Number(qs[0].value[1]).toFixed(3));
   });
+
+  it('/api/v1/rules and /api/v1/alerts answer in the same shape with the same content', async () => {
+    type Rule = Record<string, unknown> & { alerts?: { labels: Record<string, string>; state: string; value: string; annotations: unknown }[] };
+    type Groups = { groups: (Record<string, unknown> & { rules: Rule[] })[] };
+    const get = async (base: string, path: string) => ((await (await fetch(base + path)).json()) as { data: unknown }).data;
+    const normalize = (d: Groups) =>
+      d.groups.map((g) => ({
+        keys: Object.keys(g).sort(),
+        name: g.name,
+        file: g.file,
+        interval: g.interval,
+        rules: g.rules.map((r) => ({
+          keys: Object.keys(r).sort(),
+          name: r.name,
+          type: r.type,
+          query: r.query,
+          labels: r.labels,
+          annotations: r.annotations,
+          health: r.health,
+          lastError: r.lastError,
+          state: r.state,
+          duration: r.duration,
+          alerts: (r.alerts ?? []).map((a) => ({ keys: Object.keys(a).sort(), labels: a.labels, state: a.state, value: a.value, annotations: a.annotations })).sort((x, y) => (sortKey(x.labels) < sortKey(y.labels) ? -1 : 1)),
+        })),
+      }));
+    const [p, q] = await Promise.all([get(patrolBase, '/api/v1/rules'), get(promBase, '/api/v1/rules')]);
+    const np = normalize(p as Groups);
+    const nq = normalize(q as Groups);
+    // Patrol answers in Prometheus 3's shape, a superset of 2.42's: compare 2.42's keys only.
+    for (let i = 0; i < nq.length; i++) {
+      assert.ok(nq[i].keys.every((k) => np[i].keys.includes(k)), `group keys ${np[i].keys} lack some of ${nq[i].keys}`);
+      np[i].keys = nq[i].keys;
+      nq[i].rules.forEach((r, j) => {
+        const pr = np[i].rules[j];
+        assert.ok(r.keys.every((k) => pr.keys.includes(k)), `rule keys ${pr.keys} lack some of ${r.keys}`);
+        pr.keys = r.keys;
+        r.alerts.forEach((a, k) => {
+          assert.ok(a.keys.every((x) => pr.alerts[k].keys.includes(x)));
+          pr.alerts[k].keys = a.keys;
+        });
+      });
+    }
+    assert.deepEqual(np, nq);
+    const [pa, qa] = await Promise.all([get(patrolBase, '/api/v1/alerts'), get(promBase, '/api/v1/alerts')]);
+    const alerts = (d: unknown) => (d as { alerts: { labels: Record<string, string>; state: string }[] }).alerts.map((a) => sortKey(a.labels) + a.state).sort();
+    assert.deepEqual(alerts(pa), alerts(qa));
+    const filtered = await Promise.all([patrolBase, promBase].map((b) => get(b, '/api/v1/rules?type=record')));
+    assert.deepEqual(normalize(filtered[0] as Groups).map((g) => g.rules.map((r) => r.name)), normalize(filtered[1] as Groups).map((g) => g.rules.map((r) => r.name)));
+  });
 });

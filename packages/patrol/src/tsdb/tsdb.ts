@@ -9,7 +9,7 @@
 // which WAL segments that only hold persisted samples are deleted. Compaction runs in slices of
 // at most ~20 ms between which the event loop serves appends and queries.
 
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
@@ -23,13 +23,21 @@ import type { Appender, Querier, SampleBuffer, SampleIterator, SelectHints, Seri
 import { StorageError } from '../storage/interface.js';
 import { ArrayIterator, sameValue, validateLabels } from '../storage/memory.js';
 import { chunkCount, chunkIterator, decodeChunkInto, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator } from './chunk.js';
+import { DirLock } from './lock.js';
 import { ChunkStore, type ChunkLists, type ChunkToWrite, type StoredChunk } from './store.js';
 import { Wal, type WalPosition } from './wal.js';
 
 export interface TSDBOptions {
   dir: string;
-  /** Keep samples newer than the newest sample minus this many milliseconds. */
+  /** Keep samples newer than the wall clock minus this many milliseconds. */
   retention: number;
+  /**
+   * Samples more than this many ms ahead of the wall clock are rejected (out_of_bounds), so one
+   * wrong timestamp never moves a boundary; default 10 minutes (storage.max_future).
+   */
+  maxFuture?: number;
+  /** The wall clock in ms (tests inject one); default Date.now. */
+  now?: () => number;
   /** Drop the oldest blocks while the store uses more bytes than this; 0 means no limit. */
   retentionSize?: number;
   /** Accept samples up to this many ms older than the newest sample of the head (0: reject). */
@@ -50,6 +58,9 @@ export interface TSDBOptions {
   /** WAL segment size in bytes. */
   walSegmentSize?: number;
 }
+
+/** storage.max_future's default: how far ahead of the wall clock a sample may be. */
+export const DEFAULT_MAX_FUTURE = 10 * 60_000;
 
 /** Bytes a recent chunk costs besides its data (object, Buffer and list slot), for the budget. */
 const RECENT_OVERHEAD = 96;
@@ -105,6 +116,11 @@ export class TSDB implements Storage {
   private retention: number;
   private retentionSize: number;
   private oooWindow: number;
+  private maxFuture: number;
+  private readonly now: () => number;
+  /** Oldest and newest timestamps appends accept, from the clock when the appender was made. */
+  private lowBound = -Infinity;
+  private highBound = Infinity;
   private readonly headMaxAge: number;
   private store!: ChunkStore;
   private wal!: Wal;
@@ -182,6 +198,8 @@ export class TSDB implements Storage {
     this.retention = opts.retention > 0 ? opts.retention : Infinity;
     this.retentionSize = opts.retentionSize ?? 0;
     this.oooWindow = opts.outOfOrderWindow ?? 0;
+    this.maxFuture = opts.maxFuture ?? DEFAULT_MAX_FUTURE;
+    this.now = opts.now ?? Date.now;
     // Bounds the WAL (and a replay after a crash) to about this much data; short chunks it
     // causes are merged again when their block is sealed.
     this.headMaxAge = opts.headMaxAge ?? 15 * 60 * 1000;
@@ -254,34 +272,7 @@ export class TSDB implements Storage {
     });
   }
 
-  private lockPath = '';
-
-  /** One process per data directory: a lock file holding the owner's pid (stale after a crash). */
-  private lock(): void {
-    const path = join(this.opts.dir, 'lock');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        writeFileSync(path, String(process.pid), { flag: 'wx' });
-        this.lockPath = path;
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
-      const pid = Number(readFileSync(path, 'utf8'));
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (e) {
-          alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      }
-      if (alive) throw new Error(`TSDB data directory ${this.opts.dir} is in use by process ${pid} (${path})`);
-      unlinkSync(path);
-    }
-    throw new Error(`cannot lock TSDB data directory ${this.opts.dir}`);
-  }
+  private dirLock: DirLock | null = null;
 
   /** @internal Releases whatever a failed init opened. */
   release(): void {
@@ -297,19 +288,14 @@ export class TSDB implements Storage {
   }
 
   private unlock(): void {
-    if (!this.lockPath) return;
-    try {
-      unlinkSync(this.lockPath);
-    } catch {
-      // already gone
-    }
-    this.lockPath = '';
+    this.dirLock?.release();
+    this.dirLock = null;
   }
 
   /** @internal Opens the files, loads series and replays the WAL. */
   async init(): Promise<void> {
     mkdirSync(this.opts.dir, { recursive: true });
-    this.lock();
+    this.dirLock = DirLock.acquire(this.opts.dir);
     const blockLen = Math.max(1000, Math.min(86_400_000, Math.floor(Math.min(this.retention, 80 * 86_400_000) / 8)));
     this.store = new ChunkStore(join(this.opts.dir, 'chunks.db'), blockLen);
     const t0 = performance.now();
@@ -565,8 +551,9 @@ export class TSDB implements Storage {
    * New retention and out-of-order settings (a configuration reload). They apply to the next
    * append and the next compaction; the block length chosen at open stays.
    */
-  setRetention(o: Pick<TSDBOptions, 'retention' | 'retentionSize' | 'outOfOrderWindow'>): void {
+  setRetention(o: Pick<TSDBOptions, 'retention' | 'retentionSize' | 'outOfOrderWindow' | 'maxFuture'>): void {
     this.retention = o.retention > 0 ? o.retention : Infinity;
+    if (o.maxFuture !== undefined) this.maxFuture = o.maxFuture;
     this.retentionSize = o.retentionSize ?? 0;
     const hadWindow = this.oooWindow > 0;
     this.oooWindow = o.outOfOrderWindow ?? 0;
@@ -580,6 +567,10 @@ export class TSDB implements Storage {
   appender(): Appender {
     if (this.closed) throw new StorageError('closed', 'storage is closed');
     this.appenderIds = (this.appenderIds + 1) | 0 || 1;
+    // Read the clock once per batch, not per sample.
+    const now = this.now();
+    this.lowBound = now - this.retention;
+    this.highBound = now + this.maxFuture;
     return new TSDBAppender(this, this.appenderIds);
   }
 
@@ -598,7 +589,8 @@ export class TSDB implements Storage {
   check(id: number, r: number, t: number, v: number): boolean {
     if (this.closed) throw new StorageError('closed', 'storage is closed');
     if (!Number.isSafeInteger(t)) throw new StorageError('out_of_bounds', `timestamp ${t} is not a whole number of milliseconds within ±2^53`);
-    if (t < this.maxT - this.retention) throw new StorageError('out_of_bounds', `sample at ${t} is older than the retention (newest sample ${this.maxT})`);
+    if (t > this.highBound) throw new StorageError('out_of_bounds', `sample at ${t} (${isoTime(t)}) is more than storage.max_future (${this.maxFuture / 1000}s) ahead of the wall clock (${isoTime(this.highBound - this.maxFuture)})`);
+    if (t < this.lowBound) throw new StorageError('out_of_bounds', `sample at ${t} (${isoTime(t)}) is older than the retention (${this.retention / 1000}s before ${isoTime(this.lowBound + this.retention)})`);
     let lastT: number;
     let lastV: number;
     if (this.pendOwner[r] === id) {
@@ -843,7 +835,7 @@ export class TSDB implements Storage {
     if (this.recentWindow === 0 || this.recentBytes < budget / 4) this.recentWindow = configured;
     for (let round = 0; round < 32; round++) {
       // Nothing retention has dropped from the store stays visible here.
-      const thr = Math.max(this.maxT - this.recentWindow, this.maxT - this.retention, this.sizeFloor);
+      const thr = Math.max(this.newest() - this.recentWindow, this.now() - this.retention, this.sizeFloor);
       let n = 0;
       for (const [r, l] of this.recent) {
         if ((++n & 1023) === 0) await this.pause();
@@ -1019,7 +1011,9 @@ export class TSDB implements Storage {
     this.sliceStart = start;
     if (this.wal.off > 0) this.wal.rotate();
     const cutSeg = final || this.headMaxAge <= 0 ? Infinity : this.wal.firstSegmentSince(Date.now() - this.headMaxAge);
-    const cutoff = Math.max(this.maxT - this.retention, this.sizeFloor);
+    // Retention runs on the wall clock: samples from the future (older data dirs may hold some)
+    // never push old data out.
+    const cutoff = Math.max(this.now() - this.retention, this.sizeFloor);
     const gone: number[] = [];
     const end = this.nextRef;
     for (let r = 1; r < end; r++) {
@@ -1041,10 +1035,15 @@ export class TSDB implements Storage {
     await this.evictRecent();
     // Seal blocks no in-order chunk will be added to any more (late ones still may; they fit in).
     const sealDelay = Math.max(this.headMaxAge, 0) + 2 * (this.opts.compactInterval ?? 60_000) + 600_000;
-    for (const id of this.store.sealable(this.maxT - sealDelay)) await this.store.seal(id, () => this.pause());
+    for (const id of this.store.sealable(this.newest() - sealDelay)) await this.store.seal(id, () => this.pause());
     this.truncateWal();
     this.endSlice();
     this.mCompaction.observe((performance.now() - start) / 1000);
+  }
+
+  /** The newest sample time, but never later than the clock allows (a future sample moves nothing). */
+  private newest(): number {
+    return Math.min(this.maxT, this.now() + this.maxFuture);
   }
 
   private async persistCut(): Promise<void> {
@@ -1550,3 +1549,7 @@ function seriesKey(ls: Labels): string {
 }
 
 
+
+function isoTime(t: number): string {
+  return Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : 'out of range';
+}
