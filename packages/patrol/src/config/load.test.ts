@@ -255,8 +255,41 @@ describe('sections validated but not acted on yet', () => {
     );
     assert.ok(w.ok, w.ok ? '' : w.errors.join('\n'));
     assert.equal(w.warnings.length, 2, w.warnings.join('\n'));
+    assert.ok(w.warnings.includes('alerting: route, receivers validated but not acted on yet (no notifications are sent)'), w.warnings.join('\n'));
     assert.doesNotMatch(w.warnings.join('\n'), /rule_files/, 'rule files are evaluated');
     assert.match(w.warnings.join('\n'), /alerting: .*not acted on yet/);
     assert.match(w.warnings.join('\n'), /remote_write: validated but not acted on yet/);
   });
+});
+
+describe('everything the README says is not acted on yet gets a warning', () => {
+  // A minimal valid configuration using each section the README can name.
+  const samples: Record<string, string> = {
+    remote_write: 'remote_write: [{url: "http://127.0.0.1:1/api/v1/write"}]\n',
+    remote_read: 'remote_read: [{url: "http://127.0.0.1:1/api/v1/read"}]\n',
+    alerting: 'alerting:\n  route: {receiver: r}\n  receivers: [{name: r}]\n',
+    alertmanagers: 'alerting:\n  alertmanagers: [{static_configs: [{targets: ["127.0.0.1:9093"]}]}]\n',
+    time_intervals: 'alerting:\n  time_intervals: [{name: night, time_intervals: [{times: [{start_time: "00:00", end_time: "06:00"}]}]}]\n',
+    templates: 'alerting:\n  templates: ["t/*.tmpl"]\n',
+    tracing: 'tracing: {endpoint: "127.0.0.1:4317"}\n',
+    query_log_file: 'global: {query_log_file: q.log}\n',
+    native_histogram_bucket_limit: 'scrape_configs:\n  - {job_name: a, native_histogram_bucket_limit: 100}\n',
+  };
+  const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8');
+  // The rows of the configuration table that say "not acted on yet", by their section names.
+  const rows = readme.split('\n').filter((l) => l.startsWith('| `') && /not acted on yet/.test(l));
+  const named = rows.flatMap((l) => [...l.split(' | ')[0].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]));
+
+  it('the README names sections that are not acted on yet', () => {
+    assert.ok(named.includes('remote_write') && named.includes('alerting'), `found: ${named.join(', ')}`);
+  });
+  for (const name of [...new Set([...named, ...Object.keys(samples)])]) {
+    it(name, () => {
+      const text = samples[name];
+      assert.ok(text, `the README says ${name} is not acted on yet: add a sample here and a warning in NOT_ACTED_ON`);
+      const r = parseConfig(text, 'patrol.yml');
+      assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+      assert.ok(r.warnings.some((w) => w.includes(name)), `no warning names ${name}: ${r.warnings.join('\n')}`);
+    });
+  }
 });

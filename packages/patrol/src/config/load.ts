@@ -236,29 +236,51 @@ function loadScrapeConfigFiles(main: ParsedYaml, global: GlobalConfig, mainFile:
  * the server logs them at start (with the unsupported service discoveries below), until the
  * component that acts on each lands. Checked on the text as written.
  */
-const NOT_ACTED_ON: { present: (raw: Record<string, unknown>) => boolean; warning: string }[] = [
-  {
-    present: (raw) => {
-      const a = raw.alerting as Record<string, unknown> | undefined;
-      return !!a && typeof a === 'object' && (a.route !== undefined || nonEmpty(a.receivers) || nonEmpty(a.inhibit_rules));
-    },
-    warning: 'alerting: route, receivers and inhibit_rules are validated but not acted on yet (no notifications are sent)',
+const NOT_ACTED_ON: ((raw: Record<string, unknown>) => string | null)[] = [
+  (raw) => {
+    const a = record(raw.alerting);
+    const keys = ['global', 'route', 'receivers', 'inhibit_rules', 'time_intervals', 'mute_time_intervals', 'templates'].filter((k) => nonEmpty(a[k]));
+    return keys.length > 0 ? `alerting: ${keys.join(', ')} validated but not acted on yet (no notifications are sent)` : null;
   },
-  { present: (raw) => nonEmpty(raw.remote_write), warning: 'remote_write: validated but not acted on yet (nothing is sent to other servers)' },
+  (raw) => {
+    const a = record(raw.alerting);
+    const keys = ['alertmanagers', 'alert_relabel_configs'].filter((k) => nonEmpty(a[k]));
+    return keys.length > 0 ? `alerting: ${keys.join(', ')} validated but not acted on yet (firing alerts are not sent to other Alertmanagers)` : null;
+  },
+  (raw) => (nonEmpty(raw.remote_write) ? 'remote_write: validated but not acted on yet (nothing is sent to other servers)' : null),
+  (raw) => (nonEmpty(raw.remote_read) ? 'remote_read: validated but not acted on yet (queries read only local data)' : null),
+  (raw) => {
+    const keys = ['tracing', 'runtime', 'otlp'].filter((k) => nonEmpty(raw[k]));
+    return keys.length > 0 ? `${keys.join(', ')}: accepted for compatibility with prometheus.yml, no effect` : null;
+  },
+  (raw) => {
+    const keys = GLOBAL_NO_EFFECT.filter((k) => nonEmpty(record(raw.global)[k]));
+    return keys.length > 0 ? `global: ${keys.join(', ')} accepted for compatibility with prometheus.yml, no effect yet` : null;
+  },
 ];
+
+/** Keys of global and of scrape jobs that Patrol accepts (prometheus.yml has them) but ignores. */
+const GLOBAL_NO_EFFECT = ['query_log_file', 'scrape_failure_log_file', 'metric_name_validation_scheme', 'metric_name_escaping_scheme', 'convert_classic_histograms_to_nhcb', 'always_scrape_classic_histograms'];
+const JOB_NO_EFFECT = ['scrape_classic_histograms', 'always_scrape_classic_histograms', 'convert_classic_histograms_to_nhcb', 'native_histogram_bucket_limit', 'native_histogram_min_bucket_factor', 'metric_name_validation_scheme', 'metric_name_escaping_scheme', 'fallback_scrape_protocol'];
+
+function record(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
 
 function nonEmpty(v: unknown): boolean {
   return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== null;
 }
 
 function collectWarnings(raw: Record<string, unknown>, prefix: string): string[] {
-  const warnings: string[] = prefix === '' ? NOT_ACTED_ON.filter((n) => n.present(raw)).map((n) => n.warning) : [];
+  const warnings: string[] = prefix === '' ? NOT_ACTED_ON.map((check) => check(raw)).filter((w): w is string => w !== null) : [];
   const jobs = Array.isArray(raw.scrape_configs) ? (raw.scrape_configs as Record<string, unknown>[]) : [];
   jobs.forEach((j, i) => {
     if (!j || typeof j !== 'object') return;
     for (const k of UNSUPPORTED_SD) {
       if (k in j) warnings.push(`${prefix}scrape_configs[${i}].${k}: not supported yet; the job gets no targets from it`);
     }
+    const ignored = JOB_NO_EFFECT.filter((k) => k in j);
+    if (ignored.length > 0) warnings.push(`${prefix}scrape_configs[${i}]: ${ignored.join(', ')} accepted for compatibility with prometheus.yml, no effect yet`);
   });
   return warnings;
 }
