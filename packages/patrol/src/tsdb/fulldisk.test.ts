@@ -3,7 +3,8 @@
 // head writes nothing and loses nothing (the WAL is replayed at the next start).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -139,5 +140,33 @@ describe('a full disk', () => {
     const again = await openTSDB({ ...opts, logger: undefined });
     assert.deepEqual(dump(again), want);
     await again.close();
+  });
+});
+
+describe('a data directory that is not writable', () => {
+  const isRoot = process.getuid?.() === 0;
+  test('an empty directory with mode 0555 is named as read-only', { skip: isRoot ? 'skipped: running as root, which ignores the 0555 mode; the read-only mount below covers it' : false }, async () => {
+    const parent = join(root, `ro${++dirs}`);
+    mkdirSync(parent);
+    chmodSync(parent, 0o555);
+    try {
+      await assert.rejects(openTSDB({ dir: join(parent, 'tsdb'), retention: 86_400_000, compactInterval: 0 }), new RegExp(`^Error: data directory ${parent} is not writable \\(read-only\\)`));
+      await assert.rejects(openTSDB({ dir: parent, retention: 86_400_000, compactInterval: 0 }), new RegExp(`^Error: data directory ${parent} is not writable \\(read-only\\)`));
+    } finally {
+      chmodSync(parent, 0o755);
+    }
+  });
+
+  // A read-only bind mount in a private mount namespace (nothing changes outside the child).
+  const unshare = ['unshare', '--user', '--map-root-user', '--mount'];
+  const probe = spawnSync(unshare[0], [...unshare.slice(1), 'true'], { encoding: 'utf8' });
+  const why = probe.error ? `unshare not available (${probe.error.message})` : probe.status !== 0 ? `unshare --user --mount is not permitted here (${(probe.stderr || '').trim().slice(0, 200) || `exit ${probe.status}`})` : '';
+  test('an empty directory on a read-only mount is named as read-only, not ENOENT', { skip: why ? `skipped: ${why}` : false }, () => {
+    const parent = join(root, `romount${++dirs}`);
+    mkdirSync(parent);
+    const child = join(import.meta.dirname, 'testdata', 'lock-child.ts');
+    const script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec "$2" --import tsx "$3" "$1/tsdb" </dev/null';
+    const r = spawnSync(unshare[0], [...unshare.slice(1), 'sh', '-c', script, 'sh', parent, process.execPath, child], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.stdout.trim(), `error data directory ${parent} is not writable (read-only): Patrol keeps its samples there; make it writable or choose another data directory`, r.stderr);
   });
 });

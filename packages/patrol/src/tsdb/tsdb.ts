@@ -9,8 +9,8 @@
 // which WAL segments that only hold persisted samples are deleted. Compaction runs in slices of
 // at most ~20 ms between which the event loop serves appends and queries.
 
-import { mkdirSync, statfsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -326,7 +326,7 @@ export class TSDB implements Storage {
 
   /** @internal Opens the files, loads series and replays the WAL. */
   async init(): Promise<void> {
-    mkdirSync(this.opts.dir, { recursive: true });
+    ensureWritableDir(this.opts.dir);
     this.dirLock = DirLock.acquire(this.opts.dir);
     const minFree = this.opts.minFreeBytes ?? MIN_FREE_BYTES;
     const free = this.freeBytes(this.opts.dir);
@@ -1647,4 +1647,29 @@ function isoTime(t: number): string {
 
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/**
+ * Creates the data directory when missing and checks that Patrol may write to it, so that a
+ * read-only one is named as such (recursive mkdir reports ENOENT on a read-only file system).
+ */
+function ensureWritableDir(dir: string): void {
+  const writable = (p: string): boolean => {
+    try {
+      accessSync(p, fsConstants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const refuse = (at: string): Error => new Error(`data directory ${at} is not writable (read-only): Patrol keeps its samples there; make it writable or choose another data directory`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    let at = dir;
+    while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+    if (existsSync(at) && !writable(at)) throw refuse(at);
+    throw e;
+  }
+  if (!writable(dir)) throw refuse(dir);
 }
