@@ -15,6 +15,7 @@ import { labelsFromRecord, type Labels } from '../model/labels.js';
 import { SeriesSink, withTargetLabels, type CollectedSample, type WriteOutcome } from '../storage/sink.js';
 import type { Storage } from '../storage/interface.js';
 import { filesystemSamples, parseDiskstats, parseFileNr, parseLoadavg, parseMeminfo, parseMounts, parseNetDev, parseStat, type FsStats, type HostSample, type Mount } from './procfs.js';
+import { componentLogger } from '../logger.js';
 
 /** A statfs that has not answered in this long is skipped until it does (hung NFS mounts). */
 const STATFS_TIMEOUT_MS = 5_000;
@@ -186,7 +187,7 @@ export class HostCollector implements Component {
 
   constructor(rt: Runtime) {
     this.storage = rt.storage;
-    this.log = rt.logger.child({ component: 'host' });
+    this.log = componentLogger(rt.logger, 'host');
     this.sink = new SeriesSink(rt.storage);
     this.duration = new Gauge({ name: 'patrol_host_collection_duration_seconds', help: 'How long the last host collection took.', registers: [rt.registry] });
     this.failuresTotal = new Counter({

@@ -17,6 +17,7 @@ import { Scheduler, type Job } from './scheduler.js';
 import { ProbeStatsAccumulator } from './stats.js';
 import { ProbeStateMachine, type ProbeState } from './state.js';
 import { Abort } from './types.js';
+import { componentLogger } from '../logger.js';
 
 export interface ProbeManagerOptions {
   /** Runs in flight at once, over all probes. */
@@ -117,7 +118,7 @@ export class ProbeManager implements Component {
 
   constructor(rt: Runtime, opts: ProbeManagerOptions = {}) {
     this.storage = rt.storage;
-    this.log = rt.logger.child({ component: 'probes' });
+    this.log = componentLogger(rt.logger, 'probes');
     this.opts = {
       maxConcurrency: opts.maxConcurrency ?? 512,
       perHostConcurrency: opts.perHostConcurrency ?? 128,
