@@ -253,6 +253,6 @@ probes:
       const o = JSON.parse(l) as { component?: string };
       if (o.component) components.add(o.component);
     }
-    for (const c of ['probes', 'tsdb']) assert.ok(components.has(c), `a line from ${c}: ${[...components].join(',')}`);
+    for (const c of ['probes', 'scrape', 'tsdb']) assert.ok(components.has(c), `a line from ${c}: ${[...components].join(',')}`);
   });
 });

@@ -205,6 +205,9 @@ export class ProbeManager implements Component {
   }
 
   private record(e: ProbeEntry, r: ProbeResult): void {
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ probe: r.probe, success: r.success, duration_seconds: r.durationMs / 1000, ...(r.success ? {} : { reason: r.reason }) }, 'probe run');
+    }
     e.last = r;
     e.recent.push(r);
     if (e.recent.length > this.opts.recentResults) e.recent.shift();
@@ -227,7 +230,9 @@ export class ProbeManager implements Component {
       } catch (err) {
         this.log.error({ err, probe: r.probe }, 'probe event not stored');
       }
-      this.log.info({ probe: r.probe, from: change.from, to: change.to, reason: change.reason }, 'probe state changed');
+      const fields = { probe: r.probe, from: change.from, to: change.to, reason: change.reason };
+      if (change.to === 'down') this.log.warn(fields, 'probe down');
+      else this.log.info(fields, `probe ${change.to}`);
     }
   }
 
