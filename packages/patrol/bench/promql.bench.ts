@@ -28,6 +28,7 @@ import { Engine } from '../src/promql/engine.js';
 import type { Storage } from '../src/storage/interface.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { openTSDB, type TSDB } from '../src/tsdb/tsdb.js';
+import { findBinary } from '../src/testing/shared.js';
 
 const SERIES = Number(process.env.PROMQL_BENCH_SERIES ?? 100_000);
 const RUNS = Number(process.env.PROMQL_BENCH_RUNS ?? 5);
@@ -141,8 +142,10 @@ async function writeOpenMetrics(path: string, gens: Gen[]): Promise<void> {
 }
 
 async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildProcess; dir: string } | null> {
-  if (!existsSync('/usr/bin/prometheus') || !existsSync('/usr/bin/promtool')) {
-    console.log('prometheus/promtool not installed: skipping the side-by-side run');
+  const prometheusBin = findBinary('prometheus');
+  const promtoolBin = findBinary('promtool');
+  if (!prometheusBin || !promtoolBin) {
+    console.log('prometheus/promtool not installed (npm run setup:reference installs them): skipping the side-by-side run');
     return null;
   }
   // PROMQL_BENCH_PROMETHEUS_DIR keeps the backfilled data between runs (same series count only).
@@ -157,7 +160,7 @@ async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildP
     mkdirSync(dir, { recursive: true });
     rmSync(data, { recursive: true, force: true });
     await writeOpenMetrics(om, gens);
-    const r = spawnSync('/usr/bin/promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', om, data], { encoding: 'utf8' });
+    const r = spawnSync(promtoolBin, ['tsdb', 'create-blocks-from', 'openmetrics', '--max-block-duration=24h', om, data], { encoding: 'utf8' });
     if (r.status !== 0) {
       console.log(`promtool failed: ${r.stderr.slice(0, 500)}`);
       return null;
@@ -170,7 +173,7 @@ async function startPrometheus(gens: Gen[]): Promise<{ url: string; proc: ChildP
   writeFileSync(cfg, 'global:\n  scrape_interval: 1h\n');
   const port = await freePort();
   const proc = spawn(
-    '/usr/bin/prometheus',
+    prometheusBin,
     [`--config.file=${cfg}`, `--storage.tsdb.path=${data}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=100y', '--query.max-samples=500000000'],
     { stdio: 'ignore' },
   );
@@ -212,7 +215,7 @@ async function main(): Promise<void> {
     console.log(`patrol: loaded MemoryStorage in ${((Date.now() - t) / 1000).toFixed(1)} s`);
   } else {
     tsdbDir = mkdtempSync(join(tmpdir(), 'promql-bench-tsdb-'));
-    const db: TSDB = await openTSDB({ dir: tsdbDir, retention: 30 * 24 * 3600_000, compactInterval: 0 });
+    const db: TSDB = await openTSDB({ dir: tsdbDir, retention: 30 * 24 * 3600_000, compactInterval: 0, now: () => T_END });
     storage = db;
     const labels = gens.map((g) => labelsFromRecord({ __name__: g.name, ...g.labels }));
     const refs = new Array<number>(gens.length).fill(0);

@@ -4,7 +4,7 @@
 // 1,000,000-series runs down on small machines.
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -12,6 +12,7 @@ import type { Labels } from '../src/model/labels.js';
 import { labelsFromRecord } from '../src/model/labels.js';
 import { Matcher } from '../src/model/matchers.js';
 import { openTSDB, type TSDB } from '../src/tsdb/tsdb.js';
+import { findBinary } from '../src/testing/shared.js';
 
 const DAY = 86_400_000;
 const T0 = 1_700_000_000_000;
@@ -53,7 +54,8 @@ function seriesLabels(i: number): Labels {
 }
 
 async function open(dir: string, extra: Partial<Parameters<typeof openTSDB>[0]> = {}): Promise<TSDB> {
-  return openTSDB({ dir, retention: 400 * DAY, compactInterval: 0, ...extra });
+  // The data is written from T0 on; the store's wall clock stands just after its last day.
+  return openTSDB({ dir, retention: 400 * DAY, compactInterval: 0, now: () => T0 + 4 * DAY, ...extra });
 }
 
 async function benchAppend(): Promise<void> {
@@ -179,7 +181,7 @@ function duBytes(path: string, filter: (p: string) => boolean = () => true): num
 
 /** The same samples in our engine and in Prometheus 2.42's TSDB (promtool backfill). */
 async function benchDiskVersusPrometheus(): Promise<void> {
-  const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
+  const promtool = findBinary('promtool');
   if (!promtool) {
     console.log('   (promtool not installed: no Prometheus comparison)');
     return;

@@ -73,6 +73,12 @@ describe('probe API', () => {
     assert.ok(hist.data.length > 0);
     assert.equal(good.uptime['24h'], hist.data.filter((h) => h.success).length / hist.data.length);
     assert.equal(good.uptime['30d'], good.uptime['24h']);
+    // The 30 d ratio covers only the seconds since the first run, and says so.
+    const observed = (good as unknown as { uptime_observed: Record<string, { start: number; seconds: number; runs: number }> }).uptime_observed;
+    const firstRun = Math.min(...(hist.data as unknown as { time: number }[]).map((h) => h.time));
+    assert.equal(observed['30d'].start, firstRun);
+    assert.equal(observed['30d'].runs, hist.data.length);
+    assert.ok(observed['30d'].seconds < 3600, `${observed['30d'].seconds} s observed`);
     assert.ok(good.latency.p99 > 0);
     const bad = byName.bad as { state: string; reason: string; uptime: Record<string, number> };
     assert.equal(bad.state, 'down');

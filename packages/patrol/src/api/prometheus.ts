@@ -54,7 +54,7 @@ export interface PrometheusAPIOptions {
    * Origins allowed to call the API from a browser (Prometheus's --web.cors.origin, whose
    * default `.*` this follows); false sends no CORS headers.
    */
-  corsOrigin?: RegExp | false;
+  corsOrigin?: { readonly source: string; test(s: string): boolean } | false;
   /**
    * The TSDB admin endpoints (delete_series, clean_tombstones), answered only while `enabled()`
    * says so (server.enable_admin_api); otherwise 500 "admin APIs disabled", as Prometheus does

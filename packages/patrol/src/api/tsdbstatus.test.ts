@@ -11,7 +11,7 @@ import { formatBase2Bytes, formatStorageRetention, tsdbStatusJSON, tsdbStatusLim
 describe('/api/v1/status/tsdb from the TSDB index', () => {
   it('counts series, pairs, values and bytes of what was written', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'patrol-tsdbstatus-'));
-    const db = await openTSDB({ dir, retention: 86_400_000, compactInterval: 0 });
+    const db = await openTSDB({ dir, retention: 86_400_000, compactInterval: 0, now: () => 100_000 });
     try {
       const empty = JSON.parse(tsdbStatusJSON(db, 10)) as { headStats: Record<string, number>; seriesCountByMetricName: unknown[] };
       assert.deepEqual(empty.headStats, { chunkCount: 0, maxTime: 0, minTime: 0, numLabelPairs: 0, numSeries: 0 });

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { createLogger, flushLogs, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logger.js';
 import { DEFAULT_LISTEN, Patrol, StartupError } from '../server.js';
+import { reportProducerError } from '../producer.js';
 
 /** Graceful shutdown must finish within this; past it the process exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -43,6 +44,8 @@ export function registerStart(program: Command): void {
           },
         );
       };
+      // The last net under the producer edges: a stray rejection is counted and logged, not fatal.
+      process.on('unhandledRejection', (e) => reportProducerError('other', e, logger));
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
       process.on('SIGHUP', () => {

@@ -16,6 +16,7 @@ import { parseScriptOutput, runScript } from './script.js';
 import { SeriesSink, withTargetLabels, type CollectedSample } from '../storage/sink.js';
 import { readTextfiles } from './textfile.js';
 import { componentLogger } from '../logger.js';
+import { guarded } from '../producer.js';
 
 export type CollectorKind = 'textfile' | 'script' | 'expvar';
 
@@ -86,7 +87,8 @@ class SourceLoop {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.runOnce().finally(() => this.schedule(this.spec.interval));
+      // The producer edge: whatever escapes one run is counted and logged; the schedule goes on.
+      void guarded('collector', () => this.runOnce(), this.log, { collector: this.spec.kind, name: this.spec.name }).then(() => this.schedule(this.spec.interval));
     }, delay);
     this.timer.unref();
   }

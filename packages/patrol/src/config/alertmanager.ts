@@ -239,7 +239,7 @@ export const alertingConfig = z
   .superRefine((a, ctx) => {
     const names = new Map<string, number>();
     a.receivers.forEach((r, i) => {
-      if (names.has(r.name)) ctx.addIssue({ code: 'custom', message: `receiver ${JSON.stringify(r.name)} is defined twice`, path: ['receivers', i, 'name'] });
+      // A name defined twice is reported by semantic.ts.
       names.set(r.name, i);
     });
     const intervals = new Set([...a.time_intervals, ...a.mute_time_intervals].map((t) => t.name));

@@ -66,19 +66,11 @@ export const expvarCollectorConfig = z.strictObject({
   .superRefine(explicitTimeoutFits)
   .transform((c) => ({ ...c, timeout: c.timeout ?? Math.min(DEFAULT_TIMEOUT, c.interval ?? DEFAULT_TIMEOUT) }));
 
-function uniqueNames(list: readonly { name: string }[], ctx: z.RefinementCtx): void {
-  const seen = new Map<string, number>();
-  list.forEach((c, i) => {
-    const first = seen.get(c.name);
-    if (first !== undefined) ctx.addIssue({ code: 'custom', message: `collector name ${JSON.stringify(c.name)} is used twice (first at index ${first})`, path: [i, 'name'] });
-    else seen.set(c.name, i);
-  });
-}
-
+/** Duplicate collector names are checked in semantic.ts, beside the schema errors. */
 export const collectorsConfig = z.strictObject({
   textfile: textfileCollectorConfig.optional(),
-  scripts: z.array(scriptCollectorConfig).default([]).superRefine(uniqueNames),
-  expvar: z.array(expvarCollectorConfig).default([]).superRefine(uniqueNames),
+  scripts: z.array(scriptCollectorConfig).default([]),
+  expvar: z.array(expvarCollectorConfig).default([]),
 });
 
 export type HostConfig = z.infer<typeof hostConfig>;

@@ -72,6 +72,9 @@ describe('bad configuration files name file, line, column and key', () => {
     ['typo in a probe key', 'probes:\n  - {name: a, type: http, target: "http://x", methd: POST}\n', /probes\[0\]\.methd: unknown key "methd" \(did you mean `method`\?\)$/],
     ['explicit probe timeout above its interval names both values', 'probes:\n  - {name: a, type: http, target: "http://x", interval: 5s, timeout: 10s}\n', /probes\[0\]\.timeout: timeout 10s is greater than interval 5s$/],
     ['explicit expvar timeout above its interval', 'collectors:\n  expvar:\n    - {name: e, url: "http://127.0.0.1:1/debug/vars", interval: 2s, timeout: 3s}\n', /collectors\.expvar\[0\]\.timeout: timeout 3s is greater than interval 2s$/],
+    ['http probe target without a scheme', 'probes:\n  - {name: a, type: http, target: "example.com/health"}\n', /^patrol\.yml:2:35: probes\[0\]\.target: "example\.com\/health" has no scheme \(write "http:\/\/example\.com\/health" or "https:\/\/example\.com\/health"\)$/],
+    ['host:port as an http probe target', 'probes:\n  - {name: a, type: http, target: "localhost:8080"}\n', /probes\[0\]\.target: "localhost:8080" has no scheme/],
+    ['duplicate collector names', 'collectors:\n  scripts:\n    - {name: s, command: /bin/true}\n    - {name: s, command: /bin/true}\n', /^patrol\.yml:4:14: collectors\.scripts\[1\]\.name: collector name "s" is used twice \(first at patrol\.yml:3:14\)$/],
     ['top level is a list', '- a\n- b\n', /^patrol\.yml:1:1: the configuration must be a mapping/],
   ];
   for (const [name, text, want] of cases) {
@@ -88,6 +91,49 @@ describe('bad configuration files name file, line, column and key', () => {
       errs.map((e) => e.split(': ')[0]),
       ['patrol.yml:2:20', 'patrol.yml:3:24', 'patrol.yml:5:14', 'patrol.yml:6:3'],
     );
+  });
+
+  it('reports schema and semantic errors together in one pass, ordered by line', () => {
+    // Five schema errors, and a duplicate job_name, a duplicate probe name and a probe target
+    // without a scheme, each in a part with a schema error of its own or next to one.
+    const text = [
+      'global:',
+      '  scrape_interval: 15',                               // 2 schema: bare number
+      'scrape_configs:',
+      '  - job_name: api',
+      '    scrape_intervall: 5s',                            // 5 schema: unknown key
+      '    static_configs: [{targets: ["a:1"]}]',
+      '  - job_name: api',                                   // 7 semantic: duplicate job
+      '    metrics_path: 5',                                 // 8 schema: not a string
+      'probes:',
+      '  - {name: web, type: http, target: "example.com", interval: soon}', // 10 schema + semantic (target)
+      '  - {name: web, type: tcp, target: "db:5432", failure_threshold: 0}', // 11 schema + semantic (duplicate name)
+      'storage:',
+      '  retention: forever',                                // 13 schema
+      '',
+    ].join('\n');
+    const errs = errorsOf(text);
+    const want: [string, RegExp][] = [
+      ['patrol.yml:2:20', /global\.scrape_interval: 15 is not a duration/],
+      ['patrol.yml:5:5', /unknown key "scrape_intervall"/],
+      ['patrol.yml:7:15', /scrape_configs\[1\]\.job_name: found multiple scrape configs with job name "api" \(first at patrol\.yml:4:15\)/],
+      ['patrol.yml:8:19', /scrape_configs\[1\]\.metrics_path: expected string/],
+      ['patrol.yml:10:37', /probes\[0\]\.target: "example\.com" has no scheme/],
+      ['patrol.yml:10:62', /probes\[0\]\.interval: "soon" is not a duration/],
+      ['patrol.yml:11:12', /probes\[1\]\.name: probe name "web" is used twice \(first at patrol\.yml:10:12\)/],
+      ['patrol.yml:11:66', /probes\[1\]\.failure_threshold: 0 is too small \(must be at least 1\)/],
+      ['patrol.yml:13:14', /storage\.retention: "forever" is not a duration/],
+    ];
+    assert.equal(errs.length, want.length, errs.join('\n'));
+    want.forEach(([at, re], i) => {
+      assert.ok(errs[i].startsWith(`${at}: `) && re.test(errs[i]), `error ${i}: expected ${at} ${re}, got ${errs[i]}\nall:\n${errs.join('\n')}`);
+    });
+  });
+
+  it('a semantic check does not repeat a key that has a schema error', () => {
+    const errs = errorsOf('probes:\n  - {name: a, type: http, target: "ftp://x", timeout: 1x}\n  - {name: a, type: http, target: "ftp://x"}\n');
+    assert.equal(errs.filter((e) => e.includes('probes[1].target')).length, 1, errs.join('\n'));
+    assert.equal(errs.filter((e) => e.includes('probes[0].target')).length, 1, errs.join('\n'));
   });
 });
 
@@ -208,8 +254,8 @@ describe('sections validated but not acted on yet', () => {
       'patrol.yml',
     );
     assert.ok(w.ok, w.ok ? '' : w.errors.join('\n'));
-    assert.equal(w.warnings.length, 3, w.warnings.join('\n'));
-    assert.match(w.warnings.join('\n'), /rule_files: .*not evaluated yet/);
+    assert.equal(w.warnings.length, 2, w.warnings.join('\n'));
+    assert.doesNotMatch(w.warnings.join('\n'), /rule_files/, 'rule files are evaluated');
     assert.match(w.warnings.join('\n'), /alerting: .*not acted on yet/);
     assert.match(w.warnings.join('\n'), /remote_write: validated but not acted on yet/);
   });

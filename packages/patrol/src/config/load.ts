@@ -8,7 +8,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { BadPatternError, globSync } from './glob.js';
-import { resolveScrapeDefaults, scrapeConfig, scrapeConfigWithDir, UNSUPPORTED_SD, type ScrapeConfig } from './prometheus.js';
+import { globalConfig, resolveScrapeDefaults, scrapeConfig, scrapeConfigWithDir, UNSUPPORTED_SD, type GlobalConfig, type ScrapeConfig } from './prometheus.js';
+import { semanticIssues } from './semantic.js';
 import { configSchema, type Config } from './schema.js';
 import { suggestKey } from './suggest.js';
 
@@ -82,9 +83,36 @@ function parseYaml(text: string, file: string): ParsedYaml | ConfigError[] {
 }
 
 function schemaErrors(error: z.ZodError, y: ParsedYaml, file: string): ConfigError[] {
-  const errors = error.issues.flatMap((iss) => issueToErrors(iss, y.doc, y.lc, file, y.raw));
-  errors.sort((a, b) => a.line - b.line || a.column - b.column);
-  return errors;
+  return byPosition(error.issues.flatMap((iss) => issueToErrors(iss, y.doc, y.lc, file, y.raw)));
+}
+
+function byPosition(errors: ConfigError[]): ConfigError[] {
+  return errors.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** The main file's errors by line and column, then each included file's, in the order met. */
+function inFileOrder(errors: ConfigError[], mainFile: string): ConfigError[] {
+  const order = new Map([[mainFile, 0]]);
+  for (const e of errors) if (!order.has(e.file)) order.set(e.file, order.size);
+  return errors.sort((a, b) => order.get(a.file)! - order.get(b.file)! || a.line - b.line || a.column - b.column);
+}
+
+/**
+ * The semantic checks (semantic.ts) of a file's text, as errors at their keys; a key that
+ * already has a schema error keeps only that one.
+ */
+function semanticErrors(y: ParsedYaml, file: string, already: readonly ConfigError[]): ConfigError[] {
+  const taken = new Set(already.map((e) => e.path));
+  const where = (p: ConfigPath) => {
+    const { line, col } = locate(y.doc, y.lc, p, false);
+    return `${file}:${line}:${col}`;
+  };
+  return semanticIssues(y.raw, where)
+    .filter((i) => !taken.has(formatPath(i.path)))
+    .map((i) => {
+      const { line, col } = locate(y.doc, y.lc, i.path, false);
+      return new ConfigError(file, line, col, formatPath(i.path), i.message);
+    });
 }
 
 /** What a file named by scrape_config_files holds: scrape_configs and nothing else. */
@@ -101,11 +129,17 @@ export function parseConfig(text: string, file = '<config>'): LoadResult {
   const parsed = configSchema.safeParse(y.raw);
   if (!parsed.success) {
     const hint = standaloneHint(y.raw, file);
-    return { ok: false, file, errors: hint ? [hint] : schemaErrors(parsed.error, y, file) };
+    if (hint) return { ok: false, file, errors: [hint] };
   }
+  // Everything in one pass: schema errors, then the semantic checks of every part as written,
+  // then the included files (when their names parsed), in file and line order.
+  const errors = parsed.success ? [] : schemaErrors(parsed.error, y, file);
+  errors.push(...semanticErrors(y, file, errors));
   const dir = dirname(resolve(file));
-  const included = loadScrapeConfigFiles(parsed.data, y, file, dir);
-  if (!included.ok) return { ok: false, file, errors: included.errors };
+  const global = parsed.success ? parsed.data.global : globalConfig.safeParse(y.raw.global ?? {}).data;
+  const included = loadScrapeConfigFiles(y, global ?? globalConfig.parse({}), file, dir);
+  errors.push(...included.errors);
+  if (!parsed.success || errors.length > 0) return { ok: false, file, errors: inFileOrder(errors, file) };
   const config = included.jobs.length > 0 ? { ...parsed.data, scrape_configs: [...parsed.data.scrape_configs, ...included.jobs] } : parsed.data;
   return { ok: true, config, warnings: [...collectWarnings(y.raw, ''), ...included.warnings], file, dir };
 }
@@ -138,17 +172,23 @@ function standaloneHint(raw: unknown, file: string): ConfigError | null {
  * `scrape_configs:`; its jobs take the global defaults, resolve relative paths against their
  * own file's folder, and share one namespace of job names with the main file.
  */
-function loadScrapeConfigFiles(cfg: Config, main: ParsedYaml, mainFile: string, dir: string): { ok: true; jobs: ScrapeConfig[]; warnings: string[] } | { ok: false; errors: ConfigError[] } {
+function loadScrapeConfigFiles(main: ParsedYaml, global: GlobalConfig, mainFile: string, dir: string): { jobs: ScrapeConfig[]; warnings: string[]; errors: ConfigError[] } {
   const errors: ConfigError[] = [];
   const jobs: ScrapeConfig[] = [];
   const warnings: string[] = [];
   const seen = new Map<string, string>();
-  cfg.scrape_configs.forEach((s, i) => {
+  const mainJobs = Array.isArray(main.raw.scrape_configs) ? (main.raw.scrape_configs as unknown[]) : [];
+  mainJobs.forEach((s, i) => {
+    const name = s !== null && typeof s === 'object' ? (s as Record<string, unknown>).job_name : undefined;
+    if (typeof name !== 'string' || seen.has(name)) return;
     const { line, col } = locate(main.doc, main.lc, ['scrape_configs', i, 'job_name'], false);
-    seen.set(s.job_name, `${mainFile}:${line}:${col}`);
+    seen.set(name, `${mainFile}:${line}:${col}`);
   });
   const files: string[] = [];
-  cfg.scrape_config_files.forEach((pattern, i) => {
+  const patterns = Array.isArray(main.raw.scrape_config_files) ? (main.raw.scrape_config_files as unknown[]) : [];
+  patterns.forEach((pattern, i) => {
+    // A pattern that is not a string has its schema error already.
+    if (typeof pattern !== 'string') return;
     const abs = isAbsolute(pattern) ? pattern : join(dir, pattern);
     try {
       for (const f of globSync(abs)) if (!files.includes(f)) files.push(f);
@@ -184,11 +224,11 @@ function loadScrapeConfigFiles(cfg: Config, main: ParsedYaml, mainFile: string, 
         return;
       }
       seen.set(s.job_name, `${f}:${line}:${col}`);
-      jobs.push(scrapeConfigWithDir(resolveScrapeDefaults(s, cfg.global), dirname(f)));
+      jobs.push(scrapeConfigWithDir(resolveScrapeDefaults(s, global), dirname(f)));
     });
     warnings.push(...collectWarnings(y.raw, `${f}: `));
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, jobs, warnings };
+  return { jobs, warnings, errors };
 }
 
 /**
@@ -197,7 +237,6 @@ function loadScrapeConfigFiles(cfg: Config, main: ParsedYaml, mainFile: string, 
  * component that acts on each lands. Checked on the text as written.
  */
 const NOT_ACTED_ON: { present: (raw: Record<string, unknown>) => boolean; warning: string }[] = [
-  { present: (raw) => nonEmpty(raw.rule_files), warning: 'rule_files: the rule files are parsed and checked but not evaluated yet (no recording or alerting rules run)' },
   {
     present: (raw) => {
       const a = raw.alerting as Record<string, unknown> | undefined;
@@ -256,6 +295,11 @@ function issueToErrors(iss: z.core.$ZodIssue, doc: Document, lc: LineCounter, fi
     message = `${describe(value)} is not one of ${iss.values.map((v) => JSON.stringify(v)).join(', ')}`;
   } else if (iss.code === 'too_small' && typeof value === 'string') {
     message = 'must not be empty';
+  } else if (iss.code === 'too_small' && typeof value === 'number' && iss.origin === 'number') {
+    const min = Number(iss.minimum);
+    message = `${value} is too small (must be ${iss.inclusive ? `at least ${min}` : Number.isInteger(value) ? `at least ${min + 1}` : `greater than ${min}`})`;
+  } else if (iss.code === 'too_big' && typeof value === 'number' && iss.origin === 'number') {
+    message = `${value} is too big (must be at most ${Number(iss.maximum)})`;
   }
   const { line, col } = at(path);
   return [new ConfigError(file, line, col, formatPath(path), message)];

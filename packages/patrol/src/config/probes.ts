@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConditionSyntaxError, parseCondition, placeholderOf, type Condition, type Placeholder } from '../model/conditions.js';
 import { formatDuration } from './duration.js';
+import { compileSearch } from '../model/regex.js';
 import { byteSize, duration, labelSet, secret, text, tlsConfig } from './fields.js';
 
 const conditionList = z.array(z.string()).transform((list, ctx): Condition[] => {
@@ -99,6 +100,8 @@ const PROBE_KINDS = {
     schema: httpProbe,
     placeholders: new Set<Placeholder>(['STATUS', 'RESPONSE_TIME', 'BODY', 'JSON', 'HEADER', 'CERTIFICATE_EXPIRATION', 'BODY_SIZE', 'REDIRECTS']),
     checkTarget: (target: string): string | null => {
+      // `example.com/health` or `localhost:8080` (which URL reads as scheme "localhost:").
+      if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(target) && /^[^\s/:]+(:\d+)?(\/\S*)?$/.test(target)) return `${JSON.stringify(target)} has no scheme (write "http://${target}" or "https://${target}")`;
       let u: URL;
       try {
         u = new URL(target);
@@ -127,6 +130,11 @@ const PROBE_KINDS = {
   },
 } as const;
 
+/** The target check of a probe type; null when the type is unknown (the schema reports it). */
+export function checkProbeTarget(type: string, target: string): string | null {
+  return Object.hasOwn(PROBE_KINDS, type) ? PROBE_KINDS[type as keyof typeof PROBE_KINDS].checkTarget(target) : null;
+}
+
 function hostPortTarget(target: string): string | null {
   return splitHostPort(target) ? null : `${JSON.stringify(target)} is not host:port (expected e.g. "db.internal:5432")`;
 }
@@ -152,9 +160,9 @@ export const probeConfig = z
     if (targetError) ctx.addIssue({ code: 'custom', message: targetError, path: ['target'] });
     if (p.type === 'tcp' && p.expect !== undefined) {
       try {
-        new RegExp(p.expect, 's');
+        compileSearch(p.expect);
       } catch (e) {
-        ctx.addIssue({ code: 'custom', message: `invalid regular expression ${JSON.stringify(p.expect)}: ${(e as Error).message}`, path: ['expect'] });
+        ctx.addIssue({ code: 'custom', message: (e as Error).message, path: ['expect'] });
       }
     }
     if (p.type === 'dns' && p.resolver !== undefined && splitHostPort(p.resolver, 53) === null) {
@@ -189,10 +197,5 @@ export function splitHostPort(s: string, defaultPort?: number): { host: string; 
   return { host: m[1], port };
 }
 
-export const probesSection = z.array(probeConfig).superRefine((list, ctx) => {
-  const seen = new Set<string>();
-  list.forEach((p, i) => {
-    if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `probe name ${JSON.stringify(p.name)} is used twice`, path: [i, 'name'] });
-    seen.add(p.name);
-  });
-});
+/** The probes; duplicate names are checked in semantic.ts, beside the schema errors. */
+export const probesSection = z.array(probeConfig);

@@ -28,15 +28,7 @@ export const configSchema = z
     runtime: z.record(z.string(), z.unknown()).optional(),
     otlp: z.record(z.string(), z.unknown()).optional(),
   })
-  .superRefine((c, ctx) => {
-    const jobs = new Map<string, number>();
-    c.scrape_configs.forEach((s, i) => {
-      const first = jobs.get(s.job_name);
-      if (first !== undefined) {
-        ctx.addIssue({ code: 'custom', message: `found multiple scrape configs with job name ${JSON.stringify(s.job_name)} (first at scrape_configs[${first}])`, path: ['scrape_configs', i, 'job_name'] });
-      } else jobs.set(s.job_name, i);
-    });
-  })
+  // Duplicate job names are checked in semantic.ts (on the text, so they report beside schema errors).
   .transform((c) => ({
     ...c,
     scrape_configs: c.scrape_configs.map((s): ScrapeConfig => resolveScrapeDefaults(s, c.global)),

@@ -13,6 +13,7 @@
 // seen and what was expected.
 
 import { formatDuration, parseByteSize, parseDuration } from '../config/duration.js';
+import { compileSearch, type Regex } from './regex.js';
 
 export type Placeholder =
   | 'STATUS'
@@ -51,7 +52,7 @@ export interface Condition {
   /** Lists for `in` and for [ANSWER] ==. */
   readonly list: readonly string[] | null;
   readonly statuses: readonly StatusPattern[] | null;
-  readonly re: RegExp | null;
+  readonly re: Regex | null;
   /** Regex conditions on the body or headers feed probe_failed_due_to_regex. */
   readonly isRegex: boolean;
 }
@@ -128,11 +129,11 @@ export function parseCondition(text: string): Condition {
   if (rhsText === '') fail(`missing a value after ${op}`);
   if (op === '=~' || op === '!~') {
     const pattern = unquote(rhsText, fail);
-    let re: RegExp;
+    let re: Regex;
     try {
-      re = new RegExp(pattern.replace(/\(\?P</g, '(?<'), 's');
+      re = compileSearch(pattern);
     } catch (e) {
-      return fail(`invalid regular expression ${JSON.stringify(pattern)}: ${(e as Error).message}`);
+      return fail((e as Error).message);
     }
     return { ...base, value: pattern, re, isRegex: kind === 'BODY' || kind === 'HEADER' || kind === 'JSON' };
   }

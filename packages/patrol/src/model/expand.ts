@@ -1,8 +1,10 @@
 // Go's regexp template expansion, shared by relabelling (replacement, target_label) and
 // PromQL's label_replace, which both follow Go's regexp.Expand.
 
+import type { RegexMatch } from './regex.js';
+
 /** Go's regexp.Expand: `$1`, `${1}`, `$name`, `${name}`, `$$`; unknown groups expand to "". */
-export function expandTemplate(template: string, match: RegExpExecArray): string {
+export function expandTemplate(template: string, match: RegexMatch): string {
   let out = '';
   let i = 0;
   while (i < template.length) {

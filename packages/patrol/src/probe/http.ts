@@ -5,31 +5,31 @@
 
 import net, { isIP } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createInflate, type Zlib } from 'node:zlib';
+import type { Transform } from 'node:stream';
 import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from '../model/conditions.js';
 import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
-import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions, type Resolved } from './net.js';
+import { HttpReport, tlsFacts, type RunView, type TlsFacts } from './http_metrics.js';
+import { describeNetError, hostPort, resolveHost, tlsOptions, type Resolved } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
-interface Phases {
-  resolve: number;
-  connect: number;
-  tls: number;
-  processing: number;
-  transfer: number;
-}
+/** The run's accumulated phase timings and progress (shared with the report). */
+type Phases = RunView;
 
 interface Hop {
   error: string | null;
   status?: number;
   headers?: Record<string, string | string[]>;
   body?: string;
+  /** Bytes received after the head (compressed when the response is). */
   bodySize: number;
+  /** Bytes after decoding a Content-Encoding, when the body was decoded. */
+  decodedSize?: number;
   contentLength: number;
   certNotAfter?: number;
   httpVersion?: string;
-  family?: 4 | 6;
+  tls?: TlsFacts;
 }
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
@@ -71,9 +71,13 @@ class HttpProbe implements PreparedProbe {
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const phases: Phases = { resolve: 0, connect: 0, tls: 0, processing: 0, transfer: 0 };
-    const t0 = performance.now();
     let url = this.url;
+    const phases: Phases = { resolve: 0, connect: 0, tls: 0, processing: 0, transfer: 0, lookupMs: 0, family: 0, hop: null, redirects: 0, unfollowed: false, method: this.cfg.method };
+    // The full metric set from the start; a run cut off by its timeout reports what it saw.
+    const report = new HttpReport(ctx.samples);
+    const cutOff = () => report.fill(phases);
+    ctx.abort.on(cutOff);
+    const t0 = performance.now();
     let method = this.cfg.method;
     let body = this.cfg.body;
     let headers = this.headers;
@@ -81,8 +85,15 @@ class HttpProbe implements PreparedProbe {
     let hop: Hop;
     const visited = new Set<string>([url.href]);
     for (;;) {
+      phases.method = method;
       hop = await this.request(url, method, headers, body, ctx, phases);
-      if (hop.error || !this.cfg.follow_redirects || !REDIRECT_CODES.has(hop.status!) || hop.headers?.location === undefined) break;
+      if (hop.error || !REDIRECT_CODES.has(hop.status!) || hop.headers?.location === undefined) break;
+      if (!this.cfg.follow_redirects) {
+        // blackbox counts the redirect it refused to follow.
+        phases.redirects = redirects + 1;
+        phases.unfollowed = true;
+        break;
+      }
       let next: URL;
       try {
         next = new URL(hop.headers.location, url);
@@ -95,8 +106,10 @@ class HttpProbe implements PreparedProbe {
         break;
       }
       redirects++;
+      phases.redirects = redirects;
       if (redirects > this.cfg.max_redirects) {
         hop.error = `stopped after ${this.cfg.max_redirects} redirects${visited.has(next.href) ? ' (redirect loop)' : ''}`;
+        phases.unfollowed = true;
         break;
       }
       visited.add(next.href);
@@ -113,26 +126,14 @@ class HttpProbe implements PreparedProbe {
       if (ctx.abort.aborted) break;
     }
     const durationMs = performance.now() - t0;
-    const s = ctx.samples;
-    s.push({ name: 'probe_http_duration_seconds', value: phases.resolve / 1000, labelName: 'phase', labelValue: 'resolve' });
-    s.push({ name: 'probe_http_duration_seconds', value: phases.connect / 1000, labelName: 'phase', labelValue: 'connect' });
-    s.push({ name: 'probe_http_duration_seconds', value: phases.tls / 1000, labelName: 'phase', labelValue: 'tls' });
-    s.push({ name: 'probe_http_duration_seconds', value: phases.processing / 1000, labelName: 'phase', labelValue: 'processing' });
-    s.push({ name: 'probe_http_duration_seconds', value: phases.transfer / 1000, labelName: 'phase', labelValue: 'transfer' });
-    s.push({ name: 'probe_dns_lookup_time_seconds', value: phases.resolve / 1000 });
-    s.push({ name: 'probe_http_status_code', value: hop.status ?? 0 });
-    s.push({ name: 'probe_http_content_length', value: hop.contentLength });
-    s.push({ name: 'probe_http_uncompressed_body_length', value: hop.bodySize });
-    s.push({ name: 'probe_http_redirects', value: redirects });
-    s.push({ name: 'probe_http_ssl', value: url.protocol === 'https:' && hop.certNotAfter !== undefined ? 1 : 0 });
-    if (hop.httpVersion) s.push({ name: 'probe_http_version', value: Number(hop.httpVersion) });
-    if (hop.family) s.push({ name: 'probe_ip_protocol', value: hop.family });
-    if (hop.certNotAfter !== undefined) s.push({ name: 'probe_ssl_earliest_cert_expiry', value: hop.certNotAfter / 1000 });
+    ctx.abort.off(cutOff);
+    // After a cut-off the report already holds what the run had seen then.
+    if (!ctx.abort.aborted) report.fill(phases);
     const obs: Observation = {
       durationMs,
       status: hop.status,
       body: hop.body,
-      bodySize: hop.bodySize,
+      bodySize: hop.decodedSize ?? hop.bodySize,
       headers: hop.headers,
       certNotAfter: hop.certNotAfter,
       redirects,
@@ -145,6 +146,7 @@ class HttpProbe implements PreparedProbe {
     const t = url === this.url ? this.target : targetOf(url);
     const { isHttps, hostname, port, where } = t;
     const empty: Hop = { error: null, bodySize: 0, contentLength: -1 };
+    phases.hop = empty;
     ctx.phase = 'DNS resolution';
     let r: Resolved;
     if (t.family !== 0) r = { address: hostname, family: t.family, lookupMs: 0 };
@@ -155,12 +157,18 @@ class HttpProbe implements PreparedProbe {
       if (ctx.abort.aborted) return { ...empty, error: 'aborted' };
     }
     phases.resolve += r.lookupMs;
+    if (phases.address === undefined) {
+      // blackbox resolves the configured host once; its address is the one reported.
+      phases.address = r.address;
+      phases.family = r.family;
+      phases.lookupMs = r.lookupMs;
+    }
     ctx.phase = 'connect';
     // 0 means no limit, as in Prometheus.
     const limit = this.cfg.body_size_limit === 0 ? Infinity : this.cfg.body_size_limit;
 
     return new Promise<Hop>((resolve) => {
-      const x = new Exchange(ctx, phases, { ...empty, family: r.family }, this.keepBody, limit, where, isHttps, method === 'HEAD', resolve);
+      const x = new Exchange(ctx, phases, empty, this.keepBody, limit, where, isHttps, method === 'HEAD', resolve);
       let sock: net.Socket;
       // A fresh connection of our own (no agent, no pooling), so every phase is measured.
       if (isHttps) {
@@ -206,19 +214,31 @@ function targetOf(url: URL): Target {
   return { isHttps, hostname, port, where: hostPort(hostname, port), family: isIP(hostname) as 0 | 4 | 6 };
 }
 
-function decode(raw: Buffer, enc: string): Buffer {
+/**
+ * A streaming decoder for a Content-Encoding, or null when it is not one we decode. Decoding
+ * runs chunk by chunk as the body arrives (off the event loop, in zlib's thread pool), and the
+ * caller counts what comes out, so a small body that inflates to gigabytes is stopped at the
+ * limit instead of being inflated whole in memory.
+ */
+function decoder(enc: string): (Transform & Zlib) | null {
   switch (enc) {
     case 'gzip':
     case 'x-gzip':
-      return gunzipSync(raw);
+      return createGunzip();
     case 'deflate':
-      return inflateSync(raw);
+      return createInflate();
     case 'br':
-      return brotliDecompressSync(raw);
+      return createBrotliDecompress();
     default:
-      throw new Error('unsupported content-encoding');
+      return null;
   }
 }
+
+/**
+ * The most a body kept for conditions may take after decoding when body_size_limit is 0 (no
+ * limit): the text must stay far below V8's largest string, and a probe is not a download.
+ */
+export const MAX_DECODED_BODY = 256 * 1024 * 1024;
 
 function headerLines(headers: Record<string, string>): string {
   let s = '';
@@ -239,6 +259,9 @@ class Exchange implements ResponseHandler {
   private sock: net.Socket | null = null;
   private readonly chunks: Buffer[] = [];
   private readonly parser: ResponseParser;
+  /** Decodes the body's Content-Encoding as it arrives (only when conditions read the body). */
+  private dec: (Transform & Zlib) | null = null;
+  private decodedLimit = 0;
   private readonly onAbort: () => void;
 
   constructor(
@@ -285,7 +308,8 @@ class Exchange implements ResponseHandler {
     this.phases.tls += this.tSecure - this.tConnected;
     this.ctx.phase = 'waiting for the response';
     try {
-      this.hop.certNotAfter = earliestExpiry(ts.getPeerCertificate(true));
+      this.hop.tls = tlsFacts(ts);
+      this.hop.certNotAfter = this.hop.tls.earliest;
     } catch {
       /* no certificate details; expiry stays unknown */
     }
@@ -307,30 +331,58 @@ class Exchange implements ResponseHandler {
     const cl = h.headers['content-length'];
     hop.contentLength = typeof cl === 'string' ? Number(cl) : -1;
     this.ctx.phase = 'reading the body';
-    if (hop.contentLength > this.limit) this.finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(this.limit)}`);
+    if (hop.contentLength > this.limit) return this.finish(`body of ${showBytes(hop.contentLength)} exceeds body_size_limit ${showBytes(this.limit)}`);
+    // Only when the probe's own headers asked for compression (Patrol sends no Accept-Encoding).
+    const enc = h.headers['content-encoding'];
+    if (this.keepBody && typeof enc === 'string' && enc.trim() !== '' && enc.trim().toLowerCase() !== 'identity') {
+      const dec = decoder(enc.trim().toLowerCase());
+      if (!dec) return this.finish(`cannot decode the ${enc} body: unsupported content-encoding`);
+      this.startDecoding(dec, enc);
+    }
+  }
+
+  private startDecoding(dec: Transform & Zlib, enc: string): void {
+    this.dec = dec;
+    this.decodedLimit = Math.min(this.limit, MAX_DECODED_BODY);
+    this.hop.decodedSize = 0;
+    dec.on('data', (out: Buffer) => {
+      if (this.done) return;
+      const size = (this.hop.decodedSize! += out.length);
+      if (size > this.decodedLimit) return this.finish(`body exceeds ${showBytes(this.decodedLimit)} after decompression (${enc}, ${showBytes(this.hop.bodySize)} received)`);
+      this.chunks.push(out);
+    });
+    dec.on('error', (e) => this.finish(`cannot decode the ${enc} body: ${e.message}`));
+    dec.on('end', () => this.decoded());
   }
 
   data(chunk: Buffer): void {
+    if (this.done) return;
     this.hop.bodySize += chunk.length;
     if (this.hop.bodySize > this.limit) return this.finish(`body exceeds body_size_limit ${showBytes(this.limit)}`);
-    if (this.keepBody) this.chunks.push(chunk);
+    if (this.dec) this.dec.write(chunk);
+    else if (this.keepBody) {
+      if (this.hop.bodySize > MAX_DECODED_BODY) return this.finish(`body exceeds ${showBytes(MAX_DECODED_BODY)}, the most Patrol keeps for body conditions`);
+      this.chunks.push(chunk);
+    }
   }
 
   end(): void {
+    if (this.done) return;
     this.phases.transfer += performance.now() - this.tFirstByte;
-    if (this.keepBody) {
-      let raw: Buffer = Buffer.concat(this.chunks);
-      // Only when the probe's own headers asked for compression (Patrol sends no Accept-Encoding).
-      const enc = this.hop.headers?.['content-encoding'];
-      if (typeof enc === 'string' && enc !== 'identity') {
-        try {
-          raw = decode(raw, enc.trim().toLowerCase());
-        } catch (e) {
-          return this.finish(`cannot decode the ${enc} body: ${(e as Error).message}`);
-        }
-      }
-      this.hop.body = raw.toString('utf8');
+    if (this.dec) {
+      // The socket is done; the decoder finishes what it holds, then decoded() completes the hop.
+      this.ctx.phase = 'decompressing the body';
+      this.sock?.destroy();
+      this.dec.end();
+      return;
     }
+    if (this.keepBody) this.hop.body = Buffer.concat(this.chunks).toString('utf8');
+    this.finish(null);
+  }
+
+  private decoded(): void {
+    if (this.done) return;
+    this.hop.body = Buffer.concat(this.chunks).toString('utf8');
     this.finish(null);
   }
 
@@ -345,12 +397,19 @@ class Exchange implements ResponseHandler {
     this.ctx.abort.off(this.onAbort);
     this.hop.error = error;
     this.sock?.destroy();
+    if (this.dec) {
+      this.dec.removeAllListeners('data');
+      this.dec.on('error', () => undefined);
+      this.dec.destroy();
+      if (error !== null) this.chunks.length = 0;
+    }
     this.resolve(this.hop);
   }
 }
 
 export const httpProbeType: ProbeType<HttpProbeConfig> = {
   type: 'http',
+  reportsRegexFailure: true,
   defaultConditions: ['[STATUS] == 2xx'],
   prepare: (cfg, conditions, dir) => new HttpProbe(cfg, conditions, dir),
 };

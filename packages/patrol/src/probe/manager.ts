@@ -14,7 +14,7 @@ import { ProbeEventStore, type ProbeEvent } from './events.js';
 import { ResultWriter } from './metrics.js';
 import { compileProbe, runProbe, type CompiledProbe, type ProbeResult } from './run.js';
 import { Scheduler, type Job } from './scheduler.js';
-import { ProbeStatsAccumulator } from './stats.js';
+import { ProbeStatsAccumulator, type ProbeFigures } from './stats.js';
 import { ProbeStateMachine, type ProbeState } from './state.js';
 import { Abort } from './types.js';
 import { componentLogger } from '../logger.js';
@@ -64,6 +64,11 @@ export interface ProbeStatus {
   reason: string;
   /** Fraction of successful runs; null when there were none in the window. */
   uptime: { '24h': number | null; '7d': number | null; '30d': number | null };
+  /**
+   * What each uptime ratio covers: the first run counted in the window (ms), the seconds from it
+   * to now and the runs counted. "30d: 0.65" with 720 seconds observed is 12 minutes of data.
+   */
+  uptime_observed: ProbeFigures['observed'];
   /** Seconds, over the last 24 h; null without data. */
   latency: { p50: number | null; p95: number | null; p99: number | null };
 }
@@ -83,7 +88,7 @@ interface ProbeEntry {
   machine: ProbeStateMachine;
   last: ProbeResult | null;
   recent: ProbeResult[];
-  stats: { at: number; uptime: ProbeStatus['uptime']; latency: ProbeStatus['latency'] } | null;
+  stats: ({ at: number } & ProbeFigures) | null;
   /** Removed from the configuration; a run still in flight is discarded. */
   removed: boolean;
   acc: ProbeStatsAccumulator;
@@ -311,6 +316,7 @@ export class ProbeManager implements Component {
       last_result: last ? toLast(last) : null,
       reason: last?.reason ?? '',
       uptime: e.stats.uptime,
+      uptime_observed: e.stats.observed,
       latency: e.stats.latency,
     };
   }

@@ -23,12 +23,13 @@ export class ResultWriter {
     this.base = probeLabels(probe);
   }
 
-  private entry(name: string, labelName?: string, labelValue?: string): { labels: Labels; ref: SeriesRef } {
-    const key = labelName ? `${name}\xff${labelName}\xff${labelValue}` : name;
+  private entry(name: string, labelName?: string, labelValue?: string, more?: Record<string, string>): { labels: Labels; ref: SeriesRef } {
+    const key = more ? `${name}\xff${JSON.stringify(more)}` : labelName ? `${name}\xff${labelName}\xff${labelValue}` : name;
     let e = this.series.get(key);
     if (!e) {
       const rec: Record<string, string> = { ...this.base, [METRIC_NAME]: name };
       if (labelName && labelValue !== undefined) rec[labelName] = labelValue;
+      if (more) for (const k in more) if (!(k in this.base) && k !== METRIC_NAME) rec[k] = more[k];
       e = { labels: labelsFromRecord(rec), ref: 0 };
       this.series.set(key, e);
     }
@@ -51,8 +52,9 @@ export class ResultWriter {
       const s = samples[i];
       if (s.name === 'probe_failed_due_to_regex') regexWritten = true;
       let slot = this.slots[i];
-      if (!slot || slot.name !== s.name || slot.labelValue !== s.labelValue) {
-        slot = { name: s.name, labelValue: s.labelValue, e: this.entry(s.name, s.labelName, s.labelValue) };
+      const lv = s.labels ? JSON.stringify(s.labels) : s.labelValue;
+      if (!slot || slot.name !== s.name || slot.labelValue !== lv) {
+        slot = { name: s.name, labelValue: lv, e: this.entry(s.name, s.labelName, s.labelValue, s.labels) };
         this.slots[i] = slot;
       }
       slot.e.ref = app.append(slot.e.ref, slot.e.labels, t, s.value);

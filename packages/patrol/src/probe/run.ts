@@ -10,7 +10,7 @@ import { Abort, type PreparedProbe, type ProbeSample, type RunContext, type RunO
 export interface CompiledProbe {
   readonly cfg: ProbeConfig;
   readonly conditions: readonly Condition[];
-  /** Some condition tests a regex on the body or headers (probe_failed_due_to_regex is written). */
+  /** probe_failed_due_to_regex is written: the type always reports it, or some condition tests a regex. */
   readonly hasRegex: boolean;
   readonly prepared: PreparedProbe;
 }
@@ -25,7 +25,7 @@ export function compileProbe(cfg: ProbeConfig, dir: string): CompiledProbe {
   } catch (e) {
     throw new Error(`probe ${JSON.stringify(cfg.name)}: ${(e as Error).message}`);
   }
-  return { cfg, conditions, hasRegex: conditions.some((c) => c.isRegex), prepared };
+  return { cfg, conditions, hasRegex: type.reportsRegexFailure === true || conditions.some((c) => c.isRegex), prepared };
 }
 
 export type ProbeResult = {
@@ -106,7 +106,11 @@ class ProbeRun {
     this.settled = true;
     clearTimeout(this.timer);
     if (this.onStop) this.stop!.off(this.onStop);
-    this.ac.abort(); // releases anything the run left open
+    // Releases anything the run left open; a run that was cut off fills in what it saw so far
+    // (blackbox's values for a failed probe) from its abort listener, here, synchronously.
+    this.ac.abort();
+    // After a cut-off the run may still touch ctx.samples: what is written is the copy taken now.
+    const samples = this.cutOff ? this.ctx.samples.map((s) => ({ ...s })) : this.ctx.samples;
     const p = this.p;
     const elapsed = performance.now() - this.t0;
     const durationMs = this.cutOff ? Math.min(p.cfg.timeout, elapsed) : elapsed;
@@ -119,8 +123,7 @@ class ProbeRun {
         regex = v.regex;
       }
     }
-    // After a cut-off the run may still push into ctx.samples; its figures are not written.
-    const base = { probe: p.cfg.name, time: this.ctx.startedAt, durationMs, reason, failedDueToRegex: regex, status: out.obs.status, samples: this.cutOff ? [] : this.ctx.samples };
+    const base = { probe: p.cfg.name, time: this.ctx.startedAt, durationMs, reason, failedDueToRegex: regex, status: out.obs.status, samples };
     this.resolve(reason === '' ? { ...base, success: true } : { ...base, success: false });
   }
 }

@@ -5,6 +5,8 @@
 // per-host limit bound how many runs are in flight; runs beyond them wait in a FIFO queue.
 // One timer serves all jobs (a min-heap of due times).
 
+import { guarded } from '../producer.js';
+
 export interface Job {
   /** Unique per job; the offset derives from it. */
   readonly key: string;
@@ -178,10 +180,8 @@ export class Scheduler {
       this.perHost.set(host, hostCount + 1);
       e.runningHost = host;
       this.stats.started++;
-      e.job.run(e.scheduledAt).then(
-        () => this.finished(e),
-        () => this.finished(e),
-      );
+      // The producer edge: a run that throws (synchronously or not) is counted and logged there.
+      void guarded('probe', () => e.job.run(e.scheduledAt), undefined, { probe: e.job.key }).then(() => this.finished(e));
     }
     this.ready.length = w;
   }

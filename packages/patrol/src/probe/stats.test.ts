@@ -68,6 +68,39 @@ describe('uptime and latency from storage', () => {
 
   it('no samples: null figures', () => {
     const f = new ProbeStatsAccumulator('nope', 1000).compute(storage, now);
-    assert.deepEqual(f, { uptime: { '24h': null, '7d': null, '30d': null }, latency: { p50: null, p95: null, p99: null } });
+    const none = { start: null, seconds: 0, runs: 0 };
+    assert.deepEqual(f, { uptime: { '24h': null, '7d': null, '30d': null }, observed: { '24h': none, '7d': none, '30d': none }, latency: { p50: null, p95: null, p99: null } });
+  });
+
+  it('windows longer than the data report the span observed', () => {
+    // 12 minutes of runs, one every 30 s, the first 8 of 24 failing: every window reads 0.67.
+    const st = new MemoryStorage();
+    const ls = labelsFromRecord({ __name__: 'probe_success', probe: 'new', instance: 'z' });
+    const a = st.appender();
+    const first = now - 12 * 60_000;
+    let runs = 0;
+    let ups = 0;
+    for (let t = first; t < now; t += 30_000, runs++) {
+      const ok = runs >= 8 ? 1 : 0;
+      ups += ok;
+      a.append(0, ls, t, ok);
+    }
+    a.commit();
+    const f = new ProbeStatsAccumulator('new', 5 * 60_000).compute(st, now);
+    assert.equal(runs, 24);
+    for (const w of ['24h', '7d', '30d'] as const) {
+      assert.equal(f.uptime[w], ups / runs);
+      assert.deepEqual(f.observed[w], { start: first, seconds: 720, runs: 24 });
+    }
+  });
+
+  it('a window holding older data starts at its first counted hour, not at the oldest sample', () => {
+    const f = new ProbeStatsAccumulator('api', 5 * 60_000).compute(storage, now);
+    const current = Math.floor(now / HOUR) * HOUR;
+    // 40 days of data: the 24 h window starts in the hour 23 hours before the current one.
+    assert.ok(f.observed['24h'].start! >= current - 23 * HOUR && f.observed['24h'].start! < current - 22 * HOUR, new Date(f.observed['24h'].start!).toISOString());
+    assert.ok(f.observed['30d'].start! >= current - 30 * DAY);
+    assert.equal(f.observed['30d'].seconds, Math.round((now - f.observed['30d'].start!) / 1000));
+    assert.ok(f.observed['7d'].runs > f.observed['24h'].runs);
   });
 });

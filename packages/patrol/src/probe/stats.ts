@@ -30,12 +30,28 @@ function bucketValue(i: number): number {
 interface Hour {
   ok: number;
   total: number;
+  /** The earliest run (sample timestamp, ms) folded into this hour. */
+  first: number;
   /** Latency histogram, allocated when the hour has durations. */
   hist: Uint32Array | null;
 }
 
+/**
+ * What an uptime ratio was computed over: a window longer than the data (30 d after 12 minutes
+ * of runs) is only as good as the span observed.
+ */
+export interface ObservedSpan {
+  /** The first run counted in the window (ms since the epoch), or null without runs. */
+  start: number | null;
+  /** Seconds from that run to now: the span the ratio actually covers. */
+  seconds: number;
+  /** Runs counted. */
+  runs: number;
+}
+
 export interface ProbeFigures {
   uptime: { '24h': number | null; '7d': number | null; '30d': number | null };
+  observed: { '24h': ObservedSpan; '7d': ObservedSpan; '30d': ObservedSpan };
   latency: { p50: number | null; p95: number | null; p99: number | null };
 }
 
@@ -76,7 +92,7 @@ function read(storage: Queryable, probe: string, start: number, end: number, int
     const key = Math.floor(t / HOUR) * HOUR;
     let h = into.get(key);
     if (!h) {
-      h = { ok: 0, total: 0, hist: null };
+      h = { ok: 0, total: 0, first: Infinity, hist: null };
       into.set(key, h);
     }
     return h;
@@ -96,6 +112,7 @@ function read(storage: Queryable, probe: string, start: number, end: number, int
         const h = hour(t);
         h.total++;
         h.ok += v;
+        if (t < h.first) h.first = t;
       } while (it.next());
     }
     const dur = q.select({ start, end }, [new Matcher('=', '__name__', 'probe_duration_seconds'), probeM]);
@@ -126,6 +143,7 @@ function figures(now: number, maps: Map<number, Hour>[]): ProbeFigures {
   const windows = [DAY, 7 * DAY, 30 * DAY];
   const ok = [0, 0, 0];
   const total = [0, 0, 0];
+  const first = [Infinity, Infinity, Infinity];
   const hist = new Float64Array(BUCKETS);
   for (const m of maps) {
     for (const [k, h] of m) {
@@ -134,6 +152,7 @@ function figures(now: number, maps: Map<number, Hour>[]): ProbeFigures {
         if (age < windows[i]) {
           ok[i] += h.ok;
           total[i] += h.total;
+          if (h.first < first[i]) first[i] = h.first;
         }
       }
       if (age < DAY && h.hist) for (let b = 0; b < BUCKETS; b++) hist[b] += h.hist[b];
@@ -152,5 +171,7 @@ function figures(now: number, maps: Map<number, Hour>[]): ProbeFigures {
     return bucketValue(BUCKETS - 1);
   };
   const frac = (i: number) => (total[i] === 0 ? null : ok[i] / total[i]);
-  return { uptime: { '24h': frac(0), '7d': frac(1), '30d': frac(2) }, latency: { p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99) } };
+  const span = (i: number): ObservedSpan =>
+    total[i] === 0 ? { start: null, seconds: 0, runs: 0 } : { start: first[i], seconds: Math.max(0, Math.round((now - first[i]) / 1000)), runs: total[i] };
+  return { uptime: { '24h': frac(0), '7d': frac(1), '30d': frac(2) }, observed: { '24h': span(0), '7d': span(1), '30d': span(2) }, latency: { p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99) } };
 }

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { splitHostPort, type TcpProbeConfig } from '../config/probes.js';
+import { compileSearch, type Regex } from '../model/regex.js';
 import { needsBody, type Condition, type Observation } from '../model/conditions.js';
 import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
@@ -11,7 +12,7 @@ import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.j
 class TcpProbe implements PreparedProbe {
   readonly host: string;
   private readonly port: number;
-  private readonly expect: RegExp | null;
+  private readonly expect: Regex | null;
   private readonly readBody: boolean;
   private readonly tls: ConnectionOptions | null;
 
@@ -23,7 +24,7 @@ class TcpProbe implements PreparedProbe {
     const hp = splitHostPort(cfg.target)!;
     this.host = hp.host;
     this.port = hp.port;
-    this.expect = cfg.expect !== undefined ? new RegExp(cfg.expect, 's') : null;
+    this.expect = cfg.expect !== undefined ? compileSearch(cfg.expect) : null;
     this.readBody = needsBody(conditions);
     this.tls = cfg.tls ? tlsOptions(cfg.tls_config, dir) : null;
   }

@@ -6,12 +6,16 @@
 import type { Condition, Observation } from '../model/conditions.js';
 import type { ProbeConfig } from '../config/probes.js';
 
-/** One gauge written with the run's results. `phase` adds a label (probe_http_duration_seconds). */
+/**
+ * One gauge written with the run's results. `labelName`/`labelValue` add one label
+ * (probe_http_duration_seconds's phase); `labels` adds several (probe_ssl_last_chain_info).
+ */
 export interface ProbeSample {
   name: string;
   value: number;
   labelName?: string;
   labelValue?: string;
+  labels?: Record<string, string>;
 }
 
 /**
@@ -71,6 +75,8 @@ export interface PreparedProbe {
 
 export interface ProbeType<C extends ProbeConfig = ProbeConfig> {
   readonly type: C['type'];
+  /** Writes probe_failed_due_to_regex on every run, as blackbox_exporter's prober does (http). */
+  readonly reportsRegexFailure?: boolean;
   /** Conditions used when the probe lists none. */
   readonly defaultConditions: readonly string[];
   /**

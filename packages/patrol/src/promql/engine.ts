@@ -15,6 +15,7 @@ import { COMPARISON_OPS } from './ast.js';
 import { ELEMENTWISE, RANGE_KERNELS, annotations, evalOverSteps, extrapolate, bucketFraction, bucketQuantileDetailed, mightNotBeCounter } from './kernels.js';
 import { absentLabels as matcherLabels, formatFloatPlain } from './functions/helpers.js';
 import { FUNCTIONS } from './signatures.js';
+import { formatDuration } from './format.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
 import { QueryError } from './types.js';
@@ -385,10 +386,21 @@ class Evaluation {
     if (first <= minT - range) first += step;
     if (first > maxT) return { series: [], range, ends };
     const count = Math.floor((maxT - first) / step) + 1;
+    // Counted before anything is allocated: every inner series holds up to `count` points, so a
+    // subquery whose steps alone exceed max_samples is refused here (a 1ms step over 100y would
+    // otherwise fail allocating, or allocate gigabytes).
+    if (count > this.maxSamples - this.samples) {
+      throw new QueryError(
+        'execution',
+        `query processing would load too many samples into memory in query execution: the subquery [${formatDuration(range)}:${formatDuration(step)}] evaluates ${count} steps, more than max_samples (${this.maxSamples}) allows; use a larger step or a shorter range`,
+      );
+    }
+    this.addSamples(count);
     const inner = new Float64Array(count);
     for (let i = 0; i < count; i++) inner[i] = first + i * step;
     const r = await this.eval(e.expr, inner);
     const series: RawSeries[] = [];
+    let kept = 0;
     if (r.kind === 'vector') {
       for (const s of r.series) {
         let n = 0;
@@ -403,8 +415,11 @@ class Evaluation {
           k++;
         }
         series.push({ labels: s.labels, t, v, dropName: s.dropName });
+        kept += n;
       }
     }
+    // The step grid was counted above; the points the series hold beyond it count too.
+    if (kept > count) this.addSamples(kept - count);
     return { series, range, ends };
   }
 
@@ -754,7 +769,7 @@ class Evaluation {
     const repl = this.stringArg(e.args[2]);
     const src = this.stringArg(e.args[3]);
     const reText = this.stringArg(e.args[4]);
-    let re: RegExp;
+    let re: NonNullable<Matcher['re']>;
     try {
       re = new Matcher('=~', 'x', reText).re!;
     } catch {

@@ -198,6 +198,49 @@ describe('Prometheus API with limits from the configuration', () => {
     }
   });
 
+  it('counts subquery steps against max_samples before allocating them (422, saying what to change)', async () => {
+    const { app } = await serve('{}', new MemoryStorage());
+    try {
+      const ask = (q: string) => app.inject({ method: 'GET', url: `/api/v1/query?query=${encodeURIComponent(q)}&time=${T0 / 1000}` });
+      // 86.4 M steps of one series: more than the default max_samples (50 M).
+      const r = await ask('count_over_time(vector(1)[1d:1ms])');
+      assert.equal(r.statusCode, 422);
+      const body = r.json() as { errorType: string; error: string };
+      assert.equal(body.errorType, 'execution');
+      assert.match(body.error, /^query processing would load too many samples into memory in query execution: the subquery \[1d:1ms\] evaluates 86400000 steps, more than max_samples \(50000000\)/);
+      // Too many steps to allocate at all: the same message, not an allocation failure.
+      const huge = await ask('count_over_time(vector(1)[100y:1ms])');
+      assert.equal(huge.statusCode, 422);
+      assert.match(huge.json().error, /the subquery \[100y:1ms\] evaluates 3153600000000 steps, more than max_samples/);
+      assert.doesNotMatch(huge.body, /typed array/i);
+      // Steps of nested subqueries add up.
+      const nested = await serve('query:\n  max_samples: 1000\n', new MemoryStorage());
+      try {
+        const n = await nested.app.inject({ method: 'GET', url: `/api/v1/query?query=${encodeURIComponent('max_over_time(count_over_time(vector(1)[10m:1s])[10m:1s])')}&time=${T0 / 1000}` });
+        assert.equal(n.statusCode, 422);
+        const fits = await nested.app.inject({ method: 'GET', url: `/api/v1/query?query=${encodeURIComponent('count_over_time(vector(1)[10m:1s])')}&time=${T0 / 1000}` });
+        assert.equal(fits.statusCode, 200);
+        assert.equal(fits.json().data.result[0].value[1], '600');
+      } finally {
+        await nested.app.close();
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('times out an expensive computation (no storage reads) at timeout=50ms', async () => {
+    // 8.64 M subquery steps, within max_samples: hundreds of ms of computation.
+    const { app } = await serve('query:\n  timeout: 50ms\n', new MemoryStorage());
+    try {
+      const r = await app.inject({ method: 'GET', url: `/api/v1/query?query=${encodeURIComponent('count_over_time(vector(1)[1d:10ms])')}&time=${T0 / 1000}` });
+      assert.equal(r.statusCode, 503);
+      assert.deepEqual(r.json(), { status: 'error', errorType: 'timeout', error: 'query timed out in expression evaluation' });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers a query running past the configured timeout with 503 timeout', async () => {
     // Every series takes 5 ms to read, so 20 series take longer than the 20 ms timeout.
     const slow = new SlowQueryable(storage(), 5);

@@ -29,6 +29,21 @@ describe('parser', () => {
     assert.match(err('foo{').message, /parse error/);
   });
 
+  test('a 1 MB malformed query gets a parse error naming the position (no backtracking, no error recovery)', () => {
+    const mb = 1 << 20;
+    // An identifier run that ends in a stray character: an unanchored regex over the text
+    // before the error backtracked quadratically on it.
+    const e1 = err('a'.repeat(mb) + '-)');
+    assert.match(e1.message, new RegExp(`^1:${mb + 2}: parse error: `));
+    const e2 = err('sum(' + 'a'.repeat(mb) + ' ' .repeat(1000) + '-)');
+    assert.match(e2.message, /parse error/);
+    // Many malformed tokens: lezer's error recovery is superlinear on them.
+    const e3 = err('a)'.repeat(mb / 2));
+    assert.match(e3.message, /^1:2: parse error: /);
+    const e4 = err('nosuch' + ' '.repeat(mb) + '(x)');
+    assert.match(e4.message, /^1:1: parse error: unknown function with name "nosuch"/);
+  });
+
   test('builds selectors with offset, @ and ranges', () => {
     const e = parseExpr('rate(http_requests_total{code=~"5.."}[5m] offset 1m @ 100)');
     assert.equal(e.type, 'call');

@@ -26,6 +26,9 @@ import { ANCHORED_FUNCTIONS, SMOOTHED_FUNCTIONS } from './functions/index.js';
 import { FUNCTIONS } from './signatures.js';
 import { QueryError } from './types.js';
 
+/** The grammar without error recovery: a parse stops at the first token that fits nowhere. */
+const strictLezer = lezer.configure({ strict: true });
+
 class ParseFailure extends Error {
   constructor(
     readonly pos: number,
@@ -315,6 +318,27 @@ const EXPR_NODES: ReadonlySet<string> = new Set([
   'StepInvariantExpr',
 ]);
 
+function isIdentChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 11 || c === 12;
+}
+
+/**
+ * The identifier (`[a-zA-Z_][a-zA-Z0-9_]*`) that ends just before `end`, whitespace allowed
+ * between, found by scanning backwards (linear in the identifier's length, whatever the input).
+ */
+export function identBefore(text: string, end: number): { name: string; start: number } | null {
+  let i = end;
+  while (i > 0 && isSpace(text.charCodeAt(i - 1))) i--;
+  const identEnd = i;
+  while (i > 0 && isIdentChar(text.charCodeAt(i - 1))) i--;
+  while (i < identEnd && text.charCodeAt(i) >= 48 && text.charCodeAt(i) <= 57) i++;
+  return i < identEnd ? { name: text.slice(i, identEnd), start: i } : null;
+}
+
 class Builder {
   constructor(
     private readonly text: string,
@@ -331,7 +355,16 @@ class Builder {
 
   build(): Expr {
     if (this.text.trim() === '') this.fail(0, 'no expression found in input');
-    const tree = lezer.parse(this.text);
+    let tree;
+    try {
+      tree = strictLezer.parse(this.text);
+    } catch (e) {
+      // Strict mode stops at the first token no parse can take (error recovery is superlinear on
+      // long malformed input: 20,000 characters took seconds).
+      const m = e instanceof SyntaxError ? /^No parse at (\d+)$/.exec(e.message) : null;
+      if (!m) throw e;
+      this.syntaxError({ from: Number(m[1]), to: Number(m[1]) });
+    }
     let err: { from: number; to: number } | null = null;
     tree.iterate({
       enter: (n) => {
@@ -354,13 +387,10 @@ class Builder {
     const rest = this.text.slice(e.from).trimStart();
     const at = this.text.length - rest.length;
     if (rest === '') this.fail(at, 'unexpected end of input');
-    const unknownFn = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\(/.exec(this.text.slice(Math.max(0, e.from - 64), e.to + 1));
-    const before = this.text.slice(0, e.from);
-    const ident = /([a-zA-Z_][a-zA-Z0-9_]*)\s*$/.exec(before);
-    if (ident && rest.startsWith('(') && !FUNCTIONS.has(ident[1]) && !AGG_OPS.has(ident[1])) {
-      this.fail(before.length - ident[0].length, `unknown function with name "${ident[1]}"`);
+    if (rest.startsWith('(')) {
+      const ident = identBefore(this.text, e.from);
+      if (ident && !FUNCTIONS.has(ident.name) && !AGG_OPS.has(ident.name)) this.fail(ident.start, `unknown function with name "${ident.name}"`);
     }
-    void unknownFn;
     const tok = /^("(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[a-zA-Z_:][a-zA-Z0-9_:]*|\d[\w.]*|.)/s.exec(rest);
     const t = tok ? tok[0] : rest[0];
     if (t.startsWith('"') || t.startsWith("'")) {

@@ -57,6 +57,14 @@ describe('rule file parsing', () => {
     assert.match(e.toString(), /^r\.yml:5:\d+: could not parse expression: /);
   });
 
+  it('reports a label or annotation template that does not parse, at its line', () => {
+    const text = 'groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        labels: {sev: "{{ if }}"}\n        annotations:\n          summary: "{{ nosuch $value }}"\n          ok: "{{ humanize $value }}"\n';
+    const msgs = parseRuleFile(text, 'r.yml').errors.map(String);
+    assert.equal(msgs.length, 2, msgs.join('\n'));
+    assert.match(msgs[0], /^r\.yml:6:\d+: label "sev": template: __alert_A:1: missing value for if$/);
+    assert.match(msgs[1], /^r\.yml:8:\d+: annotation "summary": template: __alert_A:1: function "nosuch" not defined$/);
+  });
+
   it('places errors inside block expressions on their own line', () => {
     const text = 'groups:\n  - name: g\n    rules:\n      - record: a\n        expr: |\n          sum(up)\n          + rate(x[5m]))\n';
     const [e] = parseRuleFile(text, 'r.yml').errors;

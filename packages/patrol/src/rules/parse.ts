@@ -12,6 +12,7 @@ import { BadPatternError, globSync } from '../config/glob.js';
 import type { Expr } from '../promql/ast.js';
 import { parseExpr } from '../promql/parser.js';
 import { QueryError } from '../promql/types.js';
+import { checkAlertTemplate } from '../template/prometheus.js';
 
 export class RuleFileError {
   constructor(
@@ -222,6 +223,19 @@ function parseRule(node: YamlNode, at: At, lc: LineCounter, file: string, errors
       const p = exprPosition(exprNode as Scalar, lc, e.position);
       const msg = e.message.replace(/^\d+:\d+: /, '');
       errors.push(new RuleFileError(file, p.line, p.col, `could not parse expression: ${msg}`));
+    }
+  }
+  if (alert) {
+    // Templates must parse (Prometheus checks them when loading the rule file).
+    for (const key of ['labels', 'annotations'] as const) {
+      const m = node.get(key, true) as YamlNode | undefined;
+      if (!isMap(m)) continue;
+      for (const pair of m.items) {
+        const v = pair.value as YamlNode | null;
+        if (!v || !isScalar(v) || typeof v.value !== 'string') continue;
+        const err = checkAlertTemplate(alert, v.value);
+        if (err) at(v, `${key === 'labels' ? 'label' : 'annotation'} ${JSON.stringify(keyOf(pair))}: ${err}`);
+      }
     }
   }
   if (errors.length > before || !ast || expr === undefined) return undefined;

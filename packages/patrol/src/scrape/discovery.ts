@@ -7,6 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYAML } from 'yaml';
 import type { Logger } from 'pino';
+import { guarded } from '../producer.js';
 import { isValidLabelName } from '../model/labels.js';
 import type { ScrapeConfig } from '../config/prometheus.js';
 import { ADDRESS_LABEL, type DiscoveredTarget } from './target.js';
@@ -154,7 +155,7 @@ export class FileDiscovery implements Discoverer {
     // Editors write files in several steps; wait a moment so we read the finished file.
     this.pending = setTimeout(() => {
       this.pending = null;
-      void this.refresh();
+      void guarded('discovery', () => this.refresh(), this.log, { mechanism: 'file_sd' });
     }, 50);
   }
 
@@ -246,7 +247,7 @@ export abstract class RefreshDiscovery implements Discoverer {
    * longer (a slow source must not hold up a reload; its targets arrive when it answers).
    */
   async start(): Promise<void> {
-    const first = this.refresh().then(() => this.schedule());
+    const first = guarded('discovery', () => this.refresh(), this.log, { mechanism: this.mechanism }).then(() => this.schedule());
     let wait: NodeJS.Timeout | undefined;
     await Promise.race([first, new Promise<void>((r) => (wait = setTimeout(r, START_WAIT_MS)))]);
     clearTimeout(wait);
@@ -256,7 +257,7 @@ export abstract class RefreshDiscovery implements Discoverer {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.refresh().then(() => this.schedule());
+      void guarded('discovery', () => this.refresh(), this.log, { mechanism: this.mechanism }).then(() => this.schedule());
     }, this.intervalMs);
   }
 

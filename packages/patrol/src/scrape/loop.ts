@@ -19,6 +19,7 @@ import { formatFromContentType, parseSeries, scanExposition, SeriesPositions, te
 import { relabel, type CompiledRelabel } from './relabel.js';
 import type { Target } from './target.js';
 import { TargetHealthLog } from './healthlog.js';
+import { guarded } from '../producer.js';
 
 /** Lines longer than this fail the scrape: no real exporter writes them, a broken one might. */
 export const MAX_LINE_LENGTH = 1024 * 1024;
@@ -122,6 +123,44 @@ const REPORT_NAMES = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped',
 
 class LoopFailure extends Error {}
 
+/**
+ * Samples of scrapes that were not stored while the scrape itself succeeded, by reason
+ * (Prometheus's prometheus_target_scrapes_sample_*_total; Patrol exports them as patrol_…).
+ */
+export class ScrapeSampleCounts {
+  /** Timestamp outside what storage accepts: older than the retention or too far in the future. */
+  outOfBounds = 0;
+  /** The same series twice in one scrape, or the same timestamp again with another value. */
+  duplicateTimestamp = 0;
+  /** Older than the newest stored sample of the series. */
+  outOfOrder = 0;
+}
+
+/** The skipped samples of one scrape: counts and the first message of each kind, for lastError. */
+class Skipped {
+  outOfBounds = 0;
+  duplicate = 0;
+  outOfOrder = 0;
+  first = new Map<string, string>();
+
+  add(kind: 'outOfBounds' | 'duplicate' | 'outOfOrder', msg: string): void {
+    this[kind]++;
+    if (!this.first.has(kind)) this.first.set(kind, msg.length > 300 ? msg.slice(0, 300) + '…' : msg);
+  }
+
+  /** The text for lastError ('' when nothing was skipped). */
+  describe(): string {
+    const parts: string[] = [];
+    const say = (n: number, what: string, kind: string) => {
+      if (n > 0) parts.push(`${n} ${what}${n > 1 ? ' (first: ' : ' ('}${this.first.get(kind)})`);
+    };
+    say(this.outOfBounds, `sample${this.outOfBounds > 1 ? 's' : ''} out of bounds, not stored`, 'outOfBounds');
+    say(this.duplicate, `duplicate sample${this.duplicate > 1 ? 's' : ''} for the same series and timestamp, first value kept`, 'duplicate');
+    say(this.outOfOrder, `sample${this.outOfOrder > 1 ? 's' : ''} out of order, not stored`, 'outOfOrder');
+    return parts.join('; ');
+  }
+}
+
 export class ScrapeLoop {
   private readonly states = new LiveSeries();
   /** Label objects shared by the series of this target (name → value → label). */
@@ -151,6 +190,7 @@ export class ScrapeLoop {
     private opts: LoopOptions,
     private readonly storage: Storage,
     private readonly log?: Logger,
+    private readonly counts: ScrapeSampleCounts = new ScrapeSampleCounts(),
   ) {
     this.reportLabels = REPORT_NAMES.map((n) => withTargetLabels([{ name: METRIC_NAME, value: n }], target.publicLabels, false));
     const label = (n: string) => target.publicLabels.find((l) => l.name === n)?.value ?? '';
@@ -186,10 +226,8 @@ export class ScrapeLoop {
       () => {
         this.timer = null;
         const started = Date.now();
-        this.running = this.scrapeAndReport(started).then(
-          () => undefined,
-          (e: unknown) => this.log?.error({ err: e, target: this.target.scrapeUrl }, 'scrape loop failed'),
-        );
+        // The producer edge: whatever escapes one scrape is counted and logged; the loop goes on.
+        this.running = guarded('scrape', () => this.scrapeAndReport(started), this.log, { target: this.target.scrapeUrl }).then(() => undefined);
         void this.running.then(() => {
           this.running = null;
           // Skip ticks that a slow scrape overran; stay on the grid.
@@ -276,6 +314,7 @@ export class ScrapeLoop {
     const prevEntries = this.prevEntries;
     const entries = this.curEntries;
     entries.length = 0;
+    const skipped = new Skipped();
     try {
       scanExposition(
         body,
@@ -299,7 +338,11 @@ export class ScrapeLoop {
             if (opts.sampleLimit > 0 && post > opts.sampleLimit) throw new LoopFailure(`sample_limit exceeded: more than ${opts.sampleLimit} samples after metric relabelling`);
             const explicit = ts !== undefined && opts.honorTimestamps;
             const when = explicit ? ts : t;
-            if (st.iter === iter && st.lastT === when) throw new LoopFailure(`line ${line}: duplicate series ${formatLabels(st.labels)}`);
+            if (st.iter === iter && st.lastT === when) {
+              // Prometheus keeps the scrape and the first value, and counts the duplicate.
+              skipped.add('duplicate', `line ${line}: duplicate series ${formatLabels(st.labels)}`);
+              return;
+            }
             if (st.iter !== iter) touched++;
             st.iter = iter;
             st.lastT = when;
@@ -307,8 +350,13 @@ export class ScrapeLoop {
             try {
               st.ref = app.append(st.ref, st.labels, when, value);
             } catch (e) {
-              // Prometheus skips out-of-order and duplicate samples of one series and keeps the scrape.
-              if (!(e instanceof StorageError) || (e.code !== 'out_of_order' && e.code !== 'duplicate_sample' && e.code !== 'out_of_bounds')) throw e;
+              // Prometheus skips out-of-order, duplicate and out-of-bounds samples of one series,
+              // keeps the scrape and counts them.
+              if (!(e instanceof StorageError)) throw e;
+              if (e.code === 'out_of_bounds') skipped.add('outOfBounds', `line ${line}: ${e.message}`);
+              else if (e.code === 'duplicate_sample') skipped.add('duplicate', `line ${line}: ${e.message}`);
+              else if (e.code === 'out_of_order') skipped.add('outOfOrder', `line ${line}: ${e.message}`);
+              else throw e;
             }
           },
         },
@@ -340,7 +388,12 @@ export class ScrapeLoop {
     this.curPositions.reset(Buffer.alloc(0));
     this.prevEntries = entries;
     this.curEntries = prevEntries;
-    return { ok: true, error: '', samplesScraped: scraped, samplesPostRelabel: post, seriesAdded: added, durationMs: Date.now() - start };
+    this.counts.outOfBounds += skipped.outOfBounds;
+    this.counts.duplicateTimestamp += skipped.duplicate;
+    this.counts.outOfOrder += skipped.outOfOrder;
+    const error = skipped.describe();
+    if (error) this.log?.warn({ target: this.target.scrapeUrl, error }, 'scrape samples not stored');
+    return { ok: true, error, samplesScraped: scraped, samplesPostRelabel: post, seriesAdded: added, durationMs: Date.now() - start };
   }
 
   /** Builds the final labels of a series text not seen before and checks the label limits. */

@@ -16,7 +16,7 @@ import { DiscoveryStats, FileDiscovery, staticGroups, type Discoverer, type Targ
 import { DnsDiscovery } from './discovery_dns.js';
 import { HttpDiscovery } from './discovery_http.js';
 import { connectOptions } from './httpclient.js';
-import { ScrapeLoop, type LoopOptions } from './loop.js';
+import { ScrapeLoop, ScrapeSampleCounts, type LoopOptions } from './loop.js';
 import type { MetricMeta } from '../textparse/parser.js';
 import { compileRelabel, type CompiledRelabel } from './relabel.js';
 import { populateLabels, Target } from './target.js';
@@ -107,6 +107,7 @@ export class ScrapePool {
     private readonly log?: Logger,
     private readonly opts: ScrapeOptions = {},
     private readonly stats?: DiscoveryStats,
+    private readonly sampleCounts?: ScrapeSampleCounts,
   ) {}
 
   get name(): string {
@@ -203,7 +204,7 @@ export class ScrapePool {
     }
     for (const [k, t] of next) {
       if (this.loops.has(k)) continue;
-      const loop = new ScrapeLoop(t, this.settings.client, this.settings.loop, this.storage, this.log);
+      const loop = new ScrapeLoop(t, this.settings.client, this.settings.loop, this.storage, this.log, this.sampleCounts);
       this.loops.set(k, loop);
       loop.start();
     }
@@ -257,6 +258,8 @@ export class ScrapeManager implements Component {
   private readonly pools = new Map<string, ScrapePool>();
   /** Discovery refreshes and failures per mechanism since start. */
   readonly discoveryStats = new DiscoveryStats();
+  /** Scraped samples that were not stored, by reason (patrol_target_scrapes_sample_*_total). */
+  readonly sampleCounts = new ScrapeSampleCounts();
 
   /** With a registry in `rt`, registers the patrol_sd_* self-metrics there. */
   constructor(
@@ -285,7 +288,7 @@ export class ScrapeManager implements Component {
     for (const [name, p] of prepared) {
       const pool = this.pools.get(name);
       if (!pool) {
-        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger, this.opts, this.discoveryStats);
+        const np = new ScrapePool(p.cfg, p.settings, ctx.dir, this.rt.storage, this.rt.logger, this.opts, this.discoveryStats, this.sampleCounts);
         this.pools.set(name, np);
         await np.start();
       } else if (JSON.stringify(pool.config) !== JSON.stringify(p.cfg)) {
@@ -394,6 +397,22 @@ function registerDiscoveryMetrics(registry: Registry, m: ScrapeManager): void {
       for (const [k, v] of m.discoveryStats.failures) this.inc({ mechanism: k }, v);
     },
   });
+  const skipped: [string, string, keyof ScrapeSampleCounts][] = [
+    ['patrol_target_scrapes_sample_out_of_bounds_total', 'Scraped samples not stored because their timestamp is older than the retention or more than storage.max_future ahead of the clock.', 'outOfBounds'],
+    ['patrol_target_scrapes_sample_duplicate_timestamp_total', 'Scraped samples not stored because the scrape had the same series and timestamp before (the first value is kept).', 'duplicateTimestamp'],
+    ['patrol_target_scrapes_sample_out_of_order_total', 'Scraped samples not stored because they are older than the newest stored sample of the series.', 'outOfOrder'],
+  ];
+  for (const [name, help, key] of skipped) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(m.sampleCounts[key]);
+      },
+    });
+  }
   new Gauge({
     name: 'patrol_sd_discovered_targets',
     help: 'Targets reported by service discovery per scrape job, before relabelling.',

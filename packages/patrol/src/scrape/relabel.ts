@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Labels } from '../model/labels.js';
 import { isValidLabelName, labelsFromPairs } from '../model/labels.js';
 import { compileAnchoredRegex } from '../model/matchers.js';
+import type { Regex } from '../model/regex.js';
 import type { RelabelAction, RelabelConfig } from '../config/prometheus.js';
 import { expandTemplate } from '../model/expand.js';
 export { expandTemplate };
@@ -14,7 +15,7 @@ export interface CompiledRelabel {
   readonly action: RelabelAction;
   readonly sourceLabels: readonly string[];
   readonly separator: string;
-  readonly regex: RegExp;
+  readonly regex: Regex;
   readonly modulus: number;
   readonly targetLabel: string;
   readonly replacement: string;

@@ -11,8 +11,7 @@ import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { labelsToRecord } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
-import { collectSeries, loadSamples } from '../storage/interface.js';
-import type { MemoryStorage } from '../storage/memory.js';
+import { collectSeries, loadSamples, type Storage } from '../storage/interface.js';
 
 export const PROMETHEUS_BIN = binaryPath('prometheus');
 export const NODE_EXPORTER_BIN = binaryPath('prometheus-node-exporter');
@@ -109,7 +108,7 @@ export function config(yaml: string): Config {
 }
 
 /** Series in storage matching name (and optional extra matchers) → their samples. */
-export function read(storage: MemoryStorage, name: string, ...more: Matcher[]): { labels: Record<string, string>; values: number[]; ts: number[] }[] {
+export function read(storage: Pick<Storage, 'querier'>, name: string, ...more: Matcher[]): { labels: Record<string, string>; values: number[]; ts: number[] }[] {
   const q = storage.querier(-Infinity, Infinity);
   const set = q.select({ start: -Infinity, end: Infinity }, [new Matcher('=', '__name__', name), ...more]);
   return collectSeries(set).map((s) => {

@@ -9,7 +9,7 @@ export function storageSettingsComponent(db: TSDB): Component {
   return {
     name: 'storage',
     applyConfig(cfg: Config): void {
-      db.setRetention({ retention: cfg.storage.retention, retentionSize: cfg.storage.retention_size, outOfOrderWindow: cfg.storage.out_of_order_time_window });
+      db.setRetention({ retention: cfg.storage.retention, retentionSize: cfg.storage.retention_size, outOfOrderWindow: cfg.storage.out_of_order_time_window, maxFuture: cfg.storage.max_future });
     },
     stop(): void {},
   };

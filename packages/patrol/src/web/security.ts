@@ -13,7 +13,7 @@ export interface EdgeSettings {
   /** user → bcrypt hash; absent or empty: no authentication. */
   basicAuthUsers?: Record<string, Secret>;
   /** Origins allowed to read the API from a browser; absent: no CORS headers at all. */
-  corsOrigin?: RegExp;
+  corsOrigin?: { readonly source: string; test(s: string): boolean };
 }
 
 /** Paths that answer POST but only read (Prometheus's API takes form POSTs for long queries). */

@@ -7,7 +7,7 @@ import { openTSDB } from '../tsdb.js';
 
 const [dir, startArg, seriesArg] = process.argv.slice(2);
 const series = Number(seriesArg);
-const db = await openTSDB({ dir, retention: 365 * 86_400_000, compactInterval: 20, headMaxAge: 50, outOfOrderWindow: 0 });
+const db = await openTSDB({ dir, retention: 365 * 86_400_000, compactInterval: 20, headMaxAge: 50, outOfOrderWindow: 0, now: () => 1e9 });
 const labels = Array.from({ length: series }, (_, i) => labelsFromRecord({ __name__: 'crash_test', i: String(i) }));
 const refs = new Array<number>(series).fill(0);
 let batch = Number(startArg);

@@ -1,0 +1,241 @@
+// Every regular expression a user supplies (PromQL matchers and label_replace, relabelling,
+// probe conditions, TCP `expect`, Alertmanager-style matchers) is compiled here, with RE2
+// semantics on a linear-time engine (re2js), never on JavaScript's backtracking RegExp: a
+// pattern such as `(a+)+b` must not stall the event loop. What RE2 rejects is rejected (Perl
+// lookaround, backreferences, repeat counts above 1000, nesting deeper than 1000), with an error
+// naming the pattern. Programs are also bounded in size, since matching costs up to program size
+// × input length.
+
+import { RE2JS } from 're2js';
+
+/** The shape of a match, as `exec` returns it: group 0 is the whole match; unmatched groups are undefined. */
+export interface RegexMatch {
+  readonly length: number;
+  readonly [group: number]: string | undefined;
+  readonly groups?: Readonly<Record<string, string | undefined>>;
+}
+
+/** A compiled user regex. Stateless: `test` and `exec` may be called on any input, in any order. */
+export interface Regex {
+  readonly source: string;
+  test(s: string): boolean;
+  exec(s: string): RegexMatch | null;
+}
+
+export class RegexError extends Error {
+  override name = 'RegexError';
+}
+
+/** Largest compiled program accepted, in RE2 instructions (RE2's own limit is far larger). */
+export const MAX_PROGRAM_SIZE = 20_000;
+/** Compiled regexes kept for reuse, per mode. */
+const CACHE_SIZE = 2000;
+/** Patterns longer than this are compiled afresh each time rather than cached. */
+const CACHE_MAX_SOURCE = 4096;
+const SHOW = 120;
+
+function show(src: string): string {
+  return JSON.stringify(src.length > SHOW ? `${src.slice(0, SHOW)}…` : src);
+}
+
+function fail(src: string, why: string): never {
+  throw new RegexError(`invalid regular expression ${show(src)}: ${why}`);
+}
+
+const anchoredCache = new Map<string, Regex | RegexError>();
+const searchCache = new Map<string, Regex | RegexError>();
+
+function cached(cache: Map<string, Regex | RegexError>, src: string, make: (src: string) => Regex): Regex {
+  if (src.length > CACHE_MAX_SOURCE) return make(src);
+  let hit = cache.get(src);
+  if (hit === undefined) {
+    try {
+      hit = make(src);
+    } catch (e) {
+      if (!(e instanceof RegexError)) throw e;
+      hit = e;
+    }
+    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    cache.set(src, hit);
+  }
+  if (hit instanceof RegexError) throw hit;
+  return hit;
+}
+
+/**
+ * A fully anchored regex, as Prometheus uses for label matchers, relabelling and label_replace:
+ * `^(?s:src)$` (so `.` also matches a newline). Throws RegexError naming the pattern.
+ */
+export function compileAnchored(src: string): Regex {
+  return cached(anchoredCache, src, makeAnchored);
+}
+
+/**
+ * An unanchored regex that finds a match anywhere in the input (probe conditions, TCP `expect`),
+ * with `.` matching newlines too. Throws RegexError naming the pattern.
+ */
+export function compileSearch(src: string): Regex {
+  return cached(searchCache, src, (s) => new Re2Regex(s, compileRe2(s, s)));
+}
+
+const META = /[\\.+*?()|[\]{}^$]/;
+
+function makeAnchored(src: string): Regex {
+  // Fast paths for the forms dashboards send most (no compilation, plain string operations).
+  if (!META.test(src)) return new FnRegex(src, (s) => s === src);
+  if (src === '.*') return new FnRegex(src, () => true);
+  // Relabelling's default regex: one group holding the whole value.
+  if (src === '(.*)') return new FnRegex(src, () => true, true);
+  if (src === '(.+)') return new FnRegex(src, (s) => s.length > 0, true);
+  if (src === '.+') return new FnRegex(src, (s) => s.length > 0);
+  const alts = src.split('|');
+  if (alts.length > 1 && alts.every((a) => !META.test(a))) {
+    const set = new Set(alts);
+    return new FnRegex(src, (s) => set.has(s));
+  }
+  if (src.endsWith('.*') && !META.test(src.slice(0, -2))) {
+    const p = src.slice(0, -2);
+    return new FnRegex(src, (s) => s.startsWith(p));
+  }
+  if (src.startsWith('.*') && !META.test(src.slice(2))) {
+    const p = src.slice(2);
+    return new FnRegex(src, (s) => s.endsWith(p));
+  }
+  return new Re2Regex(src, compileRe2(src, `^(?s:${src})$`));
+}
+
+function compileRe2(src: string, pattern: string): RE2JS {
+  const est = estimateSize(src);
+  if (est.badRepeat !== undefined) fail(src, `invalid repeat count: \`${est.badRepeat}\``);
+  if (est.size > MAX_PROGRAM_SIZE) fail(src, `expression too large (about ${est.size} instructions once repeats are expanded, more than ${MAX_PROGRAM_SIZE})`);
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(pattern, RE2JS.DOTALL);
+  } catch (e) {
+    const msg = (e as Error).message.replace(/^error parsing regexp: /, '');
+    return fail(src, msg.length > 200 ? `${msg.slice(0, 200)}…` : msg);
+  }
+  const size = re.programSize();
+  if (size > MAX_PROGRAM_SIZE) fail(src, `expression too large (${size} instructions, more than ${MAX_PROGRAM_SIZE})`);
+  return re;
+}
+
+/**
+ * An upper estimate of the compiled size, computed before compiling (compiling a program of a
+ * million instructions takes about a second): every atom counts 1, a group its contents, a
+ * counted repeat `{n,m}` multiplies what it repeats by its bound. Also reports, as RE2 does, a
+ * counted repeat above 1000 or nested counted repeats whose product passes 1000 (`badRepeat`).
+ * Other malformed text is left for RE2 to reject.
+ */
+export function estimateSize(src: string): { size: number; badRepeat?: string } {
+  interface Frame {
+    total: number;
+    last: number;
+    lastRep: number;
+    rep: number;
+  }
+  const fresh = (): Frame => ({ total: 0, last: 0, lastRep: 1, rep: 1 });
+  const stack: Frame[] = [];
+  let cur = fresh();
+  const atom = (n: number, rep = 1): void => {
+    cur.total += n;
+    cur.last = n;
+    cur.lastRep = rep;
+    cur.rep = Math.max(cur.rep, rep);
+  };
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') {
+      const n = src[i + 1];
+      if ((n === 'p' || n === 'P' || n === 'x') && src[i + 2] === '{') {
+        const close = src.indexOf('}', i + 2);
+        i = close < 0 ? src.length : close;
+      } else if (n === 'Q') {
+        const end = src.indexOf('\\E', i + 2);
+        const lit = (end < 0 ? src.length : end) - (i + 2);
+        i = end < 0 ? src.length : end + 1;
+        atom(lit);
+        continue;
+      } else i++;
+      atom(1);
+    } else if (c === '[') {
+      let j = i + 1;
+      if (src[j] === '^') j++;
+      if (src[j] === ']') j++;
+      while (j < src.length && src[j] !== ']') {
+        if (src[j] === '\\') j++;
+        else if (src[j] === '[' && src[j + 1] === ':') {
+          const close = src.indexOf(':]', j + 2);
+          if (close > 0) j = close + 1;
+        }
+        j++;
+      }
+      i = j;
+      atom(1);
+    } else if (c === '(') {
+      stack.push(cur);
+      cur = fresh();
+    } else if (c === ')') {
+      const inner = cur;
+      cur = stack.pop() ?? fresh();
+      atom(inner.total + 1, inner.rep);
+    } else if (c === '{') {
+      const m = /^\{(\d+)(?:(,)(\d*))?\}/.exec(src.slice(i, i + 24));
+      if (!m) {
+        atom(1);
+        continue;
+      }
+      const bound = Math.max(Number(m[1]), m[3] ? Number(m[3]) : 0, 1);
+      if (bound > 1000 || bound * cur.lastRep > 1000) return { size: Infinity, badRepeat: m[0] };
+      const extra = cur.last * (bound - 1);
+      cur.total += extra;
+      cur.last += extra;
+      cur.lastRep *= bound;
+      cur.rep = Math.max(cur.rep, cur.lastRep);
+      i += m[0].length - 1;
+    } else if (c === '*' || c === '+' || c === '?') {
+      cur.total += 1;
+    } else if (c !== '|') {
+      atom(1);
+    }
+  }
+  let size = cur.total;
+  for (const f of stack) size += f.total;
+  return { size };
+}
+
+class FnRegex implements Regex {
+  constructor(
+    readonly source: string,
+    private readonly fn: (s: string) => boolean,
+    /** The pattern is one group around everything: group 1 is the whole input too. */
+    private readonly wholeGroup = false,
+  ) {}
+
+  test(s: string): boolean {
+    return this.fn(s);
+  }
+
+  /** Fast-path forms have no groups (or one around everything): a match is the whole input. */
+  exec(s: string): RegexMatch | null {
+    if (!this.fn(s)) return null;
+    return this.wholeGroup ? [s, s] : [s];
+  }
+}
+
+class Re2Regex implements Regex {
+  constructor(
+    readonly source: string,
+    private readonly re: RE2JS,
+  ) {}
+
+  test(s: string): boolean {
+    return this.re.test(s);
+  }
+
+  exec(s: string): RegexMatch | null {
+    // The DFA answers "no match" cheaply; only a match pays for the capture groups.
+    if (!this.re.test(s)) return null;
+    return this.re.exec(s) as RegexMatch | null;
+  }
+}
