@@ -6,6 +6,7 @@
 // canceled 499, timeout 503, unavailable 503, internal 500, not_found 404.
 
 import { maskSecrets } from '../config/secrets.js';
+import { truncate } from '../web/truncate.js';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -180,7 +181,7 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
               out = await handler(params, req, reply);
             } catch (e) {
               const err = toAPIError(e);
-              return sendJSON(req, reply, err.status ?? STATUS[err.type] ?? 500, [errorJSON(err.type, err.message)]);
+              return sendJSON(req, reply, err.status ?? STATUS[err.type] ?? 500, [errorJSON(err.type, truncate(err.message))]);
             }
             if (out.data === null) return reply.code(204).send();
             return sendJSON(req, reply, 200, successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos));
@@ -630,7 +631,13 @@ function unescapeName(name: string): string {
     const end = s.indexOf('_', i + 1);
     const hex = end < 0 ? '' : s.slice(i + 1, end);
     if (!/^[0-9a-fA-F]+$/.test(hex)) return name;
-    out += String.fromCodePoint(parseInt(hex, 16));
+    const cp = parseInt(hex, 16);
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      throw new BadDataError(
+        `invalid label name ${goQuote(truncate(name, 200))}: the escape _${truncate(hex, 20)}_ is not a Unicode character (U__ names escape each character as _<hex code point>_, at most 10FFFF and not a surrogate; a literal _ is written __)`,
+      );
+    }
+    out += String.fromCodePoint(cp);
     i = end;
   }
   return out;
