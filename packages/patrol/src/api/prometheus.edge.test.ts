@@ -17,7 +17,7 @@ describe('query API errors at the server edge', () => {
 
   before(async () => {
     const file = join(dir, 'patrol.yml');
-    writeFileSync(file, 'global: {scrape_interval: 1h}\n');
+    writeFileSync(file, "global: {scrape_interval: 1h}\nserver:\n  cors_origin: 'https://dash\\.example'\n");
     const stream = new PassThrough();
     stream.on('data', (d: Buffer) => logs.push(...d.toString().split('\n').filter(Boolean)));
     patrol = new Patrol({ configFile: file, dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('debug', stream) });
@@ -48,6 +48,25 @@ describe('query API errors at the server edge', () => {
     assert.ok(body.error.length < 5000, `error of ${body.error.length} characters`);
     assert.match(body.error, /parse error/);
     for (const l of logs) assert.ok(l.length < 20_000, `log line of ${l.length} characters`);
+  });
+
+  it('CORS for the query API comes from the server edge (server.cors_origin), never a default *', async () => {
+    const allowed = await fetch(`${base}/api/v1/labels`, { headers: { origin: 'https://dash.example' } });
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://dash.example');
+    assert.equal(allowed.headers.get('access-control-allow-methods'), 'GET, POST, OPTIONS');
+    const other = await fetch(`${base}/api/v1/labels`, { headers: { origin: 'https://evil.example' } });
+    assert.equal(other.status, 200);
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
+    const pre = await fetch(`${base}/api/v1/query`, { method: 'OPTIONS', headers: { origin: 'https://dash.example', 'access-control-request-method': 'POST' } });
+    assert.equal(pre.status, 204);
+    assert.equal(pre.headers.get('access-control-allow-headers'), 'Accept, Authorization, Content-Type, Origin');
+    const preOther = await fetch(`${base}/api/v1/query`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    assert.equal(preOther.status, 403);
+    assert.equal(preOther.headers.get('access-control-allow-origin'), null);
+    const plain = await fetch(`${base}/api/v1/query`, { method: 'OPTIONS' });
+    assert.equal(plain.status, 204);
+    assert.equal(plain.headers.get('access-control-allow-origin'), null);
   });
 
   it('an escaped label name with an invalid code point says which name and why', async () => {

@@ -53,11 +53,6 @@ export interface PrometheusAPIOptions {
   /** Mount point; default /api/v1. */
   prefix?: string;
   /**
-   * Origins allowed to call the API from a browser (Prometheus's --web.cors.origin, whose
-   * default `.*` this follows); false sends no CORS headers.
-   */
-  corsOrigin?: { readonly source: string; test(s: string): boolean } | false;
-  /**
    * The TSDB admin endpoints (delete_series, clean_tombstones), answered only while `enabled()`
    * says so (server.enable_admin_api); otherwise 500 "admin APIs disabled", as Prometheus does
    * without --web.enable-admin-api.
@@ -141,21 +136,9 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
         scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
       }
 
-      const cors = opts.corsOrigin === undefined ? /^(?:.*)$/ : opts.corsOrigin;
-      if (cors) {
-        const anyOrigin = cors.source === '^(?:.*)$' || cors.source === '.*';
-        scope.addHook('onRequest', async (req, reply) => {
-          const origin = req.headers.origin;
-          if (!origin) return;
-          reply.header('Access-Control-Allow-Headers', 'Accept, Authorization, Content-Type, Origin');
-          reply.header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
-          reply.header('Access-Control-Expose-Headers', 'Date');
-          reply.header('Vary', 'Origin');
-          if (anyOrigin) reply.header('Access-Control-Allow-Origin', '*');
-          else if (cors.test(origin)) reply.header('Access-Control-Allow-Origin', origin);
-        });
-        scope.options('/*', async (_req, reply) => reply.code(204).send());
-      }
+      // CORS is answered for every endpoint by the server's edge (web/security.ts, server.cors_origin);
+      // a plain OPTIONS gets 204, as Prometheus's router answers it.
+      scope.options('/*', async (_req, reply) => reply.code(204).send());
 
       scope.setNotFoundHandler(async (_req, reply) =>
         reply.code(404).header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send('404 page not found\n'),
