@@ -270,7 +270,7 @@ export class Patrol {
     const scrape = new ScrapeManager(child('scrape'));
     const host = new HostCollector(child('host'));
     const collectors = new CollectorsManager(child('collectors'));
-    const probes = new ProbeManager(child('probe'));
+    const probes = new ProbeManager(child('probes'));
     const engine = this.engine!;
     const rules = new RulesManager(child('rules'));
 
