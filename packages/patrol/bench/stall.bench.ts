@@ -84,13 +84,16 @@ async function main(): Promise<void> {
   const q = (query: string) => ({ path: `/api/v1/query`, body: new URLSearchParams({ query, time: t }) });
   const manyMatchers = `victim{${Array.from({ length: 2000 }, (_, i) => `l${i}!~"(a+)+b${i}"`).join(',')}}`;
   const bigAlt = Array.from({ length: 20_000 }, (_, i) => `value-${i}`).join('|');
+  const grafanaAlt = `(${Array.from({ length: 2000 }, (_, i) => `host-${i}\\\\.example\\\\.com:9100`).join('|')})`;
   const nearLimit = Array(19).fill('[^b]{1000}').join('');
   const scenarios: [string, { path: string; body: URLSearchParams }][] = [
+    ['warm-up: first query, first regex', q('count(victim{v=~"a+1"})')],
     ['(a+)+b matcher on 1000 values', q('victim{v=~"(a+)+b"}')],
     ['(a|aa)*c negative matcher', q('count(victim{v!~"(a|aa)*c"})')],
     ['label_replace with (a+)+(b)', q('count(label_replace(victim, "x", "$2", "v", "(a+)+(b)"))')],
     ['2000 regex matchers in one selector', q(manyMatchers)],
     ['20,000-value literal alternation', q(`count(victim{v=~"${bigAlt}"})`)],
+    ['Grafana multi-value (2000 escaped hosts)', q(`count(victim{v=~"${grafanaAlt}"})`)],
     ['19,000-instruction regex on 16 KiB values', q(`count(victim{v=~"${nearLimit}"})`)],
     ['rejected: (x{1000}){1000}', q('victim{v=~"(x{1000}){1000}"}')],
     ['rejected: 30 × [^a]{1000}', q(`victim{v=~"${Array(30).fill('[^a]{1000}').join('')}"}`)],

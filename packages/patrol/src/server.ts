@@ -21,6 +21,8 @@ import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
+import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
+import { TlsFront, tlsComponent, tlsSettings } from './web/tls.js';
 import { registerCollectorsApi } from './api/collectors.js';
 import { formatStorageRetention } from './api/tsdbstatus.js';
 import { formatDuration } from './config/duration.js';
@@ -89,6 +91,10 @@ export class Patrol {
   private prepared: (LoadResult & { ok: true }) | null = null;
   private runtime: Runtime | null = null;
   private engine: Engine | null = null;
+  /** Every registered route (method and path pattern). */
+  readonly routeList: { method: string; url: string }[] = [];
+  /** The HTTPS listener when server.tls is set at start; otherwise fastify listens itself. */
+  private tlsFront: TlsFront | null = null;
 
   constructor(private readonly opts: PatrolOptions) {
     this.log = opts.logger;
@@ -112,9 +118,31 @@ export class Patrol {
       registers: [this.registry],
     });
     this.app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true });
+    // Every route, for tests that must cover all of them (auth and TLS on every endpoint).
+    this.app.addHook('onRoute', (r) => {
+      for (const method of [r.method].flat()) this.routeList.push({ method, url: r.url });
+    });
     // Authentication, CORS and the cross-site write guard, for every route, from the running config.
     this.app.addHook('onRequest', edgeHook(() => this.edgeSettings(), this.log.child({ component: 'web' })));
+    // Request time and in-flight body bytes (server.request_timeout, server.max_inflight_body_bytes).
+    this.app.addHook('preParsing', bodyBoundsHook(() => this.bodyBounds(), this.bodyBudget));
     this.routes();
+  }
+
+  /** Body bytes held by the requests in flight. */
+  readonly bodyBudget = new BodyBudget();
+
+  private bodyBounds(): { timeoutMs: number; budgetBytes: number } {
+    const s = this.config?.server;
+    return { timeoutMs: s?.request_timeout ?? 30_000, budgetBytes: s?.max_inflight_body_bytes ?? 128 * 1024 * 1024 };
+  }
+
+  /** Node's own request and header timeouts follow server.request_timeout (a backstop to the body timer). */
+  private applyServerTimeouts(cfg: Config): void {
+    const t = cfg.server.request_timeout;
+    const server = this.app.server;
+    server.requestTimeout = t;
+    server.headersTimeout = t > 0 ? Math.min(t, 60_000) : 60_000;
   }
 
   private edgeCache: { server: Config['server'] | null; settings: EdgeSettings } = { server: null, settings: {} };
@@ -191,8 +219,23 @@ export class Patrol {
     const rt = this.runtime!;
     const { host, port } = splitHostPort(this.listenAddr);
 
-    await this.app.listen({ host, port });
-    const addr = this.app.server.address();
+    const tls = first.config.server.tls;
+    let addr;
+    if (tls) {
+      let settings;
+      try {
+        settings = tlsSettings(tls, first.dir);
+      } catch (e) {
+        throw new StartupError([(e as Error).message]);
+      }
+      await this.app.ready();
+      this.tlsFront = new TlsFront(this.app.server, settings, this.log.child({ component: 'web' }));
+      await this.tlsFront.listen(host, port);
+      addr = this.tlsFront.server.address();
+    } else {
+      await this.app.listen({ host, port });
+      addr = this.app.server.address();
+    }
     if (addr && typeof addr === 'object' && port === 0) {
       // Port 0 (tests): record the port the OS chose so self-monitoring targets the right place.
       this.listenAddr = `${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
@@ -201,7 +244,7 @@ export class Patrol {
     const applied = await this.apply(this.opts.configFile ? first : await this.loadConfig());
     if (!applied.ok) throw new StartupError(applied.errors);
     this.ready = true;
-    this.log.info({ listen: this.listenAddr, dataDir: this.opts.dataDir, config: this.opts.configFile ?? '<built-in default>' }, 'Patrol is ready');
+    this.log.info({ listen: this.listenAddr, tls: this.tlsFront !== null, dataDir: this.opts.dataDir, config: this.opts.configFile ?? '<built-in default>' }, 'Patrol is ready');
   }
 
   private async openStorage(cfg: Config): Promise<TSDB> {
@@ -272,7 +315,7 @@ export class Patrol {
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), rules, ...extra];
+    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), rules, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {
@@ -306,6 +349,7 @@ export class Patrol {
     }
     this.config = r.config;
     this.configDir = r.dir;
+    this.applyServerTimeouts(r.config);
     this.lastReloadOk = true;
     this.lastConfigTime = Date.now();
     this.reloadOk.set(1);
@@ -380,6 +424,7 @@ export class Patrol {
     this.stopping ??= (async () => {
       this.ready = false;
       this.log.info('shutting down');
+      await this.tlsFront?.close();
       await this.app.close();
       for (const c of [...this.components].reverse()) {
         try {

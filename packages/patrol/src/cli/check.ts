@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { stringify } from 'yaml';
 import { readFileSync } from 'node:fs';
+import { formatDuration } from '../config/duration.js';
 import { loadConfigFile } from '../config/load.js';
+import { showConfig } from '../config/show.js';
 import { loadRuleFiles, ruleFilePositions } from '../rules/parse.js';
 
 export function registerCheck(program: Command): Command {
@@ -35,13 +36,13 @@ export function registerCheck(program: Command): Command {
         `  rule files: ${rules.files.length} (${rules.groups.length} groups, ${rules.groups.reduce((n, g) => n + g.rules.length, 0)} rules)`,
         `  receivers: ${c.alerting.receivers.length}, inhibit rules: ${c.alerting.inhibit_rules.length}, time intervals: ${c.alerting.time_intervals.length + c.alerting.mute_time_intervals.length}`,
         `  remote write: ${c.remote_write.length}`,
-        `  storage: retention ${c.storage.retention / 86_400_000}d`,
+        `  storage: retention ${formatDuration(c.storage.retention)}`,
       ];
       for (const w of r.warnings) lines.push(`  warning: ${w}`);
       process.stdout.write(lines.join('\n') + '\n');
       if (opts.show) {
-        // JSON round trip turns every Secret into <secret> and Matchers into their text.
-        process.stdout.write('---\n' + stringify(JSON.parse(JSON.stringify(c))));
+        // YAML that reads back to the same configuration (secrets masked).
+        process.stdout.write('---\n' + showConfig(c));
       }
     });
   return check;

@@ -36,8 +36,15 @@ describe('patrol run --once', () => {
   let srv: Awaited<ReturnType<typeof startHttp>>;
   let dir: string;
   let hits = 0;
+  let firstFailsHits = 0;
   before(async () => {
     srv = await startHttp((req, res) => {
+      if (req.url === '/first-fails') {
+        firstFailsHits++;
+        res.writeHead(firstFailsHits === 1 ? 503 : 200);
+        res.end();
+        return;
+      }
       if (req.url === '/flaky') {
         hits++;
         res.writeHead(hits % 3 === 0 ? 200 : 503);
@@ -96,6 +103,38 @@ describe('patrol run --once', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const json = JSON.parse(r.stdout) as { probes: { attempts: unknown[] }[] };
     assert.equal(json.probes[0].attempts.length, 3);
+  });
+
+  it('a probe that failed its first attempt and passed the retry shows the failed attempt in the table', async () => {
+    firstFailsHits = 0;
+    const cfg = write('retry.yml', `probes:\n  - {name: shaky, type: http, target: "${srv.url}/first-fails", conditions: ["[STATUS] == 200"]}\n  - {name: steady, type: http, target: "${srv.url}/health"}\n`);
+    const r = await patrol(['run', '--once', '--config', cfg, '--retry-delay', '10ms']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^PASS\s+shaky\s+http\s+\S+\s+\S+\s+2\s+passed on attempt 2; failed attempt 1: status 503 not in \[200\]$/m);
+    assert.match(r.stdout, /^PASS\s+steady\s+http\s+\S+\s+\S+\s+1$/m);
+    assert.equal(firstFailsHits, 2);
+  });
+
+  it('--strict fails the gate when any attempt failed, in the table, JSON and JUnit', async () => {
+    firstFailsHits = 0;
+    const cfg = write('strict.yml', `probes:\n  - {name: shaky, type: http, target: "${srv.url}/first-fails", conditions: ["[STATUS] == 200"]}\n  - {name: steady, type: http, target: "${srv.url}/health"}\n`);
+    const r = await patrol(['run', '--once', '--strict', '--config', cfg, '--retry-delay', '10ms']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^FAIL\s+shaky\s+http\s+\S+\s+\S+\s+2\s+strict: failed attempt 1: status 503 not in \[200\] \(passed on attempt 2\)$/m);
+    assert.match(r.stdout, /^PASS\s+steady\s/m);
+    assert.match(r.stdout, /^1 passed, 1 failed$/m);
+    firstFailsHits = 0;
+    const junit = join(dir, 'strict.xml');
+    const j = await patrol(['run', '--once', '--strict', '--json', '--junit', junit, '--config', cfg, '--retry-delay', '10ms']);
+    assert.equal(j.code, 1);
+    const json = JSON.parse(j.stdout) as { passed: boolean; probes: { name: string; passed: boolean; reason: string }[] };
+    assert.equal(json.passed, false);
+    assert.deepEqual(json.probes.map((p) => [p.name, p.passed]), [['shaky', false], ['steady', true]]);
+    assert.match(readFileSync(junit, 'utf8'), /<testcase name="shaky"[^>]*>\n\s+<failure message="strict: failed attempt 1: status 503 not in \[200\] \(passed on attempt 2\)"/);
+    // Without --strict the same run passes.
+    firstFailsHits = 0;
+    const lenient = await patrol(['run', '--once', '--config', cfg, '--retry-delay', '10ms']);
+    assert.equal(lenient.code, 0, lenient.stdout);
   });
 
   it('--probe selects probes; an unknown name is exit 2', async () => {

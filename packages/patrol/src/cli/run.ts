@@ -8,7 +8,7 @@ import { parseDuration } from '../config/duration.js';
 import { loadConfigFile } from '../config/load.js';
 import { showMs } from '../model/conditions.js';
 import { junitXml } from '../probe/junit.js';
-import { runAllOnce, type OnceOutcome } from '../probe/once.js';
+import { gateOutcome, runAllOnce, type OnceOutcome } from '../probe/once.js';
 import { compileProbe, type CompiledProbe } from '../probe/run.js';
 
 interface RunOptions {
@@ -17,6 +17,7 @@ interface RunOptions {
   probe?: string[];
   junit?: string;
   json?: boolean;
+  strict?: boolean;
   retryDelay: string;
   concurrency: string;
 }
@@ -28,12 +29,13 @@ export const EXIT_BAD_CONFIG = 2;
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run probes once and exit 0 if all pass, 1 if any fails, 2 on a bad config (a CI/CD gate)')
+    .description('run probes once and exit 0 if all pass, 1 if any fails (with --strict: any attempt fails), 2 on a bad config (a CI/CD gate)')
     .option('--once', 'run every probe once (honouring failure_threshold retries) and exit')
     .option('--config <file>', 'configuration file')
     .option('--probe <name...>', 'run only these probes')
     .option('--junit <file>', 'write a JUnit XML report')
     .option('--json', 'print results as JSON instead of a table')
+    .option('--strict', 'fail the gate when any attempt failed, even if a retry passed')
     .option('--retry-delay <duration>', 'wait between attempts of a failing probe', '1s')
     .option('--concurrency <n>', 'probes run in parallel', '16')
     .action(async (opts: RunOptions) => {
@@ -77,7 +79,7 @@ async function runCommand(opts: RunOptions): Promise<number> {
     }
   }
   const startedAt = Date.now();
-  const outcomes = await runAllOnce(compiled, { retryDelayMs, concurrency });
+  const outcomes = (await runAllOnce(compiled, { retryDelayMs, concurrency })).map((o) => gateOutcome(o, opts.strict === true));
   const totalMs = Date.now() - startedAt;
   if (opts.json) process.stdout.write(JSON.stringify(toJson(outcomes), null, 2) + '\n');
   else process.stdout.write(table(outcomes));

@@ -1,7 +1,7 @@
 // Patrol's own sections: server, storage and query.
 
 import { z } from 'zod';
-import { byteSize, duration, regex, secret, tlsConfig } from './fields.js';
+import { byteSize, duration, regex, secret } from './fields.js';
 
 /** A bcrypt hash; never echoed in an error (it is a secret field). */
 const bcryptHash = secret.superRefine((s, ctx) => {
@@ -22,12 +22,44 @@ export const remoteWriteReceiverConfig = z.strictObject({
   label_value_length_limit: z.number().int().nonnegative().default(16 * 1024),
 });
 
+/** The client certificate policy of Prometheus's web configuration (Go's tls.ClientAuthType names). */
+export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
+
+/** HTTPS for every endpoint: Prometheus's web configuration `tls_server_config`. */
+export const serverTlsConfig = z
+  .strictObject({
+    cert_file: z.string().optional(),
+    /** The certificate inline (PEM), instead of cert_file. */
+    cert: z.string().optional(),
+    key_file: z.string().optional(),
+    /** The key inline (PEM), instead of key_file. */
+    key: secret.optional(),
+    client_auth_type: z.enum(CLIENT_AUTH_TYPES).default('NoClientCert'),
+    client_ca_file: z.string().optional(),
+    min_version: z.enum(['TLS10', 'TLS11', 'TLS12', 'TLS13']).default('TLS12'),
+    max_version: z.enum(['TLS10', 'TLS11', 'TLS12', 'TLS13']).optional(),
+    /** Go's names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256…); apply to TLS 1.2 and older, as in Go. */
+    cipher_suites: z.array(z.string()).optional(),
+    prefer_server_cipher_suites: z.boolean().optional(),
+  })
+  .superRefine((t, ctx) => {
+    if ((t.cert_file === undefined) === (t.cert === undefined)) ctx.addIssue({ code: 'custom', message: 'exactly one of cert_file or cert is required' });
+    if ((t.key_file === undefined) === (t.key === undefined)) ctx.addIssue({ code: 'custom', message: 'exactly one of key_file or key is required' });
+    const verifies = t.client_auth_type === 'VerifyClientCertIfGiven' || t.client_auth_type === 'RequireAndVerifyClientCert';
+    if (verifies && t.client_ca_file === undefined) ctx.addIssue({ code: 'custom', message: `client_auth_type ${t.client_auth_type} needs client_ca_file (the CA that signs client certificates)` });
+    const order = ['TLS10', 'TLS11', 'TLS12', 'TLS13'];
+    if (t.max_version !== undefined && order.indexOf(t.max_version) < order.indexOf(t.min_version)) {
+      ctx.addIssue({ code: 'custom', message: `max_version ${t.max_version} is lower than min_version ${t.min_version}` });
+    }
+  });
+
 export const serverConfig = z.strictObject({
   /** host:port; the --listen flag overrides it. */
   listen: z.string().optional(),
   /** The URL users reach Patrol at (links in notifications). */
   external_url: z.string().optional(),
-  tls: tlsConfig.optional(),
+  /** HTTPS on every endpoint (Prometheus's web configuration tls_server_config). */
+  tls: serverTlsConfig.optional(),
   /**
    * Basic authentication for every endpoint: user → bcrypt hash, as in Prometheus's web
    * configuration file (`htpasswd -nBC 10 user` makes one).
@@ -38,6 +70,10 @@ export const serverConfig = z.strictObject({
   remote_write_receiver: remoteWriteReceiverConfig.default(remoteWriteReceiverConfig.parse({})),
   /** The TSDB admin endpoints under /api/v1/admin (Prometheus's --web.enable-admin-api). */
   enable_admin_api: z.boolean().default(false),
+  /** Longest a request (headers and body) may take to arrive; 0: no bound. */
+  request_timeout: duration.default(30 * 1000),
+  /** Most request body bytes held by all requests in flight together; more are refused with 503. 0: no bound. */
+  max_inflight_body_bytes: byteSize.default(128 * 1024 * 1024),
 });
 
 export const storageConfig = z.strictObject({

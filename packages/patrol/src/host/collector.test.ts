@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { hostname } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -13,7 +16,8 @@ import { isStaleNaN } from '../model/value.js';
 import { parseExposition } from '../textparse/parser.js';
 import { collectSeries, loadSamples } from '../storage/interface.js';
 import { MemoryStorage } from '../storage/memory.js';
-import { HostCollector } from './collector.js';
+import { registerCollectorsApi } from '../api/collectors.js';
+import { HostCollector, readHostSamples, TARGET_HEALTH_SERIES, type HostReader } from './collector.js';
 import { MOUNT_POINTS_EXCLUDE, parseDiskstats, parseMeminfo, parseMounts, parseNetDev, parseStat, type HostSample } from './procfs.js';
 import { freePort } from '../testing/net.js';
 import { binaryPath, needBinary } from '../testing/shared.js';
@@ -156,6 +160,73 @@ describe('HostCollector', () => {
     assert.ok(loadSamples(s.iterator()).values.length >= 3, 'collected at least three times');
   });
 
+  it('writes up, scrape_duration_seconds and scrape_samples_scraped like a scraped target', async () => {
+    const storage = new MemoryStorage();
+    const c = new HostCollector(runtime(storage));
+    await c.applyConfig(config('host:\n  interval: 1h\n'));
+    const r = await c.collectOnce();
+    await c.stop();
+    const series = stored(storage);
+    const up = series.find((s) => s.name === 'up');
+    assert.deepEqual(up, { name: 'up', labels: { __name__: 'up', job: 'host', instance: hostname() }, value: 1 });
+    assert.equal(series.find((s) => s.name === 'scrape_samples_scraped')?.value, r.samples);
+    assert.ok(series.find((s) => s.name === 'scrape_duration_seconds')!.value > 0);
+    assert.equal(c.status().health, 'up');
+  });
+
+  it('a section that cannot be read makes up 0, with the reason in the collectors API', async () => {
+    // A procfs with only some of its files: the other sections fail, loadavg is still stored.
+    const dir = mkdtempSync(join(tmpdir(), 'patrol-procfs-'));
+    writeFileSync(join(dir, 'loadavg'), '0.50 0.40 0.30 1/100 12345\n');
+    const storage = new MemoryStorage();
+    const c = new HostCollector(runtime(storage));
+    try {
+      await c.applyConfig(config(`host:\n  interval: 1h\n  procfs: ${JSON.stringify(dir)}\n`));
+      const r = await c.collectOnce();
+      assert.ok(r.failures.some((f) => f.collector === 'meminfo'));
+      const series = stored(storage);
+      assert.equal(series.find((s) => s.name === 'up')?.value, 0);
+      assert.equal(series.find((s) => s.name === 'node_load1')?.value, 0.5);
+      const app = Fastify();
+      registerCollectorsApi(app, () => ({ host: c, collectors: null }));
+      const res = await app.inject({ url: '/api/patrol/v1/collectors' });
+      const host = (res.json() as { data: { host: { health: string; lastError: string } } }).data.host;
+      assert.equal(host.health, 'down');
+      assert.match(host.lastError, /meminfo: ENOENT: no such file or directory, open '.*meminfo'/);
+      await app.close();
+    } finally {
+      await c.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a collection that throws makes up 0, ends the other series and recovers', async () => {
+    const storage = new MemoryStorage();
+    let fail = false;
+    const reader: HostReader = async (procfs, sysfs, stuck) => {
+      if (fail) throw new Error('injected collector failure');
+      return readHostSamples(procfs, sysfs, stuck);
+    };
+    const c = new HostCollector(runtime(storage), reader);
+    await c.applyConfig(config('host:\n  interval: 1h\n'));
+    await c.collectOnce();
+    fail = true;
+    await new Promise((r) => setTimeout(r, 5));
+    const r = await c.collectOnce();
+    assert.deepEqual(r.failures, [{ collector: 'host', error: 'injected collector failure' }]);
+    let series = stored(storage);
+    assert.equal(series.find((s) => s.name === 'up')?.value, 0);
+    assert.ok(isStaleNaN(series.find((s) => s.name === 'node_load1')!.value), 'host series end with a staleness marker');
+    assert.deepEqual({ health: c.status().health, lastError: c.status().lastError }, { health: 'down', lastError: 'host: injected collector failure' });
+    fail = false;
+    await new Promise((r) => setTimeout(r, 5));
+    await c.collectOnce();
+    await c.stop();
+    series = stored(storage);
+    assert.equal(series.find((s) => s.name === 'up')?.value, 1);
+    assert.equal(c.status().health, 'up');
+  });
+
   it('stores nothing when disabled', async () => {
     const storage = new MemoryStorage();
     const c = new HostCollector(runtime(storage));
@@ -210,7 +281,8 @@ describe('HostCollector side by side with node_exporter', { skip: needBinary('pr
     await c.applyConfig(config('host:\n  interval: 1h\n'));
     await c.collectOnce();
     await c.stop();
-    const ours = stored(storage);
+    // up and scrape_* are what a scraping Prometheus adds, not node_exporter's own series.
+    const ours = stored(storage).filter((s) => !(TARGET_HEALTH_SERIES as readonly string[]).includes(s.name));
     const theirs = readNodeExporter(body);
     const theirLabelNames = new Map<string, Set<string>>();
     for (const s of theirs) theirLabelNames.set(s.name, new Set(Object.keys(s.labels).sort()));

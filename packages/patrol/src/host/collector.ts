@@ -1,7 +1,10 @@
 // The host collector: the machine Patrol runs on, read from procfs and statfs on an interval and
 // stored under node_exporter's metric names, labelled job="host" (configurable) and
 // instance=<hostname>. A file that cannot be read skips its section for that cycle
-// (node_scrape_collector_success{collector} says which), the rest is still stored.
+// (node_scrape_collector_success{collector} says which), the rest is still stored. Each cycle
+// also writes what Prometheus writes for a scraped target: `up` (1 when every section was read,
+// 0 when one failed or the cycle itself failed), `scrape_duration_seconds` and
+// `scrape_samples_scraped`, so `up{job="host"}` reads like any target's.
 
 import { readdir, readFile, statfs } from 'node:fs/promises';
 import { hostname, machine } from 'node:os';
@@ -40,13 +43,22 @@ export interface HostStatus {
   enabled: boolean;
   job: string | null;
   intervalSeconds: number | null;
-  /** 'down' when a section failed in the last cycle (the others were still stored). */
+  /**
+   * 'down' when a section (or the whole cycle) failed in the last cycle; the `up` series is 0
+   * then, and lastError gives each failure as "section: reason".
+   */
   health: 'up' | 'down' | 'unknown';
   lastError: string;
   lastCollect: string | null;
   lastDurationSeconds: number;
   samples: number;
 }
+
+/** Reads the host's samples; the collector's default is readHostSamples (tests inject failures). */
+export type HostReader = (procfs: string, sysfs: string, stuck: Set<string>) => Promise<{ samples: HostSample[]; failures: { collector: string; error: string }[] }>;
+
+/** The series a scrape adds about itself, written for the host collector too. */
+export const TARGET_HEALTH_SERIES = ['up', 'scrape_duration_seconds', 'scrape_samples_scraped'] as const;
 
 export function hostSettings(host: HostConfig, globalScrapeInterval: number): HostSettings {
   return { interval: resolveInterval(host.interval, globalScrapeInterval), job: host.job, labels: host.labels, procfs: host.procfs, sysfs: host.sysfs };
@@ -185,7 +197,10 @@ export class HostCollector implements Component {
   last: HostCollectResult | null = null;
   private lastDuration = 0;
 
-  constructor(rt: Runtime) {
+  constructor(
+    rt: Runtime,
+    private readonly read: HostReader = readHostSamples,
+  ) {
     this.storage = rt.storage;
     this.log = rt.logger.child({ component: 'host' });
     this.sink = new SeriesSink(rt.storage);
@@ -243,12 +258,31 @@ export class HostCollector implements Component {
     const settings = this.settings;
     if (!settings) throw new Error('host collector is disabled');
     const started = performance.now();
-    const { samples, failures } = await readHostSamples(settings.procfs, settings.sysfs, this.stuck);
+    let samples: HostSample[];
+    let failures: { collector: string; error: string }[];
+    try {
+      ({ samples, failures } = await this.read(settings.procfs, settings.sysfs, this.stuck));
+    } catch (e) {
+      // The whole cycle failed: like a failed scrape, up is 0 and the other series go stale.
+      samples = [];
+      failures = [{ collector: 'host', error: e instanceof Error ? e.message : String(e) }];
+    }
     const t = Date.now();
     const target = this.targetLabels;
     const collected = samples.map((s): CollectedSample => ({ labels: withTargetLabels(labelsFromRecord({ ...s.labels, __name__: s.name }), target), value: s.value }));
+    const health = (name: string, value: number): CollectedSample => ({ labels: withTargetLabels(labelsFromRecord({ __name__: name }), target), value });
+    collected.push(
+      health('up', failures.length === 0 ? 1 : 0),
+      health('scrape_duration_seconds', (performance.now() - started) / 1000),
+      health('scrape_samples_scraped', samples.length),
+    );
     const write = this.sink.write(t, collected);
     for (const f of failures) this.failuresTotal.inc({ collector: f.collector });
+    if (failures.length > 0 && (this.last === null || this.last.failures.length === 0)) {
+      this.log.warn({ job: settings.job, errors: failures.map((f) => `${f.collector}: ${f.error}`) }, 'host collector is down (up 0)');
+    } else if (failures.length === 0 && this.last !== null && this.last.failures.length > 0) {
+      this.log.info({ job: settings.job }, 'host collector is up again');
+    }
     this.lastDuration = (performance.now() - started) / 1000;
     this.duration.set(this.lastDuration);
     if (write.rejected > 0) this.log.warn({ rejected: write.rejected, errors: write.errors }, 'storage rejected host samples');

@@ -59,8 +59,8 @@ describe('user regexes (RE2 semantics)', () => {
   });
 
   it('the string fast paths agree with the RE2 engine', () => {
-    const inputs = ['', 'a', 'foo', 'foobar', 'barfoo', 'xfoox', 'foo\n', 'b', 'ab'];
-    for (const src of ['foo', '.*', '.+', 'foo|bar|', 'foo.*', '.*foo', 'a|b', '(.*)', '(.+)']) {
+    const inputs = ['', 'a', 'foo', 'foobar', 'barfoo', 'xfoox', 'foo\n', 'b', 'ab', 'a.b', 'a|b', 'axb', 'h1.example:9100', 'h1xexample:9100', '(a)'];
+    for (const src of ['foo', '.*', '.+', 'foo|bar|', 'foo.*', '.*foo', 'a|b', '(.*)', '(.+)', 'a\\.b', 'a\\|b', '(a|foo|b)', '(?:a|foo)', 'h1\\.example:9100|b', '(h1\\.example:9100|a\\.b)', 'a\\.b.*', '.*a\\.b', '\\(a\\)', '(a)|(b)', 'a\\wb']) {
       // The same pattern wrapped in a group takes the RE2 engine.
       const slow = compileAnchored(`(?:${src})`);
       const fast = compileAnchored(src);

@@ -80,26 +80,61 @@ export function compileSearch(src: string): Regex {
 
 const META = /[\\.+*?()|[\]{}^$]/;
 
+/**
+ * The alternatives of a pattern made only of literal text (escaped punctuation such as `\.`
+ * included, as Grafana writes multi-value variables), unescaped; null when any other syntax
+ * appears.
+ */
+function literalAlternatives(src: string): string[] | null {
+  const out: string[] = [];
+  let cur = '';
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') {
+      const n = src[i + 1] ?? '';
+      // RE2 takes a backslash before any ASCII punctuation as that character.
+      if (!/^[!-/:-@[-`{-~]$/.test(n)) return null;
+      cur += n;
+      i++;
+    } else if (c === '|') {
+      out.push(cur);
+      cur = '';
+    } else if (META.test(c)) return null;
+    else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
 function makeAnchored(src: string): Regex {
   // Fast paths for the forms dashboards send most (no compilation, plain string operations).
-  if (!META.test(src)) return new FnRegex(src, (s) => s === src);
-  if (src === '.*') return new FnRegex(src, () => true);
-  // Relabelling's default regex: one group holding the whole value.
-  if (src === '(.*)') return new FnRegex(src, () => true, true);
-  if (src === '(.+)') return new FnRegex(src, (s) => s.length > 0, true);
-  if (src === '.+') return new FnRegex(src, (s) => s.length > 0);
-  const alts = src.split('|');
-  if (alts.length > 1 && alts.every((a) => !META.test(a))) {
+  const alts = literalAlternatives(src);
+  if (alts?.length === 1) return new FnRegex(src, (s) => s === alts[0]);
+  if (alts) {
     const set = new Set(alts);
     return new FnRegex(src, (s) => set.has(s));
   }
-  if (src.endsWith('.*') && !META.test(src.slice(0, -2))) {
-    const p = src.slice(0, -2);
-    return new FnRegex(src, (s) => s.startsWith(p));
+  if (src === '.*') return new FnRegex(src, () => true);
+  if (src === '.+') return new FnRegex(src, (s) => s.length > 0);
+  // Relabelling's default regex: one group holding the whole value.
+  if (src === '(.*)') return new FnRegex(src, () => true, true);
+  if (src === '(.+)') return new FnRegex(src, (s) => s.length > 0, true);
+  // Grafana's multi-value variables: `(a|b|c)`, and the same without capture.
+  const group = /^\((\?:)?/.exec(src);
+  if (group && src.endsWith(')') && !src.endsWith('\\)')) {
+    const inner = literalAlternatives(src.slice(group[0].length, -1));
+    if (inner) {
+      const set = new Set(inner);
+      return new FnRegex(src, (s) => set.has(s), !group[1]);
+    }
   }
-  if (src.startsWith('.*') && !META.test(src.slice(2))) {
-    const p = src.slice(2);
-    return new FnRegex(src, (s) => s.endsWith(p));
+  if (src.endsWith('.*')) {
+    const p = literalAlternatives(src.slice(0, -2));
+    if (p?.length === 1) return new FnRegex(src, (s) => s.startsWith(p[0]));
+  }
+  if (src.startsWith('.*')) {
+    const p = literalAlternatives(src.slice(2));
+    if (p?.length === 1) return new FnRegex(src, (s) => s.endsWith(p[0]));
   }
   return new Re2Regex(src, compileRe2(src, `^(?s:${src})$`));
 }
@@ -224,12 +259,16 @@ class FnRegex implements Regex {
 }
 
 class Re2Regex implements Regex {
+  /** Whether the empty string matches, once known: a label a series lacks is tested as "", often. */
+  private empty: boolean | undefined;
+
   constructor(
     readonly source: string,
     private readonly re: RE2JS,
   ) {}
 
   test(s: string): boolean {
+    if (s.length === 0) return (this.empty ??= this.re.test(''));
     return this.re.test(s);
   }
 

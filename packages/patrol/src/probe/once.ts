@@ -9,7 +9,7 @@ import { ProbeStateMachine } from './state.js';
 export interface OnceOutcome {
   cfg: ProbeConfig;
   passed: boolean;
-  /** The reason of the last failed attempt when failed; "" when passed. */
+  /** The reason of the last failed attempt when failed; "" when passed (see gateOutcome). */
   reason: string;
   attempts: ProbeResult[];
   /** Wall time from the first attempt to the decision, ms. */
@@ -43,6 +43,33 @@ export async function runProbeUntilDecided(p: CompiledProbe, retryDelayMs: numbe
   let reason = '';
   if (!passed) reason = machine.state === 'down' ? lastFailure!.reason : `undecided after ${attempts.length} attempts (flapping), last failure: ${lastFailure?.reason ?? 'none'}`;
   return { cfg: p.cfg, passed, reason, attempts, elapsedMs: Date.now() - t0 };
+}
+
+/**
+ * The failed attempts of an outcome in one line, identical reasons grouped:
+ * `attempts 1, 2: status 503 not in [200]; attempt 3: timeout after 5s`. "" when none failed.
+ */
+export function failedAttempts(o: OnceOutcome): string {
+  const byReason = new Map<string, number[]>();
+  o.attempts.forEach((a, i) => {
+    if (a.success) return;
+    const list = byReason.get(a.reason) ?? [];
+    list.push(i + 1);
+    byReason.set(a.reason, list);
+  });
+  return [...byReason].map(([reason, ns]) => `${ns.length === 1 ? 'attempt' : 'attempts'} ${ns.join(', ')}: ${reason}`).join('; ');
+}
+
+/**
+ * What the gate reports for an outcome: a probe that passed after failed attempts names them;
+ * with `strict`, any failed attempt fails the gate.
+ */
+export function gateOutcome(o: OnceOutcome, strict: boolean): OnceOutcome {
+  if (!o.passed) return o;
+  const failed = failedAttempts(o);
+  if (failed === '') return o;
+  if (strict) return { ...o, passed: false, reason: `strict: failed ${failed} (passed on attempt ${o.attempts.length})` };
+  return { ...o, reason: `passed on attempt ${o.attempts.length}; failed ${failed}` };
 }
 
 /** Runs every probe until decided; results keep the order of `probes`. */

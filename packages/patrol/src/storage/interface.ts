@@ -12,7 +12,8 @@ export type StorageErrorCode =
   | 'duplicate_sample' // same timestamp as the newest sample, different value
   | 'out_of_bounds' // older than what the engine still accepts (before retention / head min)
   | 'invalid_labels' // empty, unsorted, duplicate names, or no metric name
-  | 'closed'; // appender used after commit/rollback or storage closed
+  | 'closed' // appender used after commit/rollback or storage closed
+  | 'read_only'; // the storage was opened read-only (e.g. too little free disk space at start)
 
 export class StorageError extends Error {
   constructor(

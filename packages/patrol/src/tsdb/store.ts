@@ -5,7 +5,7 @@
 
 import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { chunkCount, chunkIterator, encodeBestChunk } from './chunk.js';
 
 export interface StoredChunk {
@@ -59,12 +59,25 @@ export class ChunkStore {
   constructor(
     readonly path: string,
     defaultBlockLen: number,
+    /** Read only (a full disk): nothing is written; a missing database reads as an empty one. */
+    readonly readOnly = false,
   ) {
-    this.db = new Database(path);
-    // Only takes effect on a new database; lets retention and sealing give space back to the OS.
-    this.db.pragma('auto_vacuum = INCREMENTAL');
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    if (readOnly) {
+      // A read-only connection never checkpoints or writes pages; SQLite may create its 32 KiB
+      // shared-memory index (-shm) when missing, the one write such a start makes.
+      this.db = existsSync(path) ? new Database(path, { readonly: true }) : new Database(':memory:');
+      if (countTables(this.db) < 3) {
+        // A database created but never filled: nothing to read.
+        this.db.close();
+        this.db = new Database(':memory:');
+      }
+    } else {
+      this.db = new Database(path);
+      // Only takes effect on a new database; lets retention and sealing give space back to the OS.
+      this.db.pragma('auto_vacuum = INCREMENTAL');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+    }
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, labels TEXT NOT NULL, mint INTEGER NOT NULL, maxt INTEGER NOT NULL);
@@ -74,7 +87,7 @@ export class ChunkStore {
     this.stGetMeta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
     const bl = this.getMeta('block_len');
     this.blockLen = bl ? Number(bl) : defaultBlockLen;
-    if (!bl) this.setMeta('block_len', String(this.blockLen));
+    if (!bl && !readOnly) this.setMeta('block_len', String(this.blockLen));
     this.stInsertSeries = this.db.prepare('INSERT OR REPLACE INTO series (id, labels, mint, maxt) VALUES (?, ?, ?, ?)');
     this.stSeriesMaxt = this.db.prepare('UPDATE series SET maxt = max(maxt, ?), mint = min(mint, ?) WHERE id = ?');
     this.stDeleteSeries = this.db.prepare('DELETE FROM series WHERE id = ?');
@@ -84,9 +97,11 @@ export class ChunkStore {
     for (const r of this.db.prepare('SELECT id, mint, maxt, chunks, sealed FROM blocks').all() as { id: number; mint: number; maxt: number; chunks: number; sealed: number }[]) {
       const table = tableName(r.id);
       // A seal interrupted by a crash left a partial copy (unsealed) or the old table (sealed).
-      if (r.sealed !== 1) this.db.exec(`DROP TABLE IF EXISTS ${table}_p`);
-      this.db.exec(`DROP TABLE IF EXISTS ${table}_old`);
-      this.db.exec(openTableSql(table));
+      if (!readOnly) {
+        if (r.sealed !== 1) this.db.exec(`DROP TABLE IF EXISTS ${table}_p`);
+        this.db.exec(`DROP TABLE IF EXISTS ${table}_old`);
+        this.db.exec(openTableSql(table));
+      }
       this.blocks.set(r.id, { id: r.id, table, mint: r.mint, maxt: r.maxt, chunks: r.chunks, select: null, insert: null, packed: r.sealed === 1 ? `${table}_p` : null, selectPacked: null, range: null, rangePacked: null, del: null, delPacked: null, sealing: null });
     }
   }
@@ -408,6 +423,10 @@ export class ChunkStore {
   close(): void {
     this.db.close();
   }
+}
+
+function countTables(db: Database.Database): number {
+  return (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'series', 'blocks')").get() as { n: number }).n;
 }
 
 function tableName(id: number): string {

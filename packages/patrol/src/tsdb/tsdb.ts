@@ -9,8 +9,8 @@
 // which WAL segments that only hold persisted samples are deleted. Compaction runs in slices of
 // at most ~20 ms between which the event loop serves appends and queries.
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -38,6 +38,13 @@ export interface TSDBOptions {
   maxFuture?: number;
   /** The wall clock in ms (tests inject one); default Date.now. */
   now?: () => number;
+  /**
+   * With less free space than this (bytes) in the data directory's file system at open, the store
+   * opens read-only: queries work, appends are refused. Default MIN_FREE_BYTES (64 MiB).
+   */
+  minFreeBytes?: number;
+  /** Free bytes of the file system holding `dir` (tests inject one); default from fs.statfs. */
+  freeBytes?: (dir: string) => number;
   /** Drop the oldest blocks while the store uses more bytes than this; 0 means no limit. */
   retentionSize?: number;
   /** Accept samples up to this many ms older than the newest sample of the head (0: reject). */
@@ -61,6 +68,17 @@ export interface TSDBOptions {
 
 /** storage.max_future's default: how far ahead of the wall clock a sample may be. */
 export const DEFAULT_MAX_FUTURE = 10 * 60_000;
+
+/** Free space below which the store opens read-only (the WAL and compaction need room to write). */
+export const MIN_FREE_BYTES = 64 * 1024 * 1024;
+/** Room kept free besides what a compaction's writes are estimated at (SQLite pages, WAL records). */
+const PERSIST_RESERVE = 8 * 1024 * 1024;
+
+/** Bytes the unprivileged user may still write to the file system holding `dir`. */
+export function statfsFreeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
 
 /** Bytes a recent chunk costs besides its data (object, Buffer and list slot), for the budget. */
 const RECENT_OVERHEAD = 96;
@@ -189,6 +207,11 @@ export class TSDB implements Storage {
   /** Longest event-loop block of compaction work so far, in ms. */
   maxSliceMs = 0;
 
+  /** Opened read-only (too little free space at open): appends and writes are refused. */
+  readOnly = false;
+  private readOnlyWhy = '';
+  private readonly freeBytes: (dir: string) => number;
+
   private readonly mSamples: Counter;
   private readonly mOoo: Counter;
   private readonly mCompaction: Histogram;
@@ -200,6 +223,7 @@ export class TSDB implements Storage {
     this.oooWindow = opts.outOfOrderWindow ?? 0;
     this.maxFuture = opts.maxFuture ?? DEFAULT_MAX_FUTURE;
     this.now = opts.now ?? Date.now;
+    this.freeBytes = opts.freeBytes ?? statfsFreeBytes;
     // Bounds the WAL (and a replay after a crash) to about this much data; short chunks it
     // causes are merged again when their block is sealed.
     this.headMaxAge = opts.headMaxAge ?? 15 * 60 * 1000;
@@ -263,6 +287,14 @@ export class TSDB implements Storage {
       },
     });
     new Gauge({
+      name: 'patrol_tsdb_read_only',
+      help: '1 when storage was opened read-only because the data directory had too little free space; new samples are refused until a restart with more room.',
+      registers,
+      collect() {
+        this.set(self.readOnly ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'patrol_tsdb_disk_bytes',
       help: 'Bytes on disk: chunk database and WAL.',
       registers,
@@ -294,10 +326,17 @@ export class TSDB implements Storage {
 
   /** @internal Opens the files, loads series and replays the WAL. */
   async init(): Promise<void> {
-    mkdirSync(this.opts.dir, { recursive: true });
+    ensureWritableDir(this.opts.dir);
     this.dirLock = DirLock.acquire(this.opts.dir);
+    const minFree = this.opts.minFreeBytes ?? MIN_FREE_BYTES;
+    const free = this.freeBytes(this.opts.dir);
+    if (free < minFree) {
+      this.readOnly = true;
+      this.readOnlyWhy = `storage is read-only: the data directory ${this.opts.dir} had ${mib(free)} free at start, less than the ${mib(minFree)} Patrol needs to write; free some space and restart Patrol`;
+      this.log.error({ dir: this.opts.dir, freeBytes: free, minFreeBytes: minFree }, `${this.readOnlyWhy}. Starting read-only: stored data can be queried, new samples are refused`);
+    }
     const blockLen = Math.max(1000, Math.min(86_400_000, Math.floor(Math.min(this.retention, 80 * 86_400_000) / 8)));
-    this.store = new ChunkStore(join(this.opts.dir, 'chunks.db'), blockLen);
+    this.store = new ChunkStore(join(this.opts.dir, 'chunks.db'), blockLen, this.readOnly);
     const t0 = performance.now();
     this.store.eachSeries((id, key, mint, maxt) => {
       this.createSeries(id, key, null);
@@ -315,7 +354,7 @@ export class TSDB implements Storage {
     const floor = this.store.getMeta('size_floor');
     if (floor) this.sizeFloor = Number(floor);
     const loaded = performance.now();
-    this.wal = new Wal(join(this.opts.dir, 'wal'), this.opts.walSegmentSize);
+    this.wal = new Wal(join(this.opts.dir, 'wal'), this.opts.walSegmentSize, !this.readOnly);
     let replayed = 0;
     const warnings = this.wal.replay((rec, pos) => {
       if (rec.type === 'tombstone') {
@@ -345,6 +384,7 @@ export class TSDB implements Storage {
     let newest = this.maxT;
     for (let r = 1; r < this.nextRef; r++) if (this.persistedMaxT[r] > newest) newest = this.persistedMaxT[r];
     this.recentMinMint = newest;
+    if (this.readOnly) return;
     this.wal.rotate();
     this.log.info(
       { series: this.numSeries, replayedSamples: replayed, loadMs: Math.round(loaded - t0), replayMs: Math.round(performance.now() - loaded) },
@@ -566,6 +606,7 @@ export class TSDB implements Storage {
 
   appender(): Appender {
     if (this.closed) throw new StorageError('closed', 'storage is closed');
+    if (this.readOnly) throw new StorageError('read_only', this.readOnlyWhy);
     this.appenderIds = (this.appenderIds + 1) | 0 || 1;
     // Read the clock once per batch, not per sample.
     const now = this.now();
@@ -903,6 +944,7 @@ export class TSDB implements Storage {
 
   deleteSeries(matchers: readonly Matcher[], mint: number, maxt: number): void {
     if (this.closed) throw new StorageError('closed', 'storage is closed');
+    if (this.readOnly) throw new StorageError('read_only', this.readOnlyWhy);
     for (const r of this.matching(matchers, -Infinity, Infinity)) this.deleteOne(r, mint, maxt, true);
   }
 
@@ -912,6 +954,7 @@ export class TSDB implements Storage {
    */
   async deleteSeriesInSlices(matchers: readonly Matcher[], mint: number, maxt: number): Promise<number> {
     if (this.closed) throw new StorageError('closed', 'storage is closed');
+    if (this.readOnly) throw new StorageError('read_only', this.readOnlyWhy);
     const refs = [...this.matching(matchers, -Infinity, Infinity)];
     this.sliceStart = performance.now();
     let n = 0;
@@ -983,7 +1026,7 @@ export class TSDB implements Storage {
    * applies retention and truncates the WAL. Runs in slices; concurrent calls share one run.
    */
   compact(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.closed || this.readOnly) return Promise.resolve();
     if (!this.compacting) {
       this.compacting = this.runCompaction(false).finally(() => {
         this.compacting = null;
@@ -1006,7 +1049,52 @@ export class TSDB implements Storage {
     if (took > this.maxSliceMs) this.maxSliceMs = took;
   }
 
+  /**
+   * Whether the file system has room for what a compaction writes now: the cut and open head
+   * chunks, out-of-order samples and new series rows, twice (SQLite's WAL, then the checkpoint
+   * into the database), plus a reserve. Without it the compaction is skipped: the WAL keeps every
+   * committed sample, so nothing is lost, and a restart with more room replays it.
+   */
+  private roomToPersist(final: boolean): boolean {
+    let bytes = 0;
+    let rows = 0;
+    for (let r = 1; r < this.nextRef; r++) {
+      if (this.hCount[r] > 0) {
+        bytes += (this.hPos[r] + 7) >>> 3;
+        rows++;
+      }
+    }
+    for (const c of this.cutList) bytes += c.data.length;
+    rows += this.cutList.length;
+    for (const b of this.ooo.values()) bytes += b.ts.length * 16;
+    rows += this.ooo.size;
+    for (const r of this.toPersist) bytes += this.keys[r]?.length ?? 0;
+    rows += this.toPersist.length;
+    // SQLite's own WAL is copied into the database at the next checkpoint (at the latest on close).
+    let sqliteWal = 0;
+    try {
+      sqliteWal = statSync(join(this.opts.dir, 'chunks.db-wal')).size;
+    } catch {
+      // none
+    }
+    const need = 2 * (bytes + rows * 64) + sqliteWal + PERSIST_RESERVE;
+    let free: number;
+    try {
+      free = this.freeBytes(this.opts.dir);
+    } catch (e) {
+      this.log.warn({ err: e }, 'cannot read the free space of the data directory');
+      return true;
+    }
+    if (free >= need) return true;
+    this.log.warn(
+      { dir: this.opts.dir, freeBytes: free, needBytes: need },
+      `not enough free space to persist the head ${final ? 'at shutdown' : 'now'} (${mib(free)} free, about ${mib(need)} needed): skipped; the write-ahead log keeps every sample and the next start replays it`,
+    );
+    return false;
+  }
+
   private async runCompaction(final: boolean): Promise<void> {
+    if (!this.roomToPersist(final)) return;
     const start = performance.now();
     this.sliceStart = start;
     if (this.wal.off > 0) this.wal.rotate();
@@ -1181,6 +1269,7 @@ export class TSDB implements Storage {
    */
   async snapshot(dir: string, opts: { skipHead?: boolean } = {}): Promise<void> {
     if (this.closed) throw new StorageError('closed', 'storage is closed');
+    if (this.readOnly) throw new StorageError('read_only', this.readOnlyWhy);
     while (this.compacting) await this.compacting;
     if (!opts.skipHead) {
       this.compacting = this.runCompaction(true).finally(() => {
@@ -1198,8 +1287,10 @@ export class TSDB implements Storage {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.compacting) await this.compacting;
-    this.compacting = this.runCompaction(true);
-    await this.compacting;
+    if (!this.readOnly) {
+      this.compacting = this.runCompaction(true);
+      await this.compacting;
+    }
     this.closed = true;
     this.wal.close();
     this.store.close();
@@ -1552,4 +1643,33 @@ function seriesKey(ls: Labels): string {
 
 function isoTime(t: number): string {
   return Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : 'out of range';
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/**
+ * Creates the data directory when missing and checks that Patrol may write to it, so that a
+ * read-only one is named as such (recursive mkdir reports ENOENT on a read-only file system).
+ */
+function ensureWritableDir(dir: string): void {
+  const writable = (p: string): boolean => {
+    try {
+      accessSync(p, fsConstants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const refuse = (at: string): Error => new Error(`data directory ${at} is not writable (read-only): Patrol keeps its samples there; make it writable or choose another data directory`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    let at = dir;
+    while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+    if (existsSync(at) && !writable(at)) throw refuse(at);
+    throw e;
+  }
+  if (!writable(dir)) throw refuse(dir);
 }

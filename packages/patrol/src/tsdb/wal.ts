@@ -55,12 +55,15 @@ export class Wal {
   constructor(
     readonly dir: string,
     private readonly segmentSize = 128 * 1024 * 1024,
+    /** False when opened read-only: a missing folder is then an empty log. */
+    create = true,
   ) {
-    mkdirSync(dir, { recursive: true });
+    if (create) mkdirSync(dir, { recursive: true });
   }
 
   /** Segment numbers on disk, ascending. */
   segments(): number[] {
+    if (!existsSync(this.dir)) return [];
     return readdirSync(this.dir)
       .filter((f) => /^\d{8}$/.test(f))
       .map(Number)
