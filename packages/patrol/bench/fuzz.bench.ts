@@ -274,6 +274,8 @@ function runTarget(target: TargetName, seconds: number, seed: number, outDir: st
         if (ended) return;
         ended = true;
         clearInterval(watchdog);
+        // The heartbeat counts every input run, also those of a worker killed before it reported.
+        res.iterations = base + Atomics.load(ctl, 0);
         const used = (Date.now() - t0) / 1000;
         if (err && !hung) {
           const len = Math.min(Atomics.load(ctl, 1), MAX_INPUT);

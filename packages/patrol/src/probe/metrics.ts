@@ -12,25 +12,34 @@ export function probeLabels(p: CompiledProbe): Record<string, string> {
   return { ...p.cfg.labels, probe: p.cfg.name, instance: p.cfg.target };
 }
 
+interface Entry {
+  labels: Labels;
+  ref: SeriesRef;
+  /** The write() that last wrote the series (-1 once it was marked stale). */
+  gen: number;
+}
+
 /** Caches each series' labels and ref; one per probe, reused across runs. */
 export class ResultWriter {
   private readonly base: Record<string, string>;
-  private readonly series = new Map<string, { labels: Labels; ref: SeriesRef }>();
+  private readonly series = new Map<string, Entry>();
+  /** Counts write() calls; an entry remembers the last one that wrote it. */
+  private gen = 0;
   /** The entries of the last run's samples by position: runs push the same samples in order. */
-  private slots: { name: string; labelValue: string | undefined; e: { labels: Labels; ref: SeriesRef } }[] = [];
+  private slots: { name: string; labelValue: string | undefined; e: Entry }[] = [];
 
   constructor(readonly probe: CompiledProbe) {
     this.base = probeLabels(probe);
   }
 
-  private entry(name: string, labelName?: string, labelValue?: string, more?: Record<string, string>): { labels: Labels; ref: SeriesRef } {
+  private entry(name: string, labelName?: string, labelValue?: string, more?: Record<string, string>): Entry {
     const key = more ? `${name}\xff${JSON.stringify(more)}` : labelName ? `${name}\xff${labelName}\xff${labelValue}` : name;
     let e = this.series.get(key);
     if (!e) {
       const rec: Record<string, string> = { ...this.base, [METRIC_NAME]: name };
       if (labelName && labelValue !== undefined) rec[labelName] = labelValue;
       if (more) for (const k in more) if (!(k in this.base) && k !== METRIC_NAME) rec[k] = more[k];
-      e = { labels: labelsFromRecord(rec), ref: 0 };
+      e = { labels: labelsFromRecord(rec), ref: 0, gen: 0 };
       this.series.set(key, e);
     }
     return e;
@@ -39,11 +48,13 @@ export class ResultWriter {
   private put(app: Appender, t: number, v: number, name: string, labelName?: string, labelValue?: string): void {
     const e = this.entry(name, labelName, labelValue);
     e.ref = app.append(e.ref, e.labels, t, v);
+    e.gen = this.gen;
   }
 
   /** Appends the result's samples at its start time. The caller commits. */
   write(app: Appender, r: ProbeResult): void {
     const t = r.time;
+    const gen = ++this.gen;
     this.put(app, t, r.success ? 1 : 0, 'probe_success');
     this.put(app, t, r.durationMs / 1000, 'probe_duration_seconds');
     let regexWritten = false;
@@ -58,8 +69,21 @@ export class ResultWriter {
         this.slots[i] = slot;
       }
       slot.e.ref = app.append(slot.e.ref, slot.e.labels, t, s.value);
+      slot.e.gen = gen;
     }
     if (this.probe.hasRegex && !regexWritten) this.put(app, t, r.failedDueToRegex ? 1 : 0, 'probe_failed_due_to_regex');
+    // A series the previous run wrote and this one did not (the TLS series of a target that moved
+    // to plain HTTP, last_chain_info after a certificate change) ends now, as it would in
+    // Prometheus scraping blackbox_exporter, instead of lingering for the lookback delta.
+    for (const e of this.series.values()) {
+      if (e.gen !== gen - 1 || e.ref === 0) continue;
+      e.gen = -1;
+      try {
+        e.ref = app.append(e.ref, e.labels, t, STALE_NAN);
+      } catch {
+        // Its newest sample is not older than t: nothing to end.
+      }
+    }
   }
 
   /** The series' label set without the metric name, as a comparable key. */
@@ -70,7 +94,7 @@ export class ResultWriter {
   /** Appends a staleness marker to every series written so far (the probe went away). */
   markStale(app: Appender, t: number): void {
     for (const e of this.series.values()) {
-      if (e.ref === 0) continue;
+      if (e.ref === 0 || e.gen === -1) continue;
       try {
         e.ref = app.append(e.ref, e.labels, t, STALE_NAN);
       } catch {
