@@ -12,6 +12,7 @@ import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './con
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
 import { registerFederate } from './api/federate.js';
+import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
@@ -184,8 +185,8 @@ export class Patrol {
       return reply.type(this.registry.contentType).send(body);
     });
     app.get('/api/patrol/v1/status/config', async (_req, reply) => {
-      // Secrets serialise as <secret> through Secret.toJSON.
-      return reply.send({ status: 'success', data: this.config });
+      // Secrets masked as <secret>, the same way as /api/v1/status/config and check config --show.
+      return reply.send({ status: 'success', data: this.config ? maskSecrets(this.config) : null });
     });
     app.get('/api/patrol/v1/status/buildinfo', async (_req, reply) => reply.send({ status: 'success', data: BUILD_INFO }));
   }
@@ -269,7 +270,7 @@ export class Patrol {
     const scrape = new ScrapeManager(child('scrape'));
     const host = new HostCollector(child('host'));
     const collectors = new CollectorsManager(child('collectors'));
-    const probes = new ProbeManager(child('probe'));
+    const probes = new ProbeManager(child('probes'));
     const engine = this.engine!;
     const rules = new RulesManager(child('rules'));
 

@@ -4,6 +4,7 @@
 // ({status, data} / {status, errorType, error}).
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { maskSecrets } from '../config/secrets.js';
 import { UnknownProbeError, type ProbeManager } from '../probe/manager.js';
 
 const PREFIX = '/api/patrol/v1/probes';
@@ -35,7 +36,8 @@ function range(q: { start?: string; end?: string }, defaultSpan: number): { star
 export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): void {
   const handle = async (reply: FastifyReply, fn: () => unknown) => {
     try {
-      return reply.send({ status: 'success', data: await fn() });
+      // A target's `http://user:pass@…` (and any secret the result quotes) is masked.
+      return reply.send({ status: 'success', data: maskSecrets(await fn()) });
     } catch (e) {
       if (e instanceof UnknownProbeError) return reply.code(404).send({ status: 'error', errorType: 'not_found', error: e.message });
       throw e;

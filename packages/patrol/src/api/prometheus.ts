@@ -5,6 +5,7 @@
 // Error types map to status codes as Prometheus maps them: bad_data 400, execution 422,
 // canceled 499, timeout 503, unavailable 503, internal 500, not_found 404.
 
+import { maskSecrets } from '../config/secrets.js';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -606,8 +607,9 @@ function toAPIError(e: unknown): APIError {
 function configYAML(cfg: unknown): string {
   if (cfg === undefined || cfg === null) return '';
   if (typeof cfg === 'string') return cfg;
-  // The JSON round trip masks secrets (Secret.toJSON) and turns matchers into their text.
-  return yamlStringify(JSON.parse(JSON.stringify(cfg)) as unknown);
+  // maskSecrets' JSON round trip masks Secret fields and turns matchers into their text; it also
+  // masks secret-named keys of pass-through receivers and every URL's password.
+  return yamlStringify(maskSecrets(cfg));
 }
 
 /** Prometheus's U__ escaping: `_` is `__`, other characters `_<hex>_`. */

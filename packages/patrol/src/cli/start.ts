@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { createLogger, LOG_LEVELS } from '../logger.js';
+import { createLogger, flushLogs, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logger.js';
 import { DEFAULT_LISTEN, Patrol, StartupError } from '../server.js';
 import { reportProducerError } from '../producer.js';
 
@@ -15,8 +15,11 @@ export function registerStart(program: Command): void {
     .option('--data <dir>', 'data directory', './data')
     .option('--listen <host:port>', `address to listen on (default: server.listen or ${DEFAULT_LISTEN})`)
     .addOption(new Option('--log.level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .action(async (opts: { config?: string; data: string; listen?: string; 'log.level': string }) => {
-      const logger = createLogger(opts['log.level']);
+    .addOption(new Option('--log.format <format>', 'log format: human on a terminal and JSON otherwise (auto), or always json, logfmt or human').choices(LOG_FORMATS).default('auto'))
+    .action(async (opts: { config?: string; data: string; listen?: string; 'log.level': string; 'log.format': LogFormat }) => {
+      const logger = createLogger(opts['log.level'], undefined, opts['log.format']);
+      /** Exits once the buffered log lines are written (logging is asynchronous). */
+      const exit = (code: number) => void flushLogs().finally(() => process.exit(code));
       const patrol = new Patrol({
         configFile: opts.config ? resolve(opts.config) : undefined,
         dataDir: resolve(opts.data),
@@ -30,14 +33,14 @@ export function registerStart(program: Command): void {
         logger.info({ signal }, 'received signal');
         const timer = setTimeout(() => {
           logger.error('shutdown took longer than 10s; exiting');
-          process.exit(1);
+          exit(1);
         }, SHUTDOWN_DEADLINE_MS);
         timer.unref();
         patrol.stop().then(
-          () => process.exit(0),
+          () => exit(0),
           (e: unknown) => {
             logger.error({ err: e }, 'shutdown failed');
-            process.exit(1);
+            exit(1);
           },
         );
       };
@@ -55,10 +58,12 @@ export function registerStart(program: Command): void {
         if (e instanceof StartupError) {
           for (const err of e.errors) process.stderr.write(`${err}\n`);
           logger.fatal({ errors: e.errors }, 'invalid configuration');
+          await flushLogs();
           process.exit(2);
         }
         logger.fatal({ err: e }, 'startup failed');
         await patrol.stop().catch(() => undefined);
+        await flushLogs();
         process.exit(1);
       }
     });

@@ -15,6 +15,7 @@ import { fetchExpvar } from './expvar.js';
 import { parseScriptOutput, runScript } from './script.js';
 import { SeriesSink, withTargetLabels, type CollectedSample } from '../storage/sink.js';
 import { readTextfiles } from './textfile.js';
+import { componentLogger } from '../logger.js';
 import { guarded } from '../producer.js';
 
 export type CollectorKind = 'textfile' | 'script' | 'expvar';
@@ -225,7 +226,7 @@ export class CollectorsManager implements Component {
 
   constructor(rt: Runtime) {
     this.storage = rt.storage;
-    this.log = rt.logger.child({ component: 'collectors' });
+    this.log = componentLogger(rt.logger, 'collectors');
   }
 
   async applyConfig(cfg: Config, ctx: ConfigContext): Promise<void> {

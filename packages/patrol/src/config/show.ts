@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { formatDuration } from './duration.js';
 import { configSchema, type Config } from './schema.js';
 import { Secret, SECRET_MASK } from './secret.js';
+import { maskSecrets } from './secrets.js';
 
 /** The one place a secret is written in --show output. */
 function showSecret(_s: Secret): string {
@@ -18,7 +19,7 @@ function showSecret(_s: Secret): string {
  * secrets (secret-named keys, passwords inside URLs) plugs in. Secret fields are masked already.
  */
 function maskForShow(value: unknown): unknown {
-  return value;
+  return maskSecrets(value);
 }
 
 type Def = {

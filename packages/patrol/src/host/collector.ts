@@ -19,6 +19,7 @@ import { SeriesSink, withTargetLabels, type CollectedSample, type WriteOutcome }
 import type { Storage } from '../storage/interface.js';
 import { guarded } from '../producer.js';
 import { filesystemSamples, parseDiskstats, parseFileNr, parseLoadavg, parseMeminfo, parseMounts, parseNetDev, parseStat, type FsStats, type HostSample, type Mount } from './procfs.js';
+import { componentLogger } from '../logger.js';
 
 /** A statfs that has not answered in this long is skipped until it does (hung NFS mounts). */
 const STATFS_TIMEOUT_MS = 5_000;
@@ -202,7 +203,7 @@ export class HostCollector implements Component {
     private readonly read: HostReader = readHostSamples,
   ) {
     this.storage = rt.storage;
-    this.log = rt.logger.child({ component: 'host' });
+    this.log = componentLogger(rt.logger, 'host');
     this.sink = new SeriesSink(rt.storage);
     this.duration = new Gauge({ name: 'patrol_host_collection_duration_seconds', help: 'How long the last host collection took.', registers: [rt.registry] });
     this.failuresTotal = new Counter({

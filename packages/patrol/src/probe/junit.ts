@@ -1,6 +1,7 @@
 // JUnit XML for CI systems (Jenkins' junit step, GitLab's artifacts:reports:junit): one
 // testsuite "patrol probes", one testcase per probe, a <failure> with the reason when it failed.
 
+import { maskUrlPassword } from '../config/secrets.js';
 import { hostname } from 'node:os';
 import type { OnceOutcome } from './once.js';
 
@@ -30,9 +31,9 @@ export function junitXml(outcomes: readonly OnceOutcome[], startedAt: number, to
     lines.push(`    <testcase name="${name}" classname="patrol.probe.${o.cfg.type}" time="${secs(o.elapsedMs)}">`);
     const log = o.attempts.map((a, i) => `attempt ${i + 1}: ${a.success ? 'passed' : `failed: ${a.reason}`} (${secs(a.durationMs)}s)`).join('\n');
     if (!o.passed) {
-      lines.push(`      <failure message="${xmlEscape(o.reason)}" type="ProbeFailure">${xmlEscape(`${o.cfg.type} probe ${o.cfg.name} against ${o.cfg.target}\n${log}`)}</failure>`);
+      lines.push(`      <failure message="${xmlEscape(o.reason)}" type="ProbeFailure">${xmlEscape(`${o.cfg.type} probe ${o.cfg.name} against ${maskUrlPassword(o.cfg.target)}\n${log}`)}</failure>`);
     }
-    lines.push(`      <system-out>${xmlEscape(`target: ${o.cfg.target}\n${log}`)}</system-out>`);
+    lines.push(`      <system-out>${xmlEscape(`target: ${maskUrlPassword(o.cfg.target)}\n${log}`)}</system-out>`);
     lines.push('    </testcase>');
   }
   lines.push('  </testsuite>');

@@ -17,6 +17,7 @@ import { Scheduler, type Job } from './scheduler.js';
 import { ProbeStatsAccumulator, type ProbeFigures } from './stats.js';
 import { ProbeStateMachine, type ProbeState } from './state.js';
 import { Abort } from './types.js';
+import { componentLogger } from '../logger.js';
 
 export interface ProbeManagerOptions {
   /** Runs in flight at once, over all probes. */
@@ -122,7 +123,7 @@ export class ProbeManager implements Component {
 
   constructor(rt: Runtime, opts: ProbeManagerOptions = {}) {
     this.storage = rt.storage;
-    this.log = rt.logger.child({ component: 'probes' });
+    this.log = componentLogger(rt.logger, 'probes');
     this.opts = {
       maxConcurrency: opts.maxConcurrency ?? 512,
       perHostConcurrency: opts.perHostConcurrency ?? 128,
@@ -209,6 +210,9 @@ export class ProbeManager implements Component {
   }
 
   private record(e: ProbeEntry, r: ProbeResult): void {
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ probe: r.probe, success: r.success, duration_seconds: r.durationMs / 1000, ...(r.success ? {} : { reason: r.reason }) }, 'probe run');
+    }
     e.last = r;
     e.recent.push(r);
     if (e.recent.length > this.opts.recentResults) e.recent.shift();
@@ -231,7 +235,9 @@ export class ProbeManager implements Component {
       } catch (err) {
         this.log.error({ err, probe: r.probe }, 'probe event not stored');
       }
-      this.log.info({ probe: r.probe, from: change.from, to: change.to, reason: change.reason }, 'probe state changed');
+      const fields = { probe: r.probe, from: change.from, to: change.to, reason: change.reason };
+      if (change.to === 'down') this.log.warn(fields, 'probe down');
+      else this.log.info(fields, `probe ${change.to}`);
     }
   }
 

@@ -3,13 +3,17 @@
 
 import { labelsFromRecord, METRIC_NAME, type Label, type Labels } from '../model/labels.js';
 import { STALE_NAN } from '../model/value.js';
+import { stripUrlCredentials } from '../config/secrets.js';
 import type { Appender, SeriesRef } from '../storage/interface.js';
 import type { CompiledProbe, ProbeResult } from './run.js';
 
 /** The label set of a probe's series, without the metric name. */
 export function probeLabels(p: CompiledProbe): Record<string, string> {
   // The probe's own labels cannot replace probe or instance, which identify the series.
-  return { ...p.cfg.labels, probe: p.cfg.name, instance: p.cfg.target };
+  // No label carries credentials: `http://user:pass@host` is stored as `http://host`.
+  const out: Record<string, string> = { ...p.cfg.labels, probe: p.cfg.name, instance: p.cfg.target };
+  for (const k of Object.keys(out)) out[k] = stripUrlCredentials(out[k]);
+  return out;
 }
 
 interface Entry {

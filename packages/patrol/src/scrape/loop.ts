@@ -18,6 +18,7 @@ import { ScrapeError, type ScrapeClient } from './client.js';
 import { formatFromContentType, parseSeries, scanExposition, SeriesPositions, textOf, ParseError, type ExpositionFormat, type MetricMeta } from '../textparse/parser.js';
 import { relabel, type CompiledRelabel } from './relabel.js';
 import type { Target } from './target.js';
+import { TargetHealthLog } from './healthlog.js';
 import { guarded } from '../producer.js';
 
 /** Lines longer than this fail the scrape: no real exporter writes them, a broken one might. */
@@ -181,6 +182,7 @@ export class ScrapeLoop {
   private reported = false;
   /** Metadata of the last successful scrape, by metric family name. */
   metadata = new Map<string, MetricMeta>();
+  private readonly healthLog: TargetHealthLog;
 
   constructor(
     readonly target: Target,
@@ -191,6 +193,8 @@ export class ScrapeLoop {
     private readonly counts: ScrapeSampleCounts = new ScrapeSampleCounts(),
   ) {
     this.reportLabels = REPORT_NAMES.map((n) => withTargetLabels([{ name: METRIC_NAME, value: n }], target.publicLabels, false));
+    const label = (n: string) => target.publicLabels.find((l) => l.name === n)?.value ?? '';
+    this.healthLog = new TargetHealthLog(log, { job: label('job'), instance: label('instance') });
   }
 
   /** New pool settings for the same target (reload): cached relabelling results are discarded. */
@@ -282,6 +286,7 @@ export class ScrapeLoop {
       out = { ok: false, error: msg, samplesScraped: 0, samplesPostRelabel: 0, seriesAdded: 0, durationMs: Date.now() - start };
     }
     if (this.stopped && !out.ok) return out;
+    this.healthLog.observe(this.target.health, out, start);
     this.target.health = out.ok ? 'up' : 'down';
     this.target.lastError = out.error;
     this.target.lastScrapeDuration = out.durationMs / 1000;

@@ -9,23 +9,26 @@
 // which WAL segments that only hold persisted samples are deleted. Compaction runs in slices of
 // at most ~20 ms between which the event loop serves appends and queries.
 
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pino, type Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Label, Labels } from '../model/labels.js';
-import { compareLabels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { matchLabels } from '../model/matchers.js';
-import { isStaleNaN } from '../model/value.js';
-import type { Appender, Querier, SampleBuffer, SampleIterator, SelectHints, Series, SeriesRef, SeriesSet, Storage } from '../storage/interface.js';
+import type { Appender, Querier, SampleIterator, Storage } from '../storage/interface.js';
 import { StorageError } from '../storage/interface.js';
 import { ArrayIterator, sameValue, validateLabels } from '../storage/memory.js';
-import { chunkCount, chunkIterator, decodeChunkInto, encodeBestChunk, encodeChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder, type XorIterator } from './chunk.js';
+import { AppendBuffers, TSDBAppender } from './appender.js';
+import { encodeBestChunk, MAX_CHUNK_SAMPLES, MAX_SAMPLE_BITS, recodeChunk, XorEncoder } from './chunk.js';
+import { ensureWritableDir, MIN_FREE_BYTES, mib, statfsFreeBytes } from './disk.js';
 import { DirLock } from './lock.js';
+import { ChainIterator, ErrIterator, mergeSamples, oooChunks, TSDBQuerier, type OooBuffer } from './querier.js';
 import { ChunkStore, type ChunkLists, type ChunkToWrite, type StoredChunk } from './store.js';
 import { Wal, type WalPosition } from './wal.js';
+
+export { MIN_FREE_BYTES, statfsFreeBytes };
 
 export interface TSDBOptions {
   dir: string;
@@ -69,16 +72,8 @@ export interface TSDBOptions {
 /** storage.max_future's default: how far ahead of the wall clock a sample may be. */
 export const DEFAULT_MAX_FUTURE = 10 * 60_000;
 
-/** Free space below which the store opens read-only (the WAL and compaction need room to write). */
-export const MIN_FREE_BYTES = 64 * 1024 * 1024;
 /** Room kept free besides what a compaction's writes are estimated at (SQLite pages, WAL records). */
 const PERSIST_RESERVE = 8 * 1024 * 1024;
-
-/** Bytes the unprivileged user may still write to the file system holding `dir`. */
-export function statfsFreeBytes(dir: string): number {
-  const s = statfsSync(dir);
-  return s.bavail * s.bsize;
-}
 
 /** Bytes a recent chunk costs besides its data (object, Buffer and list slot), for the budget. */
 const RECENT_OVERHEAD = 96;
@@ -105,14 +100,6 @@ interface PostingEntry {
   label: Label;
   refs: number[];
 }
-
-interface OooBuffer {
-  ts: number[];
-  vs: number[];
-}
-
-const u32v = new Uint32Array(2);
-const f64v = new Float64Array(u32v.buffer);
 
 function posLess(a: WalPosition, b: WalPosition): boolean {
   return a.seg < b.seg || (a.seg === b.seg && a.off < b.off);
@@ -1298,321 +1285,6 @@ export class TSDB implements Storage {
   }
 }
 
-/** Pending samples of one appender, in columns so commit can copy them to the WAL. */
-class AppendBuffers {
-  n = 0;
-  refs: Int32Array;
-  ts: Float64Array;
-  vs: Float64Array;
-  vbits: Uint32Array;
-
-  constructor(cap: number) {
-    this.refs = new Int32Array(cap);
-    this.ts = new Float64Array(cap);
-    this.vs = new Float64Array(cap);
-    this.vbits = new Uint32Array(this.vs.buffer);
-  }
-
-  push(r: number, t: number, v: number): void {
-    if (this.n === this.refs.length) {
-      const cap = this.n * 2;
-      const refs = new Int32Array(cap);
-      refs.set(this.refs);
-      const ts = new Float64Array(cap);
-      ts.set(this.ts);
-      const vs = new Float64Array(cap);
-      vs.set(this.vs);
-      this.refs = refs;
-      this.ts = ts;
-      this.vs = vs;
-      this.vbits = new Uint32Array(vs.buffer);
-    }
-    const i = this.n++;
-    this.refs[i] = r;
-    this.ts[i] = t;
-    if (v !== v && isStaleNaN(v)) {
-      this.vbits[2 * i] = 2;
-      this.vbits[2 * i + 1] = 0x7ff00000;
-    } else this.vs[i] = v;
-  }
-}
-
-class TSDBAppender implements Appender {
-  private buf: AppendBuffers | null;
-
-  constructor(
-    private readonly db: TSDB,
-    private readonly id: number,
-  ) {
-    this.buf = db.takeBuffers();
-  }
-
-  append(ref: SeriesRef, ls: Labels, t: number, v: number): SeriesRef {
-    const buf = this.buf;
-    if (!buf) throw new StorageError('closed', 'appender already committed or rolled back');
-    const r = this.db.seriesRef(ref, ls);
-    if (this.db.check(this.id, r, t, v)) buf.push(r, t, v);
-    return r;
-  }
-
-  commit(): void {
-    const buf = this.buf;
-    if (!buf) throw new StorageError('closed', 'appender already committed or rolled back');
-    this.buf = null;
-    try {
-      this.db.commitBatch(buf);
-    } finally {
-      this.db.releaseBuffers(buf);
-    }
-  }
-
-  rollback(): void {
-    const buf = this.buf;
-    this.buf = null;
-    if (buf) this.db.releaseBuffers(buf);
-  }
-}
-
-class TSDBQuerier implements Querier {
-  constructor(
-    private readonly db: TSDB,
-    private readonly mint: number,
-    private readonly maxt: number,
-  ) {}
-
-  select(hints: SelectHints, matchers: readonly Matcher[]): SeriesSet {
-    const start = Math.max(hints.start, this.mint);
-    const end = Math.min(hints.end, this.maxt);
-    const refs = start > end ? [] : this.db.match(matchers, start, end);
-    const sorted = refs.map((r) => ({ r, ls: this.db.labelsOf(r) })).sort((a, b) => compareLabels(a.ls, b.ls));
-    const stored = this.db.preload(refs, start, end);
-    return new TSDBSeriesSet(this.db, sorted, start, end, hints.labelsOnly === true, stored);
-  }
-
-  labelNames(matchers?: readonly Matcher[]): string[] {
-    return this.db.labelIndex(null, matchers, this.mint, this.maxt);
-  }
-
-  labelValues(name: string, matchers?: readonly Matcher[]): string[] {
-    return this.db.labelIndex(name, matchers, this.mint, this.maxt);
-  }
-
-  close(): void {}
-}
-
-class TSDBSeriesSet implements SeriesSet {
-  private i = -1;
-  private cur: Series | null = null;
-  private error: Error | null = null;
-
-  constructor(
-    private readonly db: TSDB,
-    private readonly list: { r: number; ls: Labels }[],
-    private readonly start: number,
-    private readonly end: number,
-    private readonly labelsOnly: boolean,
-    private readonly stored: ChunkLists | null,
-  ) {}
-
-  next(): boolean {
-    while (++this.i < this.list.length) {
-      const { r, ls } = this.list[this.i];
-      try {
-        const g = this.db.gather(r, this.start, this.end, this.stored);
-        if (g.chunks.length === 0 && !g.ooo) continue;
-        const { start, end } = this;
-        // A chunk lying wholly inside the range has samples in it; otherwise decode to find out.
-        if (!this.labelsOnly && !g.chunks.some((c) => c.mint >= start && c.maxt <= end)) {
-          const probe = this.db.iteratorFor(g, start, end);
-          if (!probe.next()) {
-            const e = probe.err();
-            if (e) {
-              this.error = e;
-              return false;
-            }
-            continue;
-          }
-        }
-        // iteratorFor only sorts the list in place (idempotent) and reads it: no copy per call.
-        this.cur = { labels: ls, iterator: () => this.db.iteratorFor(g, start, end) };
-        return true;
-      } catch (e) {
-        this.error = e instanceof Error ? e : new Error(String(e));
-        return false;
-      }
-    }
-    return false;
-  }
-
-  at(): Series {
-    return this.cur!;
-  }
-
-  err(): Error | null {
-    return this.error;
-  }
-
-  warnings(): string[] {
-    return [];
-  }
-}
-
-/** Samples of time-ordered, non-overlapping chunks, restricted to [start, end]. */
-class ChainIterator implements SampleIterator {
-  private ci = -1;
-  private cur: XorIterator | null = null;
-  private done = false;
-  private started = false;
-  private error: Error | null = null;
-
-  constructor(
-    private readonly chunks: StoredChunk[],
-    private readonly start: number,
-    private readonly end: number,
-  ) {}
-
-  next(): boolean {
-    return this.advance(this.start);
-  }
-
-  private advance(min: number): boolean {
-    if (this.done) return false;
-    for (;;) {
-      const cur = this.cur;
-      if (cur && cur.next()) {
-        const t = cur.atT();
-        if (t < min) continue;
-        if (t > this.end) break;
-        this.started = true;
-        return true;
-      }
-      if (cur && cur.err()) {
-        this.error = cur.err();
-        break;
-      }
-      this.ci++;
-      while (this.ci < this.chunks.length && this.chunks[this.ci].maxt < min) this.ci++;
-      if (this.ci >= this.chunks.length || this.chunks[this.ci].mint > this.end) break;
-      this.cur = chunkIterator(this.chunks[this.ci].data);
-    }
-    this.done = true;
-    return false;
-  }
-
-  seek(t: number): boolean {
-    if (this.done) return false;
-    if (this.started && this.cur!.atT() >= t) return true;
-    return this.advance(Math.max(t, this.start));
-  }
-
-  /** Decodes whole chunks straight into the buffer (the query engine's path). */
-  readInto(mint: number, maxt: number, into: SampleBuffer): void {
-    if (this.done || this.started) {
-      // Not fresh: the sample-by-sample path keeps the position semantics.
-      for (let ok = this.started ? this.seek(mint) : this.next(); ok; ok = this.next()) {
-        const t = this.atT();
-        if (t > maxt) break;
-        into.reserve(1);
-        into.t[into.n] = t;
-        into.v[into.n++] = this.atV();
-      }
-      return;
-    }
-    this.done = true;
-    const lo = Math.max(mint, this.start);
-    const hi = Math.min(maxt, this.end);
-    for (const c of this.chunks) {
-      if (c.maxt < lo) continue;
-      if (c.mint > hi) break;
-      into.reserve(chunkCount(c.data));
-      const w = decodeChunkInto(c.data, lo, hi, into.t, into.v, into.bits, into.n);
-      if (w < 0) {
-        into.n += -1 - w;
-        this.error = new Error(`corrupt chunk of ${chunkCount(c.data)} samples at ${c.mint}..${c.maxt}: truncated or invalid encoding`);
-        return;
-      }
-      into.n += w;
-    }
-  }
-
-  atT(): number {
-    return this.cur!.atT();
-  }
-
-  atV(): number {
-    return this.cur!.atV();
-  }
-
-  err(): Error | null {
-    return this.error;
-  }
-}
-
-class ErrIterator implements SampleIterator {
-  constructor(private readonly e: Error) {}
-  next(): boolean {
-    return false;
-  }
-  seek(): boolean {
-    return false;
-  }
-  atT(): number {
-    return NaN;
-  }
-  atV(): number {
-    return NaN;
-  }
-  err(): Error | null {
-    return this.e;
-  }
-}
-
-/** Out-of-order samples as chunks (a buffer can exceed one chunk's 255 samples). */
-function oooChunks(b: OooBuffer): Uint8Array[] {
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < b.ts.length; i += 255) parts.push(encodeChunk(b.ts, b.vs, i, Math.min(b.ts.length, i + 255)));
-  return parts;
-}
-
-/** Decodes chunks into one sorted stream in [start, end]; the first chunk listed wins a tie. */
-function mergeSamples(chunks: readonly Uint8Array[], start: number, end: number): { ts: Float64Array; vs: Float64Array; error: Error | null } {
-  let total = 0;
-  for (const c of chunks) total += chunkCount(c);
-  const ts = new Float64Array(total);
-  const vs = new Float64Array(total);
-  const order: number[] = [];
-  let n = 0;
-  let error: Error | null = null;
-  for (const c of chunks) {
-    const it = chunkIterator(c);
-    while (it.next()) {
-      const t = it.atT();
-      if (t < start || t > end) continue;
-      ts[n] = t;
-      const [hi, lo] = it.atBits();
-      u32v[1] = hi;
-      u32v[0] = lo;
-      vs[n] = f64v[0];
-      order.push(n++);
-    }
-    if (it.err()) error = it.err();
-  }
-  order.sort((a, b) => ts[a] - ts[b] || a - b);
-  const ots = new Float64Array(n);
-  const ovs = new Float64Array(n);
-  const obits = new Uint32Array(ovs.buffer);
-  const ibits = new Uint32Array(vs.buffer);
-  let m = 0;
-  for (const i of order) {
-    if (m > 0 && ots[m - 1] === ts[i]) continue;
-    ots[m] = ts[i];
-    obits[2 * m] = ibits[2 * i];
-    obits[2 * m + 1] = ibits[2 * i + 1];
-    m++;
-  }
-  return { ts: ots.subarray(0, m), vs: ovs.subarray(0, m), error };
-}
-
 function lowerBound(a: readonly number[], t: number): number {
   let lo = 0;
   let hi = a.length;
@@ -1643,33 +1315,4 @@ function seriesKey(ls: Labels): string {
 
 function isoTime(t: number): string {
   return Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : 'out of range';
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(1)} MiB`;
-}
-
-/**
- * Creates the data directory when missing and checks that Patrol may write to it, so that a
- * read-only one is named as such (recursive mkdir reports ENOENT on a read-only file system).
- */
-function ensureWritableDir(dir: string): void {
-  const writable = (p: string): boolean => {
-    try {
-      accessSync(p, fsConstants.W_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const refuse = (at: string): Error => new Error(`data directory ${at} is not writable (read-only): Patrol keeps its samples there; make it writable or choose another data directory`);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    let at = dir;
-    while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
-    if (existsSync(at) && !writable(at)) throw refuse(at);
-    throw e;
-  }
-  if (!writable(dir)) throw refuse(dir);
 }
