@@ -280,8 +280,6 @@ export class Patrol {
       queryable: rt.storage,
       engine,
       lookbackDelta: this.opts.lookbackDelta,
-      // CORS is answered for every read endpoint by the edge hook (server.cors_origin).
-      corsOrigin: false,
       parse: (q) => exprToJSON(parseExpr(q)),
       format: (q) => formatExpr(parseExpr(q)),
       metadata: () => scrape.metadata(),

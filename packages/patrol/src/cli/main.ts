@@ -5,6 +5,7 @@ import { registerCheck } from './check.js';
 import { registerQuery } from './query.js';
 import { registerRun } from './run.js';
 import { registerStart } from './start.js';
+import { registerTest } from './testrules.js';
 
 const program = new Command('patrol')
   .description('Patrol: service inspection and anomaly alerting for backend services')
@@ -16,5 +17,6 @@ registerStart(program);
 registerCheck(program);
 registerRun(program);
 registerQuery(program);
+registerTest(program);
 
 await program.parseAsync(process.argv);

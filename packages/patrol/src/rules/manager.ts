@@ -14,7 +14,7 @@ import type { Storage } from '../storage/interface.js';
 import { AlertingRule } from './alerting.js';
 import { Group, type NotifyFunc } from './group.js';
 import { forgetGroup, ruleMetrics, type RuleMetrics } from './metrics.js';
-import { loadRuleFiles } from './parse.js';
+import { loadRuleFiles, type RuleGroup } from './parse.js';
 import { RecordingRule } from './recording.js';
 import type { Expander, QueryFunc, RuleBase } from './rule.js';
 
@@ -45,6 +45,26 @@ export function engineQueryFunc(engine: QueryEngine, storage: Storage): QueryFun
     if (v.type === 'scalar') return [{ labels: [], t: v.t, v: v.v }];
     throw new QueryError('execution', 'rule result is not a vector or scalar');
   };
+}
+
+/** The rules of a parsed group, group labels merged into each rule's (the rule's own win). */
+export function buildRules(g: RuleGroup, o: { externalLabels: Record<string, string>; externalURL: string; expand: Expander; restored: boolean }): RuleBase[] {
+  return g.rules.map((r) => {
+    const labels = { ...g.labels, ...r.labels };
+    if (r.record !== undefined) return new RecordingRule(r.record, r.expr, labels);
+    return new AlertingRule({
+      name: r.alert ?? '',
+      expr: r.expr,
+      holdDuration: r.for,
+      keepFiringFor: r.keepFiringFor,
+      labels,
+      annotations: r.annotations,
+      externalLabels: o.externalLabels,
+      externalURL: o.externalURL,
+      expand: o.expand,
+      restored: o.restored,
+    });
+  });
 }
 
 export class RulesManager implements Component {
@@ -85,22 +105,7 @@ export class RulesManager implements Component {
     const settingsKey = JSON.stringify([external, externalURL]);
     const built = new Map<string, Group>();
     for (const g of loaded.groups) {
-      const rules: RuleBase[] = g.rules.map((r) => {
-        const labels = { ...g.labels, ...r.labels };
-        if (r.record !== undefined) return new RecordingRule(r.record, r.expr, labels);
-        return new AlertingRule({
-          name: r.alert ?? '',
-          expr: r.expr,
-          holdDuration: r.for,
-          keepFiringFor: r.keepFiringFor,
-          labels,
-          annotations: r.annotations,
-          externalLabels: external,
-          externalURL,
-          expand: this.expander,
-          restored: !restore,
-        });
-      });
+      const rules = buildRules(g, { externalLabels: external, externalURL, expand: this.expander, restored: !restore });
       const group = new Group({
         file: g.file,
         name: g.name,
