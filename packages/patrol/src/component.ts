@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config/schema.js';
+import type { ProbeStateChanges } from './probe/events.js';
 import type { QueryEngine } from './promql/types.js';
 import type { Storage } from './storage/interface.js';
 
@@ -53,4 +54,9 @@ export interface Runtime {
    * The server always sets it; optional so runtimes built by tests for one component need none.
    */
   engine?: QueryEngine;
+  /**
+   * Probe state changes (up→down, down→up, with the reason), to subscribe to. The server always
+   * sets it; the probe manager emits on it.
+   */
+  probeStateChanges?: ProbeStateChanges;
 }

@@ -30,6 +30,7 @@ import { formatDuration } from './config/duration.js';
 import { CollectorsManager } from './collect/manager.js';
 import { HostCollector } from './host/collector.js';
 import { ProbeManager } from './probe/manager.js';
+import { ProbeStateChanges } from './probe/events.js';
 import { Engine } from './promql/engine.js';
 import { exprToJSON, formatExpr } from './promql/format.js';
 import { queryLimitsComponent } from './promql/limits.js';
@@ -208,7 +209,8 @@ export class Patrol {
     await mkdir(this.opts.dataDir, { recursive: true });
     this.storage = await this.openStorage(first.config);
     const engine = (this.engine = new Engine({ lookbackDelta: this.opts.lookbackDelta }));
-    this.runtime = { storage: this.storage, logger: this.log, registry: this.registry, listen: this.listenAddr, dataDir: this.opts.dataDir, engine };
+    const probeStateChanges = new ProbeStateChanges((err) => this.log.error({ err }, 'a probe state change subscriber failed'));
+    this.runtime = { storage: this.storage, logger: this.log, registry: this.registry, listen: this.listenAddr, dataDir: this.opts.dataDir, engine, probeStateChanges };
     this.components = this.buildComponents(this.runtime);
     this.prepared = first;
   }
@@ -278,8 +280,6 @@ export class Patrol {
       queryable: rt.storage,
       engine,
       lookbackDelta: this.opts.lookbackDelta,
-      // CORS is answered for every read endpoint by the edge hook (server.cors_origin).
-      corsOrigin: false,
       parse: (q) => exprToJSON(parseExpr(q)),
       format: (q) => formatExpr(parseExpr(q)),
       metadata: () => scrape.metadata(),

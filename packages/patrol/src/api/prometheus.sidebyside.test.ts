@@ -154,21 +154,7 @@ const KNOWN_DIFFERENCES: Record<string, string> = {
   [`/api/v1/query?query=-2^2&time=${E}`]: 'Prometheus 3 applies unary minus before ^, (-2)^2 = 4; 2.42 computes -(2^2) = -4',
   [`/api/v1/query?query={"service.name"="x"}&time=${E}`]: 'Prometheus 3 accepts quoted UTF-8 label names in selectors; 2.42 rejects them with 400',
   ['/api/v1/series?match[]={"service.name"="x"}']: 'Prometheus 3 accepts quoted UTF-8 label names in match[]; 2.42 rejects them with 400',
-  ...unresolvedDifferences(),
 };
-
-/**
- * Differences NOT known to come from the version gap: error wordings where Patrol's text differs
- * from 2.42's and nobody has checked 3.x's. Listed so they are visible (and fail once they
- * match); they belong to src/promql to resolve, then to be removed here.
- */
-function unresolvedDifferences(): Record<string, string> {
-  return {
-    [`/api/v1/query?query=sum(&time=${E}`]: 'unresolved: Patrol says "unexpected end of input" where 2.42 says "unclosed left parenthesis"',
-    [`/api/v1/query?query=up + on() group_left up&time=${E}`]:
-      'unresolved: many-to-many error lists the series as up{…} in label order where 2.42 writes {__name__="up", …} in another order',
-  };
-}
 
 function encodeUrl(url: string): string {
   const q = url.indexOf('?');

@@ -368,17 +368,6 @@ describe('Prometheus API over a scripted engine', () => {
     assert.deepEqual(r.body, { status: 'success', data: { type: 'vectorSelector', name: 'up' } });
   });
 
-  it('sends CORS headers to browsers and answers preflights, as Prometheus does by default', async () => {
-    const r = await app.inject({ method: 'GET', url: '/api/v1/labels', headers: { origin: 'http://grafana.example' } });
-    assert.equal(r.headers['access-control-allow-origin'], '*');
-    assert.equal(r.headers['access-control-allow-methods'], 'GET, POST, OPTIONS');
-    const pre = await app.inject({ method: 'OPTIONS', url: '/api/v1/query', headers: { origin: 'http://grafana.example' } });
-    assert.equal(pre.statusCode, 204);
-    assert.equal(pre.headers['access-control-allow-headers'], 'Accept, Authorization, Content-Type, Origin');
-    const plain = await app.inject({ method: 'GET', url: '/api/v1/labels' });
-    assert.equal(plain.headers['access-control-allow-origin'], undefined);
-  });
-
   it('answers unknown paths with 404 and wrong methods with 405, as Prometheus', async () => {
     const nf = await app.inject({ method: 'GET', url: '/api/v1/nonexistent' });
     assert.equal(nf.statusCode, 404);

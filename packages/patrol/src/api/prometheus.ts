@@ -6,6 +6,7 @@
 // canceled 499, timeout 503, unavailable 503, internal 500, not_found 404.
 
 import { maskSecrets } from '../config/secrets.js';
+import { truncate } from '../web/truncate.js';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -51,11 +52,6 @@ export interface PrometheusAPIOptions {
   now?: () => number;
   /** Mount point; default /api/v1. */
   prefix?: string;
-  /**
-   * Origins allowed to call the API from a browser (Prometheus's --web.cors.origin, whose
-   * default `.*` this follows); false sends no CORS headers.
-   */
-  corsOrigin?: { readonly source: string; test(s: string): boolean } | false;
   /**
    * The TSDB admin endpoints (delete_series, clean_tombstones), answered only while `enabled()`
    * says so (server.enable_admin_api); otherwise 500 "admin APIs disabled", as Prometheus does
@@ -140,21 +136,9 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
         scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
       }
 
-      const cors = opts.corsOrigin === undefined ? /^(?:.*)$/ : opts.corsOrigin;
-      if (cors) {
-        const anyOrigin = cors.source === '^(?:.*)$' || cors.source === '.*';
-        scope.addHook('onRequest', async (req, reply) => {
-          const origin = req.headers.origin;
-          if (!origin) return;
-          reply.header('Access-Control-Allow-Headers', 'Accept, Authorization, Content-Type, Origin');
-          reply.header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
-          reply.header('Access-Control-Expose-Headers', 'Date');
-          reply.header('Vary', 'Origin');
-          if (anyOrigin) reply.header('Access-Control-Allow-Origin', '*');
-          else if (cors.test(origin)) reply.header('Access-Control-Allow-Origin', origin);
-        });
-        scope.options('/*', async (_req, reply) => reply.code(204).send());
-      }
+      // CORS is answered for every endpoint by the server's edge (web/security.ts, server.cors_origin);
+      // a plain OPTIONS gets 204, as Prometheus's router answers it.
+      scope.options('/*', async (_req, reply) => reply.code(204).send());
 
       scope.setNotFoundHandler(async (_req, reply) =>
         reply.code(404).header('X-Content-Type-Options', 'nosniff').type('text/plain; charset=utf-8').send('404 page not found\n'),
@@ -180,7 +164,7 @@ export function registerPrometheusAPI(app: FastifyInstance, opts: PrometheusAPIO
               out = await handler(params, req, reply);
             } catch (e) {
               const err = toAPIError(e);
-              return sendJSON(req, reply, err.status ?? STATUS[err.type] ?? 500, [errorJSON(err.type, err.message)]);
+              return sendJSON(req, reply, err.status ?? STATUS[err.type] ?? 500, [errorJSON(err.type, truncate(err.message))]);
             }
             if (out.data === null) return reply.code(204).send();
             return sendJSON(req, reply, 200, successParts(typeof out.data === 'string' ? [out.data] : out.data, out.warnings, out.infos));
@@ -630,7 +614,13 @@ function unescapeName(name: string): string {
     const end = s.indexOf('_', i + 1);
     const hex = end < 0 ? '' : s.slice(i + 1, end);
     if (!/^[0-9a-fA-F]+$/.test(hex)) return name;
-    out += String.fromCodePoint(parseInt(hex, 16));
+    const cp = parseInt(hex, 16);
+    if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      throw new BadDataError(
+        `invalid label name ${goQuote(truncate(name, 200))}: the escape _${truncate(hex, 20)}_ is not a Unicode character (U__ names escape each character as _<hex code point>_, at most 10FFFF and not a surrogate; a literal _ is written __)`,
+      );
+    }
+    out += String.fromCodePoint(cp);
     i = end;
   }
   return out;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { formatDuration } from '../config/duration.js';
 import { loadConfigFile } from '../config/load.js';
 import { showConfig } from '../config/show.js';
-import { loadRuleFiles, ruleFilePositions } from '../rules/parse.js';
+import { loadRuleFiles, parseRuleFile, ruleFilePositions } from '../rules/parse.js';
 
 export function registerCheck(program: Command): Command {
   const check = program.command('check').description('validate configuration and rule files');
@@ -44,6 +44,34 @@ export function registerCheck(program: Command): Command {
         // YAML that reads back to the same configuration (secrets masked).
         process.stdout.write('---\n' + showConfig(c));
       }
+    });
+  check
+    .command('rules')
+    .description("validate rule files as promtool check rules does; exit 0 when all are valid, 1 otherwise")
+    .argument('<files...>', 'rule files')
+    .action((files: string[]) => {
+      let failed = false;
+      for (const f of files) {
+        process.stdout.write(`Checking ${f}\n`);
+        let text: string;
+        try {
+          text = readFileSync(f, 'utf8');
+        } catch (e) {
+          failed = true;
+          process.stderr.write(`  FAILED:\n${(e as Error).message}\n`);
+          process.stdout.write('\n');
+          continue;
+        }
+        const r = parseRuleFile(text, f);
+        if (r.errors.length) {
+          failed = true;
+          process.stderr.write(`  FAILED:\n${r.errors.map(String).join('\n')}\n`);
+        } else {
+          process.stdout.write(`  SUCCESS: ${r.groups.reduce((n, g) => n + g.rules.length, 0)} rules found\n`);
+        }
+        process.stdout.write('\n');
+      }
+      process.exitCode = failed ? 1 : 0;
     });
   return check;
 }

@@ -6,7 +6,8 @@ import { registerPrometheusAPI } from '../api/prometheus.js';
 import { labelsFromRecord } from '../model/labels.js';
 import { QueryError, type QueryEngine, type QueryResult, type Value } from '../promql/types.js';
 import { MemoryStorage } from '../storage/memory.js';
-import { runQueryCommand } from './query.js';
+import { Engine } from '../promql/engine.js';
+import { pointAt, runQueryCommand } from './query.js';
 
 /** Answers `up` (a vector), `range` (a matrix) and `1+1`; anything else is a parse error. */
 const engine: QueryEngine = {
@@ -62,7 +63,35 @@ describe('patrol query', () => {
     const r = await runQueryCommand('sum(', { server });
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, 'error (bad_data): invalid parameter "query": 1:5: parse error: unexpected end of input\n');
+    assert.equal(r.stderr, 'error (bad_data): invalid parameter "query": 1:5: parse error: unexpected end of input\n  sum(\n      ^\n');
+  });
+
+  it('points a caret at the position of a parse error from the real engine', async () => {
+    const real = Fastify();
+    registerPrometheusAPI(real, { queryable: new MemoryStorage(), engine: new Engine() });
+    await real.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const a = real.server.address();
+      assert.ok(a && typeof a === 'object');
+      const r = await runQueryCommand('sum(rate(http_requests_total[5m)))', { server: `http://127.0.0.1:${a.port}` });
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        'error (bad_data): invalid parameter "query": 1:32: parse error: unexpected ")" in subquery or range, expected ":" or "]"\n' +
+          '  sum(rate(http_requests_total[5m)))\n' +
+          '                                 ^\n',
+      );
+    } finally {
+      await real.close();
+    }
+  });
+
+  it('shows a window of a long query line around the error', () => {
+    const q = `${'a'.repeat(300)} +* 1`;
+    const out = pointAt(q, '1:303: parse error: unexpected <op:*>').split('\n');
+    assert.equal(out.length, 3);
+    assert.ok(out[0].startsWith('  …') && out[0].length <= 2 + 102, out[0]);
+    assert.equal(out[0][out[1].indexOf('^')], '*');
   });
 
   it('rejects bad options before asking', async () => {
@@ -86,7 +115,7 @@ describe('patrol query', () => {
     assert.deepEqual(ok, { code: 0, out: 'TIME                  SCALAR\n1970-01-01T00:00:10Z  2\n', err: '' });
     const bad = await run(['sum(', '--server', server]);
     assert.equal(bad.code, 1);
-    assert.equal(bad.err, 'error (bad_data): invalid parameter "query": 1:5: parse error: unexpected end of input\n');
+    assert.equal(bad.err, 'error (bad_data): invalid parameter "query": 1:5: parse error: unexpected end of input\n  sum(\n      ^\n');
   });
 
   it('says when the server cannot be reached', async () => {

@@ -87,12 +87,35 @@ export async function runQueryCommand(expr: string, opts: QueryCommandOptions): 
     return { stdout: text.endsWith('\n') ? text : text + '\n', stderr: '', code: body.status === 'success' ? 0 : 1 };
   }
   if (body.status !== 'success' || !body.data) {
-    return { stdout: '', stderr: `error (${body.errorType ?? res.status}): ${body.error ?? 'unknown error'}\n`, code: 1 };
+    const msg = body.error ?? 'unknown error';
+    return { stdout: '', stderr: `error (${body.errorType ?? res.status}): ${msg}\n${body.errorType === 'bad_data' ? pointAt(expr, msg) : ''}`, code: 1 };
   }
   let stderr = '';
   for (const w of body.warnings ?? []) stderr += `warning: ${w}\n`;
   for (const i of body.infos ?? []) stderr += `info: ${i}\n`;
   return { stdout: renderResult(body.data.resultType, body.data.result), stderr, code: 0 };
+}
+
+/** Widest part of a query line shown under a parse error. */
+const SHOWN_WIDTH = 100;
+
+/**
+ * The query line a parse error's `line:column` points into, with a caret under the column
+ * (a window around it when the line is long); '' when the message names no position.
+ */
+export function pointAt(expr: string, message: string): string {
+  const m = /(?:^|: )(\d+):(\d+): parse error: /.exec(message);
+  if (!m) return '';
+  const lines = expr.split('\n');
+  const text = lines[Number(m[1]) - 1];
+  if (text === undefined) return '';
+  const col = Math.max(0, Math.min(Number(m[2]) - 1, text.length));
+  let from = 0;
+  if (text.length > SHOWN_WIDTH) from = Math.max(0, Math.min(col - SHOWN_WIDTH / 2, text.length - SHOWN_WIDTH));
+  const to = Math.min(text.length, from + SHOWN_WIDTH);
+  const pre = from > 0 ? '…' : '';
+  const shown = pre + text.slice(from, to).replace(/\t/g, ' ') + (to < text.length ? '…' : '');
+  return `  ${shown}\n  ${' '.repeat(pre.length + col - from)}^\n`;
 }
 
 function buildRequest(expr: string, opts: QueryCommandOptions, nowMs: number): { form: URLSearchParams; path: string } {

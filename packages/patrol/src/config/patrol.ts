@@ -81,6 +81,8 @@ export const storageConfig = z.strictObject({
   path: z.string().optional(),
   retention: duration.default(30 * 24 * 3600 * 1000),
   retention_size: byteSize.default(0),
+  /** How long probe state changes and failure reasons are kept; default: `retention`. */
+  probe_events_retention: duration.optional(),
   out_of_order_time_window: duration.default(0),
   /** Samples more than this far ahead of the wall clock are rejected (they would move no boundary). */
   max_future: duration.default(10 * 60 * 1000),

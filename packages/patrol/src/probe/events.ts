@@ -1,5 +1,7 @@
 // State-change events of probes, kept in <dataDir>/probe_events.db (SQLite), so that history
-// and the current state survive restarts.
+// and the current state survive restarts; with them the reason of each failed run (the samples
+// in storage carry no text). Both are pruned past the retention, except each probe's last state
+// change, which the state after a restart comes from.
 
 import Database from 'better-sqlite3';
 import type { ProbeState, StateChange } from './state.js';
@@ -8,8 +10,41 @@ export interface ProbeEvent extends StateChange {
   probe: string;
 }
 
+/** Called with each probe state change (up→down, down→up, unknown→…) once it is recorded. */
+export type ProbeStateListener = (e: ProbeEvent) => void;
+
+/**
+ * Where components subscribe to probe state changes (rules, dashboard). A listener that throws
+ * does not stop the others; its error goes to `onError`.
+ */
+export class ProbeStateChanges {
+  private readonly listeners = new Set<ProbeStateListener>();
+
+  constructor(private readonly onError: (err: unknown) => void = () => undefined) {}
+
+  /** Returns the function that unsubscribes. */
+  subscribe(fn: ProbeStateListener): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  emit(e: ProbeEvent): void {
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+  }
+}
+
 export class ProbeEventStore {
   private readonly db: Database.Database;
+  private readonly insertReason: Database.Statement;
+  private readonly selectReasons: Database.Statement;
+  private readonly pruneEvents: Database.Statement;
+  private readonly pruneReasons: Database.Statement;
   private readonly insert: Database.Statement;
   private readonly select: Database.Statement;
   private readonly latest: Database.Statement;
@@ -27,7 +62,18 @@ export class ProbeEventStore {
       to_state TEXT NOT NULL,
       reason TEXT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS probe_events_probe_time ON probe_events (probe, time_ms);`);
+    CREATE INDEX IF NOT EXISTS probe_events_probe_time ON probe_events (probe, time_ms);
+    CREATE TABLE IF NOT EXISTS probe_failure_reasons (
+      probe TEXT NOT NULL,
+      time_ms INTEGER NOT NULL,
+      reason TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS probe_failure_reasons_probe_time ON probe_failure_reasons (probe, time_ms);
+    CREATE INDEX IF NOT EXISTS probe_failure_reasons_time ON probe_failure_reasons (time_ms);`);
+    this.insertReason = this.db.prepare('INSERT INTO probe_failure_reasons (probe, time_ms, reason) VALUES (?, ?, ?)');
+    this.selectReasons = this.db.prepare('SELECT time_ms, reason FROM probe_failure_reasons WHERE probe = ? AND time_ms >= ? AND time_ms <= ?');
+    this.pruneEvents = this.db.prepare('DELETE FROM probe_events WHERE time_ms < ? AND id NOT IN (SELECT MAX(id) FROM probe_events GROUP BY probe)');
+    this.pruneReasons = this.db.prepare('DELETE FROM probe_failure_reasons WHERE time_ms < ?');
     this.insert = this.db.prepare('INSERT INTO probe_events (probe, time_ms, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)');
     this.select = this.db.prepare('SELECT probe, time_ms, from_state, to_state, reason FROM probe_events WHERE probe = ? AND time_ms >= ? AND time_ms <= ? ORDER BY time_ms DESC, id DESC LIMIT ?');
     this.latest = this.db.prepare(
@@ -37,6 +83,23 @@ export class ProbeEventStore {
 
   append(e: ProbeEvent): void {
     this.insert.run(e.probe, Math.round(e.time), e.from, e.to, e.reason);
+  }
+
+  /** Keeps the reason of one failed run (`time` is the run's timestamp in storage). */
+  appendReason(probe: string, time: number, reason: string): void {
+    this.insertReason.run(probe, Math.round(time), reason);
+  }
+
+  /** Reasons of failed runs of one probe in [start, end] (ms), by run time. */
+  reasons(probe: string, start: number, end: number): Map<number, string> {
+    const rows = this.selectReasons.all(probe, Math.floor(start), Math.ceil(end)) as { time_ms: number; reason: string }[];
+    return new Map(rows.map((r) => [r.time_ms, r.reason]));
+  }
+
+  /** Deletes events and reasons older than `before` (ms), keeping each probe's last event. Returns rows deleted. */
+  prune(before: number): number {
+    const t = Math.floor(before);
+    return this.db.transaction(() => this.pruneEvents.run(t).changes + this.pruneReasons.run(t).changes)();
   }
 
   /** Events of one probe in [start, end] (ms), newest first, at most `limit`. */

@@ -10,7 +10,7 @@ import type { Component, ConfigContext, Runtime } from '../component.js';
 import type { Config } from '../config/schema.js';
 import { Matcher } from '../model/matchers.js';
 import type { Appender, Storage } from '../storage/interface.js';
-import { ProbeEventStore, type ProbeEvent } from './events.js';
+import { ProbeEventStore, ProbeStateChanges, type ProbeEvent, type ProbeStateListener } from './events.js';
 import { ResultWriter } from './metrics.js';
 import { compileProbe, runProbe, type CompiledProbe, type ProbeResult } from './run.js';
 import { Scheduler, type Job } from './scheduler.js';
@@ -78,7 +78,7 @@ export interface HistoryPoint {
   success: boolean;
   duration_seconds: number | null;
   status_code?: number;
-  /** Known for recent runs (kept in memory); absent otherwise. */
+  /** Why the run failed (kept with each failed result, so it survives restarts); absent for successful runs. */
   reason?: string;
 }
 
@@ -115,6 +115,10 @@ export class ProbeManager implements Component {
   private readonly opts: Required<Omit<ProbeManagerOptions, 'eventsFile'>>;
   private batch: Appender | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
+  /** How long state changes and failure reasons are kept (ms); from storage.probe_events_retention. */
+  private eventsRetention = 30 * 24 * 3600_000;
+  private readonly changes: ProbeStateChanges;
   private stopped = false;
   private readonly stopAll = new Abort();
   private readonly metrics: { runs: Counter<'result'>; changes: Counter<'to'>; skipped: Counter; inFlight: Gauge; probes: Gauge<'state'> };
@@ -134,6 +138,7 @@ export class ProbeManager implements Component {
     this.scheduler = new Scheduler({ maxConcurrency: this.opts.maxConcurrency, perHostConcurrency: this.opts.perHostConcurrency });
     this.events = new ProbeEventStore(opts.eventsFile ?? join(rt.dataDir, 'probe_events.db'));
     this.restored = this.events.lastStates();
+    this.changes = rt.probeStateChanges ?? new ProbeStateChanges();
     this.metrics = registerSelfMetrics(rt.registry, this);
   }
 
@@ -191,6 +196,12 @@ export class ProbeManager implements Component {
         this.log.warn({ err }, 'writing staleness markers failed');
       }
     }
+    this.eventsRetention = cfg.storage.probe_events_retention ?? cfg.storage.retention;
+    this.pruneEvents();
+    if (!this.pruneTimer) {
+      this.pruneTimer = setInterval(() => this.pruneEvents(), 3600_000);
+      this.pruneTimer.unref();
+    }
     this.log.info({ probes: compiled.length }, 'probes configured');
   }
 
@@ -226,6 +237,13 @@ export class ProbeManager implements Component {
     }
     if (this.opts.flushIntervalMs <= 0) this.flush();
     else this.batchTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
+    if (!r.success && r.reason) {
+      try {
+        this.events.appendReason(r.probe, r.time, r.reason);
+      } catch (err) {
+        this.log.warn({ err, probe: r.probe }, 'failure reason not stored');
+      }
+    }
     const change = e.machine.observe(r.success, r.time, r.reason);
     if (change) {
       const ev: ProbeEvent = { probe: r.probe, ...change };
@@ -238,6 +256,27 @@ export class ProbeManager implements Component {
       const fields = { probe: r.probe, from: change.from, to: change.to, reason: change.reason };
       if (change.to === 'down') this.log.warn(fields, 'probe down');
       else this.log.info(fields, `probe ${change.to}`);
+      this.changes.emit(ev);
+    }
+  }
+
+  /**
+   * Subscribes to state changes of every probe (after they are recorded); returns the function
+   * that unsubscribes. The same changes reach subscribers of the runtime's probeStateChanges.
+   */
+  onStateChange(fn: ProbeStateListener): () => void {
+    return this.changes.subscribe(fn);
+  }
+
+  /** Deletes state changes and failure reasons older than the retention (each probe's last state change stays). */
+  pruneEvents(now = Date.now()): number {
+    try {
+      const n = this.events.prune(now - this.eventsRetention);
+      if (n > 0) this.log.debug({ deleted: n }, 'pruned probe events');
+      return n;
+    } catch (err) {
+      this.log.warn({ err }, 'pruning probe events failed');
+      return 0;
     }
   }
 
@@ -257,6 +296,8 @@ export class ProbeManager implements Component {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
     this.stopAll.abort();
     await this.scheduler.stop();
     this.flush();
@@ -354,6 +395,10 @@ export class ProbeManager implements Component {
       read('probe_http_status_code', (p, v) => (p.status_code = v), false);
     } finally {
       q.close();
+    }
+    for (const [t, reason] of this.events.reasons(name, start, end)) {
+      const p = byTime.get(t);
+      if (p && !p.success) p.reason = reason;
     }
     for (const r of e.recent) {
       const p = byTime.get(r.time);

@@ -4,7 +4,7 @@
 // work (grouping keys, matching signatures) is done once per series, not per step.
 
 import type { Labels } from '../model/labels.js';
-import { compareLabels, formatLabels, getLabel, labelsFromRecord, labelsKey, METRIC_NAME, withLabel } from '../model/labels.js';
+import { compareLabels, getLabel, labelsFromRecord, labelsKey, METRIC_NAME, withLabel } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
 import type { Queryable, SampleIterator } from '../storage/interface.js';
@@ -66,6 +66,14 @@ class Deadline {
     if (this.signal?.aborted) throw new QueryError('canceled', 'query was canceled');
     if (Date.now() >= this.until) throw new QueryError('timeout', 'query timed out in expression evaluation');
   }
+}
+
+/**
+ * A label set as Prometheus's labels.String() prints it in error messages: every label in
+ * order, the metric name as `__name__` inside the braces (`{__name__="up", job="a"}`).
+ */
+function labelSetString(ls: Labels): string {
+  return `{${ls.map((l) => `${l.name}=${JSON.stringify(l.value)}`).join(', ')}}`;
 }
 
 /** Dropping the metric name also drops the type and unit metadata labels (Prometheus 3). */
@@ -1305,7 +1313,7 @@ class Evaluation {
             if (os) {
               throw new QueryError(
                 'execution',
-                `found duplicate series for the match group ${formatLabels(matchGroupLabels(ms.labels, m))} on the ${oneSide} hand-side of the operation: [${formatLabels(os.labels)}, ${formatLabels(c.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`,
+                `found duplicate series for the match group ${labelSetString(matchGroupLabels(ms.labels, m))} on the ${oneSide} hand-side of the operation: [${labelSetString(c.labels)}, ${labelSetString(os.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`,
               );
             }
             os = c;
@@ -1325,7 +1333,7 @@ class Evaluation {
           if (seen[i] >= 0 && seen[i] !== mi) {
             throw new QueryError(
               'execution',
-              `found duplicate series for the match group ${formatLabels(matchGroupLabels(ms.labels, m))} on the left hand-side of the operation: [${formatLabels(many[seen[i]].labels)}, ${formatLabels(ms.labels)}];many-to-many matching not allowed: matching labels must be unique on one side`,
+              `found duplicate series for the match group ${labelSetString(matchGroupLabels(ms.labels, m))} on the left hand-side of the operation: [${labelSetString(ms.labels)}, ${labelSetString(many[seen[i]].labels)}];many-to-many matching not allowed: matching labels must be unique on one side`,
             );
           }
           seen[i] = mi;

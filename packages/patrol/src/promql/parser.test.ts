@@ -34,12 +34,12 @@ describe('parser', () => {
     // An identifier run that ends in a stray character: an unanchored regex over the text
     // before the error backtracked quadratically on it.
     const e1 = err('a'.repeat(mb) + '-)');
-    assert.match(e1.message, new RegExp(`^1:${mb + 2}: parse error: `));
+    assert.equal(e1.message, `1:${mb + 3}: parse error: unexpected right parenthesis ')'`);
     const e2 = err('sum(' + 'a'.repeat(mb) + ' ' .repeat(1000) + '-)');
     assert.match(e2.message, /parse error/);
     // Many malformed tokens: lezer's error recovery is superlinear on them.
     const e3 = err('a)'.repeat(mb / 2));
-    assert.match(e3.message, /^1:2: parse error: /);
+    assert.equal(e3.message, "1:3: parse error: unexpected right parenthesis ')'");
     const e4 = err('nosuch' + ' '.repeat(mb) + '(x)');
     assert.match(e4.message, /^1:1: parse error: unknown function with name "nosuch"/);
   });

@@ -25,6 +25,7 @@ import { COMPARISON_OPS, SET_OPS, typeName } from './ast.js';
 import { ANCHORED_FUNCTIONS, SMOOTHED_FUNCTIONS } from './functions/index.js';
 import { FUNCTIONS } from './signatures.js';
 import { QueryError } from './types.js';
+import { diagnoseSyntax } from './syntaxerror.js';
 
 /** The grammar without error recovery: a parse stops at the first token that fits nowhere. */
 const strictLezer = lezer.configure({ strict: true });
@@ -208,10 +209,23 @@ export function parseNumber(text: string): number {
   return sign * n;
 }
 
+/** Go's %#U of a character: U+007A 'z'. */
+function goUnicode(c: string): string {
+  const cp = c.codePointAt(0) ?? 0;
+  return `U+${cp.toString(16).toUpperCase().padStart(4, '0')} '${c}'`;
+}
+
+/** Prometheus's message for a \x, \u or \U escape whose digits `h` are not all hex (`q` ends the string). */
+function badHexEscape(h: string, q: string): string {
+  let i = 0;
+  while (i < h.length && /[0-9a-fA-F]/.test(h[i])) i++;
+  return `illegal character ${goUnicode(h[i] ?? q)} in escape sequence`;
+}
+
 /** Go's strconv.Unquote for the three PromQL string forms. */
 export function unquoteString(raw: string): string {
   const q = raw[0];
-  if (raw.length < 2 || raw[raw.length - 1] !== q) throw new Error('unterminated quoted string ' + raw);
+  if (raw.length < 2 || raw[raw.length - 1] !== q) throw new Error('unterminated quoted string');
   const body = raw.slice(1, -1);
   if (q === '`') return body;
   // Escapes like \xc5 are bytes; decoding the result as UTF-8 turns invalid sequences into U+FFFD.
@@ -263,7 +277,7 @@ export function unquoteString(raw: string): string {
         break;
       case 'x': {
         const h = body.slice(i + 1, i + 3);
-        if (!/^[0-9a-fA-F]{2}$/.test(h)) throw new Error('invalid escape sequence in string');
+        if (!/^[0-9a-fA-F]{2}$/.test(h)) throw new Error(badHexEscape(h, q));
         bytes.push(parseInt(h, 16));
         hasByteEscape = true;
         i += 2;
@@ -273,7 +287,7 @@ export function unquoteString(raw: string): string {
       case 'U': {
         const len = n === 'u' ? 4 : 8;
         const h = body.slice(i + 1, i + 1 + len);
-        if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(h)) throw new Error('invalid escape sequence in string');
+        if (!new RegExp(`^[0-9a-fA-F]{${len}}$`).test(h)) throw new Error(badHexEscape(h, q));
         out += String.fromCodePoint(parseInt(h, 16));
         i += len;
         break;
@@ -286,7 +300,7 @@ export function unquoteString(raw: string): string {
           i += 2;
           continue;
         }
-        throw new Error('invalid escape sequence in string');
+        throw new Error(n === undefined ? 'escape sequence not terminated' : `unknown escape sequence ${goUnicode(n)}`);
       }
     }
   }
@@ -385,18 +399,12 @@ class Builder {
 
   private syntaxError(e: { from: number; to: number }): never {
     const rest = this.text.slice(e.from).trimStart();
-    const at = this.text.length - rest.length;
-    if (rest === '') this.fail(at, 'unexpected end of input');
     if (rest.startsWith('(')) {
       const ident = identBefore(this.text, e.from);
       if (ident && !FUNCTIONS.has(ident.name) && !AGG_OPS.has(ident.name)) this.fail(ident.start, `unknown function with name "${ident.name}"`);
     }
-    const tok = /^("(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[a-zA-Z_:][a-zA-Z0-9_:]*|\d[\w.]*|.)/s.exec(rest);
-    const t = tok ? tok[0] : rest[0];
-    if (t.startsWith('"') || t.startsWith("'")) {
-      if (t.length < 2 || t[t.length - 1] !== t[0]) this.fail(at, 'unterminated quoted string');
-    }
-    this.fail(at, `unexpected character: ${JSON.stringify(t)}`);
+    const d = diagnoseSyntax(this.text, e.from);
+    this.fail(d.pos, d.msg);
   }
 
   private expr(n: SyntaxNode): Expr {
@@ -419,11 +427,14 @@ class Builder {
         return this.vectorSelector(n);
       case 'MatrixSelector': {
         const range = this.duration(k[1]);
+        // Prometheus reports these at the range's "[".
+        const bracket = Math.max(0, this.text.lastIndexOf('[', k[1].from));
         return this.postfix(
           this.expr(k[0]),
           (inner) => {
-            if (inner.type !== 'vectorSelector') this.fail(inner.start, 'ranges only allowed for vector selectors');
-            if (inner.offset || inner.at) this.fail(inner.start, 'no offset modifiers allowed before range');
+            if (inner.type !== 'vectorSelector') this.fail(bracket, 'ranges only allowed for vector selectors');
+            if (inner.offset) this.fail(bracket, 'no offset modifiers allowed before range');
+            if (inner.at) this.fail(bracket, 'no @ modifiers allowed before range');
             return { type: 'matrixSelector', selector: inner, range, start: inner.start, end: n.to };
           },
           n.to,

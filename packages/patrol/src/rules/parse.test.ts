@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { binaryPath, needBinary } from '../testing/shared.js';
 import { parseRuleFile } from './parse.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -139,5 +140,26 @@ describe('patrol check config with rule files', () => {
     const r = await runCli(['check', 'config', join(dir, 'glob.yml')]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /glob\.yml:4:5: rule_files: "\[unclosed" is not a valid file name pattern/);
+  });
+});
+
+describe('patrol check rules', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'patrol-checkrules-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports like promtool check rules: Checking, SUCCESS with the rule count, FAILED with file:line, exit 1', { skip: needBinary('promtool') }, async () => {
+    const good = join(dir, 'good.yml');
+    const bad = join(dir, 'bad.yml');
+    writeFileSync(good, 'groups:\n  - name: g\n    rules:\n      - record: a\n        expr: sum(up)\n      - alert: B\n        expr: up == 0\n        annotations: {s: "{{ $labels.job }}"}\n');
+    writeFileSync(bad, 'groups:\n  - name: bad\n    rules:\n      - record: x\n        expr: sum(\n      - alert: A\n        expr: up\n        annotations: {s: "{{ nosuch }}"}\n');
+    for (const files of [[good], [good, bad]]) {
+      const p = await runCli(['check', 'rules', ...files]);
+      const q = spawnSync(binaryPath('promtool'), ['check', 'rules', ...files], { encoding: 'utf8' });
+      assert.equal(p.code, q.status, `${p.stdout}${p.stderr}`);
+      assert.equal(p.stdout, q.stdout);
+    }
+    const p = await runCli(['check', 'rules', bad]);
+    assert.match(p.stderr, /bad\.yml:5:\d+: could not parse expression/);
+    assert.match(p.stderr, /bad\.yml:8:\d+: annotation "s": template: __alert_A:1: function "nosuch" not defined/);
   });
 });
