@@ -153,13 +153,7 @@ export class Group {
       this.o.logger.warn({ group: this.name, rule: rule.name, dropped, err: firstErr }, 'rule evaluation results discarded');
     }
     for (const [id, ls] of this.seriesInPreviousEval[i]) {
-      if (returned.has(id)) continue;
-      try {
-        app.append(0, ls, Math.floor(t), STALE_NAN);
-      } catch (e) {
-        // Expected when another rule now writes the series (out of order, duplicate).
-        if (!(e instanceof StorageError)) throw e;
-      }
+      if (!returned.has(id)) appendStale(app, ls, t);
     }
     try {
       app.commit();
@@ -173,13 +167,7 @@ export class Group {
   private cleanupStaleSeries(t: number): void {
     if (this.staleSeries.length === 0) return;
     const app = this.o.storage.appender();
-    for (const ls of this.staleSeries) {
-      try {
-        app.append(0, ls, Math.floor(t), STALE_NAN);
-      } catch (e) {
-        if (!(e instanceof StorageError)) throw e;
-      }
-    }
+    for (const ls of this.staleSeries) appendStale(app, ls, t);
     try {
       app.commit();
       this.staleSeries = [];
@@ -349,4 +337,13 @@ export class Group {
 function ruleText(r: RuleBase): string {
   const extra = r instanceof AlertingRule ? JSON.stringify([r.holdDuration, r.keepFiringFor, r.annotations]) : '';
   return `${r instanceof AlertingRule ? 'alert' : 'record'}:${r.name}\n${r.expr}\n${JSON.stringify(r.labels)}\n${extra}`;
+}
+
+/** Appends a staleness marker; a storage refusal is expected when another rule now writes the series (out of order, duplicate). */
+function appendStale(app: ReturnType<Storage['appender']>, ls: Labels, t: number): void {
+  try {
+    app.append(0, ls, Math.floor(t), STALE_NAN);
+  } catch (e) {
+    if (!(e instanceof StorageError)) throw e;
+  }
 }
