@@ -8,6 +8,7 @@ import { formatDuration } from './duration.js';
 import { configSchema, type Config } from './schema.js';
 import { Secret, SECRET_MASK } from './secret.js';
 import { maskSecrets } from './secrets.js';
+import { defOf, WRAPPER_TYPES, type ZodDef } from './zoddef.js';
 
 /** The one place a secret is written in --show output. */
 function showSecret(_s: Secret): string {
@@ -22,27 +23,11 @@ function maskForShow(value: unknown): unknown {
   return maskSecrets(value);
 }
 
-type Def = {
-  type?: string;
-  shape?: Record<string, unknown>;
-  element?: unknown;
-  innerType?: unknown;
-  in?: unknown;
-  out?: unknown;
-  options?: unknown[];
-  discriminator?: string;
-  valueType?: unknown;
-  values?: unknown[];
-  getter?: () => unknown;
-};
 
 interface Parser {
   safeParse(v: unknown): { success: boolean; data?: unknown };
 }
 
-function defOf(s: unknown): Def | undefined {
-  return (s as { _zod?: { def?: Def } } | undefined)?._zod?.def;
-}
 
 /** Bytes as a size Patrol (and Prometheus) reads: `32MB`, `512KB`, `1536` (units of 1024). */
 export function formatByteSize(n: number): string {
@@ -75,7 +60,7 @@ function shapeOf(schema: unknown, depth = 0): Record<string, unknown> | undefine
   return undefined;
 }
 
-function pickOption(d: Def, value: Record<string, unknown>): unknown {
+function pickOption(d: ZodDef, value: Record<string, unknown>): unknown {
   const options = d.options ?? [];
   const disc = d.discriminator;
   const fit = options.find((o) => {
@@ -103,14 +88,8 @@ function asWritten(schema: unknown, value: unknown, depth = 0): unknown {
   if (typeof value === 'number') return numberAsWritten(schema, value);
   const d = defOf(schema);
   if (!d || depth > 200) return plain(value);
+  if (d.type !== undefined && WRAPPER_TYPES.has(d.type)) return asWritten(d.innerType, value, depth + 1);
   switch (d.type) {
-    case 'optional':
-    case 'nullable':
-    case 'default':
-    case 'prefault':
-    case 'readonly':
-    case 'catch':
-      return asWritten(d.innerType, value, depth + 1);
     case 'lazy':
       return d.getter ? asWritten(d.getter(), value, depth + 1) : plain(value);
     case 'pipe':

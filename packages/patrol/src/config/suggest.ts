@@ -2,6 +2,7 @@
 // by edit distance, and a few names users bring from other tools.
 
 import type { z } from 'zod';
+import { defOf, WRAPPER_TYPES } from './zoddef.js';
 
 /** Keys other tools (or older versions) use for what Patrol calls otherwise. */
 const ALIASES: Record<string, string> = {
@@ -15,25 +16,15 @@ const ALIASES: Record<string, string> = {
   interval_seconds: 'interval',
 };
 
-type Def = { type?: string; shape?: Record<string, unknown>; element?: unknown; innerType?: unknown; in?: unknown; options?: unknown[]; getter?: () => unknown };
 
-function defOf(s: unknown): Def | undefined {
-  return (s as { _zod?: { def?: Def } } | undefined)?._zod?.def;
-}
 
 /** The object schemas reached by `path` from `schema` (several under a union). */
 function objectsAt(schema: unknown, path: readonly (string | number)[], depth = 0): Record<string, unknown>[] {
   if (depth > 64) return [];
   const d = defOf(schema);
   if (!d) return [];
+  if (d.type !== undefined && WRAPPER_TYPES.has(d.type)) return objectsAt(d.innerType, path, depth + 1);
   switch (d.type) {
-    case 'optional':
-    case 'nullable':
-    case 'default':
-    case 'prefault':
-    case 'readonly':
-    case 'catch':
-      return objectsAt(d.innerType, path, depth + 1);
     case 'pipe':
       return objectsAt(d.in, path, depth + 1);
     case 'lazy':
