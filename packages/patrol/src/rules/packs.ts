@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const PACKS_DIR = fileURLToPath(new URL('../../packs/', import.meta.url));
 
 /** Every pack, in the order they are documented. */
-export const PACK_NAMES = ['http'] as const;
+export const PACK_NAMES = ['http', 'go', 'host', 'probes', 'patrol'] as const;
 
 export type PackName = (typeof PACK_NAMES)[number];
 
