@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../config/load.js';
@@ -135,7 +135,8 @@ describe('baseline unit test (testdata/baselines/rules.test.yml)', () => {
 
   it('passes under patrol test rules: fires on the 3 a.m. jump, quiet on the daily pattern', async () => {
     let out = '';
-    const code = await testRuleFiles([file], { out: (s) => (out += s), err: (s) => (out += s) });
+    // Given by a relative path: its rule_files resolve against its own folder.
+    const code = await testRuleFiles([relative(process.cwd(), file)], { out: (s) => (out += s), err: (s) => (out += s) });
     assert.equal(code, 0, out);
     assert.match(out, /SUCCESS/);
   });
