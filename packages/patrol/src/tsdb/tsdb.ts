@@ -328,6 +328,8 @@ export class TSDB implements Storage {
     this.store.eachSeries((id, key, mint, maxt) => {
       this.createSeries(id, key, null);
       this.flags[id] |= F_LOGGED | F_STORED;
+      // The newest sample's value is in its chunk: check() reads it when it needs it.
+      this.lastVKnown[id] = 0;
       this.minT[id] = mint;
       this.lastT[id] = maxt;
       this.persistedMaxT[id] = maxt;
@@ -470,7 +472,11 @@ export class TSDB implements Storage {
       }
       const e = byValue.get(value);
       if (e) {
-        e.refs.push(ref);
+        // Postings stay ascending (preload relies on it): a start loads stored series, then
+        // those only the WAL names, which can be older refs (created, first committed later).
+        const refs = e.refs;
+        if (refs.length === 0 || refs[refs.length - 1] < ref) refs.push(ref);
+        else refs.splice(lowerBound(refs, ref), 0, ref);
         shared[li] = e.label;
       } else {
         const label = { name, value };
