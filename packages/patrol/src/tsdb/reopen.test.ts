@@ -18,7 +18,7 @@ const newDir = (): string => join(root, `db${++dirs}`);
 const L = (rec: Record<string, string>): Labels => labelsFromRecord(rec);
 const DAY = 86_400_000;
 const NOW = 10 * DAY;
-const open = (o: TSDBOptions) => openTSDB({ now: () => NOW, retention: DAY, compactInterval: 0, ...o });
+const open = (o: Partial<TSDBOptions> & { dir: string }) => openTSDB({ now: () => NOW, retention: DAY, compactInterval: 0, ...o });
 
 function dump(s: Storage, matchers: Matcher[]): Map<string, number[]> {
   const q = s.querier(-Infinity, Infinity);
