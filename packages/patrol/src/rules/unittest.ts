@@ -207,9 +207,8 @@ async function testRuleFile(file: string, o: Output): Promise<string[]> {
   } catch (e) {
     return [(e as Error).message];
   }
-  // Absolute: loadRuleFiles resolves relative patterns against the first file's folder again.
-  const dir = resolve(dirname(file));
-  const ruleFiles = (data.rule_files ?? []).map((r) => (isAbsolute(r) ? r : join(dir, r)));
+  const dir = dirname(file);
+  const ruleFiles = (data.rule_files ?? []).map((r) => (isAbsolute(r) ? r : resolve(dir, r)));
   const out: string[] = [];
   for (const [i, tg] of (data.tests ?? []).entries()) {
     if (histogramGroups.has(i)) {
