@@ -19,20 +19,23 @@ import { MemoryNotificationLog, type NotificationLog } from './nflog.js';
 import { Pipeline, type Muter, type Receiver, type TimeMuter } from './pipeline.js';
 import { alertFromPostable } from './postable.js';
 import { Route } from './route.js';
+import { MemorySilenceStore, Silences, type SilenceStore } from './silences.js';
 import { AlertStore } from './store.js';
 
 export interface DispatcherOptions {
   logger: Logger;
   registry?: Registry;
   nflog?: NotificationLog;
-  /** The URL in notifications when server.external_url is unset. */
-  defaultExternalURL?: string;
+  /** The URL in notifications when server.external_url is unset (read at each reload). */
+  defaultExternalURL?: () => string;
   /** How often resolved alerts and expired log entries are dropped (Alertmanager: 30m). */
   gcInterval?: number;
   /** How often empty aggregation groups are removed (Alertmanager: 30s). */
   cleanupInterval?: number;
   /** Retry backoff (ms); Alertmanager's 500ms ×1.5 up to 60s by default. */
   backoff?: { initial: number; max: number };
+  /** Where silences are kept; in memory by default. */
+  silenceStore?: SilenceStore;
 }
 
 export interface AlertGroupView {
@@ -62,6 +65,7 @@ export class AlertDispatcher implements AlertSink, Component {
   readonly store = new AlertStore();
   readonly nflog: NotificationLog;
   readonly metrics: AlertingMetrics;
+  readonly silences: Silences;
   private built: Built | null = null;
   private pipeline: Pipeline | null = null;
   private groups = new Map<Route, Map<string, AggregationGroup>>();
@@ -75,6 +79,8 @@ export class AlertDispatcher implements AlertSink, Component {
   constructor(private readonly o: DispatcherOptions) {
     this.log = o.logger;
     this.nflog = o.nflog ?? new MemoryNotificationLog();
+    this.silences = new Silences(o.silenceStore ?? new MemorySilenceStore());
+    this.muters = { silencer: this.silences };
     this.metrics = alertingMetrics(o.registry ?? new Registry(), () => this.countByState());
     this.store.subscribe((a) => this.process(a));
     this.timers.push(setInterval(() => this.gc(), o.gcInterval ?? 30 * 60_000));
@@ -82,9 +88,9 @@ export class AlertDispatcher implements AlertSink, Component {
     for (const t of this.timers) t.unref();
   }
 
-  /** Silencer, inhibitor and time muter; takes effect from the next flush. */
-  setMuters(m: AlertMuters): void {
-    this.muters = m;
+  /** Inhibitor and time muter (the silencer is this.silences); takes effect from the next flush. */
+  setMuters(m: Omit<AlertMuters, 'silencer'>): void {
+    this.muters = { ...m, silencer: this.silences };
     if (this.built) this.pipeline = this.newPipeline(this.built);
   }
 
@@ -101,7 +107,7 @@ export class AlertDispatcher implements AlertSink, Component {
   }
 
   get externalURL(): string {
-    return this.built?.externalURL ?? this.o.defaultExternalURL ?? '';
+    return this.built?.externalURL ?? this.o.defaultExternalURL?.() ?? '';
   }
 
   /** AlertSink: alerts from Patrol's own rules. Invalid ones are counted and dropped. */
@@ -182,7 +188,7 @@ export class AlertDispatcher implements AlertSink, Component {
       alerting: a,
       route: a.route ? new Route(a.route) : null,
       receivers,
-      externalURL: cfg.server.external_url ?? this.o.defaultExternalURL ?? '',
+      externalURL: cfg.server.external_url ?? this.o.defaultExternalURL?.() ?? '',
       resolveTimeout: a.global?.resolve_timeout ?? 5 * 60_000,
       baseDir: ctx.dir,
     };
@@ -280,6 +286,7 @@ export class AlertDispatcher implements AlertSink, Component {
   gc(): void {
     this.store.gc();
     this.nflog.gc(Date.now());
+    this.silences.gc();
   }
 
   private countByState(): { active: number; suppressed: number; unprocessed: number } {
@@ -300,6 +307,7 @@ export class AlertDispatcher implements AlertSink, Component {
     this.stopGroups();
     if (this.built) await closeAll([...this.built.receivers.values()].flatMap((r) => r.integrations));
     await this.nflog.close?.();
+    this.silences.close();
   }
 }
 

@@ -67,7 +67,7 @@ export function configFrom(yaml: string): Config {
 }
 
 export async function startDispatcher(yaml: string, o: Partial<DispatcherOptions> = {}): Promise<AlertDispatcher> {
-  const d = new AlertDispatcher({ logger: createLogger('silent'), defaultExternalURL: 'http://patrol.test:9310', backoff: { initial: 20, max: 100 }, ...o });
+  const d = new AlertDispatcher({ logger: createLogger('silent'), defaultExternalURL: () => 'http://patrol.test:9310', backoff: { initial: 20, max: 100 }, ...o });
   await d.applyConfig(configFrom(yaml), { dir: '.' });
   return d;
 }
