@@ -20,7 +20,6 @@ import { registerTargetsAPI } from './api/targets.js';
 import { registerRulesAPI } from './api/rules.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
-import type { AlertSink } from './model/alert.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
