@@ -20,6 +20,7 @@ import { registerTargetsAPI } from './api/targets.js';
 import { registerRulesAPI } from './api/rules.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
+import { SqliteSilenceStore } from './alerting/silences.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
@@ -297,7 +298,12 @@ export class Patrol {
     // The sender: rules hand their alerts to it; it forwards them to the external Alertmanagers of
     // alerting.alertmanagers and to every in-process AlertSink, Patrol's own dispatcher first.
     const notifier = new Notifier(child('notifier'), this.opts.notifier);
-    const dispatcher = (this.dispatcher = new AlertDispatcher({ logger: this.log.child({ component: 'alerting' }), registry: this.registry, defaultExternalURL: () => `http://${this.listenAddr}` }));
+    const dispatcher = (this.dispatcher = new AlertDispatcher({
+      logger: this.log.child({ component: 'alerting' }),
+      registry: this.registry,
+      defaultExternalURL: () => `http://${this.listenAddr}`,
+      silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
+    }));
     notifier.addSink(dispatcher);
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
     const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });

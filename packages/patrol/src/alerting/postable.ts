@@ -6,10 +6,14 @@ import type { PostableAlert } from '../model/alert.js';
 import { isValidLabelName } from '../model/labels.js';
 import { labelSetFingerprint, type Alert } from './alert.js';
 
-/** RFC 3339 as go-openapi's strfmt.DateTime reads it; NaN when it does not parse. */
+/** Go's zero time (0001-01-01T00:00:00Z) in ms: clients such as amtool send it for "unset". */
+const GO_ZERO_MS = Date.parse('0001-01-01T00:00:00Z');
+
+/** RFC 3339 as go-openapi's strfmt.DateTime reads it; NaN when it does not parse, 0 for Go's zero time. */
 export function parseTime(s: string): number {
   if (!/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$/.test(s)) return NaN;
-  return Date.parse(s.replace(' ', 'T'));
+  const t = Date.parse(s.replace(' ', 'T'));
+  return t <= GO_ZERO_MS ? 0 : t;
 }
 
 function validNames(r: Readonly<Record<string, string>>): string | null {

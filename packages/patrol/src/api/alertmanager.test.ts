@@ -137,4 +137,63 @@ describe('Alertmanager API v2: alerts, groups, status, receivers', () => {
     assert.ok(s.versionInfo.version);
     assert.deepEqual((await app.inject('/api/v2/receivers')).json(), [{ name: 'main' }, { name: 'db' }]);
   });
+
+  it('creates, lists, gets and expires silences; alerts show silencedBy', async () => {
+    const now = Date.now();
+    const sil = (o: Record<string, unknown>) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/v2/silences',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ matchers: [{ name: 'team', value: 'db', isRegex: false }], startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3600_000).toISOString(), createdBy: 'me', comment: 'c', ...o }),
+      });
+    const r = await sil({});
+    assert.equal(r.statusCode, 200);
+    const id = (r.json() as { silenceID: string }).silenceID;
+    const got = (await app.inject(`/api/v2/silence/${id}`)).json() as Record<string, unknown>;
+    assert.deepEqual(Object.keys(got), ['id', 'status', 'updatedAt', 'comment', 'createdBy', 'endsAt', 'matchers', 'startsAt']);
+    assert.deepEqual(got.matchers, [{ isEqual: true, isRegex: false, name: 'team', value: 'db' }]);
+    assert.deepEqual(got.status, { state: 'active' });
+    const pending = (await sil({ startsAt: new Date(now + 600_000).toISOString(), comment: 'later', matchers: [{ name: 'a', value: 'b', isRegex: false, isEqual: false }, { name: 'c', value: 'd', isRegex: false }] })).json() as { silenceID: string };
+
+    const disk = ((await app.inject('/api/v2/alerts?filter=alertname%3D%22Disk%22')).json() as { status: unknown }[])[0];
+    assert.deepEqual(disk.status, { inhibitedBy: [], silencedBy: [id], state: 'suppressed' });
+    assert.equal(((await app.inject('/api/v2/alerts?silenced=false&filter=alertname%3D%22Disk%22')).json() as unknown[]).length, 0);
+
+    const list = (await app.inject('/api/v2/silences')).json() as { id: string }[];
+    assert.deepEqual(
+      list.map((s) => s.id),
+      [id, pending.silenceID],
+      'active before pending',
+    );
+    assert.deepEqual(((await app.inject('/api/v2/silences?filter=team%3D%22db%22')).json() as { id: string }[]).map((s) => s.id), [id]);
+
+    const del = await app.inject({ method: 'DELETE', url: `/api/v2/silence/${id}` });
+    assert.equal(del.statusCode, 200);
+    assert.deepEqual(((await app.inject(`/api/v2/silence/${id}`)).json() as { status: unknown }).status, { state: 'expired' });
+
+    const cases: [Record<string, unknown>, number, unknown][] = [
+      [{ matchers: [] }, 422, { code: 612, message: 'matchers in body should have at least 1 items' }],
+      [{ createdBy: undefined }, 422, { code: 602, message: 'createdBy in body is required' }],
+      [{ matchers: [{ name: 'a', value: '(', isRegex: true }] }, 400, null],
+      [{ matchers: [{ name: 'a', value: '.*', isRegex: true }] }, 400, 'silence invalid: at least one matcher must not match the empty string'],
+      [{ matchers: [{ name: 'a-b', value: 'x', isRegex: false }] }, 400, 'silence invalid: invalid label matcher 0: invalid label name "a-b"'],
+      [{ startsAt: new Date(now + 7200_000).toISOString() }, 400, 'Failed to create silence: start time must be before end time'],
+      [{ startsAt: new Date(now - 7200_000).toISOString(), endsAt: new Date(now - 3600_000).toISOString() }, 400, "Failed to create silence: end time can't be in the past"],
+      [{ id: '5e2d1f1a-0000-4000-8000-000000000000' }, 404, 'silence not found'],
+    ];
+    for (const [o, status, want] of cases) {
+      const res = await sil(o);
+      assert.equal(res.statusCode, status, JSON.stringify(o));
+      if (want === null) assert.match(res.json() as string, /^silence invalid: invalid label matcher 0: invalid regular expression "\("/);
+      else assert.deepEqual(res.json(), want, JSON.stringify(o));
+    }
+    assert.equal((await app.inject('/api/v2/silence/5e2d1f1a-0000-4000-8000-000000000000')).statusCode, 404);
+    const bad = await app.inject('/api/v2/silence/nope');
+    assert.equal(bad.statusCode, 422);
+    assert.deepEqual(bad.json(), { code: 601, message: 'silenceID in path must be of type uuid: "nope"' });
+    const notJson = await app.inject({ method: 'POST', url: '/api/v2/silences', headers: { 'content-type': 'application/json' }, body: '{' });
+    assert.equal(notJson.statusCode, 400);
+    assert.match((notJson.json() as { message: string }).message, /^parsing silence body from "" failed, because /);
+  });
 });
