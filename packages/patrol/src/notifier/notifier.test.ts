@@ -8,7 +8,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Fastify from 'fastify';
 import { Registry } from 'prom-client';
+import { registerAlertmanagersAPI } from '../api/notifier.js';
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../logger.js';
@@ -85,5 +87,21 @@ describe('Notifier', () => {
     assert.equal(n.alertmanagers().active.length, 2);
     await n.stop();
     assert.deepEqual(n.alertmanagers(), { active: [], dropped: [] });
+  });
+
+  it('/api/v1/alertmanagers lists active and dropped Alertmanagers in Prometheus\'s shape', async () => {
+    const n = new Notifier(rt());
+    const cfg = `alerting:\n  alertmanagers:\n    - path_prefix: /am\n      static_configs: [{targets: ['127.0.0.1:1', '127.0.0.1:2']}]\n      relabel_configs: [{action: drop, source_labels: [__address__], regex: '.*:2'}]\n`;
+    await n.applyConfig(config(cfg), { dir });
+    const app = Fastify();
+    registerAlertmanagersAPI(app, () => n.alertmanagers());
+    const r = await app.inject({ method: 'GET', url: '/api/v1/alertmanagers' });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json(), {
+      status: 'success',
+      data: { activeAlertmanagers: [{ url: 'http://127.0.0.1:1/am/api/v2/alerts' }], droppedAlertmanagers: [{ url: 'http://127.0.0.1:2/am/api/v2/alerts' }] },
+    });
+    await app.close();
+    await n.stop();
   });
 });
