@@ -133,8 +133,10 @@ describe('sending alerts to Debian\'s prometheus-alertmanager', { skip }, () => 
     const inAm = await until('the alert in Alertmanager', async () => ((await (await fetch(`${amBase}/api/v2/alerts`)).json()) as AmAlert[]).find((a) => a.labels.alertname === 'DemoHigh'));
     assert.deepEqual(inAm.labels, labels);
     assert.equal(inAm.status.state, 'active');
-    // Prometheus's arithmetic: endsAt = the evaluation time + 4 × max(resend delay 1m, interval 1s).
-    assert.equal(Date.parse(inAm.endsAt) - Date.parse(inAm.startsAt), 4 * 60_000, `startsAt ${inAm.startsAt} endsAt ${inAm.endsAt}`);
+    // Prometheus's arithmetic: endsAt = the evaluation time + 4 × max(resend delay 1m, interval 1s),
+    // so exactly 4m after startsAt at the first send (a resend, a minute later at the earliest, moves it on).
+    const validity = Date.parse(inAm.endsAt) - Date.parse(inAm.startsAt);
+    assert.ok(validity === 4 * 60_000 || validity >= 5 * 60_000, `startsAt ${inAm.startsAt} endsAt ${inAm.endsAt}`);
 
     value = 0;
     const resolved = await until('the resolution at the webhook', () => hooks.find((h) => h.status === 'resolved')?.alerts[0]);
@@ -145,7 +147,8 @@ describe('sending alerts to Debian\'s prometheus-alertmanager', { skip }, () => 
     await until('Alertmanager no longer lists it as active', async () => (((await (await fetch(`${amBase}/api/v2/alerts?active=true`)).json()) as AmAlert[]).some((a) => a.labels.alertname === 'DemoHigh') ? undefined : true));
 
     const url = `${amBase}/api/v2/alerts`;
-    assert.equal(await metric(base, 'patrol_notifications_sent_total', `alertmanager="${url}"`), 2, 'the firing and the resolved alert');
+    // The firing and the resolved alert (plus a resend if a slow machine took over a minute).
+    assert.ok(((await metric(base, 'patrol_notifications_sent_total', `alertmanager="${url}"`)) ?? 0) >= 2);
     assert.equal(await metric(base, 'patrol_notifications_errors_total', `alertmanager="${url}"`), 0);
     assert.equal(await metric(base, 'patrol_notifications_dropped_total', `alertmanager="${url}"`), 0);
     assert.equal(amLog.includes('level=error'), false, amLog);
@@ -209,7 +212,7 @@ describe('an Alertmanager that never answers', () => {
     await until('three more evaluations while the POST hangs', async () => ((await iterations()) >= before + 3 ? true : undefined));
     assert.equal(posts, 1, 'one POST in flight, still unanswered');
     assert.equal(await metric(base, 'patrol_notifications_sent_total', `alertmanager="${url}"`), 0);
-    assert.equal(sunk.filter((a) => a.labels.alertname === 'DemoHigh').length, 20, 'the in-process sink got every alert');
+    assert.equal(new Set(sunk.filter((a) => a.labels.alertname === 'DemoHigh').map((a) => a.labels.svc)).size, 20, 'the in-process sink got every alert');
     const missed = await metric(base, 'patrol_rule_group_iterations_missed_total', 'rule_group=');
     assert.equal(missed ?? 0, 0, 'no evaluation was missed');
   });

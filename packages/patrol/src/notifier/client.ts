@@ -113,7 +113,7 @@ export class AlertmanagerClient implements AlertSink {
 
   /**
    * Stops sending: the POST in flight is abandoned and what is still queued is dropped and
-   * counted (Prometheus does not drain on shutdown by default). The metrics series go away.
+   * counted, so a shutdown or reload never waits on a slow Alertmanager. The metrics series go away.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
