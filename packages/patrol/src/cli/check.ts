@@ -4,6 +4,7 @@ import { formatDuration } from '../config/duration.js';
 import { loadConfigFile } from '../config/load.js';
 import { showConfig } from '../config/show.js';
 import { baselineExprErrorsAt } from '../rules/baseline.js';
+import { PACKS_DIR, packFile } from '../rules/packs.js';
 import { loadRuleFiles, parseRuleFile, ruleFilePositions } from '../rules/parse.js';
 
 export function registerCheck(program: Command): Command {
@@ -30,6 +31,8 @@ export function registerCheck(program: Command): Command {
         return;
       }
       const rules = loadRuleFiles(c.rule_files, file, ruleFilePositions(readFileSync(file, 'utf8')));
+      const packs = loadRuleFiles(c.rule_packs.map(packFile), PACKS_DIR, () => ({ line: 0, col: 0 }));
+      rules.errors.push(...packs.errors);
       if (rules.errors.length) {
         for (const e of rules.errors) process.stderr.write(`${e.toString()}\n`);
         process.stderr.write(`FAILED: ${rules.errors.length} error${rules.errors.length === 1 ? '' : 's'} in the rule files of ${file}\n`);
@@ -42,6 +45,7 @@ export function registerCheck(program: Command): Command {
         `  scrape jobs: ${c.scrape_configs.length} (${targets} static targets)`,
         `  probes: ${c.probes.length}`,
         `  rule files: ${rules.files.length} (${rules.groups.length} groups, ${rules.groups.reduce((n, g) => n + g.rules.length, 0)} rules)`,
+        `  rule packs: ${c.rule_packs.length ? `${c.rule_packs.join(', ')} (${packs.groups.length} groups, ${packs.groups.reduce((n, g) => n + g.rules.length, 0)} rules)` : 'none'}`,
         `  receivers: ${c.alerting.receivers.length}, inhibit rules: ${c.alerting.inhibit_rules.length}, time intervals: ${c.alerting.time_intervals.length + c.alerting.mute_time_intervals.length}`,
         `  remote write: ${c.remote_write.length}`,
         `  storage: retention ${formatDuration(c.storage.retention)}`,

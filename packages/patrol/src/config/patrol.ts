@@ -1,7 +1,9 @@
 // Patrol's own sections: server, storage and query.
 
 import { z } from 'zod';
+import { PACK_NAMES } from '../rules/packs.js';
 import { byteSize, duration, regex, secret } from './fields.js';
+import { nearestName } from './suggest.js';
 
 /** A bcrypt hash; never echoed in an error (it is a secret field). */
 const bcryptHash = secret.superRefine((s, ctx) => {
@@ -112,6 +114,15 @@ export const queryConfig = z.strictObject({
   /** Queries evaluated at the same time; more wait in a queue (--query.max-concurrency). */
   max_concurrency: positiveInt('max_concurrency').default(20),
 });
+
+/** `rule_packs`: the rule packs (packs/<name>.rules.yml) to run beside rule_files, by name. */
+export const rulePacksConfig = z.array(
+  z.string().superRefine((name, ctx) => {
+    if ((PACK_NAMES as readonly string[]).includes(name)) return;
+    const near = nearestName(name, PACK_NAMES);
+    ctx.addIssue({ code: 'custom', message: `unknown rule pack ${JSON.stringify(name)}${near ? `; did you mean ${JSON.stringify(near)}?` : ''} (packs: ${PACK_NAMES.join(', ')})` });
+  }),
+);
 
 export type ServerConfig = z.infer<typeof serverConfig>;
 export type StorageConfig = z.infer<typeof storageConfig>;

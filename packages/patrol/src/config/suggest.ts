@@ -73,3 +73,17 @@ export function suggestKey(schema: z.ZodType, path: readonly (string | number)[]
   // Close enough to be a typo: at most a third of the word, and never the whole of a short one.
   return best !== null && bestD <= Math.max(1, Math.floor(key.length / 3)) ? best : null;
 }
+
+/** The name in `names` closest to `word` when it is close enough to be a typo, or null. */
+export function nearestName(word: string, names: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const n of names) {
+    const w = word.toLowerCase();
+    // Swapped letters ("hots") count as one typo.
+    const swapped = w.length === n.length && [...w].sort().join('') === [...n].sort().join('');
+    const d = swapped ? 1 : distance(w, n);
+    if (d < bestD) [best, bestD] = [n, d];
+  }
+  return best !== null && bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : null;
+}

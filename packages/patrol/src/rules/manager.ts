@@ -15,6 +15,7 @@ import { AlertingRule } from './alerting.js';
 import { baselineRuleGroups } from './baseline.js';
 import { Group, type NotifyFunc } from './group.js';
 import { forgetGroup, ruleMetrics, type RuleMetrics } from './metrics.js';
+import { PACKS_DIR, packFile } from './packs.js';
 import { loadRuleFiles, type RuleGroup } from './parse.js';
 import { RecordingRule } from './recording.js';
 import type { Expander, QueryFunc, RuleBase } from './rule.js';
@@ -99,6 +100,10 @@ export class RulesManager implements Component {
 
   prepareConfig(cfg: Config, ctx: ConfigContext): PreparedConfig {
     const loaded = loadRuleFiles(cfg.rule_files, join(ctx.dir, 'config'), () => ({ line: 0, col: 0 }));
+    // The rule packs switched on by name, found beside the installed package.
+    const packs = loadRuleFiles(cfg.rule_packs.map(packFile), PACKS_DIR, () => ({ line: 0, col: 0 }));
+    loaded.groups.push(...packs.groups);
+    loaded.errors.push(...packs.errors);
     if (loaded.errors.length > 0) throw new Error(loaded.errors.map(String).join('\n'));
     // The baselines: section's generated groups run beside the rule files' (file "<baselines>").
     loaded.groups.push(...baselineRuleGroups(cfg.baselines, cfg.global.evaluation_interval));
