@@ -38,6 +38,9 @@ import { queryLimitsComponent } from './promql/limits.js';
 import { parseExpr } from './promql/parser.js';
 import { ScrapeManager } from './scrape/manager.js';
 import { RulesManager } from './rules/manager.js';
+import { Notifier, type NotifierOptions } from './notifier/notifier.js';
+import { registerAlertmanagersAPI } from './api/notifier.js';
+import type { AlertSink } from './model/alert.js';
 import { storageSettingsComponent } from './tsdb/settings.js';
 import { openTSDB, type TSDB } from './tsdb/tsdb.js';
 import { BUILD_INFO } from './version.js';
@@ -58,6 +61,10 @@ export interface PatrolOptions {
   lookbackDelta?: number;
   /** Components added after the built-in ones (tests, embedding). */
   extraComponents?: (rt: Runtime) => Component[];
+  /** In-process receivers of every alert the rules send (tests, embedding); see Notifier.addSink. */
+  alertSinks?: (rt: Runtime) => AlertSink[];
+  /** Queue capacity and batch size per external Alertmanager (Prometheus's defaults when absent). */
+  notifier?: NotifierOptions;
 }
 
 export interface ReloadOutcome {
@@ -270,13 +277,23 @@ export class Patrol {
    * over them. Routes are registered here because fastify takes routes only before listen.
    */
   private buildComponents(rt: Runtime): Component[] {
-    const child = (component: string): Runtime => ({ ...rt, logger: this.log.child({ component }) });
+    const child = (component: string): Runtime => {
+      const c = { ...rt, logger: this.log.child({ component }) };
+      // listen is only known after start() with port 0: every component reads the shared value.
+      Object.defineProperty(c, 'listen', { get: () => rt.listen, enumerable: true });
+      return c;
+    };
     const scrape = new ScrapeManager(child('scrape'));
     const host = new HostCollector(child('host'));
     const collectors = new CollectorsManager(child('collectors'));
     const probes = new ProbeManager(child('probes'));
     const engine = this.engine!;
-    const rules = new RulesManager(child('rules'));
+    // The sender: rules hand their alerts to it; it forwards them to the external Alertmanagers of
+    // alerting.alertmanagers and to every in-process AlertSink. ALERT SINK HOOK: Patrol's own
+    // dispatcher registers with notifier.addSink(dispatcher) here, once it exists.
+    const notifier = new Notifier(child('notifier'), this.opts.notifier);
+    for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
+    const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,
@@ -313,12 +330,13 @@ export class Patrol {
     });
     registerTargetsAPI(this.app, scrape);
     registerRulesAPI(this.app, () => rules.ruleGroups());
+    registerAlertmanagersAPI(this.app, () => notifier.alertmanagers());
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), rules, ...extra];
+    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {

@@ -268,7 +268,6 @@ describe('everything the README says is not acted on yet gets a warning', () => 
     remote_write: 'remote_write: [{url: "http://127.0.0.1:1/api/v1/write"}]\n',
     remote_read: 'remote_read: [{url: "http://127.0.0.1:1/api/v1/read"}]\n',
     alerting: 'alerting:\n  route: {receiver: r}\n  receivers: [{name: r}]\n',
-    alertmanagers: 'alerting:\n  alertmanagers: [{static_configs: [{targets: ["127.0.0.1:9093"]}]}]\n',
     time_intervals: 'alerting:\n  time_intervals: [{name: night, time_intervals: [{times: [{start_time: "00:00", end_time: "06:00"}]}]}]\n',
     templates: 'alerting:\n  templates: ["t/*.tmpl"]\n',
     tracing: 'tracing: {endpoint: "127.0.0.1:4317"}\n',
