@@ -18,8 +18,12 @@ import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { registerRulesAPI } from './api/rules.js';
+import { registerAlertmanagerAPI } from './api/alertmanager.js';
+import { AlertDispatcher } from './alerting/dispatcher.js';
+import { SqliteSilenceStore } from './alerting/silences.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
+import { registerLogMetrics } from './logger.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
 import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
@@ -104,12 +108,14 @@ export class Patrol {
   readonly routeList: { method: string; url: string }[] = [];
   /** The HTTPS listener when server.tls is set at start; otherwise fastify listens itself. */
   private tlsFront: TlsFront | null = null;
+  private dispatcher: AlertDispatcher | null = null;
 
   constructor(private readonly opts: PatrolOptions) {
     this.log = opts.logger;
     this.listenAddr = opts.listen ?? DEFAULT_LISTEN;
     collectDefaultMetrics({ register: this.registry });
     registerProducerErrors(this.registry, this.log.child({ component: 'producer' }));
+    registerLogMetrics(this.registry);
     new Gauge({
       name: 'patrol_build_info',
       help: 'A metric with a constant 1 value labelled by version, revision and Node.js version.',
@@ -171,6 +177,11 @@ export class Patrol {
 
   get currentConfig(): Config | null {
     return this.config;
+  }
+
+  /** The in-process alert dispatcher (`alerting:`), where Patrol's own rules send alerts. Set by prepare(). */
+  get alertDispatcher(): AlertSink | null {
+    return this.dispatcher;
   }
 
   private routes(): void {
@@ -287,9 +298,15 @@ export class Patrol {
     const probes = new ProbeManager(child('probes'));
     const engine = this.engine!;
     // The sender: rules hand their alerts to it; it forwards them to the external Alertmanagers of
-    // alerting.alertmanagers and to every in-process AlertSink. ALERT SINK HOOK: Patrol's own
-    // dispatcher registers with notifier.addSink(dispatcher) here, once it exists.
+    // alerting.alertmanagers and to every in-process AlertSink, Patrol's own dispatcher first.
     const notifier = new Notifier(child('notifier'), this.opts.notifier);
+    const dispatcher = (this.dispatcher = new AlertDispatcher({
+      logger: this.log.child({ component: 'alerting' }),
+      registry: this.registry,
+      defaultExternalURL: () => `http://${this.listenAddr}`,
+      silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
+    }));
+    notifier.addSink(dispatcher);
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
     const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
 
@@ -329,12 +346,13 @@ export class Patrol {
     registerTargetsAPI(this.app, scrape);
     registerRulesAPI(this.app, () => rules.ruleGroups());
     registerAlertmanagersAPI(this.app, () => notifier.alertmanagers());
+    registerAlertmanagerAPI(this.app, { dispatcher, config: () => this.config });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, ...extra];
+    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, dispatcher, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {
