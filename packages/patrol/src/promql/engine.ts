@@ -3,6 +3,7 @@
 // once for the whole range into typed arrays and walks the steps with moving pointers; label
 // work (grouping keys, matching signatures) is done once per series, not per step.
 
+import { formatFloatF, formatFloatG, formatOpenMetricsFloat, parseGoFloat } from '../model/gofloat.js';
 import type { Labels } from '../model/labels.js';
 import { compareLabels, getLabel, labelsFromRecord, labelsKey, METRIC_NAME, withLabel } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
@@ -13,7 +14,9 @@ import { SampleBuffer } from '../storage/interface.js';
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
 import { ELEMENTWISE, RANGE_KERNELS, annotations, evalOverSteps, extrapolate, bucketFraction, bucketQuantileDetailed, mightNotBeCounter } from './kernels.js';
-import { absentLabels as matcherLabels, formatFloatPlain } from './functions/helpers.js';
+import { absentLabels as matcherLabels, compareNatural } from './functions/helpers.js';
+import { kahanInc } from './functions/kahan.js';
+import { quantile } from './functions/quantile.js';
 import { FUNCTIONS } from './signatures.js';
 import { formatDuration } from './format.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
@@ -79,17 +82,6 @@ function labelSetString(ls: Labels): string {
 /** Dropping the metric name also drops the type and unit metadata labels (Prometheus 3). */
 function dropNameLabels(ls: Labels): Labels {
   return ls.filter((l) => l.name !== METRIC_NAME && l.name !== '__type__' && l.name !== '__unit__');
-}
-
-function goFormatFloat(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  const [m, e] = s.split('e');
-  const exp = Number(e);
-  return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }
 
 /** Go's math.Pow special cases that differ from JavaScript's. */
@@ -845,8 +837,8 @@ class Evaluation {
     const groups = new Map<string, { labels: Labels; name: string; members: { le: number; s: StepSeries }[] }>();
     for (const s of series) {
       const leText = getLabel(s.labels, 'le');
-      const le = leText === '' ? NaN : parseGoFloat(leText);
-      if (Number.isNaN(le)) {
+      const le = parseGoFloat(leText);
+      if (le === null) {
         this.warnings.add(annotations.badBucketLabel(getLabel(s.labels, METRIC_NAME), leText));
         continue;
       }
@@ -887,7 +879,7 @@ class Evaluation {
         let labels = g.labels;
         if (f === 'histogram_quantiles') {
           const q = params[o][0];
-          labels = withLabel(labels, qLabel, Number.isInteger(q) ? q.toFixed(1) : goFormatFloat(q));
+          labels = withLabel(labels, qLabel, formatOpenMetricsFloat(q));
         }
         out.push({ labels, v: vs[o], has: hs[o], dropName: true });
       }
@@ -939,7 +931,7 @@ class Evaluation {
         for (let i = 0; i < n; i++) {
           for (const s of g.members) {
             if (!s.has[i]) continue;
-            const ls = withLabel(g.labels, label, formatFloatPlain(s.v[i]));
+            const ls = withLabel(g.labels, label, formatFloatF(s.v[i]));
             const key = labelsKey(ls);
             let o = outMap.get(key);
             if (!o) outMap.set(key, (o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: false }));
@@ -992,7 +984,7 @@ class Evaluation {
                   incremental = true;
                   mean = acc / (count - 1) + comp / (count - 1);
                 } else {
-                  [acc, comp] = kahanAdd(x, acc, comp);
+                  [acc, comp] = kahanInc(x, acc, comp);
                   break;
                 }
               }
@@ -1001,7 +993,7 @@ class Evaluation {
                 mean += x / count - mean / count;
                 break;
               }
-              [acc, comp] = kahanAdd(x, acc, comp);
+              [acc, comp] = kahanInc(x, acc, comp);
               break;
             }
             case 'min':
@@ -1121,7 +1113,7 @@ class Evaluation {
         continue;
       }
       if (Number.isNaN(p)) throw new QueryError('bad_data', `Parameter value is NaN`);
-      if (Math.abs(p) >= 2 ** 63) throw new QueryError('bad_data', `Scalar value ${goFormatFloat(p)} overflows int64`);
+      if (Math.abs(p) >= 2 ** 63) throw new QueryError('bad_data', `Scalar value ${formatFloatG(p)} overflows int64`);
       const k = Math.trunc(p);
       if (k < 1) continue;
       for (const g of groups) {
@@ -1550,29 +1542,6 @@ function simpleAggregate(op: 'sum' | 'count' | 'group' | 'min' | 'max', members:
   return { v: acc.v, has: acc.has };
 }
 
-function kahanAdd(x: number, sum: number, c: number): [number, number] {
-  const t = sum + x;
-  if (!Number.isFinite(t)) return [t, 0];
-  if (Math.abs(sum) >= Math.abs(x)) c += sum - t + x;
-  else c += x - t + sum;
-  return [t, c];
-}
-
-/** Prometheus's quantile over a set of values (linear interpolation between closest ranks). */
-function quantile(q: number, vals: number[]): number {
-  if (vals.length === 0 || Number.isNaN(q)) return NaN;
-  if (q < 0) return -Infinity;
-  if (q > 1) return Infinity;
-  // Prometheus orders NaN before every number.
-  const sorted = vals.slice().sort((a, b) => (Number.isNaN(a) ? (Number.isNaN(b) ? 0 : -1) : Number.isNaN(b) ? 1 : a - b));
-  const n = sorted.length;
-  const rank = q * (n - 1);
-  const lo = Math.max(0, Math.floor(rank));
-  const hi = Math.min(n - 1, lo + 1);
-  const w = rank - Math.floor(rank);
-  return sorted[lo] * (1 - w) + sorted[hi] * w;
-}
-
 /** A stable pseudo-random fraction in [0, 1) per label set, for limit_ratio. */
 function ratioHash(ls: Labels): number {
   const s = labelsKey(ls);
@@ -1582,16 +1551,6 @@ function ratioHash(ls: Labels): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h / 2 ** 32;
-}
-
-function parseGoFloat(s: string): number {
-  const t = s.trim().toLowerCase();
-  if (t === '+inf' || t === 'inf' || t === '+infinity' || t === 'infinity') return Infinity;
-  if (t === '-inf' || t === '-infinity') return -Infinity;
-  if (t === 'nan') return NaN;
-  if (t === '') return NaN;
-  const n = Number(t);
-  return n;
 }
 
 function dropStale(t: Float64Array, v: Float64Array): { t: Float64Array; v: Float64Array } {
@@ -1694,7 +1653,7 @@ function outerSort(e: Expr): ((a: InstantSample, b: InstantSample) => number) | 
       const desc = e.func === 'sort_by_label_desc';
       return (a, b) => {
         for (const name of names) {
-          const c = naturalCompare(getLabel(a.labels, name), getLabel(b.labels, name));
+          const c = compareNatural(getLabel(a.labels, name), getLabel(b.labels, name));
           if (c !== 0) return desc ? -c : c;
         }
         const c = compareLabels(a.labels, b.labels);
@@ -1703,26 +1662,6 @@ function outerSort(e: Expr): ((a: InstantSample, b: InstantSample) => number) | 
     }
   }
   return null;
-}
-
-function naturalCompare(a: string, b: string): number {
-  const re = /(\d+|\D+)/g;
-  const pa = a.match(re) ?? [];
-  const pb = b.match(re) ?? [];
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === y) continue;
-    const nx = /^\d/.test(x);
-    const ny = /^\d/.test(y);
-    if (nx && ny) {
-      const d = Number(x) - Number(y);
-      if (d !== 0) return d < 0 ? -1 : 1;
-      continue;
-    }
-    return x < y ? -1 : 1;
-  }
-  return pa.length - pb.length;
 }
 
 /** A counting semaphore for maxConcurrent. */
