@@ -59,6 +59,61 @@ interface RangeArg {
 
 const DEFAULT_SUBQUERY_STEP = 60_000;
 
+/** Subquery steps evaluated in one go; longer grids are evaluated slice by slice. */
+const SUBQUERY_SLICE = 8192;
+
+/** The points of a step series where it has values, at the given step times. */
+function pointsOf(s: StepSeries, times: Float64Array): RawSeries {
+  let n = 0;
+  for (let i = 0; i < times.length; i++) if (s.has[i]) n++;
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < times.length; i++) {
+    if (!s.has[i]) continue;
+    t[k] = times[i];
+    v[k] = s.v[i];
+    k++;
+  }
+  return { labels: s.labels, t, v, dropName: s.dropName };
+}
+
+/** Collects a subquery series' points slice after slice (capacity doubling). */
+class PointsBuilder {
+  private t = new Float64Array(16);
+  private v = new Float64Array(16);
+  private n = 0;
+
+  constructor(
+    private readonly labels: Labels,
+    private readonly dropName: boolean,
+  ) {}
+
+  /** Appends the points of `s` at `times`; returns how many. */
+  append(s: StepSeries, times: Float64Array): number {
+    const before = this.n;
+    for (let i = 0; i < times.length; i++) {
+      if (!s.has[i]) continue;
+      if (this.n === this.t.length) {
+        const t = new Float64Array(this.n * 2);
+        const v = new Float64Array(this.n * 2);
+        t.set(this.t);
+        v.set(this.v);
+        this.t = t;
+        this.v = v;
+      }
+      this.t[this.n] = times[i];
+      this.v[this.n] = s.v[i];
+      this.n++;
+    }
+    return this.n - before;
+  }
+
+  finish(): RawSeries {
+    return { labels: this.labels, t: this.t.slice(0, this.n), v: this.v.slice(0, this.n), dropName: this.dropName };
+  }
+}
+
 class Deadline {
   constructor(
     readonly until: number,
@@ -396,27 +451,45 @@ class Evaluation {
       );
     }
     this.addSamples(count);
-    const inner = new Float64Array(count);
-    for (let i = 0; i < count; i++) inner[i] = first + i * step;
-    const r = await this.eval(e.expr, inner);
+    // A long grid is evaluated in slices, each a complete evaluation of the inner expression at
+    // its steps (PromQL steps are independent), with the deadline checked and the event loop
+    // served between slices: one synchronous pass over millions of steps would hold off the
+    // query timeout, cancellation and every other request for as long as it runs.
     const series: RawSeries[] = [];
     let kept = 0;
-    if (r.kind === 'vector') {
-      for (const s of r.series) {
-        let n = 0;
-        for (let i = 0; i < count; i++) if (s.has[i]) n++;
-        const t = new Float64Array(n);
-        const v = new Float64Array(n);
-        let k = 0;
-        for (let i = 0; i < count; i++) {
-          if (!s.has[i]) continue;
-          t[k] = inner[i];
-          v[k] = s.v[i];
-          k++;
+    if (count <= SUBQUERY_SLICE) {
+      const inner = new Float64Array(count);
+      for (let i = 0; i < count; i++) inner[i] = first + i * step;
+      const r = await this.eval(e.expr, inner);
+      if (r.kind === 'vector') {
+        for (const s of r.series) {
+          const rs = pointsOf(s, inner);
+          series.push(rs);
+          kept += rs.t.length;
         }
-        series.push({ labels: s.labels, t, v, dropName: s.dropName });
-        kept += n;
       }
+    } else {
+      const builders = new Map<string, PointsBuilder[]>();
+      for (let from = 0; from < count; from += SUBQUERY_SLICE) {
+        if (from > 0) await this.yieldNow();
+        const inner = new Float64Array(Math.min(SUBQUERY_SLICE, count - from));
+        for (let i = 0; i < inner.length; i++) inner[i] = first + (from + i) * step;
+        const r = await this.eval(e.expr, inner);
+        if (r.kind !== 'vector') continue;
+        // The same series in the next slice continues its points; a label set that occurs twice
+        // in one slice stays two series, as it would unsliced.
+        const seen = new Map<string, number>();
+        for (const s of r.series) {
+          const key = (s.dropName ? '1' : '0') + labelsKey(s.labels);
+          const k = seen.get(key) ?? 0;
+          seen.set(key, k + 1);
+          let list = builders.get(key);
+          if (!list) builders.set(key, (list = []));
+          if (k === list.length) list.push(new PointsBuilder(s.labels, s.dropName));
+          kept += list[k].append(s, inner);
+        }
+      }
+      for (const list of builders.values()) for (const b of list) series.push(b.finish());
     }
     // The step grid was counted above; the points the series hold beyond it count too.
     if (kept > count) this.addSamples(kept - count);
