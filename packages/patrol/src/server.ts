@@ -18,6 +18,9 @@ import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { registerRulesAPI } from './api/rules.js';
+import { registerAlertmanagerAPI } from './api/alertmanager.js';
+import { AlertDispatcher } from './alerting/dispatcher.js';
+import { SqliteSilenceStore } from './alerting/silences.js';
 import { parsePort, splitHostPort } from './model/hostport.js';
 import { ProbeStateChanges } from './model/probestate.js';
 import { compileAnchoredRegex } from './model/matchers.js';
@@ -38,6 +41,9 @@ import { queryLimitsComponent } from './promql/limits.js';
 import { parseExpr } from './promql/parser.js';
 import { ScrapeManager } from './scrape/manager.js';
 import { RulesManager } from './rules/manager.js';
+import { Notifier, type NotifierOptions } from './notifier/notifier.js';
+import { registerAlertmanagersAPI } from './api/notifier.js';
+import type { AlertSink } from './model/alert.js';
 import { storageSettingsComponent } from './tsdb/settings.js';
 import { openTSDB, type TSDB } from './tsdb/tsdb.js';
 import { BUILD_INFO } from './version.js';
@@ -58,6 +64,10 @@ export interface PatrolOptions {
   lookbackDelta?: number;
   /** Components added after the built-in ones (tests, embedding). */
   extraComponents?: (rt: Runtime) => Component[];
+  /** In-process receivers of every alert the rules send (tests, embedding); see Notifier.addSink. */
+  alertSinks?: (rt: Runtime) => AlertSink[];
+  /** Queue capacity and batch size per external Alertmanager (Prometheus's defaults when absent). */
+  notifier?: NotifierOptions;
 }
 
 export interface ReloadOutcome {
@@ -100,6 +110,7 @@ export class Patrol {
   readonly routeList: { method: string; url: string }[] = [];
   /** The HTTPS listener when server.tls is set at start; otherwise fastify listens itself. */
   private tlsFront: TlsFront | null = null;
+  private dispatcher: AlertDispatcher | null = null;
 
   constructor(private readonly opts: PatrolOptions) {
     this.log = opts.logger;
@@ -167,6 +178,11 @@ export class Patrol {
 
   get currentConfig(): Config | null {
     return this.config;
+  }
+
+  /** The in-process alert dispatcher (`alerting:`), where Patrol's own rules send alerts. Set by prepare(). */
+  get alertDispatcher(): AlertSink | null {
+    return this.dispatcher;
   }
 
   private routes(): void {
@@ -271,13 +287,29 @@ export class Patrol {
    * over them. Routes are registered here because fastify takes routes only before listen.
    */
   private buildComponents(rt: Runtime): Component[] {
-    const child = (component: string): Runtime => ({ ...rt, logger: this.log.child({ component }) });
+    const child = (component: string): Runtime => {
+      const c = { ...rt, logger: this.log.child({ component }) };
+      // listen is only known after start() with port 0: every component reads the shared value.
+      Object.defineProperty(c, 'listen', { get: () => rt.listen, enumerable: true });
+      return c;
+    };
     const scrape = new ScrapeManager(child('scrape'));
     const host = new HostCollector(child('host'));
     const collectors = new CollectorsManager(child('collectors'));
     const probes = new ProbeManager(child('probes'));
     const engine = this.engine!;
-    const rules = new RulesManager(child('rules'));
+    // The sender: rules hand their alerts to it; it forwards them to the external Alertmanagers of
+    // alerting.alertmanagers and to every in-process AlertSink, Patrol's own dispatcher first.
+    const notifier = new Notifier(child('notifier'), this.opts.notifier);
+    const dispatcher = (this.dispatcher = new AlertDispatcher({
+      logger: this.log.child({ component: 'alerting' }),
+      registry: this.registry,
+      defaultExternalURL: () => `http://${this.listenAddr}`,
+      silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
+    }));
+    notifier.addSink(dispatcher);
+    for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
+    const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,
@@ -314,12 +346,14 @@ export class Patrol {
     });
     registerTargetsAPI(this.app, scrape);
     registerRulesAPI(this.app, () => rules.ruleGroups());
+    registerAlertmanagersAPI(this.app, () => notifier.alertmanagers());
+    registerAlertmanagerAPI(this.app, { dispatcher, config: () => this.config });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), rules, ...extra];
+    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, dispatcher, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {

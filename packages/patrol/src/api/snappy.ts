@@ -26,21 +26,31 @@ export function snappyDeclaredLength(input: Uint8Array): { length: number; heade
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
+/** Bounds on the work between two yields: output bytes and elements (literals and copies). */
+const SLICE_BYTES = 1 << 20;
+const SLICE_ELEMENTS = 1 << 15;
+/** Literals and copies shorter than this are copied byte by byte (cheaper than a native call). */
+const SHORT = 32;
+
 /**
  * Decodes one snappy block. Throws SnappyError (before allocating) when the declared length
- * exceeds `maxLength`, and on any malformed element. Yields every `sliceBytes` of output.
+ * exceeds `maxLength`, and on any malformed element. Yields to the event loop after every
+ * `sliceBytes` of output or SLICE_ELEMENTS elements, whichever comes first, so the work between
+ * yields is bounded whatever the input (many tiny elements or long runs).
  */
-export async function snappyUncompress(input: Uint8Array, maxLength: number, sliceBytes = 1 << 20): Promise<Uint8Array> {
+export async function snappyUncompress(input: Uint8Array, maxLength: number, sliceBytes = SLICE_BYTES): Promise<Uint8Array> {
   const { length, headerBytes } = snappyDeclaredLength(input);
   if (length > maxLength) throw new SnappyError(`decoded size ${length} bytes exceeds the limit of ${maxLength} bytes (max_decoded_bytes)`);
   const out = new Uint8Array(length);
   let ip = headerBytes;
   let op = 0;
   let nextYield = sliceBytes;
+  let elements = 0;
   const n = input.length;
   while (ip < n) {
-    if (op >= nextYield) {
+    if (op >= nextYield || ++elements >= SLICE_ELEMENTS) {
       nextYield = op + sliceBytes;
+      elements = 0;
       await yieldNow();
     }
     const tag = input[ip++];
@@ -57,7 +67,8 @@ export async function snappyUncompress(input: Uint8Array, maxLength: number, sli
       len += 1;
       if (ip + len > n) throw new SnappyError(`literal of ${len} bytes at offset ${ip} overruns the input`);
       if (op + len > length) throw new SnappyError('output exceeds the declared length');
-      out.set(input.subarray(ip, ip + len), op);
+      if (len < SHORT) for (let i = 0; i < len; i++) out[op + i] = input[ip + i];
+      else out.set(input.subarray(ip, ip + len), op);
       ip += len;
       op += len;
       continue;
@@ -81,17 +92,12 @@ export async function snappyUncompress(input: Uint8Array, maxLength: number, sli
     }
     if (offset === 0 || offset > op) throw new SnappyError(`copy offset ${offset} at output position ${op} is out of range`);
     if (op + len > length) throw new SnappyError('output exceeds the declared length');
-    if (offset >= len) {
+    if (offset >= len && len >= SHORT) {
       out.copyWithin(op, op - offset, op - offset + len);
       op += len;
     } else {
-      // Overlapping copy: repeat the last `offset` bytes.
-      const end = op + len;
-      while (op < end) {
-        const step = Math.min(end - op, offset);
-        out.copyWithin(op, op - offset, op - offset + step);
-        op += step;
-      }
+      // Short or overlapping (a run repeating the last `offset` bytes): byte by byte, in order.
+      for (const end = op + len; op < end; op++) out[op] = out[op - offset];
     }
   }
   if (op !== length) throw new SnappyError(`decoded ${op} bytes, but the block declares ${length}`);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { formatDuration } from '../model/duration.js';
 import { loadConfigFile } from '../config/load.js';
 import { showConfig } from '../config/show.js';
+import { baselineExprErrorsAt } from '../rules/baseline.js';
 import { loadRuleFiles, parseRuleFile, ruleFilePositions } from '../rules/parse.js';
 
 export function registerCheck(program: Command): Command {
@@ -21,6 +22,13 @@ export function registerCheck(program: Command): Command {
         return;
       }
       const c = r.config;
+      const baselineErrors = baselineExprErrorsAt(c.baselines, readFileSync(file, 'utf8'), file);
+      if (baselineErrors.length) {
+        for (const e of baselineErrors) process.stderr.write(`${e}\n`);
+        process.stderr.write(`FAILED: ${baselineErrors.length} error${baselineErrors.length === 1 ? '' : 's'} in ${file}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const rules = loadRuleFiles(c.rule_files, file, ruleFilePositions(readFileSync(file, 'utf8')));
       if (rules.errors.length) {
         for (const e of rules.errors) process.stderr.write(`${e.toString()}\n`);

@@ -1,6 +1,7 @@
 // The `patrol` command. Each command lives in its own module and registers itself here.
 
 import { Command } from 'commander';
+import { registerBaselines } from './baselines.js';
 import { registerCheck } from './check.js';
 import { registerQuery } from './query.js';
 import { registerRun } from './run.js';
@@ -18,5 +19,6 @@ registerCheck(program);
 registerRun(program);
 registerQuery(program);
 registerTest(program);
+registerBaselines(program);
 
 await program.parseAsync(process.argv);

@@ -250,12 +250,12 @@ describe('sections validated but not acted on yet', () => {
     assert.ok(r.ok);
     assert.deepEqual(r.warnings, []);
     const w = parseConfig(
-      'rule_files: ["rules/*.yml"]\nremote_write:\n  - url: "http://127.0.0.1:1/api/v1/write"\nalerting:\n  route: {receiver: r}\n  receivers: [{name: r}]\n',
+      'rule_files: ["rules/*.yml"]\nremote_write:\n  - url: "http://127.0.0.1:1/api/v1/write"\nalerting:\n  route: {receiver: r}\n  receivers: [{name: r}]\n  templates: [a.tmpl]\n',
       'patrol.yml',
     );
     assert.ok(w.ok, w.ok ? '' : w.errors.join('\n'));
     assert.equal(w.warnings.length, 2, w.warnings.join('\n'));
-    assert.ok(w.warnings.includes('alerting: route, receivers validated but not acted on yet (no notifications are sent)'), w.warnings.join('\n'));
+    assert.ok(w.warnings.includes('alerting: templates validated but not acted on yet'), w.warnings.join('\n'));
     assert.doesNotMatch(w.warnings.join('\n'), /rule_files/, 'rule files are evaluated');
     assert.match(w.warnings.join('\n'), /alerting: .*not acted on yet/);
     assert.match(w.warnings.join('\n'), /remote_write: validated but not acted on yet/);
@@ -267,8 +267,7 @@ describe('everything the README says is not acted on yet gets a warning', () => 
   const samples: Record<string, string> = {
     remote_write: 'remote_write: [{url: "http://127.0.0.1:1/api/v1/write"}]\n',
     remote_read: 'remote_read: [{url: "http://127.0.0.1:1/api/v1/read"}]\n',
-    alerting: 'alerting:\n  route: {receiver: r}\n  receivers: [{name: r}]\n',
-    alertmanagers: 'alerting:\n  alertmanagers: [{static_configs: [{targets: ["127.0.0.1:9093"]}]}]\n',
+    alerting: 'alerting:\n  route: {receiver: r}\n  receivers: [{name: r}]\n  templates: [a.tmpl]\n',
     time_intervals: 'alerting:\n  time_intervals: [{name: night, time_intervals: [{times: [{start_time: "00:00", end_time: "06:00"}]}]}]\n',
     templates: 'alerting:\n  templates: ["t/*.tmpl"]\n',
     tracing: 'tracing: {endpoint: "127.0.0.1:4317"}\n',

@@ -239,13 +239,9 @@ function loadScrapeConfigFiles(main: ParsedYaml, global: GlobalConfig, mainFile:
 const NOT_ACTED_ON: ((raw: Record<string, unknown>) => string | null)[] = [
   (raw) => {
     const a = record(raw.alerting);
-    const keys = ['global', 'route', 'receivers', 'inhibit_rules', 'time_intervals', 'mute_time_intervals', 'templates'].filter((k) => nonEmpty(a[k]));
-    return keys.length > 0 ? `alerting: ${keys.join(', ')} validated but not acted on yet (no notifications are sent)` : null;
-  },
-  (raw) => {
-    const a = record(raw.alerting);
-    const keys = ['alertmanagers', 'alert_relabel_configs'].filter((k) => nonEmpty(a[k]));
-    return keys.length > 0 ? `alerting: ${keys.join(', ')} validated but not acted on yet (firing alerts are not sent to other Alertmanagers)` : null;
+    // route, receivers and global drive the alert dispatcher.
+    const keys = ['inhibit_rules', 'time_intervals', 'mute_time_intervals', 'templates'].filter((k) => nonEmpty(a[k]));
+    return keys.length > 0 ? `alerting: ${keys.join(', ')} validated but not acted on yet` : null;
   },
   (raw) => (nonEmpty(raw.remote_write) ? 'remote_write: validated but not acted on yet (nothing is sent to other servers)' : null),
   (raw) => (nonEmpty(raw.remote_read) ? 'remote_read: validated but not acted on yet (queries read only local data)' : null),

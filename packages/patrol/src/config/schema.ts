@@ -3,6 +3,7 @@
 
 import { z } from 'zod';
 import { alertingConfig } from './alertmanager.js';
+import { baselinesSection } from './baselines.js';
 import { collectorsConfig, hostConfig } from './collectors.js';
 import { queryConfig, serverConfig, storageConfig } from './patrol.js';
 import { probesSection } from './probes.js';
@@ -23,6 +24,8 @@ export const configSchema = z
     host: hostConfig.default(hostConfig.parse({})),
     collectors: collectorsConfig.default(collectorsConfig.parse({})),
     alerting: alertingConfig.default(alertingConfig.parse({})),
+    /** Dynamic baselines, turned into recording and alerting rules (src/rules/baseline.ts). */
+    baselines: baselinesSection.default([]),
     // Prometheus sections with no Patrol behaviour yet; accepted so existing files validate.
     tracing: z.record(z.string(), z.unknown()).optional(),
     runtime: z.record(z.string(), z.unknown()).optional(),

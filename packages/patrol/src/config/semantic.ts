@@ -63,6 +63,7 @@ export function semanticIssues(raw: Raw, where: Where): SemanticIssue[] {
   if (isRecord(raw.collectors)) {
     for (const k of ['scripts', 'expvar']) out.push(...duplicates(list(raw.collectors[k]), 'name', ['collectors', k], where, (n, first) => `collector name ${JSON.stringify(n)} is used twice (first at ${first})`));
   }
+  out.push(...duplicates(list(raw.baselines), 'name', ['baselines'], where, (n, first) => `baseline name ${JSON.stringify(n)} is used twice (first at ${first})`));
   if (isRecord(raw.alerting)) out.push(...duplicates(list(raw.alerting.receivers), 'name', ['alerting', 'receivers'], where, (n, first) => `receiver ${JSON.stringify(n)} is defined twice (first at ${first})`));
   return out;
 }

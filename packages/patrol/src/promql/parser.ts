@@ -113,11 +113,110 @@ function substituteAliases(text: string, withAliases: boolean): { text: string; 
   return { text: out, names };
 }
 
+/**
+ * Deepest nesting a query may have: open parentheses, brackets, braces and function calls plus
+ * unary signs and `^` operators still waiting for their right operand. The lezer grammar parses
+ * a signed number two ways (literal and unary minus) and keeps both parse stacks alive under a
+ * chain of `^`, comparing them at every token, so parse time grows with the square of the depth:
+ * `2/-2^-2^…-2` 500 levels deep took 0.8 s and 1,000 levels failed with a wrong error.
+ */
+export const MAX_NESTING = 64;
+
+const BINARY_WORDS: ReadonlySet<string> = new Set(['and', 'or', 'unless', 'atan2']);
+
+/**
+ * Throws a ParseFailure at the first token that nests the query deeper than MAX_NESTING.
+ * A linear pre-scan of the tokens, before lezer sees the text; strings and comments are skipped.
+ */
+function checkNesting(text: string): void {
+  // pending[i]: unary signs and `^` waiting at bracket level i; `depth` counts levels + pending.
+  const pending: number[] = [0];
+  let depth = 0;
+  let operand = false; // the previous token ends an operand (so a sign here is binary)
+  const deeper = (pos: number): void => {
+    if (++depth > MAX_NESTING) {
+      throw new ParseFailure(pos, `expression nested too deeply: more than ${MAX_NESTING} levels of parentheses, function calls, unary signs and ^ operators`);
+    }
+  };
+  const discharge = (): void => {
+    depth -= pending[pending.length - 1];
+    pending[pending.length - 1] = 0;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
+    if (c === '#') {
+      const j = text.indexOf('\n', i);
+      i = j < 0 ? text.length : j;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c) j += text[j] === '\\' && c !== '`' ? 2 : 1;
+      i = j;
+      operand = true;
+      continue;
+    }
+    if (/[0-9.]/.test(c)) {
+      const hex = c === '0' && (text[i + 1] === 'x' || text[i + 1] === 'X');
+      let j = i + 1;
+      while (j < text.length && (/[0-9a-zA-Z_.]/.test(text[j]) || ((text[j] === '-' || text[j] === '+') && !hex && (text[j - 1] === 'e' || text[j - 1] === 'E')))) j++;
+      i = j - 1;
+      operand = true;
+      continue;
+    }
+    if (/[a-zA-Z_:]/.test(c)) {
+      let j = i + 1;
+      while (j < text.length && /[a-zA-Z0-9_:]/.test(text[j])) j++;
+      const word = text.slice(i, j).toLowerCase();
+      i = j - 1;
+      if (BINARY_WORDS.has(word) && operand) {
+        discharge();
+        operand = false;
+      } else operand = true;
+      continue;
+    }
+    if (c === '(' || c === '[' || c === '{') {
+      deeper(i);
+      pending.push(0);
+      operand = false;
+      continue;
+    }
+    if (c === ')' || c === ']' || c === '}') {
+      if (pending.length > 1) {
+        depth -= pending.pop()! + 1;
+      }
+      operand = true;
+      continue;
+    }
+    if (c === ',') {
+      discharge();
+      operand = false;
+      continue;
+    }
+    if (c === '^') {
+      deeper(i);
+      pending[pending.length - 1]++;
+      operand = false;
+      continue;
+    }
+    if ((c === '-' || c === '+') && !operand) {
+      deeper(i);
+      pending[pending.length - 1]++;
+      continue;
+    }
+    // Any other operator (+ - * / % comparisons, @, =~ …) ends what is pending at this level.
+    if (operand) discharge();
+    operand = false;
+  }
+}
+
 /** Parses and type-checks a PromQL expression; throws QueryError('bad_data'). */
 export function parseExpr(text: string): Expr {
   try {
     let src = /\d\.(?!\d)/.test(text) ? normalizeTrailingDots(text) : text;
     if (/step|range/i.test(src)) src = substituteAliases(src, false).text;
+    checkNesting(src);
     let e: Expr;
     try {
       e = new Builder(src).build();

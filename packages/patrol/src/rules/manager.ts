@@ -12,6 +12,7 @@ import { AlertTemplateExpander } from '../template/prometheus.js';
 import { QueryError, type InstantSample, type QueryEngine } from '../promql/types.js';
 import type { Storage } from '../storage/interface.js';
 import { AlertingRule } from './alerting.js';
+import { baselineRuleGroups } from './baseline.js';
 import { Group, type NotifyFunc } from './group.js';
 import { forgetGroup, ruleMetrics, type RuleMetrics } from './metrics.js';
 import { loadRuleFiles, type RuleGroup } from './parse.js';
@@ -99,6 +100,8 @@ export class RulesManager implements Component {
   prepareConfig(cfg: Config, ctx: ConfigContext): PreparedConfig {
     const loaded = loadRuleFiles(cfg.rule_files, join(ctx.dir, 'config'), () => ({ line: 0, col: 0 }));
     if (loaded.errors.length > 0) throw new Error(loaded.errors.map(String).join('\n'));
+    // The baselines: section's generated groups run beside the rule files' (file "<baselines>").
+    loaded.groups.push(...baselineRuleGroups(cfg.baselines, cfg.global.evaluation_interval));
     const restore = !this.restoredOnce;
     const external = cfg.global.external_labels;
     const externalURL = cfg.server.external_url ?? `http://${this.rt.listen}`;

@@ -6,7 +6,7 @@
 // works on floats.
 
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createLogger } from '../logger.js';
 import { Registry } from 'prom-client';
 import { isMap, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
@@ -200,7 +200,7 @@ async function testRuleFile(file: string, o: Output): Promise<string[]> {
     return [(e as Error).message];
   }
   const dir = dirname(file);
-  const ruleFiles = (data.rule_files ?? []).map((r) => (isAbsolute(r) ? r : join(dir, r)));
+  const ruleFiles = (data.rule_files ?? []).map((r) => (isAbsolute(r) ? r : resolve(dir, r)));
   const out: string[] = [];
   for (const [i, tg] of (data.tests ?? []).entries()) {
     if (histogramGroups.has(i)) {

@@ -1,13 +1,16 @@
-// The read path: a querier selects series from the index (TSDB.match), gathers each one's
-// chunks (persisted, recent, cut, open head, out-of-order) and iterates them in time order,
-// merging chunks that overlap.
+// The read path: a querier selects series from the index (Head.matching), gathers each one's
+// chunks (persisted, recent, cut, open head, out-of-order; ReadPath) and iterates them in time
+// order, merging chunks that overlap. Owns no state of its own beyond one select.
 
 import type { Labels } from '../model/labels.js';
 import { compareLabels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import type { Querier, SampleBuffer, SampleIterator, SelectHints, Series, SeriesSet } from '../storage/interface.js';
+import { ArrayIterator } from '../storage/memory.js';
 import { chunkCount, chunkIterator, decodeChunkInto, encodeChunk, type XorIterator } from './chunk.js';
-import type { ChunkLists, StoredChunk } from './store.js';
+import type { Head, OooBuffer } from './head.js';
+import type { RecentChunks } from './recent.js';
+import type { ChunkLists, ChunkStore, StoredChunk } from './store.js';
 
 /** A series' chunks for one select: stored, recent, cut and head chunks, and out-of-order samples. */
 export interface Gathered {
@@ -15,7 +18,7 @@ export interface Gathered {
   ooo: OooBuffer | undefined;
 }
 
-/** What a querier needs of the store (TSDB implements it). */
+/** What a querier needs of the store (ReadPath implements it). */
 export interface QueryTarget {
   match(matchers: readonly Matcher[] | undefined, mint: number, maxt: number): number[];
   labelsOf(r: number): Labels;
@@ -25,10 +28,91 @@ export interface QueryTarget {
   labelIndex(name: string | null, matchers: readonly Matcher[] | undefined, mint: number, maxt: number): string[];
 }
 
-/** Out-of-order samples of a series waiting in memory, sorted by timestamp. */
-export interface OooBuffer {
-  ts: number[];
-  vs: number[];
+/** Where a series' chunks are: the store, the recent-chunk cache and the head. */
+export class ReadPath implements QueryTarget {
+  constructor(
+    private readonly head: Head,
+    private readonly recent: RecentChunks,
+    private readonly store: ChunkStore,
+  ) {}
+
+  match(matchers: readonly Matcher[] | undefined, mint: number, maxt: number): number[] {
+    return this.head.matching(matchers, mint, maxt);
+  }
+
+  labelsOf(r: number): Labels {
+    return this.head.labels[r]!;
+  }
+
+  labelIndex(name: string | null, matchers: readonly Matcher[] | undefined, mint: number, maxt: number): string[] {
+    return this.head.labelIndex(name, matchers, mint, maxt);
+  }
+
+  /** Every chunk of a series that may hold samples in [start, end], plus out-of-order samples. */
+  gather(r: number, start: number, end: number, stored?: ChunkLists | null): Gathered {
+    // A preloaded list belongs to this one select and series: it is extended in place. Chunks
+    // from the recent cache's mark on come from memory; the store is asked only for older ones.
+    const from = this.recent.fromOf(r);
+    let chunks: StoredChunk[];
+    if (stored) {
+      chunks = stored.get(r) ?? [];
+      if (from !== Infinity && chunks.length > 0 && chunks[chunks.length - 1].mint >= from) chunks = chunks.filter((c) => c.mint < from);
+    } else chunks = start < from ? this.store.chunks(r, start, Math.min(end, from - 1)) : [];
+    const recent = this.recent.list(r);
+    if (recent) for (const c of recent) if (c.maxt >= start && c.mint <= end) chunks.push(c);
+    const head = this.head;
+    const cut = head.unpersisted.get(r);
+    if (cut) for (const c of cut) if (c.maxt >= start && c.mint <= end) chunks.push(c);
+    const open = head.openChunk(r, start, end);
+    if (open) chunks.push(open);
+    let ooo = head.ooo.get(r);
+    if (ooo && (ooo.ts[0] > end || ooo.ts[ooo.ts.length - 1] < start)) ooo = undefined;
+    if (ooo) ooo = { ts: ooo.ts.slice(), vs: ooo.vs.slice() };
+    return { chunks, ooo };
+  }
+
+  iteratorFor(g: Gathered, start: number, end: number): SampleIterator {
+    const { chunks, ooo } = g;
+    for (let i = 1; i < chunks.length; i++) {
+      if (chunks[i].mint < chunks[i - 1].mint) {
+        chunks.sort((a, b) => a.mint - b.mint);
+        break;
+      }
+    }
+    let disjoint = !ooo;
+    for (let i = 1; disjoint && i < chunks.length; i++) if (chunks[i].mint <= chunks[i - 1].maxt) disjoint = false;
+    if (disjoint) return new ChainIterator(chunks, start, end);
+    const all = chunks.map((c) => c.data);
+    if (ooo) all.push(...oooChunks(ooo));
+    const { ts, vs, error } = mergeSamples(all, start, end);
+    return error ? new ErrIterator(error) : new ArrayIterator(ts, vs);
+  }
+
+  /** Persisted chunks of many series in one pass, or null (see ChunkStore.chunksMany). */
+  preload(refs: number[], start: number, end: number): ChunkLists | null {
+    // Rows from the newest cache mark of these series on are all in memory.
+    let from = -Infinity;
+    for (const r of refs) {
+      const f = this.recent.fromOf(r);
+      if (f > from) from = f;
+    }
+    return this.store.chunksMany(refs, start, Math.min(end, from - 1));
+  }
+
+  /** The sample of series `r` at `t`, if any (every chunk looked at: for rare checks). */
+  sampleAt(r: number, t: number): { found: boolean; v: number } {
+    const it = this.iteratorFor(this.gather(r, t, t), t, t);
+    if (it.next() && it.atT() === t) return { found: true, v: it.atV() };
+    return { found: false, v: NaN };
+  }
+
+  /** Every chunk of the series, out-of-order samples as chunks too. */
+  allChunks(r: number): Uint8Array[] {
+    const g = this.gather(r, -Infinity, Infinity);
+    const all = g.chunks.map((c) => c.data);
+    if (g.ooo) all.push(...oooChunks(g.ooo));
+    return all;
+  }
 }
 
 const u32v = new Uint32Array(2);

@@ -1,0 +1,78 @@
+// The alert store (Alertmanager's provider/mem): one alert per fingerprint, merged on update,
+// listeners told of every stored alert, resolved alerts removed by gc().
+
+import { resolvedAt, type Alert } from './alert.js';
+
+export type AlertListener = (alert: Alert) => void;
+
+/**
+ * Alertmanager's types.Alert.Merge: `b` is the younger alert (later updatedAt); the earliest
+ * start wins; an explicit end time that is later wins over a younger timeout.
+ */
+export function mergeAlerts(a: Alert, b: Alert, now: number): Alert {
+  if (b.updatedAt < a.updatedAt) return mergeAlerts(b, a, now);
+  let startsAt = b.startsAt;
+  let endsAt = b.endsAt;
+  if (a.startsAt < b.startsAt) startsAt = a.startsAt;
+  if (resolvedAt(b, now)) {
+    if (resolvedAt(a, now) && a.endsAt > b.endsAt) endsAt = a.endsAt;
+  } else if (a.endsAt > b.endsAt && !a.timeout) {
+    endsAt = a.endsAt;
+  }
+  if (startsAt === b.startsAt && endsAt === b.endsAt) return b;
+  return { ...b, startsAt, endsAt };
+}
+
+export class AlertStore {
+  private readonly alerts = new Map<string, Alert>();
+  private readonly listeners = new Set<AlertListener>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /**
+   * Stores alerts, merging each with the stored one of its fingerprint when their activity
+   * ranges overlap (as Alertmanager does), and tells every listener, synchronously.
+   */
+  put(alerts: Iterable<Alert>): void {
+    const now = this.now();
+    for (let a of alerts) {
+      const old = this.alerts.get(a.fingerprint);
+      if (old && ((a.endsAt > old.startsAt && a.endsAt < old.endsAt) || (a.startsAt > old.startsAt && a.startsAt < old.endsAt))) {
+        a = mergeAlerts(old, a, now);
+      }
+      this.alerts.set(a.fingerprint, a);
+      for (const l of this.listeners) l(a);
+    }
+  }
+
+  get(fingerprint: string): Alert | undefined {
+    return this.alerts.get(fingerprint);
+  }
+
+  list(): IterableIterator<Alert> {
+    return this.alerts.values();
+  }
+
+  get size(): number {
+    return this.alerts.size;
+  }
+
+  /** Adds a listener; returns the function that removes it. */
+  subscribe(l: AlertListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Removes resolved alerts; returns them. */
+  gc(): Alert[] {
+    const now = this.now();
+    const removed: Alert[] = [];
+    for (const [fp, a] of this.alerts) {
+      if (resolvedAt(a, now)) {
+        this.alerts.delete(fp);
+        removed.push(a);
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,277 @@
+// Alertmanager API v2 on Patrol's port: alerts, alert groups, status and receivers (silences in
+// alertmanager_silences.ts), with Alertmanager's shapes, status codes and messages, so that
+// Prometheus, amtool, Grafana and karma talk to Patrol as to Alertmanager.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parse as parseYaml, stringify } from 'yaml';
+import { openAPITime, resolvedAt, sortedRecord, type Alert } from '../alerting/alert.js';
+import type { AlertDispatcher } from '../alerting/dispatcher.js';
+import { matchesAll } from '../alerting/route.js';
+import type { Config } from '../config/schema.js';
+import { showConfig } from '../config/show.js';
+import type { PostableAlert } from '../model/alert.js';
+import { compileAnchoredRegex, parseMatchers, type Matcher } from '../model/matchers.js';
+import type { Regex } from '../model/regex.js';
+import { BUILD_INFO } from '../version.js';
+import { registerSilenceRoutes } from './alertmanager_silences.js';
+
+export interface AlertmanagerAPIOptions {
+  dispatcher: AlertDispatcher;
+  /** The running configuration (its `alerting:` section is /api/v2/status's config.original). */
+  config: () => Config | null;
+  /** Largest request body (bytes). */
+  bodyLimit?: number;
+}
+
+/** An API error: Alertmanager answers most with a bare JSON string. */
+export class APIError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    /** go-swagger's `{code, message}` form (parsing and schema errors) instead of a string. */
+    readonly swaggerCode?: number,
+  ) {
+    super(message);
+  }
+}
+
+export function sendError(reply: FastifyReply, e: unknown): FastifyReply {
+  if (!(e instanceof APIError)) throw e;
+  reply.code(e.status).type('application/json');
+  if (e.swaggerCode !== undefined) return reply.send(JSON.stringify({ code: e.swaggerCode, message: e.message }));
+  return reply.send(JSON.stringify(e.message) + '\n');
+}
+
+/** The JSON body of a request, as go-swagger takes it: application/json only. */
+export function jsonBody(req: FastifyRequest, what: string): unknown {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new APIError(415, `unsupported media type ${JSON.stringify(type)}, only [application/json] are allowed`, 415);
+  }
+  const text = typeof req.body === 'string' ? req.body : '';
+  if (text.trim() === '') throw new APIError(422, `${what} in body is required`, 602);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new APIError(400, `parsing ${what} body from "" failed, because ${(e as Error).message}`, 400);
+  }
+}
+
+function parseBool(q: Record<string, unknown>, name: string, dflt: boolean): boolean {
+  const v = q[name];
+  if (v === undefined) return dflt;
+  const s = String(Array.isArray(v) ? v[v.length - 1] : v);
+  if (s === 'true' || s === '1') return true;
+  if (s === 'false' || s === '0') return false;
+  throw new APIError(400, `${name}: ${JSON.stringify(s)} is not a boolean`, 400);
+}
+
+export function parseFilter(q: Record<string, unknown>): Matcher[] {
+  const raw = q.filter;
+  const list = raw === undefined ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
+  const out: Matcher[] = [];
+  for (const f of list) {
+    try {
+      out.push(...parseMatchers(f));
+    } catch {
+      throw new APIError(400, `bad matcher format: ${f}`);
+    }
+  }
+  return out;
+}
+
+function receiverFilter(q: Record<string, unknown>): Regex | null {
+  const r = q.receiver;
+  if (r === undefined || r === '') return null;
+  try {
+    return compileAnchoredRegex(String(r));
+  } catch (e) {
+    throw new APIError(400, `failed to parse receiver param: ${(e as Error).message}`);
+  }
+}
+
+/** Alertmanager's gettableAlert, its keys in Alertmanager's order. */
+export function gettableAlert(a: Alert, status: ReturnType<AlertDispatcher['status']>, receivers: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    annotations: sortedRecord(a.annotations),
+    endsAt: openAPITime(a.endsAt),
+    fingerprint: a.fingerprint,
+    receivers: receivers.map((name) => ({ name })),
+    startsAt: openAPITime(a.startsAt),
+    status: { inhibitedBy: status.inhibitedBy, silencedBy: status.silencedBy, state: status.state },
+    updatedAt: openAPITime(a.updatedAt),
+  };
+  if (a.generatorURL) out.generatorURL = a.generatorURL;
+  out.labels = sortedRecord(a.labels);
+  return out;
+}
+
+/** Checks the shape go-swagger checks; returns alerts, or throws with its message. */
+function postableAlerts(body: unknown): PostableAlert[] {
+  if (!Array.isArray(body)) {
+    throw new APIError(400, `parsing alerts body from "" failed, because json: cannot unmarshal ${jsonKind(body)} into Go value of type models.PostableAlerts`, 400);
+  }
+  return body.map((a: unknown, i) => {
+    if (a === null || typeof a !== 'object' || Array.isArray(a)) {
+      throw new APIError(400, `parsing alerts body from "" failed, because json: cannot unmarshal ${jsonKind(a)} into Go value of type models.PostableAlert`, 400);
+    }
+    const o = a as Record<string, unknown>;
+    if (o.labels === undefined || o.labels === null) throw new APIError(422, `${i}.labels in body is required`, 602);
+    for (const key of ['labels', 'annotations'] as const) {
+      const r = o[key];
+      if (r === undefined || r === null) continue;
+      if (typeof r !== 'object' || Array.isArray(r)) {
+        throw new APIError(400, `parsing alerts body from "" failed, because json: cannot unmarshal ${jsonKind(r)} into Go struct field Alert.${key} of type models.LabelSet`, 400);
+      }
+      for (const v of Object.values(r)) {
+        if (typeof v !== 'string') throw new APIError(400, `parsing alerts body from "" failed, because json: cannot unmarshal ${jsonKind(v)} into Go struct field Alert.${key} of type string`, 400);
+      }
+    }
+    for (const key of ['startsAt', 'endsAt', 'generatorURL'] as const) {
+      if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'string') {
+        throw new APIError(400, `parsing alerts body from "" failed, because json: cannot unmarshal ${jsonKind(o[key])} into Go struct field PostableAlert.${key} of type string`, 400);
+      }
+    }
+    for (const key of ['startsAt', 'endsAt'] as const) {
+      const t = o[key];
+      if (typeof t === 'string' && t !== '' && Number.isNaN(Date.parse(t))) {
+        throw new APIError(400, `parsing alerts body from "" failed, because parsing time ${JSON.stringify(t)}: not an RFC 3339 time`, 400);
+      }
+    }
+    return {
+      labels: o.labels as Record<string, string>,
+      annotations: (o.annotations ?? {}) as Record<string, string>,
+      startsAt: (o.startsAt as string | undefined) || undefined,
+      endsAt: (o.endsAt as string | undefined) || undefined,
+      generatorURL: (o.generatorURL as string | undefined) ?? undefined,
+    };
+  });
+}
+
+function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+const startTime = new Date().toISOString();
+
+export function registerAlertmanagerAPI(app: FastifyInstance, o: AlertmanagerAPIOptions): void {
+  const d = o.dispatcher;
+  void app.register(async (scope) => {
+    // Bodies are parsed here, so that non-JSON and other media types get Alertmanager's answers.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: o.bodyLimit ?? 32 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+
+    const handle =
+      (fn: (req: FastifyRequest, reply: FastifyReply) => unknown) =>
+      async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+        try {
+          return await fn(req, reply);
+        } catch (e) {
+          return sendError(reply, e);
+        }
+      };
+
+    scope.post(
+      '/api/v2/alerts',
+      handle(async (req, reply) => {
+        const alerts = postableAlerts(jsonBody(req, 'alerts'));
+        const errors = d.post(alerts);
+        if (errors.length > 0) throw new APIError(400, errors.join('; '));
+        return reply.code(200).send();
+      }),
+    );
+
+    scope.get(
+      '/api/v2/alerts',
+      handle(async (req, reply) => {
+        const q = req.query as Record<string, unknown>;
+        const matchers = parseFilter(q);
+        const recv = receiverFilter(q);
+        const active = parseBool(q, 'active', true);
+        const silenced = parseBool(q, 'silenced', true);
+        const inhibited = parseBool(q, 'inhibited', true);
+        parseBool(q, 'unprocessed', true);
+        const now = Date.now();
+        const out: Record<string, unknown>[] = [];
+        for (const a of d.store.list()) {
+          const receivers = d.receiversOf(a.labels);
+          if (recv && !receivers.some((r) => recv.test(r))) continue;
+          if (!matchesAll(matchers, a.labels)) continue;
+          if (resolvedAt(a, now) && a.endsAt < now) continue;
+          const status = d.status(a, now);
+          if (!active && status.state === 'active') continue;
+          if (!silenced && status.silencedBy.length > 0) continue;
+          if (!inhibited && status.inhibitedBy.length > 0) continue;
+          out.push(gettableAlert(a, status, receivers));
+        }
+        out.sort((x, y) => ((x.fingerprint as string) < (y.fingerprint as string) ? -1 : 1));
+        return reply.type('application/json').send(JSON.stringify(out));
+      }),
+    );
+
+    scope.get(
+      '/api/v2/alerts/groups',
+      handle(async (req, reply) => {
+        const q = req.query as Record<string, unknown>;
+        const matchers = parseFilter(q);
+        const recv = receiverFilter(q);
+        const active = parseBool(q, 'active', true);
+        const silenced = parseBool(q, 'silenced', true);
+        const inhibited = parseBool(q, 'inhibited', true);
+        const now = Date.now();
+        const out: Record<string, unknown>[] = [];
+        for (const g of d.groupList()) {
+          if (recv && !recv.test(g.receiver)) continue;
+          const alerts: Record<string, unknown>[] = [];
+          for (const a of g.alerts) {
+            if (resolvedAt(a, now) && a.endsAt < now) continue;
+            const status = d.status(a, now);
+            if (!active && status.state === 'active') continue;
+            if (!silenced && status.silencedBy.length > 0) continue;
+            if (!inhibited && status.inhibitedBy.length > 0) continue;
+            if (!matchesAll(matchers, a.labels)) continue;
+            alerts.push(gettableAlert(a, status, d.receiversOf(a.labels)));
+          }
+          if (alerts.length === 0) continue;
+          out.push({ alerts, labels: sortedRecord(g.labels), receiver: { name: g.receiver } });
+        }
+        return reply.type('application/json').send(JSON.stringify(out));
+      }),
+    );
+
+    scope.get(
+      '/api/v2/status',
+      handle(async (_req, reply) => {
+        const cfg = o.config();
+        let original = '';
+        if (cfg) {
+          // The alerting: section as written back (secrets masked), as Alertmanager shows its file.
+          const all = parseYaml(showConfig(cfg)) as { alerting?: unknown } | null;
+          original = all?.alerting ? stringify(all.alerting, { lineWidth: 0 }) : '';
+        }
+        return reply.send({
+          cluster: { peers: [], status: 'disabled' },
+          config: { original },
+          uptime: startTime,
+          versionInfo: {
+            branch: BUILD_INFO.branch,
+            buildDate: BUILD_INFO.buildDate,
+            buildUser: BUILD_INFO.buildUser,
+            goVersion: BUILD_INFO.goVersion,
+            revision: BUILD_INFO.revision,
+            version: BUILD_INFO.version,
+          },
+        });
+      }),
+    );
+
+    scope.get(
+      '/api/v2/receivers',
+      handle(async (_req, reply) => reply.send(d.receiverNames.map((name) => ({ name })))),
+    );
+
+    registerSilenceRoutes(scope, d.silences, handle);
+  });
+}
