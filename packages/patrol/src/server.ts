@@ -25,6 +25,7 @@ import { parsePort, splitHostPort } from './model/hostport.js';
 import { ProbeStateChanges } from './model/probestate.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
+import { registerLogMetrics } from './logger.js';
 import { edgeHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
 import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
@@ -117,6 +118,7 @@ export class Patrol {
     this.listenAddr = opts.listen ?? DEFAULT_LISTEN;
     collectDefaultMetrics({ register: this.registry });
     registerProducerErrors(this.registry, this.log.child({ component: 'producer' }));
+    registerLogMetrics(this.registry);
     new Gauge({
       name: 'patrol_build_info',
       help: 'A metric with a constant 1 value labelled by version, revision and Node.js version.',

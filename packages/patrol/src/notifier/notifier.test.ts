@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -15,6 +16,7 @@ import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../logger.js';
 import type { PostableAlert } from '../model/alert.js';
+import { makeCerts } from '../probe/testdata/servers.js';
 import { MemoryStorage } from '../storage/memory.js';
 import { Notifier } from './notifier.js';
 
@@ -53,7 +55,7 @@ describe('Notifier', () => {
     for (const s of servers) s.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const rt = () => ({ storage: new MemoryStorage(), logger: createLogger('silent'), registry: new Registry(), listen: '127.0.0.1:9310', dataDir: dir });
+  const rt = (registry = new Registry()) => ({ storage: new MemoryStorage(), logger: createLogger('silent'), registry, listen: '127.0.0.1:9310', dataDir: dir });
 
   it('sends to in-process sinks and every Alertmanager; reload replaces the set; file_sd finds Alertmanagers', async () => {
     const [a, b, c] = [await listen(), await listen(), await listen()];
@@ -103,5 +105,44 @@ describe('Notifier', () => {
     });
     await app.close();
     await n.stop();
+  });
+
+  it('HTTPS with tls_config.ca_file, basic_auth and authorization from the shared HTTP client settings', async () => {
+    const certs = makeCerts();
+    const seen: { path: string; headers: IncomingHttpHeaders }[] = [];
+    const tls = createHttpsServer({ cert: certs.good.cert, key: certs.good.key }, (req, res) => {
+      seen.push({ path: req.url ?? '', headers: req.headers });
+      req.resume();
+      req.on('end', () => res.end());
+    });
+    tls.on('tlsClientError', () => undefined);
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    const port = (tls.address() as { port: number }).port;
+    writeFileSync(join(dir, 'pass.txt'), 's3cret\n');
+    const registry = new Registry();
+    const n = new Notifier(rt(registry));
+    await n.applyConfig(
+      config(
+        `alerting:\n  alertmanagers:\n` +
+          `    - {scheme: https, path_prefix: /a, tls_config: {ca_file: ${certs.caFile}}, basic_auth: {username: patrol, password_file: pass.txt}, static_configs: [{targets: ['localhost:${port}']}]}\n` +
+          `    - {scheme: https, path_prefix: /b, tls_config: {ca_file: ${certs.caFile}}, authorization: {credentials: tok}, static_configs: [{targets: ['localhost:${port}']}]}\n` +
+          `    - {scheme: https, path_prefix: /c, static_configs: [{targets: ['localhost:${port}']}]}\n`,
+      ),
+      { dir },
+    );
+    n.send([{ labels: { alertname: 'T' }, annotations: {} }]);
+    await until('both trusted Alertmanagers got the alert', () => seen.length === 2);
+    const by = new Map(seen.map((s) => [s.path, s.headers]));
+    assert.equal(by.get('/a/api/v2/alerts')?.authorization, `Basic ${Buffer.from('patrol:s3cret').toString('base64')}`);
+    assert.equal(by.get('/b/api/v2/alerts')?.authorization, 'Bearer tok');
+    assert.match(String(by.get('/a/api/v2/alerts')?.['user-agent']), /^Patrol\//);
+    const url = `https://localhost:${port}/c/api/v2/alerts`;
+    const errors = async () => (await registry.getSingleMetric('patrol_notifications_errors_total')!.get()).values.find((v) => v.labels.alertmanager === url)?.value ?? 0;
+    for (let i = 0; i < 200 && (await errors()) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await errors(), 1, 'without the CA the certificate is refused');
+    assert.equal(seen.length, 2);
+    await n.stop();
+    tls.close();
+    certs.cleanup();
   });
 });

@@ -111,6 +111,19 @@ describe('ProbeManager with a real HTTP target', () => {
       assert.deepEqual(labelsToRecord(succ[0].labels), { __name__: 'probe_success', instance: `${srv.url}/health`, probe: 'api', service: 'api', severity: 'critical' });
       const { values } = loadSamples(succ[0].iterator());
       assert.ok(values.includes(0) && values.includes(1));
+      // patrol_probe_up follows the state, not single runs: the first of the two failures that
+      // make api DOWN (failure_threshold 2) leaves it at 1.
+      const up = collectSeries(q.select({ start: 0, end: now + 1000 }, [new Matcher('=', '__name__', 'patrol_probe_up'), new Matcher('=', 'probe', 'api')]));
+      assert.equal(up.length, 1);
+      assert.deepEqual(labelsToRecord(up[0].labels), { __name__: 'patrol_probe_up', instance: `${srv.url}/health`, probe: 'api', service: 'api', severity: 'critical' });
+      const upS = loadSamples(up[0].iterator());
+      const succS = loadSamples(succ[0].iterator());
+      // Written with every run once the state is known (a first run that leaves it UNKNOWN has none).
+      const fromFirst = [...succS.timestamps].slice([...succS.timestamps].indexOf(upS.timestamps[0]));
+      assert.deepEqual([...upS.timestamps], fromFirst);
+      const pairs = fromFirst.map((t, i) => `${succS.values[succS.timestamps.indexOf(t)]}${upS.values[i]}`);
+      const runs = pairs.filter((p, i) => i === 0 || p !== pairs[i - 1]);
+      assert.ok(runs.join(' ').includes('11 01 00') && runs.join(' ').includes('00 11'), runs.join(' '));
       const phases = collectSeries(q.select({ start: 0, end: now + 1000 }, [new Matcher('=', '__name__', 'probe_http_duration_seconds'), new Matcher('=', 'probe', 'api')]));
       assert.deepEqual(phases.map((s) => labelsToRecord(s.labels).phase).sort(), ['connect', 'processing', 'resolve', 'tls', 'transfer']);
 

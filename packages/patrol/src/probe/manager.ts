@@ -230,9 +230,11 @@ export class ProbeManager implements Component {
     if (e.recent.length > this.opts.recentResults) e.recent.shift();
     if (r.success) this.counts.success++;
     else this.counts.failure++;
+    const change = e.machine.observe(r.success, r.time, r.reason);
     try {
       this.batch ??= this.storage.appender();
       e.writer.write(this.batch, r);
+      e.writer.writeState(this.batch, r.time, e.machine.state);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, probe: r.probe }, 'probe result not stored');
     }
@@ -245,7 +247,6 @@ export class ProbeManager implements Component {
         this.log.warn({ err, probe: r.probe }, 'failure reason not stored');
       }
     }
-    const change = e.machine.observe(r.success, r.time, r.reason);
     if (change) {
       const ev: ProbeEvent = { probe: r.probe, ...change };
       this.metrics.changes.inc({ to: change.to });

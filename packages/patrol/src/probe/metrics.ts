@@ -6,6 +6,7 @@ import { STALE_NAN } from '../model/value.js';
 import { stripUrlCredentials } from '../config/secrets.js';
 import type { Appender, SeriesRef } from '../storage/interface.js';
 import type { CompiledProbe, ProbeResult } from './run.js';
+import type { ProbeState } from './state.js';
 
 /** The label set of a probe's series, without the metric name. */
 export function probeLabels(p: CompiledProbe): Record<string, string> {
@@ -90,6 +91,20 @@ export class ResultWriter {
     }
   }
 
+  /**
+   * Appends the probe's state after a run (its failure_threshold / success_threshold verdict) as
+   * `patrol_probe_up`: 1 UP, 0 DOWN, nothing while UNKNOWN. Rules read it to alert on the probe's
+   * own state rather than on single failed runs. Call right after write() for the same run.
+   */
+  writeState(app: Appender, t: number, state: ProbeState): void {
+    if (state === 'unknown') return;
+    // Kept apart from `series`: write() would end it as a series this run did not report.
+    const e = (this.stateEntry ??= { labels: labelsFromRecord({ ...this.base, [METRIC_NAME]: 'patrol_probe_up' }), ref: 0, gen: 0 });
+    e.ref = app.append(e.ref, e.labels, t, state === 'up' ? 1 : 0);
+    e.gen = this.gen;
+  }
+  private stateEntry: Entry | undefined;
+
   /** The series' label set without the metric name, as a comparable key. */
   identity(): string {
     return JSON.stringify(this.base);
@@ -97,7 +112,7 @@ export class ResultWriter {
 
   /** Appends a staleness marker to every series written so far (the probe went away). */
   markStale(app: Appender, t: number): void {
-    for (const e of this.series.values()) {
+    for (const e of this.stateEntry ? [...this.series.values(), this.stateEntry] : this.series.values()) {
       if (e.ref === 0 || e.gen === -1) continue;
       try {
         e.ref = app.append(e.ref, e.labels, t, STALE_NAN);

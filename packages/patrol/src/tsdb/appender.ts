@@ -18,7 +18,8 @@ export interface AppendTarget {
   seriesRef(ref: number, ls: Labels): number;
   check(id: number, r: number, t: number, v: number): boolean;
   commitBatch(b: AppendBuffers): void;
-  releaseBuffers(b: AppendBuffers): void;
+  /** The appender is done (committed or rolled back): its buffers go back to the pool. */
+  release(id: number, b: AppendBuffers): void;
   takeBuffers(): AppendBuffers;
 }
 
@@ -86,14 +87,14 @@ export class TSDBAppender implements Appender {
     try {
       this.db.commitBatch(buf);
     } finally {
-      this.db.releaseBuffers(buf);
+      this.db.release(this.id, buf);
     }
   }
 
   rollback(): void {
     const buf = this.buf;
     this.buf = null;
-    if (buf) this.db.releaseBuffers(buf);
+    if (buf) this.db.release(this.id, buf);
   }
 }
 
@@ -102,6 +103,8 @@ export class AppendPath implements AppendTarget {
   /** Set when the store closes: later appends and commits throw `closed`. */
   closed = false;
   private ids = 0;
+  /** Appenders not yet committed or rolled back. */
+  private readonly open = new Set<number>();
   private readonly pool: AppendBuffers[] = [];
   // Per-batch validation: the newest pending sample of a series in the appender that owns it.
   private pendOwner = new Int32Array(0);
@@ -121,7 +124,13 @@ export class AppendPath implements AppendTarget {
     this.ids = (this.ids + 1) | 0 || 1;
     // Read the clock once per batch, not per sample.
     this.limits.startBatch();
+    this.open.add(this.ids);
     return new TSDBAppender(this, this.ids);
+  }
+
+  /** Whether an open appender holds a sample of series `r` (retention must not remove it). */
+  pending(r: number): boolean {
+    return r < this.pendOwner.length && this.pendOwner[r] !== 0 && this.open.has(this.pendOwner[r]);
   }
 
   seriesRef(ref: number, ls: Labels): number {
@@ -132,7 +141,8 @@ export class AppendPath implements AppendTarget {
     return this.pool.pop() ?? new AppendBuffers(1024);
   }
 
-  releaseBuffers(b: AppendBuffers): void {
+  release(id: number, b: AppendBuffers): void {
+    this.open.delete(id);
     b.n = 0;
     if (this.pool.length < 16) this.pool.push(b);
   }

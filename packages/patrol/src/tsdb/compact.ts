@@ -28,6 +28,8 @@ export interface CompactorOptions {
   log: Logger;
   /** Observes each run's wall time in seconds. */
   observe: (seconds: number) => void;
+  /** Whether an open appender holds a sample of the series (AppendPath.pending). */
+  pending: (ref: number) => boolean;
 }
 
 export class Compactor {
@@ -124,13 +126,16 @@ export class Compactor {
     for (let r = 1; r < end; r++) {
       if ((r & 1023) === 0) await pause();
       if (!(head.flags[r] & F_ALIVE)) continue;
-      if (head.lastT[r] < cutoff) gone.push(r);
+      if (head.lastT[r] < cutoff) {
+        // A series an open appender writes to stays (its batch may span this run).
+        if (!this.o.pending(r)) gone.push(r);
+      }
       else if (head.hCount[r] > 0 && head.hFirstSeg[r] < cutSeg) head.cutHead(r);
     }
     for (let i = 0; i < gone.length; ) {
       const j = Math.min(gone.length, i + 1000);
       store.transaction(() => {
-        for (; i < j; i++) if (head.flags[gone[i]] & F_ALIVE && head.lastT[gone[i]] < cutoff) dropSeries(this.p, gone[i], 'row');
+        for (; i < j; i++) if (head.flags[gone[i]] & F_ALIVE && head.lastT[gone[i]] < cutoff && !this.o.pending(gone[i])) dropSeries(this.p, gone[i], 'row');
       });
       await pause();
     }

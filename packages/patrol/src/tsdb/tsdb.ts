@@ -202,6 +202,7 @@ export class TSDB implements Storage {
         freeBytes: this.freeBytes,
         log: this.log,
         observe: (s) => this.metrics.compaction.observe(s),
+        pending: (r) => this.appends.pending(r),
       },
     );
     this.compactor.start();

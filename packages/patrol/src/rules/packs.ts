@@ -1,0 +1,24 @@
+// Rule packs: ready rule files shipped with Patrol (packages/patrol/packs/<name>.rules.yml),
+// switched on by name from the configuration (`rule_packs:`). They are found next to the
+// installed package, never relative to the working folder.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The folder holding the packs (this file is src/rules/packs.ts, or dist/rules/packs.js once built). */
+export const PACKS_DIR = fileURLToPath(new URL('../../packs/', import.meta.url));
+
+/** Every pack, in the order they are documented. */
+export const PACK_NAMES = ['http', 'go', 'host', 'probes', 'patrol'] as const;
+
+export type PackName = (typeof PACK_NAMES)[number];
+
+/** The rule file of a pack. */
+export function packFile(name: string): string {
+  return `${PACKS_DIR}${name}.rules.yml`;
+}
+
+/** True when the pack's rule file is installed. */
+export function packInstalled(name: string): boolean {
+  return existsSync(packFile(name));
+}
