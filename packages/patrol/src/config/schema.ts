@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { alertingConfig } from './alertmanager.js';
 import { baselinesSection } from './baselines.js';
 import { collectorsConfig, hostConfig } from './collectors.js';
-import { queryConfig, serverConfig, storageConfig } from './patrol.js';
+import { queryConfig, rulesConfig, serverConfig, storageConfig } from './patrol.js';
 import { probesSection } from './probes.js';
 import { globalConfig, remoteReadConfig, remoteWriteConfig, resolveScrapeDefaults, scrapeConfig, type ScrapeConfig } from './prometheus.js';
 
@@ -15,6 +15,8 @@ export const configSchema = z
     scrape_configs: z.array(scrapeConfig).default([]),
     scrape_config_files: z.array(z.string()).default([]),
     rule_files: z.array(z.string()).default([]),
+    /** How rules behave (Prometheus's --rules.* flags). */
+    rules: rulesConfig.default(rulesConfig.parse({})),
     remote_write: z.array(remoteWriteConfig).default([]),
     remote_read: z.array(remoteReadConfig).default([]),
     storage: storageConfig.default(storageConfig.parse({})),
