@@ -25,6 +25,6 @@ if (files.length === 0) {
   process.exit(1);
 }
 const reporter = process.env.TEST_REPORTER ? [`--test-reporter=${process.env.TEST_REPORTER}`] : [];
-const args = ['--import', 'tsx', '--test', ...reporter, '--test-timeout=300000', '--test-concurrency=2', ...files];
+const args = ['--import', 'tsx', '--test', ...reporter, '--test-timeout=900000', '--test-concurrency=2', ...files];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } });
 process.exit(r.status ?? 1);

@@ -140,27 +140,114 @@ describe('logger never blocks and loses nothing at exit', () => {
   });
 });
 
+describe('logger buffer bound and a reader that goes away', () => {
+  it('past the bound drops whole lines, counts them, and says how many once stdout reads again', async () => {
+    // A 64 KiB bound and ~900 KB of lines into a pipe nobody reads: most are dropped. Every line
+    // that arrives is whole and in order, received + dropped = written, and one line gives the count.
+    const script = `
+      import { LogWriter, logLinesDropped, openStdout } from ${JSON.stringify(loggerModule)};
+      const w = new LogWriter(openStdout(), 64 * 1024, (n) => w.write(JSON.stringify({ note: 'dropped', dropped: n }) + '\\n'));
+      const pad = 'x'.repeat(400);
+      for (let i = 0; i < 2000; i++) w.write(JSON.stringify({ i, pad }) + '\\n');
+      setTimeout(() => {
+        process.stderr.write('loop-alive\\n');
+        process.stdin.once('data', async () => {
+          await w.flush();
+          const m = await logLinesDropped.get();
+          process.stderr.write('counted=' + m.values[0].value + '\\n');
+          process.exit(0);
+        });
+      }, 10);
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdout.pause();
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!err.includes('loop-alive') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    assert.match(err, /loop-alive/);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number | null>((res) => child.on('close', res));
+    child.stdout.resume();
+    child.stdin.end('go\n');
+    assert.equal(await closed, 0, err);
+    const objs = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { i?: number; dropped?: number });
+    const data = objs.filter((o) => o.i !== undefined).map((o) => o.i!);
+    const notes = objs.filter((o) => o.dropped !== undefined);
+    assert.equal(notes.length, 1, `stderr: ${err}\nlast of stdout: ${out.slice(-300)}`);
+    const dropped = notes[0].dropped!;
+    assert.ok(dropped > 0, 'some lines were dropped');
+    assert.equal(data.length + dropped, 2000);
+    for (let k = 1; k < data.length; k++) assert.ok(data[k] > data[k - 1], 'in order, no line twice');
+    assert.match(err, new RegExp(`counted=${dropped}\\b`));
+  });
+
+  it('exits at once, without losing the exit code, when the reader of stdout has gone', async () => {
+    const script = `
+      import { createLogger, flushLogs } from ${JSON.stringify(loggerModule)};
+      const log = createLogger('info', undefined, 'json');
+      process.stdin.once('data', async () => {
+        for (let i = 0; i < 1000; i++) log.info({ i }, 'line');
+        await flushLogs();
+        process.exit(4);
+      });
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.destroy();
+    const closed = new Promise<number | null>((res) => child.on('close', res));
+    child.stdin.end('go\n');
+    const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await closed;
+    clearTimeout(t);
+    assert.equal(code, 4, err);
+    assert.match(err, /cannot write logs to stdout \(EPIPE\)/);
+  });
+});
+
 function runCli(args: string[], tty: boolean) {
   const argv = [process.execPath, '--import', 'tsx', cli, ...args];
   const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  // script(1) runs its command through $SHELL -c; `exec` makes the server the shell's
+  // replacement, so it is script's only child whatever the shell (dash forks and waits).
   const child = tty
-    ? spawn('script', ['-qec', quoted, '/dev/null'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] })
+    ? spawn('script', ['-qec', `exec ${quoted}`, '/dev/null'], { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] })
     : spawn(argv[0], argv.slice(1), { cwd: repo, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  return { child, done, out: () => out.replace(/\r/g, '') };
+  /** The server's pid: under script(1) the one child of script, otherwise the child itself. */
+  const serverPid = (): number | undefined => {
+    if (!tty) return child.pid;
+    const r = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' });
+    const pids = r.stdout.split('\n').filter(Boolean).map(Number);
+    return pids.length === 1 ? pids[0] : undefined;
+  };
+  const kill = () => {
+    const pid = serverPid();
+    if (pid !== undefined && pid !== child.pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    child.kill('SIGKILL');
+  };
+  return { child, done, serverPid, kill, out: () => out.replace(/\r/g, '') };
 }
 
 async function waitFor(p: ReturnType<typeof runCli>, re: RegExp): Promise<RegExpExecArray> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const m = re.exec(p.out());
     if (m) return m;
     await new Promise((r) => setTimeout(r, 100));
   }
-  p.child.kill('SIGKILL');
+  p.kill();
   throw new Error(`never matched ${re}:\n${p.out()}`);
 }
 
@@ -168,13 +255,17 @@ async function waitFor(p: ReturnType<typeof runCli>, re: RegExp): Promise<RegExp
 async function startStop(extra: string[], tty: boolean): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'patrol-logfmt-'));
   const p = runCli(['start', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), ...extra], tty);
-  await waitFor(p, /Patrol is ready/);
-  await new Promise((r) => setTimeout(r, 50));
-  // Under script(1) the server is the script's child: signal it through its process group.
-  if (tty) spawnSync('pkill', ['-TERM', '-P', String(p.child.pid)]);
-  else p.child.kill('SIGTERM');
-  await waitFor(p, /shutdown complete/);
-  await p.done;
+  try {
+    // The signal handlers are installed before "ready" is logged.
+    await waitFor(p, /Patrol is ready/);
+    const pid = p.serverPid();
+    assert.ok(pid !== undefined, `the server process under script(1) was not found:\n${p.out()}`);
+    process.kill(pid, 'SIGTERM');
+    await waitFor(p, /shutdown complete/);
+    await p.done;
+  } finally {
+    if (p.child.exitCode === null) p.kill();
+  }
   return p.out();
 }
 
@@ -240,8 +331,13 @@ probes:
     const patrol = new Patrol({ configFile, dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('debug', s.stream) });
     try {
       await patrol.start();
-      const deadline = Date.now() + 20_000;
-      while (!s.lines.some((l) => l.includes('"probes"') && l.includes('"web"')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // Wait (generously: CI is loaded) until every component has written something.
+      const seen = () => {
+        const c = new Set(s.lines.map((l) => (JSON.parse(l) as { component?: string }).component));
+        return s.lines.some((l) => l.includes('"probes"') && l.includes('"web"')) && ['probes', 'scrape', 'tsdb'].every((x) => c.has(x));
+      };
+      const deadline = Date.now() + 60_000;
+      while (!seen() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     } finally {
       await patrol.stop();
       target.close();

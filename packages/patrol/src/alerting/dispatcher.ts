@@ -14,6 +14,7 @@ import '../notify/integrations.js';
 import { buildIntegrations, type Integration } from '../notify/notifier.js';
 import { labelSetString, resolvedAt, type Alert } from './alert.js';
 import { AggregationGroup } from './group.js';
+import { Inhibitor } from './inhibit.js';
 import { alertingMetrics, type AlertingMetrics } from './metrics.js';
 import { MemoryNotificationLog, type NotificationLog } from './nflog.js';
 import { Pipeline, type Muter, type Receiver, type TimeMuter } from './pipeline.js';
@@ -70,6 +71,7 @@ export class AlertDispatcher implements AlertSink, Component {
   private pipeline: Pipeline | null = null;
   private groups = new Map<Route, Map<string, AggregationGroup>>();
   private muters: AlertMuters = {};
+  private inhibitor: Inhibitor | null = null;
   private readonly log: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -88,9 +90,9 @@ export class AlertDispatcher implements AlertSink, Component {
     for (const t of this.timers) t.unref();
   }
 
-  /** Inhibitor and time muter (the silencer is this.silences); takes effect from the next flush. */
-  setMuters(m: Omit<AlertMuters, 'silencer'>): void {
-    this.muters = { ...m, silencer: this.silences };
+  /** A time muter (silences and inhibition are the dispatcher's own); takes effect from the next flush. */
+  setMuters(m: Pick<AlertMuters, 'timeMuter'>): void {
+    this.muters = { ...this.muters, ...m };
     if (this.built) this.pipeline = this.newPipeline(this.built);
   }
 
@@ -219,6 +221,9 @@ export class AlertDispatcher implements AlertSink, Component {
     const old = this.built;
     this.stopGroups();
     this.built = b;
+    this.inhibitor?.close();
+    this.inhibitor = new Inhibitor(b.alerting.inhibit_rules, this.store);
+    this.muters = { ...this.muters, inhibitor: this.inhibitor };
     this.pipeline = this.newPipeline(b);
     if (old) await closeAll([...old.receivers.values()].flatMap((r) => r.integrations));
     // As Alertmanager after a reload: every stored alert goes through the new routes again.
@@ -287,6 +292,7 @@ export class AlertDispatcher implements AlertSink, Component {
     this.store.gc();
     this.nflog.gc(Date.now());
     this.silences.gc();
+    this.inhibitor?.gc(Date.now());
   }
 
   private countByState(): { active: number; suppressed: number; unprocessed: number } {
@@ -305,6 +311,7 @@ export class AlertDispatcher implements AlertSink, Component {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.stopGroups();
+    this.inhibitor?.close();
     if (this.built) await closeAll([...this.built.receivers.values()].flatMap((r) => r.integrations));
     await this.nflog.close?.();
     this.silences.close();

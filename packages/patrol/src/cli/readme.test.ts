@@ -75,7 +75,7 @@ function commandRows(): { command: string[]; flags: string[] }[] {
 describe('the README commands work as written from the repository root', () => {
   before(() => {
     if (distIsCurrent()) return;
-    const r = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8', timeout: 600_000 });
     assert.equal(r.status, 0, `npm run build failed:\n${r.stdout}${r.stderr}`);
   });
 

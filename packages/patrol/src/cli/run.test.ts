@@ -17,7 +17,7 @@ function patrol(args: string[]): Promise<{ code: number | null; stdout: string; 
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const kill = setTimeout(() => child.kill('SIGKILL'), 240_000);
     child.on('close', (code) => {
       clearTimeout(kill);
       resolve({ code, stdout, stderr });

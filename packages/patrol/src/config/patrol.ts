@@ -127,3 +127,17 @@ export const rulePacksConfig = z.array(
 export type ServerConfig = z.infer<typeof serverConfig>;
 export type StorageConfig = z.infer<typeof storageConfig>;
 export type QueryConfig = z.output<typeof queryConfig>;
+
+/** Alerting rules' `for` state restore and resending: Prometheus's --rules.alert.* flags. */
+export const ruleAlertConfig = z.strictObject({
+  /** Longest Patrol may be down for `for` state to be restored (--rules.alert.for-outage-tolerance). */
+  for_outage_tolerance: duration.default(60 * 60 * 1000),
+  /** Least time an alert still waits after a restart before it fires (--rules.alert.for-grace-period). */
+  for_grace_period: duration.default(10 * 60 * 1000),
+  /** Least time between two sends of a firing alert (--rules.alert.resend-delay). */
+  resend_delay: duration.default(60 * 1000),
+});
+
+export const rulesConfig = z.strictObject({
+  alert: ruleAlertConfig.default(ruleAlertConfig.parse({})),
+});

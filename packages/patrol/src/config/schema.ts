@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { alertingConfig } from './alertmanager.js';
 import { baselinesSection } from './baselines.js';
 import { collectorsConfig, hostConfig } from './collectors.js';
-import { queryConfig, rulePacksConfig, serverConfig, storageConfig } from './patrol.js';
+import { queryConfig, rulePacksConfig, rulesConfig, serverConfig, storageConfig } from './patrol.js';
 import { probesSection } from './probes.js';
 import { globalConfig, remoteReadConfig, remoteWriteConfig, resolveScrapeDefaults, scrapeConfig, type ScrapeConfig } from './prometheus.js';
 
@@ -17,6 +17,8 @@ export const configSchema = z
     rule_files: z.array(z.string()).default([]),
     /** Rule packs shipped with Patrol, by name (http, go, host, probes, patrol). */
     rule_packs: rulePacksConfig.default([]),
+    /** How rules behave (Prometheus's --rules.* flags). */
+    rules: rulesConfig.default(rulesConfig.parse({})),
     remote_write: z.array(remoteWriteConfig).default([]),
     remote_read: z.array(remoteReadConfig).default([]),
     storage: storageConfig.default(storageConfig.parse({})),

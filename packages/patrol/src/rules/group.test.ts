@@ -222,3 +222,78 @@ describe('rule group evaluation', () => {
     });
   });
 });
+
+describe('rule groups never stop', () => {
+  it('a throwing notify, appender or restore leaves the group and the other groups evaluating', async () => {
+    const { producerErrors } = await import('../producer.js');
+    const errorsBefore = (await producerErrors.get()).values.find((v) => v.labels.producer === 'rule')?.value ?? 0;
+    const storage = new MemoryStorage();
+    // Storage that fails the way a bug would (not a StorageError): the appender throws for the
+    // series `bad:*`, and the querier throws once, on the `for`-state restore.
+    const failing = Object.create(storage) as MemoryStorage;
+    failing.appender = () => {
+      const app = storage.appender();
+      const append = app.append.bind(app);
+      app.append = (ref, ls, t, v) => {
+        if (ls.some((l) => l.name === '__name__' && l.value.startsWith('bad:'))) throw new TypeError('appender bug');
+        return append(ref, ls, t, v);
+      };
+      return app;
+    };
+    let querierThrows = false;
+    failing.querier = (mint, maxt) => {
+      if (querierThrows) {
+        querierThrows = false;
+        throw new TypeError('querier bug');
+      }
+      return storage.querier(mint, maxt);
+    };
+    const engine = new Engine();
+    const registry = new Registry();
+    const metrics = ruleMetrics(registry);
+    const mk = (name: string, rules: RuleBase[], notify: (expr: string, alerts: unknown[]) => void, shouldRestore = false) =>
+      new Group({ file: 'rules.yml', name, interval: 100, queryOffset: 0, limit: 0, rules, storage: failing, query: engineQueryFunc(engine, failing), notify, metrics, logger: createLogger('silent'), shouldRestore, resendDelay: 0 });
+    const throwingAlert = alertRule('NotifyFails', 'vector(1)');
+    const badRecord = new RecordingRule('bad:one', 'vector(1)', {});
+    const after = new RecordingRule('good:after', 'vector(2)', {});
+    const restoring = alertRule('Restored', 'vector(1)', { for: 20 * MIN, restored: false });
+    const g1 = mk('failing', [throwingAlert, badRecord, after], () => {
+      throw new Error('notify bug');
+    });
+    const g2 = mk('restore', [restoring], () => undefined, true);
+    const sent: unknown[] = [];
+    const other = new RecordingRule('good:other', 'vector(3)', {});
+    const g3 = mk('other', [other], (_e, a) => sent.push(...a));
+    const iterations = async (g: string) => (await registry.getSingleMetric('patrol_rule_group_iterations_total')!.get()).values.find((v) => v.labels.rule_group === `rules.yml;${g}`)?.value ?? 0;
+    querierThrows = true;
+    for (const g of [g1, g2, g3]) g.start();
+    try {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && ((await iterations('failing')) < 6 || (await iterations('restore')) < 6 || (await iterations('other')) < 6)) await new Promise((r) => setTimeout(r, 50));
+      for (const g of ['failing', 'restore', 'other']) assert.ok((await iterations(g)) >= 6, `group ${g} kept evaluating`);
+    } finally {
+      await Promise.all([g1, g2, g3].map((g) => g.stop()));
+    }
+    // The rules that failed are unhealthy with the message; the rule after them still ran.
+    assert.equal(throwingAlert.health, 'err');
+    assert.equal(throwingAlert.lastError, 'notify bug');
+    assert.equal(badRecord.health, 'err');
+    assert.equal(badRecord.lastError, 'appender bug');
+    assert.equal(after.health, 'ok');
+    assert.equal(other.health, 'ok');
+    // The results of the rule whose notify failed were still written.
+    const q = storage.querier(0, Number.MAX_SAFE_INTEGER);
+    const names = collectSeries(q.select({ start: 0, end: Number.MAX_SAFE_INTEGER }, [new Matcher('=~', '__name__', '.+')])).map((s) => labelsToRecord(s.labels).__name__);
+    q.close();
+    assert.ok(names.includes('ALERTS'), names.join(','));
+    assert.ok(names.includes('good:after') && names.includes('good:other'), names.join(','));
+    assert.ok(!names.includes('bad:one'));
+    // The restore threw at the group's edge: counted as a producer error, the group was unhealthy
+    // for that iteration, and the next iterations ran (and cleared it); the alert was released.
+    const errorsAfter = (await producerErrors.get()).values.find((v) => v.labels.producer === 'rule')?.value ?? 0;
+    assert.ok(errorsAfter >= errorsBefore + 1, `patrol_producer_errors_total{producer="rule"} ${errorsBefore} → ${errorsAfter}`);
+    assert.equal(g2.lastError, '');
+    assert.equal(restoring.restored, true);
+    assert.equal(restoring.health, 'ok');
+  });
+});

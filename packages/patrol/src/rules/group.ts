@@ -9,6 +9,7 @@ import { Matcher } from '../model/matchers.js';
 import { isStaleNaN, STALE_NAN } from '../model/value.js';
 import { collectSeries, loadSamples, StorageError, type Storage } from '../storage/interface.js';
 import { AlertingRule, type Alert } from './alerting.js';
+import { guarded } from '../producer.js';
 import { evalSlotNs } from './hash.js';
 import type { RuleMetrics } from './metrics.js';
 import { labelsId, type QueryFunc, type RuleBase } from './rule.js';
@@ -59,6 +60,8 @@ export class Group {
   /** Seconds the last evaluation took; wall-clock ms it started. */
   evaluationTime = 0;
   lastEvaluation = 0;
+  /** Why the last iteration stopped short ('' when it ran through): the group is unhealthy then. */
+  lastError = '';
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private wake: (() => void) | null = null;
@@ -109,16 +112,15 @@ export class Group {
         rule.lastError = '';
         if (rule instanceof AlertingRule && rule.templateError) rule.setError(rule.templateError);
         samplesTotal += vector.length;
+        this.write(i, rule, vector, ts - this.queryOffset);
         if (rule instanceof AlertingRule) {
           const due = rule.alertsToSend(ts, this.o.resendDelay ?? 60_000, this.interval);
+          // Whoever takes the alerts failing is this rule's failure, after its results are written.
           if (due.length) this.o.notify(rule.expr, due);
         }
-        this.write(i, rule, vector, ts - this.queryOffset);
       } catch (e) {
         if (this.stopped) return;
-        rule.setError(e);
-        this.o.metrics.failures.inc(this.metricLabel);
-        this.o.logger.warn({ group: this.name, file: this.file, rule: rule.name, err: rule.lastError }, 'evaluating rule failed');
+        this.ruleFailed(rule, e);
       } finally {
         rule.evaluationTime = (performance.now() - ruleStart) / 1000;
       }
@@ -130,6 +132,17 @@ export class Group {
     this.o.metrics.lastDuration.set(this.metricLabel, this.evaluationTime);
     this.o.metrics.lastEvaluation.set(this.metricLabel, this.lastEvaluation / 1000);
     this.o.metrics.samples.set(this.metricLabel, samplesTotal);
+  }
+
+  /** A rule's evaluation failed: it is unhealthy with the message, counted and logged. */
+  private ruleFailed(rule: RuleBase, e: unknown): void {
+    try {
+      rule.setError(e);
+      this.o.metrics.failures.inc(this.metricLabel);
+      this.o.logger.warn({ group: this.name, file: this.file, rule: rule.name, err: rule.lastError }, 'evaluating rule failed');
+    } catch {
+      // Reporting must not be what stops the group.
+    }
   }
 
   /** Appends one rule's result and stale markers for its series that disappeared; one commit. */
@@ -166,9 +179,9 @@ export class Group {
 
   private cleanupStaleSeries(t: number): void {
     if (this.staleSeries.length === 0) return;
-    const app = this.o.storage.appender();
-    for (const ls of this.staleSeries) appendStale(app, ls, t);
     try {
+      const app = this.o.storage.appender();
+      for (const ls of this.staleSeries) appendStale(app, ls, t);
       app.commit();
       this.staleSeries = [];
     } catch (e) {
@@ -298,15 +311,41 @@ export class Group {
     let evalNs = evalSlotNs(this.file, this.name, this.interval, this.now()) + intervalNs;
     const toMs = (ns: bigint): number => Number(ns / 1_000_000n);
     await this.sleepUntil(toMs(evalNs));
-    let iterations = 0;
+    let evaluated = 0;
+    let restorePending = this.o.shouldRestore;
     while (!this.stopped) {
       this.o.metrics.iterations.inc(this.metricLabel);
-      await this.eval(toMs(evalNs));
-      iterations++;
-      if (this.o.shouldRestore && iterations === 2 && !this.stopped) {
-        // After the second evaluation, as Prometheus: recording rules have caught up by then.
-        this.restoreForState(this.now());
-      }
+      const at = toMs(evalNs);
+      // The edge of the producer: whatever one iteration throws (a rule, the appender, notify,
+      // the restore) is counted and logged, the group is unhealthy until an iteration succeeds,
+      // and it keeps its timer.
+      let failure = '';
+      const ok = await guarded(
+        'rule',
+        async () => {
+          try {
+            await this.eval(at);
+            evaluated++;
+            // After the second evaluation, as Prometheus: recording rules have caught up by then.
+            if (restorePending && evaluated >= 2 && !this.stopped) {
+              restorePending = false;
+              try {
+                this.restoreForState(this.now());
+              } finally {
+                // Restored or not, the alerts are not held back any longer.
+                for (const r of this.rules) if (r instanceof AlertingRule) r.restored = true;
+              }
+            }
+            return true;
+          } catch (e) {
+            failure = e instanceof Error ? e.message : String(e);
+            throw e;
+          }
+        },
+        this.o.logger,
+        { group: this.name, file: this.file },
+      );
+      this.lastError = ok === true || this.stopped ? '' : failure || 'evaluation failed';
       // The next tick of the slot grid after now; the ticks that passed meanwhile are missed.
       const now = this.now();
       const evalMs = toMs(evalNs);

@@ -110,7 +110,8 @@ export class RulesManager implements Component {
     const restore = !this.restoredOnce;
     const external = cfg.global.external_labels;
     const externalURL = cfg.server.external_url ?? `http://${this.rt.listen}`;
-    const settingsKey = JSON.stringify([external, externalURL]);
+    const alert = cfg.rules.alert;
+    const settingsKey = JSON.stringify([external, externalURL, alert]);
     const built = new Map<string, Group>();
     for (const g of loaded.groups) {
       const rules = buildRules(g, { externalLabels: external, externalURL, expand: this.expander, restored: !restore });
@@ -127,6 +128,9 @@ export class RulesManager implements Component {
         metrics: this.metrics,
         logger: this.log,
         shouldRestore: restore,
+        resendDelay: alert.resend_delay,
+        outageTolerance: alert.for_outage_tolerance,
+        forGracePeriod: alert.for_grace_period,
         now: this.opts.now,
       });
       built.set(group.key, group);
@@ -179,16 +183,16 @@ export class RulesManager implements Component {
     if (series.length === 0) return;
     const t = setTimeout(() => {
       this.staleTimers.delete(t);
-      const app = this.rt.storage.appender();
-      const now = Date.now();
-      for (const ls of series) {
-        try {
-          app.append(0, ls, now, STALE_NAN);
-        } catch {
-          // The series got a newer sample from elsewhere: nothing to mark.
-        }
-      }
       try {
+        const app = this.rt.storage.appender();
+        const now = Date.now();
+        for (const ls of series) {
+          try {
+            app.append(0, ls, now, STALE_NAN);
+          } catch {
+            // The series got a newer sample from elsewhere: nothing to mark.
+          }
+        }
         app.commit();
       } catch (e) {
         this.log.warn({ err: (e as Error).message }, 'marking series of a removed rule group stale failed');

@@ -216,7 +216,18 @@ describe('http_sd: in the scrape manager', () => {
       const before = read(storage, 'sd_scraped')[0].values.length;
       await waitFor(() => (read(storage, 'sd_scraped')[0].values.length > before + 2 ? true : undefined), 'scrapes continue while the SD endpoint fails');
       assert.equal(m.activeTargets().length, 1);
-      assert.ok(read(storage, 'sd_scraped', new Matcher('=', 'team', 'db'))[0].values.every((v) => v === 1), 'no stale marker while the endpoint fails');
+      // No stale marker from dropping the target while the endpoint fails. (A scrape that timed
+      // out under load writes one legitimately: then `up` is 0 at that instant; a dropped target
+      // would have a stale `up` there.)
+      const scraped = read(storage, 'sd_scraped', new Matcher('=', 'team', 'db'))[0];
+      const up = read(storage, 'up', new Matcher('=', 'job', 'httpsd'))[0];
+      const upAt = new Map(up.ts.map((t, i) => [t, up.values[i]]));
+      scraped.values.forEach((v, i) => {
+        if (v === 1) return;
+        assert.ok(isStaleNaN(v), `sd_scraped is 1 or a stale marker, got ${v}`);
+        assert.equal(upAt.get(scraped.ts[i]), 0, `no stale marker while the endpoint fails, except after a failed scrape (at ${scraped.ts[i]})`);
+      });
+      assert.ok(up.values.every((v) => !isStaleNaN(v)), 'the target was never dropped');
     } finally {
       await m.stop();
       await sd.close();
