@@ -31,7 +31,7 @@
 
 import { isScalar, LineCounter, parseDocument, stringify } from 'yaml';
 import { FORMATS, SEASON_MS, DEFAULT_SEASONS, type BaselineConfig } from '../config/baselines.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../model/duration.js';
 import { exprType, parseExpr } from '../promql/parser.js';
 import { QueryError } from '../promql/types.js';
 import { parseRuleFile, type RuleGroup } from './parse.js';

@@ -7,7 +7,7 @@
 import { dirname, isAbsolute, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../model/duration.js';
 import { BadPatternError, globSync } from '../config/glob.js';
 import type { Expr } from '../promql/ast.js';
 import { parseExpr } from '../promql/parser.js';
