@@ -6,7 +6,7 @@ import type { Matcher } from '../model/matchers.js';
 import { StorageError } from '../storage/interface.js';
 import { encodeBestChunk, MAX_CHUNK_SAMPLES } from './chunk.js';
 import { F_ALIVE, F_LOGGED, F_STORED, type Head } from './head.js';
-import { mergeSamples, type ReadPath } from './querier.js';
+import { mergeSamples, oooChunks, type ReadPath } from './querier.js';
 import type { RecentChunks } from './recent.js';
 import type { Slicer } from './slicer.js';
 import type { ChunkStore } from './store.js';
@@ -19,6 +19,8 @@ export interface SeriesParts {
   store: ChunkStore;
   wal: Wal;
   read: ReadPath;
+  /** The store was opened read-only: nothing may be written to it. */
+  readOnly: boolean;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface SeriesParts {
  */
 export function dropSeries(p: SeriesParts, ref: number, store: 'chunks' | 'row'): void {
   if (!p.head.isAlive(ref)) return;
-  if (p.head.removeSeries(ref)) {
+  if (p.head.removeSeries(ref) && !p.readOnly) {
     if (store === 'chunks') p.store.deleteSeriesChunks(ref);
     p.store.deleteSeriesRow(ref);
   }
@@ -73,6 +75,44 @@ export function deleteRange(p: SeriesParts, r: number, mint: number, maxt: numbe
   h.lastVKnown[r] = 1;
   h.minT[r] = keepT[0];
   h.persistedMaxT[r] = last;
+}
+
+/**
+ * deleteRange during a read-only start's replay: the store cannot change, and needs not (the
+ * delete rewrote it before its tombstone was replayed), so only the samples in memory (open and
+ * cut chunks, out-of-order samples, all replayed from the WAL) lose the range.
+ */
+export function deleteRangeInMemory(p: SeriesParts, r: number, mint: number, maxt: number): void {
+  const h = p.head;
+  const mem: Uint8Array[] = [];
+  const cut = h.unpersisted.get(r);
+  const seg = Math.min(h.hCount[r] > 0 ? h.hFirstSeg[r] : Infinity, ...(cut ?? []).map((c) => c.seg));
+  for (const c of cut ?? []) mem.push(c.data);
+  const open = h.openChunk(r, -Infinity, Infinity);
+  if (open) mem.push(open.data);
+  const ooo = h.ooo.get(r);
+  if (ooo) mem.push(...oooChunks(ooo));
+  if (mem.length === 0) return;
+  const { ts, vs, error } = mergeSamples(mem, -Infinity, Infinity);
+  if (error) throw error;
+  const keepT: number[] = [];
+  const keepV: number[] = [];
+  for (let i = 0; i < ts.length; i++) {
+    if (ts[i] >= mint && ts[i] <= maxt) continue;
+    keepT.push(ts[i]);
+    keepV.push(vs[i]);
+  }
+  h.dropUnpersisted(r);
+  // What remains waits as cut chunks (a read-only store never persists them).
+  const kept = [];
+  for (let i = 0; i < keepT.length; i += MAX_CHUNK_SAMPLES) {
+    const j = Math.min(keepT.length, i + MAX_CHUNK_SAMPLES);
+    kept.push({ ref: r, mint: keepT[i], maxt: keepT[j - 1], data: encodeBestChunk(keepT, keepV, i, j), seg: Number.isFinite(seg) ? seg : 0, dropped: false });
+  }
+  if (kept.length > 0) h.unpersisted.set(r, kept);
+  const last = keepT.length > 0 ? keepT[keepT.length - 1] : -Infinity;
+  h.lastT[r] = Math.max(last, h.persistedMaxT[r]);
+  if (last >= h.persistedMaxT[r] && last > -Infinity) h.lastV[r] = keepV[keepV.length - 1];
 }
 
 /** deleteRange for every series the matchers select, at once. */

@@ -112,6 +112,23 @@ describe('a full disk', () => {
     await rw.close();
   });
 
+  test('a read-only start replays deletes in the WAL without writing', async () => {
+    const { dir, opts, db } = await filled();
+    db.deleteSeries([new Matcher('=', 'i', '3')], NOW - 3_000_000, NOW - 2_000_000);
+    db.deleteSeries([new Matcher('=', 'i', '4')], -Infinity, Infinity);
+    const want = dump(db);
+    db.abandon();
+    const before = files(dir);
+    const ro = await openTSDB({ ...opts, freeBytes: () => 0 });
+    assert.equal(ro.readOnly, true);
+    assert.deepEqual(dump(ro), want);
+    await ro.close();
+    assert.deepEqual(files(dir), before);
+    const rw = await openTSDB(opts);
+    assert.deepEqual(dump(rw), want);
+    await rw.close();
+  });
+
   test('a shutdown without room to persist the head writes no chunks and loses nothing', async () => {
     const free = { bytes: PLENTY };
     const log = logged();

@@ -3,7 +3,7 @@
 // samples before the checkpoint recorded with the last out-of-order persist are skipped too;
 // tombstones drop again the range they deleted. Owns nothing after start.
 
-import { deleteRange, dropSeries, type SeriesParts } from './delete.js';
+import { deleteRange, deleteRangeInMemory, dropSeries, type SeriesParts } from './delete.js';
 import { F_ALIVE, F_LOGGED, F_STORED } from './head.js';
 
 /** Loads the stored series (refs, keys, persisted time range) and the out-of-order checkpoint. */
@@ -32,7 +32,10 @@ export function replayWal(p: SeriesParts): { replayed: number; warnings: string[
   let replayed = 0;
   const warnings = p.wal.replay((rec, pos) => {
     if (rec.type === 'tombstone') {
-      if (rec.ref < h.cap && h.flags[rec.ref] & F_ALIVE) deleteRange(p, rec.ref, rec.mint, rec.maxt, false);
+      if (rec.ref < h.cap && h.flags[rec.ref] & F_ALIVE) {
+        if (p.readOnly) deleteRangeInMemory(p, rec.ref, rec.mint, rec.maxt);
+        else deleteRange(p, rec.ref, rec.mint, rec.maxt, false);
+      }
       return;
     }
     for (const s of rec.series) {

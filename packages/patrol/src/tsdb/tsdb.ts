@@ -177,7 +177,7 @@ export class TSDB implements Storage {
     this.store = new ChunkStore(join(dir, 'chunks.db'), blockLen, this.readOnly);
     this.wal = new Wal(join(dir, 'wal'), this.opts.walSegmentSize, !this.readOnly);
     const read = new ReadPath(this.head, this.recent, this.store);
-    this.parts = { head: this.head, recent: this.recent, store: this.store, wal: this.wal, read };
+    this.parts = { head: this.head, recent: this.recent, store: this.store, wal: this.wal, read, readOnly: this.readOnly };
     this.appends = new AppendPath(this.head, this.limits, this.wal, read, this.metrics.samples, this.metrics.outOfOrder);
     const t0 = performance.now();
     loadSeries(this.parts);
