@@ -14,7 +14,7 @@
 // positive when it overlaps an injected anomaly (from its start to GRACE after its end), else a
 // false positive. Precision = true episodes / all episodes; recall = anomalies with a firing
 // minute inside that span / all anomalies; time to detect = first firing minute − anomaly start.
-// `npm run bench:baseline` (DAYS=7 SEED=1 by default).
+// `npm run bench:baseline` (DAYS=7 SEED=1 by default; VERBOSE=1 lists false alerts and misses).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -288,6 +288,18 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log(`example baseline alert: ${example || '(none)'}`);
+    if (process.env.VERBOSE) {
+      // Every false alert and every missed anomaly, with the day and time of day.
+      const when = (t: number) => `day ${Math.floor((t - START) / DAY) + 1} ${new Date(t).toISOString().slice(11, 16)}`;
+      for (const sys of systems) {
+        for (const e of sys.episodes) {
+          if (!anomalies.some((a) => e.series === a.series && e.start <= a.end + GRACE && e.end >= a.start)) console.log(`${sys.name}: false alert on ${e.series} ${when(e.start)}–${new Date(e.end).toISOString().slice(11, 16)}`);
+        }
+        for (const a of anomalies) {
+          if (!sys.episodes.some((e) => e.series === a.series && e.start <= a.end + GRACE && e.end >= a.start)) console.log(`${sys.name}: missed ${a.kind} ${when(a.start)}–${new Date(a.end).toISOString().slice(11, 16)}`);
+        }
+      }
+    }
   } finally {
     await storage.close();
     rmSync(dir, { recursive: true, force: true });

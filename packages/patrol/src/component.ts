@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from './config/schema.js';
-import type { ProbeStateChanges } from './probe/events.js';
+import type { ProbeStateChanges } from './model/probestate.js';
 import type { QueryEngine } from './promql/types.js';
 import type { Storage } from './storage/interface.js';
 

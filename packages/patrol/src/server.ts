@@ -21,6 +21,8 @@ import { registerRulesAPI } from './api/rules.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
 import { SqliteSilenceStore } from './alerting/silences.js';
+import { parsePort, splitHostPort } from './model/hostport.js';
+import { ProbeStateChanges } from './model/probestate.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { registerLogMetrics } from './logger.js';
@@ -30,11 +32,10 @@ import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
 import { TlsFront, tlsComponent, tlsSettings } from './web/tls.js';
 import { registerCollectorsApi } from './api/collectors.js';
 import { formatStorageRetention } from './api/tsdbstatus.js';
-import { formatDuration } from './config/duration.js';
+import { formatDuration } from './model/duration.js';
 import { CollectorsManager } from './collect/manager.js';
 import { HostCollector } from './host/collector.js';
 import { ProbeManager } from './probe/manager.js';
-import { ProbeStateChanges } from './probe/events.js';
 import { Engine } from './promql/engine.js';
 import { exprToJSON, formatExpr } from './promql/format.js';
 import { queryLimitsComponent } from './promql/limits.js';
@@ -77,10 +78,12 @@ export interface ReloadOutcome {
 
 export const DEFAULT_LISTEN = '127.0.0.1:9310';
 
-export function splitHostPort(listen: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(listen);
-  if (!m) throw new Error(`listen address ${JSON.stringify(listen)} is not HOST:PORT`);
-  return { host: m[1] || '0.0.0.0', port: Number(m[2]) };
+/** The address to listen on: `HOST:PORT`, `[V6]:PORT`, or `:PORT` for every interface. */
+export function listenHostPort(listen: string): { host: string; port: number } {
+  const hp = splitHostPort(listen);
+  const port = hp && parsePort(hp.port);
+  if (hp === null || port === null) throw new Error(`listen address ${JSON.stringify(listen)} is not HOST:PORT`);
+  return { host: hp.host || '0.0.0.0', port };
 }
 
 export class Patrol {
@@ -223,7 +226,7 @@ export class Patrol {
       throw new StartupError(first.errors.map(String));
     }
     if (!this.opts.listen && first.config.server.listen) this.listenAddr = first.config.server.listen;
-    splitHostPort(this.listenAddr);
+    listenHostPort(this.listenAddr);
     await mkdir(this.opts.dataDir, { recursive: true });
     this.storage = await this.openStorage(first.config);
     const engine = (this.engine = new Engine({ lookbackDelta: this.opts.lookbackDelta }));
@@ -238,7 +241,7 @@ export class Patrol {
     await this.prepare();
     const first = this.prepared!;
     const rt = this.runtime!;
-    const { host, port } = splitHostPort(this.listenAddr);
+    const { host, port } = listenHostPort(this.listenAddr);
 
     const tls = first.config.server.tls;
     let addr;

@@ -8,6 +8,7 @@
 // every family is typed `untyped`.
 
 import type { FastifyInstance } from 'fastify';
+import { formatFloatG } from '../model/gofloat.js';
 import { compareLabels, getLabel, labelsKey, METRIC_NAME, type Labels } from '../model/labels.js';
 import type { Matcher } from '../model/matchers.js';
 import { isStaleNaN } from '../model/value.js';
@@ -106,35 +107,11 @@ export function federate(queryable: Queryable, sets: readonly Matcher[][], mint:
       parts.push(`${l.name}="${escapeLabelValue(l.value)}"`);
     }
     for (const n of extNames) if (!own.has(n)) parts.push(`${n}="${escapeLabelValue(ext[n])}"`);
-    out.push(`${s.name}{${parts.join(',')}} ${goFloat(s.v)} ${s.t}\n`);
+    out.push(`${s.name}{${parts.join(',')}} ${formatFloatG(s.v)} ${s.t}\n`);
   }
   return out.join('');
 }
 
 function escapeLabelValue(v: string): string {
   return /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
-}
-
-/**
- * Go's strconv.FormatFloat(v, 'g', -1, 64), as the text exposition writes values: the shortest
- * digits, in exponent form when the exponent is below -4 or at least 6 (`1e+06`, `1.5e-05`).
- */
-export function goFloat(v: number): string {
-  if (v !== v) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(v.toExponential());
-  if (!m) return String(v);
-  const [, sign, first, rest = '', expText] = m;
-  const exp = Number(expText);
-  const digits = first + rest;
-  if (exp < -4 || exp >= 6) {
-    // %e form: d.ddde±XX, at least two exponent digits.
-    const e = Math.abs(exp);
-    return `${sign}${first}${rest ? '.' + rest : ''}e${exp < 0 ? '-' : '+'}${e < 10 ? '0' : ''}${e}`;
-  }
-  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
-  if (digits.length <= exp + 1) return `${sign}${digits}${'0'.repeat(exp + 1 - digits.length)}`;
-  return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
 }

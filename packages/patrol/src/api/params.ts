@@ -2,7 +2,7 @@
 // fraction), durations (float seconds or Prometheus duration syntax), limits, and the merged
 // form of URL query and form-encoded body. Error texts are Prometheus's own.
 
-import { parseDuration as parsePromDuration } from '../config/duration.js';
+import { parseDuration as parsePromDuration } from '../model/duration.js';
 
 /** Raised for a request Prometheus would answer with 400 bad_data. */
 export class BadDataError extends Error {

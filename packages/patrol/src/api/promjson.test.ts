@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Matcher } from '../model/matchers.js';
 import { STALE_NAN } from '../model/value.js';
 import { MAX_TIME, parseDurationParam, parseTime } from './params.js';
-import { formatFloatFixed, formatSampleValue, formatTimestamp, jsonString, queryDataJSON } from './promjson.js';
+import { formatSampleValue, formatTimestamp, jsonString, queryDataJSON } from './promjson.js';
 import { parseSelector } from './selector.js';
 
 describe('Prometheus number formatting', () => {
@@ -32,15 +32,6 @@ describe('Prometheus number formatting', () => {
       [0.30000000000000004, '0.30000000000000004'],
     ];
     for (const [v, want] of cases) assert.equal(formatSampleValue(v), want, `value ${v}`);
-  });
-
-  it('formats scalars without exponents', () => {
-    assert.equal(formatFloatFixed(1e-7), '0.0000001');
-    assert.equal(formatFloatFixed(1.5e21), '1500000000000000000000');
-    assert.equal(formatFloatFixed(-1.25e-8), '-0.0000000125');
-    assert.equal(formatFloatFixed(2), '2');
-    assert.equal(formatFloatFixed(-0), '-0');
-    assert.equal(formatFloatFixed(Infinity), '+Inf');
   });
 
   it('formats timestamps with three fraction digits when there is a fraction', () => {

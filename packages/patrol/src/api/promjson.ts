@@ -3,6 +3,7 @@
 // label sets in label order, and Go's HTML-safe string escaping. Hand-built strings rather than
 // JSON.stringify so that large matrices do not go through an intermediate object tree.
 
+import { formatFloatF } from '../model/gofloat.js';
 import type { Labels } from '../model/labels.js';
 import type { QueryStats, Value } from '../promql/types.js';
 
@@ -23,29 +24,6 @@ export function formatSampleValue(v: number): string {
   if (e < 0) return s;
   const exp = s.slice(e + 2);
   return exp.length === 1 ? `${s.slice(0, e + 2)}0${exp}` : s;
-}
-
-/**
- * A scalar's value (promql.Scalar.MarshalJSON): strconv.FormatFloat(f, 'f', -1, 64), never an
- * exponent: 1e-7 is `0.0000001`, 1.5e21 is `1500000000000000000000`.
- */
-export function formatFloatFixed(v: number): string {
-  if (v !== v) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const s = String(v);
-  if (s.indexOf('e') < 0) return s;
-  // Shortest digits and exponent, then placed without an exponent.
-  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(v.toExponential());
-  if (!m) return s;
-  const sign = m[1];
-  const digits = m[2] + (m[3] ?? '');
-  const exp = Number(m[4]);
-  const point = exp + 1; // digits before the decimal point
-  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
-  if (point >= digits.length) return sign + digits + '0'.repeat(point - digits.length);
-  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 /**
@@ -139,7 +117,7 @@ export function queryDataParts(value: Value, stats?: string): string[] {
   const out: string[] = [`{"resultType":"${value.type}","result":`];
   switch (value.type) {
     case 'scalar':
-      out.push(`[${formatGoFloat(value.t / 1000)},"${formatFloatFixed(value.v)}"]`);
+      out.push(`[${formatGoFloat(value.t / 1000)},"${formatFloatF(value.v)}"]`);
       break;
     case 'string':
       out.push(`[${formatGoFloat(value.t / 1000)},${jsonString(value.v)}]`);

@@ -2,6 +2,7 @@
 // rule and alert views read Patrol unchanged.
 
 import type { FastifyInstance } from 'fastify';
+import { formatFloatE } from '../model/gofloat.js';
 import { labelsToRecord } from '../model/labels.js';
 import { formatExpr } from '../promql/format.js';
 import { parseExpr } from '../promql/parser.js';
@@ -14,15 +15,6 @@ const ZERO_TIME = '0001-01-01T00:00:00Z';
 
 function time(ms: number): string {
   return ms > 0 ? new Date(ms).toISOString() : ZERO_TIME;
-}
-
-/** strconv.FormatFloat(v, 'e', -1, 64): the alert value as Prometheus's API writes it. */
-export function formatValueE(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
-  const [m, e] = v.toExponential().split('e');
-  const n = Number(e);
-  return `${m}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
 }
 
 function query(expr: string): string {
@@ -41,7 +33,7 @@ function alertJSON(a: Alert): Record<string, unknown> {
     activeAt: time(a.activeAt),
   };
   if (a.keepFiringSince > 0) out.keepFiringSince = time(a.keepFiringSince);
-  out.value = formatValueE(a.value);
+  out.value = formatFloatE(a.value);
   return out;
 }
 

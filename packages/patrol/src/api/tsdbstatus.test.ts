@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../model/duration.js';
 import { labelsFromRecord } from '../model/labels.js';
 import { openTSDB } from '../tsdb/tsdb.js';
 import { formatBase2Bytes, formatStorageRetention, tsdbStatusJSON, tsdbStatusLimit } from './tsdbstatus.js';

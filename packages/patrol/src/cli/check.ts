@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../model/duration.js';
 import { loadConfigFile } from '../config/load.js';
 import { showConfig } from '../config/show.js';
 import { baselineExprErrorsAt } from '../rules/baseline.js';

@@ -4,7 +4,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../model/duration.js';
 import { loadConfigFile } from '../config/load.js';
 import { showMs } from '../model/conditions.js';
 import { junitXml } from '../probe/junit.js';

@@ -3,7 +3,7 @@
 // it into plain Prometheus recording and alerting rules (src/rules/baseline.ts).
 
 import { z } from 'zod';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../model/duration.js';
 import { duration, labelSet } from './fields.js';
 
 export const SEASONALITIES = ['none', 'daily', 'weekly'] as const;

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { duration, labelSet, text, url } from './fields.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../model/duration.js';
 
 export const hostConfig = z.strictObject({
   enabled: z.boolean().default(true),

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { isValidLabelName } from '../model/labels.js';
 import { compileAnchoredRegex, parseMatchers, type Matcher } from '../model/matchers.js';
-import { parseByteSize, parseDuration } from './duration.js';
+import { parseByteSize, parseDuration } from '../model/duration.js';
 import { expandEnv, Secret } from './secret.js';
 
 function show(v: unknown): string {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { inspect } from 'node:util';
-import { parseDuration, formatDuration } from './duration.js';
+import { parseDuration, formatDuration } from '../model/duration.js';
 import { parseConfig } from './load.js';
 import { Secret } from './secret.js';
 

@@ -3,10 +3,10 @@
 // to the probe's type is an error. Conditions are parsed here, so a bad one fails the load and
 // the message quotes it.
 
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConditionSyntaxError, parseCondition, placeholderOf, type Condition, type Placeholder } from '../model/conditions.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../model/duration.js';
+import { parseHostPort } from '../model/hostport.js';
 import { compileSearch } from '../model/regex.js';
 import { byteSize, duration, labelSet, secret, text, tlsConfig } from './fields.js';
 
@@ -136,7 +136,7 @@ export function checkProbeTarget(type: string, target: string): string | null {
 }
 
 function hostPortTarget(target: string): string | null {
-  return splitHostPort(target) ? null : `${JSON.stringify(target)} is not host:port (expected e.g. "db.internal:5432")`;
+  return parseHostPort(target) ? null : `${JSON.stringify(target)} is not host:port (expected e.g. "db.internal:5432")`;
 }
 
 const TYPES = Object.keys(PROBE_KINDS);
@@ -165,7 +165,7 @@ export const probeConfig = z
         ctx.addIssue({ code: 'custom', message: (e as Error).message, path: ['expect'] });
       }
     }
-    if (p.type === 'dns' && p.resolver !== undefined && splitHostPort(p.resolver, 53) === null) {
+    if (p.type === 'dns' && p.resolver !== undefined && parseHostPort(p.resolver, 53) === null) {
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p.resolver)} is not host or host:port`, path: ['resolver'] });
     }
     if (p.timeout !== undefined && p.timeout > p.interval) {
@@ -183,19 +183,6 @@ export type HttpProbeConfig = Extract<ProbeConfig, { type: 'http' }>;
 export type TcpProbeConfig = Extract<ProbeConfig, { type: 'tcp' }>;
 export type DnsProbeConfig = Extract<ProbeConfig, { type: 'dns' }>;
 export type TlsProbeConfig = Extract<ProbeConfig, { type: 'tls' }>;
-
-/** `host:port`, `[v6]:port`, or (with a default port) a bare host. Null when malformed. */
-export function splitHostPort(s: string, defaultPort?: number): { host: string; port: number } | null {
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:[\]]+)(?::(\d+))?$/.exec(s);
-  if (!m) {
-    // A bare IPv6 address without brackets.
-    if (defaultPort !== undefined && isIP(s) === 6) return { host: s, port: defaultPort };
-    return null;
-  }
-  const port = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) return null;
-  return { host: m[1], port };
-}
 
 /** The probes; duplicate names are checked in semantic.ts, beside the schema errors. */
 export const probesSection = z.array(probeConfig);

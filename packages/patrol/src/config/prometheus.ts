@@ -4,7 +4,7 @@
 
 import { isAbsolute, join } from 'node:path';
 import { z } from 'zod';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../model/duration.js';
 import { byteSize, checkHttpClient, type HttpClientConfig, duration, httpClientFields, labelName, labelSet, positiveInt, regex, secret, text } from './fields.js';
 
 export const RELABEL_ACTIONS = [

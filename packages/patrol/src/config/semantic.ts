@@ -5,7 +5,7 @@
 // own is left to that error. Duplicate names are checked only here; the per-probe checks run in
 // the schema too (same functions, same messages), and load.ts keeps one error per key.
 
-import { parseDuration, formatDuration } from './duration.js';
+import { parseDuration, formatDuration } from '../model/duration.js';
 import { checkProbeTarget } from './probes.js';
 
 type ConfigPath = readonly (string | number)[];

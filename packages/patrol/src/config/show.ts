@@ -4,7 +4,7 @@
 // to the text its field reads (a duration or a size) when that text parses to the same number.
 
 import { stringify } from 'yaml';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../model/duration.js';
 import { configSchema, type Config } from './schema.js';
 import { Secret, SECRET_MASK } from './secret.js';
 import { maskSecrets } from './secrets.js';

@@ -12,7 +12,7 @@
 // the condition. Evaluation never throws: a failed condition yields a reason saying what was
 // seen and what was expected.
 
-import { formatDuration, parseByteSize, parseDuration } from '../config/duration.js';
+import { formatDuration, parseByteSize, parseDuration } from './duration.js';
 import { compileSearch, type Regex } from './regex.js';
 
 export type Placeholder =

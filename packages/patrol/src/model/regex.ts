@@ -26,12 +26,22 @@ export class RegexError extends Error {
   override name = 'RegexError';
 }
 
-/** Largest compiled program accepted, in RE2 instructions (RE2's own limit is far larger). */
-export const MAX_PROGRAM_SIZE = 20_000;
-/** Compiled regexes kept for reuse, per mode. */
+/**
+ * Largest compiled program accepted, in RE2 instructions (RE2's own limit is far larger):
+ * matching costs up to program size × value length, and a 19,000-instruction program over
+ * 16 KiB values held the event loop for a quarter of a second.
+ */
+export const MAX_PROGRAM_SIZE = 10_000;
+/** Distinct patterns that need the regex engine (no fast path) in one query (withRegexBudget). */
+export const MAX_QUERY_REGEXES = 100;
+/** Their estimated program sizes together, in instructions, in one query. */
+export const MAX_QUERY_PROGRAM = 40_000;
+/** Compiled regexes kept for reuse, per mode (least recently used dropped first). */
 const CACHE_SIZE = 2000;
+/** Characters of pattern source the cache holds at most, per mode (large alternations included). */
+const CACHE_MAX_CHARS = 16 * 1024 * 1024;
 /** Patterns longer than this are compiled afresh each time rather than cached. */
-const CACHE_MAX_SOURCE = 4096;
+const CACHE_MAX_SOURCE = 1024 * 1024;
 const SHOW = 120;
 
 function show(src: string): string {
@@ -42,24 +52,90 @@ function fail(src: string, why: string): never {
   throw new RegexError(`invalid regular expression ${show(src)}: ${why}`);
 }
 
-const anchoredCache = new Map<string, Regex | RegexError>();
-const searchCache = new Map<string, Regex | RegexError>();
+/** An LRU of compiled patterns (and of the errors of patterns that do not compile). */
+class RegexCache {
+  private readonly map = new Map<string, Regex | RegexError>();
+  private chars = 0;
 
-function cached(cache: Map<string, Regex | RegexError>, src: string, make: (src: string) => Regex): Regex {
+  get(src: string): Regex | RegexError | undefined {
+    const hit = this.map.get(src);
+    if (hit !== undefined) {
+      this.map.delete(src);
+      this.map.set(src, hit);
+    }
+    return hit;
+  }
+
+  set(src: string, v: Regex | RegexError): void {
+    this.map.set(src, v);
+    this.chars += src.length;
+    while (this.map.size > CACHE_SIZE || this.chars > CACHE_MAX_CHARS) {
+      const oldest = this.map.keys().next().value!;
+      this.map.delete(oldest);
+      this.chars -= oldest.length;
+    }
+  }
+}
+
+const anchoredCache = new RegexCache();
+const searchCache = new RegexCache();
+
+function cached(cache: RegexCache, src: string, make: (src: string) => Regex): Regex {
   if (src.length > CACHE_MAX_SOURCE) return make(src);
   let hit = cache.get(src);
   if (hit === undefined) {
     try {
       hit = make(src);
     } catch (e) {
-      if (!(e instanceof RegexError)) throw e;
+      // An over-budget pattern is fine on its own: that error is not the pattern's to keep.
+      if (!(e instanceof RegexError) || e instanceof RegexBudgetError) throw e;
       hit = e;
     }
-    if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
     cache.set(src, hit);
-  }
+  } else if (hit instanceof Re2Regex) budget?.charge(src, hit.size);
   if (hit instanceof RegexError) throw hit;
   return hit;
+}
+
+/** A query's regexes passed MAX_QUERY_REGEXES or MAX_QUERY_PROGRAM (withRegexBudget). */
+export class RegexBudgetError extends RegexError {
+  override name = 'RegexBudgetError';
+}
+
+class Budget {
+  private readonly seen = new Set<string>();
+  private program = 0;
+
+  /** Counts a pattern that needs the regex engine; throws once the query is over a bound. */
+  charge(src: string, size: number): void {
+    if (this.seen.has(src)) return;
+    if (this.seen.size >= MAX_QUERY_REGEXES) {
+      throw new RegexBudgetError(`too many regular expressions in one query: more than ${MAX_QUERY_REGEXES} distinct patterns that need the regex engine (literal alternatives such as "a|b|c" and prefixes such as "abc.*" are not counted); at ${show(src)}`);
+    }
+    if (this.program + size > MAX_QUERY_PROGRAM) {
+      throw new RegexBudgetError(`regular expressions in one query too large together: more than ${MAX_QUERY_PROGRAM} instructions once compiled; at ${show(src)}`);
+    }
+    this.seen.add(src);
+    this.program += size;
+  }
+}
+
+let budget: Budget | null = null;
+
+/**
+ * Runs `fn` (synchronous: parsing one query) with a budget on the regexes it compiles: at most
+ * MAX_QUERY_REGEXES distinct patterns that need the regex engine and MAX_QUERY_PROGRAM
+ * instructions in all, cached or not, so one query cannot spend seconds compiling. Over the
+ * budget, compiling throws RegexBudgetError (a RegexError).
+ */
+export function withRegexBudget<T>(fn: () => T): T {
+  const outer = budget;
+  budget = new Budget();
+  try {
+    return fn();
+  } finally {
+    budget = outer;
+  }
 }
 
 /**
@@ -75,34 +151,42 @@ export function compileAnchored(src: string): Regex {
  * with `.` matching newlines too. Throws RegexError naming the pattern.
  */
 export function compileSearch(src: string): Regex {
-  return cached(searchCache, src, (s) => new Re2Regex(s, compileRe2(s, s)));
+  return cached(searchCache, src, (s) => compileRe2(s, s));
 }
 
-const META = /[\\.+*?()|[\]{}^$]/;
+/** Regex syntax characters: \\ . + * ? ( ) | [ ] { } ^ $ */
+const META_CHARS = new Set([0x5c, 0x2e, 0x2b, 0x2a, 0x3f, 0x28, 0x29, 0x7c, 0x5b, 0x5d, 0x7b, 0x7d, 0x5e, 0x24]);
+
+/** ASCII punctuation, which RE2 takes literally after a backslash. */
+function isPunct(c: number): boolean {
+  return (c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) || (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e);
+}
 
 /**
  * The alternatives of a pattern made only of literal text (escaped punctuation such as `\.`
  * included, as Grafana writes multi-value variables), unescaped; null when any other syntax
- * appears.
+ * appears. Linear: a 20,000-value alternation is common from dashboards.
  */
 function literalAlternatives(src: string): string[] | null {
   const out: string[] = [];
   let cur = '';
+  let from = 0; // start of the pending run of plain characters
   for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (c === '\\') {
-      const n = src[i + 1] ?? '';
-      // RE2 takes a backslash before any ASCII punctuation as that character.
-      if (!/^[!-/:-@[-`{-~]$/.test(n)) return null;
-      cur += n;
+    const c = src.charCodeAt(i);
+    if (!META_CHARS.has(c)) continue;
+    if (c === 0x5c) {
+      const n = src.charCodeAt(i + 1);
+      if (!isPunct(n)) return null;
+      cur += src.slice(from, i) + src[i + 1];
       i++;
-    } else if (c === '|') {
-      out.push(cur);
+      from = i + 1;
+    } else if (c === 0x7c) {
+      out.push(cur + src.slice(from, i));
       cur = '';
-    } else if (META.test(c)) return null;
-    else cur += c;
+      from = i + 1;
+    } else return null;
   }
-  out.push(cur);
+  out.push(cur + src.slice(from));
   return out;
 }
 
@@ -136,13 +220,14 @@ function makeAnchored(src: string): Regex {
     const p = literalAlternatives(src.slice(2));
     if (p?.length === 1) return new FnRegex(src, (s) => s.endsWith(p[0]));
   }
-  return new Re2Regex(src, compileRe2(src, `^(?s:${src})$`));
+  return compileRe2(src, `^(?s:${src})$`);
 }
 
-function compileRe2(src: string, pattern: string): RE2JS {
+function compileRe2(src: string, pattern: string): Re2Regex {
   const est = estimateSize(src);
   if (est.badRepeat !== undefined) fail(src, `invalid repeat count: \`${est.badRepeat}\``);
-  if (est.size > MAX_PROGRAM_SIZE) fail(src, `expression too large (about ${est.size} instructions once repeats are expanded, more than ${MAX_PROGRAM_SIZE})`);
+  if (est.size > MAX_PROGRAM_SIZE) fail(src, `expression too large (about ${est.size} instructions once repeats are expanded, more than the limit of ${MAX_PROGRAM_SIZE})`);
+  budget?.charge(src, est.size);
   let re: RE2JS;
   try {
     re = RE2JS.compile(pattern, RE2JS.DOTALL);
@@ -151,8 +236,8 @@ function compileRe2(src: string, pattern: string): RE2JS {
     return fail(src, msg.length > 200 ? `${msg.slice(0, 200)}…` : msg);
   }
   const size = re.programSize();
-  if (size > MAX_PROGRAM_SIZE) fail(src, `expression too large (${size} instructions, more than ${MAX_PROGRAM_SIZE})`);
-  return re;
+  if (size > MAX_PROGRAM_SIZE) fail(src, `expression too large (${size} instructions, more than the limit of ${MAX_PROGRAM_SIZE})`);
+  return new Re2Regex(src, re, est.size);
 }
 
 /**
@@ -261,10 +346,11 @@ class FnRegex implements Regex {
 class Re2Regex implements Regex {
   /** Whether the empty string matches, once known: a label a series lacks is tested as "", often. */
   private empty: boolean | undefined;
-
   constructor(
     readonly source: string,
     private readonly re: RE2JS,
+    /** Estimated program size in instructions (what a query's budget counts). */
+    readonly size: number,
   ) {}
 
   test(s: string): boolean {

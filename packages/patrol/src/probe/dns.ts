@@ -3,8 +3,8 @@
 // NOERROR with at least one answer.
 
 import { Resolver } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { splitHostPort, type DnsProbeConfig } from '../config/probes.js';
+import type { DnsProbeConfig } from '../config/probes.js';
+import { joinHostPort, parseHostPort } from '../model/hostport.js';
 import type { Observation } from '../model/conditions.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
@@ -28,8 +28,8 @@ class DnsProbe implements PreparedProbe {
 
   constructor(private readonly cfg: DnsProbeConfig) {
     if (cfg.resolver !== undefined) {
-      const hp = splitHostPort(cfg.resolver, 53)!;
-      this.server = isIP(hp.host) === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+      const hp = parseHostPort(cfg.resolver, 53)!;
+      this.server = joinHostPort(hp.host, hp.port);
       this.host = hp.host;
     } else {
       this.server = null;

@@ -4,40 +4,7 @@
 // change, which the state after a restart comes from.
 
 import Database from 'better-sqlite3';
-import type { ProbeState, StateChange } from './state.js';
-
-export interface ProbeEvent extends StateChange {
-  probe: string;
-}
-
-/** Called with each probe state change (up→down, down→up, unknown→…) once it is recorded. */
-export type ProbeStateListener = (e: ProbeEvent) => void;
-
-/**
- * Where components subscribe to probe state changes (rules, dashboard). A listener that throws
- * does not stop the others; its error goes to `onError`.
- */
-export class ProbeStateChanges {
-  private readonly listeners = new Set<ProbeStateListener>();
-
-  constructor(private readonly onError: (err: unknown) => void = () => undefined) {}
-
-  /** Returns the function that unsubscribes. */
-  subscribe(fn: ProbeStateListener): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
-  }
-
-  emit(e: ProbeEvent): void {
-    for (const fn of [...this.listeners]) {
-      try {
-        fn(e);
-      } catch (err) {
-        this.onError(err);
-      }
-    }
-  }
-}
+import type { ProbeEvent, ProbeState } from '../model/probestate.js';
 
 export class ProbeEventStore {
   private readonly db: Database.Database;

@@ -11,7 +11,8 @@ import type { HttpProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition, type Observation } from '../model/conditions.js';
 import { ResponseParser, type ResponseHandler, type ResponseHead } from './http1.js';
 import { HttpReport, tlsFacts, type RunView, type TlsFacts } from './http_metrics.js';
-import { describeNetError, hostPort, resolveHost, tlsOptions, type Resolved } from './net.js';
+import { joinHostPort } from '../model/hostport.js';
+import { describeNetError, resolveHost, tlsOptions, type Resolved } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 /** The run's accumulated phase timings and progress (shared with the report). */
@@ -211,7 +212,7 @@ function targetOf(url: URL): Target {
   const isHttps = url.protocol === 'https:';
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : isHttps ? 443 : 80;
-  return { isHttps, hostname, port, where: hostPort(hostname, port), family: isIP(hostname) as 0 | 4 | 6 };
+  return { isHttps, hostname, port, where: joinHostPort(hostname, port), family: isIP(hostname) as 0 | 4 | 6 };
 }
 
 /**

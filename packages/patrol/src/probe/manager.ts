@@ -10,12 +10,13 @@ import type { Component, ConfigContext, Runtime } from '../component.js';
 import type { Config } from '../config/schema.js';
 import { Matcher } from '../model/matchers.js';
 import type { Appender, Storage } from '../storage/interface.js';
-import { ProbeEventStore, ProbeStateChanges, type ProbeEvent, type ProbeStateListener } from './events.js';
+import { ProbeStateChanges, type ProbeEvent, type ProbeState, type ProbeStateListener } from '../model/probestate.js';
+import { ProbeEventStore } from './events.js';
 import { ResultWriter } from './metrics.js';
 import { compileProbe, runProbe, type CompiledProbe, type ProbeResult } from './run.js';
 import { Scheduler, type Job } from './scheduler.js';
 import { ProbeStatsAccumulator, type ProbeFigures } from './stats.js';
-import { ProbeStateMachine, type ProbeState } from './state.js';
+import { ProbeStateMachine } from './state.js';
 import { Abort } from './types.js';
 import { componentLogger } from '../logger.js';
 

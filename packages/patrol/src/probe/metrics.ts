@@ -6,7 +6,7 @@ import { STALE_NAN } from '../model/value.js';
 import { stripUrlCredentials } from '../config/secrets.js';
 import type { Appender, SeriesRef } from '../storage/interface.js';
 import type { CompiledProbe, ProbeResult } from './run.js';
-import type { ProbeState } from './state.js';
+import type { ProbeState } from '../model/probestate.js';
 
 /** The label set of a probe's series, without the metric name. */
 export function probeLabels(p: CompiledProbe): Record<string, string> {

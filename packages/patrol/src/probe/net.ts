@@ -117,7 +117,3 @@ export function describeNetError(e: unknown, phase: string, where: string): stri
   return `${phase} failed: ${code ? code + ' ' : ''}${err?.message ?? String(e)}`;
 }
 
-/** host for URLs and messages: brackets around IPv6. */
-export function hostPort(host: string, port: number): string {
-  return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-}

@@ -1,14 +1,7 @@
 // Consecutive-failure state of one probe: DOWN after failure_threshold failures in a row, UP
 // after success_threshold successes in a row, UNKNOWN until either happens.
 
-export type ProbeState = 'unknown' | 'up' | 'down';
-
-export interface StateChange {
-  time: number;
-  from: ProbeState;
-  to: ProbeState;
-  reason: string;
-}
+import type { ProbeState, StateChange } from '../model/probestate.js';
 
 export class ProbeStateMachine {
   consecutiveFailures = 0;

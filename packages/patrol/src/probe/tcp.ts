@@ -3,10 +3,11 @@
 
 import net from 'node:net';
 import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
-import { splitHostPort, type TcpProbeConfig } from '../config/probes.js';
+import type { TcpProbeConfig } from '../config/probes.js';
+import { joinHostPort, parseHostPort } from '../model/hostport.js';
 import { compileSearch, type Regex } from '../model/regex.js';
 import { needsBody, type Condition, type Observation } from '../model/conditions.js';
-import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
+import { describeNetError, earliestExpiry, resolveHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 class TcpProbe implements PreparedProbe {
@@ -21,7 +22,7 @@ class TcpProbe implements PreparedProbe {
     conditions: readonly Condition[],
     dir: string,
   ) {
-    const hp = splitHostPort(cfg.target)!;
+    const hp = parseHostPort(cfg.target)!;
     this.host = hp.host;
     this.port = hp.port;
     this.expect = cfg.expect !== undefined ? compileSearch(cfg.expect) : null;
@@ -31,7 +32,7 @@ class TcpProbe implements PreparedProbe {
 
   async run(ctx: RunContext): Promise<RunOutcome> {
     const t0 = performance.now();
-    const where = hostPort(this.host, this.port);
+    const where = joinHostPort(this.host, this.port);
     ctx.phase = 'DNS resolution';
     const r = await resolveHost(this.host, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
     const obs: Observation = { durationMs: 0, connected: false, now: Date.now() };

@@ -4,9 +4,10 @@
 
 import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
-import { splitHostPort, type TlsProbeConfig } from '../config/probes.js';
+import type { TlsProbeConfig } from '../config/probes.js';
+import { joinHostPort, parseHostPort } from '../model/hostport.js';
 import type { Condition, Observation } from '../model/conditions.js';
-import { describeNetError, earliestExpiry, hostPort, resolveHost, tlsOptions } from './net.js';
+import { describeNetError, earliestExpiry, resolveHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 const TLS_VERSIONS: Record<string, number> = { TLSv1: 1.0, 'TLSv1.1': 1.1, 'TLSv1.2': 1.2, 'TLSv1.3': 1.3 };
@@ -21,7 +22,7 @@ class TlsProbe implements PreparedProbe {
     _conditions: readonly Condition[],
     dir: string,
   ) {
-    const hp = splitHostPort(cfg.target)!;
+    const hp = parseHostPort(cfg.target)!;
     this.host = hp.host;
     this.port = hp.port;
     this.tls = tlsOptions(cfg.tls_config, dir);
@@ -29,7 +30,7 @@ class TlsProbe implements PreparedProbe {
 
   async run(ctx: RunContext): Promise<RunOutcome> {
     const t0 = performance.now();
-    const where = hostPort(this.host, this.port);
+    const where = joinHostPort(this.host, this.port);
     ctx.phase = 'DNS resolution';
     const r = await resolveHost(this.host, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
     const obs: Observation = { durationMs: 0, connected: false, now: Date.now() };

@@ -75,4 +75,39 @@ describe('Engine', () => {
     assert.equal(m.value.type, 'matrix');
     if (m.value.type === 'matrix') assert.deepEqual([...m.value.series[0].values], [16, 18, 20]);
   });
+
+  test('a long subquery is evaluated in slices with the same answer', async () => {
+    const st = fixture();
+    const e = new Engine();
+    // [10m:50ms] is 12,000 steps, more than one slice; every step of the 10 minutes sees each
+    // req series, `gone` until its stale marker at 5m.
+    const steps = (600_000 - 0) / 50;
+    const r = await e.instantQuery(st, 'count_over_time(req[10m:50ms])', 600_000);
+    assert.deepEqual(r.value.type === 'vector' ? r.value.samples.map((s) => s.v) : null, [steps, steps, steps]);
+    const gone = await e.instantQuery(st, 'count_over_time(gone[10m:50ms])', 600_000);
+    assert.deepEqual(gone.value.type === 'vector' ? gone.value.samples.map((s) => s.v) : null, [300_000 / 50 - 1]);
+    // A series that only the later slices have.
+    const late = await e.instantQuery(st, 'count_over_time((req{job="b"} and on() vector(time()) > 450)[10m:50ms])', 600_000);
+    assert.deepEqual(late.value.type === 'vector' ? late.value.samples.map((s) => s.v) : null, [(600_000 - 450_000) / 50]);
+    const last = await e.instantQuery(st, 'max_over_time(timestamp(req{job="b"})[10m:50ms])', 600_000);
+    assert.deepEqual(last.value.type === 'vector' ? last.value.samples.map((s) => s.v) : null, [600]);
+  });
+
+  test('a query over millions of subquery steps stops at its timeout or cancellation', async () => {
+    const st = new MemoryStorage();
+    // 8.64 M steps, within max_samples.
+    const q = 'count_over_time(vector(1)[1d:10ms])';
+    await assert.rejects(new Engine({ timeout: 5 }).instantQuery(st, q, 86_400_000), (err: unknown) => err instanceof QueryError && err.type === 'timeout' && err.message === 'query timed out in expression evaluation');
+    // The evaluation serves the event loop while it runs, so an abort from it stops the query
+    // (a synchronous pass over the steps would answer before the abort could happen).
+    const ac = new AbortController();
+    let turns = 0;
+    const spin = (): void => {
+      if (++turns === 3) ac.abort();
+      else setImmediate(spin);
+    };
+    setImmediate(spin);
+    await assert.rejects(new Engine().instantQuery(st, q, 86_400_000, { signal: ac.signal }), (err: unknown) => err instanceof QueryError && err.type === 'canceled');
+    assert.equal(turns, 3);
+  });
 });

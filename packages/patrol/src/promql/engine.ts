@@ -3,6 +3,7 @@
 // once for the whole range into typed arrays and walks the steps with moving pointers; label
 // work (grouping keys, matching signatures) is done once per series, not per step.
 
+import { formatFloatF, formatFloatG, formatOpenMetricsFloat, parseGoFloat } from '../model/gofloat.js';
 import type { Labels } from '../model/labels.js';
 import { compareLabels, getLabel, labelsFromRecord, labelsKey, METRIC_NAME, withLabel } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
@@ -13,7 +14,9 @@ import { SampleBuffer } from '../storage/interface.js';
 import type { Aggregate, AtModifier, Binary, Call, DurationExpr, Expr, SubqueryExpr, VectorMatching, VectorSelector } from './ast.js';
 import { COMPARISON_OPS } from './ast.js';
 import { ELEMENTWISE, RANGE_KERNELS, annotations, evalOverSteps, extrapolate, bucketFraction, bucketQuantileDetailed, mightNotBeCounter } from './kernels.js';
-import { absentLabels as matcherLabels, formatFloatPlain } from './functions/helpers.js';
+import { absentLabels as matcherLabels, compareNatural } from './functions/helpers.js';
+import { kahanInc } from './functions/kahan.js';
+import { quantile } from './functions/quantile.js';
 import { FUNCTIONS } from './signatures.js';
 import { formatDuration } from './format.js';
 import { evalDuration, exprType, parseExpr } from './parser.js';
@@ -56,6 +59,61 @@ interface RangeArg {
 
 const DEFAULT_SUBQUERY_STEP = 60_000;
 
+/** Subquery steps evaluated in one go; longer grids are evaluated slice by slice. */
+const SUBQUERY_SLICE = 8192;
+
+/** The points of a step series where it has values, at the given step times. */
+function pointsOf(s: StepSeries, times: Float64Array): RawSeries {
+  let n = 0;
+  for (let i = 0; i < times.length; i++) if (s.has[i]) n++;
+  const t = new Float64Array(n);
+  const v = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < times.length; i++) {
+    if (!s.has[i]) continue;
+    t[k] = times[i];
+    v[k] = s.v[i];
+    k++;
+  }
+  return { labels: s.labels, t, v, dropName: s.dropName };
+}
+
+/** Collects a subquery series' points slice after slice (capacity doubling). */
+class PointsBuilder {
+  private t = new Float64Array(16);
+  private v = new Float64Array(16);
+  private n = 0;
+
+  constructor(
+    private readonly labels: Labels,
+    private readonly dropName: boolean,
+  ) {}
+
+  /** Appends the points of `s` at `times`; returns how many. */
+  append(s: StepSeries, times: Float64Array): number {
+    const before = this.n;
+    for (let i = 0; i < times.length; i++) {
+      if (!s.has[i]) continue;
+      if (this.n === this.t.length) {
+        const t = new Float64Array(this.n * 2);
+        const v = new Float64Array(this.n * 2);
+        t.set(this.t);
+        v.set(this.v);
+        this.t = t;
+        this.v = v;
+      }
+      this.t[this.n] = times[i];
+      this.v[this.n] = s.v[i];
+      this.n++;
+    }
+    return this.n - before;
+  }
+
+  finish(): RawSeries {
+    return { labels: this.labels, t: this.t.slice(0, this.n), v: this.v.slice(0, this.n), dropName: this.dropName };
+  }
+}
+
 class Deadline {
   constructor(
     readonly until: number,
@@ -79,17 +137,6 @@ function labelSetString(ls: Labels): string {
 /** Dropping the metric name also drops the type and unit metadata labels (Prometheus 3). */
 function dropNameLabels(ls: Labels): Labels {
   return ls.filter((l) => l.name !== METRIC_NAME && l.name !== '__type__' && l.name !== '__unit__');
-}
-
-function goFormatFloat(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  const s = String(v);
-  if (!s.includes('e')) return s;
-  const [m, e] = s.split('e');
-  const exp = Number(e);
-  return `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
 }
 
 /** Go's math.Pow special cases that differ from JavaScript's. */
@@ -404,27 +451,45 @@ class Evaluation {
       );
     }
     this.addSamples(count);
-    const inner = new Float64Array(count);
-    for (let i = 0; i < count; i++) inner[i] = first + i * step;
-    const r = await this.eval(e.expr, inner);
+    // A long grid is evaluated in slices, each a complete evaluation of the inner expression at
+    // its steps (PromQL steps are independent), with the deadline checked and the event loop
+    // served between slices: one synchronous pass over millions of steps would hold off the
+    // query timeout, cancellation and every other request for as long as it runs.
     const series: RawSeries[] = [];
     let kept = 0;
-    if (r.kind === 'vector') {
-      for (const s of r.series) {
-        let n = 0;
-        for (let i = 0; i < count; i++) if (s.has[i]) n++;
-        const t = new Float64Array(n);
-        const v = new Float64Array(n);
-        let k = 0;
-        for (let i = 0; i < count; i++) {
-          if (!s.has[i]) continue;
-          t[k] = inner[i];
-          v[k] = s.v[i];
-          k++;
+    if (count <= SUBQUERY_SLICE) {
+      const inner = new Float64Array(count);
+      for (let i = 0; i < count; i++) inner[i] = first + i * step;
+      const r = await this.eval(e.expr, inner);
+      if (r.kind === 'vector') {
+        for (const s of r.series) {
+          const rs = pointsOf(s, inner);
+          series.push(rs);
+          kept += rs.t.length;
         }
-        series.push({ labels: s.labels, t, v, dropName: s.dropName });
-        kept += n;
       }
+    } else {
+      const builders = new Map<string, PointsBuilder[]>();
+      for (let from = 0; from < count; from += SUBQUERY_SLICE) {
+        if (from > 0) await this.yieldNow();
+        const inner = new Float64Array(Math.min(SUBQUERY_SLICE, count - from));
+        for (let i = 0; i < inner.length; i++) inner[i] = first + (from + i) * step;
+        const r = await this.eval(e.expr, inner);
+        if (r.kind !== 'vector') continue;
+        // The same series in the next slice continues its points; a label set that occurs twice
+        // in one slice stays two series, as it would unsliced.
+        const seen = new Map<string, number>();
+        for (const s of r.series) {
+          const key = (s.dropName ? '1' : '0') + labelsKey(s.labels);
+          const k = seen.get(key) ?? 0;
+          seen.set(key, k + 1);
+          let list = builders.get(key);
+          if (!list) builders.set(key, (list = []));
+          if (k === list.length) list.push(new PointsBuilder(s.labels, s.dropName));
+          kept += list[k].append(s, inner);
+        }
+      }
+      for (const list of builders.values()) for (const b of list) series.push(b.finish());
     }
     // The step grid was counted above; the points the series hold beyond it count too.
     if (kept > count) this.addSamples(kept - count);
@@ -845,8 +910,8 @@ class Evaluation {
     const groups = new Map<string, { labels: Labels; name: string; members: { le: number; s: StepSeries }[] }>();
     for (const s of series) {
       const leText = getLabel(s.labels, 'le');
-      const le = leText === '' ? NaN : parseGoFloat(leText);
-      if (Number.isNaN(le)) {
+      const le = parseGoFloat(leText);
+      if (le === null) {
         this.warnings.add(annotations.badBucketLabel(getLabel(s.labels, METRIC_NAME), leText));
         continue;
       }
@@ -887,7 +952,7 @@ class Evaluation {
         let labels = g.labels;
         if (f === 'histogram_quantiles') {
           const q = params[o][0];
-          labels = withLabel(labels, qLabel, Number.isInteger(q) ? q.toFixed(1) : goFormatFloat(q));
+          labels = withLabel(labels, qLabel, formatOpenMetricsFloat(q));
         }
         out.push({ labels, v: vs[o], has: hs[o], dropName: true });
       }
@@ -939,7 +1004,7 @@ class Evaluation {
         for (let i = 0; i < n; i++) {
           for (const s of g.members) {
             if (!s.has[i]) continue;
-            const ls = withLabel(g.labels, label, formatFloatPlain(s.v[i]));
+            const ls = withLabel(g.labels, label, formatFloatF(s.v[i]));
             const key = labelsKey(ls);
             let o = outMap.get(key);
             if (!o) outMap.set(key, (o = { labels: ls, v: new Float64Array(n), has: new Uint8Array(n), dropName: false }));
@@ -992,7 +1057,7 @@ class Evaluation {
                   incremental = true;
                   mean = acc / (count - 1) + comp / (count - 1);
                 } else {
-                  [acc, comp] = kahanAdd(x, acc, comp);
+                  [acc, comp] = kahanInc(x, acc, comp);
                   break;
                 }
               }
@@ -1001,7 +1066,7 @@ class Evaluation {
                 mean += x / count - mean / count;
                 break;
               }
-              [acc, comp] = kahanAdd(x, acc, comp);
+              [acc, comp] = kahanInc(x, acc, comp);
               break;
             }
             case 'min':
@@ -1121,7 +1186,7 @@ class Evaluation {
         continue;
       }
       if (Number.isNaN(p)) throw new QueryError('bad_data', `Parameter value is NaN`);
-      if (Math.abs(p) >= 2 ** 63) throw new QueryError('bad_data', `Scalar value ${goFormatFloat(p)} overflows int64`);
+      if (Math.abs(p) >= 2 ** 63) throw new QueryError('bad_data', `Scalar value ${formatFloatG(p)} overflows int64`);
       const k = Math.trunc(p);
       if (k < 1) continue;
       for (const g of groups) {
@@ -1550,29 +1615,6 @@ function simpleAggregate(op: 'sum' | 'count' | 'group' | 'min' | 'max', members:
   return { v: acc.v, has: acc.has };
 }
 
-function kahanAdd(x: number, sum: number, c: number): [number, number] {
-  const t = sum + x;
-  if (!Number.isFinite(t)) return [t, 0];
-  if (Math.abs(sum) >= Math.abs(x)) c += sum - t + x;
-  else c += x - t + sum;
-  return [t, c];
-}
-
-/** Prometheus's quantile over a set of values (linear interpolation between closest ranks). */
-function quantile(q: number, vals: number[]): number {
-  if (vals.length === 0 || Number.isNaN(q)) return NaN;
-  if (q < 0) return -Infinity;
-  if (q > 1) return Infinity;
-  // Prometheus orders NaN before every number.
-  const sorted = vals.slice().sort((a, b) => (Number.isNaN(a) ? (Number.isNaN(b) ? 0 : -1) : Number.isNaN(b) ? 1 : a - b));
-  const n = sorted.length;
-  const rank = q * (n - 1);
-  const lo = Math.max(0, Math.floor(rank));
-  const hi = Math.min(n - 1, lo + 1);
-  const w = rank - Math.floor(rank);
-  return sorted[lo] * (1 - w) + sorted[hi] * w;
-}
-
 /** A stable pseudo-random fraction in [0, 1) per label set, for limit_ratio. */
 function ratioHash(ls: Labels): number {
   const s = labelsKey(ls);
@@ -1582,16 +1624,6 @@ function ratioHash(ls: Labels): number {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h / 2 ** 32;
-}
-
-function parseGoFloat(s: string): number {
-  const t = s.trim().toLowerCase();
-  if (t === '+inf' || t === 'inf' || t === '+infinity' || t === 'infinity') return Infinity;
-  if (t === '-inf' || t === '-infinity') return -Infinity;
-  if (t === 'nan') return NaN;
-  if (t === '') return NaN;
-  const n = Number(t);
-  return n;
 }
 
 function dropStale(t: Float64Array, v: Float64Array): { t: Float64Array; v: Float64Array } {
@@ -1694,7 +1726,7 @@ function outerSort(e: Expr): ((a: InstantSample, b: InstantSample) => number) | 
       const desc = e.func === 'sort_by_label_desc';
       return (a, b) => {
         for (const name of names) {
-          const c = naturalCompare(getLabel(a.labels, name), getLabel(b.labels, name));
+          const c = compareNatural(getLabel(a.labels, name), getLabel(b.labels, name));
           if (c !== 0) return desc ? -c : c;
         }
         const c = compareLabels(a.labels, b.labels);
@@ -1703,26 +1735,6 @@ function outerSort(e: Expr): ((a: InstantSample, b: InstantSample) => number) | 
     }
   }
   return null;
-}
-
-function naturalCompare(a: string, b: string): number {
-  const re = /(\d+|\D+)/g;
-  const pa = a.match(re) ?? [];
-  const pb = b.match(re) ?? [];
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    const x = pa[i];
-    const y = pb[i];
-    if (x === y) continue;
-    const nx = /^\d/.test(x);
-    const ny = /^\d/.test(y);
-    if (nx && ny) {
-      const d = Number(x) - Number(y);
-      if (d !== 0) return d < 0 ? -1 : 1;
-      continue;
-    }
-    return x < y ? -1 : 1;
-  }
-  return pa.length - pb.length;
 }
 
 /** A counting semaphore for maxConcurrent. */

@@ -1,11 +1,11 @@
 // The canonical text of an expression (Prometheus's String()), used by /api/v1/format_query,
 // and a JSON tree for /api/v1/parse_query.
 
+import { formatFloatF, formatFloatG } from '../model/gofloat.js';
 import { METRIC_NAME } from '../model/labels.js';
 import type { AtModifier, DurationExpr, Expr, VectorSelector } from './ast.js';
 import { evalDuration } from './parser.js';
 import { FUNCTIONS } from './signatures.js';
-import { formatFloatPlain } from './functions/helpers.js';
 
 /** Go's model.Duration.String(): `1h30m`, `0s`. */
 export function formatDuration(ms: number): string {
@@ -52,28 +52,6 @@ function formatDur(d: DurationExpr): string {
   }
 }
 
-/** Go's fmt %v for a float64 (shortest 'g'): `1e+10`, `1e-05`, `0.1`, `+Inf`. */
-export function formatNumber(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const [mant, expText] = Math.abs(v).toExponential().split('e');
-  const digits = mant.replace('.', '');
-  const exp = Number(expText);
-  const nd = digits.length;
-  let eprec = 6;
-  if (eprec > nd && nd >= exp + 1) eprec = nd;
-  const sign = v < 0 ? '-' : '';
-  if (exp < -4 || exp >= eprec) {
-    const m = nd > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    return `${sign}${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
-  if (nd <= exp + 1) return sign + digits + '0'.repeat(exp + 1 - nd);
-  return `${sign}${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
-}
-
 function quote(s: string): string {
   return JSON.stringify(s);
 }
@@ -116,7 +94,7 @@ function grouping(labels: string[]): string {
 export function formatExpr(e: Expr): string {
   switch (e.type) {
     case 'number':
-      return formatNumber(e.value);
+      return formatFloatG(e.value);
     case 'string':
       return quote(e.value);
     case 'vectorSelector':
@@ -148,10 +126,10 @@ export function formatExpr(e: Expr): string {
       }
       if (e.fill) {
         const f = e.fill;
-        if (f.lhs !== null && f.rhs !== null && Object.is(f.lhs, f.rhs)) mod += ` fill(${formatNumber(f.lhs)})`;
+        if (f.lhs !== null && f.rhs !== null && Object.is(f.lhs, f.rhs)) mod += ` fill(${formatFloatG(f.lhs)})`;
         else {
-          if (f.lhs !== null) mod += ` fill_left(${formatNumber(f.lhs)})`;
-          if (f.rhs !== null) mod += ` fill_right(${formatNumber(f.rhs)})`;
+          if (f.lhs !== null) mod += ` fill_left(${formatFloatG(f.lhs)})`;
+          if (f.rhs !== null) mod += ` fill_right(${formatFloatG(f.rhs)})`;
         }
       }
       return `${formatExpr(e.lhs)} ${e.op}${mod} ${formatExpr(e.rhs)}`;
@@ -185,7 +163,7 @@ export function exprToJSON(e: Expr): unknown {
   const ctx = { step: 0, range: 0 };
   switch (e.type) {
     case 'number':
-      return { type: 'numberLiteral', val: formatFloatPlain(e.value) };
+      return { type: 'numberLiteral', val: formatFloatF(e.value) };
     case 'string':
       return { type: 'stringLiteral', val: e.value };
     case 'vectorSelector':

@@ -102,12 +102,12 @@ describe('query: configuration section', () => {
   it('applies the limits to the engine, again on reload, with the flag overriding the lookback', async () => {
     const engine = new Engine();
     const c = queryLimitsComponent(engine);
-    await c.applyConfig(config('query:\n  lookback_delta: 1m\n  timeout: 5s\n  max_samples: 99\n  max_concurrency: 3\n'), { dir: '.' });
+    await c.applyConfig(config('query:\n  lookback_delta: 1m\n  timeout: 5s\n  max_samples: 99\n  max_concurrency: 3\n'));
     assert.deepEqual(engine.limits, { lookbackDelta: 60_000, timeout: 5_000, maxSamples: 99, maxConcurrent: 3 });
-    await c.applyConfig(config('{}'), { dir: '.' });
+    await c.applyConfig(config('{}'));
     assert.deepEqual(engine.limits, { lookbackDelta: 300_000, timeout: 120_000, maxSamples: 50_000_000, maxConcurrent: 20 });
     const flagged = queryLimitsComponent(engine, 30_000);
-    await flagged.applyConfig(config('query:\n  lookback_delta: 1m\n'), { dir: '.' });
+    await flagged.applyConfig(config('query:\n  lookback_delta: 1m\n'));
     assert.equal(engine.limits.lookbackDelta, 30_000);
   });
 
@@ -119,7 +119,7 @@ describe('query: configuration section', () => {
     const at = T0 + 720_000;
     let r = await engine.instantQuery(st, 'count(requests_total)', at);
     assert.equal(r.value.type === 'vector' ? r.value.samples[0]?.v : null, 20);
-    await c.applyConfig(config('query:\n  lookback_delta: 1m\n'), { dir: '.' });
+    await c.applyConfig(config('query:\n  lookback_delta: 1m\n'));
     r = await engine.instantQuery(st, 'count(requests_total)', at);
     assert.deepEqual(r.value, { type: 'vector', samples: [] });
   });
@@ -176,7 +176,7 @@ describe('engine concurrency limit', () => {
 describe('Prometheus API with limits from the configuration', () => {
   async function serve(cfg: string, q: Queryable) {
     const engine = new Engine();
-    await queryLimitsComponent(engine).applyConfig(config(cfg), { dir: '.' });
+    await queryLimitsComponent(engine).applyConfig(config(cfg));
     const app = Fastify();
     registerPrometheusAPI(app, { queryable: q, engine, now: () => T0 + 600_000 });
     await app.ready();

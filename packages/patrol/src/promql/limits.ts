@@ -1,7 +1,7 @@
-// The `query:` section of the configuration applied to an Engine, as a Component so that a
+// The `query:` section of the configuration applied to an Engine, as a component (server.ts's
+// Component, by shape: the engine does not depend on the server's wiring) so that a
 // configuration reload changes the limits of the running engine.
 
-import type { Component } from '../component.js';
 import type { Config } from '../config/schema.js';
 import type { Engine } from './engine.js';
 
@@ -10,7 +10,7 @@ import type { Engine } from './engine.js';
  * start and on every reload. `lookbackOverride` (milliseconds, e.g. from a command-line flag)
  * wins over the configured lookback delta.
  */
-export function queryLimitsComponent(engine: Engine, lookbackOverride?: number): Component {
+export function queryLimitsComponent(engine: Engine, lookbackOverride?: number): { name: string; applyConfig(cfg: Config): void; stop(): void } {
   return {
     name: 'query',
     applyConfig(cfg: Config): void {

@@ -7,6 +7,7 @@ import { parser as lezer } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
 import { METRIC_NAME } from '../model/labels.js';
 import { Matcher, type MatchType } from '../model/matchers.js';
+import { withRegexBudget } from '../model/regex.js';
 import type {
   Aggregate,
   AggregateOp,
@@ -122,6 +123,9 @@ function substituteAliases(text: string, withAliases: boolean): { text: string; 
  */
 export const MAX_NESTING = 64;
 
+const DQ_STOP = /["\\]/g;
+const SQ_STOP = /['\\]/g;
+const BQ_STOP = /`/g;
 const BINARY_WORDS: ReadonlySet<string> = new Set(['and', 'or', 'unless', 'atan2']);
 
 /**
@@ -151,9 +155,12 @@ function checkNesting(text: string): void {
       continue;
     }
     if (c === '"' || c === "'" || c === '`') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== c) j += text[j] === '\\' && c !== '`' ? 2 : 1;
-      i = j;
+      // To the closing quote (a backslash escapes the next character, except in backquotes).
+      const stop = c === '"' ? DQ_STOP : c === "'" ? SQ_STOP : BQ_STOP;
+      stop.lastIndex = i + 1;
+      let m: RegExpExecArray | null;
+      while ((m = stop.exec(text)) !== null && m[0] === '\\') stop.lastIndex = m.index + 2;
+      i = m ? m.index : text.length;
       operand = true;
       continue;
     }
@@ -211,8 +218,15 @@ function checkNesting(text: string): void {
   }
 }
 
-/** Parses and type-checks a PromQL expression; throws QueryError('bad_data'). */
+/**
+ * Parses and type-checks a PromQL expression; throws QueryError('bad_data'). The regexes of its
+ * matchers are compiled under one budget (model/regex.ts withRegexBudget).
+ */
 export function parseExpr(text: string): Expr {
+  return withRegexBudget(() => parseUnbudgeted(text));
+}
+
+function parseUnbudgeted(text: string): Expr {
   try {
     let src = /\d\.(?!\d)/.test(text) ? normalizeTrailingDots(text) : text;
     if (/step|range/i.test(src)) src = substituteAliases(src, false).text;
@@ -327,6 +341,11 @@ export function unquoteString(raw: string): string {
   if (raw.length < 2 || raw[raw.length - 1] !== q) throw new Error('unterminated quoted string');
   const body = raw.slice(1, -1);
   if (q === '`') return body;
+  // Most strings (a 20,000-value alternation among them) have no escapes: no copying needed.
+  if (!body.includes('\\')) {
+    if (body.includes(q)) throw new Error('unescaped quote in string');
+    return body;
+  }
   // Escapes like \xc5 are bytes; decoding the result as UTF-8 turns invalid sequences into U+FFFD.
   const bytes: number[] = [];
   let hasByteEscape = false;

@@ -6,20 +6,23 @@
 //   baseline:NAME:value         = E, recorded at every evaluation (one series per series of E)
 //   baseline:NAME:window_avg    = avg_over_time(value[W])       trailing mean over W
 //   baseline:NAME:window_stdvar = stdvar_over_time(value[W])    trailing variance over W
-//   baseline:NAME:mean          = mean over past seasons i = 1..S of window_avg offset (i·P − W/2)
-//   baseline:NAME:stddev        = √(mean of the seasons' variances + variance of their means)
+//   baseline:NAME:mean          = median over past seasons i = 1..S of window_avg offset (i·P − W/2)
+//   baseline:NAME:stddev        = √(median of the seasons' variances
+//                                   + median of (season's window_avg − mean)²)
 //   baseline:NAME:upper / lower = mean ± max(k · stddev, min_deviation)
 //   alert                       = value > upper (above) / value < lower (below), for `for`
 //
 // The offset i·P − W/2 puts the trailing window W of season i ago around the same moment: the
 // statistics describe "this hour" of the last S days (or weeks), not the last hours, so a
-// daily rise is normal and a quiet night stays quiet. The seasons are combined with the pooled
-// variance (within-window variance plus the spread between seasons), so both noise and
-// day-to-day variation widen the band. Each past season is tagged with a `baseline_season`
-// label and the tags are averaged away (`avg without (baseline_season) (… or …)`), so a missing
-// season (fewer than S days of history, a gap) only narrows the evidence instead of silencing
-// the rule: the band exists from the first season that has data. With seasonality none the
-// band is the trailing window itself (mean and standard deviation of the last W).
+// daily rise is normal and a quiet night stays quiet. Seasons are combined with medians (with
+// S ≥ 3, one past day that held an incident neither moves the mean nor widens the band; with
+// S = 2 the median is the average), and the spread adds the within-window variance (noise) to
+// the spread between seasons (day-to-day variation). Each past season is tagged with a
+// `baseline_season` label and the tags are aggregated away (`quantile without
+// (baseline_season) (0.5, … or …)`), so a missing season (fewer than S days of history, a gap)
+// only narrows the evidence instead of silencing the rule: the band exists from the first
+// season that has data. With seasonality none the band is the trailing window itself (mean and
+// standard deviation of the last W).
 //
 // Only recorded series are read back, so a baseline needs history of its own series: alerts
 // start one season after the rules first run (and need S seasons for the full band). The alert's
@@ -28,7 +31,7 @@
 
 import { isScalar, LineCounter, parseDocument, stringify } from 'yaml';
 import { FORMATS, SEASON_MS, DEFAULT_SEASONS, type BaselineConfig } from '../config/baselines.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../model/duration.js';
 import { exprType, parseExpr } from '../promql/parser.js';
 import { QueryError } from '../promql/types.js';
 import { parseRuleFile, type RuleGroup } from './parse.js';
@@ -113,10 +116,10 @@ export function baselineSeries(name: string) {
 /** A number as PromQL and the annotations print it. */
 const num = (n: number): string => String(n);
 
-/** `avg without (baseline_season) (label_replace(X offset o1, …) or label_replace(X offset o2, …) …)` */
-function overSeasons(term: (offset: string) => string, offsets: string[]): string {
+/** `quantile without (baseline_season) (0.5, label_replace(X offset o1, …) or …)`: the median over the seasons. */
+function medianOverSeasons(term: (offset: string) => string, offsets: string[]): string {
   const parts = offsets.map((o, i) => `label_replace(${term(o)}, "${SEASON_LABEL}", "${i + 1}", "", "")`);
-  return `avg without (${SEASON_LABEL}) (\n  ${parts.join('\n  or\n  ')}\n)`;
+  return `quantile without (${SEASON_LABEL}) (0.5,\n  ${parts.join('\n  or\n  ')}\n)`;
 }
 
 /** Template text that sets $sel to `,k="v"…` (the alert's series as matchers) and $shown to `k=v, …`. */
@@ -142,11 +145,11 @@ function annotations(b: BaselineConfig, s: ReturnType<typeof baselineSeries>, se
   const learned =
     b.seasonality === 'none'
       ? `the mean ± ${num(b.band)}σ of the last ${formatDuration(b.window)}`
-      : `the mean ± ${num(b.band)}σ of a ${formatDuration(b.window)} window around this time on the past ${seasons} ${b.seasonality === 'daily' ? 'days' : 'weeks'}`;
+      : `the typical value ± ${num(b.band)}σ of a ${formatDuration(b.window)} window around this time on the past ${seasons} ${b.seasonality === 'daily' ? 'days' : 'weeks'}`;
   const learnedZh =
     b.seasonality === 'none'
       ? `最近 ${formatDuration(b.window)} 的均值 ± ${num(b.band)}σ`
-      : `过去 ${seasons} ${b.seasonality === 'daily' ? '天' : '周'}同一时刻前后 ${formatDuration(b.window)} 的均值 ± ${num(b.band)}σ`;
+      : `过去 ${seasons} ${b.seasonality === 'daily' ? '天' : '周'}同一时刻前后 ${formatDuration(b.window)} 的典型值 ± ${num(b.band)}σ`;
   const forText = formatDuration(b.for);
   return {
     summary: `${pre}${b.name} ${value}, normal {{ $lo }}–{{ $hi }} ${where}`,
@@ -171,11 +174,11 @@ function groupOf(b: BaselineConfig, evaluationInterval: number): GroupText {
     rules.push(
       { record: s.windowAvg, expr: `avg_over_time(${s.value}[${w}])` },
       { record: s.windowStdvar, expr: `stdvar_over_time(${s.value}[${w}])` },
-      { record: s.mean, expr: overSeasons((o) => `${s.windowAvg} offset ${o}`, offsets) },
+      { record: s.mean, expr: medianOverSeasons((o) => `${s.windowAvg} offset ${o}`, offsets) },
       {
         record: s.stddev,
-        // Pooled: mean of the variances + (mean of the squared means − squared mean).
-        expr: `sqrt(clamp_min(\n${overSeasons((o) => `${s.windowStdvar} offset ${o}`, offsets)}\n+\n${overSeasons((o) => `(${s.windowAvg} offset ${o}) ^ 2`, offsets)}\n- ${s.mean} ^ 2\n, 0))`,
+        // Median within-window variance + median squared distance of a season's mean from the median.
+        expr: `sqrt(\n${medianOverSeasons((o) => `${s.windowStdvar} offset ${o}`, offsets)}\n+\n${medianOverSeasons((o) => `(${s.windowAvg} offset ${o} - ${s.mean}) ^ 2`, offsets)}\n)`,
       },
     );
   }

@@ -98,7 +98,7 @@ describe('rules component', () => {
     writeFileSync(join(dir, 'rules', 'b.yml'), 'groups:\n  - name: bad\n    rules:\n      - record: x\n        expr: sum(\n');
     const r = await patrol.reload();
     assert.equal(r.ok, false);
-    assert.match(r.errors.join('\n'), /b\.yml:5:\d+: could not parse expression/);
+    assert.match(r.errors.join('\n'), /b\.yml:5:\d+: group "bad", rule 1, "x": could not parse expression: 1:\d+: parse error/);
     const before = (await query('patrol:one'))[0].value[0];
     const later = await until('a newer evaluation', async () => {
       const v = (await query('patrol:one'))[0]?.value[0];

@@ -55,15 +55,15 @@ describe('rule file parsing', () => {
     const e = r.errors[0];
     assert.equal(e.line, 5);
     assert.ok(e.column >= 15, `column ${e.column}`);
-    assert.match(e.toString(), /^r\.yml:5:\d+: could not parse expression: /);
+    assert.match(e.toString(), /^r\.yml:5:\d+: group "g", rule 1, "a": could not parse expression: 1:\d+: parse error: /);
   });
 
   it('reports a label or annotation template that does not parse, at its line', () => {
     const text = 'groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        labels: {sev: "{{ if }}"}\n        annotations:\n          summary: "{{ nosuch $value }}"\n          ok: "{{ humanize $value }}"\n';
     const msgs = parseRuleFile(text, 'r.yml').errors.map(String);
     assert.equal(msgs.length, 2, msgs.join('\n'));
-    assert.match(msgs[0], /^r\.yml:6:\d+: label "sev": template: __alert_A:1: missing value for if$/);
-    assert.match(msgs[1], /^r\.yml:8:\d+: annotation "summary": template: __alert_A:1: function "nosuch" not defined$/);
+    assert.match(msgs[0], /^r\.yml:6:\d+: group "g", rule 1, "A": label "sev": template: __alert_A:1: missing value for if$/);
+    assert.match(msgs[1], /^r\.yml:8:\d+: group "g", rule 1, "A": annotation "summary": template: __alert_A:1: function "nosuch" not defined$/);
   });
 
   it('places errors inside block expressions on their own line', () => {
@@ -96,14 +96,14 @@ describe('rule file parsing', () => {
     const msgs = parseRuleFile(text, 'r.yml').errors.map(String);
     const expect = [
       /^r\.yml:3:5: field rulez not found in type rulefmt\.RuleGroup$/,
-      /^r\.yml:4:\d+: groupname: "g" is repeated in the same file$/,
-      /^r\.yml:6:\d+: only one of 'record' and 'alert' must be set$/,
-      /^r\.yml:9:\d+: one of 'record' or 'alert' must be set$/,
-      /^r\.yml:12:\d+: invalid field 'for' in recording rule$/,
-      /^r\.yml:13:\d+: invalid field 'annotations' in recording rule$/,
+      /^r\.yml:4:5: groupname: "g" is repeated in the same file$/,
+      /^r\.yml:6:\d+: group "g", rule 1, "a": only one of 'record' and 'alert' must be set$/,
+      /^r\.yml:9:\d+: group "g", rule 2, "": one of 'record' or 'alert' must be set$/,
+      /^r\.yml:12:\d+: group "g", rule 3, "c": invalid field 'for' in recording rule$/,
+      /^r\.yml:13:\d+: group "g", rule 3, "c": invalid field 'annotations' in recording rule$/,
       /^r\.yml:16:\d+: for: not a valid duration string: "often"$/,
-      /^r\.yml:17:\d+: field severity not found in type rulefmt\.Rule$/,
-      /^r\.yml:18:\d+: field 'expr' must be set in rule$/,
+      /^r\.yml:17:\d+: field severity not found in type rulefmt\.RuleNode$/,
+      /^r\.yml:18:\d+: group "g", rule 5, "e": field 'expr' must be set in rule$/,
     ];
     for (const re of expect) assert.ok(msgs.some((m) => re.test(m)), `no error like ${re} in:\n${msgs.join('\n')}`);
   });
@@ -132,7 +132,7 @@ describe('patrol check config with rule files', () => {
     writeFileSync(join(dir, 'expr.yml'), 'rule_files: [bad.yml]\n');
     const r = await runCli(['check', 'config', join(dir, 'expr.yml')]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`${join(dir, 'bad.yml').replace(/[.]/g, '\\.')}:5:\\d+: could not parse expression`));
+    assert.match(r.stderr, new RegExp(`${join(dir, 'bad.yml').replace(/[.]/g, '\\.')}:5:\\d+: group "g", rule 1, "A": could not parse expression`));
   });
 
   it('fails with file:line for a malformed glob', async () => {
@@ -159,7 +159,37 @@ describe('patrol check rules', () => {
       assert.equal(p.stdout, q.stdout);
     }
     const p = await runCli(['check', 'rules', bad]);
-    assert.match(p.stderr, /bad\.yml:5:\d+: could not parse expression/);
-    assert.match(p.stderr, /bad\.yml:8:\d+: annotation "s": template: __alert_A:1: function "nosuch" not defined/);
+    assert.match(p.stderr, /bad\.yml:5:\d+: group "bad", rule 1, "x": could not parse expression/);
+    assert.match(p.stderr, /bad\.yml:8:\d+: group "bad", rule 2, "A": annotation "s": template: __alert_A:1: function "nosuch" not defined/);
+  });
+
+  it('names file:line and the problem for each kind of mistake, in promtool\'s words', { skip: needBinary('promtool') }, async () => {
+    // [file, text, line Patrol names, the problem as promtool words it (null: YAML parser wording differs)]
+    const cases: [string, string, number, string | null][] = [
+      ['yamlerr.yml', 'groups:\n  - name: a\n    rules:\n      - record: x\n        expr: up\n       labels: {a: b}\n', 6, null],
+      ['expr.yml', 'groups:\n  - name: a\n    rules:\n      - record: job:up:sum\n        expr: sum(up\n', 5, 'group "a", rule 1, "job:up:sum": could not parse expression: 1:7: parse error: unclosed left parenthesis'],
+      ['recname.yml', 'groups:\n  - name: a\n    rules:\n      - record: "job up"\n        expr: up\n', 4, 'group "a", rule 1, "job up": invalid recording rule name: job up'],
+      ['dupgroup.yml', 'groups:\n  - name: a\n    rules: [{record: x, expr: up}]\n  - name: a\n    rules: [{record: y, expr: up}]\n', 4, 'groupname: "a" is repeated in the same file'],
+      ['template.yml', 'groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: up == 0\n        annotations:\n          summary: "{{ $labels.instance "\n', 7, 'group "a", rule 1, "X": annotation "summary": template: __alert_X:1: unclosed action'],
+      ['unknown.yml', 'groups:\n  - name: a\n    rules:\n      - record: x\n        expr: up\n        colour: blue\n', 6, 'field colour not found in type rulefmt.RuleNode'],
+      ['label.yml', 'groups:\n  - name: a\n    rules:\n      - alert: X\n        expr: up == 0\n        labels: {"bad-name": x}\n', 6, 'group "a", rule 1, "X": invalid label name: bad-name'],
+    ];
+    const files = cases.map(([f, text]) => {
+      writeFileSync(join(dir, f), text);
+      return join(dir, f);
+    });
+    const p = await runCli(['check', 'rules', ...files]);
+    const q = spawnSync(binaryPath('promtool'), ['check', 'rules', ...files], { encoding: 'utf8' });
+    assert.equal(p.code, 1);
+    assert.equal(q.status, 1);
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (const [[f, , line, problem], full] of cases.map((c, i) => [c, files[i]] as const)) {
+      const ours = p.stderr.split('\n').filter((l) => l.startsWith(`${full}:`));
+      assert.ok(ours.length > 0, `${f}: no error named ${full}:\n${p.stderr}`);
+      assert.match(ours[0], new RegExp(`^${esc(full)}:${line}:\\d+: `), `${f}: line ${line}`);
+      if (problem === null) continue;
+      assert.ok(ours.some((l) => l.endsWith(`: ${problem}`)), `${f}: Patrol says\n${ours.join('\n')}\nnot: ${problem}`);
+      assert.ok(q.stdout.includes(problem) || q.stderr.includes(problem), `${f}: promtool words it differently:\n${q.stdout}${q.stderr}`);
+    }
   });
 });

@@ -7,7 +7,7 @@
 import { dirname, isAbsolute, join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../model/duration.js';
 import { BadPatternError, globSync } from '../config/glob.js';
 import type { Expr } from '../promql/ast.js';
 import { parseExpr } from '../promql/parser.js';
@@ -108,7 +108,7 @@ export function parseRuleFile(text: string, file: string): RuleFileResult {
     if (!name) {
       at(gNode, 'groupname must not be empty');
     } else if (seen.has(name)) {
-      at(gNode.get('name', true) as YamlNode, `groupname: "${name}" is repeated in the same file`);
+      at(gNode, `groupname: "${name}" is repeated in the same file`);
     } else seen.add(name);
     const group: RuleGroup = {
       file,
@@ -129,10 +129,11 @@ export function parseRuleFile(text: string, file: string): RuleFileResult {
     const rulesNode = gNode.get('rules', true) as YamlNode | undefined;
     if (rulesNode !== undefined && !(isScalar(rulesNode) && rulesNode.value === null)) {
       if (!isSeq(rulesNode)) at(rulesNode, '"rules" must be a list');
-      else for (const rNode of rulesNode.items as YamlNode[]) {
-        const rule = parseRule(rNode, at, lc, file, errors);
-        if (rule) group.rules.push(rule);
-      }
+      else
+        (rulesNode.items as YamlNode[]).forEach((rNode, i) => {
+          const rule = parseRule(rNode, at, lc, file, errors, { group: name ?? '', index: i + 1 });
+          if (rule) group.rules.push(rule);
+        });
     }
     groups.push(group);
   }
@@ -184,7 +185,14 @@ function stringMap(m: YAMLMap, key: string, at: At): Record<string, string> {
   return out;
 }
 
-function parseRule(node: YamlNode, at: At, lc: LineCounter, file: string, errors: RuleFileError[]): Rule | undefined {
+const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * One rule. Errors of the rule's content carry promtool's context, `group "G", rule N, "NAME": `;
+ * errors of the YAML shape (unknown fields, bad durations) do not, as in promtool.
+ */
+function parseRule(node: YamlNode, at: At, lc: LineCounter, file: string, errors: RuleFileError[], where: { group: string; index: number }): Rule | undefined {
   if (!isMap(node)) {
     at(node, 'a rule is a mapping with record or alert, and expr');
     return undefined;
@@ -192,37 +200,51 @@ function parseRule(node: YamlNode, at: At, lc: LineCounter, file: string, errors
   const before = errors.length;
   for (const pair of node.items) {
     const k = keyOf(pair);
-    if (!RULE_KEYS.has(k)) at(pair, `field ${k} not found in type rulefmt.Rule`);
+    if (!RULE_KEYS.has(k)) at(pair, `field ${k} not found in type rulefmt.RuleNode`);
   }
   const record = stringField(node, 'record', at);
   const alert = stringField(node, 'alert', at);
+  const ctx = `group ${JSON.stringify(where.group)}, rule ${where.index}, ${JSON.stringify(record || alert || '')}: `;
+  const ruleAt: At = (n, msg) => at(n, ctx + msg);
   const has = (k: string): boolean => node.has(k);
-  if (has('record') && has('alert')) at(node, "only one of 'record' and 'alert' must be set");
-  else if (!has('record') && !has('alert')) at(node, "one of 'record' or 'alert' must be set");
-  else if (has('record') && !record) at(node.get('record', true) as YamlNode, 'invalid recording rule name: ""');
-  else if (has('alert') && !alert) at(node.get('alert', true) as YamlNode, "field 'alert' must not be empty");
+  if (has('record') && has('alert')) ruleAt(node, "only one of 'record' and 'alert' must be set");
+  else if (!record && !alert) ruleAt(node.get(has('record') ? 'record' : 'alert', true) as YamlNode | undefined ?? node, "one of 'record' or 'alert' must be set");
+  else if (record && !METRIC_NAME_RE.test(record)) ruleAt(node.get('record', true) as YamlNode, `invalid recording rule name: ${record}`);
   if (has('record')) {
-    if (has('for')) at(node.get('for', true) as YamlNode, "invalid field 'for' in recording rule");
-    if (has('keep_firing_for')) at(node.get('keep_firing_for', true) as YamlNode, "invalid field 'keep_firing_for' in recording rule");
-    if (has('annotations')) at(node.get('annotations', true) as YamlNode, "invalid field 'annotations' in recording rule");
+    if (has('for')) ruleAt(node.get('for', true) as YamlNode, "invalid field 'for' in recording rule");
+    if (has('keep_firing_for')) ruleAt(node.get('keep_firing_for', true) as YamlNode, "invalid field 'keep_firing_for' in recording rule");
+    if (has('annotations')) ruleAt(node.get('annotations', true) as YamlNode, "invalid field 'annotations' in recording rule");
   }
   const forMs = durationField(node, 'for', at) ?? 0;
   const keepMs = durationField(node, 'keep_firing_for', at) ?? 0;
   const labels = stringMap(node, 'labels', at);
   const annotations = stringMap(node, 'annotations', at);
+  for (const [key, what] of [['labels', 'label'], ['annotations', 'annotation']] as const) {
+    const m = node.get(key, true) as YamlNode | undefined;
+    if (!isMap(m)) continue;
+    for (const pair of m.items) {
+      const k = keyOf(pair);
+      if (!LABEL_NAME_RE.test(k) || (key === 'labels' && k === '__name__')) ruleAt(pair, `invalid ${what} name: ${k}`);
+    }
+  }
   const exprNode = node.get('expr', true) as YamlNode | undefined;
   const expr = stringField(node, 'expr', at);
   let ast: Expr | undefined;
   if (!expr) {
-    at(exprNode ?? node, "field 'expr' must be set in rule");
+    ruleAt(exprNode ?? node, "field 'expr' must be set in rule");
   } else {
     try {
       ast = parseExpr(expr);
     } catch (e) {
       if (!(e instanceof QueryError)) throw e;
+      // promtool's wording with the position inside the expression ("could not parse
+      // expression: 1:7: parse error: …"); the file position is the error's own (promtool gives
+      // the expression's start: the same line for a one-line expression, and Patrol names the
+      // line inside a block expression).
       const p = exprPosition(exprNode as Scalar, lc, e.position);
+      const inner = e.position ? `${e.position.line}:${e.position.column}: ` : '';
       const msg = e.message.replace(/^\d+:\d+: /, '');
-      errors.push(new RuleFileError(file, p.line, p.col, `could not parse expression: ${msg}`));
+      errors.push(new RuleFileError(file, p.line, p.col, `${ctx}could not parse expression: ${inner}${msg}`));
     }
   }
   if (alert) {
@@ -234,7 +256,7 @@ function parseRule(node: YamlNode, at: At, lc: LineCounter, file: string, errors
         const v = pair.value as YamlNode | null;
         if (!v || !isScalar(v) || typeof v.value !== 'string') continue;
         const err = checkAlertTemplate(alert, v.value);
-        if (err) at(v, `${key === 'labels' ? 'label' : 'annotation'} ${JSON.stringify(keyOf(pair))}: ${err}`);
+        if (err) ruleAt(v, `${key === 'labels' ? 'label' : 'annotation'} ${JSON.stringify(keyOf(pair))}: ${err}`);
       }
     }
   }

@@ -10,7 +10,8 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createLogger } from '../logger.js';
 import { Registry } from 'prom-client';
 import { isMap, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
-import { formatDuration, parseDuration } from '../config/duration.js';
+import { formatDuration, parseDuration } from '../model/duration.js';
+import { formatFloatE } from '../model/gofloat.js';
 import { compareLabels, labelsEqual, labelsFromRecord, type Labels } from '../model/labels.js';
 import { Engine } from '../promql/engine.js';
 import { parseMetric, parseSeriesDesc } from '../promql/testscript/series.js';
@@ -70,15 +71,6 @@ export function goDuration(ms: number): string {
 /** Go's %q of a string. */
 function q(s: string): string {
   return JSON.stringify(s);
-}
-
-/** strconv.FormatFloat(v, 'E', -1, 64). */
-function formatE(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
-  const [m, e] = v.toExponential().split('e');
-  const n = Number(e);
-  return `${m}E${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
 }
 
 /** Prometheus's labels.String(): {a="b", c="d"}, the metric name as __name__. */
@@ -328,7 +320,7 @@ async function runGroup(tg: TestGroup, ruleFiles: string[], evalInterval: number
     got.sort(byLabels);
     const same = exp.length === got.length && exp.every((e, i) => labelsEqual(e.labels, got[i].labels) && e.v === got[i].v);
     if (!same) {
-      const str = (ss: { labels: Labels; v: number }[]): string => (ss.length === 0 ? 'nil' : ss.map((x) => `${labelsString(x.labels)} ${formatE(x.v)}`).join(', '));
+      const str = (ss: { labels: Labels; v: number }[]): string => (ss.length === 0 ? 'nil' : ss.map((x) => `${labelsString(x.labels)} ${formatFloatE(x.v, true)}`).join(', '));
       errs.push(`    expr: ${q(expr)}, time: ${formatDuration(t)},\n        exp: ${str(exp)}\n        got: ${str(got)}`);
     }
   }

@@ -6,7 +6,7 @@ import { STATUS_CODES } from 'node:http';
 import { createGunzip, createInflate } from 'node:zlib';
 import { interceptors, request, type Dispatcher } from 'undici';
 import type { ScrapeConfig } from '../config/prometheus.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../model/duration.js';
 import { clientDispatcher, RequestHeaders } from './httpclient.js';
 
 /** What Prometheus 2.42 sends: OpenMetrics preferred, then the 0.0.4 text format, then anything. */

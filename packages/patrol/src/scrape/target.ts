@@ -4,7 +4,7 @@
 
 import { hostname } from 'node:os';
 import type { ScrapeConfig } from '../config/prometheus.js';
-import { formatDuration, parseDuration } from '../config/duration.js';
+import { formatDuration, parseDuration } from '../model/duration.js';
 import type { Labels } from '../model/labels.js';
 import { labelsFromPairs, labelsKey } from '../model/labels.js';
 import { relabel, type CompiledRelabel } from './relabel.js';

@@ -2,6 +2,8 @@
 // that templates written for Prometheus and Alertmanager print the same text here.
 // Integers are bigint (Go int), floats are number (Go float64).
 
+import { formatFloatG } from '../model/gofloat.js';
+
 export type GoValue = unknown;
 
 /** The exact decimal expansion of |v| (finite, non-zero): value = 0.digits × 10^dp. */
@@ -41,15 +43,6 @@ function roundDigits(d: { digits: string; dp: number }, n: number): { digits: st
   const inc = (BigInt(keep || '0') + 1n).toString().padStart(n, '0');
   if (inc.length > n) return { digits: inc.slice(0, n).replace(/0+$/, '') || '1', dp: d.dp + 1 };
   return { digits: inc.replace(/0+$/, ''), dp: d.dp };
-}
-
-/** Digits and decimal point of a finite non-zero float: shortest (prec < 0) or rounded to prec significant digits. */
-function decimalDigits(v: number, prec: number): { digits: string; dp: number } {
-  if (prec < 0) {
-    const [m, x] = Math.abs(v).toExponential().split('e');
-    return { digits: m.replace('.', '').replace(/0+$/, '') || '0', dp: Number(x) + 1 };
-  }
-  return roundDigits(exactDigits(v), Math.max(prec, 1));
 }
 
 function expPart(exp: number, upper: boolean): string {
@@ -94,18 +87,17 @@ export function formatF(v: number, prec = 6): string {
 
 /** %g: shortest when prec < 0 (the %v of a float), else prec significant digits. */
 export function formatG(v: number, prec = -1, upper = false): string {
+  if (prec < 0) return formatFloatG(v, upper);
   const s = special(v, false);
   if (s !== null) return s;
   if (v === 0) return Object.is(v, -0) ? '-0' : '0';
   const neg = v < 0 ? '-' : '';
-  const shortest = prec < 0;
   if (prec === 0) prec = 1;
-  const { digits, dp } = decimalDigits(v, prec);
+  const { digits, dp } = roundDigits(exactDigits(v), prec);
   const nd = digits.length;
-  // strconv: %e when the exponent is < -4 or >= the precision (6 for the shortest form).
+  // strconv: %e when the exponent is < -4 or >= the precision.
   let eprec = prec;
   if (eprec > nd && nd >= dp) eprec = nd;
-  if (shortest) eprec = 6;
   const exp = dp - 1;
   if (exp < -4 || exp >= eprec) {
     const mant = nd > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
@@ -118,9 +110,7 @@ export function formatG(v: number, prec = -1, upper = false): string {
 }
 
 /** Go's %v of a float64: strconv 'g' shortest, exponent form below 1e-4 and from 1e6 (1e+06). */
-export function formatFloat(v: number): string {
-  return formatG(v, -1);
-}
+export const formatFloat = formatFloatG;
 
 function goType(v: GoValue): string {
   if (v === null || v === undefined) return '<nil>';

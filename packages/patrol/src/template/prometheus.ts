@@ -2,7 +2,8 @@
 // $externalLabels, $externalURL, humanize…, query…), on the generic text/template engine.
 
 import { RE2JS } from 're2js';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../model/duration.js';
+import { splitHostPort } from '../model/hostport.js';
 import { formatGoTime, formatValue, sprintf, struct, type GoValue } from './gofmt.js';
 import { Template, TemplateError, type FuncMap } from './template.js';
 
@@ -153,11 +154,6 @@ function reReplaceAll(pattern: string, repl: string, text: string): string {
   return out + text.slice(last);
 }
 
-function splitHostPort(hp: string): [string, string] | null {
-  const m = /^\[([^\]]*)\]:(\d*)$/.exec(hp) ?? /^([^:]*):(\d*)$/.exec(hp);
-  return m ? [m[1], m[2]] : null;
-}
-
 type Sample = { Labels: Record<string, string>; Value: number };
 
 /**
@@ -201,12 +197,12 @@ export function prometheusFuncs(opts: { query?: TemplateQuery; time?: number; ex
       if (d === null) throw new Error(`not a valid duration string: ${JSON.stringify(s)}`);
       return d / 1000;
     },
-    stripPort: (hp) => splitHostPort(String(hp))?.[0] ?? String(hp),
+    stripPort: (hp) => splitHostPort(String(hp))?.host ?? String(hp),
     stripDomain: (hp) => {
       const s = String(hp);
       const split = splitHostPort(s);
-      const host = split ? split[0] : s;
-      const port = split ? split[1] : '';
+      const host = split ? split.host : s;
+      const port = split ? split.port : '';
       if (/^[\d.]+$/.test(host) || host.includes(':')) return s;
       const short = host.split('.')[0];
       return port ? `${short}:${port}` : short;

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../model/duration.js';
 
 export interface BodyBounds {
   /** Longest a request body may take to arrive, ms; 0: no bound. */

@@ -2,20 +2,7 @@
 // same as Prometheus's. Positions are not included: Prometheus adds them only when the API asks
 // for them with the query text.
 
-/**
- * Go's `%g` for a float64: the shortest digits that round-trip, in exponent form when the decimal
- * exponent is below -4 or at least 6 (`1e+06`, `1.5e-07`), else plain (`123456`, `0.0001`).
- */
-export function formatG(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
-  const [mantissa, e] = v.toExponential().split('e');
-  const exp = Number(e);
-  if (exp < -4 || exp >= 6) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  return String(v);
-}
+import { formatFloatG } from '../../model/gofloat.js';
 
 /** Go's %q for a string: escapes quotes, backslashes and control characters the way Go prints them. */
 export function goQuote(s: string): string {
@@ -62,8 +49,8 @@ export const PROMQL_WARNING = 'PromQL warning';
 export const PROMQL_INFO = 'PromQL info';
 
 export const annotations = {
-  invalidQuantile: (q: number): string => `${PROMQL_WARNING}: quantile value should be between 0 and 1, got ${formatG(q)}`,
-  invalidRatio: (q: number, to: number): string => `${PROMQL_WARNING}: ratio value should be between -1 and 1, got ${formatG(q)}, capping to ${formatG(to)}`,
+  invalidQuantile: (q: number): string => `${PROMQL_WARNING}: quantile value should be between 0 and 1, got ${formatFloatG(q)}`,
+  invalidRatio: (q: number, to: number): string => `${PROMQL_WARNING}: ratio value should be between -1 and 1, got ${formatFloatG(q)}, capping to ${formatFloatG(to)}`,
   badBucketLabel: (metricName: string, label: string): string =>
     withMetricName(`${PROMQL_WARNING}: bucket label "le" is missing or has a malformed value of ${goQuote(label)}`, metricName),
   mixedFloatsHistograms: (metricName: string): string => `${PROMQL_WARNING}: encountered a mix of histograms and floats for metric name ${goQuote(metricName)}`,

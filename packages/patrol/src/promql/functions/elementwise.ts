@@ -77,11 +77,3 @@ export function clampBoundsEmpty(name: string, params: number[]): boolean {
   if (name === 'clamp') return params[1] < params[0];
   return false;
 }
-
-/** Functions of scalars only (the engine itself answers time(), start(), end(), range(), step()). */
-export const SCALAR_KERNELS: Record<string, (args: number[]) => number> = {
-  pi: () => Math.PI,
-  // Go's math.Min/Max: NaN wins, -0 is below +0 (as JavaScript's).
-  min_of: (a) => Math.min(a[0], a[1]),
-  max_of: (a) => Math.max(a[0], a[1]),
-};

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { absentLabels, compareNatural, compareSortAsc, compareSortDesc, expandTemplate, formatFloatPlain, parseGoFloat } from './index.js';
+import { absentLabels, compareNatural, compareSortAsc, compareSortDesc, expandTemplate } from './index.js';
 
 test('label_replace templates expand like Go regexp.Expand', () => {
   const m = /^(?:(?<first>a+)-(b+))$/s.exec('aa-bbb')!;
@@ -30,35 +30,4 @@ test('sort orders put NaN last both ways', () => {
 test('natural order for sort_by_label', () => {
   assert.deepEqual(['a10', 'a2', 'a1', 'b', 'a'].sort(compareNatural), ['a', 'a1', 'a2', 'a10', 'b']);
   assert.deepEqual(['10.0.0.2', '10.0.0.10', '9.1'].sort(compareNatural), ['9.1', '10.0.0.2', '10.0.0.10']);
-});
-
-test('le values parse like Go ParseFloat', () => {
-  assert.equal(parseGoFloat('0.5'), 0.5);
-  assert.equal(parseGoFloat('+Inf'), Infinity);
-  assert.equal(parseGoFloat('inf'), Infinity);
-  assert.equal(parseGoFloat('-Infinity'), -Infinity);
-  assert.equal(parseGoFloat('1e3'), 1000);
-  assert.equal(parseGoFloat('0x1p-2'), 0.25);
-  assert.ok(Number.isNaN(parseGoFloat('NaN')!));
-  assert.equal(parseGoFloat('Hello World'), null);
-  assert.equal(parseGoFloat(''), null);
-  assert.equal(parseGoFloat('1,5'), null);
-});
-
-test('count_values formats floats without exponents', () => {
-  assert.deepEqual([1, 0.5, 1e21, 1.5e-7, -2e22, 123.456, NaN, -Infinity].map(formatFloatPlain), [
-    '1',
-    '0.5',
-    '1000000000000000000000',
-    '0.00000015',
-    '-20000000000000000000000',
-    '123.456',
-    'NaN',
-    '-Inf',
-  ]);
-});
-
-test('quantile labels of histogram_quantiles read like OpenMetrics floats', async () => {
-  const { formatOpenMetricsFloat } = await import('./index.js');
-  assert.deepEqual([0, 0.25, 1, 1e6, Infinity].map(formatOpenMetricsFloat), ['0.0', '0.25', '1.0', '1e+06', '+Inf']);
 });

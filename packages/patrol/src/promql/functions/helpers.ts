@@ -1,9 +1,7 @@
 // Pieces of function semantics the evaluator needs around the kernels, written to give
 // Prometheus's exact answers: Go's regexp template expansion for label_replace (model/expand), the labels of
-// absent(), the orderings of sort/sort_desc/sort_by_label, Go's float parsing for `le` and Go's
-// plain float formatting for count_values.
-
-import { formatG } from './annotations.js';
+// absent(), the orderings of sort/sort_desc/sort_by_label. Go's float parsing and formatting is
+// model/gofloat.ts's.
 
 export { expandTemplate } from '../../model/expand.js';
 
@@ -84,50 +82,4 @@ export function natLess(a: string, b: string): boolean {
 export function compareNatural(a: string, b: string): number {
   if (a === b) return 0;
   return natLess(a, b) ? -1 : 1;
-}
-
-/** Go's strconv.ParseFloat(s, 64): decimal, hex floats, inf/infinity/nan in any case. Null on error. */
-export function parseGoFloat(s: string): number | null {
-  const m = /^([+-]?)(.*)$/s.exec(s)!;
-  const sign = m[1] === '-' ? -1 : 1;
-  const body = m[2];
-  const low = body.toLowerCase();
-  if (low === 'inf' || low === 'infinity') return sign * Infinity;
-  if (low === 'nan') return m[1] === '' ? NaN : null;
-  if (/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(body)) return sign * Number(body);
-  const hex = /^0[xX]([0-9a-fA-F_]*)(?:\.([0-9a-fA-F_]*))?[pP]([+-]?\d+)$/.exec(body);
-  if (hex && (hex[1] + (hex[2] ?? '')).replace(/_/g, '') !== '') {
-    const int = hex[1].replace(/_/g, '');
-    const frac = (hex[2] ?? '').replace(/_/g, '');
-    const mantissa = parseInt(int + frac || '0', 16) / 16 ** frac.length;
-    return sign * mantissa * 2 ** Number(hex[3]);
-  }
-  return null;
-}
-
-/** Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an exponent. */
-export function formatFloatPlain(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  const s = String(v);
-  if (!/e/i.test(s)) return s;
-  const neg = v < 0;
-  const [mant, expText] = Math.abs(v).toExponential().split('e');
-  const exp = Number(expText);
-  const digits = mant.replace('.', '');
-  let out: string;
-  if (exp >= 0) {
-    out = digits.length - 1 <= exp ? digits + '0'.repeat(exp - (digits.length - 1)) : `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
-  } else {
-    out = `0.${'0'.repeat(-exp - 1)}${digits}`;
-  }
-  return (neg ? '-' : '') + out;
-}
-
-/** Go's labels.FormatOpenMetricsFloat: %g, with ".0" added to integral values (`1.0`, `0.25`, `+Inf`). */
-export function formatOpenMetricsFloat(v: number): string {
-  const s = formatG(v);
-  if (Number.isFinite(v) && !/[.eE]/.test(s)) return `${s}.0`;
-  return s;
 }

@@ -2,16 +2,16 @@
 // annotations' deduplication; these are the per-window and per-sample computations.
 
 export type { ArgType, FunctionSignature } from './signatures.js';
-export { SIGNATURES, AT_MODIFIER_UNSAFE_FUNCTIONS, ANCHORED_FUNCTIONS, SMOOTHED_FUNCTIONS, checkArity, argTypeAt } from './signatures.js';
+export { SIGNATURES, AT_MODIFIER_UNSAFE_FUNCTIONS, ANCHORED_FUNCTIONS, SMOOTHED_FUNCTIONS } from './signatures.js';
 export type { RangeWindow, FnContext, RangeKernel } from './range.js';
 export { RANGE_KERNELS, extrapolate, linearRegression } from './range.js';
 export type { StepWindows } from './steps.js';
 export { evalOverSteps } from './steps.js';
 export type { ElementwiseKernel } from './elementwise.js';
-export { ELEMENTWISE, SCALAR_KERNELS, clampBoundsEmpty } from './elementwise.js';
+export { ELEMENTWISE, clampBoundsEmpty } from './elementwise.js';
 export type { Bucket, BucketQuantileResult } from './histogram.js';
 export { bucketQuantile, bucketQuantileDetailed, bucketFraction } from './histogram.js';
 export { quantile, sortWithNaNFirst } from './quantile.js';
 export { kahanInc } from './kahan.js';
-export { annotations, formatG, goQuote, mightNotBeCounter, PROMQL_INFO, PROMQL_WARNING } from './annotations.js';
-export { expandTemplate, absentLabels, compareSortAsc, compareSortDesc, natLess, compareNatural, parseGoFloat, formatFloatPlain, formatOpenMetricsFloat } from './helpers.js';
+export { annotations, goQuote, mightNotBeCounter, PROMQL_INFO, PROMQL_WARNING } from './annotations.js';
+export { expandTemplate, absentLabels, compareSortAsc, compareSortDesc, natLess, compareNatural } from './helpers.js';

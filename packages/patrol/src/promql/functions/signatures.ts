@@ -151,21 +151,3 @@ export const AT_MODIFIER_UNSAFE_FUNCTIONS: ReadonlySet<string> = new Set([
 /** Functions that may take the `anchored` / `smoothed` range-selector modifiers. */
 export const ANCHORED_FUNCTIONS: ReadonlySet<string> = new Set(['changes', 'delta', 'increase', 'rate', 'resets']);
 export const SMOOTHED_FUNCTIONS: ReadonlySet<string> = new Set(['delta', 'increase', 'rate']);
-
-/** Checks the number of arguments; returns Prometheus's parse error text or null. */
-export function checkArity(sig: FunctionSignature, n: number): string | null {
-  const fixed = sig.args.length;
-  if (sig.variadic === 0) {
-    return n === fixed ? null : `expected ${fixed} argument(s) in call to ${JSON.stringify(sig.name)}, got ${n}`;
-  }
-  const min = fixed - 1;
-  if (n < min) return `expected at least ${min} argument(s) in call to ${JSON.stringify(sig.name)}, got ${n}`;
-  if (sig.variadic > 0 && n > min + sig.variadic) return `expected at most ${min + sig.variadic} argument(s) in call to ${JSON.stringify(sig.name)}, got ${n}`;
-  return null;
-}
-
-/** The expected type of argument i (0-based); extra arguments of variadic functions take the last type. */
-export function argTypeAt(sig: FunctionSignature, i: number): ArgType | undefined {
-  if (i < sig.args.length) return sig.args[i];
-  return sig.variadic === 0 ? undefined : sig.args[sig.args.length - 1];
-}

@@ -5,7 +5,7 @@
 // `eval[_fail|_warn|_info] range from <t> to <t> step <d> <expr>`.
 
 import type { Labels } from '../../model/labels.js';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../model/duration.js';
 import type { SequenceValue } from './series.js';
 import { parseMetric, parseScalarLine, parseSequence, readQuoted, ScriptSyntaxError } from './series.js';
 
