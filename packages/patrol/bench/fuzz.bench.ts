@@ -124,7 +124,7 @@ function mutate(input: Uint8Array, corpus: Uint8Array[], dict: string[], r: () =
 
 async function workerMain(): Promise<void> {
   const { target, seconds, seed, shared } = workerData as { target: TargetName; seconds: number; seed: number; shared: SharedArrayBuffer };
-  const ctl = new Int32Array(shared, 0, 4); // [heartbeat, inputLength]
+  const ctl = new Int32Array(shared, 0, 4); // [heartbeat, inputLength, ready]
   const inputBuf = new Uint8Array(shared, 16);
   const { ParseError, parseExposition } = await import('../src/textparse/parser.js');
   const { parseExpr } = await import('../src/promql/parser.js');
@@ -186,6 +186,9 @@ async function workerMain(): Promise<void> {
   }
 
   const r = rng(seed);
+  // Ready: the watchdog counts a hang only from here (starting a worker under load can take
+  // longer than HANG_MS, which was reported as a hang on an empty input).
+  Atomics.store(ctl, 2, 1);
   const started = Date.now();
   let iterations = 0;
   let slowestMs = 0;
@@ -260,7 +263,8 @@ function runTarget(target: TargetName, seconds: number, seed: number, outDir: st
       let ended = false;
       const watchdog = setInterval(() => {
         const beat = Atomics.load(ctl, 0);
-        if (beat !== lastBeat) {
+        if (Atomics.load(ctl, 2) === 0) lastChange = Date.now();
+        else if (beat !== lastBeat) {
           lastBeat = beat;
           lastChange = Date.now();
         } else if (Date.now() - lastChange > HANG_MS && !hung) {
