@@ -5,7 +5,7 @@
 // survives, so nothing already notified is sent again before its time).
 
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import type { Component, ConfigContext, PreparedConfig } from '../component.js';
 import type { AlertingConfig } from '../config/alertmanager.js';
 import type { Config } from '../config/schema.js';
@@ -82,6 +82,16 @@ export class AlertDispatcher implements AlertSink, Component {
     this.log = o.logger;
     this.nflog = o.nflog ?? new MemoryNotificationLog();
     this.silences = new Silences(o.silenceStore ?? new MemorySilenceStore());
+    const silences = this.silences;
+    new Gauge({
+      name: 'alertmanager_silences',
+      help: 'How many silences by state.',
+      labelNames: ['state'],
+      registers: [o.registry ?? new Registry()],
+      collect() {
+        for (const [state, n] of Object.entries(silences.counts())) this.set({ state }, n);
+      },
+    });
     this.muters = { silencer: this.silences };
     this.metrics = alertingMetrics(o.registry ?? new Registry(), () => this.countByState());
     this.store.subscribe((a) => this.process(a));

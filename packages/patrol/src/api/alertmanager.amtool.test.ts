@@ -94,5 +94,9 @@ alerting:
       sils.map((s) => [s.id, s.comment]),
       [[id, 'survives']],
     );
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /^alertmanager_silences\{state="active"\} 1$/m);
+    assert.match(metrics, /^alertmanager_silences\{state="expired"\} 1$/m);
+    assert.match(metrics, /^alertmanager_notifications_total\{integration="webhook"\} \d+$/m);
   });
 });

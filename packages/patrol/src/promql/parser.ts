@@ -289,16 +289,30 @@ const BIN_OPS: Record<string, BinaryOp> = {
   Unless: 'unless',
 };
 
-const DURATION_RE = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 const UNIT_MS = [365 * 86400000, 7 * 86400000, 86400000, 3600000, 60000, 1000, 1];
 
-/** Parses a Prometheus duration like `1h30m`; null when the text is not one. */
+const UNITS = ['y', 'w', 'd', 'h', 'm', 's', 'ms'];
+
+/**
+ * Parses a Prometheus duration like `1h30m`; null when the text is not one. A linear scan (a
+ * regex with seven optional digit groups backtracked for 0.4 s on an 18 KB run of digits).
+ */
 export function parseDurationMs(s: string): number | null {
   if (s === '' || !/[a-z]$/.test(s)) return null;
-  const m = DURATION_RE.exec(s);
-  if (!m) return null;
   let ms = 0;
-  for (let i = 0; i < 7; i++) if (m[i + 1] !== undefined) ms += Number(m[i + 1]) * UNIT_MS[i];
+  let last = -1;
+  let i = 0;
+  while (i < s.length) {
+    let j = i;
+    while (j < s.length && s.charCodeAt(j) >= 48 && s.charCodeAt(j) <= 57) j++;
+    if (j === i) return null;
+    const unit = s.startsWith('ms', j) ? 'ms' : s[j];
+    const u = UNITS.indexOf(unit);
+    if (u <= last) return null; // each unit once, largest first
+    last = u;
+    ms += Number(s.slice(i, j)) * UNIT_MS[u];
+    i = j + unit.length;
+  }
   return ms;
 }
 

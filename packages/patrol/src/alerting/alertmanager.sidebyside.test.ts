@@ -1,0 +1,200 @@
+// The same alert stream and configuration sent to Debian's Alertmanager 0.25 and to Patrol,
+// each notifying a local webhook sink; the notifications (receiver, group key and labels,
+// alerts with their status, truncation) must be the same. Within a phase the order of groups
+// depends on timers, so each phase is compared as a multiset.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../logger.js';
+import type { WebhookMessage } from '../notify/webhook/webhook.js';
+import { Patrol } from '../server.js';
+import { freePort } from '../testing/net.js';
+import { binaryPath, needBinary } from '../testing/shared.js';
+import { waitFor, WebhookSink } from './testutil.js';
+
+const AM = 'prometheus-alertmanager';
+
+function alertingYaml(hook: string): string {
+  return `
+route:
+  receiver: default
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+  routes:
+    - receiver: crit
+      match_re: {severity: "crit.*"}
+      continue: true
+      group_by: ['...']
+    - receiver: team.db
+      matchers: ['team="db"']
+      group_by: [cluster]
+    - receiver: few
+      matchers: ['many="yes"']
+    - receiver: quiet
+      matchers: ['quiet="yes"']
+receivers:
+  - name: default
+    webhook_configs: [{url: '${hook}/default'}]
+  - name: crit
+    webhook_configs: [{url: '${hook}/crit'}]
+  - name: team.db
+    webhook_configs: [{url: '${hook}/team.db'}]
+  - name: few
+    webhook_configs: [{url: '${hook}/few', max_alerts: 2}]
+  - name: quiet
+    webhook_configs: [{url: '${hook}/quiet', send_resolved: false}]
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity="warning"']
+    equal: [cluster]
+`;
+}
+
+const indent = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => (l ? '  ' + l : l))
+    .join('\n');
+
+/** What must be equal: everything but times and the external URL. */
+function normalise(path: string, m: WebhookMessage): string {
+  return JSON.stringify({
+    path: path.replace(/^\/(am|patrol)/, ''),
+    receiver: m.receiver,
+    status: m.status,
+    groupKey: m.groupKey,
+    groupLabels: m.groupLabels,
+    commonLabels: m.commonLabels,
+    commonAnnotations: m.commonAnnotations,
+    truncatedAlerts: m.truncatedAlerts,
+    version: m.version,
+    alerts: m.alerts.map((a) => ({ status: a.status, labels: a.labels, annotations: a.annotations, fingerprint: a.fingerprint, generatorURL: a.generatorURL, ended: a.endsAt !== '0001-01-01T00:00:00Z' })),
+  });
+}
+
+describe('side by side with Alertmanager 0.25: notification sequences', { skip: needBinary(AM) }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'patrol-am-sbs-'));
+  const sink = new WebhookSink();
+  let am: ChildProcess | null = null;
+  let amURL = '';
+  let patrol: Patrol;
+  let patrolURL = '';
+  const seen = { am: 0, patrol: 0 };
+
+  const phase = (who: 'am' | 'patrol') => {
+    const all = sink.received.filter((r) => r.path.startsWith(`/${who}/`));
+    const out = all.slice(seen[who]).map((r) => normalise(r.path, r.body));
+    return out.sort();
+  };
+  const count = (who: 'am' | 'patrol') => sink.received.filter((r) => r.path.startsWith(`/${who}/`)).length;
+
+  /** Waits until both have sent `n` more notifications, compares them, and moves past them. */
+  async function comparePhase(name: string, n: number): Promise<void> {
+    await waitFor(`${name}: ${n} notifications from each`, () => count('am') >= seen.am + n && count('patrol') >= seen.patrol + n, 60_000);
+    const a = phase('am');
+    const p = phase('patrol');
+    assert.deepEqual(p.map((s) => JSON.parse(s) as unknown), a.map((s) => JSON.parse(s) as unknown), name);
+    seen.am += a.length;
+    seen.patrol += p.length;
+  }
+
+  const post = async (base: string, path: string, body: unknown) => {
+    const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await r.text();
+    assert.equal(r.status, 200, `${base}${path}: ${text}`);
+    return text;
+  };
+  const both = (path: string, body: unknown) => Promise.all([post(amURL, path, body), post(patrolURL, path, body)]);
+
+  before(async () => {
+    await sink.start();
+    const amPort = await freePort();
+    writeFileSync(join(dir, 'alertmanager.yml'), alertingYaml(`${sink.url}/am`));
+    am = spawn(
+      binaryPath(AM),
+      [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'am-data')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address=', '--log.level=warn'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let amLog = '';
+    am.stderr!.on('data', (d: Buffer) => (amLog = (amLog + String(d)).slice(-4000)));
+    amURL = `http://127.0.0.1:${amPort}`;
+    let ready = false;
+    const poll = setInterval(() => {
+      fetch(`${amURL}/-/ready`).then(
+        (r) => (ready = r.ok),
+        () => undefined,
+      );
+    }, 50);
+    try {
+      await waitFor(`Alertmanager ready (log: ${amLog})`, () => ready || am?.exitCode !== null, 60_000);
+    } finally {
+      clearInterval(poll);
+    }
+    assert.equal(am.exitCode, null, `Alertmanager exited: ${amLog}`);
+
+    writeFileSync(join(dir, 'patrol.yml'), `alerting:\n${indent(alertingYaml(`${sink.url}/patrol`))}`);
+    patrol = new Patrol({ configFile: join(dir, 'patrol.yml'), dataDir: join(dir, 'patrol-data'), listen: '127.0.0.1:0', logger: createLogger('silent') });
+    await patrol.start();
+    patrolURL = `http://${patrol.listen}`;
+  });
+
+  after(async () => {
+    if (am && am.exitCode === null) {
+      const exited = new Promise((r) => am!.once('exit', r));
+      am.kill('SIGTERM');
+      await exited;
+    }
+    await patrol?.stop();
+    await sink.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('routes, groups, truncates, inhibits, silences and resolves the same way', async () => {
+    const now = Date.now();
+    // A silence first, on both.
+    await both('/api/v2/silences', {
+      matchers: [{ name: 'env', value: 'test', isRegex: false }],
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + 3600_000).toISOString(),
+      createdBy: 'side-by-side',
+      comment: 'maintenance',
+    });
+    const t0 = new Date(now).toISOString();
+    const fire = [
+      { labels: { alertname: 'DBDown', severity: 'critical', team: 'db', cluster: 'c1' }, annotations: { summary: 'db down' }, startsAt: t0, generatorURL: 'http://prom/g1' },
+      { labels: { alertname: 'DBSlow', severity: 'warning', team: 'db', cluster: 'c1' }, annotations: { summary: 'slow' }, startsAt: t0 },
+      { labels: { alertname: 'DBSlow', severity: 'warning', team: 'db', cluster: 'c2' }, annotations: { summary: 'slow' }, startsAt: t0 },
+      ...[1, 2, 3, 4].map((i) => ({ labels: { alertname: 'Many', many: 'yes', instance: `i${i}` }, annotations: {}, startsAt: t0 })),
+      { labels: { alertname: 'Silenced', env: 'test' }, annotations: {}, startsAt: t0 },
+      { labels: { alertname: 'Plain', instance: 'x', job: 'j' }, annotations: { a: '1' }, startsAt: t0 },
+      { labels: { alertname: 'Plain', instance: 'y', job: 'j' }, annotations: { a: '2' }, startsAt: t0 },
+      { labels: { alertname: 'Hush', quiet: 'yes' }, annotations: {}, startsAt: t0 },
+    ];
+    await both('/api/v2/alerts', fire);
+    // crit (DBDown), team.db c1 (DBDown; DBSlow inhibited), team.db c2, few (2 of 4), default Plain, quiet.
+    await comparePhase('first notifications', 6);
+
+    const t1 = new Date().toISOString();
+    await both('/api/v2/alerts', [
+      { ...fire[0], endsAt: t1 },
+      { ...fire[8], endsAt: t1 },
+      { ...fire[10], endsAt: t1 },
+    ]);
+    // crit resolved; team.db c1 with DBDown resolved and DBSlow released; Plain x resolved; quiet sends no resolution.
+    await comparePhase('resolutions', 3);
+
+    const t2 = new Date().toISOString();
+    await both('/api/v2/alerts', [
+      { ...fire[9], endsAt: t2 },
+      ...[1, 2, 3, 4].map((i) => ({ labels: { alertname: 'Many', many: 'yes', instance: `i${i}` }, annotations: {}, startsAt: t0, endsAt: t2 })),
+    ]);
+    // Plain all resolved; Many all resolved (still truncated to 2).
+    await comparePhase('everything resolved', 2);
+  });
+});
