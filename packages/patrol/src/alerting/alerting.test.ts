@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareAlerts, goQuote, goTimeJSON, labelSetFingerprint, labelSetString, type Alert } from './alert.js';
+import { compareAlerts, goTimeJSON, labelSetFingerprint, labelSetString, type Alert } from '../model/alert.js';
+import { goQuote } from '../model/goquote.js';
 import { MemoryNotificationLog } from './nflog.js';
 import { needsUpdate } from './pipeline.js';
 import { alertFromPostable } from './postable.js';

@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import type { AlertSink, PostableAlert } from '../model/alert.js';
 import '../notify/integrations.js';
 import { buildIntegrations, type Integration } from '../notify/notifier.js';
-import { labelSetString, resolvedAt, type Alert } from './alert.js';
+import { labelSetString, resolvedAt, type Alert } from '../model/alert.js';
 import { AggregationGroup } from './group.js';
 import { Inhibitor } from './inhibit.js';
 import { alertingMetrics, type AlertingMetrics } from './metrics.js';

@@ -4,7 +4,7 @@
 // with endsAt cleared; after a successful flush, alerts resolved at the flush and not updated
 // since are removed.
 
-import { compareAlerts, labelSetString, resolvedAt, type Alert } from './alert.js';
+import { compareAlerts, labelSetString, resolvedAt, type Alert } from '../model/alert.js';
 import type { Route } from './route.js';
 
 /** What a flush hands on: the alerts and the group; resolves true when everything was sent. */

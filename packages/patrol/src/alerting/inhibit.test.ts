@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { labelSetFingerprint, type Alert } from './alert.js';
+import { labelSetFingerprint, type Alert } from '../model/alert.js';
 import type { AlertDispatcher } from './dispatcher.js';
 import { Inhibitor } from './inhibit.js';
 import { AlertStore } from './store.js';

@@ -5,7 +5,7 @@
 
 import type { AlertingConfig } from '../config/alertmanager.js';
 import { Matcher } from '../model/matchers.js';
-import { resolvedAt, type Alert } from './alert.js';
+import { resolvedAt, type Alert } from '../model/alert.js';
 import { compareMatchers, matchesAll } from './route.js';
 import type { AlertStore } from './store.js';
 

@@ -4,7 +4,7 @@
 
 import type { Logger } from 'pino';
 import type { Integration, NotifyContext } from '../notify/notifier.js';
-import { resolvedAt, type Alert } from './alert.js';
+import { resolvedAt, type Alert } from '../model/alert.js';
 import type { NflogEntry, NotificationLog } from './nflog.js';
 import type { PipelineMetrics } from './metrics.js';
 

@@ -4,7 +4,7 @@
 
 import type { PostableAlert } from '../model/alert.js';
 import { isValidLabelName } from '../model/labels.js';
-import { labelSetFingerprint, type Alert } from './alert.js';
+import { labelSetFingerprint, type Alert } from '../model/alert.js';
 
 /** Go's zero time (0001-01-01T00:00:00Z) in ms: clients such as amtool send it for "unset". */
 const GO_ZERO_MS = Date.parse('0001-01-01T00:00:00Z');

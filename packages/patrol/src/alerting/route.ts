@@ -3,7 +3,7 @@
 
 import type { RouteConfig } from '../config/alertmanager.js';
 import { Matcher, type MatchType } from '../model/matchers.js';
-import { goQuote } from './alert.js';
+import { goQuote } from '../model/goquote.js';
 
 export interface RouteOpts {
   receiver: string;

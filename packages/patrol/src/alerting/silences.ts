@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { isValidLabelName } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
-import type { Alert } from './alert.js';
+import type { Alert } from '../model/alert.js';
 import { matchesAll } from './route.js';
 
 /** A silence matcher as the API carries it. */

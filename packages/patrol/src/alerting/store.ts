@@ -1,7 +1,7 @@
 // The alert store (Alertmanager's provider/mem): one alert per fingerprint, merged on update,
 // listeners told of every stored alert, resolved alerts removed by gc().
 
-import { resolvedAt, type Alert } from './alert.js';
+import { resolvedAt, type Alert } from '../model/alert.js';
 
 export type AlertListener = (alert: Alert) => void;
 

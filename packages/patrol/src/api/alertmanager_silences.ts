@@ -2,11 +2,11 @@
 // with Alertmanager's validation order, messages and status codes.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { openAPITime } from '../alerting/alert.js';
+import { openAPITime } from '../model/alert.js';
 import { parseTime } from '../alerting/postable.js';
 import { SilenceError, silenceState, type Silence, type SilenceMatcher, type Silences, type SilenceState } from '../alerting/silences.js';
 import type { Matcher } from '../model/matchers.js';
-import { APIError, jsonBody, parseFilter } from './alertmanager.js';
+import { APIError, jsonBody, parseFilter } from './alertmanager_request.js';
 
 type Handler = (fn: (req: FastifyRequest, reply: FastifyReply) => unknown) => (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 

@@ -1,7 +1,6 @@
 // Patrol's own sections: server, storage and query.
 
 import { z } from 'zod';
-import { PACK_NAMES } from '../rules/packs.js';
 import { byteSize, duration, regex, secret } from './fields.js';
 import { nearestName } from './suggest.js';
 
@@ -114,6 +113,11 @@ export const queryConfig = z.strictObject({
   /** Queries evaluated at the same time; more wait in a queue (--query.max-concurrency). */
   max_concurrency: positiveInt('max_concurrency').default(20),
 });
+
+/** Every rule pack shipped in packages/patrol/packs, in the order they are documented. */
+export const PACK_NAMES = ['http', 'go', 'host', 'probes', 'patrol'] as const;
+
+export type PackName = (typeof PACK_NAMES)[number];
 
 /** `rule_packs`: the rule packs (packs/<name>.rules.yml) to run beside rule_files, by name. */
 export const rulePacksConfig = z.array(

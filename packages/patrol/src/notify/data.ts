@@ -1,7 +1,7 @@
 // Alertmanager's template data (template.Data): what webhook payloads carry and what message
 // templates see.
 
-import { goTimeJSON, resolvedAt, sortedRecord, type Alert } from '../alerting/alert.js';
+import { goTimeJSON, resolvedAt, sortedRecord, type Alert } from '../model/alert.js';
 
 export interface DataAlert {
   status: 'firing' | 'resolved';

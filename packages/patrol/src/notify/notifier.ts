@@ -4,7 +4,7 @@
 
 import type { Logger } from 'pino';
 import type { AlertingConfig, ReceiverConfig } from '../config/alertmanager.js';
-import type { Alert } from '../alerting/alert.js';
+import type { Alert } from '../model/alert.js';
 
 /** What one flush of an aggregation group tells the integrations. */
 export interface NotifyContext {

@@ -8,10 +8,7 @@ import { fileURLToPath } from 'node:url';
 /** The folder holding the packs (this file is src/rules/packs.ts, or dist/rules/packs.js once built). */
 export const PACKS_DIR = fileURLToPath(new URL('../../packs/', import.meta.url));
 
-/** Every pack, in the order they are documented. */
-export const PACK_NAMES = ['http', 'go', 'host', 'probes', 'patrol'] as const;
-
-export type PackName = (typeof PACK_NAMES)[number];
+export { PACK_NAMES, type PackName } from '../config/patrol.js';
 
 /** The rule file of a pack. */
 export function packFile(name: string): string {

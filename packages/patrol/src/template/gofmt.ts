@@ -3,6 +3,7 @@
 // Integers are bigint (Go int), floats are number (Go float64).
 
 import { formatFloatG } from '../model/gofloat.js';
+import { goQuote } from '../model/goquote.js';
 
 export type GoValue = unknown;
 
@@ -157,21 +158,6 @@ export function formatGoTime(d: Date): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac} +0000 UTC`;
 }
 
-function quote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\r') out += '\\r';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else out += ch;
-  }
-  return out + '"';
-}
-
 function pad(s: string, width: number, left: boolean, zero: boolean): string {
   if (width <= s.length) return s;
   if (left) return s + ' '.repeat(width - s.length);
@@ -240,14 +226,14 @@ export function sprintf(format: string, args: GoValue[]): string {
     let s: string;
     switch (verb) {
       case 'v':
-        s = typeof a === 'number' ? signed(formatFloat(a), a >= 0) : sharp && typeof a === 'string' ? quote(a) : formatValue(a);
+        s = typeof a === 'number' ? signed(formatFloat(a), a >= 0) : sharp && typeof a === 'string' ? goQuote(a) : formatValue(a);
         break;
       case 's':
         s = typeof a === 'string' ? a : typeof a === 'number' || typeof a === 'bigint' || typeof a === 'boolean' ? bad() : formatValue(a);
         if (prec >= 0 && typeof a === 'string') s = [...s].slice(0, prec).join('');
         break;
       case 'q':
-        s = typeof a === 'string' ? quote(a) : bad();
+        s = typeof a === 'string' ? goQuote(a) : bad();
         break;
       case 'd':
         s = typeof a === 'bigint' ? signed(a.toString(), a >= 0n) : bad();

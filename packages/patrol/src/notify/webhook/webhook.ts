@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
 import { clientDispatcher, readSecretFile, RequestHeaders } from '../../scrape/httpclient.js';
 import { VERSION } from '../../version.js';
-import type { Alert } from '../../alerting/alert.js';
+import type { Alert } from '../../model/alert.js';
 import { templateData, type TemplateData } from '../data.js';
 import { classifyHttpStatus, registerIntegration, type Integration, type IntegrationContext, type NotifyContext, type NotifyResult } from '../notifier.js';
 
