@@ -121,7 +121,7 @@ function lex(src: string, err: (pos: number, msg: string) => never): Tok[] {
         j += m[0].length;
       } else if (c === '.' && !/^\.\d/.test(rest)) {
         toks.push({ k: 'dot', v: '.', pos: j++ });
-      } else if ((m = rest.match(/^[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?)/))) {
+      } else if ((m = rest.match(/^[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|(\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)([eE][+-]?\d+)?)/))) {
         toks.push({ k: 'number', v: m[0], pos: j });
         j += m[0].length;
       } else if ((m = rest.match(/^[A-Za-z_][A-Za-z0-9_]*/))) {
