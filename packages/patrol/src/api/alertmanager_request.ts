@@ -3,7 +3,7 @@
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { compileAnchoredRegex, parseMatchers, type Matcher } from '../model/matchers.js';
-import type { Regex } from '../model/regex.js';
+import { RegexBudgetError, withRegexBudget, type Regex } from '../model/regex.js';
 
 /** An API error: Alertmanager answers most with a bare JSON string. */
 export class APIError extends Error {
@@ -52,13 +52,17 @@ export function parseFilter(q: Record<string, unknown>): Matcher[] {
   const raw = q.filter;
   const list = raw === undefined ? [] : Array.isArray(raw) ? raw.map(String) : [String(raw)];
   const out: Matcher[] = [];
-  for (const f of list) {
-    try {
-      out.push(...parseMatchers(f));
-    } catch {
-      throw new APIError(400, `bad matcher format: ${f}`);
+  // One regex budget for all the filters of a request, as for a query.
+  withRegexBudget(() => {
+    for (const f of list) {
+      try {
+        out.push(...parseMatchers(f));
+      } catch (e) {
+        if (e instanceof RegexBudgetError) throw new APIError(400, `bad matcher format: ${e.message}`);
+        throw new APIError(400, `bad matcher format: ${f}`);
+      }
     }
-  }
+  });
   return out;
 }
 

@@ -15,6 +15,7 @@ import { isStaleNaN } from '../model/value.js';
 import type { Queryable } from '../storage/interface.js';
 import { Params, queryEntries } from './params.js';
 import { parseSelector } from './selector.js';
+import { withRegexBudget } from '../model/regex.js';
 
 export interface FederateOptions {
   queryable: Queryable;
@@ -32,7 +33,8 @@ export function registerFederate(app: FastifyInstance, opts: FederateOptions): v
     const params = new Params(queryEntries(req.raw.url ?? ''));
     let sets: Matcher[][];
     try {
-      sets = params.all('match[]').map(parseMatchSelector);
+      // One regex budget for all match[] values, as for a query.
+      sets = withRegexBudget(() => params.all('match[]').map(parseMatchSelector));
     } catch (e) {
       return reply.code(400).type('text/plain; charset=utf-8').send(`${(e as Error).message}\n`);
     }

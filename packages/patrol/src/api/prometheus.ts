@@ -22,6 +22,7 @@ import { BadDataError, MAX_TIME, MIN_TIME, Params, formEntries, goQuote, invalid
 import { tsdbStatusJSON, tsdbStatusLimit, type IndexStatsSource } from './tsdbstatus.js';
 import { errorJSON, goJSON, jsonString, labelsJSON, queryDataParts, statsJSON, structJSON, successParts } from './promjson.js';
 import { parseSelector } from './selector.js';
+import { withRegexBudget } from '../model/regex.js';
 
 export interface MetricMetadata {
   type: string;
@@ -547,17 +548,22 @@ function truncated(list: string[], limit: number): Handled {
 
 /**
  * Parses match[] values. Series need at least one; every set must have a matcher that does not
- * match the empty string (Prometheus refuses to select every series).
+ * match the empty string (Prometheus refuses to select every series). All the values of one
+ * request compile their regexes under one budget, as a query does (model/regex.ts
+ * withRegexBudget): thousands of distinct patterns in match[] would otherwise spend seconds
+ * compiling.
  */
 function matcherSets(values: string[]): Matcher[][] {
   const sets: Matcher[][] = [];
-  for (const v of values) {
-    try {
-      sets.push(parseSelector(v));
-    } catch (e) {
-      throw invalidParam('match[]', (e as Error).message);
+  withRegexBudget(() => {
+    for (const v of values) {
+      try {
+        sets.push(parseSelector(v));
+      } catch (e) {
+        throw invalidParam('match[]', (e as Error).message);
+      }
     }
-  }
+  });
   for (const ms of sets) {
     if (!ms.some((m) => !m.matchesEmpty())) throw invalidParam('match[]', 'match[] must contain at least one non-empty matcher');
   }

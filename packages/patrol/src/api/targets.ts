@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Labels } from '../model/labels.js';
 import { labelsToRecord } from '../model/labels.js';
 import { matchLabels, parseMatchers, type Matcher } from '../model/matchers.js';
+import { withRegexBudget } from '../model/regex.js';
 import type { ScrapeManager } from '../scrape/manager.js';
 import { SCRAPE_INTERVAL_LABEL, SCRAPE_TIMEOUT_LABEL } from '../scrape/target.js';
 
@@ -73,7 +74,7 @@ export function registerTargetsAPI(app: FastifyInstance, manager: TargetsManager
     const mt = q.match_target === undefined ? '' : String(q.match_target);
     if (mt !== '') {
       try {
-        matchers = parseMatchers(mt);
+        matchers = withRegexBudget(() => parseMatchers(mt));
       } catch (e) {
         return reply.code(400).send(badData((e as Error).message));
       }

@@ -10,7 +10,7 @@ import { watchHealthy } from '../testing/healthy.js';
 import { snappy, WriteRequestType } from '../api/remote_write.testutil.js';
 import { parseCondition } from './conditions.js';
 import { parseMatcher } from './matchers.js';
-import { compileAnchored, compileSearch, estimateSize, MAX_PROGRAM_SIZE, RegexError, type RegexMatch } from './regex.js';
+import { compileAnchored, compileSearch, estimateSize, MAX_PROGRAM_SIZE, MAX_QUERY_REGEXES, RegexError, type RegexMatch } from './regex.js';
 
 const groups = (m: RegexMatch | null) => m && Array.from({ length: m.length }, (_, i) => m[i]);
 
@@ -185,6 +185,40 @@ describe('user regexes through a running server', () => {
       assert.equal(r.body.errorType, 'bad_data', q);
       assert.match(r.body.error!, /regexp|regular expression/, q);
     }
+  });
+
+  it('match[] of series, labels, label values and federate, and Alertmanager filters, share one regex budget per request', async () => {
+    // Each value alone is small; together they pass MAX_QUERY_REGEXES (issue 11: 2,000 distinct
+    // patterns spent seconds compiling). One value per match[] shows the budget spans values.
+    const u = Date.now();
+    const sels = (n: number) => Array.from({ length: n }, (_, i) => `m{v!~"(a+)+b${i}_${u}"}`);
+    const qs = (n: number, name = 'match[]') => new URLSearchParams(sels(n).map((v) => [name, v])).toString();
+    const w = watchHealthy(base, 10);
+    const over = MAX_QUERY_REGEXES + 20;
+    for (const path of ['/api/v1/series', '/api/v1/labels', '/api/v1/label/v/values']) {
+      const ok = await fetch(`${base}${path}?${qs(MAX_QUERY_REGEXES)}`);
+      assert.equal(ok.status, 200, `${path}: ${await ok.text()}`);
+      const bad = await fetch(`${base}${path}?${qs(over)}`);
+      const body = (await bad.json()) as { errorType: string; error: string };
+      assert.equal(bad.status, 400, path);
+      assert.equal(body.errorType, 'bad_data', path);
+      assert.match(body.error, new RegExp(`invalid parameter "match\\[\\]": 1:\\d+: parse error: too many regular expressions in one query: more than ${MAX_QUERY_REGEXES} distinct patterns`), path);
+    }
+    // POSTed forms too (where a long list fits).
+    const post = await fetch(`${base}/api/v1/series`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: qs(2000) });
+    assert.equal(post.status, 400);
+    assert.match(await post.text(), /too many regular expressions/);
+    const ok = await fetch(`${base}/api/v1/series?${qs(3)}`);
+    assert.deepEqual(((await ok.json()) as { data: Record<string, string>[] }).data.map((s) => s.v).sort(), ['a'.repeat(30), 'aab']);
+    const fed = await fetch(`${base}/federate?${qs(over)}`);
+    assert.equal(fed.status, 400);
+    assert.match(await fed.text(), /too many regular expressions/);
+    assert.equal((await fetch(`${base}/federate?${qs(MAX_QUERY_REGEXES)}`)).status, 200);
+    const am = await fetch(`${base}/api/v2/alerts?${new URLSearchParams(Array.from({ length: over }, (_, i) => ['filter', `v=~"(a+)+b${i}_${u}"`]))}`);
+    assert.equal(am.status, 400);
+    assert.match(await am.text(), /too many regular expressions/);
+    const rep = await w.stop();
+    assert.equal(rep.failures, 0);
   });
 });
 
