@@ -31,6 +31,7 @@ import { truncate } from './web/truncate.js';
 import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
 import { TlsFront, tlsComponent, tlsSettings } from './web/tls.js';
 import { registerCollectorsApi } from './api/collectors.js';
+import { registerUi } from './web/ui.js';
 import { formatStorageRetention } from './api/tsdbstatus.js';
 import { formatDuration } from './model/duration.js';
 import { CollectorsManager } from './collect/manager.js';
@@ -69,6 +70,8 @@ export interface PatrolOptions {
   alertSinks?: (rt: Runtime) => AlertSink[];
   /** Queue capacity and batch size per external Alertmanager (Prometheus's defaults when absent). */
   notifier?: NotifierOptions;
+  /** The built dashboard's folder; default: the @patrol/ui package's dist (null: serve none). */
+  uiDir?: string | null;
 }
 
 export interface ReloadOutcome {
@@ -353,6 +356,7 @@ export class Patrol {
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
+    registerUi(this.app, this.opts.uiDir);
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
     return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, dispatcher, ...extra];
