@@ -104,8 +104,12 @@ const feishuConfig = z.strictObject({
 /** Integrations Patrol accepts with their Alertmanager keys but validates loosely. */
 const looseIntegration = z.array(z.record(z.string(), z.unknown())).optional();
 
+/** Language of the default message templates (global, overridden per receiver). */
+export const language = z.enum(['en', 'zh-CN']);
+
 export const receiver = z.strictObject({
   name: z.string().min(1),
+  language: language.optional(),
   email_configs: z.array(emailConfig).optional(),
   webhook_configs: z.array(webhookConfig).optional(),
   slack_configs: z.array(slackConfig).optional(),
@@ -197,6 +201,7 @@ const namedTimeInterval = z.strictObject({
 
 const amGlobal = z.strictObject({
   resolve_timeout: duration.default(5 * 60_000),
+  language: language.optional(),
   http_config: httpClientConfig.optional(),
   smtp_from: z.string().optional(),
   smtp_hello: z.string().default('localhost'),
