@@ -54,7 +54,7 @@ started {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}, resolved {{ date "2006-0
 {{ define "pagerduty.default.description" }}{{ template "__subject" . }}{{ end }}
 {{ define "pagerduty.default.client" }}Patrol{{ end }}
 {{ define "pagerduty.default.clientURL" }}{{ .ExternalURL }}{{ end }}
-{{ define "pagerduty.default.instances" }}{{ template "__patrol_text" . }}{{ end }}
+{{ define "pagerduty.default.instances" }}{{ range . }}{{ template "__patrol_alert_text" . }}{{ end }}{{ end }}
 {{ define "msteamsv2.default.title" }}{{ template "__subject" . }}{{ end }}
 {{ define "msteamsv2.default.text" }}{{ template "__patrol_text" . }}{{ end }}
 {{ define "sms.default.text" }}[Patrol] {{ template "__subject" . }}: {{ range $i, $a := .Alerts.Firing }}{{ if $i }}; {{ end }}{{ template "__patrol_summary" $a }}{{ end }}{{ end }}
