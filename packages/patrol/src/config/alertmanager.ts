@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, tlsConfig, url } from './fields.js';
+import type { Secret } from './secret.js';
 import { alertmanagerTargetConfig, relabelConfig } from './prometheus.js';
 
 const notifierCommon = {
@@ -65,41 +66,109 @@ const slackConfig = z.strictObject({
   http_config: httpClientConfig.optional(),
 });
 
+const language = z.enum(['en', 'zh-CN']);
+
+/** The robot's address: `url` or `url_file` (either a secret: it carries the robot's key). */
+function robotUrl<T extends { url?: Secret | undefined; url_file?: string | undefined }>(o: T, ctx: z.RefinementCtx, check?: (u: URL) => string | null): void {
+  if ((o.url === undefined) === (o.url_file === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'exactly one of url or url_file is required', path: ['url'] });
+    return;
+  }
+  if (o.url && check) {
+    const problem = check(new URL(o.url.reveal()));
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['url'] });
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A WeCom group robot's key (the `key` query parameter of its address) is a UUID. */
+export function wecomKeyProblem(u: URL): string | null {
+  const key = u.searchParams.get('key');
+  if (key === null) return 'the WeCom robot address has no key= parameter (copy the whole address from the robot\'s settings)';
+  return UUID.test(key) ? null : 'the WeCom robot key (key= in url) is not a UUID (the value is not shown: it is a secret)';
+}
+
+/** A DingTalk signing secret starts with SEC (加签 in the robot's security settings). */
+export function dingtalkSecretProblem(s: string): string | null {
+  return s.startsWith('SEC') ? null : 'a DingTalk signing secret starts with "SEC" (the value is not shown: it is a secret)';
+}
+
 /** DingTalk custom robot: webhook URL with access_token, optional signing secret (加签). */
-const dingtalkConfig = z.strictObject({
-  ...notifierCommon,
-  url: secretUrl,
-  secret: secret.optional(),
-  message_type: z.enum(['markdown', 'text', 'actionCard']).default('markdown'),
-  title: z.string().optional(),
-  text: z.string().optional(),
-  at_mobiles: z.array(z.string()).default([]),
-  at_user_ids: z.array(z.string()).default([]),
-  at_all: z.boolean().default(false),
-  http_config: httpClientConfig.optional(),
-});
+const dingtalkConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    secret: secret.optional(),
+    secret_file: z.string().optional(),
+    message_type: z.enum(['markdown', 'text', 'actionCard']).default('markdown'),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    at_mobiles: z.array(z.string()).default([]),
+    at_user_ids: z.array(z.string()).default([]),
+    at_all: z.boolean().default(false),
+    /** The mentions (at_*) are made only when a firing alert has one of these severities. */
+    at_severities: z.array(z.string()).default(['critical']),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => {
+    robotUrl(o, ctx, (u) => (u.searchParams.get('access_token') ? null : 'the DingTalk robot address has no access_token= parameter (copy the whole address from the robot\'s settings)'));
+    const problem = o.secret ? dingtalkSecretProblem(o.secret.reveal()) : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['secret'] });
+    if (o.secret && o.secret_file) ctx.addIssue({ code: 'custom', message: 'at most one of secret and secret_file', path: ['secret'] });
+  });
 
 /** WeCom (企业微信) group robot: webhook URL with key. */
-const wecomConfig = z.strictObject({
+const wecomConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    message_type: z.enum(['markdown', 'text']).default('markdown'),
+    text: z.string().optional(),
+    mentioned_list: z.array(z.string()).default([]),
+    mentioned_mobile_list: z.array(z.string()).default([]),
+    /** The mentions are made only when a firing alert has one of these severities. */
+    mention_severities: z.array(z.string()).default(['critical']),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => robotUrl(o, ctx, wecomKeyProblem));
+
+/** Alertmanager's wechat_configs: WeCom application messages through the corp API. */
+const wechatConfig = z.strictObject({
   ...notifierCommon,
-  url: secretUrl,
-  message_type: z.enum(['markdown', 'text']).default('markdown'),
-  text: z.string().optional(),
-  mentioned_list: z.array(z.string()).default([]),
-  mentioned_mobile_list: z.array(z.string()).default([]),
+  api_secret: secret.optional(),
+  api_secret_file: z.string().optional(),
+  api_url: url.optional(),
+  corp_id: z.string().optional(),
+  agent_id: z.string().optional(),
+  to_user: z.string().optional(),
+  to_party: z.string().optional(),
+  to_tag: z.string().optional(),
+  message: z.string().optional(),
+  message_type: z.enum(['text', 'markdown']).default('text'),
+  language: language.optional(),
   http_config: httpClientConfig.optional(),
 });
 
 /** Feishu / Lark custom bot: webhook URL, optional signature secret. */
-const feishuConfig = z.strictObject({
-  ...notifierCommon,
-  url: secretUrl,
-  secret: secret.optional(),
-  message_type: z.enum(['interactive', 'text', 'post']).default('interactive'),
-  title: z.string().optional(),
-  text: z.string().optional(),
-  http_config: httpClientConfig.optional(),
-});
+const feishuConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    secret: secret.optional(),
+    secret_file: z.string().optional(),
+    message_type: z.enum(['interactive', 'text', 'post']).default('interactive'),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => robotUrl(o, ctx));
 
 /** Integrations Patrol accepts with their Alertmanager keys but validates loosely. */
 const looseIntegration = z.array(z.record(z.string(), z.unknown())).optional();
@@ -114,7 +183,7 @@ export const receiver = z.strictObject({
   feishu_configs: z.array(feishuConfig).optional(),
   pagerduty_configs: looseIntegration,
   opsgenie_configs: looseIntegration,
-  wechat_configs: looseIntegration,
+  wechat_configs: z.array(wechatConfig).optional(),
   telegram_configs: looseIntegration,
   msteams_configs: looseIntegration,
   msteamsv2_configs: looseIntegration,
@@ -216,6 +285,8 @@ const amGlobal = z.strictObject({
   wechat_api_url: url.optional(),
   wechat_api_secret: secret.optional(),
   wechat_api_corp_id: z.string().optional(),
+  /** Patrol: the language of the chat robots' default messages (per receiver: `language:`). */
+  language: language.optional(),
   telegram_api_url: url.optional(),
   webex_api_url: url.optional(),
   victorops_api_url: url.optional(),
