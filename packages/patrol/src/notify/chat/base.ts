@@ -6,9 +6,9 @@
 import type { Logger } from 'pino';
 import type { Alert } from '../../model/alert.js';
 import { resolvedAt } from '../../model/alert.js';
-import { Template } from '../../template/template.js';
 import { templateData } from '../data.js';
 import type { Integration, NotifyContext, NotifyResult } from '../notifier.js';
+import { defaultTemplates, goData, type NotifyTemplates } from '../tmpl.js';
 import { cutUtf8, utf8Bytes } from './cut.js';
 import { robotLimiter, type BatchOutcome, type RateLimit, type RobotLimiter } from './limiter.js';
 import { renderDefault, type Flavor, type GroupNote, type Language, type Rendered } from './message.js';
@@ -45,24 +45,8 @@ export interface ChatRobotOptions {
   readonly titleTemplate?: string | undefined;
   readonly logger: Logger;
   readonly client: RobotClient;
-}
-
-/** Alertmanager's template data with Go's field names, for users' `text:` / `title:` templates. */
-export function goTemplateData(receiver: string, groups: readonly GroupNote[], externalURL: string, now: number): Record<string, unknown> {
-  const alerts = groups.flatMap((g) => g.alerts);
-  const d = templateData(receiver, groups.length === 1 ? groups[0].groupLabels : {}, alerts, externalURL, now);
-  const conv = d.alerts.map((a) => ({ Status: a.status, Labels: a.labels, Annotations: a.annotations, StartsAt: a.startsAt, EndsAt: a.endsAt, GeneratorURL: a.generatorURL, Fingerprint: a.fingerprint }));
-  return {
-    Receiver: d.receiver,
-    Status: d.status,
-    Alerts: conv,
-    Firing: conv.filter((a) => a.Status === 'firing'),
-    Resolved: conv.filter((a) => a.Status === 'resolved'),
-    GroupLabels: d.groupLabels,
-    CommonLabels: d.commonLabels,
-    CommonAnnotations: d.commonAnnotations,
-    ExternalURL: d.externalURL,
-  };
+  /** Users' template files (with Alertmanager's defaults). */
+  readonly templates?: NotifyTemplates | undefined;
 }
 
 export abstract class ChatRobot implements Integration {
@@ -70,17 +54,14 @@ export abstract class ChatRobot implements Integration {
   readonly index: number;
   readonly sendResolved: boolean;
   protected readonly limiter: RobotLimiter;
-  private readonly text?: Template;
-  private readonly title?: Template;
+  private readonly templates: NotifyTemplates;
 
   constructor(protected readonly o: ChatRobotOptions) {
     this.name = o.kind;
     this.index = o.index;
     this.sendResolved = o.sendResolved;
     this.limiter = robotLimiter(robotId(o.kind, o.url), ROBOT_RATES[o.kind] ?? { limit: 20, windowMs: 60_000 });
-    // Parsed once; a template that does not parse fails the config load.
-    if (o.textTemplate) this.text = new Template('text', o.textTemplate);
-    if (o.titleTemplate) this.title = new Template('title', o.titleTemplate);
+    this.templates = o.templates ?? defaultTemplates();
   }
 
   /** The limiter's counters (tests, benchmarks). */
@@ -97,11 +78,12 @@ export abstract class ChatRobot implements Integration {
   async render(groups: readonly GroupNote[], externalURL: string, maxBytes: number): Promise<RenderedBatch> {
     const now = Date.now();
     const r = renderDefault(groups, { language: this.o.language, flavor: this.o.flavor, externalURL, now, maxBytes });
-    if (this.text || this.title) {
-      const data = goTemplateData(this.o.receiver, groups, externalURL, now);
-      if (this.title) r.title = cutUtf8((await this.title.execute(data, 'title', { maxOutput: 4096 })).trim(), 256);
-      if (this.text) {
-        const full = (await this.text.execute(data, 'text', { maxOutput: 1 << 20 })).trim();
+    if (this.o.textTemplate || this.o.titleTemplate) {
+      const alerts = groups.flatMap((g) => g.alerts);
+      const data = goData(templateData(this.o.receiver, groups.length === 1 ? groups[0].groupLabels : {}, alerts, externalURL, now));
+      if (this.o.titleTemplate) r.title = cutUtf8((await this.templates.render(this.o.titleTemplate, data)).trim(), 256);
+      if (this.o.textTemplate) {
+        const full = (await this.templates.render(this.o.textTemplate, data)).trim();
         if (utf8Bytes(full) > maxBytes) {
           const note = this.o.language === 'zh-CN' ? '\n…… 消息过长，已截断' : '\n… message cut to fit the size limit';
           r.text = cutUtf8(full, maxBytes - utf8Bytes(note)) + note;

@@ -207,6 +207,24 @@ describe('dingtalk_configs', () => {
     }
   });
 
+  it("users' templates (text, title) run on Alertmanager's data; the receiver's language applies", async () => {
+    const srv = await new FaithfulDingtalk().start();
+    try {
+      const r = robot(`{name: team, language: zh-CN, dingtalk_configs: [{url: "${srv.url}", secret: "${srv.secret}", title: '{{ .Status | toUpper }}', text: '{{ range .Alerts.Firing }}{{ .Labels.alertname }}={{ .Annotations.value }};{{ end }}'}]}`);
+      assert.deepEqual(await r.notify(notifyContext('g1'), [sampleAlert({ alertname: 'A' }, { annotations: { value: '1' } }), sampleAlert({ alertname: 'B' }, { annotations: { value: '2' } })]), { ok: true });
+      const md = srv.received[0].body.markdown as { title: string; text: string };
+      assert.equal(md.title, 'FIRING');
+      assert.equal(md.text, 'A=1;B=2;');
+      const d = robot(`{name: team, language: zh-CN, dingtalk_configs: [{url: "${srv.url}", secret: "${srv.secret}"}]}`);
+      await d.notify(notifyContext('g2'), [sampleAlert({ alertname: 'C' })]);
+      assert.match((srv.received[1].body.markdown as { title: string }).title, /告警中:1/);
+      await r.close?.();
+      await d.close?.();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('a network error is retryable and does not show the token', async () => {
     const srv = await new FaithfulDingtalk().start();
     const url = srv.url;

@@ -77,7 +77,7 @@ export class DingtalkIntegration extends ChatRobot {
       kind: 'dingtalk',
       index: ctx.index,
       sendResolved: conf.send_resolved ?? true,
-      language: conf.language ?? ctx.global?.language ?? 'en',
+      language: conf.language ?? ctx.language ?? 'en',
       flavor: conf.message_type === 'text' ? 'text' : 'dingtalk',
       maxBytes: TEXT_BYTES,
       url,
@@ -85,6 +85,7 @@ export class DingtalkIntegration extends ChatRobot {
       textTemplate: conf.text,
       titleTemplate: conf.title,
       logger: ctx.logger,
+      templates: ctx.templates,
       client: new RobotClient(conf.http_config ?? ctx.global?.http_config, ctx.baseDir, [url, secret]),
     });
     this.url = url;
