@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import type { AlertSink, PostableAlert } from '../model/alert.js';
 import '../notify/integrations.js';
 import { buildIntegrations, type Integration } from '../notify/notifier.js';
+import { NotifyTemplates } from '../notify/tmpl.js';
 import { labelSetString, resolvedAt, type Alert } from '../model/alert.js';
 import { AggregationGroup } from './group.js';
 import { Inhibitor } from './inhibit.js';
@@ -198,8 +199,9 @@ export class AlertDispatcher implements AlertSink, Component {
     const receivers = new Map<string, Receiver>();
     const made: Integration[] = [];
     try {
+      const templates = new NotifyTemplates(a.templates, ctx.dir);
       for (const r of a.receivers) {
-        const { integrations, unsupported } = buildIntegrations(r, { global: a.global, baseDir: ctx.dir, logger: this.log.child({ receiver: r.name }) });
+        const { integrations, unsupported } = buildIntegrations(r, { global: a.global, baseDir: ctx.dir, templates, logger: this.log.child({ receiver: r.name }) });
         made.push(...integrations);
         if (unsupported.length > 0) this.log.warn({ receiver: r.name, integrations: unsupported }, 'these integrations are not built yet; nothing is sent through them');
         receivers.set(r.name, { name: r.name, integrations });

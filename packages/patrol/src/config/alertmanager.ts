@@ -102,23 +102,113 @@ const feishuConfig = z.strictObject({
   http_config: httpClientConfig.optional(),
 });
 
+/** Telegram bot (Alertmanager's keys). */
+const telegramConfig = z
+  .strictObject({
+    ...notifierCommon,
+    api_url: url.optional(),
+    bot_token: secret.optional(),
+    bot_token_file: z.string().optional(),
+    chat_id: z.union([z.number().int(), z.string()]).transform((v) => Number(v)).refine((v) => Number.isSafeInteger(v) && v !== 0, { error: 'chat_id must be a non-zero integer' }),
+    message_thread_id: z.number().int().optional(),
+    message: z.string().optional(),
+    disable_notifications: z.boolean().default(false),
+    parse_mode: z.enum(['', 'HTML', 'Markdown', 'MarkdownV2']).default('HTML'),
+    http_config: httpClientConfig.optional(),
+  })
+  .refine((t) => (t.bot_token !== undefined) !== (t.bot_token_file !== undefined), { error: 'exactly one of bot_token or bot_token_file is required' });
+
+/** PagerDuty Events API v2 (Alertmanager's keys; v1 service_key is not sent to). */
+const pagerdutyConfig = z
+  .strictObject({
+    ...notifierCommon,
+    routing_key: secret.optional(),
+    routing_key_file: z.string().optional(),
+    service_key: secret.optional(),
+    service_key_file: z.string().optional(),
+    url: url.optional(),
+    client: z.string().optional(),
+    client_url: z.string().optional(),
+    description: z.string().optional(),
+    details: z.record(z.string(), z.string()).optional(),
+    images: z.array(z.strictObject({ src: z.string().optional(), alt: z.string().optional(), href: z.string().optional() })).optional(),
+    links: z.array(z.strictObject({ href: z.string().optional(), text: z.string().optional() })).optional(),
+    source: z.string().optional(),
+    severity: z.string().optional(),
+    class: z.string().optional(),
+    component: z.string().optional(),
+    group: z.string().optional(),
+    timeout: duration.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .refine((p) => p.routing_key !== undefined || p.routing_key_file !== undefined, { error: 'routing_key or routing_key_file is required (Events API v2)' });
+
+/** Microsoft Teams through a Workflows webhook (Adaptive Card). */
+const msteamsv2Config = z
+  .strictObject({
+    ...notifierCommon,
+    webhook_url: secretUrl.optional(),
+    webhook_url_file: z.string().optional(),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .refine((t) => t.webhook_url !== undefined || t.webhook_url_file !== undefined, { error: 'one of webhook_url or webhook_url_file is required' });
+
+/** SMS and voice paging through Aliyun or Tencent Cloud (Patrol's own). */
+const smsConfig = z
+  .strictObject({
+    ...notifierCommon,
+    provider: z.enum(['aliyun', 'tencent']),
+    /** sms (text message) or voice (text-to-speech call). */
+    kind: z.enum(['sms', 'voice']).default('sms'),
+    access_key_id: secret.optional(),
+    access_key_id_file: z.string().optional(),
+    access_key_secret: secret.optional(),
+    access_key_secret_file: z.string().optional(),
+    /** API endpoint; the provider's public one by default (tests and proxies point it elsewhere). */
+    url: url.optional(),
+    region: z.string().optional(),
+    phone_numbers: z.array(z.string().regex(/^\+?\d{5,20}$/, { error: 'phone numbers are digits, optionally with a leading +' })).min(1),
+    sign_name: z.string().optional(),
+    template_code: z.string().min(1),
+    /** Template parameters, each value a notification template. */
+    template_params: z.record(z.string(), z.string()).default({}),
+    /** Tencent: SmsSdkAppId (SMS) or VoiceSdkAppid (voice). */
+    app_id: z.string().optional(),
+    /** Aliyun voice: the caller number shown (CalledShowNumber). */
+    called_show_number: z.string().optional(),
+    timeout: duration.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.access_key_id === undefined && c.access_key_id_file === undefined) ctx.addIssue({ code: 'custom', message: 'access_key_id or access_key_id_file is required' });
+    if (c.access_key_secret === undefined && c.access_key_secret_file === undefined) ctx.addIssue({ code: 'custom', message: 'access_key_secret or access_key_secret_file is required' });
+    if (c.provider === 'tencent' && !c.app_id) ctx.addIssue({ code: 'custom', message: 'app_id is required for Tencent Cloud', path: ['app_id'] });
+    if (c.kind === 'sms' && !c.sign_name) ctx.addIssue({ code: 'custom', message: 'sign_name is required for SMS', path: ['sign_name'] });
+  });
+
 /** Integrations Patrol accepts with their Alertmanager keys but validates loosely. */
 const looseIntegration = z.array(z.record(z.string(), z.unknown())).optional();
 
+/** Language of the default message templates (global, overridden per receiver). */
+export const language = z.enum(['en', 'zh-CN']);
+
 export const receiver = z.strictObject({
   name: z.string().min(1),
+  language: language.optional(),
   email_configs: z.array(emailConfig).optional(),
   webhook_configs: z.array(webhookConfig).optional(),
   slack_configs: z.array(slackConfig).optional(),
   dingtalk_configs: z.array(dingtalkConfig).optional(),
   wecom_configs: z.array(wecomConfig).optional(),
   feishu_configs: z.array(feishuConfig).optional(),
-  pagerduty_configs: looseIntegration,
+  pagerduty_configs: z.array(pagerdutyConfig).optional(),
   opsgenie_configs: looseIntegration,
   wechat_configs: looseIntegration,
-  telegram_configs: looseIntegration,
+  telegram_configs: z.array(telegramConfig).optional(),
   msteams_configs: looseIntegration,
-  msteamsv2_configs: looseIntegration,
+  msteamsv2_configs: z.array(msteamsv2Config).optional(),
   discord_configs: looseIntegration,
   sns_configs: looseIntegration,
   victorops_configs: looseIntegration,
@@ -127,7 +217,7 @@ export const receiver = z.strictObject({
   jira_configs: looseIntegration,
   rocketchat_configs: looseIntegration,
   incidentio_configs: looseIntegration,
-  sms_configs: looseIntegration,
+  sms_configs: z.array(smsConfig).optional(),
 });
 
 export type ReceiverConfig = z.infer<typeof receiver>;
@@ -198,6 +288,7 @@ const namedTimeInterval = z.strictObject({
 
 const amGlobal = z.strictObject({
   resolve_timeout: duration.default(5 * 60_000),
+  language: language.optional(),
   http_config: httpClientConfig.optional(),
   smtp_from: z.string().optional(),
   smtp_hello: z.string().default('localhost'),

@@ -69,3 +69,13 @@ test('floats parse like Go ParseFloat', () => {
   assert.ok(Number.isNaN(parseGoFloat('NaN')!));
   for (const bad of ['Hello World', '', '1,5', ' 1', '0x10', '1_000', '-NaN']) assert.equal(parseGoFloat(bad), null, bad);
 });
+
+test('parseGoFloat reads a long run of digits in one pass', () => {
+  // `\d+\.?\d*` split a run of digits between its two quantifiers in every way before failing.
+  const digits = '1'.repeat(200_000);
+  assert.equal(parseGoFloat(`${digits}x`), null);
+  assert.equal(parseGoFloat(`${digits}.${digits}e+5x`), null);
+  assert.equal(parseGoFloat(`-${digits}`), -Infinity);
+  assert.equal(parseGoFloat('12.5e1'), 125);
+  assert.equal(parseGoFloat('12.'), 12);
+});

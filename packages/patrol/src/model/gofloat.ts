@@ -82,7 +82,7 @@ export function parseGoFloat(s: string): number | null {
   const low = body.toLowerCase();
   if (low === 'inf' || low === 'infinity') return sign * Infinity;
   if (low === 'nan') return m[1] === '' ? NaN : null;
-  if (/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(body)) return sign * Number(body);
+  if (/^(\d+(?:\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(body)) return sign * Number(body);
   const hex = /^0[xX]([0-9a-fA-F_]*)(?:\.([0-9a-fA-F_]*))?[pP]([+-]?\d+)$/.exec(body);
   if (hex && (hex[1] + (hex[2] ?? '')).replace(/_/g, '') !== '') {
     const int = hex[1].replace(/_/g, '');

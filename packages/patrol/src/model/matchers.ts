@@ -59,7 +59,9 @@ export function matchLabels(matchers: readonly Matcher[], ls: Labels): boolean {
   return true;
 }
 
-const MATCHER_RE = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*|"(?:[^"\\]|\\.)*")\s*(=~|!~|!=|=)\s*(.*?)\s*$/s;
+// The value is taken whole and trimmed after: `(.*?)\s*$` tried every split of a value's inner
+// spaces, quadratic in their number.
+const MATCHER_RE = /^\s*([a-zA-Z_:][a-zA-Z0-9_:]*|"(?:[^"\\]|\\.)*")\s*(=~|!~|!=|=)\s*(.*)$/s;
 
 /**
  * Parses one matcher in Alertmanager's syntax: `name="value"`, `name=~"re"`, or the unquoted
@@ -70,7 +72,7 @@ export function parseMatcher(text: string): Matcher {
   if (!m) throw new Error(`bad matcher ${JSON.stringify(text)}: expected name, one of = != =~ !~, and a value`);
   let name = m[1];
   if (name.startsWith('"')) name = JSON.parse(name) as string;
-  let value = m[3];
+  let value = m[3].trimEnd();
   if (value.startsWith('"')) {
     if (!value.endsWith('"') || value.length < 2) throw new Error(`bad matcher ${JSON.stringify(text)}: unterminated quoted value`);
     try {

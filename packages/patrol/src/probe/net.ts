@@ -8,6 +8,8 @@ import { resolve as resolvePath } from 'node:path';
 import type { ConnectionOptions, DetailedPeerCertificate, PeerCertificate, SecureVersion } from 'node:tls';
 import type { z } from 'zod';
 import type { tlsConfig } from '../config/fields.js';
+import type { Observation } from '../model/conditions.js';
+import type { RunContext, RunOutcome } from './types.js';
 
 export type TlsConfig = z.output<typeof tlsConfig>;
 
@@ -37,6 +39,25 @@ export async function resolveHost(host: string, prefer: 'ip4' | 'ip6', fallback:
     if (code === 'ENOTFOUND') return { error: `DNS lookup of ${host} failed: no such host` };
     return { error: `DNS lookup of ${host} failed: ${code ?? (e as Error).message}` };
   }
+}
+
+/**
+ * The first phase of a socket probe (tcp, tls): resolves the host, records the DNS samples and
+ * moves the probe to its connect phase; or, when resolution fails, the probe's outcome.
+ */
+export async function resolveProbeHost(
+  ctx: RunContext,
+  host: string,
+  cfg: { preferred_ip_protocol: 'ip4' | 'ip6'; ip_protocol_fallback: boolean },
+): Promise<{ resolved: Resolved; obs: Observation } | { outcome: RunOutcome }> {
+  ctx.phase = 'DNS resolution';
+  const r = await resolveHost(host, cfg.preferred_ip_protocol, cfg.ip_protocol_fallback);
+  const obs: Observation = { durationMs: 0, connected: false, now: Date.now() };
+  if ('error' in r) return { outcome: { obs, error: r.error } };
+  ctx.samples.push({ name: 'probe_dns_lookup_time_seconds', value: r.lookupMs / 1000 });
+  ctx.samples.push({ name: 'probe_ip_protocol', value: r.family });
+  ctx.phase = 'connect';
+  return { resolved: r, obs };
 }
 
 /** Reads tls_config's files (relative to the config's folder) into connection options. */

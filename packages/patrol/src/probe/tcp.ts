@@ -6,8 +6,8 @@ import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { TcpProbeConfig } from '../config/probes.js';
 import { joinHostPort, parseHostPort } from '../model/hostport.js';
 import { compileSearch, type Regex } from '../model/regex.js';
-import { needsBody, type Condition, type Observation } from '../model/conditions.js';
-import { describeNetError, earliestExpiry, resolveHost, tlsOptions } from './net.js';
+import { needsBody, type Condition } from '../model/conditions.js';
+import { describeNetError, earliestExpiry, resolveProbeHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 class TcpProbe implements PreparedProbe {
@@ -33,13 +33,9 @@ class TcpProbe implements PreparedProbe {
   async run(ctx: RunContext): Promise<RunOutcome> {
     const t0 = performance.now();
     const where = joinHostPort(this.host, this.port);
-    ctx.phase = 'DNS resolution';
-    const r = await resolveHost(this.host, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
-    const obs: Observation = { durationMs: 0, connected: false, now: Date.now() };
-    if ('error' in r) return { obs, error: r.error };
-    ctx.samples.push({ name: 'probe_dns_lookup_time_seconds', value: r.lookupMs / 1000 });
-    ctx.samples.push({ name: 'probe_ip_protocol', value: r.family });
-    ctx.phase = 'connect';
+    const start = await resolveProbeHost(ctx, this.host, this.cfg);
+    if ('outcome' in start) return start.outcome;
+    const { resolved: r, obs } = start;
     const limit = this.cfg.body_size_limit === 0 ? Infinity : this.cfg.body_size_limit;
     const error = await new Promise<string | null>((resolve) => {
       let done = false;

@@ -6,8 +6,8 @@ import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import type { TlsProbeConfig } from '../config/probes.js';
 import { joinHostPort, parseHostPort } from '../model/hostport.js';
-import type { Condition, Observation } from '../model/conditions.js';
-import { describeNetError, earliestExpiry, resolveHost, tlsOptions } from './net.js';
+import type { Condition } from '../model/conditions.js';
+import { describeNetError, earliestExpiry, resolveProbeHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 const TLS_VERSIONS: Record<string, number> = { TLSv1: 1.0, 'TLSv1.1': 1.1, 'TLSv1.2': 1.2, 'TLSv1.3': 1.3 };
@@ -31,13 +31,9 @@ class TlsProbe implements PreparedProbe {
   async run(ctx: RunContext): Promise<RunOutcome> {
     const t0 = performance.now();
     const where = joinHostPort(this.host, this.port);
-    ctx.phase = 'DNS resolution';
-    const r = await resolveHost(this.host, this.cfg.preferred_ip_protocol, this.cfg.ip_protocol_fallback);
-    const obs: Observation = { durationMs: 0, connected: false, now: Date.now() };
-    if ('error' in r) return { obs, error: r.error };
-    ctx.samples.push({ name: 'probe_dns_lookup_time_seconds', value: r.lookupMs / 1000 });
-    ctx.samples.push({ name: 'probe_ip_protocol', value: r.family });
-    ctx.phase = 'connect';
+    const start = await resolveProbeHost(ctx, this.host, this.cfg);
+    if ('outcome' in start) return start.outcome;
+    const { resolved: r, obs } = start;
     const error = await new Promise<string | null>((resolve) => {
       let done = false;
       const opts: ConnectionOptions = { ...this.tls, host: r.address, port: this.port };

@@ -97,6 +97,16 @@ describe('PromQL syntax errors', () => {
     assert.equal(ours('1 +\n  * 2'), '2:3: parse error: unexpected <op:*>');
   });
 
+  test('a long run of digits is read once (fuzz found 18 KB of digits stalling the number pattern)', () => {
+    // 200,000 digits and a letter: the old pattern tried every split of the run between its two
+    // stars (about 10^10 steps); read once, it is the plain error below.
+    const digits = '1'.repeat(200_000);
+    assert.equal(ours(`${digits}x`), `1:1: parse error: bad number or duration syntax: "${digits}"`);
+    assert.equal(ours(`up + ${digits}_.5e`), `1:6: parse error: bad number or duration syntax: "${digits}_.5"`);
+    assert.equal(ours(`up > ${digits}.${digits}e+5`), 'OK');
+    assert.equal(ours(`foo[${digits}x]`), `1:5: parse error: bad duration syntax: "${digits}"`);
+  });
+
   test('match promtool (Prometheus 2.42) for common mistakes', { skip: needBinary('promtool') }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'patrol-syntax-'));
     try {

@@ -8,6 +8,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import { parse as parseYAML } from 'yaml';
 import type { Logger } from 'pino';
 import { guarded } from '../producer.js';
+import { compileAnchored, type Regex } from '../model/regex.js';
 import { isValidLabelName } from '../model/labels.js';
 import type { ScrapeConfig } from '../config/prometheus.js';
 import { ADDRESS_LABEL, type DiscoveredTarget } from './target.js';
@@ -87,14 +88,15 @@ export function parseFileSD(text: string, file: string): TargetGroup[] {
   return targetGroupsFrom(doc, file, { __meta_filepath: file });
 }
 
-function globToRegExp(pattern: string): RegExp {
+/** A file name pattern as an anchored regex on the linear-time engine (never backtracking: `*a*a*a*b`). */
+function globToRegExp(pattern: string): Regex {
   let re = '';
   for (const c of pattern) {
     if (c === '*') re += '[^/]*';
     else if (c === '?') re += '[^/]';
     else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(`^${re}$`);
+  return compileAnchored(re);
 }
 
 /** Wraps an async task so that runs never overlap: a call waits for the run in progress, then runs. */
@@ -171,11 +173,11 @@ export class FileDiscovery implements Discoverer {
         files.add(p);
         continue;
       }
-      const re = globToRegExp(base);
       try {
+        const re = globToRegExp(base);
         for (const f of await readdir(dir)) if (re.test(f)) files.add(join(dir, f));
       } catch {
-        // a missing folder matches nothing
+        // a missing folder (or a pattern the engine refuses) matches nothing
       }
     }
     const next = new Map<string, TargetGroup[]>();

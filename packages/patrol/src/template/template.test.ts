@@ -48,6 +48,11 @@ describe('text/template', () => {
     assert.throws(() => new Template('n', 'a\n{{ $x }}'), /template: n:2: undefined variable "\$x"/);
     await assert.rejects(new Template('n', '{{ index .L 5 }}').execute({ L: [] }), /error calling index: index out of range: 5/);
   });
+  it('trims before {{- by scanning back once (an unanchored pattern retried every inner run of spaces)', async () => {
+    const spaces = ' '.repeat(100_000);
+    assert.equal(await run(`a${spaces}b${spaces} \n\t{{- 1 }}`), `a${spaces}b1`);
+    assert.equal(await run(`${spaces}{{- 1 }}`), '1');
+  });
   it('stops a runaway template instead of stalling', async () => {
     await assert.rejects(new Template('n', '{{ range .L }}{{ range $.L }}{{ range $.L }}xxxxxxxxxx{{ end }}{{ end }}{{ end }}').execute({ L: Array.from({ length: 200 }, () => 1n) }), /too many steps|output longer/);
   });

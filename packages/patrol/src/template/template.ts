@@ -36,7 +36,12 @@ function lex(src: string, err: (pos: number, msg: string) => never): Tok[] {
     if (trimNext) text = text.replace(/^[ \t\r\n]+/, '');
     trimNext = false;
     const trimLeft = /^\{\{-[ \t\r\n]/.test(src.slice(open, open + 4));
-    if (trimLeft) text = text.replace(/[ \t\r\n]+$/, '');
+    if (trimLeft) {
+      // Scanned back from the end: an unanchored `[ \t\r\n]+$` retried every inner run of spaces.
+      let end = text.length;
+      while (end > 0 && ' \t\r\n'.includes(text[end - 1])) end--;
+      text = text.slice(0, end);
+    }
     if (text) toks.push({ k: 'text', v: text, pos: i });
     if (open >= src.length) break;
     let j = open + 2 + (trimLeft ? 2 : 0);
@@ -121,7 +126,7 @@ function lex(src: string, err: (pos: number, msg: string) => never): Tok[] {
         j += m[0].length;
       } else if (c === '.' && !/^\.\d/.test(rest)) {
         toks.push({ k: 'dot', v: '.', pos: j++ });
-      } else if ((m = rest.match(/^[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d+)?)/))) {
+      } else if ((m = rest.match(/^[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|(\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)([eE][+-]?\d+)?)/))) {
         toks.push({ k: 'number', v: m[0], pos: j });
         j += m[0].length;
       } else if ((m = rest.match(/^[A-Za-z_][A-Za-z0-9_]*/))) {
@@ -681,7 +686,8 @@ class ExecState {
         return undefined;
       }
       if (cur instanceof Map) cur = cur.has(n) ? cur.get(n) : this.missingZero ? '' : undefined;
-      else if (typeof cur === 'object' && !Array.isArray(cur)) {
+      // Arrays carry Go methods as own function properties (Alertmanager's .Alerts.Firing).
+      else if (typeof cur === 'object' && (!Array.isArray(cur) || (Object.hasOwn(cur, n) && typeof (cur as unknown as Record<string, unknown>)[n] === 'function'))) {
         const has = Object.prototype.hasOwnProperty.call(cur, n);
         const val = has ? (cur as Record<string, GoValue>)[n] : undefined;
         cur = typeof val === 'function' ? (val as () => GoValue).call(cur) : has ? val : this.missingZero ? '' : undefined;

@@ -240,7 +240,7 @@ export function parseScalarLine(s: string): number | null {
     else v = Number(body);
     return int[1] === '-' ? -v : v;
   }
-  const f = /^([+-]?)(inf|infinity|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)$/i.exec(s);
+  const f = /^([+-]?)(inf|infinity|nan|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)$/i.exec(s);
   if (!f) return null;
   const low = f[2].toLowerCase();
   if (low === 'nan') return NaN;
