@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, tlsConfig, url } from './fields.js';
 import type { Secret } from './secret.js';
 import { alertmanagerTargetConfig, relabelConfig } from './prometheus.js';
+import { checkPatrolAlerting, patrolAlertingConfig } from './patrol_alerting.js';
 
 const notifierCommon = {
   send_resolved: z.boolean().optional(),
@@ -394,6 +395,8 @@ export const alertingConfig = z
     // Prometheus's keys (forwarding alerts to external Alertmanagers).
     alertmanagers: z.array(alertmanagerTargetConfig).default([]),
     alert_relabel_configs: z.array(relabelConfig).default([]),
+    // Patrol's own: history, acknowledgement and escalation, digests, dependencies.
+    patrol: patrolAlertingConfig.default(patrolAlertingConfig.parse({})),
   })
   .superRefine((a, ctx) => {
     const names = new Map<string, number>();
@@ -401,6 +404,7 @@ export const alertingConfig = z
       // A name defined twice is reported by semantic.ts.
       names.set(r.name, i);
     });
+    checkPatrolAlerting(a.patrol, new Set(names.keys()), (message, path) => ctx.addIssue({ code: 'custom', message, path }));
     const intervals = new Set([...a.time_intervals, ...a.mute_time_intervals].map((t) => t.name));
     if (a.route) {
       if (!a.route.receiver) ctx.addIssue({ code: 'custom', message: 'root route must specify a default receiver', path: ['route'] });
