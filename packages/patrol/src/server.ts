@@ -21,6 +21,8 @@ import { registerRulesAPI } from './api/rules.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
 import { SqliteSilenceStore } from './alerting/silences.js';
+import { PatrolAlerting } from './alerting/escalation.js';
+import { registerPatrolAlertsAPI } from './api/patrol_alerts.js';
 import { parsePort, splitHostPort } from './model/hostport.js';
 import { ProbeStateChanges } from './model/probestate.js';
 import { compileAnchoredRegex } from './model/matchers.js';
@@ -313,6 +315,8 @@ export class Patrol {
       silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
     }));
     notifier.addSink(dispatcher);
+    // History, acknowledgement, escalation, digests and dependencies (alerting.patrol).
+    const patrolAlerting = new PatrolAlerting({ dispatcher, dbPath: join(this.opts.dataDir, 'alerting.db'), logger: this.log.child({ component: 'alerting-patrol' }) });
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
     const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
 
@@ -353,13 +357,14 @@ export class Patrol {
     registerRulesAPI(this.app, () => rules.ruleGroups());
     registerAlertmanagersAPI(this.app, () => notifier.alertmanagers());
     registerAlertmanagerAPI(this.app, { dispatcher, config: () => this.config });
+    registerPatrolAlertsAPI(this.app, { dispatcher, patrol: patrolAlerting });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     registerUi(this.app, this.opts.uiDir);
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, dispatcher, ...extra];
+    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, dispatcher, patrolAlerting, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {
