@@ -21,6 +21,7 @@ import { registerRulesAPI } from './api/rules.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
 import { SqliteSilenceStore } from './alerting/silences.js';
+import { SqliteAlertingState } from './alerting/state_sqlite.js';
 import { parsePort, splitHostPort } from './model/hostport.js';
 import { ProbeStateChanges } from './model/probestate.js';
 import { compileAnchoredRegex } from './model/matchers.js';
@@ -308,6 +309,7 @@ export class Patrol {
       registry: this.registry,
       defaultExternalURL: () => `http://${this.listenAddr}`,
       silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
+      state: new SqliteAlertingState(join(this.opts.dataDir, 'alerting.db')),
     }));
     notifier.addSink(dispatcher);
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
