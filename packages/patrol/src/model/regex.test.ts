@@ -192,7 +192,7 @@ describe('user regexes through a running server', () => {
     // patterns spent seconds compiling). One value per match[] shows the budget spans values.
     const u = Date.now();
     const sels = (n: number) => Array.from({ length: n }, (_, i) => `m{v!~"(a+)+b${i}_${u}"}`);
-    const qs = (n: number, name = 'match[]') => new URLSearchParams(sels(n).map((v) => [name, v])).toString();
+    const qs = (n: number, name = 'match[]') => new URLSearchParams(sels(n).map((v): [string, string] => [name, v])).toString();
     const w = watchHealthy(base, 10);
     const over = MAX_QUERY_REGEXES + 20;
     for (const path of ['/api/v1/series', '/api/v1/labels', '/api/v1/label/v/values']) {
@@ -214,7 +214,7 @@ describe('user regexes through a running server', () => {
     assert.equal(fed.status, 400);
     assert.match(await fed.text(), /too many regular expressions/);
     assert.equal((await fetch(`${base}/federate?${qs(MAX_QUERY_REGEXES)}`)).status, 200);
-    const am = await fetch(`${base}/api/v2/alerts?${new URLSearchParams(Array.from({ length: over }, (_, i) => ['filter', `v=~"(a+)+b${i}_${u}"`]))}`);
+    const am = await fetch(`${base}/api/v2/alerts?${new URLSearchParams(Array.from({ length: over }, (_, i): [string, string] => ['filter', `v=~"(a+)+b${i}_${u}"`]))}`);
     assert.equal(am.status, 400);
     assert.match(await am.text(), /too many regular expressions/);
     const rep = await w.stop();
