@@ -6,3 +6,6 @@ import './telegram/telegram.js';
 import './pagerduty/pagerduty.js';
 import './msteams/msteamsv2.js';
 import './dingtalk/dingtalk.js';
+import './wecom/wecom.js';
+import './wechat/wechat.js';
+import './feishu/feishu.js';
