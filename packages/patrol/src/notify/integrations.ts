@@ -5,3 +5,4 @@ import './slack/slack.js';
 import './telegram/telegram.js';
 import './pagerduty/pagerduty.js';
 import './msteams/msteamsv2.js';
+import './sms/sms.js';
