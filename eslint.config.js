@@ -8,7 +8,7 @@ export default tseslint.config(
   {
     files: ['packages/**/*.ts'],
     languageOptions: {
-      parserOptions: { project: ['./packages/patrol/tsconfig.check.json'], tsconfigRootDir: import.meta.dirname },
+      parserOptions: { project: ['./packages/patrol/tsconfig.check.json', './packages/sdk/tsconfig.check.json'], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': [
