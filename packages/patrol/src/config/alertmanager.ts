@@ -4,7 +4,9 @@
 
 import { z } from 'zod';
 import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, tlsConfig, url } from './fields.js';
+import type { Secret } from './secret.js';
 import { alertmanagerTargetConfig, relabelConfig } from './prometheus.js';
+import { checkPatrolAlerting, patrolAlertingConfig } from './patrol_alerting.js';
 
 const notifierCommon = {
   send_resolved: z.boolean().optional(),
@@ -65,41 +67,110 @@ const slackConfig = z.strictObject({
   http_config: httpClientConfig.optional(),
 });
 
+/** Language of the default message templates (global, overridden per receiver). */
+export const language = z.enum(['en', 'zh-CN']);
+
+/** The robot's address: `url` or `url_file` (either a secret: it carries the robot's key). */
+function robotUrl<T extends { url?: Secret | undefined; url_file?: string | undefined }>(o: T, ctx: z.RefinementCtx, check?: (u: URL) => string | null): void {
+  if ((o.url === undefined) === (o.url_file === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'exactly one of url or url_file is required', path: ['url'] });
+    return;
+  }
+  if (o.url && check) {
+    const problem = check(new URL(o.url.reveal()));
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['url'] });
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A WeCom group robot's key (the `key` query parameter of its address) is a UUID. */
+export function wecomKeyProblem(u: URL): string | null {
+  const key = u.searchParams.get('key');
+  if (key === null) return 'the WeCom robot address has no key= parameter (copy the whole address from the robot\'s settings)';
+  return UUID.test(key) ? null : 'the WeCom robot key (key= in url) is not a UUID (the value is not shown: it is a secret)';
+}
+
+/** A DingTalk signing secret starts with SEC (加签 in the robot's security settings). */
+export function dingtalkSecretProblem(s: string): string | null {
+  return s.startsWith('SEC') ? null : 'a DingTalk signing secret starts with "SEC" (the value is not shown: it is a secret)';
+}
+
 /** DingTalk custom robot: webhook URL with access_token, optional signing secret (加签). */
-const dingtalkConfig = z.strictObject({
-  ...notifierCommon,
-  url: secretUrl,
-  secret: secret.optional(),
-  message_type: z.enum(['markdown', 'text', 'actionCard']).default('markdown'),
-  title: z.string().optional(),
-  text: z.string().optional(),
-  at_mobiles: z.array(z.string()).default([]),
-  at_user_ids: z.array(z.string()).default([]),
-  at_all: z.boolean().default(false),
-  http_config: httpClientConfig.optional(),
-});
+const dingtalkConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    secret: secret.optional(),
+    secret_file: z.string().optional(),
+    message_type: z.enum(['markdown', 'text', 'actionCard']).default('markdown'),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    at_mobiles: z.array(z.string()).default([]),
+    at_user_ids: z.array(z.string()).default([]),
+    at_all: z.boolean().default(false),
+    /** The mentions (at_*) are made only when a firing alert has one of these severities. */
+    at_severities: z.array(z.string()).default(['critical']),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => {
+    robotUrl(o, ctx, (u) => (u.searchParams.get('access_token') ? null : 'the DingTalk robot address has no access_token= parameter (copy the whole address from the robot\'s settings)'));
+    const problem = o.secret ? dingtalkSecretProblem(o.secret.reveal()) : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['secret'] });
+    if (o.secret && o.secret_file) ctx.addIssue({ code: 'custom', message: 'at most one of secret and secret_file', path: ['secret'] });
+  });
 
 /** WeCom (企业微信) group robot: webhook URL with key. */
-const wecomConfig = z.strictObject({
+const wecomConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    message_type: z.enum(['markdown', 'text']).default('markdown'),
+    text: z.string().optional(),
+    mentioned_list: z.array(z.string()).default([]),
+    mentioned_mobile_list: z.array(z.string()).default([]),
+    /** The mentions are made only when a firing alert has one of these severities. */
+    mention_severities: z.array(z.string()).default(['critical']),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => robotUrl(o, ctx, wecomKeyProblem));
+
+/** Alertmanager's wechat_configs: WeCom application messages through the corp API. */
+const wechatConfig = z.strictObject({
   ...notifierCommon,
-  url: secretUrl,
-  message_type: z.enum(['markdown', 'text']).default('markdown'),
-  text: z.string().optional(),
-  mentioned_list: z.array(z.string()).default([]),
-  mentioned_mobile_list: z.array(z.string()).default([]),
+  api_secret: secret.optional(),
+  api_secret_file: z.string().optional(),
+  api_url: url.optional(),
+  corp_id: z.string().optional(),
+  agent_id: z.string().optional(),
+  to_user: z.string().optional(),
+  to_party: z.string().optional(),
+  to_tag: z.string().optional(),
+  message: z.string().optional(),
+  message_type: z.enum(['text', 'markdown']).default('text'),
+  language: language.optional(),
   http_config: httpClientConfig.optional(),
 });
 
 /** Feishu / Lark custom bot: webhook URL, optional signature secret. */
-const feishuConfig = z.strictObject({
-  ...notifierCommon,
-  url: secretUrl,
-  secret: secret.optional(),
-  message_type: z.enum(['interactive', 'text', 'post']).default('interactive'),
-  title: z.string().optional(),
-  text: z.string().optional(),
-  http_config: httpClientConfig.optional(),
-});
+const feishuConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    secret: secret.optional(),
+    secret_file: z.string().optional(),
+    message_type: z.enum(['interactive', 'text', 'post']).default('interactive'),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => robotUrl(o, ctx));
 
 /** Telegram bot (Alertmanager's keys). */
 const telegramConfig = z
@@ -194,8 +265,6 @@ const smsConfig = z
 /** Integrations Patrol accepts with their Alertmanager keys but validates loosely. */
 const looseIntegration = z.array(z.record(z.string(), z.unknown())).optional();
 
-/** Language of the default message templates (global, overridden per receiver). */
-export const language = z.enum(['en', 'zh-CN']);
 
 export const receiver = z.strictObject({
   name: z.string().min(1),
@@ -208,7 +277,7 @@ export const receiver = z.strictObject({
   feishu_configs: z.array(feishuConfig).optional(),
   pagerduty_configs: z.array(pagerdutyConfig).optional(),
   opsgenie_configs: looseIntegration,
-  wechat_configs: looseIntegration,
+  wechat_configs: z.array(wechatConfig).optional(),
   telegram_configs: z.array(telegramConfig).optional(),
   msteams_configs: looseIntegration,
   msteamsv2_configs: z.array(msteamsv2Config).optional(),
@@ -330,6 +399,8 @@ export const alertingConfig = z
     // Prometheus's keys (forwarding alerts to external Alertmanagers).
     alertmanagers: z.array(alertmanagerTargetConfig).default([]),
     alert_relabel_configs: z.array(relabelConfig).default([]),
+    // Patrol's own: history, acknowledgement and escalation, digests, dependencies.
+    patrol: patrolAlertingConfig.default(patrolAlertingConfig.parse({})),
   })
   .superRefine((a, ctx) => {
     const names = new Map<string, number>();
@@ -337,6 +408,7 @@ export const alertingConfig = z
       // A name defined twice is reported by semantic.ts.
       names.set(r.name, i);
     });
+    checkPatrolAlerting(a.patrol, new Set(names.keys()), (message, path) => ctx.addIssue({ code: 'custom', message, path }));
     const intervals = new Set([...a.time_intervals, ...a.mute_time_intervals].map((t) => t.name));
     if (a.route) {
       if (!a.route.receiver) ctx.addIssue({ code: 'custom', message: 'root route must specify a default receiver', path: ['route'] });

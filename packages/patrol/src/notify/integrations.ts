@@ -6,3 +6,4 @@ import './telegram/telegram.js';
 import './pagerduty/pagerduty.js';
 import './msteams/msteamsv2.js';
 import './sms/sms.js';
+import './dingtalk/dingtalk.js';
