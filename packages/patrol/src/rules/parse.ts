@@ -203,7 +203,7 @@ function expandAliases(doc: Document): string | null {
         error = 'the YAML aliases expand to too many nodes';
         return visit.BREAK;
       }
-      return target.clone();
+      return target.clone() as YamlNode;
     },
   });
   if (error) return error;
