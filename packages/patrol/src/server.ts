@@ -18,6 +18,7 @@ import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { registerRulesAPI } from './api/rules.js';
+import { registerRunbooks } from './api/runbooks.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
 import { SqliteSilenceStore } from './alerting/silences.js';
@@ -348,6 +349,7 @@ export class Patrol {
     });
     registerTargetsAPI(this.app, scrape);
     registerRulesAPI(this.app, () => rules.ruleGroups());
+    registerRunbooks(this.app);
     registerAlertmanagersAPI(this.app, () => notifier.alertmanagers());
     registerAlertmanagerAPI(this.app, { dispatcher, config: () => this.config });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
