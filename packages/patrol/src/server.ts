@@ -22,6 +22,8 @@ import { registerRunbooks } from './api/runbooks.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
 import { SqliteSilenceStore } from './alerting/silences.js';
+import { PatrolAlerting } from './alerting/escalation.js';
+import { registerPatrolAlertsAPI } from './api/patrol_alerts.js';
 import { parsePort, splitHostPort } from './model/hostport.js';
 import { ProbeStateChanges } from './model/probestate.js';
 import { compileAnchoredRegex } from './model/matchers.js';
@@ -32,6 +34,7 @@ import { truncate } from './web/truncate.js';
 import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
 import { TlsFront, tlsComponent, tlsSettings } from './web/tls.js';
 import { registerCollectorsApi } from './api/collectors.js';
+import { registerUi } from './web/ui.js';
 import { formatStorageRetention } from './api/tsdbstatus.js';
 import { formatDuration } from './model/duration.js';
 import { CollectorsManager } from './collect/manager.js';
@@ -70,6 +73,8 @@ export interface PatrolOptions {
   alertSinks?: (rt: Runtime) => AlertSink[];
   /** Queue capacity and batch size per external Alertmanager (Prometheus's defaults when absent). */
   notifier?: NotifierOptions;
+  /** The built dashboard's folder; default: the @patrol/ui package's dist (null: serve none). */
+  uiDir?: string | null;
 }
 
 export interface ReloadOutcome {
@@ -311,6 +316,8 @@ export class Patrol {
       silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
     }));
     notifier.addSink(dispatcher);
+    // History, acknowledgement, escalation, digests and dependencies (alerting.patrol).
+    const patrolAlerting = new PatrolAlerting({ dispatcher, dbPath: join(this.opts.dataDir, 'alerting.db'), logger: this.log.child({ component: 'alerting-patrol' }) });
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
     const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
 
@@ -352,12 +359,14 @@ export class Patrol {
     registerRunbooks(this.app);
     registerAlertmanagersAPI(this.app, () => notifier.alertmanagers());
     registerAlertmanagerAPI(this.app, { dispatcher, config: () => this.config });
+    registerPatrolAlertsAPI(this.app, { dispatcher, patrol: patrolAlerting });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
+    registerUi(this.app, this.opts.uiDir);
     // The query: section's limits, applied to the engine at start and on every reload.
     const extra = this.opts.extraComponents?.(rt) ?? [];
-    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, dispatcher, ...extra];
+    return [tlsComponent(() => this.tlsFront), storageSettingsComponent(this.storage!), scrape, host, collectors, probes, queryLimitsComponent(engine, this.opts.lookbackDelta), notifier, rules, dispatcher, patrolAlerting, ...extra];
   }
 
   private async loadConfig(): Promise<LoadResult> {

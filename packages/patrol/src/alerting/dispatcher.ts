@@ -12,12 +12,13 @@ import type { Config } from '../config/schema.js';
 import type { AlertSink, PostableAlert } from '../model/alert.js';
 import '../notify/integrations.js';
 import { buildIntegrations, type Integration } from '../notify/notifier.js';
+import { NotifyTemplates } from '../notify/tmpl.js';
 import { labelSetString, resolvedAt, type Alert } from '../model/alert.js';
 import { AggregationGroup } from './group.js';
 import { Inhibitor } from './inhibit.js';
 import { alertingMetrics, type AlertingMetrics } from './metrics.js';
 import { MemoryNotificationLog, type NotificationLog } from './nflog.js';
-import { Pipeline, type Muter, type Receiver, type TimeMuter } from './pipeline.js';
+import { Pipeline, type Muter, type PipelineHooks, type Receiver, type TimeMuter } from './pipeline.js';
 import { alertFromPostable } from './postable.js';
 import { Route } from './route.js';
 import { MemorySilenceStore, Silences, type SilenceStore } from './silences.js';
@@ -72,6 +73,7 @@ export class AlertDispatcher implements AlertSink, Component {
   private groups = new Map<Route, Map<string, AggregationGroup>>();
   private muters: AlertMuters = {};
   private inhibitor: Inhibitor | null = null;
+  private hooks: PipelineHooks | undefined;
   private readonly log: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -104,6 +106,17 @@ export class AlertDispatcher implements AlertSink, Component {
   setMuters(m: Pick<AlertMuters, 'timeMuter'>): void {
     this.muters = { ...this.muters, ...m };
     if (this.built) this.pipeline = this.newPipeline(this.built);
+  }
+
+  /** Patrol's pipeline hooks (escalation.ts); take effect from the next flush. */
+  setHooks(h: PipelineHooks | undefined): void {
+    this.hooks = h;
+    if (this.built) this.pipeline = this.newPipeline(this.built);
+  }
+
+  /** A configured receiver (escalation and digests send through its integrations). */
+  receiver(name: string): Receiver | undefined {
+    return this.built?.receivers.get(name);
   }
 
   get config(): AlertingConfig | null {
@@ -186,8 +199,9 @@ export class AlertDispatcher implements AlertSink, Component {
     const receivers = new Map<string, Receiver>();
     const made: Integration[] = [];
     try {
+      const templates = new NotifyTemplates(a.templates, ctx.dir);
       for (const r of a.receivers) {
-        const { integrations, unsupported } = buildIntegrations(r, { global: a.global, baseDir: ctx.dir, logger: this.log.child({ receiver: r.name }) });
+        const { integrations, unsupported } = buildIntegrations(r, { global: a.global, baseDir: ctx.dir, templates, logger: this.log.child({ receiver: r.name }) });
         made.push(...integrations);
         if (unsupported.length > 0) this.log.warn({ receiver: r.name, integrations: unsupported }, 'these integrations are not built yet; nothing is sent through them');
         receivers.set(r.name, { name: r.name, integrations });
@@ -224,6 +238,7 @@ export class AlertDispatcher implements AlertSink, Component {
       logger: this.log,
       metrics: this.metrics,
       backoff: this.o.backoff,
+      hooks: this.hooks,
     });
   }
 

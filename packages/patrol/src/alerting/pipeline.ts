@@ -3,7 +3,7 @@
 // against the notification log, send with retries, record in the log.
 
 import type { Logger } from 'pino';
-import type { Integration, NotifyContext } from '../notify/notifier.js';
+import type { Integration, NotifyContext, NotifyResult } from '../notify/notifier.js';
 import { resolvedAt, type Alert } from '../model/alert.js';
 import type { NflogEntry, NotificationLog } from './nflog.js';
 import type { PipelineMetrics } from './metrics.js';
@@ -49,6 +49,20 @@ export function needsUpdate(entry: NflogEntry | undefined, firing: ReadonlySet<s
   return entry.timestamp < now - repeatInterval;
 }
 
+/** Patrol's additions (escalation.ts): dependency holds, acknowledgements and history. */
+export interface PipelineHooks {
+  /** Applied after inhibition: dependency-aware suppression. */
+  hold?: Muter;
+  /** A firing alert that is acknowledged does not make its group repeat. */
+  acked?(a: Alert, now: number): boolean;
+  /** An alert the pipeline kept back, and why. */
+  muted?(a: Alert, by: 'inhibited' | 'held' | 'silenced', now: number): void;
+  /** Alerts that went on to the integrations. */
+  passed?(alerts: readonly Alert[], now: number): void;
+  /** One notification attempt and its outcome. */
+  attempt?(ctx: NotifyContext, integ: Integration, alerts: readonly Alert[], r: NotifyResult, ms: number): void;
+}
+
 export interface PipelineOptions {
   receivers: ReadonlyMap<string, Receiver>;
   nflog: NotificationLog;
@@ -59,6 +73,7 @@ export interface PipelineOptions {
   metrics?: PipelineMetrics;
   /** Backoff between attempts (ms): first interval, multiplier cap. Alertmanager: 500ms ×1.5 up to 60s. */
   backoff?: { initial: number; max: number };
+  hooks?: PipelineHooks;
 }
 
 export class Pipeline {
@@ -72,14 +87,25 @@ export class Pipeline {
       this.o.logger.error({ receiver: req.receiver }, 'no receiver of that name; alerts dropped');
       return false;
     }
+    const h = this.o.hooks;
+    const keep = (m: Muter | undefined, by: 'inhibited' | 'held' | 'silenced') => (a: Alert) => {
+      if (!m!.mutes(a, now)) return true;
+      h?.muted?.(a, by, now);
+      return false;
+    };
     let as = alerts;
-    if (this.o.inhibitor) as = as.filter((a) => !this.o.inhibitor!.mutes(a, now));
+    if (this.o.inhibitor) as = as.filter(keep(this.o.inhibitor, 'inhibited'));
+    if (h?.hold) as = as.filter(keep(h.hold, 'held'));
     if (as.length === 0) return true;
     if (this.o.timeMuter?.muted(req.muteTimeIntervals, req.activeTimeIntervals, now)) return true;
-    if (this.o.silencer) as = as.filter((a) => !this.o.silencer!.mutes(a, now));
+    if (this.o.silencer) as = as.filter(keep(this.o.silencer, 'silenced'));
     if (as.length === 0) return true;
+    h?.passed?.(as, now);
     const ctx: NotifyContext = { ...req, signal };
-    const results = await Promise.all(recv.integrations.map((i) => this.integration(ctx, req.repeatInterval, i, as)));
+    // Every firing alert acknowledged: new or resolved alerts are still sent, repeats are not.
+    let repeatInterval = req.repeatInterval;
+    if (h?.acked && as.some((a) => !resolvedAt(a, now)) && as.every((a) => resolvedAt(a, now) || h.acked!(a, now))) repeatInterval = Infinity;
+    const results = await Promise.all(recv.integrations.map((i) => this.integration(ctx, repeatInterval, i, as)));
     return results.every(Boolean);
   }
 
@@ -117,7 +143,9 @@ export class Pipeline {
       }
       const start = performance.now();
       const r = await integ.notify(ctx, alerts);
-      this.o.metrics?.observe(integ.name, (performance.now() - start) / 1000, r.ok);
+      const ms = performance.now() - start;
+      this.o.metrics?.observe(integ.name, ms / 1000, r.ok);
+      this.o.hooks?.attempt?.(ctx, integ, alerts, r, ms);
       if (r.ok) {
         log.debug({ attempts: attempt, group: ctx.groupKey }, 'notify success');
         return true;

@@ -180,8 +180,10 @@ export function registerAlertmanagerAPI(app: FastifyInstance, o: AlertmanagerAPI
         let original = '';
         if (cfg) {
           // The alerting: section as written back (secrets masked), as Alertmanager shows its file.
-          const all = parseYaml(showConfig(cfg)) as { alerting?: unknown } | null;
-          original = all?.alerting ? stringify(all.alerting, { lineWidth: 0 }) : '';
+          const all = parseYaml(showConfig(cfg)) as { alerting?: Record<string, unknown> } | null;
+          // Patrol's own keys (alerting.patrol) are not Alertmanager's: clients that parse this must not see them.
+          const { patrol: _patrol, ...am } = all?.alerting ?? {};
+          original = all?.alerting ? stringify(am, { lineWidth: 0 }) : '';
         }
         return reply.send({
           cluster: { peers: [], status: 'disabled' },

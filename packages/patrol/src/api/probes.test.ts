@@ -55,6 +55,37 @@ describe('probe API', () => {
     rt.cleanup();
   });
 
+  it('answers the overview in compact rows, then only what changed since the last answer', async () => {
+    const res = await app.inject({ url: '/api/patrol/v1/overview' });
+    assert.equal(res.statusCode, 200);
+    const d = (res.json() as { data: { generation: number; seq: number; full: boolean; counts: Record<string, number>; probes: Record<string, unknown>[] } }).data;
+    assert.equal(d.full, true);
+    assert.deepEqual(d.counts, { unknown: 0, up: 1, down: 1, degraded: 0 });
+    const bad = d.probes.find((p) => p.name === 'bad') as { state: string; last_failure: { reason: string }; hours: number[]; spark: number[]; uptime_24h: number; labels: unknown };
+    assert.equal(bad.state, 'down');
+    assert.match(bad.last_failure.reason, /500/);
+    assert.equal(bad.hours.length, 24);
+    // Every run failed, all within the last hour or two (the test may straddle an hour).
+    assert.ok(bad.hours.slice(0, 22).every((h) => h === -1));
+    assert.ok(bad.hours.some((h) => h === 0) && bad.hours.every((h) => h === -1 || h === 0));
+    assert.ok(bad.spark.length > 0 && bad.spark.length <= 30);
+    assert.equal(bad.uptime_24h, 0);
+    const good = d.probes.find((p) => p.name === 'good') as { labels: unknown };
+    assert.deepEqual(good.labels, { team: 'core' });
+    // Nothing ran since (frozen): a delta read lists no probe but still counts them.
+    const delta = (await app.inject({ url: `/api/patrol/v1/overview?after=${d.seq}&generation=${d.generation}` })).json() as { data: typeof d };
+    assert.equal(delta.data.full, false);
+    assert.deepEqual(delta.data.probes, []);
+    assert.deepEqual(delta.data.counts, d.counts);
+    // An older generation (a reload happened) gets the full list again.
+    const stale = (await app.inject({ url: `/api/patrol/v1/overview?after=${d.seq}&generation=${d.generation - 1}` })).json() as { data: typeof d };
+    assert.equal(stale.data.full, true);
+    assert.equal(stale.data.probes.length, 2);
+    const badReq = await app.inject({ url: '/api/patrol/v1/overview?after=-1' });
+    assert.equal(badReq.statusCode, 400);
+    assert.match((badReq.json() as { error: string }).error, /after "-1" is not a non-negative integer/);
+  });
+
   it('lists probes with state, last result, reason, uptime and latency', async () => {
     const res = await app.inject({ url: '/api/patrol/v1/probes' });
     assert.equal(res.statusCode, 200);

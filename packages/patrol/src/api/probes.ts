@@ -46,6 +46,22 @@ export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): v
 
   app.get(PREFIX, async (_req, reply) => handle(reply, () => manager.listAsync()));
 
+  // The dashboard's overview: every probe in compact rows, or (after=SEQ&generation=G from the
+  // previous answer) only the probes that changed since, so a poll every few seconds stays cheap.
+  app.get<{ Querystring: { after?: string; generation?: string } }>('/api/patrol/v1/overview', async (req, reply) => {
+    const { after, generation } = req.query;
+    const num = (v: string | undefined, what: string): number | undefined | { error: string } => {
+      if (v === undefined || v === '') return undefined;
+      const n = Number(v);
+      return Number.isSafeInteger(n) && n >= 0 ? n : { error: `${what} ${JSON.stringify(v)} is not a non-negative integer` };
+    };
+    const a = num(after, 'after');
+    const g = num(generation, 'generation');
+    if (typeof a === 'object') return badRequest(reply, a.error);
+    if (typeof g === 'object') return badRequest(reply, g.error);
+    return handle(reply, () => manager.overview({ after: a, generation: g }));
+  });
+
   app.get<{ Params: { name: string } }>(`${PREFIX}/:name`, async (req, reply) => handle(reply, () => manager.get(req.params.name)));
 
   app.get<{ Params: { name: string }; Querystring: { start?: string; end?: string; limit?: string } }>(`${PREFIX}/:name/history`, async (req, reply) => {

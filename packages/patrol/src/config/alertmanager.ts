@@ -4,7 +4,9 @@
 
 import { z } from 'zod';
 import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, tlsConfig, url } from './fields.js';
+import type { Secret } from './secret.js';
 import { alertmanagerTargetConfig, relabelConfig } from './prometheus.js';
+import { checkPatrolAlerting, patrolAlertingConfig } from './patrol_alerting.js';
 
 const notifierCommon = {
   send_resolved: z.boolean().optional(),
@@ -65,59 +67,216 @@ const slackConfig = z.strictObject({
   http_config: httpClientConfig.optional(),
 });
 
+/** Language of the default message templates (global, overridden per receiver). */
+export const language = z.enum(['en', 'zh-CN']);
+
+/** The robot's address: `url` or `url_file` (either a secret: it carries the robot's key). */
+function robotUrl<T extends { url?: Secret | undefined; url_file?: string | undefined }>(o: T, ctx: z.RefinementCtx, check?: (u: URL) => string | null): void {
+  if ((o.url === undefined) === (o.url_file === undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'exactly one of url or url_file is required', path: ['url'] });
+    return;
+  }
+  if (o.url && check) {
+    const problem = check(new URL(o.url.reveal()));
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['url'] });
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A WeCom group robot's key (the `key` query parameter of its address) is a UUID. */
+export function wecomKeyProblem(u: URL): string | null {
+  const key = u.searchParams.get('key');
+  if (key === null) return 'the WeCom robot address has no key= parameter (copy the whole address from the robot\'s settings)';
+  return UUID.test(key) ? null : 'the WeCom robot key (key= in url) is not a UUID (the value is not shown: it is a secret)';
+}
+
+/** A DingTalk signing secret starts with SEC (加签 in the robot's security settings). */
+export function dingtalkSecretProblem(s: string): string | null {
+  return s.startsWith('SEC') ? null : 'a DingTalk signing secret starts with "SEC" (the value is not shown: it is a secret)';
+}
+
 /** DingTalk custom robot: webhook URL with access_token, optional signing secret (加签). */
-const dingtalkConfig = z.strictObject({
-  ...notifierCommon,
-  url: secretUrl,
-  secret: secret.optional(),
-  message_type: z.enum(['markdown', 'text', 'actionCard']).default('markdown'),
-  title: z.string().optional(),
-  text: z.string().optional(),
-  at_mobiles: z.array(z.string()).default([]),
-  at_user_ids: z.array(z.string()).default([]),
-  at_all: z.boolean().default(false),
-  http_config: httpClientConfig.optional(),
-});
+const dingtalkConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    secret: secret.optional(),
+    secret_file: z.string().optional(),
+    message_type: z.enum(['markdown', 'text', 'actionCard']).default('markdown'),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    at_mobiles: z.array(z.string()).default([]),
+    at_user_ids: z.array(z.string()).default([]),
+    at_all: z.boolean().default(false),
+    /** The mentions (at_*) are made only when a firing alert has one of these severities. */
+    at_severities: z.array(z.string()).default(['critical']),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => {
+    robotUrl(o, ctx, (u) => (u.searchParams.get('access_token') ? null : 'the DingTalk robot address has no access_token= parameter (copy the whole address from the robot\'s settings)'));
+    const problem = o.secret ? dingtalkSecretProblem(o.secret.reveal()) : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['secret'] });
+    if (o.secret && o.secret_file) ctx.addIssue({ code: 'custom', message: 'at most one of secret and secret_file', path: ['secret'] });
+  });
 
 /** WeCom (企业微信) group robot: webhook URL with key. */
-const wecomConfig = z.strictObject({
+const wecomConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    message_type: z.enum(['markdown', 'text']).default('markdown'),
+    text: z.string().optional(),
+    mentioned_list: z.array(z.string()).default([]),
+    mentioned_mobile_list: z.array(z.string()).default([]),
+    /** The mentions are made only when a firing alert has one of these severities. */
+    mention_severities: z.array(z.string()).default(['critical']),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => robotUrl(o, ctx, wecomKeyProblem));
+
+/** Alertmanager's wechat_configs: WeCom application messages through the corp API. */
+const wechatConfig = z.strictObject({
   ...notifierCommon,
-  url: secretUrl,
-  message_type: z.enum(['markdown', 'text']).default('markdown'),
-  text: z.string().optional(),
-  mentioned_list: z.array(z.string()).default([]),
-  mentioned_mobile_list: z.array(z.string()).default([]),
+  api_secret: secret.optional(),
+  api_secret_file: z.string().optional(),
+  api_url: url.optional(),
+  corp_id: z.string().optional(),
+  agent_id: z.string().optional(),
+  to_user: z.string().optional(),
+  to_party: z.string().optional(),
+  to_tag: z.string().optional(),
+  message: z.string().optional(),
+  message_type: z.enum(['text', 'markdown']).default('text'),
+  language: language.optional(),
   http_config: httpClientConfig.optional(),
 });
 
 /** Feishu / Lark custom bot: webhook URL, optional signature secret. */
-const feishuConfig = z.strictObject({
-  ...notifierCommon,
-  url: secretUrl,
-  secret: secret.optional(),
-  message_type: z.enum(['interactive', 'text', 'post']).default('interactive'),
-  title: z.string().optional(),
-  text: z.string().optional(),
-  http_config: httpClientConfig.optional(),
-});
+const feishuConfig = z
+  .strictObject({
+    ...notifierCommon,
+    url: secretUrl.optional(),
+    url_file: z.string().optional(),
+    secret: secret.optional(),
+    secret_file: z.string().optional(),
+    message_type: z.enum(['interactive', 'text', 'post']).default('interactive'),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    language: language.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((o, ctx) => robotUrl(o, ctx));
+
+/** Telegram bot (Alertmanager's keys). */
+const telegramConfig = z
+  .strictObject({
+    ...notifierCommon,
+    api_url: url.optional(),
+    bot_token: secret.optional(),
+    bot_token_file: z.string().optional(),
+    chat_id: z.union([z.number().int(), z.string()]).transform((v) => Number(v)).refine((v) => Number.isSafeInteger(v) && v !== 0, { error: 'chat_id must be a non-zero integer' }),
+    message_thread_id: z.number().int().optional(),
+    message: z.string().optional(),
+    disable_notifications: z.boolean().default(false),
+    parse_mode: z.enum(['', 'HTML', 'Markdown', 'MarkdownV2']).default('HTML'),
+    http_config: httpClientConfig.optional(),
+  })
+  .refine((t) => (t.bot_token !== undefined) !== (t.bot_token_file !== undefined), { error: 'exactly one of bot_token or bot_token_file is required' });
+
+/** PagerDuty Events API v2 (Alertmanager's keys; v1 service_key is not sent to). */
+const pagerdutyConfig = z
+  .strictObject({
+    ...notifierCommon,
+    routing_key: secret.optional(),
+    routing_key_file: z.string().optional(),
+    service_key: secret.optional(),
+    service_key_file: z.string().optional(),
+    url: url.optional(),
+    client: z.string().optional(),
+    client_url: z.string().optional(),
+    description: z.string().optional(),
+    details: z.record(z.string(), z.string()).optional(),
+    images: z.array(z.strictObject({ src: z.string().optional(), alt: z.string().optional(), href: z.string().optional() })).optional(),
+    links: z.array(z.strictObject({ href: z.string().optional(), text: z.string().optional() })).optional(),
+    source: z.string().optional(),
+    severity: z.string().optional(),
+    class: z.string().optional(),
+    component: z.string().optional(),
+    group: z.string().optional(),
+    timeout: duration.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .refine((p) => p.routing_key !== undefined || p.routing_key_file !== undefined, { error: 'routing_key or routing_key_file is required (Events API v2)' });
+
+/** Microsoft Teams through a Workflows webhook (Adaptive Card). */
+const msteamsv2Config = z
+  .strictObject({
+    ...notifierCommon,
+    webhook_url: secretUrl.optional(),
+    webhook_url_file: z.string().optional(),
+    title: z.string().optional(),
+    text: z.string().optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .refine((t) => t.webhook_url !== undefined || t.webhook_url_file !== undefined, { error: 'one of webhook_url or webhook_url_file is required' });
+
+/** SMS and voice paging through Aliyun or Tencent Cloud (Patrol's own). */
+const smsConfig = z
+  .strictObject({
+    ...notifierCommon,
+    provider: z.enum(['aliyun', 'tencent']),
+    /** sms (text message) or voice (text-to-speech call). */
+    kind: z.enum(['sms', 'voice']).default('sms'),
+    access_key_id: secret.optional(),
+    access_key_id_file: z.string().optional(),
+    access_key_secret: secret.optional(),
+    access_key_secret_file: z.string().optional(),
+    /** API endpoint; the provider's public one by default (tests and proxies point it elsewhere). */
+    url: url.optional(),
+    region: z.string().optional(),
+    phone_numbers: z.array(z.string().regex(/^\+?\d{5,20}$/, { error: 'phone numbers are digits, optionally with a leading +' })).min(1),
+    sign_name: z.string().optional(),
+    template_code: z.string().min(1),
+    /** Template parameters, each value a notification template. */
+    template_params: z.record(z.string(), z.string()).default({}),
+    /** Tencent: SmsSdkAppId (SMS) or VoiceSdkAppid (voice). */
+    app_id: z.string().optional(),
+    /** Aliyun voice: the caller number shown (CalledShowNumber). */
+    called_show_number: z.string().optional(),
+    timeout: duration.optional(),
+    http_config: httpClientConfig.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.access_key_id === undefined && c.access_key_id_file === undefined) ctx.addIssue({ code: 'custom', message: 'access_key_id or access_key_id_file is required' });
+    if (c.access_key_secret === undefined && c.access_key_secret_file === undefined) ctx.addIssue({ code: 'custom', message: 'access_key_secret or access_key_secret_file is required' });
+    if (c.provider === 'tencent' && !c.app_id) ctx.addIssue({ code: 'custom', message: 'app_id is required for Tencent Cloud', path: ['app_id'] });
+    if (c.kind === 'sms' && !c.sign_name) ctx.addIssue({ code: 'custom', message: 'sign_name is required for SMS', path: ['sign_name'] });
+  });
 
 /** Integrations Patrol accepts with their Alertmanager keys but validates loosely. */
 const looseIntegration = z.array(z.record(z.string(), z.unknown())).optional();
 
+
 export const receiver = z.strictObject({
   name: z.string().min(1),
+  language: language.optional(),
   email_configs: z.array(emailConfig).optional(),
   webhook_configs: z.array(webhookConfig).optional(),
   slack_configs: z.array(slackConfig).optional(),
   dingtalk_configs: z.array(dingtalkConfig).optional(),
   wecom_configs: z.array(wecomConfig).optional(),
   feishu_configs: z.array(feishuConfig).optional(),
-  pagerduty_configs: looseIntegration,
+  pagerduty_configs: z.array(pagerdutyConfig).optional(),
   opsgenie_configs: looseIntegration,
-  wechat_configs: looseIntegration,
-  telegram_configs: looseIntegration,
+  wechat_configs: z.array(wechatConfig).optional(),
+  telegram_configs: z.array(telegramConfig).optional(),
   msteams_configs: looseIntegration,
-  msteamsv2_configs: looseIntegration,
+  msteamsv2_configs: z.array(msteamsv2Config).optional(),
   discord_configs: looseIntegration,
   sns_configs: looseIntegration,
   victorops_configs: looseIntegration,
@@ -126,7 +285,7 @@ export const receiver = z.strictObject({
   jira_configs: looseIntegration,
   rocketchat_configs: looseIntegration,
   incidentio_configs: looseIntegration,
-  sms_configs: looseIntegration,
+  sms_configs: z.array(smsConfig).optional(),
 });
 
 export type ReceiverConfig = z.infer<typeof receiver>;
@@ -197,6 +356,7 @@ const namedTimeInterval = z.strictObject({
 
 const amGlobal = z.strictObject({
   resolve_timeout: duration.default(5 * 60_000),
+  language: language.optional(),
   http_config: httpClientConfig.optional(),
   smtp_from: z.string().optional(),
   smtp_hello: z.string().default('localhost'),
@@ -235,6 +395,8 @@ export const alertingConfig = z
     // Prometheus's keys (forwarding alerts to external Alertmanagers).
     alertmanagers: z.array(alertmanagerTargetConfig).default([]),
     alert_relabel_configs: z.array(relabelConfig).default([]),
+    // Patrol's own: history, acknowledgement and escalation, digests, dependencies.
+    patrol: patrolAlertingConfig.default(patrolAlertingConfig.parse({})),
   })
   .superRefine((a, ctx) => {
     const names = new Map<string, number>();
@@ -242,6 +404,7 @@ export const alertingConfig = z
       // A name defined twice is reported by semantic.ts.
       names.set(r.name, i);
     });
+    checkPatrolAlerting(a.patrol, new Set(names.keys()), (message, path) => ctx.addIssue({ code: 'custom', message, path }));
     const intervals = new Set([...a.time_intervals, ...a.mute_time_intervals].map((t) => t.name));
     if (a.route) {
       if (!a.route.receiver) ctx.addIssue({ code: 'custom', message: 'root route must specify a default receiver', path: ['route'] });

@@ -1,2 +1,8 @@
 // Every integration folder, imported once so that each registers itself with the registry.
 import './webhook/webhook.js';
+import './email/email.js';
+import './slack/slack.js';
+import './telegram/telegram.js';
+import './pagerduty/pagerduty.js';
+import './msteams/msteamsv2.js';
+import './dingtalk/dingtalk.js';

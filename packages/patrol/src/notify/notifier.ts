@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { AlertingConfig, ReceiverConfig } from '../config/alertmanager.js';
 import type { Alert } from '../model/alert.js';
+import type { Language, NotifyTemplates } from './tmpl.js';
 
 /** What one flush of an aggregation group tells the integrations. */
 export interface NotifyContext {
@@ -22,7 +23,12 @@ export interface NotifyContext {
 }
 
 /** Alertmanager's (retry, error) pair: a failure says whether trying again may help. */
-export type NotifyResult = { ok: true } | { ok: false; retry: boolean; error: string };
+/**
+ * `reason` is Alertmanager's failure reason label (clientError, serverError, other) for
+ * `_notifications_failed_total{reason}`; the error text never carries a secret.
+ */
+export type NotifyResult = { ok: true } | { ok: false; retry: boolean; error: string; reason?: FailureReason };
+export type FailureReason = 'clientError' | 'serverError' | 'other';
 
 export interface Integration {
   /** The integration's kind, as Alertmanager names it in metrics and logs: `webhook`, `email`… */
@@ -43,6 +49,10 @@ export interface IntegrationContext {
   /** Folder that relative file paths (url_file, credentials) resolve against. */
   readonly baseDir: string;
   readonly logger: Logger;
+  /** Users' template files with the defaults; the defaults alone when absent. */
+  readonly templates?: NotifyTemplates;
+  /** `language:` of the receiver, else of `global` (default messages' language). */
+  readonly language?: Language;
 }
 
 export interface IntegrationType<C = unknown> {
@@ -70,7 +80,7 @@ export function registeredIntegrations(): readonly IntegrationType[] {
  */
 export function buildIntegrations(
   r: ReceiverConfig,
-  ctx: Omit<IntegrationContext, 'receiver' | 'index'>,
+  ctx: Omit<IntegrationContext, 'receiver' | 'index' | 'language'>,
 ): { integrations: Integration[]; unsupported: string[] } {
   const integrations: Integration[] = [];
   const unsupported: string[] = [];
@@ -81,7 +91,7 @@ export function buildIntegrations(
       unsupported.push(key);
       continue;
     }
-    list.forEach((conf: unknown, index: number) => integrations.push(t.build(conf, { ...ctx, receiver: r.name, index })));
+    list.forEach((conf: unknown, index: number) => integrations.push(t.build(conf, { ...ctx, receiver: r.name, index, language: r.language ?? ctx.global?.language })));
   }
   return { integrations, unsupported };
 }
@@ -93,5 +103,5 @@ export function buildIntegrations(
 export function classifyHttpStatus(status: number, body: string): NotifyResult {
   if (Math.floor(status / 100) === 2) return { ok: true };
   const details = body.length > 512 ? body.slice(0, 512) + '…' : body;
-  return { ok: false, retry: Math.floor(status / 100) === 5, error: `unexpected status code ${status}${details ? `: ${details}` : ''}` };
+  return { ok: false, retry: Math.floor(status / 100) === 5, reason: Math.floor(status / 100) === 4 ? 'clientError' : Math.floor(status / 100) === 5 ? 'serverError' : 'other', error: `unexpected status code ${status}${details ? `: ${details}` : ''}` };
 }

@@ -74,6 +74,31 @@ export interface ProbeStatus {
   latency: { p50: number | null; p95: number | null; p99: number | null };
 }
 
+/**
+ * One probe as the dashboard's overview shows it (GET /api/patrol/v1/overview): compact, so
+ * 10,000 of them load fast. Times are ms since the epoch, durations ms.
+ */
+export interface OverviewRow {
+  name: string;
+  type: string;
+  target: string;
+  labels: Record<string, string>;
+  state: ProbeState;
+  since: number | null;
+  /** Failures in a row (below failure_threshold while the state is still up: degraded). */
+  failures: number;
+  /** Time, success and duration (ms) of the last run, or null before the first run. */
+  last: { time: number; success: boolean; ms: number } | null;
+  /** The last failed run: when and why (kept after the probe recovers), or null. */
+  last_failure: { time: number; reason: string } | null;
+  /** Uptime over 24 h (0..1) or null without runs. */
+  uptime_24h: number | null;
+  /** Success ratio per hour over the last 24 h, oldest first, -1 for an hour without runs. */
+  hours: number[];
+  /** Durations (ms) of the most recent runs, oldest first, at most 30. */
+  spark: number[];
+}
+
 export interface HistoryPoint {
   time: number;
   success: boolean;
@@ -93,6 +118,10 @@ interface ProbeEntry {
   /** Removed from the configuration; a run still in flight is discarded. */
   removed: boolean;
   acc: ProbeStatsAccumulator;
+  /** The last failed run. */
+  lastFailure: { time: number; reason: string } | null;
+  /** The manager's change counter when this entry last changed (a run or a reload). */
+  seq: number;
 }
 
 /** A run's samples are stored at most this long after their timestamp (its start). */
@@ -121,6 +150,10 @@ export class ProbeManager implements Component {
   private eventsRetention = 30 * 24 * 3600_000;
   private readonly changes: ProbeStateChanges;
   private stopped = false;
+  /** Counts changes (runs, reloads): the overview's delta reads return entries changed after a value. */
+  private seq = 0;
+  /** Changes on every reload, so a dashboard knows its list of probes may be out of date. */
+  private generation = 0;
   private readonly stopAll = new Abort();
   private readonly metrics: { runs: Counter<'result'>; changes: Counter<'to'>; skipped: Counter; inFlight: Gauge; probes: Gauge<'state'> };
   /** Run counts, exported by patrol_probe_runs_total at scrape time (cheaper than inc per run). */
@@ -177,15 +210,17 @@ export class ProbeManager implements Component {
         e.machine.failureThreshold = c.cfg.failure_threshold;
         e.machine.successThreshold = c.cfg.success_threshold;
         e.stats = null;
+        e.seq = ++this.seq;
       } else {
         const prev = this.restored.get(name);
-        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null, removed: false, acc: new ProbeStatsAccumulator(name, Math.max(SETTLE_MS, c.cfg.timeout + 60_000)) };
+        e = { compiled: c, writer: new ResultWriter(c), machine: new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold, prev?.state, prev?.since), last: null, recent: [], stats: null, removed: false, acc: new ProbeStatsAccumulator(name, Math.max(SETTLE_MS, c.cfg.timeout + 60_000)), lastFailure: null, seq: ++this.seq };
         this.entries.set(name, e);
       }
       const entry = e;
       jobs.push({ key: name, intervalMs: c.cfg.interval, host: c.prepared.host, run: () => this.runEntry(entry) });
     }
     this.scheduler.setJobs(jobs);
+    this.generation++;
     if (gone.length > 0) {
       this.flush();
       const app = this.storage.appender();
@@ -226,6 +261,8 @@ export class ProbeManager implements Component {
       this.log.debug({ probe: r.probe, success: r.success, duration_seconds: r.durationMs / 1000, ...(r.success ? {} : { reason: r.reason }) }, 'probe run');
     }
     e.last = r;
+    e.seq = ++this.seq;
+    if (!r.success) e.lastFailure = { time: r.time, reason: r.reason };
     e.recent.push(r);
     if (e.recent.length > this.opts.recentResults) e.recent.shift();
     if (r.success) this.counts.success++;
@@ -414,6 +451,50 @@ export class ProbeManager implements Component {
   eventsOf(name: string, start: number, end: number, limit = 1000): ProbeEvent[] {
     if (!this.entries.has(name)) throw new UnknownProbeError(name);
     return this.events.list(name, start, end, limit);
+  }
+
+  /**
+   * The dashboard's overview: every probe (`after` undefined, or a reload since `generation`),
+   * or only those changed after the change counter `after`. A full read refreshes uptime figures
+   * older than the stats cache; a delta read uses the cached ones and never touches storage.
+   * Yields to the event loop every 100 probes.
+   */
+  async overview(opts: { after?: number; generation?: number; now?: number } = {}): Promise<{ generation: number; seq: number; full: boolean; counts: Record<ProbeState | 'degraded', number>; probes: OverviewRow[] }> {
+    const now = opts.now ?? Date.now();
+    const full = opts.after === undefined || opts.generation !== this.generation;
+    const seq = this.seq;
+    const generation = this.generation;
+    const counts = { unknown: 0, up: 0, down: 0, degraded: 0 };
+    const probes: OverviewRow[] = [];
+    let n = 0;
+    for (const e of [...this.entries.values()]) {
+      if (e.removed) continue;
+      const st = e.machine.state;
+      counts[st]++;
+      if (st === 'up' && e.machine.consecutiveFailures > 0) counts.degraded++;
+      if (!full && e.seq <= opts.after!) continue;
+      if (full && (!e.stats || now - e.stats.at > this.opts.statsCacheMs)) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
+      const c = e.compiled.cfg;
+      const recent = e.recent;
+      const spark: number[] = [];
+      for (let i = Math.max(0, recent.length - 30); i < recent.length; i++) spark.push(Math.round(recent[i].durationMs * 10) / 10);
+      probes.push({
+        name: c.name,
+        type: c.type,
+        target: c.target,
+        labels: c.labels,
+        state: st,
+        since: e.machine.since || null,
+        failures: e.machine.consecutiveFailures,
+        last: e.last ? { time: e.last.time, success: e.last.success, ms: Math.round(e.last.durationMs * 10) / 10 } : null,
+        last_failure: e.lastFailure,
+        uptime_24h: e.stats?.uptime['24h'] ?? null,
+        hours: e.acc.hourly(now, 24, recent),
+        spark,
+      });
+      if (++n % 100 === 0) await new Promise<void>((r) => setImmediate(r));
+    }
+    return { generation, seq, full, counts, probes };
   }
 
   /** Counts probes by state, for self-monitoring. */

@@ -84,6 +84,33 @@ export class ProbeStatsAccumulator {
     if (tailFrom <= now) read(storage, this.probe, tailFrom, now, tail);
     return figures(now, [this.hours, tail]);
   }
+
+  /**
+   * Success ratio per hour for the last `n` hours (oldest first; the last is the current hour),
+   * -1 for an hour without runs. Reads only the folded hours (no storage access); runs newer
+   * than the last compute() are added from `recent`.
+   */
+  hourly(now: number, n: number, recent: readonly { time: number; success: boolean }[]): number[] {
+    const current = Math.floor(now / HOUR) * HOUR;
+    const ok = new Array<number>(n).fill(0);
+    const total = new Array<number>(n).fill(0);
+    for (const [k, h] of this.hours) {
+      const i = n - 1 - (current - k) / HOUR;
+      if (i >= 0 && i < n) {
+        ok[i] += h.ok;
+        total[i] += h.total;
+      }
+    }
+    for (const r of recent) {
+      if (r.time <= this.through) continue;
+      const i = n - 1 - (current - Math.floor(r.time / HOUR) * HOUR) / HOUR;
+      if (i >= 0 && i < n) {
+        total[i]++;
+        if (r.success) ok[i]++;
+      }
+    }
+    return ok.map((o, i) => (total[i] === 0 ? -1 : Math.round((o / total[i]) * 1000) / 1000));
+  }
 }
 
 /** Folds probe_success and probe_duration_seconds samples in [start, end] into hourly buckets. */

@@ -686,7 +686,8 @@ class ExecState {
         return undefined;
       }
       if (cur instanceof Map) cur = cur.has(n) ? cur.get(n) : this.missingZero ? '' : undefined;
-      else if (typeof cur === 'object' && !Array.isArray(cur)) {
+      // Arrays carry Go methods as own function properties (Alertmanager's .Alerts.Firing).
+      else if (typeof cur === 'object' && (!Array.isArray(cur) || (Object.hasOwn(cur, n) && typeof (cur as unknown as Record<string, unknown>)[n] === 'function'))) {
         const has = Object.prototype.hasOwnProperty.call(cur, n);
         const val = has ? (cur as Record<string, GoValue>)[n] : undefined;
         cur = typeof val === 'function' ? (val as () => GoValue).call(cur) : has ? val : this.missingZero ? '' : undefined;

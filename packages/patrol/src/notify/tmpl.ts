@@ -1,0 +1,195 @@
+// Alertmanager's notification templates: its template data as Go sees it (.Status,
+// .Alerts.Firing, .GroupLabels.SortedPairs…), its template functions (toUpper, join,
+// reReplaceAll, safeHtml…), users' `templates:` files and Patrol's default templates in English
+// and Chinese (`language: en | zh-CN`). Integrations render their config strings through
+// NotifyTemplates.render; a bad template is a permanent error naming the template, never a crash.
+
+import { readFileSync } from 'node:fs';
+import { globSync } from '../config/glob.js';
+import { resolvePath } from '../scrape/httpclient.js';
+import { prometheusFuncs } from '../template/prometheus.js';
+import { Template, TemplateError, type FuncMap } from '../template/template.js';
+import type { GoValue } from '../template/gofmt.js';
+import type { DataAlert, TemplateData } from './data.js';
+import { DEFAULT_TEMPLATES } from './tmpl_defaults.js';
+
+export type Language = 'en' | 'zh-CN';
+
+/** Adds Go methods (zero-argument, non-enumerable so `range` and printing skip them). */
+function methods<T extends object>(o: T, m: Record<string, () => GoValue>): T {
+  for (const [k, f] of Object.entries(m)) Object.defineProperty(o, k, { value: f, enumerable: false });
+  return o;
+}
+
+interface Pair {
+  Name: string;
+  Value: string;
+}
+
+/** Alertmanager's template.KV: a map with SortedPairs, Names and Values. */
+function kv(r: Readonly<Record<string, string>>): Record<string, string> {
+  const o: Record<string, string> = { ...r };
+  const keys = () => Object.keys(o).sort();
+  return methods(o, {
+    SortedPairs: () => {
+      const ps = keys().map((k) => methods<Pair>({ Name: k, Value: o[k] }, {}));
+      return methods(ps, { Names: () => ps.map((p) => p.Name), Values: () => ps.map((p) => p.Value) });
+    },
+    Names: () => keys(),
+    Values: () => keys().map((k) => o[k]),
+  });
+}
+
+function goAlert(a: DataAlert): GoValue {
+  return {
+    Status: a.status,
+    Labels: kv(a.labels),
+    Annotations: kv(a.annotations),
+    StartsAt: new Date(a.startsAt),
+    EndsAt: new Date(a.endsAt),
+    GeneratorURL: a.generatorURL,
+    Fingerprint: a.fingerprint,
+  };
+}
+
+/** template.Data as templates see it. */
+export function goData(d: TemplateData): GoValue {
+  const alerts = d.alerts.map(goAlert) as Record<string, GoValue>[];
+  const list = (s: string) => alerts.filter((a) => a.Status === s);
+  return {
+    Receiver: d.receiver,
+    Status: d.status,
+    Alerts: methods(alerts, { Firing: () => list('firing'), Resolved: () => list('resolved') }),
+    GroupLabels: kv(d.groupLabels),
+    CommonLabels: kv(d.commonLabels),
+    CommonAnnotations: kv(d.commonAnnotations),
+    ExternalURL: d.externalURL,
+  };
+}
+
+function str(v: GoValue): string {
+  if (typeof v === 'string') return v;
+  if (v === undefined || v === null) return '';
+  return String(v);
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** Go's time.Format for the common layout elements, in UTC. */
+export function goTimeFormat(d: Date, layout: string): string {
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const tokens: [string, () => string][] = [
+    ['2006', () => String(d.getUTCFullYear())],
+    ['January', () => MONTHS[d.getUTCMonth()]],
+    ['Jan', () => MONTHS[d.getUTCMonth()].slice(0, 3)],
+    ['Monday', () => DAYS[d.getUTCDay()]],
+    ['Mon', () => DAYS[d.getUTCDay()].slice(0, 3)],
+    ['MST', () => 'UTC'],
+    ['Z07:00', () => 'Z'],
+    ['-07:00', () => '+00:00'],
+    ['-0700', () => '+0000'],
+    ['01', () => p2(d.getUTCMonth() + 1)],
+    ['02', () => p2(d.getUTCDate())],
+    ['15', () => p2(d.getUTCHours())],
+    ['03', () => p2(d.getUTCHours() % 12 || 12)],
+    ['04', () => p2(d.getUTCMinutes())],
+    ['05', () => p2(d.getUTCSeconds())],
+    ['.000', () => '.' + String(d.getUTCMilliseconds()).padStart(3, '0')],
+    ['PM', () => (d.getUTCHours() >= 12 ? 'PM' : 'AM')],
+    ['06', () => p2(d.getUTCFullYear() % 100)],
+  ];
+  let out = '';
+  let i = 0;
+  outer: while (i < layout.length) {
+    for (const [t, f] of tokens) {
+      if (layout.startsWith(t, i)) {
+        out += f();
+        i += t.length;
+        continue outer;
+      }
+    }
+    out += layout[i++];
+  }
+  return out;
+}
+
+function toDate(v: GoValue): Date {
+  if (v instanceof Date) return v;
+  if (typeof v === 'string' || typeof v === 'number') return new Date(v);
+  throw new Error('expected a time');
+}
+
+const PROM = prometheusFuncs();
+
+/**
+ * Alertmanager's template functions (template.DefaultFuncs); the ones Prometheus's rule
+ * templates share (regexes through RE2) are the same code.
+ */
+export const NOTIFY_FUNCS: FuncMap = {
+  toUpper: PROM.toUpper,
+  toLower: PROM.toLower,
+  title: PROM.title,
+  match: PROM.match,
+  reReplaceAll: PROM.reReplaceAll,
+  safeHtml: PROM.safeHtml,
+  humanizeDuration: PROM.humanizeDuration,
+  trimSpace: (s) => str(s).trim(),
+  join: (sep, list) => (Array.isArray(list) ? list.map(str).join(str(sep)) : ''),
+  safeUrl: (s) => str(s),
+  urlUnescape: (s) => decodeURIComponent(str(s)),
+  stringSlice: (...s) => s.map(str),
+  list: (...s) => s,
+  append: (l, ...v) => [...(Array.isArray(l) ? l : []), ...v],
+  dict: (...kvs) => {
+    const o: Record<string, GoValue> = {};
+    for (let i = 0; i + 1 < kvs.length; i += 2) o[str(kvs[i])] = kvs[i + 1];
+    return o;
+  },
+  toJson: (v) => JSON.stringify(v),
+  since: (t) => (Date.now() - toDate(t).getTime()) / 1000,
+  date: (layout, t) => goTimeFormat(toDate(t), str(layout)),
+  tz: (_name, t) => toDate(t),
+};
+
+/** Users' template files plus the defaults: one set, shared by every integration of a config. */
+export class NotifyTemplates {
+  private readonly base: Template;
+
+  /** Throws naming a template file that does not parse or cannot be read. */
+  constructor(files: readonly string[] = [], baseDir = '.') {
+    let base = new Template('__defaults', DEFAULT_TEMPLATES, NOTIFY_FUNCS);
+    for (const pattern of files) {
+      for (const f of globSync(resolvePath(pattern, baseDir))) {
+        base = new Template(f, readFileSync(f, 'utf8'), NOTIFY_FUNCS, base);
+      }
+    }
+    this.base = base;
+  }
+
+  /** Renders one config string on the data; throws TemplateError. */
+  async render(text: string, data: GoValue): Promise<string> {
+    if (!text.includes('{{')) return text;
+    const t = new Template('text', text, NOTIFY_FUNCS, this.base);
+    return t.execute(data, 'text', { maxOutput: 1 << 20 });
+  }
+
+  /** Renders several fields; the first failure names the field. */
+  async renderAll<K extends string>(fields: Record<K, string>, data: GoValue): Promise<Record<K, string>> {
+    const out = {} as Record<K, string>;
+    for (const [k, v] of Object.entries(fields) as [K, string][]) {
+      try {
+        out[k] = await this.render(v, data);
+      } catch (e) {
+        throw new TemplateError(`${k}: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+}
+
+let shared: NotifyTemplates | undefined;
+/** The defaults alone (when a receiver is built without a config's template files). */
+export function defaultTemplates(): NotifyTemplates {
+  return (shared ??= new NotifyTemplates());
+}

@@ -1,0 +1,196 @@
+// The dashboard end to end in Debian's Chromium (playwright-core, headless): a real Patrol on a
+// random port with probes against a local target server, every page in English and Chinese, the
+// silence flow (pre-filled form, preview, invalid matcher refused, create, expire) and the
+// "reconnecting" banner. Skips visibly without chromium; fails under CI=true.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PassThrough } from 'node:stream';
+import type { Browser, Page } from 'playwright-core';
+import { createLogger } from '../logger.js';
+import { startHttp } from '../probe/testdata/servers.js';
+import { Patrol } from '../server.js';
+import { findBinary, needBinary } from '../testing/shared.js';
+import { defaultUiDir } from './ui.js';
+
+const skip = needBinary('chromium');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Every wait in the browser is bounded. */
+const T = 15_000;
+
+const TEXT = {
+  en: { down: 'Down', alerts: 'Active alerts', silence: 'Silence', rules: 'Rules', targets: 'Targets', lastFailure: 'Last failure', events: 'State changes', newSilence: 'New silence', invalid: 'Invalid matcher', reconnecting: 'reconnecting' },
+  'zh-CN': { down: '故障', alerts: '活动告警', silence: '静默', rules: '规则', targets: '采集目标', lastFailure: '最近失败', events: '状态变化', newSilence: '新建静默', invalid: '无效的匹配器', reconnecting: '正在重新连接' },
+} as const;
+
+describe('dashboard in Chromium', { skip, timeout: 240_000 }, () => {
+  let dir: string;
+  let patrol: Patrol;
+  let target: Awaited<ReturnType<typeof startHttp>>;
+  let base: string;
+  let browser: Browser;
+
+  before(async () => {
+    assert.ok(defaultUiDir(), 'the dashboard is not built: run `npm run build` (npm ci builds it)');
+    target = await startHttp((req, res) => {
+      res.writeHead(req.url === '/bad' ? 500 : 200, { 'content-type': 'text/plain' });
+      res.end(req.url === '/bad' ? 'broken' : 'ok');
+    });
+    dir = mkdtempSync(join(tmpdir(), 'patrol-ui-e2e-'));
+    const configFile = join(dir, 'patrol.yml');
+    writeFileSync(
+      configFile,
+      `global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - {job_name: self, static_configs: [{targets: ["127.0.0.1:1"]}]}
+probes:
+  - {name: web-ok, type: http, target: "${target.url}/", interval: 1s, timeout: 1s, labels: {team: web}}
+  - {name: api-bad, type: http, target: "${target.url}/bad", interval: 1s, timeout: 1s, failure_threshold: 1, labels: {team: api}}
+alerting:
+  route: {receiver: ops, group_by: [alertname]}
+  receivers: [{name: ops}]
+`,
+    );
+    patrol = new Patrol({ configFile, dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('error', new PassThrough()) });
+    await patrol.start();
+    base = `http://${patrol.listen}`;
+    // An alert in the dispatcher, as a rule or another Prometheus would send it.
+    const r = await fetch(`${base}/api/v2/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ labels: { alertname: 'ProbeDown', probe: 'api-bad', severity: 'page' }, annotations: { summary: 'api-bad is down' }, startsAt: new Date().toISOString() }]),
+    });
+    assert.equal(r.status, 200, await r.text());
+    const end = Date.now() + T;
+    for (;;) {
+      const ov = (await (await fetch(`${base}/api/patrol/v1/overview`)).json()) as { data: { counts: { down: number; up: number } } };
+      if (ov.data.counts.down === 1 && ov.data.counts.up === 1) break;
+      if (Date.now() > end) assert.fail(`probes did not settle: ${JSON.stringify(ov.data.counts)}`);
+      await sleep(100);
+    }
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: findBinary('chromium'), headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 30_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await patrol?.stop();
+    await target?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(lang: 'en' | 'zh-CN'): Promise<Page> {
+    const ctx = await browser.newContext({ locale: lang, viewport: { width: 1280, height: 800 } });
+    ctx.setDefaultTimeout(T);
+    const page = await ctx.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    (page as Page & { jsErrors: string[] }).jsErrors = errors;
+    return page;
+  }
+  const jsErrors = (p: Page) => (p as Page & { jsErrors: string[] }).jsErrors;
+
+  for (const lang of ['en', 'zh-CN'] as const) {
+    const tx = TEXT[lang];
+    it(`${lang}: overview shows states, counts and filters; probe detail shows the failure and events`, async () => {
+      const page = await open(lang);
+      try {
+        await page.goto(base + '/');
+        await page.locator('[data-probe="api-bad"]').waitFor();
+        assert.equal(await page.locator('html').getAttribute('lang'), lang);
+        const downChip = page.locator('.chip.s-down');
+        assert.match(await downChip.innerText(), new RegExp(`1\\s*${tx.down}`));
+        assert.match(await page.locator('[data-probe="api-bad"]').innerText(), /500/);
+        // Filter by a label: one of two probes left.
+        await page.fill('input.filter', 'team=web');
+        await page.locator('[data-probe="api-bad"]').waitFor({ state: 'detached' });
+        assert.equal((await page.locator('[data-testid=shown-count]').innerText()).replace(/\s/g, ''), '1/2');
+        assert.equal(await page.locator('[data-probe="web-ok"]').count(), 1);
+        // Keyboard: focus the list, Enter opens the selected probe.
+        await page.fill('input.filter', 'state:down');
+        await page.locator('[data-probe="web-ok"]').waitFor({ state: 'detached' });
+        await page.focus('.vlist');
+        await page.keyboard.press('Enter');
+        await page.waitForURL(/\/probes\/api-bad$/);
+        await page.locator('[data-testid=last-failure]').waitFor();
+        assert.match(await page.locator('[data-testid=last-failure]').innerText(), new RegExp(`${tx.lastFailure}[\\s\\S]*500`));
+        await page.getByText(tx.events).waitFor();
+        await page.locator('table.tbl td', { hasText: 'down' }).first().waitFor();
+        // The chart is drawn (uPlot loaded on demand).
+        await page.locator('.chart canvas').first().waitFor();
+        assert.deepEqual(jsErrors(page), []);
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it(`${lang}: alerts, the silence flow, rules and targets`, async () => {
+      const page = await open(lang);
+      try {
+        await page.goto(base + '/alerts');
+        await page.getByRole('heading', { name: tx.alerts }).waitFor();
+        const alert = page.locator('[data-alert="ProbeDown"]');
+        await alert.waitFor();
+        await alert.getByRole('link', { name: tx.silence }).click();
+        await page.waitForURL(/\/silences\/new/);
+        const area = page.locator('textarea');
+        assert.match(await area.inputValue(), /alertname="ProbeDown"/);
+        // The preview lists the alert the matchers would silence.
+        await page.locator('[data-testid=affected] li', { hasText: 'ProbeDown' }).waitFor();
+        // An invalid matcher: the reason is shown and the form cannot be saved.
+        await area.fill('alertname="ProbeDown"\nprobe=~"(unclosed"');
+        await page.locator('[data-testid=matcher-errors]', { hasText: tx.invalid }).waitFor();
+        assert.match(await page.locator('[data-testid=matcher-errors]').innerText(), /regular expression/);
+        const inputs = page.locator('form input');
+        await inputs.nth(0).fill('e2e');
+        await inputs.nth(1).fill('maintenance');
+        assert.equal(await page.locator('button[type=submit]').isDisabled(), true);
+        await area.fill('alertname="ProbeDown"\nprobe="api-bad"');
+        await page.locator('[data-testid=matcher-errors]').waitFor({ state: 'detached' });
+        await page.locator('[data-testid=affected] li', { hasText: 'ProbeDown' }).waitFor();
+        await page.locator('button[type=submit]:not([disabled])').click();
+        await page.waitForURL(/\/silences$/);
+        const row = page.locator('tr[data-silence]', { hasText: 'maintenance' });
+        await row.waitFor();
+        assert.match(await row.innerText(), /active/);
+        // The alert now shows as silenced.
+        await page.goto(base + '/alerts');
+        await page.locator('[data-alert="ProbeDown"] .s-silenced').waitFor();
+        // Expire it.
+        await page.goto(base + '/silences');
+        await row.getByRole('button').click();
+        await page.locator('tr[data-silence]', { hasText: 'maintenance' }).filter({ hasText: 'expired' }).waitFor();
+        // Rules and targets answer in the language, without an error box.
+        await page.getByRole('link', { name: tx.rules, exact: true }).click();
+        await page.getByRole('heading', { name: tx.rules }).waitFor();
+        await page.getByRole('link', { name: tx.targets, exact: true }).click();
+        await page.getByRole('heading', { name: tx.targets }).waitFor();
+        await page.locator('td', { hasText: '127.0.0.1:1' }).first().waitFor();
+        assert.equal(await page.locator('.error').count(), 0);
+        assert.deepEqual(jsErrors(page), []);
+      } finally {
+        await page.context().close();
+      }
+    });
+  }
+
+  it('shows an API error in the page and "reconnecting" while the server is unreachable, then recovers', async () => {
+    const page = await open('en');
+    try {
+      await page.goto(base + '/probes/no-such-probe');
+      await page.locator('.error', { hasText: 'not configured' }).waitFor();
+      await page.goto(base + '/');
+      await page.locator('[data-probe="api-bad"]').waitFor();
+      await page.route('**/api/**', (route) => route.abort('connectionrefused'));
+      await page.getByText(TEXT.en.reconnecting).waitFor();
+      await page.unroute('**/api/**');
+      await page.getByText(TEXT.en.reconnecting).waitFor({ state: 'detached' });
+      assert.equal(await page.locator('[data-probe="api-bad"]').count(), 1);
+    } finally {
+      await page.context().close();
+    }
+  });
+});

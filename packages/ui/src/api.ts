@@ -1,0 +1,204 @@
+// Talks to Patrol's public HTTP APIs. Every call goes through request(): a response with
+// Prometheus's error envelope becomes an ApiError carrying the server's message; a network
+// failure marks the connection lost (the banner says "reconnecting") until a call succeeds.
+
+import { useEffect, useState } from 'preact/hooks';
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+type Listener = () => void;
+
+/** A tiny observable value for state shared between components. */
+export class Store<T> {
+  private listeners = new Set<Listener>();
+  constructor(private v: T) {}
+  get value(): T {
+    return this.v;
+  }
+  set(v: T): void {
+    if (Object.is(v, this.v)) return;
+    this.v = v;
+    for (const l of this.listeners) l();
+  }
+  subscribe(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+}
+
+export function useStore<T>(s: Store<T>): T {
+  const [, tick] = useState(0);
+  useEffect(() => s.subscribe(() => tick((n) => n + 1)), [s]);
+  return s.value;
+}
+
+/** False while the server cannot be reached. */
+export const online = new Store(true);
+
+export async function request<T>(url: string, init?: RequestInit): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers } });
+  } catch {
+    online.set(false);
+    throw new ApiError('network error: the Patrol server cannot be reached', 0);
+  }
+  online.set(true);
+  const text = await res.text();
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON
+  }
+  if (!res.ok) {
+    const b = body as { error?: string; message?: string } | string | undefined;
+    const msg = typeof b === 'string' ? b : (b?.error ?? b?.message ?? text.slice(0, 300)) || res.statusText;
+    throw new ApiError(`${url.split('?')[0]}: ${res.status} ${msg}`, res.status);
+  }
+  const env = body as { status?: string; data?: unknown; error?: string } | undefined;
+  // Prometheus-style envelope ({status, data}); Alertmanager's v2 API answers the value itself.
+  if (env && typeof env === 'object' && !Array.isArray(env) && (env.status === 'success' || env.status === 'error') && 'data' in env) return env.data as T;
+  if (env && typeof env === 'object' && !Array.isArray(env) && env.status === 'error') throw new ApiError(env.error ?? 'error', res.status);
+  return body as T;
+}
+
+/** Loads a URL once per change of `deps`, and again every `refreshMs` when given. */
+export function useApi<T>(url: string | null, refreshMs = 0): { data: T | undefined; error: string | null; reload: () => void } {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<string | null>(null);
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    if (!url) return;
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const d = await request<T>(url);
+        if (!live) return;
+        setData(d);
+        setError(null);
+      } catch (e) {
+        if (!live) return;
+        setError((e as Error).message);
+      }
+      if (live && refreshMs > 0) timer = setTimeout(() => void load(), online.value ? refreshMs : Math.min(refreshMs, 2000));
+    };
+    void load();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [url, refreshMs, n]);
+  return { data, error, reload: () => setN((x) => x + 1) };
+}
+
+// ---- the overview: one poll of /api/patrol/v1/overview for everything ----
+
+export type ProbeState = 'up' | 'down' | 'unknown';
+
+export interface OverviewRow {
+  name: string;
+  type: string;
+  target: string;
+  labels: Record<string, string>;
+  state: ProbeState;
+  since: number | null;
+  failures: number;
+  last: { time: number; success: boolean; ms: number } | null;
+  last_failure: { time: number; reason: string } | null;
+  uptime_24h: number | null;
+  hours: number[];
+  spark: number[];
+}
+
+interface OverviewAnswer {
+  generation: number;
+  seq: number;
+  full: boolean;
+  counts: Record<ProbeState | 'degraded', number>;
+  probes: OverviewRow[];
+}
+
+export interface Overview {
+  rows: OverviewRow[];
+  counts: OverviewAnswer['counts'];
+  /** Bumped on every change, for memoisation. */
+  version: number;
+  error: string | null;
+  loaded: boolean;
+}
+
+export const overview = new Store<Overview>({ rows: [], counts: { up: 0, down: 0, unknown: 0, degraded: 0 }, version: 0, error: null, loaded: false });
+
+const POLL_MS = 3000;
+/** A full read (which refreshes the uptime figures) every this often; deltas in between. */
+const FULL_MS = 5 * 60_000;
+let polling = false;
+let users = 0;
+
+/** Starts the overview's poll while at least one page uses it. */
+export function useOverview(): Overview {
+  useEffect(() => {
+    users++;
+    if (!polling) {
+      polling = true;
+      void pollLoop();
+    }
+    return () => {
+      users--;
+    };
+  }, []);
+  return useStore(overview);
+}
+
+async function pollLoop() {
+  let generation = -1;
+  let seq = -1;
+  let lastFull = 0;
+  const byName = new Map<string, number>();
+  while (users > 0 || overview.value.version === 0) {
+    const full = seq < 0 || Date.now() - lastFull > FULL_MS;
+    try {
+      const a = await request<OverviewAnswer>(full ? '/api/patrol/v1/overview' : `/api/patrol/v1/overview?after=${seq}&generation=${generation}`);
+      let rows = overview.value.rows;
+      if (a.full) {
+        rows = a.probes;
+        byName.clear();
+        rows.forEach((r, i) => byName.set(r.name, i));
+        lastFull = Date.now();
+      } else if (a.probes.length > 0) {
+        rows = rows.slice();
+        for (const p of a.probes) {
+          const i = byName.get(p.name);
+          if (i === undefined) {
+            byName.set(p.name, rows.length);
+            rows.push(p);
+          } else rows[i] = p;
+        }
+      }
+      generation = a.generation;
+      seq = a.seq;
+      const changed = a.full || a.probes.length > 0 || overview.value.error !== null || !overview.value.loaded;
+      const countsChanged = JSON.stringify(a.counts) !== JSON.stringify(overview.value.counts);
+      if (changed || countsChanged) overview.set({ rows, counts: a.counts, version: overview.value.version + 1, error: null, loaded: true });
+    } catch (e) {
+      overview.set({ ...overview.value, error: (e as Error).message, version: overview.value.version + 1 });
+    }
+    await new Promise((r) => setTimeout(r, online.value ? POLL_MS : 1500));
+    if (users === 0) break;
+  }
+  polling = false;
+}
+
+/** The state shown: degraded (up but failing below the threshold) is derived here. */
+export function shownState(r: OverviewRow): 'up' | 'down' | 'unknown' | 'degraded' {
+  return r.state === 'up' && r.failures > 0 ? 'degraded' : r.state;
+}

@@ -1,0 +1,227 @@
+// Every probe with its state, since when, the last failure, 24 hourly uptime cells and a latency
+// sparkline; counts at the top; a filter over name, target and labels. The list is virtualised:
+// only the rows in view (and a few around) are in the DOM, so 10,000 probes scroll smoothly.
+
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { shownState, useOverview, type OverviewRow } from '../api';
+import { ErrorBox, Loading, Sparkline, StateBadge, UptimeBar } from '../components';
+import { fmtMs, fmtPct, fmtSpan, fmtTime, t } from '../i18n';
+import { location, navigate } from '../router';
+
+type Shown = ReturnType<typeof shownState>;
+const ORDER: Record<Shown, number> = { down: 0, degraded: 1, unknown: 2, up: 3 };
+
+interface Item {
+  row: OverviewRow;
+  state: Shown;
+  hay: string;
+}
+
+interface Filter {
+  states: Set<string>;
+  labels: { name: string; value: string; neg: boolean }[];
+  words: string[];
+}
+
+/** `state:down`, `team=web`, `team!=web`, and words matched against name, target and labels. */
+export function parseFilter(q: string): Filter {
+  const f: Filter = { states: new Set(), labels: [], words: [] };
+  for (const tok of q.trim().toLowerCase().split(/\s+/)) {
+    if (!tok) continue;
+    const st = /^state:(\w+)$/.exec(tok);
+    if (st) {
+      f.states.add(st[1]);
+      continue;
+    }
+    const m = /^([a-z_][a-z0-9_]*)(!=|=)(.*)$/.exec(tok);
+    if (m) f.labels.push({ name: m[1], value: m[3].replace(/^"|"$/g, ''), neg: m[2] === '!=' });
+    else f.words.push(tok);
+  }
+  return f;
+}
+
+function matches(it: Item, f: Filter): boolean {
+  if (f.states.size > 0 && !f.states.has(it.state)) return false;
+  for (const l of f.labels) {
+    const v = (l.name === 'name' || l.name === 'probe' ? it.row.name : l.name === 'type' ? it.row.type : (it.row.labels[l.name] ?? '')).toLowerCase();
+    if ((v === l.value) === l.neg) return false;
+  }
+  for (const w of f.words) if (!it.hay.includes(w)) return false;
+  return true;
+}
+
+function rowHeight(): number {
+  return matchMedia('(max-width: 720px)').matches ? 68 : 52;
+}
+
+export function OverviewPage() {
+  const ov = useOverview();
+  const initialQ = new URLSearchParams(location.value.split('?')[1] ?? '').get('q') ?? '';
+  const [q, setQ] = useState(initialQ);
+  const [sel, setSel] = useState(0);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewH, setViewH] = useState(800);
+  const [rh, setRh] = useState(rowHeight);
+  const listRef = useRef<HTMLDivElement>(null);
+  const inputRef = useRef<HTMLInputElement>(null);
+
+  const items = useMemo(() => {
+    const out: Item[] = ov.rows.map((row) => ({ row, state: shownState(row), hay: `${row.name} ${row.target} ${row.type} ${Object.entries(row.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`.toLowerCase() }));
+    out.sort((a, b) => ORDER[a.state] - ORDER[b.state] || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
+    return out;
+  }, [ov.rows]);
+  const filter = useMemo(() => parseFilter(q), [q]);
+  const shown = useMemo(() => items.filter((it) => matches(it, filter)), [items, filter]);
+
+  useEffect(() => {
+    const el = listRef.current;
+    if (!el) return;
+    const measure = () => {
+      setViewH(el.clientHeight);
+      setRh(rowHeight());
+    };
+    measure();
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, [ov.loaded]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === '/' && document.activeElement !== inputRef.current) {
+        e.preventDefault();
+        inputRef.current?.focus();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  const onFilter = (v: string) => {
+    setQ(v);
+    setSel(0);
+    if (listRef.current) listRef.current.scrollTop = 0;
+    history.replaceState(null, '', v ? `/?q=${encodeURIComponent(v)}` : '/');
+  };
+
+  const setStateFilter = (s: string | null) => {
+    const rest = q.split(/\s+/).filter((w) => w && !/^state:/i.test(w));
+    if (s) rest.unshift(`state:${s}`);
+    onFilter(rest.join(' '));
+  };
+
+  const moveSel = (i: number) => {
+    const n = Math.max(0, Math.min(shown.length - 1, i));
+    setSel(n);
+    const el = listRef.current;
+    if (!el) return;
+    if (n * rh < el.scrollTop) el.scrollTop = n * rh;
+    else if ((n + 1) * rh > el.scrollTop + el.clientHeight) el.scrollTop = (n + 1) * rh - el.clientHeight;
+  };
+  const onListKey = (e: KeyboardEvent) => {
+    const page = Math.max(1, Math.floor(viewH / rh) - 1);
+    if (e.key === 'ArrowDown' || e.key === 'j') moveSel(sel + 1);
+    else if (e.key === 'ArrowUp' || e.key === 'k') moveSel(sel - 1);
+    else if (e.key === 'PageDown') moveSel(sel + page);
+    else if (e.key === 'PageUp') moveSel(sel - page);
+    else if (e.key === 'Home') moveSel(0);
+    else if (e.key === 'End') moveSel(shown.length - 1);
+    else if (e.key === 'Enter' && shown[sel]) navigate(`/probes/${encodeURIComponent(shown[sel].row.name)}`);
+    else return;
+    e.preventDefault();
+  };
+
+  const now = Date.now();
+  const c = ov.counts;
+  const total = ov.rows.length;
+  const first = Math.max(0, Math.floor(scrollTop / rh) - 5);
+  const last = Math.min(shown.length, Math.ceil((scrollTop + viewH) / rh) + 5);
+  const activeState = filter.states.size === 1 ? [...filter.states][0] : null;
+  const chip = (s: string | null, label: string, n: number, cls: string) => (
+    <button type="button" class={`chip ${cls} ${activeState === s ? 'on' : ''}`} aria-pressed={activeState === s} onClick={() => setStateFilter(s)}>
+      <b>{n}</b> {label}
+    </button>
+  );
+
+  return (
+    <main class="page overview">
+      <div class="counts" role="group" aria-label={t('state')}>
+        {chip(null, t('all'), total, 'all')}
+        {chip('down', t('down'), c.down, 's-down')}
+        {chip('degraded', t('degraded'), c.degraded, 's-degraded')}
+        {chip('unknown', t('unknown'), c.unknown, 's-unknown')}
+        {chip('up', t('up'), c.up - c.degraded, 's-up')}
+      </div>
+      <div class="filterbar">
+        <input ref={inputRef} type="search" class="filter" placeholder={t('filter')} aria-label={t('filter')} value={q} onInput={(e) => onFilter((e.target as HTMLInputElement).value)} />
+        <span class="muted count" data-testid="shown-count">
+          {shown.length} / {total}
+        </span>
+      </div>
+      {ov.error && <ErrorBox error={ov.error} />}
+      {!ov.loaded && !ov.error && <Loading />}
+      {ov.loaded && total === 0 && <p class="msg">{t('noProbes')}</p>}
+      {ov.loaded && total > 0 && shown.length === 0 && <p class="msg">{t('noMatch')}</p>}
+      <div class="thead" aria-hidden="true">
+        <span>{t('state')}</span>
+        <span>{t('name')}</span>
+        <span>{t('since')}</span>
+        <span>{t('lastFailure')}</span>
+        <span>{t('uptime24')}</span>
+        <span>{t('latency')}</span>
+      </div>
+      <div
+        class="vlist"
+        ref={listRef}
+        role="listbox"
+        tabIndex={0}
+        aria-label={t('overview')}
+        aria-activedescendant={shown[sel] ? `row-${sel}` : undefined}
+        onScroll={(e) => setScrollTop((e.target as HTMLElement).scrollTop)}
+        onKeyDown={onListKey}
+      >
+        <div style={{ height: `${shown.length * rh}px`, position: 'relative' }}>
+          {shown.slice(first, last).map((it, k) => {
+            const i = first + k;
+            const r = it.row;
+            return (
+              <a
+                key={r.name}
+                id={`row-${i}`}
+                role="option"
+                aria-selected={i === sel}
+                tabIndex={-1}
+                class={`row ${i === sel ? 'sel' : ''}`}
+                style={{ top: `${i * rh}px`, height: `${rh}px` }}
+                href={`/probes/${encodeURIComponent(r.name)}`}
+                data-probe={r.name}
+              >
+                <span class="c-state">
+                  <StateBadge state={it.state} />
+                </span>
+                <span class="c-name">
+                  <b>{r.name}</b>
+                  <small class="muted">{r.target}</small>
+                </span>
+                <span class="c-since muted" title={fmtTime(r.since)}>
+                  {r.since ? fmtSpan(now - r.since) : '—'}
+                </span>
+                <span class="c-fail" title={r.last_failure ? `${fmtTime(r.last_failure.time)} ${r.last_failure.reason}` : ''}>
+                  {r.last_failure ? r.last_failure.reason : <span class="muted">{t('none')}</span>}
+                </span>
+                <span class="c-up">
+                  <UptimeBar hours={r.hours} />
+                  <small>{fmtPct(r.uptime_24h)}</small>
+                </span>
+                <span class="c-lat">
+                  <Sparkline values={r.spark} />
+                  <small>{fmtMs(r.last?.ms)}</small>
+                </span>
+              </a>
+            );
+          })}
+        </div>
+      </div>
+    </main>
+  );
+}
