@@ -22,6 +22,7 @@ import { registerRunbooks } from './api/runbooks.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
 import { SqliteSilenceStore } from './alerting/silences.js';
+import { SqliteAlertingState } from './alerting/state_sqlite.js';
 import { PatrolAlerting } from './alerting/escalation.js';
 import { registerPatrolAlertsAPI } from './api/patrol_alerts.js';
 import { parsePort, splitHostPort } from './model/hostport.js';
@@ -314,6 +315,7 @@ export class Patrol {
       registry: this.registry,
       defaultExternalURL: () => `http://${this.listenAddr}`,
       silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
+      state: new SqliteAlertingState(join(this.opts.dataDir, 'alerting.db')),
     }));
     notifier.addSink(dispatcher);
     // History, acknowledgement, escalation, digests and dependencies (alerting.patrol).

@@ -5,4 +5,5 @@ import './slack/slack.js';
 import './telegram/telegram.js';
 import './pagerduty/pagerduty.js';
 import './msteams/msteamsv2.js';
+import './sms/sms.js';
 import './dingtalk/dingtalk.js';
