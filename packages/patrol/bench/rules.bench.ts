@@ -274,7 +274,7 @@ function ruleFile(): { yaml: string; rules: number; groups: number } {
   for (let s = 0; s < SERVICES; s++) {
     const job = `svc-${s}`;
     for (const [i, g] of httpPack.groups.entries()) {
-      const rules = g.rules.map((r) => {
+      const rules: PackRule[] = g.rules.map((r) => {
         const e = parseExpr(r.expr);
         narrow(e, job);
         return { ...r, expr: formatExpr(e) };
