@@ -244,6 +244,10 @@ const smsConfig = z
     template_code: z.string().min(1),
     /** Template parameters, each value a notification template. */
     template_params: z.record(z.string(), z.string()).default({}),
+    /** Each rendered parameter is cut to this many characters (Aliyun SMS allows 35; 0: no cut). */
+    param_max_length: z.number().int().nonnegative().optional(),
+    /** Voice: how many times the message is played (1 to 3). */
+    play_times: z.number().int().min(1).max(3).default(2),
     /** Tencent: SmsSdkAppId (SMS) or VoiceSdkAppid (voice). */
     app_id: z.string().optional(),
     /** Aliyun voice: the caller number shown (CalledShowNumber). */
