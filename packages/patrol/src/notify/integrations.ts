@@ -7,3 +7,6 @@ import './pagerduty/pagerduty.js';
 import './msteams/msteamsv2.js';
 import './sms/sms.js';
 import './dingtalk/dingtalk.js';
+import './wecom/wecom.js';
+import './wechat/wechat.js';
+import './feishu/feishu.js';
