@@ -42,10 +42,10 @@ export function useStore<T>(s: Store<T>): T {
 /** False while the server cannot be reached. */
 export const online = new Store(true);
 
-export async function request<T>(url: string, init?: RequestInit): Promise<T> {
+export async function request<T>(url: string, init?: RequestInit, early?: Promise<Response>): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers } });
+    res = early ? await early : await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers } });
   } catch {
     online.set(false);
     throw new ApiError('network error: the Patrol server cannot be reached', 0);
@@ -167,7 +167,11 @@ async function pollLoop() {
   while (users > 0 || overview.value.version === 0) {
     const full = seq < 0 || Date.now() - lastFull > FULL_MS;
     try {
-      const a = await request<OverviewAnswer>(full ? '/api/patrol/v1/overview' : `/api/patrol/v1/overview?after=${seq}&generation=${generation}`);
+      // The first read may already be under way (index.html starts it).
+      const w = window as { __overview?: Promise<Response> };
+      const early = w.__overview;
+      w.__overview = undefined;
+      const a = await request<OverviewAnswer>(full ? '/api/patrol/v1/overview' : `/api/patrol/v1/overview?after=${seq}&generation=${generation}`, undefined, full ? early : undefined);
       let rows = overview.value.rows;
       if (a.full) {
         rows = a.probes;

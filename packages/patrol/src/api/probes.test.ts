@@ -149,4 +149,15 @@ describe('probe API', () => {
     assert.equal(parseTime(undefined, 42), 42);
     assert.deepEqual(typeof parseTime('soon', 0), 'object');
   });
+
+  it('runs a probe now and answers its status with that run', async () => {
+    const before = manager.get('good').last_result!.time;
+    const res = await app.inject({ method: 'POST', url: '/api/patrol/v1/probes/good/run' });
+    assert.equal(res.statusCode, 200);
+    const d = (res.json() as { data: { name: string; last_result: { time: number } } }).data;
+    assert.equal(d.name, 'good');
+    assert.ok(d.last_result.time > before);
+    const missing = await app.inject({ method: 'POST', url: '/api/patrol/v1/probes/nope/run' });
+    assert.equal(missing.statusCode, 404);
+  });
 });

@@ -120,9 +120,14 @@ interface ProbeEntry {
   acc: ProbeStatsAccumulator;
   /** The last failed run. */
   lastFailure: { time: number; reason: string } | null;
+  /** A run asked for by runNow() and still in flight (a second ask joins it). */
+  manual?: Promise<void> | null;
   /** The manager's change counter when this entry last changed (a run or a reload). */
   seq: number;
 }
+
+/** How old the overview lets uptime figures get before a full read recomputes them. */
+const OVERVIEW_STATS_MS = 5 * 60_000;
 
 /** A run's samples are stored at most this long after their timestamp (its start). */
 const SETTLE_MS = 5 * 60_000;
@@ -473,7 +478,9 @@ export class ProbeManager implements Component {
       counts[st]++;
       if (st === 'up' && e.machine.consecutiveFailures > 0) counts.degraded++;
       if (!full && e.seq <= opts.after!) continue;
-      if (full && (!e.stats || now - e.stats.at > this.opts.statsCacheMs)) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
+      // Uptime figures: computed once per probe, then refreshed on full reads past 5 minutes (the
+      // 24 h ratio moves slowly; the hourly cells take recent runs from memory).
+      if (!e.stats || (full && now - e.stats.at > Math.max(this.opts.statsCacheMs, OVERVIEW_STATS_MS))) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
       const c = e.compiled.cfg;
       const recent = e.recent;
       const spark: number[] = [];
@@ -495,6 +502,20 @@ export class ProbeManager implements Component {
       if (++n % 100 === 0) await new Promise<void>((r) => setImmediate(r));
     }
     return { generation, seq, full, counts, probes };
+  }
+
+  /**
+   * Runs one probe now, outside its schedule (the dashboard's "run now"); resolves with its status
+   * once the result is recorded. A second ask while a manual run is in flight waits for that run.
+   */
+  async runNow(name: string): Promise<ProbeStatus> {
+    const e = this.entries.get(name);
+    if (!e || e.removed) throw new UnknownProbeError(name);
+    e.manual ??= this.runEntry(e).finally(() => {
+      e.manual = null;
+    });
+    await e.manual;
+    return this.get(name);
   }
 
   /** Counts probes by state, for self-monitoring. */
