@@ -101,9 +101,9 @@ describe('time intervals', () => {
     try {
       const ends = new Date(Date.now() + 3600_000).toISOString();
       d.post([
-        { labels: { alertname: 'A', team: 'a' }, endsAt: ends },
-        { labels: { alertname: 'B', team: 'b' }, endsAt: ends },
-        { labels: { alertname: 'C', team: 'c' }, endsAt: ends },
+        { labels: { alertname: 'A', team: 'a' }, annotations: {}, endsAt: ends },
+        { labels: { alertname: 'B', team: 'b' }, annotations: {}, endsAt: ends },
+        { labels: { alertname: 'C', team: 'c' }, annotations: {}, endsAt: ends },
       ]);
       await waitFor('the open route notified', () => sink.on('/open').length >= 1);
       // Every group has flushed at least once (group_wait 0s, all inserted before the first flush).
