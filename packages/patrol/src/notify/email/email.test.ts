@@ -223,3 +223,19 @@ describe('email over SMTP', () => {
     }
   });
 });
+
+describe('email config checks', () => {
+  it('from and smarthost come from the config or global; smarthost is host:port', async () => {
+    const { alertingConfig } = await import('../../config/alertmanager.js');
+    const parse = (global: object, e: object) => alertingConfig.safeParse({ global, route: { receiver: 'r' }, receivers: [{ name: 'r', email_configs: [{ to: 'a@example.com', ...e }] }] });
+    const msgs = (r: ReturnType<typeof parse>) => (r.success ? [] : r.error.issues.map((i) => i.message));
+    assert.deepEqual(msgs(parse({}, {})), ['no global SMTP from set', 'no global SMTP smarthost set']);
+    assert.deepEqual(msgs(parse({ smtp_from: 'p@example.com', smtp_smarthost: 'mail.example.com' }, {})), ['smarthost "mail.example.com" is not host:port']);
+    assert.deepEqual(msgs(parse({ smtp_from: 'p@example.com', smtp_smarthost: 'mail.example.com:587' }, {})), []);
+    process.env.PATROL_TEST_SMTP_PW = 'from-env-Pa55';
+    const ok = parse({ smtp_from: 'p@example.com' }, { smarthost: '[::1]:25', auth_password: '${PATROL_TEST_SMTP_PW}' });
+    assert.ok(ok.success);
+    assert.equal(ok.data.receivers[0].email_configs![0].auth_password!.reveal(), 'from-env-Pa55');
+    assert.equal(JSON.stringify(ok.data.receivers[0].email_configs![0].auth_password), '"<secret>"');
+  });
+});
