@@ -68,7 +68,7 @@ describe('probe API', () => {
     // Every run failed, all within the last hour or two (the test may straddle an hour).
     assert.ok(bad.hours.slice(0, 22).every((h) => h === -1));
     assert.ok(bad.hours.some((h) => h === 0) && bad.hours.every((h) => h === -1 || h === 0));
-    assert.ok(bad.spark.length > 0 && bad.spark.length <= 30);
+    assert.ok(bad.spark.length > 0 && bad.spark.length <= 20);
     assert.equal(bad.uptime_24h, 0);
     const good = d.probes.find((p) => p.name === 'good') as { labels: unknown };
     assert.deepEqual(good.labels, { team: 'core' });

@@ -95,7 +95,7 @@ export interface OverviewRow {
   uptime_24h: number | null;
   /** Success ratio per hour over the last 24 h, oldest first, -1 for an hour without runs. */
   hours: number[];
-  /** Durations (ms) of the most recent runs, oldest first, at most 30. */
+  /** Durations (ms; whole from 10 ms, else to 0.1 ms) of the most recent runs, oldest first, at most 20. */
   spark: number[];
 }
 
@@ -462,7 +462,7 @@ export class ProbeManager implements Component {
    * The dashboard's overview: every probe (`after` undefined, or a reload since `generation`),
    * or only those changed after the change counter `after`. A full read refreshes uptime figures
    * older than the stats cache; a delta read uses the cached ones and never touches storage.
-   * Yields to the event loop every 100 probes.
+   * Yields to the event loop every 500 probes.
    */
   async overview(opts: { after?: number; generation?: number; now?: number } = {}): Promise<{ generation: number; seq: number; full: boolean; counts: Record<ProbeState | 'degraded', number>; probes: OverviewRow[] }> {
     const now = opts.now ?? Date.now();
@@ -484,7 +484,10 @@ export class ProbeManager implements Component {
       const c = e.compiled.cfg;
       const recent = e.recent;
       const spark: number[] = [];
-      for (let i = Math.max(0, recent.length - 30); i < recent.length; i++) spark.push(Math.round(recent[i].durationMs * 10) / 10);
+      for (let i = Math.max(0, recent.length - 20); i < recent.length; i++) {
+        const ms = recent[i].durationMs;
+        spark.push(ms >= 10 ? Math.round(ms) : Math.round(ms * 10) / 10);
+      }
       probes.push({
         name: c.name,
         type: c.type,
@@ -499,7 +502,7 @@ export class ProbeManager implements Component {
         hours: e.acc.hourly(now, 24, recent),
         spark,
       });
-      if (++n % 100 === 0) await new Promise<void>((r) => setImmediate(r));
+      if (++n % 500 === 0) await new Promise<void>((r) => setImmediate(r));
     }
     return { generation, seq, full, counts, probes };
   }
