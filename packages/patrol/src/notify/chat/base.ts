@@ -71,7 +71,7 @@ export abstract class ChatRobot implements Integration {
 
   notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<NotifyResult> {
     const externalURL = ctx.externalURL;
-    return this.limiter.submit(ctx.groupKey, ctx.groupLabels, alerts, (batch) => this.sendBatch(batch, externalURL), ctx.signal);
+    return this.limiter.submit(this, `${this.o.receiver}/${this.name}/${this.index}`, ctx.groupKey, ctx.groupLabels, alerts, (batch) => this.sendBatch(batch, externalURL), ctx.signal);
   }
 
   /** Renders the batch within `maxBytes`. */
