@@ -206,3 +206,57 @@ async function pollLoop() {
 export function shownState(r: OverviewRow): 'up' | 'down' | 'unknown' | 'degraded' {
   return r.state === 'up' && r.failures > 0 ? 'degraded' : r.state;
 }
+
+export interface SilenceMatcher {
+  name: string;
+  value: string;
+  isRegex: boolean;
+  isEqual: boolean;
+}
+
+/** Active silences, read every 30 s while the overview is open. */
+export const activeSilences = new Store<SilenceMatcher[][]>([]);
+let silencePoll: ReturnType<typeof setTimeout> | undefined;
+
+export function useSilences(): SilenceMatcher[][] {
+  useEffect(() => {
+    const load = async () => {
+      try {
+        const list = await request<{ matchers: SilenceMatcher[]; status: { state: string } }[]>('/api/v2/silences');
+        activeSilences.set(list.filter((s) => s.status.state === 'active').map((s) => s.matchers));
+      } catch {
+        // the overview's own poll reports the connection
+      }
+      silencePoll = setTimeout(() => void load(), 30_000);
+    };
+    void load();
+    return () => clearTimeout(silencePoll);
+  }, []);
+  return useStore(activeSilences);
+}
+
+/**
+ * Whether a silence covers a probe's alerts: it names the probe (a matcher on `probe` or on one
+ * of its labels), and every matcher on a label the probe has matches it. Matchers on alert-only
+ * labels (alertname, severity) are left out: they concern which of the probe's alerts.
+ */
+export function probeSilenced(r: OverviewRow, silences: SilenceMatcher[][]): boolean {
+  if (silences.length === 0) return false;
+  const labels: Record<string, string> = { ...r.labels, probe: r.name };
+  return silences.some((ms) => {
+    let named = false;
+    for (const m of ms) {
+      if (!(m.name in labels)) continue;
+      named = true;
+      const v = labels[m.name];
+      let ok: boolean;
+      try {
+        ok = m.isRegex ? new RegExp(`^(?:${m.value})$`).test(v) : v === m.value;
+      } catch {
+        return false;
+      }
+      if (ok !== m.isEqual) return false;
+    }
+    return named;
+  });
+}

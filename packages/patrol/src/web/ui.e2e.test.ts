@@ -164,9 +164,12 @@ alerting:
         const row = page.locator('tr[data-silence]', { hasText: `maintenance ${lang}` });
         await row.waitFor();
         assert.match(await row.innerText(), /active/);
-        // The alert now shows as silenced.
+        // The alert now shows as silenced, and so does the probe on the overview.
         await page.goto(base + '/alerts');
         await page.locator('[data-alert="ProbeDown"] .s-silenced').waitFor();
+        await page.goto(base + '/');
+        await page.locator('[data-probe="api-bad"] .s-silenced').waitFor();
+        assert.equal(await page.locator('[data-probe="web-ok"] .s-up').count(), 1);
         // Expire it.
         await page.goto(base + '/silences');
         await row.getByRole('button').click();
