@@ -18,9 +18,11 @@ import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { registerRulesAPI } from './api/rules.js';
+import { registerRunbooks } from './api/runbooks.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
 import { SqliteSilenceStore } from './alerting/silences.js';
+import { SqliteAlertingState } from './alerting/state_sqlite.js';
 import { PatrolAlerting } from './alerting/escalation.js';
 import { registerPatrolAlertsAPI } from './api/patrol_alerts.js';
 import { parsePort, splitHostPort } from './model/hostport.js';
@@ -313,6 +315,7 @@ export class Patrol {
       registry: this.registry,
       defaultExternalURL: () => `http://${this.listenAddr}`,
       silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
+      state: new SqliteAlertingState(join(this.opts.dataDir, 'alerting.db')),
     }));
     notifier.addSink(dispatcher);
     // History, acknowledgement, escalation, digests and dependencies (alerting.patrol).
@@ -355,6 +358,7 @@ export class Patrol {
     });
     registerTargetsAPI(this.app, scrape);
     registerRulesAPI(this.app, () => rules.ruleGroups());
+    registerRunbooks(this.app);
     registerAlertmanagersAPI(this.app, () => notifier.alertmanagers());
     registerAlertmanagerAPI(this.app, { dispatcher, config: () => this.config });
     registerPatrolAlertsAPI(this.app, { dispatcher, patrol: patrolAlerting });

@@ -16,13 +16,15 @@ import { NotifyTemplates } from '../notify/tmpl.js';
 import { labelSetString, resolvedAt, type Alert } from '../model/alert.js';
 import { AggregationGroup } from './group.js';
 import { Inhibitor } from './inhibit.js';
-import { alertingMetrics, type AlertingMetrics } from './metrics.js';
+import { alertingMetrics, nflogMetrics, type AlertingMetrics } from './metrics.js';
 import { MemoryNotificationLog, type NotificationLog } from './nflog.js';
 import { Pipeline, type Muter, type PipelineHooks, type Receiver, type TimeMuter } from './pipeline.js';
 import { alertFromPostable } from './postable.js';
 import { Route } from './route.js';
 import { MemorySilenceStore, Silences, type SilenceStore } from './silences.js';
+import type { SqliteAlertingState } from './state_sqlite.js';
 import { AlertStore } from './store.js';
+import { TimeIntervals } from './timeinterval.js';
 
 export interface DispatcherOptions {
   logger: Logger;
@@ -38,6 +40,11 @@ export interface DispatcherOptions {
   backoff?: { initial: number; max: number };
   /** Where silences are kept; in memory by default. */
   silenceStore?: SilenceStore;
+  /**
+   * Durable notification log and alerts (alerting.db in the data directory): both are loaded
+   * at start, and the groups of restored alerts resume their timers. Replaces `nflog`.
+   */
+  state?: SqliteAlertingState;
 }
 
 export interface AlertGroupView {
@@ -60,11 +67,12 @@ interface Built {
   externalURL: string;
   resolveTimeout: number;
   baseDir: string;
+  timeIntervals: TimeIntervals;
 }
 
 export class AlertDispatcher implements AlertSink, Component {
   readonly name = 'alerting';
-  readonly store = new AlertStore();
+  readonly store: AlertStore;
   readonly nflog: NotificationLog;
   readonly metrics: AlertingMetrics;
   readonly silences: Silences;
@@ -77,12 +85,21 @@ export class AlertDispatcher implements AlertSink, Component {
   private readonly log: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  /** True until the first configuration is applied after restoring state: groups then resume their timers. */
+  private resuming: boolean;
   /** Flushes run so far (every group, whether or not anything was sent). */
   flushes = 0;
 
   constructor(private readonly o: DispatcherOptions) {
     this.log = o.logger;
-    this.nflog = o.nflog ?? new MemoryNotificationLog();
+    this.store = new AlertStore(Date.now, o.state);
+    this.nflog = o.state ?? o.nflog ?? new MemoryNotificationLog();
+    this.resuming = !!o.state;
+    if (o.state) {
+      const restored = o.state.loadAlerts();
+      this.store.restore(restored);
+      if (restored.length > 0) this.log.info({ alerts: restored.length, nflogEntries: o.state.size }, 'alerts and notification log restored');
+    }
     this.silences = new Silences(o.silenceStore ?? new MemorySilenceStore());
     const silences = this.silences;
     new Gauge({
@@ -96,6 +113,7 @@ export class AlertDispatcher implements AlertSink, Component {
     });
     this.muters = { silencer: this.silences };
     this.metrics = alertingMetrics(o.registry ?? new Registry(), () => this.countByState());
+    if (o.state) nflogMetrics(o.registry ?? new Registry(), o.state);
     this.store.subscribe((a) => this.process(a));
     this.timers.push(setInterval(() => this.gc(), o.gcInterval ?? 30 * 60_000));
     this.timers.push(setInterval(() => this.cleanup(), o.cleanupInterval ?? 30_000));
@@ -196,6 +214,8 @@ export class AlertDispatcher implements AlertSink, Component {
 
   prepareConfig(cfg: Config, ctx: ConfigContext): PreparedConfig {
     const a = cfg.alerting;
+    // Before any integration is made: a bad interval rejects the configuration (the old one stays).
+    const timeIntervals = new TimeIntervals([...a.time_intervals, ...a.mute_time_intervals]);
     const receivers = new Map<string, Receiver>();
     const made: Integration[] = [];
     try {
@@ -217,6 +237,7 @@ export class AlertDispatcher implements AlertSink, Component {
       externalURL: cfg.server.external_url ?? this.o.defaultExternalURL?.() ?? '',
       resolveTimeout: a.global?.resolve_timeout ?? 5 * 60_000,
       baseDir: ctx.dir,
+      timeIntervals,
     };
     return {
       commit: () => this.switchTo(built),
@@ -234,7 +255,7 @@ export class AlertDispatcher implements AlertSink, Component {
       nflog: this.nflog,
       inhibitor: this.muters.inhibitor,
       silencer: this.muters.silencer,
-      timeMuter: this.muters.timeMuter,
+      timeMuter: this.muters.timeMuter ?? b.timeIntervals,
       logger: this.log,
       metrics: this.metrics,
       backoff: this.o.backoff,
@@ -253,6 +274,7 @@ export class AlertDispatcher implements AlertSink, Component {
     if (old) await closeAll([...old.receivers.values()].flatMap((r) => r.integrations));
     // As Alertmanager after a reload: every stored alert goes through the new routes again.
     for (const a of this.store.list()) this.process(a);
+    this.resuming = false;
   }
 
   private stopGroups(): void {
@@ -269,8 +291,15 @@ export class AlertDispatcher implements AlertSink, Component {
       if (!m) this.groups.set(r, (m = new Map()));
       let g = m.get(id);
       if (!g) {
-        g = new AggregationGroup(r, labels, (group, alerts, now, signal) => this.flush(group, alerts, now, signal), Date.now, (e) =>
-          this.log.error({ err: e }, 'flushing an aggregation group failed'),
+        // Groups of alerts restored at start resume from their last notification.
+        const lastFlush = this.resuming ? this.o.state?.lastNotified(`${r.key}:${id}`) : undefined;
+        g = new AggregationGroup(
+          r,
+          labels,
+          (group, alerts, now, signal) => this.flush(group, alerts, now, signal),
+          Date.now,
+          (e) => this.log.error({ err: e }, 'flushing an aggregation group failed'),
+          lastFlush,
         );
         m.set(id, g);
       }

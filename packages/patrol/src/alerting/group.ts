@@ -30,9 +30,19 @@ export class AggregationGroup {
     private readonly flushFunc: FlushFunc,
     private readonly now: () => number,
     private readonly onError: (e: unknown) => void,
+    /** After a restart: when the group flushed last before it (from the notification log); its timer resumes from there. */
+    lastFlush?: number,
   ) {
     this.key = `${route.key}:${labelSetString(labels)}`;
-    this.reset(route.opts.groupWait);
+    if (lastFlush === undefined) {
+      this.reset(route.opts.groupWait);
+    } else {
+      // The next group_interval tick after the last flush, as if the process had not stopped.
+      const gi = Math.max(1, route.opts.groupInterval);
+      const t = now();
+      this.hasFlushed = true;
+      this.reset(Math.max(0, lastFlush + Math.ceil(Math.max(0, t - lastFlush) / gi) * gi - t));
+    }
   }
 
   insert(a: Alert): void {

@@ -2,6 +2,55 @@
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
+/** What the durable notification log tells about itself (state_sqlite.ts). */
+export interface NflogSource {
+  readonly stats: { queries: number; queryErrors: number; gcRuns: number; gcErrors: number; gcSeconds: number };
+  readonly size: number;
+  fileSize(): number;
+}
+
+/**
+ * Alertmanager's alertmanager_nflog_* metrics, read from the log's counters at scrape time.
+ * "maintenance" is the periodic gc (Patrol has no separate snapshot: every entry is committed
+ * to alerting.db as it is written, so snapshot_size_bytes is that file's size).
+ */
+export function nflogMetrics(registry: Registry, src: NflogSource): void {
+  const counter = (name: string, help: string, read: () => number) => {
+    let last = 0;
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = read();
+        this.inc(Math.max(0, v - last));
+        last = v;
+      },
+    });
+  };
+  counter('alertmanager_nflog_queries_total', 'Number of notification log queries were received.', () => src.stats.queries);
+  counter('alertmanager_nflog_query_errors_total', 'Number notification log received queries that failed.', () => src.stats.queryErrors);
+  counter('alertmanager_nflog_maintenance_total', 'How many maintenances were executed for the notification log.', () => src.stats.gcRuns);
+  counter('alertmanager_nflog_maintenance_errors_total', 'How many maintenances were executed for the notification log that failed.', () => src.stats.gcErrors);
+  counter('patrol_nflog_gc_seconds_total', 'Seconds spent in notification log garbage collection.', () => src.stats.gcSeconds);
+  new Gauge({
+    name: 'alertmanager_nflog_snapshot_size_bytes',
+    help: 'Size of the notification log on disk (alerting.db and its WAL).',
+    registers: [registry],
+    collect() {
+      this.set(src.fileSize());
+    },
+  });
+  new Gauge({
+    name: 'patrol_nflog_entries',
+    help: 'Entries in the notification log.',
+    registers: [registry],
+    collect() {
+      this.set(src.size);
+    },
+  });
+}
+
 export interface PipelineMetrics {
   observe(integration: string, seconds: number, ok: boolean): void;
 }

@@ -5,6 +5,12 @@ import { resolvedAt, type Alert } from '../model/alert.js';
 
 export type AlertListener = (alert: Alert) => void;
 
+/** Where stored alerts are kept across restarts (the dispatcher's alerting.db). */
+export interface AlertPersistence {
+  saveAlerts(alerts: readonly Alert[]): void;
+  deleteAlerts(fingerprints: readonly string[]): void;
+}
+
 /**
  * Alertmanager's types.Alert.Merge: `b` is the younger alert (later updatedAt); the earliest
  * start wins; an explicit end time that is later wins over a younger timeout.
@@ -27,7 +33,15 @@ export class AlertStore {
   private readonly alerts = new Map<string, Alert>();
   private readonly listeners = new Set<AlertListener>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly persistence?: AlertPersistence,
+  ) {}
+
+  /** Puts back alerts kept before a restart, without telling listeners (there are none yet). */
+  restore(alerts: Iterable<Alert>): void {
+    for (const a of alerts) this.alerts.set(a.fingerprint, a);
+  }
 
   /**
    * Stores alerts, merging each with the stored one of its fingerprint when their activity
@@ -35,14 +49,18 @@ export class AlertStore {
    */
   put(alerts: Iterable<Alert>): void {
     const now = this.now();
+    const stored: Alert[] = [];
     for (let a of alerts) {
       const old = this.alerts.get(a.fingerprint);
       if (old && ((a.endsAt > old.startsAt && a.endsAt < old.endsAt) || (a.startsAt > old.startsAt && a.startsAt < old.endsAt))) {
         a = mergeAlerts(old, a, now);
       }
       this.alerts.set(a.fingerprint, a);
-      for (const l of this.listeners) l(a);
+      stored.push(a);
     }
+    // Kept before anyone acts on them: a notification never precedes the alert's row.
+    this.persistence?.saveAlerts(stored);
+    for (const a of stored) for (const l of this.listeners) l(a);
   }
 
   get(fingerprint: string): Alert | undefined {
@@ -73,6 +91,7 @@ export class AlertStore {
         removed.push(a);
       }
     }
+    this.persistence?.deleteAlerts(removed.map((a) => a.fingerprint));
     return removed;
   }
 }
