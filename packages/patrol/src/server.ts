@@ -18,6 +18,7 @@ import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
 import { registerRulesAPI } from './api/rules.js';
+import { registerRunbooks } from './api/runbooks.js';
 import { registerAlertmanagerAPI } from './api/alertmanager.js';
 import { AlertDispatcher } from './alerting/dispatcher.js';
 import { SqliteSilenceStore } from './alerting/silences.js';
@@ -357,6 +358,7 @@ export class Patrol {
     });
     registerTargetsAPI(this.app, scrape);
     registerRulesAPI(this.app, () => rules.ruleGroups());
+    registerRunbooks(this.app);
     registerAlertmanagersAPI(this.app, () => notifier.alertmanagers());
     registerAlertmanagerAPI(this.app, { dispatcher, config: () => this.config });
     registerPatrolAlertsAPI(this.app, { dispatcher, patrol: patrolAlerting });

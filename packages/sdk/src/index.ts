@@ -11,3 +11,4 @@ export {
   type RequestTimer,
 } from './metrics.js';
 export { trackNodeRequest, serveMetrics } from './node.js';
+export { Health, health, httpCheck, type Check, type CheckResult, type HealthOptions, type HealthReport, type HealthResponse } from './health.js';

@@ -42,10 +42,10 @@ export function useStore<T>(s: Store<T>): T {
 /** False while the server cannot be reached. */
 export const online = new Store(true);
 
-export async function request<T>(url: string, init?: RequestInit): Promise<T> {
+export async function request<T>(url: string, init?: RequestInit, early?: Promise<Response>): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers } });
+    res = early ? await early : await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers } });
   } catch {
     online.set(false);
     throw new ApiError('network error: the Patrol server cannot be reached', 0);
@@ -167,7 +167,11 @@ async function pollLoop() {
   while (users > 0 || overview.value.version === 0) {
     const full = seq < 0 || Date.now() - lastFull > FULL_MS;
     try {
-      const a = await request<OverviewAnswer>(full ? '/api/patrol/v1/overview' : `/api/patrol/v1/overview?after=${seq}&generation=${generation}`);
+      // The first read may already be under way (index.html starts it).
+      const w = window as { __overview?: Promise<Response> };
+      const early = w.__overview;
+      w.__overview = undefined;
+      const a = await request<OverviewAnswer>(full ? '/api/patrol/v1/overview' : `/api/patrol/v1/overview?after=${seq}&generation=${generation}`, undefined, full ? early : undefined);
       let rows = overview.value.rows;
       if (a.full) {
         rows = a.probes;
@@ -201,4 +205,58 @@ async function pollLoop() {
 /** The state shown: degraded (up but failing below the threshold) is derived here. */
 export function shownState(r: OverviewRow): 'up' | 'down' | 'unknown' | 'degraded' {
   return r.state === 'up' && r.failures > 0 ? 'degraded' : r.state;
+}
+
+export interface SilenceMatcher {
+  name: string;
+  value: string;
+  isRegex: boolean;
+  isEqual: boolean;
+}
+
+/** Active silences, read every 30 s while the overview is open. */
+export const activeSilences = new Store<SilenceMatcher[][]>([]);
+let silencePoll: ReturnType<typeof setTimeout> | undefined;
+
+export function useSilences(): SilenceMatcher[][] {
+  useEffect(() => {
+    const load = async () => {
+      try {
+        const list = await request<{ matchers: SilenceMatcher[]; status: { state: string } }[]>('/api/v2/silences');
+        activeSilences.set(list.filter((s) => s.status.state === 'active').map((s) => s.matchers));
+      } catch {
+        // the overview's own poll reports the connection
+      }
+      silencePoll = setTimeout(() => void load(), 30_000);
+    };
+    void load();
+    return () => clearTimeout(silencePoll);
+  }, []);
+  return useStore(activeSilences);
+}
+
+/**
+ * Whether a silence covers a probe's alerts: it names the probe (a matcher on `probe` or on one
+ * of its labels), and every matcher on a label the probe has matches it. Matchers on alert-only
+ * labels (alertname, severity) are left out: they concern which of the probe's alerts.
+ */
+export function probeSilenced(r: OverviewRow, silences: SilenceMatcher[][]): boolean {
+  if (silences.length === 0) return false;
+  const labels: Record<string, string> = { ...r.labels, probe: r.name };
+  return silences.some((ms) => {
+    let named = false;
+    for (const m of ms) {
+      if (!(m.name in labels)) continue;
+      named = true;
+      const v = labels[m.name];
+      let ok: boolean;
+      try {
+        ok = m.isRegex ? new RegExp(`^(?:${m.value})$`).test(v) : v === m.value;
+      } catch {
+        return false;
+      }
+      if (ok !== m.isEqual) return false;
+    }
+    return named;
+  });
 }

@@ -83,6 +83,8 @@ const en = {
   showing: 'showing',
   of: 'of',
   ago: 'ago',
+  runNow: 'Run now',
+  running: 'Running…',
 } as const;
 
 export type Key = keyof typeof en;
@@ -169,6 +171,8 @@ const zh: Record<Key, string> = {
   showing: '显示',
   of: '/',
   ago: '前',
+  runNow: '立即运行',
+  running: '运行中…',
 };
 
 export type Lang = 'en' | 'zh-CN';

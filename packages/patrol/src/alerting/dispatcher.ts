@@ -24,6 +24,7 @@ import { Route } from './route.js';
 import { MemorySilenceStore, Silences, type SilenceStore } from './silences.js';
 import type { SqliteAlertingState } from './state_sqlite.js';
 import { AlertStore } from './store.js';
+import { TimeIntervals } from './timeinterval.js';
 
 export interface DispatcherOptions {
   logger: Logger;
@@ -66,6 +67,7 @@ interface Built {
   externalURL: string;
   resolveTimeout: number;
   baseDir: string;
+  timeIntervals: TimeIntervals;
 }
 
 export class AlertDispatcher implements AlertSink, Component {
@@ -212,6 +214,8 @@ export class AlertDispatcher implements AlertSink, Component {
 
   prepareConfig(cfg: Config, ctx: ConfigContext): PreparedConfig {
     const a = cfg.alerting;
+    // Before any integration is made: a bad interval rejects the configuration (the old one stays).
+    const timeIntervals = new TimeIntervals([...a.time_intervals, ...a.mute_time_intervals]);
     const receivers = new Map<string, Receiver>();
     const made: Integration[] = [];
     try {
@@ -233,6 +237,7 @@ export class AlertDispatcher implements AlertSink, Component {
       externalURL: cfg.server.external_url ?? this.o.defaultExternalURL?.() ?? '',
       resolveTimeout: a.global?.resolve_timeout ?? 5 * 60_000,
       baseDir: ctx.dir,
+      timeIntervals,
     };
     return {
       commit: () => this.switchTo(built),
@@ -250,7 +255,7 @@ export class AlertDispatcher implements AlertSink, Component {
       nflog: this.nflog,
       inhibitor: this.muters.inhibitor,
       silencer: this.muters.silencer,
-      timeMuter: this.muters.timeMuter,
+      timeMuter: this.muters.timeMuter ?? b.timeIntervals,
       logger: this.log,
       metrics: this.metrics,
       backoff: this.o.backoff,

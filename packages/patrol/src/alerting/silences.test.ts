@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SilenceError, Silences, silenceState, SqliteSilenceStore } from './silences.js';
+import { broadSilenceWarning, SilenceError, Silences, silenceState, SqliteSilenceStore } from './silences.js';
 
 const m = (name: string, value: string, isRegex = false, isEqual = true) => ({ name, value, isRegex, isEqual });
 const base = { createdBy: 'me', comment: 'c' };
@@ -41,7 +41,10 @@ describe('silences', () => {
     throwsStatus(() => s.set({ ...base, ...t, matchers: [] }), 400, /at least one matcher required/);
     throwsStatus(() => s.set({ ...base, ...t, matchers: [m('a', '(', true)] }), 400, /^silence invalid: invalid label matcher 0: invalid regular expression "\("/);
     throwsStatus(() => s.set({ ...base, ...t, matchers: [m('a-b', 'x')] }), 400, /^silence invalid: invalid label matcher 0: invalid label name "a-b"$/);
-    throwsStatus(() => s.set({ ...base, ...t, matchers: [m('a', '.*', true)] }), 400, /^silence invalid: at least one matcher must not match the empty string$/);
+    // Alertmanager's 400 for matchers that all match "": allowed here, with a warning.
+    assert.ok(s.set({ ...base, ...t, matchers: [m('a', '.*', true)] }));
+    assert.match(broadSilenceWarning([m('a', '.*', true), m('b', 'x', false, false)])!, /matches the empty string/);
+    assert.equal(broadSilenceWarning([m('a', '.+', true)]), undefined);
     throwsStatus(() => s.set({ ...base, ...t, id: '5e2d1f1a-0000-4000-8000-000000000000', matchers: [m('a', 'b')] }), 404, /^silence not found$/);
     throwsStatus(() => s.expire('5e2d1f1a-0000-4000-8000-000000000000'), 404, /^silence not found$/);
   });

@@ -66,11 +66,27 @@ function validate(s: Silence): Matcher[] {
       throw new SilenceError(400, `silence invalid: invalid label matcher ${i}: invalid regular expression ${JSON.stringify(m.value)}: ${(e as Error).message}`);
     }
   });
-  if (ms.every((m) => m.matches(''))) throw new SilenceError(400, 'silence invalid: at least one matcher must not match the empty string');
+  // Alertmanager 0.25 rejects this (400 "at least one matcher must not match the empty string");
+  // Patrol allows it, as the issue decides, and says so: see broadSilenceWarning.
   if (s.startsAt === 0) throw new SilenceError(400, 'silence invalid: invalid zero start timestamp');
   if (s.endsAt === 0) throw new SilenceError(400, 'silence invalid: invalid zero end timestamp');
   if (s.endsAt < s.startsAt) throw new SilenceError(400, 'silence invalid: end time must not be before start time');
   return ms;
+}
+
+/**
+ * The warning for a silence whose every matcher matches the empty string: it matches every alert
+ * that lacks those labels (with `=~".*"`, every alert at all). Alertmanager rejects such a
+ * silence; Patrol keeps it, logs the warning and returns it with the silence id.
+ */
+export function broadSilenceWarning(matchers: readonly SilenceMatcher[]): string | undefined {
+  if (matchers.length === 0) return undefined;
+  try {
+    if (!matchers.map(toMatcher).every((m) => m.matches(''))) return undefined;
+  } catch {
+    return undefined;
+  }
+  return 'every matcher of this silence matches the empty string, so it silences every alert that lacks these labels (with =~".*", every alert); Alertmanager would reject it';
 }
 
 function sameMatchers(a: SilenceMatcher[], b: SilenceMatcher[]): boolean {

@@ -176,12 +176,17 @@ describe('Alertmanager API v2: alerts, groups, status, receivers', () => {
       [{ matchers: [] }, 422, { code: 612, message: 'matchers in body should have at least 1 items' }],
       [{ createdBy: undefined }, 422, { code: 602, message: 'createdBy in body is required' }],
       [{ matchers: [{ name: 'a', value: '(', isRegex: true }] }, 400, null],
-      [{ matchers: [{ name: 'a', value: '.*', isRegex: true }] }, 400, 'silence invalid: at least one matcher must not match the empty string'],
       [{ matchers: [{ name: 'a-b', value: 'x', isRegex: false }] }, 400, 'silence invalid: invalid label matcher 0: invalid label name "a-b"'],
       [{ startsAt: new Date(now + 7200_000).toISOString() }, 400, 'Failed to create silence: start time must be before end time'],
       [{ startsAt: new Date(now - 7200_000).toISOString(), endsAt: new Date(now - 3600_000).toISOString() }, 400, "Failed to create silence: end time can't be in the past"],
       [{ id: '5e2d1f1a-0000-4000-8000-000000000000' }, 404, 'silence not found'],
     ];
+    // Alertmanager rejects a silence matching every alert; Patrol keeps it and says so.
+    const broad = await sil({ matchers: [{ name: 'a', value: '.*', isRegex: true }] });
+    assert.equal(broad.statusCode, 200);
+    const bj = broad.json() as { silenceID: string; warnings: string[] };
+    assert.match(bj.warnings[0], /every matcher of this silence matches the empty string/);
+    assert.equal(((await app.inject(`/api/v2/silence/${bj.silenceID}`)).json() as { status: { state: string } }).status.state, 'active');
     for (const [o, status, want] of cases) {
       const res = await sil(o);
       assert.equal(res.statusCode, status, JSON.stringify(o));

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { openAPITime } from '../model/alert.js';
 import { parseTime } from '../alerting/postable.js';
-import { SilenceError, silenceState, type Silence, type SilenceMatcher, type Silences, type SilenceState } from '../alerting/silences.js';
+import { broadSilenceWarning, SilenceError, silenceState, type Silence, type SilenceMatcher, type Silences, type SilenceState } from '../alerting/silences.js';
 import type { Matcher } from '../model/matchers.js';
 import { APIError, jsonBody, parseFilter } from './alertmanager_request.js';
 
@@ -123,6 +123,12 @@ export function registerSilenceRoutes(scope: FastifyInstance, silences: Silences
         id = silences.set(sil);
       } catch (e) {
         silenceError(e);
+      }
+      // Allowed, but said so (Alertmanager answers 400): a warning beside the id and in the log.
+      const warning = broadSilenceWarning(sil.matchers);
+      if (warning) {
+        req.log.warn({ silenceID: id, matchers: sil.matchers }, warning);
+        return reply.send({ silenceID: id, warnings: [warning] });
       }
       return reply.send({ silenceID: id });
     }),

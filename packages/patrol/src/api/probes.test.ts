@@ -68,7 +68,7 @@ describe('probe API', () => {
     // Every run failed, all within the last hour or two (the test may straddle an hour).
     assert.ok(bad.hours.slice(0, 22).every((h) => h === -1));
     assert.ok(bad.hours.some((h) => h === 0) && bad.hours.every((h) => h === -1 || h === 0));
-    assert.ok(bad.spark.length > 0 && bad.spark.length <= 30);
+    assert.ok(bad.spark.length > 0 && bad.spark.length <= 20);
     assert.equal(bad.uptime_24h, 0);
     const good = d.probes.find((p) => p.name === 'good') as { labels: unknown };
     assert.deepEqual(good.labels, { team: 'core' });
@@ -148,5 +148,16 @@ describe('probe API', () => {
     assert.equal(parseTime('2023-11-14T22:13:20Z', 0), 1_700_000_000_000);
     assert.equal(parseTime(undefined, 42), 42);
     assert.deepEqual(typeof parseTime('soon', 0), 'object');
+  });
+
+  it('runs a probe now and answers its status with that run', async () => {
+    const before = manager.get('good').last_result!.time;
+    const res = await app.inject({ method: 'POST', url: '/api/patrol/v1/probes/good/run' });
+    assert.equal(res.statusCode, 200);
+    const d = (res.json() as { data: { name: string; last_result: { time: number } } }).data;
+    assert.equal(d.name, 'good');
+    assert.ok(d.last_result.time > before);
+    const missing = await app.inject({ method: 'POST', url: '/api/patrol/v1/probes/nope/run' });
+    assert.equal(missing.statusCode, 404);
   });
 });

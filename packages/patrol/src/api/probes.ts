@@ -4,7 +4,7 @@
 // ({status, data} / {status, errorType, error}).
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { maskSecrets } from '../config/secrets.js';
+import { maskSecrets, maskUrlPassword } from '../config/secrets.js';
 import { UnknownProbeError, type ProbeManager } from '../probe/manager.js';
 
 const PREFIX = '/api/patrol/v1/probes';
@@ -59,10 +59,20 @@ export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): v
     const g = num(generation, 'generation');
     if (typeof a === 'object') return badRequest(reply, a.error);
     if (typeof g === 'object') return badRequest(reply, g.error);
-    return handle(reply, () => manager.overview({ after: a, generation: g }));
+    const data = await manager.overview({ after: a, generation: g });
+    // Masked row by row (a URL's password in the target or a reason), cheaper than maskSecrets'
+    // deep copy of 10,000 rows on every poll.
+    for (const p of data.probes) {
+      p.target = maskUrlPassword(p.target);
+      if (p.last_failure) p.last_failure = { time: p.last_failure.time, reason: maskUrlPassword(p.last_failure.reason) };
+    }
+    return reply.type('application/json; charset=utf-8').send(JSON.stringify({ status: 'success', data }));
   });
 
   app.get<{ Params: { name: string } }>(`${PREFIX}/:name`, async (req, reply) => handle(reply, () => manager.get(req.params.name)));
+
+  // Runs the probe now and answers its status with that run's result.
+  app.post<{ Params: { name: string } }>(`${PREFIX}/:name/run`, async (req, reply) => handle(reply, () => manager.runNow(req.params.name)));
 
   app.get<{ Params: { name: string }; Querystring: { start?: string; end?: string; limit?: string } }>(`${PREFIX}/:name/history`, async (req, reply) => {
     const r = range(req.query, DAY);

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerBaselines } from './baselines.js';
 import { registerCheck } from './check.js';
+import { registerNotify } from './notify.js';
 import { registerQuery } from './query.js';
 import { registerRun } from './run.js';
 import { registerStart } from './start.js';
@@ -20,5 +21,6 @@ registerRun(program);
 registerQuery(program);
 registerTest(program);
 registerBaselines(program);
+registerNotify(program);
 
 await program.parseAsync(process.argv);

@@ -188,7 +188,7 @@ const telegramConfig = z
   })
   .refine((t) => (t.bot_token !== undefined) !== (t.bot_token_file !== undefined), { error: 'exactly one of bot_token or bot_token_file is required' });
 
-/** PagerDuty Events API v2 (Alertmanager's keys; v1 service_key is not sent to). */
+/** PagerDuty Events API v2 (routing_key) or v1 (service_key), Alertmanager's keys. */
 const pagerdutyConfig = z
   .strictObject({
     ...notifierCommon,
@@ -211,7 +211,9 @@ const pagerdutyConfig = z
     timeout: duration.optional(),
     http_config: httpClientConfig.optional(),
   })
-  .refine((p) => p.routing_key !== undefined || p.routing_key_file !== undefined, { error: 'routing_key or routing_key_file is required (Events API v2)' });
+  .refine((p) => [p.routing_key, p.routing_key_file, p.service_key, p.service_key_file].filter((k) => k !== undefined).length === 1, {
+    error: 'exactly one of routing_key, routing_key_file (Events API v2), service_key or service_key_file (v1) is required',
+  });
 
 /** Microsoft Teams through a Workflows webhook (Adaptive Card). */
 const msteamsv2Config = z
@@ -244,6 +246,10 @@ const smsConfig = z
     template_code: z.string().min(1),
     /** Template parameters, each value a notification template. */
     template_params: z.record(z.string(), z.string()).default({}),
+    /** Each rendered parameter is cut to this many characters (Aliyun SMS allows 35; 0: no cut). */
+    param_max_length: z.number().int().nonnegative().optional(),
+    /** Voice: how many times the message is played (1 to 3). */
+    play_times: z.number().int().min(1).max(3).default(2),
     /** Tencent: SmsSdkAppId (SMS) or VoiceSdkAppid (voice). */
     app_id: z.string().optional(),
     /** Aliyun voice: the caller number shown (CalledShowNumber). */
@@ -382,6 +388,22 @@ const amGlobal = z.strictObject({
   victorops_api_key: secret.optional(),
 });
 
+/** What Alertmanager checks when loading: keys an integration takes from `global` when it has none. */
+function checkGlobalDefaults(r: ReceiverConfig, g: z.infer<typeof amGlobal> | undefined, add: (message: string, path: (string | number)[]) => void): void {
+  r.email_configs?.forEach((e, j) => {
+    const at = ['email_configs', j];
+    if (!e.to.trim()) add('missing to address in email config', [...at, 'to']);
+    if (!e.from && !g?.smtp_from) add('no global SMTP from set', [...at, 'from']);
+    const host = e.smarthost ?? g?.smtp_smarthost;
+    if (!host) add('no global SMTP smarthost set', [...at, 'smarthost']);
+    else if (!/^(\[[^\]]+\]|[^:]*):\d+$/.test(host)) add(`smarthost ${JSON.stringify(host)} is not host:port`, [...at, 'smarthost']);
+    if (e.auth_password !== undefined && e.auth_password_file !== undefined) add('at most one of auth_password & auth_password_file must be configured', at);
+  });
+  r.slack_configs?.forEach((c, j) => {
+    if (!c.api_url && !c.api_url_file && !g?.slack_api_url && !g?.slack_api_url_file) add('no global Slack API URL set either inline or in a file', ['slack_configs', j]);
+  });
+}
+
 export const alertingConfig = z
   .strictObject({
     // Alertmanager's own keys.
@@ -404,6 +426,7 @@ export const alertingConfig = z
       // A name defined twice is reported by semantic.ts.
       names.set(r.name, i);
     });
+    a.receivers.forEach((r, i) => checkGlobalDefaults(r, a.global, (message, path) => ctx.addIssue({ code: 'custom', message, path: ['receivers', i, ...path] })));
     checkPatrolAlerting(a.patrol, new Set(names.keys()), (message, path) => ctx.addIssue({ code: 'custom', message, path }));
     const intervals = new Set([...a.time_intervals, ...a.mute_time_intervals].map((t) => t.name));
     if (a.route) {

@@ -138,3 +138,28 @@ describe('probes: configuration', () => {
     });
   }
 });
+
+describe('JSON wildcard paths', () => {
+  const check = (c: string, body: unknown) => evaluateAll([parseCondition(c)], obs({ status: 503, body: JSON.stringify(body) }));
+  // The body @patrol/sdk's /ready serves.
+  const ready = (db: string, cache: string) => ({
+    status: db === 'up' ? 'up' : 'down',
+    checks: { db: { status: db, latency_ms: 3, critical: true, error: db === 'up' ? undefined : 'connection refused' }, cache: { status: cache, latency_ms: 1, critical: false } },
+  });
+
+  it('holds when every member holds, and names the member that fails', () => {
+    assert.deepEqual(check('$.checks.*.status == up', ready('up', 'up')), { ok: true });
+    assert.deepEqual(check('[BODY].checks.*.status == up', ready('down', 'up')), { ok: false, reason: '$.checks.db.status is "down", expected "up"', regex: false });
+    assert.deepEqual(check('$.checks[*].latency_ms < 2', ready('up', 'up')), { ok: false, reason: '$.checks.db.latency_ms is 3, expected < 2', regex: false });
+    assert.deepEqual(check('$.checks.*.error !exists', ready('up', 'down')), { ok: true });
+    assert.deepEqual(check('$.checks.*.error !exists', ready('down', 'up')), { ok: false, reason: '$.checks.db.error exists ("connection refused"), expected none', regex: false });
+  });
+
+  it('reports a missing or non-object parent by its concrete path', () => {
+    assert.deepEqual(check('$.checks.*.status == up', { status: 'up' }), { ok: false, reason: '$.checks does not exist', regex: false });
+    assert.deepEqual(check('$.checks.*.status == up', { checks: 'x' }), { ok: false, reason: '$.checks.* does not exist', regex: false });
+    assert.deepEqual(check('$.checks.*.status == up', { checks: { db: {} } }), { ok: false, reason: '$.checks.db.status does not exist', regex: false });
+    assert.deepEqual(check('$.checks.*.status == up', { checks: { 'odd key': { status: 'x' } } }), { ok: false, reason: '$.checks["odd key"].status is "x", expected "up"', regex: false });
+    assert.deepEqual(check('$.items[*] > 1', { items: [2, 3, 0] }), { ok: false, reason: '$.items[2] is 0, expected > 1', regex: false });
+  });
+});

@@ -31,8 +31,10 @@ export type Placeholder =
 
 export type Operator = '==' | '!=' | '<' | '<=' | '>' | '>=' | '=~' | '!~' | 'contains' | '!contains' | 'in' | 'exists' | '!exists';
 
-/** A JSON path step: an object key or an array index. */
-export type PathStep = string | number;
+/** Every member of an object or element of an array: `$.checks.*.status`, `$.items[*].ok`. */
+export const WILDCARD: unique symbol = Symbol('*');
+/** A JSON path step: an object key, an array index or the wildcard. */
+export type PathStep = string | number | typeof WILDCARD;
 
 /** A status pattern: an exact code or a class such as 2xx (stored as its hundreds digit). */
 export type StatusPattern = { code: number } | { klass: number };
@@ -242,7 +244,10 @@ function parsePath(src: string, fail: (d: string) => never): { path: PathStep[];
   if (src[0] !== '.' && src[0] !== '[' && /[A-Za-z_]/.test(src[0] ?? '')) src = '.' + src;
   while (i < src.length) {
     const c = src[i];
-    if (c === '.') {
+    if (c === '.' && src[i + 1] === '*') {
+      path.push(WILDCARD);
+      i += 2;
+    } else if (c === '.') {
       const m = /^[A-Za-z_$@][\w$@-]*/.exec(src.slice(i + 1));
       if (!m) fail(`bad JSON path at ${JSON.stringify(src.slice(i))}: expected a field name after "."`);
       path.push(m![0]);
@@ -252,6 +257,7 @@ function parsePath(src: string, fail: (d: string) => never): { path: PathStep[];
       if (close < 0) fail(`bad JSON path at ${JSON.stringify(src.slice(i))}: missing "]"`);
       const inner = src.slice(i + 1, close).trim();
       if (/^\d+$/.test(inner)) path.push(Number(inner));
+      else if (inner === '*') path.push(WILDCARD);
       else if (/^(["']).*\1$/.test(inner)) path.push(inner.slice(1, -1));
       else fail(`bad JSON path at ${JSON.stringify(src.slice(i))}: expected an index or a quoted key in [...]`);
       i = close + 1;
@@ -514,9 +520,12 @@ function textVerdict(what: string, v: string, c: Condition): Verdict {
   }
 }
 
-function walk(value: unknown, path: readonly PathStep[]): { found: true; value: unknown } | { found: false } {
+type Walked = { found: true; value: unknown } | { found: false };
+
+function walk(value: unknown, path: readonly PathStep[]): Walked {
   let cur: unknown = value;
   for (const step of path) {
+    if (step === WILDCARD) return { found: false };
     if (typeof step === 'number') {
       if (!Array.isArray(cur) || step >= cur.length) return { found: false };
       cur = cur[step];
@@ -528,12 +537,64 @@ function walk(value: unknown, path: readonly PathStep[]): { found: true; value: 
   return { found: true, value: cur };
 }
 
+/** The most members a wildcard path expands to; beyond it the rest are not judged. */
+const MAX_EXPANSION = 1000;
+
+/**
+ * Expands a path with wildcards into the concrete paths it reaches (`$.checks.db.status`), each
+ * with what it finds; a missing intermediate field yields that concrete path as not found.
+ */
+function expand(value: unknown, path: readonly PathStep[], text: string, out: { text: string; r: Walked }[]): void {
+  const w = path.indexOf(WILDCARD);
+  if (w < 0) {
+    out.push({ text: text + showPath(path), r: walk(value, path) });
+    return;
+  }
+  const head = walk(value, path.slice(0, w));
+  const prefix = text + showPath(path.slice(0, w));
+  if (!head.found) {
+    out.push({ text: prefix, r: head });
+    return;
+  }
+  const v = head.value;
+  const members: [PathStep, unknown][] = Array.isArray(v) ? v.map((x, i) => [i, x]) : v !== null && typeof v === 'object' ? Object.entries(v) : [];
+  if (members.length === 0 && (v === null || typeof v !== 'object')) {
+    out.push({ text: `${prefix}.*`, r: { found: false } });
+    return;
+  }
+  for (const [k, x] of members) {
+    if (out.length >= MAX_EXPANSION) return;
+    expand(x, path.slice(w + 1), prefix + showPath([k]), out);
+  }
+}
+
+function showPath(path: readonly PathStep[]): string {
+  let s = '';
+  for (const step of path) {
+    if (step === WILDCARD) s += '.*';
+    else if (typeof step === 'number') s += `[${step}]`;
+    else s += /^[A-Za-z_$@][\w$@-]*$/.test(step) ? `.${step}` : `[${JSON.stringify(step)}]`;
+  }
+  return s;
+}
+
 function jsonVerdict(c: Condition, ctx: EvalContext): Verdict {
   if (c.operand.kind !== 'JSON') return bad('internal: not a JSON condition');
-  const name = c.operand.text;
   const doc = ctx.json();
-  if (!doc.ok) return bad(`${name}: ${doc.error}`);
-  const r = walk(doc.value, c.operand.path);
+  if (!doc.ok) return bad(`${c.operand.text}: ${doc.error}`);
+  if (!c.operand.path.includes(WILDCARD)) return jsonValueVerdict(c, c.operand.text, walk(doc.value, c.operand.path));
+  // A wildcard condition holds when it holds for every member; the reason names the first member
+  // that fails by its concrete path ($.checks.db.status is "down", expected "up").
+  const all: { text: string; r: Walked }[] = [];
+  expand(doc.value, c.operand.path, '$', all);
+  for (const { text, r } of all) {
+    const v = jsonValueVerdict(c, text, r);
+    if (!v.ok) return v;
+  }
+  return OK;
+}
+
+function jsonValueVerdict(c: Condition, name: string, r: Walked): Verdict {
   if (c.op === 'exists') return r.found ? OK : bad(`${name} does not exist`);
   if (c.op === '!exists') return r.found ? bad(`${name} exists (${showJson(r.value)}), expected none`) : OK;
   if (!r.found) return bad(`${name} does not exist`, c.isRegex);

@@ -1,12 +1,14 @@
 // Patrol's default notification templates, English (`*.default.*`, Alertmanager's names, so
 // configs that name them keep working) and Chinese (`*.zh-CN.*`). Each message shows the
 // severity first, the alerts that fire and those that resolved with their summary, start time
-// and duration, and links to the source, the dashboard and a prefilled silence form.
+// and duration, and links to the source, the dashboard and a prefilled silence form. The HTML
+// templates escape label and annotation values (Alertmanager renders HTML with html/template).
 
 const common = `
 {{ define "__patrol_severity" }}{{ with .CommonLabels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}{{ end }}
 {{ define "__patrol_group" }}{{ .GroupLabels.SortedPairs.Values | join " " }}{{ end }}
 {{ define "__patrol_silence" }}{{ $f := "" }}{{ range $i, $p := .Labels.SortedPairs }}{{ if $i }}{{ $f = printf "%s," $f }}{{ end }}{{ $f = printf "%s%s=%q" $f $p.Name $p.Value }}{{ end }}{{ .URL }}/#/silences/new?filter={{ printf "{%s}" $f | urlquery }}{{ end }}
+{{ define "__patrol_summary_html" }}{{ with .Annotations.summary }}{{ . | html }}{{ else }}{{ with .Annotations.description }}{{ . | html }}{{ else }}{{ .Labels.alertname | html }}{{ end }}{{ end }}{{ end }}
 {{ define "__patrol_summary" }}{{ with .Annotations.summary }}{{ . }}{{ else }}{{ with .Annotations.description }}{{ . }}{{ else }}{{ .Labels.alertname }}{{ end }}{{ end }}{{ end }}
 `;
 
@@ -28,13 +30,13 @@ const en = `
 <body style="font-family:Helvetica,Arial,sans-serif;font-size:14px">
 <h2 style="color:{{ if eq .Status "firing" }}#c0392b{{ else }}#27ae60{{ end }}">{{ template "__subject" . }}</h2>
 {{ if .Alerts.Firing }}<h3>Firing ({{ len .Alerts.Firing }})</h3><ul>{{ range .Alerts.Firing }}
-<li><b>[{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname }}</b>: {{ template "__patrol_summary" . }}<br>
+<li><b>[{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname | html }}</b>: {{ template "__patrol_summary_html" . }}<br>
 started {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}, firing for {{ .StartsAt | since | humanizeDuration }}<br>
-{{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}<br>
+{{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value | html }} {{ end }}<br>
 {{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">Source</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">Silence</a></li>{{ end }}
 </ul>{{ end }}
 {{ if .Alerts.Resolved }}<h3>Resolved ({{ len .Alerts.Resolved }})</h3><ul>{{ range .Alerts.Resolved }}
-<li><b>{{ .Labels.alertname }}</b>: {{ template "__patrol_summary" . }}<br>
+<li><b>{{ .Labels.alertname | html }}</b>: {{ template "__patrol_summary_html" . }}<br>
 started {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}, resolved {{ date "2006-01-02 15:04:05 UTC" .EndsAt }}</li>{{ end }}
 </ul>{{ end }}
 <p><a href="{{ .ExternalURL }}">Open Patrol</a></p>
@@ -78,13 +80,13 @@ const zh = `
 <body style="font-family:'PingFang SC','Microsoft YaHei',sans-serif;font-size:14px">
 <h2 style="color:{{ if eq .Status "firing" }}#c0392b{{ else }}#27ae60{{ end }}">{{ template "__subject_zh" . }}</h2>
 {{ if .Alerts.Firing }}<h3>告警中（{{ len .Alerts.Firing }}）</h3><ul>{{ range .Alerts.Firing }}
-<li><b>[{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname }}</b>：{{ template "__patrol_summary" . }}<br>
+<li><b>[{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname | html }}</b>：{{ template "__patrol_summary_html" . }}<br>
 开始于 {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}，已持续 {{ .StartsAt | since | humanizeDuration }}<br>
-{{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}<br>
+{{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value | html }} {{ end }}<br>
 {{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">来源</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">静默</a></li>{{ end }}
 </ul>{{ end }}
 {{ if .Alerts.Resolved }}<h3>已恢复（{{ len .Alerts.Resolved }}）</h3><ul>{{ range .Alerts.Resolved }}
-<li><b>{{ .Labels.alertname }}</b>：{{ template "__patrol_summary" . }}<br>
+<li><b>{{ .Labels.alertname | html }}</b>：{{ template "__patrol_summary_html" . }}<br>
 开始于 {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}，恢复于 {{ date "2006-01-02 15:04:05 UTC" .EndsAt }}</li>{{ end }}
 </ul>{{ end }}
 <p><a href="{{ .ExternalURL }}">打开 Patrol</a></p>

@@ -25,6 +25,11 @@ describe('http probe against a real server', () => {
             res.writeHead(200, { 'content-type': 'application/json' });
             res.end('{"status":"down"}');
             return;
+          case '/ready':
+            // The body @patrol/sdk's health() serves when a critical dependency is down.
+            res.writeHead(503, { 'content-type': 'application/json; charset=utf-8' });
+            res.end('{"status":"down","checks":{"cache":{"status":"up","critical":false,"latency_ms":1},"db":{"status":"down","critical":true,"latency_ms":2000,"error":"timed out after 2000ms"}}}');
+            return;
           case '/503':
             res.writeHead(503);
             res.end('unavailable');
@@ -110,6 +115,16 @@ describe('http probe against a real server', () => {
     const r = await runOne({ type: 'http', target: `${srv.url}/503` });
     assert.equal(r.success, false);
     assert.equal(r.reason, 'status 503 not in [2xx]');
+  });
+
+  it("asserts on a health body field by field and names the failing dependency", async () => {
+    const r = await runOne({ type: 'http', target: `${srv.url}/ready`, conditions: ['$.checks.*.status == up', '[STATUS] == 2xx'] });
+    assert.equal(r.success, false);
+    assert.equal(r.reason, '$.checks.db.status is "down", expected "up"');
+    const e = await runOne({ type: 'http', target: `${srv.url}/ready`, conditions: ['$.checks.*.error !exists'] });
+    assert.equal(e.reason, '$.checks.db.error exists ("timed out after 2000ms"), expected none');
+    const c = await runOne({ type: 'http', target: `${srv.url}/ready`, conditions: ['$.checks.cache.status == up', '$.checks.cache.latency_ms < 100'] });
+    assert.equal(c.success, true, c.reason);
   });
 
   it('status lists and classes', async () => {

@@ -95,7 +95,7 @@ export interface OverviewRow {
   uptime_24h: number | null;
   /** Success ratio per hour over the last 24 h, oldest first, -1 for an hour without runs. */
   hours: number[];
-  /** Durations (ms) of the most recent runs, oldest first, at most 30. */
+  /** Durations (ms; whole from 10 ms, else to 0.1 ms) of the most recent runs, oldest first, at most 20. */
   spark: number[];
 }
 
@@ -120,9 +120,14 @@ interface ProbeEntry {
   acc: ProbeStatsAccumulator;
   /** The last failed run. */
   lastFailure: { time: number; reason: string } | null;
+  /** A run asked for by runNow() and still in flight (a second ask joins it). */
+  manual?: Promise<void> | null;
   /** The manager's change counter when this entry last changed (a run or a reload). */
   seq: number;
 }
+
+/** How old the overview lets uptime figures get before a full read recomputes them. */
+const OVERVIEW_STATS_MS = 5 * 60_000;
 
 /** A run's samples are stored at most this long after their timestamp (its start). */
 const SETTLE_MS = 5 * 60_000;
@@ -457,7 +462,7 @@ export class ProbeManager implements Component {
    * The dashboard's overview: every probe (`after` undefined, or a reload since `generation`),
    * or only those changed after the change counter `after`. A full read refreshes uptime figures
    * older than the stats cache; a delta read uses the cached ones and never touches storage.
-   * Yields to the event loop every 100 probes.
+   * Yields to the event loop every 500 probes.
    */
   async overview(opts: { after?: number; generation?: number; now?: number } = {}): Promise<{ generation: number; seq: number; full: boolean; counts: Record<ProbeState | 'degraded', number>; probes: OverviewRow[] }> {
     const now = opts.now ?? Date.now();
@@ -473,11 +478,16 @@ export class ProbeManager implements Component {
       counts[st]++;
       if (st === 'up' && e.machine.consecutiveFailures > 0) counts.degraded++;
       if (!full && e.seq <= opts.after!) continue;
-      if (full && (!e.stats || now - e.stats.at > this.opts.statsCacheMs)) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
+      // Uptime figures: computed once per probe, then refreshed on full reads past 5 minutes (the
+      // 24 h ratio moves slowly; the hourly cells take recent runs from memory).
+      if (!e.stats || (full && now - e.stats.at > Math.max(this.opts.statsCacheMs, OVERVIEW_STATS_MS))) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
       const c = e.compiled.cfg;
       const recent = e.recent;
       const spark: number[] = [];
-      for (let i = Math.max(0, recent.length - 30); i < recent.length; i++) spark.push(Math.round(recent[i].durationMs * 10) / 10);
+      for (let i = Math.max(0, recent.length - 20); i < recent.length; i++) {
+        const ms = recent[i].durationMs;
+        spark.push(ms >= 10 ? Math.round(ms) : Math.round(ms * 10) / 10);
+      }
       probes.push({
         name: c.name,
         type: c.type,
@@ -492,9 +502,23 @@ export class ProbeManager implements Component {
         hours: e.acc.hourly(now, 24, recent),
         spark,
       });
-      if (++n % 100 === 0) await new Promise<void>((r) => setImmediate(r));
+      if (++n % 500 === 0) await new Promise<void>((r) => setImmediate(r));
     }
     return { generation, seq, full, counts, probes };
+  }
+
+  /**
+   * Runs one probe now, outside its schedule (the dashboard's "run now"); resolves with its status
+   * once the result is recorded. A second ask while a manual run is in flight waits for that run.
+   */
+  async runNow(name: string): Promise<ProbeStatus> {
+    const e = this.entries.get(name);
+    if (!e || e.removed) throw new UnknownProbeError(name);
+    e.manual ??= this.runEntry(e).finally(() => {
+      e.manual = null;
+    });
+    await e.manual;
+    return this.get(name);
   }
 
   /** Counts probes by state, for self-monitoring. */

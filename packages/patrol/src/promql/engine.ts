@@ -132,6 +132,10 @@ class Gate {
   }
 }
 
+/** Parsed expressions kept (see Engine.parse), and the longest text kept. */
+const PARSE_CACHE_ENTRIES = 4096;
+const PARSE_CACHE_MAX_TEXT = 16 * 1024;
+
 /**
  * The PromQL engine. Safe to share: each query has its own evaluation state; at most
  * `maxConcurrent` queries run at once and the rest wait in arrival order.
@@ -165,6 +169,28 @@ export class Engine implements QueryEngine {
     if (opts.maxConcurrent !== undefined) this.gate.setLimit(opts.maxConcurrent);
   }
 
+  /**
+   * Parsed expressions by their text, most recently used last: rules (and dashboards) send the
+   * same expressions every interval, and parsing (regex compilation included) cost as much as
+   * evaluating many of them. Trees are never changed by evaluation, so one is shared.
+   */
+  private readonly parsed = new Map<string, Expr>();
+
+  private parse(expr: string): Expr {
+    let ast = this.parsed.get(expr);
+    if (ast !== undefined) {
+      this.parsed.delete(expr);
+      this.parsed.set(expr, ast);
+      return ast;
+    }
+    ast = parseExpr(expr);
+    if (expr.length <= PARSE_CACHE_MAX_TEXT) {
+      if (this.parsed.size >= PARSE_CACHE_ENTRIES) this.parsed.delete(this.parsed.keys().next().value!);
+      this.parsed.set(expr, ast);
+    }
+    return ast;
+  }
+
   /** The limits in force. */
   get limits(): Required<EngineOptions> {
     return { lookbackDelta: this.lookbackDelta, timeout: this.timeout, maxSamples: this.maxSamples, maxConcurrent: this.gate.limitValue };
@@ -176,7 +202,7 @@ export class Engine implements QueryEngine {
   }
 
   async instantQuery(q: Queryable, expr: string, time: number, opts: QueryOptions = {}): Promise<QueryResult> {
-    const ast = parseExpr(expr);
+    const ast = this.parse(expr);
     return this.run(q, opts, async (ev) => {
       const t = exprType(ast);
       if (t === 'matrix') return { type: 'matrix', series: await ev.matrixValue(ast, time) };
@@ -191,7 +217,7 @@ export class Engine implements QueryEngine {
     if ((end - start) / step > 11000) {
       throw new QueryError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
-    const ast = parseExpr(expr);
+    const ast = this.parse(expr);
     const t = exprType(ast);
     if (t !== 'scalar' && t !== 'vector') {
       throw new QueryError('bad_data', `invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);

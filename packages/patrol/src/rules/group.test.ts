@@ -20,9 +20,9 @@ import type { RuleBase } from './rule.js';
 const T0 = 1_700_000_000_000;
 const MIN = 60_000;
 
-function setup(rules: RuleBase[], opts: { limit?: number; shouldRestore?: boolean; storage?: MemoryStorage } = {}) {
+function setup(rules: RuleBase[], opts: { limit?: number; shouldRestore?: boolean; storage?: MemoryStorage; engine?: Engine } = {}) {
   const storage = opts.storage ?? new MemoryStorage();
-  const engine = new Engine();
+  const engine = opts.engine ?? new Engine();
   const registry = new Registry();
   const metrics = ruleMetrics(registry);
   const sent: { expr: string; alerts: unknown[] }[] = [];
@@ -135,6 +135,32 @@ describe('rule group evaluation', () => {
     const text = await registry.metrics();
     assert.match(text, /patrol_rule_evaluation_failures_total\{rule_group="rules\.yml;g"\} 2/);
     assert.match(text, /patrol_rule_evaluations_total\{rule_group="rules\.yml;g"\} 3/);
+  });
+
+  it('a rule over the query limits (max_samples, timeout) is unhealthy with the engine\'s error, and the group goes on', async () => {
+    const big = new RecordingRule('big', 'sum(x)', {});
+    const small = new RecordingRule('small', 'y', {});
+    const engine = new Engine({ maxSamples: 2 });
+    const { group, put, series, registry } = setup([big, small], { engine });
+    for (const i of ['1', '2', '3']) put({ __name__: 'x', i }, T0 - 1, 1);
+    put({ __name__: 'y' }, T0 - 1, 7);
+    await group.eval(T0);
+    assert.equal(big.health, 'err');
+    assert.equal(big.lastError, 'query processing would load too many samples into memory in query execution');
+    assert.equal(small.health, 'ok');
+    assert.equal(series('small')[0].values[0], 7);
+    // A timeout of 0 times every query out at its first check: each rule fails on its own, the
+    // group still completes its evaluation and counts them.
+    engine.setLimits({ maxSamples: 1000, timeout: 0 });
+    await group.eval(T0 + MIN);
+    assert.equal(big.lastError, 'query timed out in expression evaluation');
+    assert.equal(small.lastError, 'query timed out in expression evaluation');
+    assert.match(await registry.metrics(), /patrol_rule_evaluation_failures_total\{rule_group="rules\.yml;g"\} 3/);
+    engine.setLimits({ timeout: 60_000 });
+    await group.eval(T0 + 2 * MIN);
+    assert.equal(big.health, 'ok');
+    assert.equal(big.lastError, '');
+    assert.deepEqual([...series('big')[0].values], [3]);
   });
 
   it('a recording rule that stops returning a series writes a stale marker', async () => {

@@ -108,6 +108,41 @@ describe('rule file parsing', () => {
     for (const re of expect) assert.ok(msgs.some((m) => re.test(m)), `no error like ${re} in:\n${msgs.join('\n')}`);
   });
 
+  it('takes YAML anchors, aliases and merge keys as Prometheus does; bounds what aliases may expand to', () => {
+    const text = [
+      'groups:',
+      '  - name: g',
+      '    rules:',
+      '      - alert: A',
+      '        expr: up == 0',
+      '        labels: &sev {severity: warning}',
+      '        annotations: &ann {summary: down, runbook_url: /r}',
+      '      - alert: B',
+      '        expr: up == 1',
+      '        labels: *sev',
+      '        annotations:',
+      '          <<: *ann',
+      '          summary: up',
+      '      - alert: C',
+      '        expr: up == 2',
+      '        annotations:',
+      '          <<: [*ann, {description: d, summary: never}]',
+    ].join('\n');
+    const r = parseRuleFile(text, 'a.yml');
+    assert.deepEqual(r.errors, []);
+    const [a, b, c] = r.groups[0].rules;
+    assert.deepEqual(a.labels, { severity: 'warning' });
+    assert.deepEqual(b.labels, { severity: 'warning' });
+    assert.deepEqual(b.annotations, { summary: 'up', runbook_url: '/r' });
+    assert.deepEqual(c.annotations, { summary: 'down', runbook_url: '/r', description: 'd' });
+    // Nine levels of nine aliases each would copy 9^9 nodes: refused, not expanded.
+    const lines = ['x0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]'];
+    for (let i = 1; i <= 9; i++) lines.push(`x${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+    const bomb = parseRuleFile(lines.join('\n') + '\ngroups: []\n', 'bomb.yml');
+    assert.deepEqual(bomb.errors.map(String), ['bomb.yml:1:1: the YAML aliases expand to too many nodes']);
+    assert.deepEqual(parseRuleFile('groups:\n  - name: g\n    labels: {<<: 1}\n    rules: []\n', 'm.yml').errors.map(String), ['m.yml:1:1: map merge requires map or sequence of maps as the value']);
+  });
+
   it('takes an empty file and reports YAML errors with positions', () => {
     assert.deepEqual(parseRuleFile('', 'r.yml'), { groups: [], errors: [] });
     const [e] = parseRuleFile('groups:\n  - name: [\n', 'r.yml').errors;

@@ -6,7 +6,7 @@
 
 import { dirname, isAbsolute, join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { parseDuration } from '../model/duration.js';
 import { BadPatternError, globSync } from '../config/glob.js';
 import type { Expr } from '../promql/ast.js';
@@ -77,6 +77,11 @@ export function parseRuleFile(text: string, file: string): RuleFileResult {
     errors.push(new RuleFileError(file, p.line, p.col, e.message.split('\n')[0]));
   }
   if (errors.length) return { groups: [], errors };
+  const aliasError = expandAliases(doc);
+  if (aliasError) {
+    errors.push(new RuleFileError(file, 1, 1, aliasError));
+    return { groups: [], errors };
+  }
   const root = doc.contents;
   if (root === null || (isScalar(root) && (root.value === null || root.value === ''))) return { groups: [], errors };
   if (!isMap(root)) {
@@ -165,6 +170,68 @@ function durationField(m: YAMLMap, key: string, at: At): number | undefined {
     return undefined;
   }
   return d;
+}
+
+/** Nodes that alias expansion may copy in all, so `&a [*a, *a]`-style nesting cannot blow up memory. */
+const ALIAS_NODE_BUDGET = 100_000;
+
+function countNodes(n: YamlNode): number {
+  let c = 0;
+  visit(n, { Node: () => void c++ });
+  return c;
+}
+
+/**
+ * Anchors, aliases (`*name`) and merge keys (`<<: *name`), as Prometheus's YAML reader takes
+ * them: each alias becomes a copy of its anchored node (keeping the anchor's positions for
+ * messages), then each `<<` key's mapping(s) are merged in without overriding the keys written
+ * beside it. Returns an error message when the copies would exceed ALIAS_NODE_BUDGET or an
+ * alias names no anchor.
+ */
+function expandAliases(doc: Document): string | null {
+  let budget = ALIAS_NODE_BUDGET;
+  let error: string | null = null;
+  visit(doc, {
+    Alias(_key, alias) {
+      const target = alias.resolve(doc);
+      if (!target) {
+        error = `unknown anchor '${alias.source}' referenced`;
+        return visit.BREAK;
+      }
+      budget -= countNodes(target);
+      if (budget < 0) {
+        error = 'the YAML aliases expand to too many nodes';
+        return visit.BREAK;
+      }
+      return target.clone() as YamlNode;
+    },
+  });
+  if (error) return error;
+  visit(doc, {
+    Map(_key, map) {
+      if (error) return visit.BREAK;
+      const merges = map.items.filter((p) => isScalar(p.key) && p.key.value === '<<' && p.key.type === 'PLAIN');
+      if (merges.length === 0) return;
+      map.items = map.items.filter((p) => !merges.includes(p));
+      const have = new Set(map.items.map(keyOf));
+      for (const m of merges) {
+        const sources = isSeq(m.value) ? m.value.items : [m.value];
+        for (const src of sources) {
+          if (!isMap(src)) {
+            error = 'map merge requires map or sequence of maps as the value';
+            return visit.BREAK;
+          }
+          for (const p of src.items) {
+            const k = keyOf(p);
+            if (have.has(k)) continue;
+            have.add(k);
+            map.items.push(p);
+          }
+        }
+      }
+    },
+  });
+  return error;
 }
 
 function stringMap(m: YAMLMap, key: string, at: At): Record<string, string> {

@@ -55,12 +55,12 @@ export class Postings {
   }
 
   /**
-   * Candidate refs for matchers (ascending): the postings of the most selective matcher that does
-   * not match the empty string (a regex unions the values it matches). null when no matcher
+   * Candidate refs for matchers (ascending): the intersection of the postings of the matchers
+   * that do not match the empty string (a regex unions the values it matches). null when no matcher
    * narrows the search (every series is a candidate); the caller checks all matchers on each.
    */
   candidates(matchers: readonly Matcher[] | undefined): number[] | null {
-    let cand: number[] | null = null;
+    const lists: number[][] = [];
     for (const m of matchers ?? []) {
       if (m.matchesEmpty()) continue;
       const byValue = this.byName.get(m.name);
@@ -72,9 +72,16 @@ export class Postings {
         for (const [v, e] of byValue) if (m.matches(v)) for (const r of e.refs) list.push(r);
         list.sort((a, b) => a - b);
       }
-      if (cand === null || list.length < cand.length) cand = list;
-      if (cand.length === 0) return [];
+      if (list.length === 0) return [];
+      lists.push(list);
     }
+    if (lists.length === 0) return null;
+    if (lists.length === 1) return lists[0];
+    // The intersection, from the shortest list: `job="a"` and a metric name each hold many
+    // series, together few; the caller then checks far fewer candidates one by one.
+    lists.sort((a, b) => a.length - b.length);
+    let cand = lists[0];
+    for (let k = 1; k < lists.length && cand.length > 0; k++) cand = intersect(cand, lists[k]);
     return cand;
   }
 
@@ -102,6 +109,30 @@ export class Postings {
   each(each: (name: string, value: string, series: number) => void): void {
     for (const [name, byValue] of this.byName) for (const [value, e] of byValue) each(name, value, e.refs.length);
   }
+}
+
+/** The refs in both ascending lists, `a` the shorter: each looked up in `b` from where the last was found. */
+function intersect(a: readonly number[], b: readonly number[]): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (const r of a) {
+    if (b[j] < r) {
+      // Gallop: double the step until past r, then binary search in the last step.
+      let step = 1;
+      while (j + step < b.length && b[j + step] < r) step *= 2;
+      let lo = j + (step >> 1);
+      let hi = Math.min(j + step, b.length);
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (b[mid] < r) lo = mid + 1;
+        else hi = mid;
+      }
+      j = lo;
+    }
+    if (j >= b.length) break;
+    if (b[j] === r) out.push(r);
+  }
+  return out;
 }
 
 /** The first index of sorted `a` whose element is not less than `t`. */

@@ -121,6 +121,14 @@ alerting:
         await page.locator('table.tbl td', { hasText: 'down' }).first().waitFor();
         // The chart is drawn (uPlot loaded on demand).
         await page.locator('.chart canvas').first().waitFor();
+        // Run now: the probe runs and the page shows no error.
+        const runs = () => fetch(`${base}/api/patrol/v1/probes/api-bad`).then(async (r) => ((await r.json()) as { data: { last_result: { time: number } } }).data.last_result.time);
+        const before = await runs();
+        const reqDone = page.waitForResponse((r) => r.url().endsWith('/api/patrol/v1/probes/api-bad/run') && r.status() === 200);
+        await page.locator('[data-testid=run-now]').click();
+        await reqDone;
+        assert.ok((await runs()) >= before);
+        assert.equal(await page.locator('.error').count(), 0);
         assert.deepEqual(jsErrors(page), []);
       } finally {
         await page.context().close();
@@ -146,23 +154,26 @@ alerting:
         assert.match(await page.locator('[data-testid=matcher-errors]').innerText(), /regular expression/);
         const inputs = page.locator('form input');
         await inputs.nth(0).fill('e2e');
-        await inputs.nth(1).fill('maintenance');
+        await inputs.nth(1).fill(`maintenance ${lang}`);
         assert.equal(await page.locator('button[type=submit]').isDisabled(), true);
         await area.fill('alertname="ProbeDown"\nprobe="api-bad"');
         await page.locator('[data-testid=matcher-errors]').waitFor({ state: 'detached' });
         await page.locator('[data-testid=affected] li', { hasText: 'ProbeDown' }).waitFor();
         await page.locator('button[type=submit]:not([disabled])').click();
         await page.waitForURL(/\/silences$/);
-        const row = page.locator('tr[data-silence]', { hasText: 'maintenance' });
+        const row = page.locator('tr[data-silence]', { hasText: `maintenance ${lang}` });
         await row.waitFor();
         assert.match(await row.innerText(), /active/);
-        // The alert now shows as silenced.
+        // The alert now shows as silenced, and so does the probe on the overview.
         await page.goto(base + '/alerts');
         await page.locator('[data-alert="ProbeDown"] .s-silenced').waitFor();
+        await page.goto(base + '/');
+        await page.locator('[data-probe="api-bad"] .s-silenced').waitFor();
+        assert.equal(await page.locator('[data-probe="web-ok"] .s-up').count(), 1);
         // Expire it.
         await page.goto(base + '/silences');
         await row.getByRole('button').click();
-        await page.locator('tr[data-silence]', { hasText: 'maintenance' }).filter({ hasText: 'expired' }).waitFor();
+        await page.locator('tr[data-silence]', { hasText: `maintenance ${lang}` }).filter({ hasText: 'expired' }).waitFor();
         // Rules and targets answer in the language, without an error box.
         await page.getByRole('link', { name: tx.rules, exact: true }).click();
         await page.getByRole('heading', { name: tx.rules }).waitFor();

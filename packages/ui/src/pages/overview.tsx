@@ -3,13 +3,13 @@
 // only the rows in view (and a few around) are in the DOM, so 10,000 probes scroll smoothly.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { shownState, useOverview, type OverviewRow } from '../api';
+import { probeSilenced, shownState, useOverview, useSilences, type OverviewRow } from '../api';
 import { ErrorBox, Loading, Sparkline, StateBadge, UptimeBar } from '../components';
 import { fmtMs, fmtPct, fmtSpan, fmtTime, t } from '../i18n';
 import { location, navigate } from '../router';
 
-type Shown = ReturnType<typeof shownState>;
-const ORDER: Record<Shown, number> = { down: 0, degraded: 1, unknown: 2, up: 3 };
+type Shown = ReturnType<typeof shownState> | 'silenced';
+const ORDER: Record<Shown, number> = { down: 0, degraded: 1, silenced: 2, unknown: 3, up: 4 };
 
 interface Item {
   row: OverviewRow;
@@ -56,6 +56,7 @@ function rowHeight(): number {
 
 export function OverviewPage() {
   const ov = useOverview();
+  const silences = useSilences();
   const initialQ = new URLSearchParams(location.value.split('?')[1] ?? '').get('q') ?? '';
   const [q, setQ] = useState(initialQ);
   const [sel, setSel] = useState(0);
@@ -66,10 +67,10 @@ export function OverviewPage() {
   const inputRef = useRef<HTMLInputElement>(null);
 
   const items = useMemo(() => {
-    const out: Item[] = ov.rows.map((row) => ({ row, state: shownState(row), hay: `${row.name} ${row.target} ${row.type} ${Object.entries(row.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`.toLowerCase() }));
+    const out: Item[] = ov.rows.map((row) => ({ row, state: row.state !== 'up' && probeSilenced(row, silences) ? 'silenced' : shownState(row), hay: `${row.name} ${row.target} ${row.type} ${Object.entries(row.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`.toLowerCase() }));
     out.sort((a, b) => ORDER[a.state] - ORDER[b.state] || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
     return out;
-  }, [ov.rows]);
+  }, [ov.rows, silences]);
   const filter = useMemo(() => parseFilter(q), [q]);
   const shown = useMemo(() => items.filter((it) => matches(it, filter)), [items, filter]);
 
@@ -149,6 +150,7 @@ export function OverviewPage() {
         {chip(null, t('all'), total, 'all')}
         {chip('down', t('down'), c.down, 's-down')}
         {chip('degraded', t('degraded'), c.degraded, 's-degraded')}
+        {chip('silenced', t('silenced'), items.filter((it) => it.state === 'silenced').length, 's-silenced')}
         {chip('unknown', t('unknown'), c.unknown, 's-unknown')}
         {chip('up', t('up'), c.up - c.degraded, 's-up')}
       </div>

@@ -1,8 +1,8 @@
 // One probe: state, target, labels, latency over 24 h (and per HTTP phase from the Prometheus
 // API), percentiles, state changes with reasons, the last failure and the certificate expiry.
 
-import { useMemo } from 'preact/hooks';
-import { useApi } from '../api';
+import { useMemo, useState } from 'preact/hooks';
+import { request, useApi } from '../api';
 import { Chart, type Series } from '../chart';
 import { ErrorBox, Loading, StateBadge } from '../components';
 import { fmtMs, fmtPct, fmtSpan, fmtTime, t } from '../i18n';
@@ -84,6 +84,21 @@ export function ProbePage({ name }: { name: string }) {
     return { x, series };
   }, [phases.data]);
 
+  const [running, setRunning] = useState(false);
+  const [runErr, setRunErr] = useState<string | null>(null);
+  const runNow = async () => {
+    setRunning(true);
+    try {
+      await request(`/api/patrol/v1/probes/${enc}/run`, { method: 'POST' });
+      setRunErr(null);
+      status.reload();
+      hist.reload();
+      events.reload();
+    } catch (e) {
+      setRunErr((e as Error).message);
+    }
+    setRunning(false);
+  };
   const lastFailed = useMemo(() => [...(hist.data ?? [])].reverse().find((p) => !p.success), [hist.data]);
   const s = status.data;
   if (status.error && !s) return <main class="page"><ErrorBox error={status.error} retry={status.reload} /><a href="/">{t('back')}</a></main>;
@@ -99,8 +114,12 @@ export function ProbePage({ name }: { name: string }) {
       </p>
       <h1>
         <StateBadge state={shown} /> {s.name}
+        <button type="button" onClick={() => void runNow()} disabled={running} data-testid="run-now">
+          {running ? t('running') : t('runNow')}
+        </button>
       </h1>
       {status.error && <ErrorBox error={status.error} />}
+      {runErr && <ErrorBox error={runErr} />}
       <dl class="facts">
         <dt>{t('target')}</dt>
         <dd>{s.target}</dd>

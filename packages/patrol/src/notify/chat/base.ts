@@ -71,7 +71,7 @@ export abstract class ChatRobot implements Integration {
 
   notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<NotifyResult> {
     const externalURL = ctx.externalURL;
-    return this.limiter.submit(ctx.groupKey, ctx.groupLabels, alerts, (batch) => this.sendBatch(batch, externalURL), ctx.signal);
+    return this.limiter.submit(this, `${this.o.receiver}/${this.name}/${this.index}`, ctx.groupKey, ctx.groupLabels, alerts, (batch) => this.sendBatch(batch, externalURL), ctx.signal);
   }
 
   /** Renders the batch within `maxBytes`. */
@@ -93,6 +93,11 @@ export abstract class ChatRobot implements Integration {
     return { ...r, groups };
   }
 
+  /** Whether the request for `m` stays within the robot's body limit (checked before sending). */
+  protected fits(_m: RenderedBatch): boolean {
+    return true;
+  }
+
   /** Sends one rendered message; the answer's verdict. */
   protected abstract send(m: RenderedBatch, signal: AbortSignal): Promise<{ answer: RobotAnswer; verdict: Verdict }>;
 
@@ -110,13 +115,19 @@ export abstract class ChatRobot implements Integration {
       try {
         m = await this.render(batch, externalURL, maxBytes);
       } catch (e) {
-        return { kind: 'done', result: { ok: false, retry: false, error: `template: ${(e as Error).message}` } };
+        return { kind: 'done', result: { ok: false, retry: false, reason: 'other', error: `template: ${(e as Error).message}` } };
+      }
+      if (!this.fits(m) && maxBytes > 256) {
+        // JSON escaping and the envelope made the body too large: leave more out.
+        maxBytes = Math.floor(maxBytes * 0.8);
+        attempt--;
+        continue;
       }
       let v: Verdict;
       try {
         v = (await this.send(m, AbortSignal.timeout(30_000))).verdict;
       } catch (e) {
-        return { kind: 'done', result: { ok: false, retry: true, error: networkError(e, this.o.client) } };
+        return { kind: 'done', result: { ok: false, retry: true, reason: 'other', error: networkError(e, this.o.client) } };
       }
       if (v.kind === 'ok') return { kind: 'done', result: { ok: true } };
       if (v.kind === 'rate-limited') {
@@ -129,9 +140,9 @@ export abstract class ChatRobot implements Integration {
           maxBytes = Math.floor(maxBytes / 2);
           continue;
         }
-        return { kind: 'done', result: { ok: false, retry: false, error: v.error } };
+        return { kind: 'done', result: { ok: false, retry: false, reason: 'clientError', error: v.error } };
       }
-      return { kind: 'done', result: { ok: false, retry: v.retry, error: v.error } };
+      return { kind: 'done', result: { ok: false, retry: v.retry, reason: v.retry ? 'serverError' : 'clientError', error: v.error } };
     }
   }
 

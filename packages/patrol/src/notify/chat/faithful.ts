@@ -27,6 +27,8 @@ export interface FaithfulOptions {
   hangMs?: number;
   /** Answer HTTP 500 to the first N requests. */
   failFirst?: number;
+  /** Body bytes the robot takes (DingTalk 20,000; Feishu 20 KB); smaller to stand for a robot that counts differently. */
+  maxBody?: number;
 }
 
 abstract class Faithful {
@@ -36,7 +38,7 @@ abstract class Faithful {
   port = 0;
   private failed = 0;
 
-  constructor(protected readonly o: FaithfulOptions) {}
+  constructor(protected readonly o: FaithfulOptions = {}) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.serve(req, res));
@@ -135,7 +137,7 @@ export class FaithfulDingtalk extends Faithful {
       if (sign !== want) return { errcode: 310000, errmsg: 'sign not match, more: [...]' };
     }
     if (!parsed) return { errcode: 40035, errmsg: '缺少参数 json' };
-    if (size > 20_000) return { errcode: 460101, errmsg: 'message too large, more: [...]' };
+    if (size > (this.o.maxBody ?? 20_000)) return { errcode: 460101, errmsg: 'message too large, more: [...]' };
     const type = body.msgtype;
     let text = '';
     if (type === 'markdown') {
@@ -200,7 +202,7 @@ export class FaithfulFeishu extends Faithful {
     if (!Number.isFinite(ts) || Math.abs(now / 1000 - ts) > 3600) return { code: 19021, msg: 'sign match fail or timestamp is not within one hour from current time' };
     const want = createHmac('sha256', `${String(body.timestamp)}\n${this.secret}`).update('').digest('base64');
     if (body.sign !== want) return { code: 19021, msg: 'sign match fail or timestamp is not within one hour from current time' };
-    if (size > 20 * 1024) return { code: 9499, msg: 'Bad Request: request body too large (20 KB at most)' };
+    if (size > (this.o.maxBody ?? 20 * 1024)) return { code: 9499, msg: 'Bad Request: request body too large (20 KB at most)' };
     const type = body.msg_type;
     if (type === 'interactive') {
       const card = body.card as { elements?: unknown[]; header?: unknown } | undefined;
@@ -208,6 +210,9 @@ export class FaithfulFeishu extends Faithful {
     } else if (type === 'text') {
       const c = (body.content as { text?: string } | undefined)?.text;
       if (typeof c !== 'string' || !c) return { code: 19002, msg: 'params error, content text required' };
+    } else if (type === 'post') {
+      const p = (body.content as { post?: Record<string, { content?: unknown[] }> } | undefined)?.post;
+      if (!p || !Object.values(p).some((l) => Array.isArray(l.content))) return { code: 19002, msg: 'params error, content post required' };
     } else return { code: 19002, msg: `params error, msg_type ${String(type)} not supported` };
     if (!this.allow(now)) return { code: 11232, msg: 'frequency limited psm[lark.oapi.app_platform_runtime]appID[1]' };
     return { code: 0, msg: 'success', data: {} };
@@ -223,6 +228,11 @@ export class FaithfulWechat extends Faithful {
   /** ms a token lives (7200 s on the real service). */
   tokenTtlMs = 7_200_000;
   tokensIssued = 0;
+
+  /** Lets every token lapse (as when another client got a new one): the next send answers 42001. */
+  expireTokens(): void {
+    for (const k of this.tokens.keys()) this.tokens.set(k, 0);
+  }
 
   /** Forgets every token (as after a secret reset): the next send answers 40014. */
   revokeTokens(): void {

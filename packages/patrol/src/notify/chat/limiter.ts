@@ -26,6 +26,10 @@ export type BatchOutcome = { kind: 'done'; result: NotifyResult } | { kind: 'rat
 export type BatchSender = (batch: readonly GroupNote[]) => Promise<BatchOutcome>;
 
 interface Entry extends GroupNote {
+  /** The queue's key: the integration and the group. */
+  key: string;
+  /** The integration that queued it: only its own entries merge into its messages. */
+  owner: object;
   send: BatchSender;
   waiters: ((r: NotifyResult) => void)[];
 }
@@ -56,9 +60,10 @@ export class RobotLimiter {
    * it. When `signal` aborts first, the entry stays queued (it is still delivered, merged) and
    * the caller is told it was held.
    */
-  submit(groupKey: string, groupLabels: Readonly<Record<string, string>>, alerts: readonly Alert[], send: BatchSender, signal: AbortSignal): Promise<NotifyResult> {
+  submit(owner: object, ownerKey: string, groupKey: string, groupLabels: Readonly<Record<string, string>>, alerts: readonly Alert[], send: BatchSender, signal: AbortSignal): Promise<NotifyResult> {
+    const key = `${ownerKey}\u0000${groupKey}`;
     return new Promise((resolve) => {
-      const prev = this.queue.get(groupKey);
+      const prev = this.queue.get(key);
       const waiters = prev ? prev.waiters : [];
       let settled = false;
       const waiter = (r: NotifyResult) => {
@@ -72,8 +77,8 @@ export class RobotLimiter {
       signal.addEventListener('abort', onAbort, { once: true });
       waiters.push(waiter);
       // A newer flush of the same group replaces the queued one (its alerts are the current ones).
-      this.queue.delete(groupKey);
-      this.queue.set(groupKey, { groupKey, groupLabels, alerts, send, waiters });
+      this.queue.delete(key);
+      this.queue.set(key, { key, owner, groupKey, groupLabels, alerts, send, waiters });
       void this.pump();
     });
   }
@@ -114,8 +119,9 @@ export class RobotLimiter {
         // spread evenly over the messages the window still allows.
         const all = [...this.queue.values()];
         const budget = Math.max(1, this.budget());
-        const batch = all.slice(0, Math.ceil(all.length / budget));
-        for (const e of batch) this.queue.delete(e.groupKey);
+        // Two integrations may share a robot: each message carries one integration's groups.
+        const batch = all.filter((e) => e.owner === all[0].owner).slice(0, Math.ceil(all.length / budget));
+        for (const e of batch) this.queue.delete(e.key);
         this.stamps.push(Date.now());
         const send = batch[batch.length - 1].send;
         let out: BatchOutcome;
@@ -129,9 +135,9 @@ export class RobotLimiter {
           // Hold for a whole window, then send the batch merged with whatever joined it.
           this.holdUntil = Date.now() + this.rate.windowMs;
           for (const e of batch) {
-            const newer = this.queue.get(e.groupKey);
+            const newer = this.queue.get(e.key);
             if (newer) newer.waiters.unshift(...e.waiters);
-            else this.queue.set(e.groupKey, e);
+            else this.queue.set(e.key, e);
           }
           continue;
         }

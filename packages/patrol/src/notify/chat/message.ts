@@ -111,6 +111,11 @@ function bold(s: string, f: Flavor): string {
   return f === 'text' ? s : `**${s}**`;
 }
 
+/** Inline code where the channel's markdown has it (Feishu's lark_md does not). */
+function code(s: string, f: Flavor): string {
+  return f === 'dingtalk' || f === 'wecom' ? `\`${s}\`` : s;
+}
+
 function link(label: string, url: string, f: Flavor): string {
   if (!url) return '';
   return f === 'text' ? `${label}: ${url}` : `[${label}](${url})`;
@@ -146,13 +151,13 @@ function alertBlock(a: Alert, o: RenderOptions): string {
   const lines: string[] = [];
   lines.push(`${icon} ${bold(name, f)} ${color(state + sevWord, res ? 'resolved' : sev, f)}`);
   const summary = a.annotations.summary ?? a.annotations.description ?? '';
-  if (summary) lines.push(f === 'text' ? summary : `> ${summary}`);
+  if (summary) lines.push(f === 'dingtalk' || f === 'wecom' ? `> ${summary}` : summary);
   if (a.annotations.value) lines.push(`${w.value}: ${a.annotations.value}`);
   const shown = Object.keys(a.labels)
     .filter((k) => k !== 'alertname' && k !== 'severity')
     .sort()
     .map((k) => `${k}=${a.labels[k]}`);
-  if (shown.length) lines.push(f === 'text' ? shown.join(', ') : `\`${shown.join(', ')}\``);
+  if (shown.length) lines.push(code(shown.join(', '), f));
   const end = res ? a.endsAt : o.now;
   lines.push(`${w.started}: ${shortTime(a.startsAt)} · ${w.duration}: ${shortDuration(end - a.startsAt)}${res ? ` · ${w.ended}: ${shortTime(a.endsAt)}` : ''}`);
   const links = [res ? '' : link(w.silence, o.externalURL ? silenceURL(o.externalURL, a.labels) : '', f), link(w.source, a.generatorURL, f)].filter(Boolean);
@@ -176,7 +181,7 @@ export function renderDefault(groups: readonly GroupNote[], o: RenderOptions): R
   else if (groups.length === 1 && Object.keys(groups[0].groupLabels).length) {
     const gl = groups[0].groupLabels;
     const s = Object.keys(gl).sort().map((k) => `${k}=${gl[k]}`).join(', ');
-    head += (o.flavor === 'text' ? s : `\`${s}\``) + '\n\n';
+    head += code(s, o.flavor) + '\n\n';
   }
   const blocks = [...firingAlerts, ...resolvedAlerts].map((a) => alertBlock(a, o));
   const tail = o.externalURL ? link(w.dashboard, `${o.externalURL.replace(/\/$/, '')}/#/alerts`, o.flavor) + '\n' : '';

@@ -117,6 +117,10 @@ export class DingtalkIntegration extends ChatRobot {
     }
   }
 
+  protected override fits(m: RenderedBatch): boolean {
+    return Buffer.byteLength(JSON.stringify(this.body(m)), 'utf8') <= DINGTALK_MAX_BODY;
+  }
+
   protected async send(m: RenderedBatch, signal: AbortSignal): Promise<{ answer: RobotAnswer; verdict: Verdict }> {
     const answer = await this.o.client.post(dingtalkSignedUrl(this.url, this.secret), this.body(m), signal);
     return { answer, verdict: dingtalkVerdict(answer) };

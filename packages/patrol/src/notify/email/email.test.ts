@@ -86,7 +86,8 @@ describe('email over SMTP', () => {
         }),
         integrationCtx(),
       );
-      const r = await integ.notify(notifyCtx(), sampleAlerts);
+      const withTag = [...sampleAlerts.slice(0, 2).map((a) => ({ ...a, labels: { ...a.labels, path: '<script>' } })), sampleAlerts[2]];
+      const r = await integ.notify(notifyCtx(), withTag);
       assert.deepEqual(r, { ok: true });
       assert.equal(srv.got.length, 1);
       const g = srv.got[0];
@@ -99,9 +100,10 @@ describe('email over SMTP', () => {
       assert.match(String(g.mail.html), /<h2[^>]*>\[FIRING:2\] CRITICAL HighLatency<\/h2>/);
       assert.match(String(g.mail.html), /p99 latency 2\.3s on api-1/);
       assert.match(String(g.mail.html), /Resolved \(1\)/);
-      assert.ok(String(g.mail.html).includes('href="http://patrol.example:9090/#/silences/new?filter=%7Balertname%3D%22HighLatency%22%2Cinstance%3D%22api-1%3A9090%22%2Cservice%3D%22api%22%2Cseverity%3D%22critical%22%7D"'), String(g.mail.html));
+      assert.ok(String(g.mail.html).includes('href="http://patrol.example:9090/#/silences/new?filter=%7Balertname%3D%22HighLatency%22%2Cinstance%3D%22api-1%3A9090%22%2Cpath%3D%22%3Cscript%3E%22%2Cservice%3D%22api%22%2Cseverity%3D%22critical%22%7D"'), String(g.mail.html));
       assert.match(String(g.mail.text), /^Firing \(2\):\n- \[CRITICAL\] HighLatency: p99 latency 2\.3s on api-1\n {2}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, firing for 5m/);
       assert.doesNotMatch(g.raw, new RegExp(PASS));
+      assert.match(String(g.mail.html), /path=&lt;script&gt;/, 'label values escaped in HTML');
     } finally {
       await srv.close();
     }
@@ -221,5 +223,21 @@ describe('email over SMTP', () => {
     } finally {
       await srv.close();
     }
+  });
+});
+
+describe('email config checks', () => {
+  it('from and smarthost come from the config or global; smarthost is host:port', async () => {
+    const { alertingConfig } = await import('../../config/alertmanager.js');
+    const parse = (global: object, e: object) => alertingConfig.safeParse({ global, route: { receiver: 'r' }, receivers: [{ name: 'r', email_configs: [{ to: 'a@example.com', ...e }] }] });
+    const msgs = (r: ReturnType<typeof parse>) => (r.success ? [] : r.error.issues.map((i) => i.message));
+    assert.deepEqual(msgs(parse({}, {})), ['no global SMTP from set', 'no global SMTP smarthost set']);
+    assert.deepEqual(msgs(parse({ smtp_from: 'p@example.com', smtp_smarthost: 'mail.example.com' }, {})), ['smarthost "mail.example.com" is not host:port']);
+    assert.deepEqual(msgs(parse({ smtp_from: 'p@example.com', smtp_smarthost: 'mail.example.com:587' }, {})), []);
+    process.env.PATROL_TEST_SMTP_PW = 'from-env-Pa55';
+    const ok = parse({ smtp_from: 'p@example.com' }, { smarthost: '[::1]:25', auth_password: '${PATROL_TEST_SMTP_PW}' });
+    assert.ok(ok.success);
+    assert.equal(ok.data.receivers[0].email_configs![0].auth_password!.reveal(), 'from-env-Pa55');
+    assert.equal(JSON.stringify(ok.data.receivers[0].email_configs![0].auth_password), '"<secret>"');
   });
 });

@@ -78,7 +78,9 @@ describe('pagerduty', () => {
     }
   });
 
-  it('config: routing_key is required', () => {
-    assert.equal(receiver.safeParse({ name: 'r', pagerduty_configs: [{ service_key: 'x' }] }).success, false);
+  it('config: one key is required', () => {
+    assert.equal(receiver.safeParse({ name: 'r', pagerduty_configs: [{ client: 'x' }] }).success, false);
+    assert.equal(receiver.safeParse({ name: 'r', pagerduty_configs: [{ service_key: 'x', routing_key: 'y' }] }).success, false);
+    assert.equal(receiver.safeParse({ name: 'r', pagerduty_configs: [{ service_key: 'x' }] }).success, true);
   });
 });

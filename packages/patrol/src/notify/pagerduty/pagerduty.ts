@@ -17,6 +17,7 @@ import { defaultTemplate } from '../tmpl_defaults.js';
 export type PagerdutyConfig = NonNullable<z.infer<typeof receiver>['pagerduty_configs']>[number];
 
 const DEFAULT_URL = 'https://events.pagerduty.com/v2/enqueue';
+const V1_URL = 'https://events.pagerduty.com/generic/2010-04-15/create_event.json';
 /** Events API v2 limit on payload.summary. */
 const MAX_SUMMARY = 1024;
 
@@ -56,8 +57,13 @@ export class PagerdutyIntegration implements Integration {
     this.templates = ctx.templates ?? defaultTemplates();
   }
 
-  private routingKey(): string {
-    return this.conf.routing_key ? this.conf.routing_key.reveal() : readSecretFile(this.conf.routing_key_file!, this.ctx.baseDir);
+  /** The v2 routing key, or the v1 service key (then `v1` is true). */
+  private key(): { key: string; v1: boolean } {
+    const c = this.conf;
+    if (c.routing_key) return { key: c.routing_key.reveal(), v1: false };
+    if (c.routing_key_file) return { key: readSecretFile(c.routing_key_file, this.ctx.baseDir), v1: false };
+    if (c.service_key) return { key: c.service_key.reveal(), v1: true };
+    return { key: readSecretFile(c.service_key_file!, this.ctx.baseDir), v1: true };
   }
 
   async notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<NotifyResult> {
@@ -93,7 +99,17 @@ export class PagerdutyIntegration implements Integration {
     } catch (e) {
       return templateError(e);
     }
-    const key = this.routingKey();
+    const { key, v1 } = this.key();
+    if (v1) {
+      // Events API v1 (Alertmanager's service_key): incident_key is the same group key hash.
+      const event = { service_key: key, event_type: trigger ? 'trigger' : 'resolve', incident_key: groupKeyHash(ctx.groupKey), description: truncateRunes(f.description, MAX_SUMMARY).text, client: f.client, client_url: f.client_url, details };
+      try {
+        const res = await this.poster.post(c.url ?? this.ctx.global?.pagerduty_url ?? V1_URL, trigger ? event : { ...event, details: undefined }, ctx.signal, { timeout: c.timeout });
+        return classifyPagerduty(res.status, res.text);
+      } catch (e) {
+        return networkError(e, [key]);
+      }
+    }
     const event: Record<string, unknown> = {
       routing_key: key,
       event_action: trigger ? 'trigger' : 'resolve',

@@ -76,6 +76,18 @@ class PointsBuilder {
   }
 }
 
+/**
+ * One time slice shared by every evaluation in the process. Queries run concurrently (rule
+ * groups, API requests), and each yields to the event loop at its checks; were each allowed a
+ * slice of its own, N queries resuming in the same turn of the loop would together hold it N
+ * times as long. With one shared slice, once the current one has lasted SLICE_MS every query
+ * yields at its next check, and the first to resume after a yield starts the next slice: all
+ * queries together hold the loop for about SLICE_MS at a time, so timers (scrapes, probes)
+ * wait at most about that long.
+ */
+const SLICE_MS = 8;
+let sliceStart = 0;
+
 export class Deadline {
   constructor(
     readonly until: number,
@@ -117,12 +129,13 @@ export class Evaluation implements Evaluator {
   }
 
   /**
-   * Checks the deadline and cancellation; true every 200 calls, when the caller should yield to
-   * the event loop (`await this.yieldNow()`) so that timers and aborts get through.
+   * Checks the deadline and cancellation; true every 200 calls or when the shared time slice is
+   * spent, when the caller should yield to the event loop (`await this.yieldNow()`) so that
+   * timers and aborts get through.
    */
   private tick(): boolean {
     this.deadline.check();
-    if (++this.opsSinceYield >= 200) {
+    if (++this.opsSinceYield >= 200 || performance.now() - sliceStart > SLICE_MS) {
       this.opsSinceYield = 0;
       return true;
     }
@@ -131,6 +144,8 @@ export class Evaluation implements Evaluator {
 
   private async yieldNow(): Promise<void> {
     await new Promise<void>((r) => setImmediate(r));
+    const now = performance.now();
+    if (now - sliceStart > SLICE_MS) sliceStart = now;
     this.deadline.check();
   }
 
