@@ -237,12 +237,6 @@ function loadScrapeConfigFiles(main: ParsedYaml, global: GlobalConfig, mainFile:
  * component that acts on each lands. Checked on the text as written.
  */
 const NOT_ACTED_ON: ((raw: Record<string, unknown>) => string | null)[] = [
-  (raw) => {
-    const a = record(raw.alerting);
-    // route, receivers, inhibit_rules and global drive the alert dispatcher.
-    const keys = ['time_intervals', 'mute_time_intervals', 'templates'].filter((k) => nonEmpty(a[k]));
-    return keys.length > 0 ? `alerting: ${keys.join(', ')} validated but not acted on yet` : null;
-  },
   (raw) => (nonEmpty(raw.remote_write) ? 'remote_write: validated but not acted on yet (nothing is sent to other servers)' : null),
   (raw) => (nonEmpty(raw.remote_read) ? 'remote_read: validated but not acted on yet (queries read only local data)' : null),
   (raw) => {
