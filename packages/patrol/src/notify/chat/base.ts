@@ -7,11 +7,12 @@ import type { Logger } from 'pino';
 import type { Alert } from '../../model/alert.js';
 import { resolvedAt } from '../../model/alert.js';
 import { templateData } from '../data.js';
-import type { Integration, NotifyContext, NotifyResult } from '../notifier.js';
+import type { Integration, IntegrationContext, NotifyContext, NotifyResult } from '../notifier.js';
 import { defaultTemplates, goData, type NotifyTemplates } from '../tmpl.js';
 import { cutUtf8, utf8Bytes } from './cut.js';
 import { robotLimiter, type BatchOutcome, type RateLimit, type RobotLimiter } from './limiter.js';
 import { renderDefault, type Flavor, type GroupNote, type Language, type Rendered } from './message.js';
+import type { HttpClientConfig } from '../../config/fields.js';
 import { networkError, RobotClient, robotId, type RobotAnswer } from './robot.js';
 
 /** What a robot's answer means. */
@@ -47,6 +48,37 @@ export interface ChatRobotOptions {
   readonly client: RobotClient;
   /** Users' template files (with Alertmanager's defaults). */
   readonly templates?: NotifyTemplates | undefined;
+}
+
+/**
+ * A robot's options from its receiver (index, receiver, language, templates, logger) and its
+ * config's common keys (send_resolved, language, http_config, else the global one); its client
+ * keeps `secrets` out of every error it reports.
+ */
+export function robotOptions(
+  ctx: IntegrationContext,
+  conf: { send_resolved?: boolean | undefined; language?: Language | undefined; http_config?: HttpClientConfig | undefined },
+  o: Pick<ChatRobotOptions, 'kind' | 'flavor' | 'maxBytes' | 'url' | 'textTemplate' | 'titleTemplate'> & {
+    secrets: readonly (string | undefined)[];
+    /** send_resolved when the config leaves it out (Alertmanager's default for the kind). */
+    sendResolved?: boolean;
+  },
+): ChatRobotOptions {
+  return {
+    kind: o.kind,
+    index: ctx.index,
+    sendResolved: conf.send_resolved ?? o.sendResolved ?? true,
+    language: conf.language ?? ctx.language ?? 'en',
+    flavor: o.flavor,
+    maxBytes: o.maxBytes,
+    url: o.url,
+    receiver: ctx.receiver,
+    textTemplate: o.textTemplate,
+    titleTemplate: o.titleTemplate,
+    logger: ctx.logger,
+    templates: ctx.templates,
+    client: new RobotClient(conf.http_config ?? ctx.global?.http_config, ctx.baseDir, o.secrets),
+  };
 }
 
 export abstract class ChatRobot implements Integration {

@@ -9,8 +9,8 @@ import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
 import { dingtalkSecretProblem } from '../../config/alertmanager.js';
 import { registerIntegration, type IntegrationContext } from '../notifier.js';
-import { ChatRobot, type RenderedBatch, type Verdict } from '../chat/base.js';
-import { RobotClient, secretValue, type RobotAnswer } from '../chat/robot.js';
+import { ChatRobot, robotOptions, type RenderedBatch, type Verdict } from '../chat/base.js';
+import { secretValue, type RobotAnswer } from '../chat/robot.js';
 import { readSecretFile } from '../../scrape/httpclient.js';
 
 export type DingtalkConfig = NonNullable<z.infer<typeof receiver>['dingtalk_configs']>[number];
@@ -73,21 +73,17 @@ export class DingtalkIntegration extends ChatRobot {
     const url = conf.url ? conf.url.reveal() : readSecretFile(conf.url_file!, ctx.baseDir).trim();
     const secret = secretValue(conf.secret, conf.secret_file, ctx.baseDir);
     if (secret && dingtalkSecretProblem(secret)) throw new Error(`dingtalk_configs[${ctx.index}]: ${dingtalkSecretProblem(secret)}`);
-    super({
-      kind: 'dingtalk',
-      index: ctx.index,
-      sendResolved: conf.send_resolved ?? true,
-      language: conf.language ?? ctx.language ?? 'en',
-      flavor: conf.message_type === 'text' ? 'text' : 'dingtalk',
-      maxBytes: TEXT_BYTES,
-      url,
-      receiver: ctx.receiver,
-      textTemplate: conf.text,
-      titleTemplate: conf.title,
-      logger: ctx.logger,
-      templates: ctx.templates,
-      client: new RobotClient(conf.http_config ?? ctx.global?.http_config, ctx.baseDir, [url, secret]),
-    });
+    super(
+      robotOptions(ctx, conf, {
+        kind: 'dingtalk',
+        flavor: conf.message_type === 'text' ? 'text' : 'dingtalk',
+        maxBytes: TEXT_BYTES,
+        url,
+        textTemplate: conf.text,
+        titleTemplate: conf.title,
+        secrets: [url, secret],
+      }),
+    );
     this.url = url;
     this.secret = secret;
   }

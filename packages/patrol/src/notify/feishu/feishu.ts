@@ -8,8 +8,8 @@ import { createHmac } from 'node:crypto';
 import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
 import { readSecretFile } from '../../scrape/httpclient.js';
-import { ChatRobot, type RenderedBatch, type Verdict } from '../chat/base.js';
-import { RobotClient, secretValue, type RobotAnswer } from '../chat/robot.js';
+import { ChatRobot, robotOptions, type RenderedBatch, type Verdict } from '../chat/base.js';
+import { secretValue, type RobotAnswer } from '../chat/robot.js';
 import { registerIntegration, type IntegrationContext } from '../notifier.js';
 
 export type FeishuConfig = NonNullable<z.infer<typeof receiver>['feishu_configs']>[number];
@@ -56,21 +56,17 @@ export class FeishuIntegration extends ChatRobot {
   ) {
     const url = conf.url ? conf.url.reveal() : readSecretFile(conf.url_file!, ctx.baseDir).trim();
     const secret = secretValue(conf.secret, conf.secret_file, ctx.baseDir);
-    super({
-      kind: 'feishu',
-      index: ctx.index,
-      sendResolved: conf.send_resolved ?? true,
-      language: conf.language ?? ctx.language ?? 'en',
-      flavor: conf.message_type === 'interactive' ? 'lark' : 'text',
-      maxBytes: TEXT_BYTES,
-      url,
-      receiver: ctx.receiver,
-      textTemplate: conf.text,
-      titleTemplate: conf.title,
-      logger: ctx.logger,
-      templates: ctx.templates,
-      client: new RobotClient(conf.http_config ?? ctx.global?.http_config, ctx.baseDir, [url, secret]),
-    });
+    super(
+      robotOptions(ctx, conf, {
+        kind: 'feishu',
+        flavor: conf.message_type === 'interactive' ? 'lark' : 'text',
+        maxBytes: TEXT_BYTES,
+        url,
+        textTemplate: conf.text,
+        titleTemplate: conf.title,
+        secrets: [url, secret],
+      }),
+    );
     this.url = url;
     this.secret = secret;
   }

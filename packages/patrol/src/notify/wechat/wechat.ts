@@ -6,8 +6,8 @@
 
 import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
-import { ChatRobot, type RenderedBatch, type Verdict } from '../chat/base.js';
-import { RobotClient, secretValue, type RobotAnswer } from '../chat/robot.js';
+import { ChatRobot, robotOptions, type RenderedBatch, type Verdict } from '../chat/base.js';
+import { secretValue, type RobotAnswer } from '../chat/robot.js';
 import { registerIntegration, type IntegrationContext } from '../notifier.js';
 import { wecomVerdict } from '../wecom/wecom.js';
 
@@ -35,21 +35,18 @@ export class WechatIntegration extends ChatRobot {
     const corpId = conf.corp_id ?? g?.wechat_api_corp_id;
     if (!apiSecret) throw new Error(`wechat_configs[${ctx.index}]: api_secret (or global wechat_api_secret) is required`);
     if (!corpId) throw new Error(`wechat_configs[${ctx.index}]: corp_id (or global wechat_api_corp_id) is required`);
-    super({
-      kind: 'wechat',
-      index: ctx.index,
-      // Alertmanager's wechat default: send_resolved false.
-      sendResolved: conf.send_resolved ?? false,
-      language: conf.language ?? ctx.language ?? 'en',
-      flavor: conf.message_type === 'markdown' ? 'wecom' : 'text',
-      maxBytes: CONTENT_BYTES,
-      url: `${api}#${corpId}#${conf.agent_id ?? ''}`,
-      receiver: ctx.receiver,
-      textTemplate: conf.message,
-      logger: ctx.logger,
-      templates: ctx.templates,
-      client: new RobotClient(conf.http_config ?? g?.http_config, ctx.baseDir, [apiSecret]),
-    });
+    super(
+      robotOptions(ctx, conf, {
+        kind: 'wechat',
+        // Alertmanager's wechat default: send_resolved false.
+        sendResolved: false,
+        flavor: conf.message_type === 'markdown' ? 'wecom' : 'text',
+        maxBytes: CONTENT_BYTES,
+        url: `${api}#${corpId}#${conf.agent_id ?? ''}`,
+        textTemplate: conf.message,
+        secrets: [apiSecret],
+      }),
+    );
     this.api = api.endsWith('/') ? api : api + '/';
     this.corpId = corpId;
     this.apiSecret = apiSecret;

@@ -8,9 +8,9 @@ import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
 import { wecomKeyProblem } from '../../config/alertmanager.js';
 import { readSecretFile } from '../../scrape/httpclient.js';
-import { ChatRobot, type RenderedBatch, type Verdict } from '../chat/base.js';
+import { ChatRobot, robotOptions, type RenderedBatch, type Verdict } from '../chat/base.js';
 import { utf8Bytes } from '../chat/cut.js';
-import { RobotClient, type RobotAnswer } from '../chat/robot.js';
+import type { RobotAnswer } from '../chat/robot.js';
 import { registerIntegration, type IntegrationContext } from '../notifier.js';
 
 export type WecomConfig = NonNullable<z.infer<typeof receiver>['wecom_configs']>[number];
@@ -61,21 +61,17 @@ export class WecomIntegration extends ChatRobot {
       if (problem) throw new Error(`wecom_configs[${ctx.index}]: ${problem}`);
     }
     const text = conf.message_type === 'text';
-    super({
-      kind: 'wecom',
-      index: ctx.index,
-      sendResolved: conf.send_resolved ?? true,
-      language: conf.language ?? ctx.language ?? 'en',
-      flavor: text ? 'text' : 'wecom',
-      // Room for the mentions appended below.
-      maxBytes: (text ? WECOM_TEXT_BYTES : WECOM_MARKDOWN_BYTES) - mentionBytes(conf),
-      url,
-      receiver: ctx.receiver,
-      textTemplate: conf.text,
-      logger: ctx.logger,
-      templates: ctx.templates,
-      client: new RobotClient(conf.http_config ?? ctx.global?.http_config, ctx.baseDir, [url]),
-    });
+    super(
+      robotOptions(ctx, conf, {
+        kind: 'wecom',
+        flavor: text ? 'text' : 'wecom',
+        // Room for the mentions appended below.
+        maxBytes: (text ? WECOM_TEXT_BYTES : WECOM_MARKDOWN_BYTES) - mentionBytes(conf),
+        url,
+        textTemplate: conf.text,
+        secrets: [url],
+      }),
+    );
     this.url = url;
   }
 
