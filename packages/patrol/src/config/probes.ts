@@ -35,6 +35,11 @@ const common = {
   success_threshold: z.number().int().positive().default(1),
   /** Assertions; when empty the type's defaults apply (http: [STATUS] == 2xx). */
   conditions: conditionList.default([]),
+  /**
+   * Checked only when `conditions` pass: one failing makes the run DEGRADED (working, but not
+   * as it should: slow, a warning in the body) instead of failed.
+   */
+  degrading_conditions: conditionList.default([]),
   /** Address family tried first when the target's name resolves to both; the other is the fallback. */
   preferred_ip_protocol: ipProtocol.default('ip4'),
   ip_protocol_fallback: z.boolean().default(true),
@@ -154,6 +159,15 @@ export const probeConfig = z
       const ph = placeholderOf(c);
       if (!allowed.has(ph)) {
         ctx.addIssue({ code: 'custom', message: `condition ${JSON.stringify(c.text)}: ${ph === 'JSON' ? 'a JSON path' : `[${ph}]`} is not available for ${p.type} probes`, path: ['conditions', i] });
+      }
+    });
+    p.degrading_conditions.forEach((c, i) => {
+      const ph = placeholderOf(c);
+      if (!allowed.has(ph)) {
+        ctx.addIssue({ code: 'custom', message: `degrading condition ${JSON.stringify(c.text)}: ${ph === 'JSON' ? 'a JSON path' : `[${ph}]`} is not available for ${p.type} probes`, path: ['degrading_conditions', i] });
+      }
+      if (p.conditions.some((k) => k.text === c.text)) {
+        ctx.addIssue({ code: 'custom', message: `degrading condition ${JSON.stringify(c.text)} is also in conditions: a run failing it fails, so it can never only degrade`, path: ['degrading_conditions', i] });
       }
     });
     const targetError = PROBE_KINDS[p.type].checkTarget(p.target);
