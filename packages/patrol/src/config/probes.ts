@@ -4,7 +4,7 @@
 // the message quotes it.
 
 import { z } from 'zod';
-import { ConditionSyntaxError, parseCondition, placeholderOf, type Condition, type Placeholder } from '../model/conditions.js';
+import { ConditionSyntaxError, parseCondition, parseJsonPath, placeholderOf, type Condition, type Placeholder } from '../model/conditions.js';
 import { formatDuration } from '../model/duration.js';
 import { parseHostPort } from '../model/hostport.js';
 import { compileSearch } from '../model/regex.js';
@@ -95,6 +95,118 @@ const tlsProbe = z.strictObject({
   tls_config: tlsConfig.optional(),
 });
 
+const httpMethod = z
+  .string()
+  .regex(/^[A-Za-z]+$/, 'is not an HTTP method')
+  .transform((m) => m.toUpperCase())
+  .default('GET');
+
+const varName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not a variable name (letters, digits, _; not starting with a digit)');
+
+/**
+ * Where a flow step takes a variable from: `json: $.token` (the body as JSON), `header: Name`,
+ * `regex: '…'` (group 1, or the whole match without groups) over the body, or over the header
+ * with `header:`. `secret: true` masks the value in reasons like a configured secret.
+ */
+const flowCapture = z
+  .strictObject({
+    json: z.string().optional(),
+    header: z.string().min(1).optional(),
+    regex: z.string().optional(),
+    secret: z.boolean().default(false),
+  })
+  .superRefine((c, ctx) => {
+    if (c.json === undefined && c.header === undefined && c.regex === undefined) ctx.addIssue({ code: 'custom', message: 'needs json, header or regex' });
+    if (c.json !== undefined && (c.header !== undefined || c.regex !== undefined)) ctx.addIssue({ code: 'custom', message: 'json cannot be combined with header or regex' });
+    if (c.json !== undefined) {
+      try {
+        parseJsonPath(c.json);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message, path: ['json'] });
+      }
+    }
+    if (c.regex !== undefined) {
+      try {
+        compileSearch(c.regex);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message, path: ['regex'] });
+      }
+    }
+  });
+
+/** One HTTP request of a flow; `url` is absolute or relative to the probe's target. */
+const flowStep = z.strictObject({
+  name: z.string().min(1),
+  method: httpMethod,
+  url: z.string().min(1),
+  headers: z.record(z.string(), text).default({}),
+  body: z.string().optional(),
+  /** Default [STATUS] == 2xx. */
+  conditions: conditionList.default([]),
+  capture: z.record(varName, flowCapture).default({}),
+});
+
+const flowProbe = z.strictObject({
+  ...common,
+  type: z.literal('flow'),
+  steps: z.array(flowStep).min(1, 'a flow needs at least one step'),
+  /** Run after the steps whether they passed or not (log out, delete what the flow created). */
+  cleanup: z.array(flowStep).default([]),
+  /** Plain values for ${name}. */
+  variables: z.record(varName, text).default({}),
+  /** Secret values for ${name} (`${ENV}` expanded at load); masked in every reason. */
+  secrets: z.record(varName, secret).default({}),
+  /** Secret values read from files (relative to the configuration file, trailing newline dropped). */
+  secret_files: z.record(varName, z.string().min(1)).default({}),
+  follow_redirects: z.boolean().default(true),
+  max_redirects: z.number().int().nonnegative().default(10),
+  tls_config: tlsConfig.optional(),
+  body_size_limit: byteSize.default(10 * 1024 * 1024),
+});
+
+/** `${name}` and `${env:NAME}` references in a flow template (`$${` is a literal `${`). */
+export const FLOW_REF = /\$\$\{|\$\{(env:)?([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+function checkFlow(p: z.output<typeof flowProbe>, ctx: z.RefinementCtx): void {
+  const defined = new Set<string>([...Object.keys(p.variables), ...Object.keys(p.secrets), ...Object.keys(p.secret_files)]);
+  const seen = new Set<string>();
+  for (const k of [...Object.keys(p.variables), ...Object.keys(p.secrets), ...Object.keys(p.secret_files)]) {
+    if (seen.has(k)) ctx.addIssue({ code: 'custom', message: `variable ${JSON.stringify(k)} is defined more than once (variables, secrets, secret_files)`, path: [] });
+    seen.add(k);
+  }
+  const names = new Set<string>();
+  const captured = new Set<string>();
+  const allCaptured = new Set<string>(p.steps.flatMap((s) => Object.keys(s.capture)));
+  const check = (list: typeof p.steps, key: 'steps' | 'cleanup') => {
+    list.forEach((st, i) => {
+      if (names.has(st.name)) ctx.addIssue({ code: 'custom', message: `step name ${JSON.stringify(st.name)} is used twice`, path: [key, i, 'name'] });
+      names.add(st.name);
+      const texts: [string, (string | number)[]][] = [[st.url, ['url']], ...Object.entries(st.headers).map(([h, v]): [string, (string | number)[]] => [v, ['headers', h]])];
+      if (st.body !== undefined) texts.push([st.body, ['body']]);
+      for (const [t, path] of texts) {
+        for (const m of t.matchAll(FLOW_REF)) {
+          if (m[0] === '$${' || m[1]) continue;
+          const v = m[2];
+          if (defined.has(v) || (key === 'steps' ? captured.has(v) : allCaptured.has(v))) continue;
+          const later = allCaptured.has(v) ? ' (a later step captures it: steps run in order)' : '';
+          ctx.addIssue({ code: 'custom', message: `step ${JSON.stringify(st.name)}: \${${v}} is never defined: no variables, secrets or secret_files entry and no earlier step captures it${later}`, path: [key, i, ...path] });
+        }
+      }
+      st.conditions.forEach((c, j) => {
+        const ph = placeholderOf(c);
+        if (!PROBE_KINDS.http.placeholders.has(ph)) ctx.addIssue({ code: 'custom', message: `condition ${JSON.stringify(c.text)}: [${ph}] is not available for flow steps`, path: [key, i, 'conditions', j] });
+      });
+      if (key === 'cleanup' && Object.keys(st.capture).length > 0) ctx.addIssue({ code: 'custom', message: 'cleanup steps cannot capture', path: [key, i, 'capture'] });
+      for (const v of Object.keys(st.capture)) {
+        if (defined.has(v)) ctx.addIssue({ code: 'custom', message: `capture ${JSON.stringify(v)} would replace a configured variable`, path: [key, i, 'capture', v] });
+        captured.add(v);
+      }
+    });
+  };
+  check(p.steps, 'steps');
+  check(p.cleanup, 'cleanup');
+}
+
 /**
  * The probe types, in one table: each type's schema, the placeholders its conditions can use and
  * how its target is checked. Adding a type is one entry here plus its ProbeType in
@@ -128,6 +240,12 @@ const PROBE_KINDS = {
     checkTarget: (target: string): string | null =>
       /^[A-Za-z0-9_.-]+\.?$/.test(target) && !target.includes('..') ? null : `${JSON.stringify(target)} is not a domain name`,
   },
+  flow: {
+    schema: flowProbe,
+    // Flow-level conditions judge the whole flow; each step has its own.
+    placeholders: new Set<Placeholder>(['RESPONSE_TIME']),
+    checkTarget: (target: string): string | null => PROBE_KINDS.http.checkTarget(target),
+  },
   tls: {
     schema: tlsProbe,
     placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME', 'CERTIFICATE_EXPIRATION']),
@@ -147,7 +265,7 @@ function hostPortTarget(target: string): string | null {
 const TYPES = Object.keys(PROBE_KINDS);
 
 export const probeConfig = z
-  .discriminatedUnion('type', [PROBE_KINDS.http.schema, PROBE_KINDS.tcp.schema, PROBE_KINDS.dns.schema, PROBE_KINDS.tls.schema], {
+  .discriminatedUnion('type', [PROBE_KINDS.http.schema, PROBE_KINDS.tcp.schema, PROBE_KINDS.dns.schema, PROBE_KINDS.tls.schema, PROBE_KINDS.flow.schema], {
     error: (iss) => {
       const v = (iss.input as { type?: unknown } | undefined)?.type;
       return v === undefined ? `missing probe type (one of ${TYPES.join(', ')})` : `${JSON.stringify(v)} is not a probe type (one of ${TYPES.join(', ')})`;
@@ -179,6 +297,7 @@ export const probeConfig = z
         ctx.addIssue({ code: 'custom', message: (e as Error).message, path: ['expect'] });
       }
     }
+    if (p.type === 'flow') checkFlow(p, ctx);
     if (p.type === 'dns' && p.resolver !== undefined && parseHostPort(p.resolver, 53) === null) {
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p.resolver)} is not host or host:port`, path: ['resolver'] });
     }
@@ -197,6 +316,8 @@ export type HttpProbeConfig = Extract<ProbeConfig, { type: 'http' }>;
 export type TcpProbeConfig = Extract<ProbeConfig, { type: 'tcp' }>;
 export type DnsProbeConfig = Extract<ProbeConfig, { type: 'dns' }>;
 export type TlsProbeConfig = Extract<ProbeConfig, { type: 'tls' }>;
+export type FlowProbeConfig = Extract<ProbeConfig, { type: 'flow' }>;
+export type FlowStepConfig = FlowProbeConfig['steps'][number];
 
 /** The probes; duplicate names are checked in semantic.ts, beside the schema errors. */
 export const probesSection = z.array(probeConfig);

@@ -3,6 +3,7 @@
 
 import type { ProbeConfig } from '../config/probes.js';
 import { dnsProbeType } from './dns.js';
+import { flowProbeType } from './flow.js';
 import { httpProbeType } from './http.js';
 import { tcpProbeType } from './tcp.js';
 import { tlsProbeType } from './tls.js';
@@ -13,6 +14,7 @@ export const PROBE_TYPES: { [K in ProbeConfig['type']]: ProbeType<Extract<ProbeC
   tcp: tcpProbeType,
   dns: dnsProbeType,
   tls: tlsProbeType,
+  flow: flowProbeType,
 };
 
 export function probeTypeOf(cfg: ProbeConfig): ProbeType {
