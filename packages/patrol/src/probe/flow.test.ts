@@ -24,7 +24,7 @@ interface Seen {
 describe('flow probes against a real HTTP API', () => {
   let srv: Awaited<ReturnType<typeof startHttp>>;
   let seen: Seen[] = [];
-  let tokens = new Set<string>();
+  const tokens = new Set<string>();
   let n = 0;
   let dir: string;
   let itemsStatus = 200;
@@ -81,8 +81,8 @@ describe('flow probes against a real HTTP API', () => {
       });
     });
   });
-  after(() => {
-    srv.close();
+  after(async () => {
+    await srv.close();
     rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(() => {
