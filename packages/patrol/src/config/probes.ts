@@ -95,6 +95,39 @@ const tlsProbe = z.strictObject({
   tls_config: tlsConfig.optional(),
 });
 
+const grpcProbe = z.strictObject({
+  ...common,
+  type: z.literal('grpc'),
+  /** The service asked about in grpc.health.v1 HealthCheckRequest; "" is the server as a whole. */
+  service: z.string().default(''),
+  tls: z.boolean().default(false),
+  tls_config: tlsConfig.optional(),
+});
+
+const websocketProbe = z.strictObject({
+  ...common,
+  type: z.literal('websocket'),
+  headers: z.record(z.string(), text).default({}),
+  /** A text message sent once connected. */
+  send: z.string().optional(),
+  /** A regular expression (RE2, searched) a received message must match. */
+  expect: z.string().optional(),
+  tls_config: tlsConfig.optional(),
+  /** Largest message accepted. */
+  body_size_limit: byteSize.default(64 * 1024),
+});
+
+const icmpProbe = z.strictObject({
+  ...common,
+  type: z.literal('icmp'),
+  /** Echo requests sent per run (0.2 s apart). */
+  count: z.number().int().min(1).max(100).default(3),
+  /** The run fails when more than this percentage of the requests get no reply. */
+  max_loss_percent: z.number().min(0).max(100).default(0),
+  /** The ping program (iputils); found on PATH by default. */
+  ping_command: z.string().min(1).default('ping'),
+});
+
 const httpMethod = z
   .string()
   .regex(/^[A-Za-z]+$/, 'is not an HTTP method')
@@ -246,6 +279,30 @@ const PROBE_KINDS = {
     placeholders: new Set<Placeholder>(['RESPONSE_TIME']),
     checkTarget: (target: string): string | null => PROBE_KINDS.http.checkTarget(target),
   },
+  grpc: {
+    schema: grpcProbe,
+    placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME']),
+    checkTarget: hostPortTarget,
+  },
+  websocket: {
+    schema: websocketProbe,
+    placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME', 'STATUS', 'BODY', 'JSON', 'HEADER']),
+    checkTarget: (target: string): string | null => {
+      let u: URL;
+      try {
+        u = new URL(target);
+      } catch {
+        return `${JSON.stringify(target)} is not a URL (expected e.g. "wss://example.com/socket")`;
+      }
+      return u.protocol === 'ws:' || u.protocol === 'wss:' ? null : `${JSON.stringify(target)}: scheme must be ws or wss`;
+    },
+  },
+  icmp: {
+    schema: icmpProbe,
+    // [RESPONSE_TIME] is the mean round-trip time of the replies.
+    placeholders: new Set<Placeholder>(['RESPONSE_TIME']),
+    checkTarget: (target: string): string | null => (/^[A-Za-z0-9_.:-]+$/.test(target) && !target.startsWith('-') ? null : `${JSON.stringify(target)} is not a host name or IP address`),
+  },
   tls: {
     schema: tlsProbe,
     placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME', 'CERTIFICATE_EXPIRATION']),
@@ -265,7 +322,7 @@ function hostPortTarget(target: string): string | null {
 const TYPES = Object.keys(PROBE_KINDS);
 
 export const probeConfig = z
-  .discriminatedUnion('type', [PROBE_KINDS.http.schema, PROBE_KINDS.tcp.schema, PROBE_KINDS.dns.schema, PROBE_KINDS.tls.schema, PROBE_KINDS.flow.schema], {
+  .discriminatedUnion('type', [PROBE_KINDS.http.schema, PROBE_KINDS.tcp.schema, PROBE_KINDS.dns.schema, PROBE_KINDS.tls.schema, PROBE_KINDS.flow.schema, PROBE_KINDS.grpc.schema, PROBE_KINDS.websocket.schema, PROBE_KINDS.icmp.schema], {
     error: (iss) => {
       const v = (iss.input as { type?: unknown } | undefined)?.type;
       return v === undefined ? `missing probe type (one of ${TYPES.join(', ')})` : `${JSON.stringify(v)} is not a probe type (one of ${TYPES.join(', ')})`;
@@ -290,7 +347,7 @@ export const probeConfig = z
     });
     const targetError = PROBE_KINDS[p.type].checkTarget(p.target);
     if (targetError) ctx.addIssue({ code: 'custom', message: targetError, path: ['target'] });
-    if (p.type === 'tcp' && p.expect !== undefined) {
+    if ((p.type === 'tcp' || p.type === 'websocket') && p.expect !== undefined) {
       try {
         compileSearch(p.expect);
       } catch (e) {
@@ -316,6 +373,9 @@ export type HttpProbeConfig = Extract<ProbeConfig, { type: 'http' }>;
 export type TcpProbeConfig = Extract<ProbeConfig, { type: 'tcp' }>;
 export type DnsProbeConfig = Extract<ProbeConfig, { type: 'dns' }>;
 export type TlsProbeConfig = Extract<ProbeConfig, { type: 'tls' }>;
+export type GrpcProbeConfig = Extract<ProbeConfig, { type: 'grpc' }>;
+export type WebsocketProbeConfig = Extract<ProbeConfig, { type: 'websocket' }>;
+export type IcmpProbeConfig = Extract<ProbeConfig, { type: 'icmp' }>;
 export type FlowProbeConfig = Extract<ProbeConfig, { type: 'flow' }>;
 export type FlowStepConfig = FlowProbeConfig['steps'][number];
 
