@@ -14,6 +14,7 @@ import { defaultConfigText } from './defaults.js';
 import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
+import { registerAgentAPI } from './api/agents.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
@@ -364,6 +365,7 @@ export class Patrol {
     registerPatrolAlertsAPI(this.app, { dispatcher, patrol: patrolAlerting });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
+    registerAgentAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     registerUi(this.app, this.opts.uiDir);
     // The query: section's limits, applied to the engine at start and on every reload.

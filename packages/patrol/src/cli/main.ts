@@ -1,6 +1,7 @@
 // The `patrol` command. Each command lives in its own module and registers itself here.
 
 import { Command } from 'commander';
+import { registerAgent } from './agent.js';
 import { registerBaselines } from './baselines.js';
 import { registerCheck } from './check.js';
 import { registerNotify } from './notify.js';
@@ -22,5 +23,6 @@ registerQuery(program);
 registerTest(program);
 registerBaselines(program);
 registerNotify(program);
+registerAgent(program);
 
 await program.parseAsync(process.argv);

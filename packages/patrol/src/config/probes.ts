@@ -8,6 +8,7 @@ import { ConditionSyntaxError, parseCondition, parseJsonPath, placeholderOf, typ
 import { formatDuration } from '../model/duration.js';
 import { parseHostPort } from '../model/hostport.js';
 import { compileSearch } from '../model/regex.js';
+import { locationName } from './agents.js';
 import { byteSize, duration, labelSet, secret, text, tlsConfig } from './fields.js';
 
 const conditionList = z.array(z.string()).transform((list, ctx): Condition[] => {
@@ -43,6 +44,10 @@ const common = {
   /** Address family tried first when the target's name resolves to both; the other is the fallback. */
   preferred_ip_protocol: ipProtocol.default('ip4'),
   ip_protocol_fallback: z.boolean().default(true),
+  /** Run by the agents of these locations (agents.tokens), not by this Patrol. */
+  locations: z.array(locationName).default([]),
+  /** DOWN when this many locations see it DOWN: `2` or `"2 of 3"`; default a majority. */
+  down_when: z.union([z.number().int().positive(), z.string()]).optional(),
 };
 
 const httpProbe = z.strictObject({
@@ -358,13 +363,37 @@ export const probeConfig = z
     if (p.type === 'dns' && p.resolver !== undefined && parseHostPort(p.resolver, 53) === null) {
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p.resolver)} is not host or host:port`, path: ['resolver'] });
     }
+    if (new Set(p.locations).size !== p.locations.length) ctx.addIssue({ code: 'custom', message: 'a location is listed twice', path: ['locations'] });
+    if (p.down_when !== undefined) {
+      const q = quorumOf(p.down_when, p.locations.length);
+      if (typeof q === 'string') ctx.addIssue({ code: 'custom', message: q, path: ['down_when'] });
+    }
     if (p.timeout !== undefined && p.timeout > p.interval) {
       ctx.addIssue({ code: 'custom', message: `timeout ${formatDuration(p.timeout)} is greater than interval ${formatDuration(p.interval)}`, path: ['timeout'] });
     }
     if (p.timeout !== undefined && p.timeout <= 0) ctx.addIssue({ code: 'custom', message: 'timeout must be greater than 0', path: ['timeout'] });
     if (p.interval <= 0) ctx.addIssue({ code: 'custom', message: 'interval must be greater than 0', path: ['interval'] });
   })
-  .transform((p) => ({ ...p, timeout: p.timeout ?? Math.min(DEFAULT_PROBE_TIMEOUT, p.interval) }));
+  .transform((p) => {
+    // down_when exists only for probes run by agents (so `check config --show` reads back).
+    const q = p.locations.length === 0 ? undefined : p.down_when === undefined ? Math.floor(p.locations.length / 2) + 1 : quorumOf(p.down_when, p.locations.length);
+    return { ...p, timeout: p.timeout ?? Math.min(DEFAULT_PROBE_TIMEOUT, p.interval), down_when: typeof q === 'number' ? q : undefined };
+  });
+
+/** `2`, `"2"` or `"2 of 3"` → 2; or the error. `of M` must be the number of locations. */
+function quorumOf(v: number | string, locations: number): number | string {
+  if (locations === 0) return 'down_when needs locations';
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else {
+    const m = /^\s*(\d+)\s*(?:of\s+(\d+)\s*)?$/.exec(v);
+    if (!m) return `${JSON.stringify(v)} is not a quorum (expected e.g. 2 or "2 of 3")`;
+    n = Number(m[1]);
+    if (m[2] !== undefined && Number(m[2]) !== locations) return `"${v}": the probe lists ${locations} locations, not ${m[2]}`;
+  }
+  if (n < 1 || n > locations) return `down_when ${n} must be between 1 and the ${locations} locations listed`;
+  return n;
+}
 
 const DEFAULT_PROBE_TIMEOUT = 10_000;
 

@@ -2,6 +2,7 @@
 // with every default filled in (see load.ts for text → object with positions).
 
 import { z } from 'zod';
+import { agentsConfig } from './agents.js';
 import { alertingConfig } from './alertmanager.js';
 import { baselinesSection } from './baselines.js';
 import { collectorsConfig, hostConfig } from './collectors.js';
@@ -25,6 +26,8 @@ export const configSchema = z
     server: serverConfig.default(serverConfig.parse({})),
     query: queryConfig.default(queryConfig.parse({})),
     probes: probesSection.default([]),
+    /** Locations whose `patrol agent` runs the probes that list them (probe `locations:`). */
+    agents: agentsConfig.default(agentsConfig.parse({})),
     host: hostConfig.default(hostConfig.parse({})),
     collectors: collectorsConfig.default(collectorsConfig.parse({})),
     alerting: alertingConfig.default(alertingConfig.parse({})),
@@ -34,6 +37,13 @@ export const configSchema = z
     tracing: z.record(z.string(), z.unknown()).optional(),
     runtime: z.record(z.string(), z.unknown()).optional(),
     otlp: z.record(z.string(), z.unknown()).optional(),
+  })
+  .superRefine((c, ctx) => {
+    c.probes.forEach((p, i) => {
+      for (const [j, l] of p.locations.entries()) {
+        if (!Object.hasOwn(c.agents.tokens, l)) ctx.addIssue({ code: 'custom', message: `location ${JSON.stringify(l)} has no agent: add it to agents.tokens`, path: ['probes', i, 'locations', j] });
+      }
+    });
   })
   // Duplicate job names are checked in semantic.ts (on the text, so they report beside schema errors).
   .transform((c) => ({

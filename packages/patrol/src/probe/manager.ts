@@ -19,6 +19,9 @@ import { ProbeStatsAccumulator, type ProbeFigures } from './stats.js';
 import { ProbeStateMachine } from './state.js';
 import { Abort } from './types.js';
 import { componentLogger } from '../logger.js';
+import type { AgentsConfig } from '../config/agents.js';
+import { labelsFromRecord, METRIC_NAME } from '../model/labels.js';
+import { locationOfToken, probeSource, quorumState, type LocationView, type RemoteResult } from './remote.js';
 
 export interface ProbeManagerOptions {
   /** Runs in flight at once, over all probes. */
@@ -76,6 +79,9 @@ export interface ProbeStatus {
   uptime_observed: ProbeFigures['observed'];
   /** Seconds, over the last 24 h; null without data. */
   latency: { p50: number | null; p95: number | null; p99: number | null };
+  /** Probes run by agents: each location's state, offline flag and last reason; down_when. */
+  locations?: Record<string, { state: ProbeState; offline: boolean; reason: string; last_time: number | null }>;
+  down_when?: number;
 }
 
 /**
@@ -128,6 +134,16 @@ interface ProbeEntry {
   manual?: Promise<void> | null;
   /** The manager's change counter when this entry last changed (a run or a reload). */
   seq: number;
+  /** Probes with `locations:`: each location's own state, from its agent's results. */
+  remote?: Map<string, RemoteLocation>;
+  /** Time of the last patrol_probe_up/state sample written for a remote probe (kept increasing). */
+  stateT?: number;
+}
+
+interface RemoteLocation {
+  machine: ProbeStateMachine;
+  writer: ResultWriter;
+  last: ProbeResult | null;
 }
 
 /** How old the overview lets uptime figures get before a full read recomputes them. */
@@ -159,6 +175,11 @@ export class ProbeManager implements Component {
   private eventsRetention = 30 * 24 * 3600_000;
   private readonly changes: ProbeStateChanges;
   private stopped = false;
+  private agents: AgentsConfig | null = null;
+  /** Location → when its agent last reported (ms; 0 never since start). */
+  private readonly agentSeen = new Map<string, number>();
+  private agentTimer: NodeJS.Timeout | null = null;
+  private readonly agentUpRefs = new Map<string, number>();
   /** Counts changes (runs, reloads): the overview's delta reads return entries changed after a value. */
   private seq = 0;
   /** Changes on every reload, so a dashboard knows its list of probes may be out of date. */
@@ -226,6 +247,20 @@ export class ProbeManager implements Component {
         this.entries.set(name, e);
       }
       const entry = e;
+      if (c.cfg.locations.length > 0) {
+        // Run by agents: each location keeps its state across reloads while it stays listed.
+        const prev = entry.remote ?? new Map<string, RemoteLocation>();
+        entry.remote = new Map();
+        for (const loc of c.cfg.locations) {
+          const old = prev.get(loc);
+          const machine = old?.machine ?? new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold);
+          machine.failureThreshold = c.cfg.failure_threshold;
+          machine.successThreshold = c.cfg.success_threshold;
+          entry.remote.set(loc, { machine, writer: new ResultWriter({ ...c, cfg: { ...c.cfg, labels: { ...c.cfg.labels, location: loc } } }), last: old?.last ?? null });
+        }
+        continue;
+      }
+      entry.remote = undefined;
       jobs.push({ key: name, intervalMs: c.cfg.interval, host: c.prepared.host, run: () => this.runEntry(entry) });
     }
     this.scheduler.setJobs(jobs);
@@ -240,6 +275,13 @@ export class ProbeManager implements Component {
       } catch (err) {
         this.log.warn({ err }, 'writing staleness markers failed');
       }
+    }
+    this.agents = cfg.agents;
+    for (const loc of Object.keys(cfg.agents.tokens)) if (!this.agentSeen.has(loc)) this.agentSeen.set(loc, 0);
+    for (const loc of [...this.agentSeen.keys()]) if (!Object.hasOwn(cfg.agents.tokens, loc)) this.agentSeen.delete(loc);
+    if (this.agentSeen.size > 0 && !this.agentTimer) {
+      this.agentTimer = setInterval(() => this.writeAgentUp(), 5000);
+      this.agentTimer.unref();
     }
     this.eventsRetention = cfg.storage.probe_events_retention ?? cfg.storage.retention;
     this.pruneEvents();
@@ -293,7 +335,12 @@ export class ProbeManager implements Component {
         this.log.warn({ err, probe: r.probe }, 'failure reason not stored');
       }
     }
-    if (change) {
+    if (change) this.recordChange(r.probe, change);
+  }
+
+  private recordChange(probe: string, change: NonNullable<ReturnType<ProbeStateMachine['observe']>>): void {
+    const r = { probe };
+    {
       const ev: ProbeEvent = { probe: r.probe, ...change };
       this.metrics.changes.inc({ to: change.to });
       try {
@@ -314,6 +361,137 @@ export class ProbeManager implements Component {
    */
   onStateChange(fn: ProbeStateListener): () => void {
     return this.changes.subscribe(fn);
+  }
+
+  // ---- agents (probes with `locations:`) ----
+
+  /** The location an agent's token belongs to, or null (an unknown or empty token). */
+  agentLocation(token: string): string | null {
+    return this.agents ? locationOfToken(this.agents.tokens, token) : null;
+  }
+
+  /** The probes of a location, as configuration its agent parses; `generation` changes on every reload. */
+  agentProbes(location: string): { generation: number; probes: Record<string, unknown>[] } {
+    const probes: Record<string, unknown>[] = [];
+    for (const e of this.entries.values()) if (e.compiled.cfg.locations.includes(location)) probes.push(probeSource(e.compiled.cfg));
+    return { generation: this.generation, probes };
+  }
+
+  /** The clock skew allowed between an agent and this Patrol (ms). */
+  get maxClockSkew(): number {
+    return this.agents?.max_clock_skew ?? 60_000;
+  }
+
+  /**
+   * Takes a location's results: stores them labelled `location`, updates that location's state,
+   * and the probe's from the quorum. Returns the results refused, each with its reason. Never throws
+   * for a bad result.
+   */
+  ingest(location: string, results: readonly RemoteResult[], now = Date.now()): { accepted: number; rejected: string[] } {
+    this.agentSeen.set(location, now);
+    const rejected: string[] = [];
+    let accepted = 0;
+    for (const x of results) {
+      const why = badResult(x);
+      if (why) {
+        rejected.push(why);
+        continue;
+      }
+      const e = this.entries.get(x.probe);
+      const loc = e?.remote?.get(location);
+      if (!e || !loc) {
+        rejected.push(`${JSON.stringify(x.probe)}: not a probe of location ${JSON.stringify(location)}`);
+        continue;
+      }
+      const r = {
+        probe: x.probe,
+        time: x.time,
+        durationMs: x.duration_seconds * 1000,
+        reason: x.reason,
+        degraded: x.degraded === true,
+        failedDueToRegex: false,
+        status: x.status_code,
+        samples: (x.samples ?? []).filter(goodSample),
+        success: x.success,
+      } as ProbeResult;
+      loc.last = r;
+      const locChange = loc.machine.observe(r.success, r.time, r.reason, r.degraded);
+      try {
+        this.batch ??= this.storage.appender();
+        loc.writer.write(this.batch, r);
+      } catch (err) {
+        rejected.push(`${JSON.stringify(r.probe)} at ${r.time}: not stored (${(err as Error).message})`);
+        continue;
+      }
+      accepted++;
+      // The probe's own view: the last result from any location, reasons prefixed by it.
+      const shown: ProbeResult = { ...r, reason: r.reason ? `${location}: ${r.reason}` : '' };
+      e.last = shown;
+      e.seq = ++this.seq;
+      if (!r.success) e.lastFailure = { time: r.time, reason: shown.reason };
+      e.recent.push(shown);
+      if (e.recent.length > this.opts.recentResults) e.recent.shift();
+      if (r.success) this.counts.success++;
+      else this.counts.failure++;
+      if (locChange) this.log.info({ probe: x.probe, location, from: locChange.from, to: locChange.to, reason: locChange.reason }, `probe ${locChange.to} from ${location}`);
+      this.updateQuorum(e, now);
+    }
+    if (this.opts.flushIntervalMs <= 0) this.flush();
+    else this.batchTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
+    return { accepted, rejected };
+  }
+
+  private locationViews(e: ProbeEntry, now: number): Map<string, LocationView> {
+    const views = new Map<string, LocationView>();
+    const offlineAfter = this.agents?.offline_after ?? 60_000;
+    for (const [name, l] of e.remote ?? []) {
+      const seen = this.agentSeen.get(name) ?? 0;
+      views.set(name, { state: l.machine.state, offline: seen === 0 || now - seen > offlineAfter, reason: l.last?.reason ?? '' });
+    }
+    return views;
+  }
+
+  private updateQuorum(e: ProbeEntry, now: number): void {
+    const q = quorumState(this.locationViews(e, now), e.compiled.cfg.down_when ?? 1);
+    const m = e.machine;
+    if (q.state !== 'unknown' && q.state !== m.state) {
+      const change = { time: now, from: m.state, to: q.state, reason: q.reason };
+      m.state = q.state;
+      m.since = now;
+      this.recordChange(e.compiled.cfg.name, change);
+    }
+    if (m.state === 'unknown') return;
+    const t = Math.max(now, (e.stateT ?? 0) + 1);
+    e.stateT = t;
+    try {
+      this.batch ??= this.storage.appender();
+      e.writer.writeState(this.batch, t, m.state);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, probe: e.compiled.cfg.name }, 'probe state not stored');
+    }
+  }
+
+  /** Writes patrol_agent_up{location} (1 reported within offline_after, else 0) and re-judges the quorums. */
+  writeAgentUp(now = Date.now()): void {
+    if (this.stopped || this.agentSeen.size === 0) return;
+    const offlineAfter = this.agents?.offline_after ?? 60_000;
+    try {
+      const app = this.storage.appender();
+      for (const [loc, seen] of this.agentSeen) {
+        const labels = labelsFromRecord({ [METRIC_NAME]: 'patrol_agent_up', location: loc });
+        this.agentUpRefs.set(loc, app.append(this.agentUpRefs.get(loc) ?? 0, labels, now, seen > 0 && now - seen <= offlineAfter ? 1 : 0));
+      }
+      app.commit();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'patrol_agent_up not stored');
+    }
+    // A location going offline can change a quorum's reason, not its verdict: offline is not DOWN.
+  }
+
+  /** Each configured location: whether its agent reports, and when it last did. */
+  agentStatus(now = Date.now()): { location: string; up: boolean; last_report: number | null }[] {
+    const offlineAfter = this.agents?.offline_after ?? 60_000;
+    return [...this.agentSeen].map(([location, seen]) => ({ location, up: seen > 0 && now - seen <= offlineAfter, last_report: seen || null }));
   }
 
   /** Deletes state changes and failure reasons older than the retention (each probe's last state change stays). */
@@ -344,6 +522,8 @@ export class ProbeManager implements Component {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.agentTimer) clearInterval(this.agentTimer);
+    this.agentTimer = null;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.pruneTimer = null;
     this.stopAll.abort();
@@ -408,7 +588,14 @@ export class ProbeManager implements Component {
       uptime: e.stats.uptime,
       uptime_observed: e.stats.observed,
       latency: e.stats.latency,
+      ...(e.remote ? { locations: this.locationStatus(e, now), down_when: c.down_when } : {}),
     };
+  }
+
+  private locationStatus(e: ProbeEntry, now: number): NonNullable<ProbeStatus['locations']> {
+    const out: NonNullable<ProbeStatus['locations']> = {};
+    for (const [name, v] of this.locationViews(e, now)) out[name] = { ...v, last_time: e.remote!.get(name)!.last?.time ?? null };
+    return out;
   }
 
   /** Results of one probe in [start, end] (ms) from storage, newest last, at most `limit` (the newest). */
@@ -602,4 +789,27 @@ function registerSelfMetrics(registry: Registry, m: ProbeManager) {
       }),
   );
   return { runs, changes, skipped, inFlight, probes };
+}
+
+const METRIC_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/** Why a result from an agent cannot be taken, or null. */
+function badResult(x: RemoteResult): string | null {
+  if (x === null || typeof x !== 'object') return 'a result is not an object';
+  if (typeof x.probe !== 'string') return 'a result has no probe name';
+  if (typeof x.time !== 'number' || !Number.isFinite(x.time)) return `${JSON.stringify(x.probe)}: time is not a number`;
+  if (typeof x.success !== 'boolean') return `${JSON.stringify(x.probe)}: success is not true or false`;
+  if (typeof x.duration_seconds !== 'number' || !(x.duration_seconds >= 0)) return `${JSON.stringify(x.probe)}: duration_seconds is not a number`;
+  if (typeof x.reason !== 'string') return `${JSON.stringify(x.probe)}: reason is not text`;
+  if (x.samples !== undefined && !Array.isArray(x.samples)) return `${JSON.stringify(x.probe)}: samples is not a list`;
+  return null;
+}
+
+function goodSample(s: unknown): boolean {
+  const x = s as { name?: unknown; value?: unknown; labelName?: unknown; labelValue?: unknown; labels?: unknown };
+  if (x === null || typeof x !== 'object' || typeof x.name !== 'string' || !METRIC_RE.test(x.name) || typeof x.value !== 'number') return false;
+  if (x.name === 'probe_success' || x.name === 'probe_duration_seconds' || x.name.startsWith('patrol_')) return false;
+  if (x.labelName !== undefined && (typeof x.labelName !== 'string' || typeof x.labelValue !== 'string' || !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(x.labelName))) return false;
+  if (x.labels !== undefined && (x.labels === null || typeof x.labels !== 'object' || !Object.entries(x.labels).every(([k, v]) => /^[a-zA-Z_][a-zA-Z0-9_]*$/.test(k) && typeof v === 'string'))) return false;
+  return true;
 }
