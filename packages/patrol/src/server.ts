@@ -30,7 +30,8 @@ import { ProbeStateChanges } from './model/probestate.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { registerLogMetrics } from './logger.js';
-import { edgeHook, type EdgeSettings } from './web/security.js';
+import { insecureListenReason, isLoopbackHost } from './web/exposure.js';
+import { edgeHook, securityHeadersHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
 import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
 import { TlsFront, tlsComponent, tlsSettings } from './web/tls.js';
@@ -76,6 +77,8 @@ export interface PatrolOptions {
   notifier?: NotifierOptions;
   /** The built dashboard's folder; default: the @patrol/ui package's dist (null: serve none). */
   uiDir?: string | null;
+  /** Listen beyond loopback without authentication (the --insecure flag). */
+  insecure?: boolean;
 }
 
 export interface ReloadOutcome {
@@ -149,6 +152,8 @@ export class Patrol {
     });
     // Authentication, CORS and the cross-site write guard, for every route, from the running config.
     this.app.addHook('onRequest', edgeHook(() => this.edgeSettings(), this.log.child({ component: 'web' })));
+    // CSP, frame-ancestors, nosniff on every response (the dashboard sets its own CSP).
+    this.app.addHook('onSend', securityHeadersHook());
     // Request time and in-flight body bytes (server.request_timeout, server.max_inflight_body_bytes).
     this.app.addHook('preParsing', bodyBoundsHook(() => this.bodyBounds(), this.bodyBudget));
     this.routes();
@@ -233,7 +238,9 @@ export class Patrol {
       throw new StartupError(first.errors.map(String));
     }
     if (!this.opts.listen && first.config.server.listen) this.listenAddr = first.config.server.listen;
-    listenHostPort(this.listenAddr);
+    const why = insecureListenReason(listenHostPort(this.listenAddr).host, first.config.server, this.opts.insecure === true);
+    if (why) throw new StartupError([why]);
+    if (this.opts.insecure && !isLoopbackHost(listenHostPort(this.listenAddr).host)) this.log.warn({ listen: this.listenAddr }, '--insecure: listening beyond loopback; Patrol itself does not authenticate callers');
     await mkdir(this.opts.dataDir, { recursive: true });
     this.storage = await this.openStorage(first.config);
     const engine = (this.engine = new Engine({ lookbackDelta: this.opts.lookbackDelta }));

@@ -69,6 +69,7 @@ describe('flow probes against a real HTTP API', () => {
           res.writeHead(200, { 'content-type': 'text/plain' });
           return res.end(`you sent ${req.url.slice(6)}`);
         }
+        if (req.url === '/hang') return;
         if (req.url === '/nl') {
           res.writeHead(200, { 'content-type': 'text/plain' });
           return res.end('a\r\nX-Injected: 1');
@@ -310,6 +311,28 @@ ${
     );
     assert.equal(r2.success, false);
     assert.equal(r2.reason, 'cleanup step "logout": status 401 not in [2xx]');
+  });
+
+  it('a timeout names the step and its phase; cleanup still runs afterwards', async () => {
+    const r = await run(
+      flow(
+        '',
+        `      - name: login
+        method: POST
+        url: /login
+        body: '{"user":"alice","password":"\${password}"}'
+        capture: {token: {json: $.data.token}}
+      - name: slow
+        url: /hang
+`,
+      ).replace('timeout: 3s', 'timeout: 700ms'),
+    );
+    assert.equal(r.success, false);
+    assert.equal(r.reason, 'timeout after 700ms during step 2 "slow": waiting for the response');
+    const end = Date.now() + 5000;
+    while (!seen.some((s) => s.url === '/logout') && Date.now() < end) await new Promise((res) => setTimeout(res, 20));
+    assert.ok(seen.some((s) => s.url === '/logout'), 'cleanup ran after the timeout');
+    assert.equal(tokens.size, 0);
   });
 
   it('rejects a variable never captured or captured later, with the step and the name', () => {

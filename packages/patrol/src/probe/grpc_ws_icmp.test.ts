@@ -3,7 +3,6 @@
 // ping on loopback; without privilege; without the program).
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +14,7 @@ import { decodeHealthResponse, encodeHealthRequest } from './grpc.js';
 import { parsePing } from './icmp.js';
 import { probeErrors, runOne, sample } from './testdata/helpers.js';
 import { closedPort, makeCerts, type CertSet } from './testdata/servers.js';
+import { binaryPath, needBinary } from '../testing/shared.js';
 
 // The health protocol's messages, as grpc/health/v1/health.proto defines them.
 const root = protobuf.Root.fromJSON({
@@ -210,13 +210,8 @@ describe('websocket probes', () => {
   });
 });
 
-const PING = (() => {
-  try {
-    return execFileSync('sh', ['-c', 'command -v ping'], { encoding: 'utf8' }).trim();
-  } catch {
-    return '';
-  }
-})();
+const noPing = needBinary('ping');
+const PING = noPing ? '' : binaryPath('ping');
 const isRoot = process.getuid?.() === 0;
 const SETPRIV = existsSync('/usr/bin/setpriv') ? '/usr/bin/setpriv' : '';
 
@@ -228,7 +223,7 @@ describe('icmp probes', () => {
     assert.equal(parsePing('garbage'), null);
   });
 
-  it('pings loopback: loss and round-trip time', { skip: PING === '' && 'no ping program on this machine (Debian: apt-get install iputils-ping)' }, async () => {
+  it('pings loopback: loss and round-trip time', { skip: noPing }, async () => {
     const r = await runOne({ type: 'icmp', target: '127.0.0.1', count: 2, conditions: ['[RESPONSE_TIME] < 1s'] });
     assert.equal(r.reason, '');
     assert.equal(sample(r, 'probe_icmp_packets_sent'), 2);
@@ -238,7 +233,7 @@ describe('icmp probes', () => {
     assert.ok(sample(r, 'probe_icmp_reply_hop_limit')! > 0);
   });
 
-  it('without privilege the run fails saying what ICMP needs', { skip: (PING === '' || !isRoot || SETPRIV === '') && 'needs ping, root and setpriv to run ping as nobody without its capability' }, async () => {
+  it('without privilege the run fails saying what ICMP needs', { skip: noPing || ((!isRoot || SETPRIV === '') && 'needs root and setpriv to run ping as nobody without its capability') }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'patrol-ping-'));
     try {
       // A copy of ping loses its file capability; run as nobody it has no privilege at all.
