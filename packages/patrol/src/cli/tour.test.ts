@@ -53,7 +53,7 @@ describe('npm start tour (examples/demo/tour.mjs)', { timeout: 300_000 }, () => 
     const [p, d, s] = [await freePort(), await freePort(), await freePort()];
     patrol = `http://127.0.0.1:${p}`;
     demo = `http://127.0.0.1:${d}`;
-    const env = { ...process.env, PATROL_LISTEN: `127.0.0.1:${p}`, DEMO_LISTEN: `127.0.0.1:${d}`, SINK_LISTEN: `127.0.0.1:${s}`, PATROL_TOUR_DATA: dir };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATROL_LISTEN: `127.0.0.1:${p}`, DEMO_LISTEN: `127.0.0.1:${d}`, SINK_LISTEN: `127.0.0.1:${s}`, PATROL_TOUR_DATA: dir };
     delete env.DINGTALK_URL;
     delete env.WECOM_URL;
     child = spawn(process.execPath, [tour], { env, stdio: ['ignore', 'pipe', 'pipe'] });
