@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the reference programs the tests compare Patrol against, from Debian/Ubuntu packages:
 # Prometheus (with promtool), Alertmanager (with amtool), node and blackbox exporters, openssl,
-# chromium. Only what is missing, with apt-get's own output visible. It edits no system file and
+# chromium, ping (icmp probes). Only what is missing, with apt-get's own output visible. It edits no system file and
 # stops no process: if a package starts its service, that service keeps running (the tests start
 # their own instances on random ports).
 # Usage: npm run setup:reference [-- --strict]   (--strict: exit 1 if anything is still missing)
@@ -15,11 +15,12 @@ for a in "$@"; do
 done
 
 # program → package
-progs=(prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter prometheus-blackbox-exporter openssl chromium)
+progs=(prometheus promtool prometheus-alertmanager amtool prometheus-node-exporter prometheus-blackbox-exporter openssl chromium ping)
 pkg_of() {
   case "$1" in
     prometheus|promtool) echo prometheus ;;
     prometheus-alertmanager|amtool) echo prometheus-alertmanager ;;
+    ping) echo iputils-ping ;;
     *) echo "$1" ;;
   esac
 }

@@ -5,6 +5,12 @@
 // Figures: CPU per probe (Patrol process, user+system), event-loop delay p99, achieved interval
 // per probe (from the stored probe_success timestamps), blackbox_exporter CPU per probe (from
 // /proc/<pid>/stat). Environment: PROBES (1000), SECONDS (20), WARMUP (5), BB_REQUESTS (20000).
+//
+// Then flows (issue 18's target: a 4-step flow costs ≤ 4× a single HTTP probe in CPU): FLOW_PROBES
+// (200) single HTTP probes, then as many 4-step flows (log in with a JSON body capturing a token,
+// list with it, get one item by a captured id, log out as cleanup), against a small API server in
+// a child process, each measured for FLOW_SECONDS (10) after WARMUP. `PROBE_BENCH=flow` runs only
+// this part; `PROBE_BENCH=http` skips it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -205,7 +211,90 @@ async function benchBlackbox(targetPort: number) {
   }
 }
 
+/** A small API for the flow benchmark, in its own process (its CPU is not Patrol's). */
+const FLOW_API = `
+const http = require('node:http');
+const tokens = new Set(); let n = 0;
+http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    const json = (code, v) => { res.writeHead(code, { 'content-type': 'application/json' }); res.end(JSON.stringify(v)); };
+    const bearer = (req.headers.authorization || '').slice(7);
+    if (req.url === '/login') { const t = 'tok-' + (++n); tokens.add(t); return json(200, { data: { token: t } }); }
+    if (req.url === '/items') return tokens.has(bearer) ? json(200, { items: [{ id: 42 }] }) : json(401, {});
+    if (req.url === '/health') return json(200, { status: 'up' });
+    if (req.url.startsWith('/items/')) return tokens.has(bearer) ? json(200, { id: 42, owner: 'alice' }) : json(401, {});
+    if (req.url === '/logout') return json(tokens.delete(bearer) ? 200 : 401, {});
+    json(404, {});
+  });
+}).listen(Number(process.argv[1]), '127.0.0.1');
+`;
+
+async function measureManager(yaml: string, seconds: number): Promise<{ runs: number; cpuMs: number; failures: number; perRunMs: number }> {
+  const cfg = parseConfig(yaml, 'bench.yml');
+  if (!cfg.ok) throw new Error(cfg.errors.map(String).join('\n'));
+  const storage = new MemoryStorage();
+  const dataDir = mkdtempSync(join(tmpdir(), 'patrol-flow-bench-'));
+  const manager = new ProbeManager({ storage, logger: pino({ level: 'silent' }), registry: new Registry(), listen: '127.0.0.1:0', dataDir }, {});
+  manager.applyConfig(cfg.config, { dir: '.' });
+  await sleep(WARMUP * 1000);
+  const started0 = manager.schedulerStats.started;
+  const fail0 = manager.counts.failure;
+  const cpu0 = process.cpuUsage();
+  await sleep(seconds * 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const runs = manager.schedulerStats.started - started0;
+  const failures = manager.counts.failure - fail0;
+  await manager.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return { runs, cpuMs, failures, perRunMs: cpuMs / runs };
+}
+
+async function benchFlow(): Promise<void> {
+  const n = Number(process.env.FLOW_PROBES ?? 200);
+  const seconds = Number(process.env.FLOW_SECONDS ?? 10);
+  const port = await freePort();
+  const api = spawn(process.execPath, ['-e', FLOW_API, String(port)], { stdio: 'ignore' });
+  try {
+    await waitForPort(port);
+    const single = ['probes:'];
+    const flows = ['probes:'];
+    for (let i = 0; i < n; i++) {
+      single.push(`  - {name: h${i}, type: http, target: "http://127.0.0.1:${port}/items/42", interval: 1s, timeout: 900ms, conditions: ['[STATUS] == 401']}`);
+      flows.push(`  - name: f${i}
+    type: flow
+    target: http://127.0.0.1:${port}/
+    interval: 1s
+    timeout: 900ms
+    variables: {user: alice}
+    secrets: {password: pw}
+    steps:
+      - {name: login, method: POST, url: /login, body: '{"user":"\${user}","password":"\${password}"}', capture: {token: {json: $.data.token}}}
+      - {name: list, url: /items, headers: {authorization: 'Bearer \${token}'}, conditions: ['[STATUS] == 200'], capture: {item: {json: '$.items[0].id'}}}
+      - {name: get, url: '/items/\${item}', headers: {authorization: 'Bearer \${token}'}, conditions: ['$.owner == alice']}
+    cleanup:
+      - {name: logout, method: POST, url: /logout, headers: {authorization: 'Bearer \${token}'}}`);
+    }
+    console.log(`flows: ${n} single HTTP probes, then ${n} 4-step flows, interval 1s, warm-up ${WARMUP}s, measured ${seconds}s each ...`);
+    const h = await measureManager(single.join('\n') + '\n', seconds);
+    console.log(`  http: ${h.runs} runs, failed ${h.failures}, CPU ${h.cpuMs.toFixed(0)} ms → ${h.perRunMs.toFixed(3)} ms per run`);
+    const f = await measureManager(flows.join('\n') + '\n', seconds);
+    console.log(`  flow: ${f.runs} runs, failed ${f.failures}, CPU ${f.cpuMs.toFixed(0)} ms → ${f.perRunMs.toFixed(3)} ms per run`);
+    console.log(`ratio 4-step flow / single HTTP probe CPU per run: ${(f.perRunMs / h.perRunMs).toFixed(2)} (target ≤ 4)`);
+  } finally {
+    kill(api);
+  }
+}
+
 async function main() {
+  if (process.env.PROBE_BENCH !== 'http') {
+    const load = loadavg();
+    console.log(`load before flows: ${load.map((l) => l.toFixed(2)).join(' ')}`);
+    await benchFlow();
+    if (process.env.PROBE_BENCH === 'flow') return;
+  }
   const targetPort = await freePort();
   const target = spawn(process.execPath, [TARGET_SERVER, String(targetPort)], { stdio: 'ignore' });
   try {

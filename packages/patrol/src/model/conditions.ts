@@ -522,6 +522,26 @@ function textVerdict(what: string, v: string, c: Condition): Verdict {
 
 type Walked = { found: true; value: unknown } | { found: false };
 
+/**
+ * A JSON path as conditions write it (`$.data.token`, `$.items[0].id`), for other readers
+ * (flow captures). Throws an Error naming the problem; wildcards are refused.
+ */
+export function parseJsonPath(src: string): { path: PathStep[]; text: string } {
+  const fail = (d: string): never => {
+    throw new Error(`JSON path ${JSON.stringify(src)}: ${d}`);
+  };
+  if (!src.startsWith('$')) fail('must start with $ (e.g. $.token)');
+  const { path, rest, text } = parsePath(src.slice(1), fail);
+  if (rest.trim() !== '') fail(`unexpected ${JSON.stringify(rest)}`);
+  if (path.includes(WILDCARD)) fail('a wildcard matches several values; name one (e.g. $.items[0].id)');
+  return { path, text: '$' + text };
+}
+
+/** The value at a path without wildcards. */
+export function lookupJson(value: unknown, path: readonly PathStep[]): Walked {
+  return walk(value, path);
+}
+
 function walk(value: unknown, path: readonly PathStep[]): Walked {
   let cur: unknown = value;
   for (const step of path) {

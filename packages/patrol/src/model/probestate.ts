@@ -3,7 +3,7 @@
 // module has no dependencies, so the component runtime and any consumer can name them without
 // depending on the probe package.
 
-export type ProbeState = 'unknown' | 'up' | 'down';
+export type ProbeState = 'unknown' | 'up' | 'degraded' | 'down';
 
 export interface StateChange {
   time: number;

@@ -51,7 +51,7 @@ describe('probe type contract', () => {
 
 describe('the engine guards against a misbehaving probe type', () => {
   const [cfg] = probesFromYaml('  - {name: x, type: tcp, target: "127.0.0.1:1", timeout: 200ms, interval: 1s}\n') as ProbeConfig[];
-  const probe = (run: CompiledProbe['prepared']['run']): CompiledProbe => ({ cfg, conditions: [], hasRegex: false, prepared: { host: 'h', run } });
+  const probe = (run: CompiledProbe['prepared']['run']): CompiledProbe => ({ cfg, conditions: [], degrading: [], hasRegex: false, prepared: { host: 'h', run } });
 
   it('a run that throws synchronously is a failed result', async () => {
     const r = await runProbe(

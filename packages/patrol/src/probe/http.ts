@@ -35,7 +35,7 @@ interface Hop {
 
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 
-class HttpProbe implements PreparedProbe {
+export class HttpProbe implements PreparedProbe {
   readonly host: string;
   private readonly url: URL;
   private readonly keepBody: boolean;
@@ -50,10 +50,12 @@ class HttpProbe implements PreparedProbe {
     private readonly cfg: HttpProbeConfig,
     conditions: readonly Condition[],
     dir: string,
+    /** Keep the body whatever the conditions read (a flow step capturing from it). */
+    keepBody = false,
   ) {
     this.url = new URL(cfg.target);
     this.host = this.url.hostname;
-    this.keepBody = needsBody(conditions);
+    this.keepBody = keepBody || needsBody(conditions);
     const headers: Record<string, string> = { 'user-agent': 'Patrol', accept: '*/*' };
     for (const [k, v] of Object.entries(cfg.headers)) headers[k.toLowerCase()] = v;
     if (cfg.basic_auth) {
@@ -71,17 +73,43 @@ class HttpProbe implements PreparedProbe {
     this.firstHead = this.requestHead(cfg.method, this.url, headers, cfg.body);
   }
 
-  async run(ctx: RunContext): Promise<RunOutcome> {
-    let url = this.url;
+  run(ctx: RunContext): Promise<RunOutcome> {
+    return this.exchange(ctx, this.url, this.cfg.method, this.headers, this.cfg.body);
+  }
+
+  /**
+   * One request (with its redirects) to another URL, headers or body than configured (a flow step
+   * whose variables are known at run time). Header values are checked for line breaks here.
+   */
+  runWith(ctx: RunContext, url: URL, headers: Record<string, string>, body: string | undefined): Promise<RunOutcome> {
+    for (const k in headers) if (/[\r\n\0]/.test(headers[k])) return Promise.resolve({ obs: { durationMs: 0, now: Date.now() }, error: `header ${k}: the value contains a line break` });
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.resolve({ obs: { durationMs: 0, now: Date.now() }, error: `${url.protocol} is not http or https` });
+    return this.exchange(ctx, url, this.cfg.method, headers, body);
+  }
+
+  /** The configured headers, lower-cased, with the authorization the config asks for. */
+  get baseHeaders(): Readonly<Record<string, string>> {
+    return this.headers;
+  }
+
+  get configuredUrl(): URL {
+    return this.url;
+  }
+
+  get configuredBody(): string | undefined {
+    return this.cfg.body;
+  }
+
+  private async exchange(ctx: RunContext, url: URL, method0: string, headers0: Record<string, string>, body0: string | undefined): Promise<RunOutcome> {
     const phases: Phases = { resolve: 0, connect: 0, tls: 0, processing: 0, transfer: 0, lookupMs: 0, family: 0, hop: null, redirects: 0, unfollowed: false, method: this.cfg.method };
     // The full metric set from the start; a run cut off by its timeout reports what it saw.
     const report = new HttpReport(ctx.samples);
     const cutOff = () => report.fill(phases);
     ctx.abort.on(cutOff);
     const t0 = performance.now();
-    let method = this.cfg.method;
-    let body = this.cfg.body;
-    let headers = this.headers;
+    let method = method0;
+    let body = body0;
+    let headers = headers0;
     let redirects = 0;
     let hop: Hop;
     const visited = new Set<string>([url.href]);

@@ -43,6 +43,8 @@ export interface LastResult {
   success: boolean;
   duration_seconds: number;
   reason: string;
+  /** The run passed its conditions and failed a degrading condition. */
+  degraded: boolean;
   status_code?: number;
 }
 
@@ -60,8 +62,10 @@ export interface ProbeStatus {
   since: number | null;
   consecutive_failures: number;
   consecutive_successes: number;
+  /** Degraded runs in a row (DEGRADED after failure_threshold of them). */
+  consecutive_degraded: number;
   last_result: LastResult | null;
-  /** The reason of the last failed result, or "" when the last run passed. */
+  /** Why the last run failed or was degraded ("degraded: …"), or "" when it passed cleanly. */
   reason: string;
   /** Fraction of successful runs; null when there were none in the window. */
   uptime: { '24h': number | null; '7d': number | null; '30d': number | null };
@@ -272,7 +276,7 @@ export class ProbeManager implements Component {
     if (e.recent.length > this.opts.recentResults) e.recent.shift();
     if (r.success) this.counts.success++;
     else this.counts.failure++;
-    const change = e.machine.observe(r.success, r.time, r.reason);
+    const change = e.machine.observe(r.success, r.time, r.reason, r.degraded);
     try {
       this.batch ??= this.storage.appender();
       e.writer.write(this.batch, r);
@@ -298,7 +302,7 @@ export class ProbeManager implements Component {
         this.log.error({ err, probe: r.probe }, 'probe event not stored');
       }
       const fields = { probe: r.probe, from: change.from, to: change.to, reason: change.reason };
-      if (change.to === 'down') this.log.warn(fields, 'probe down');
+      if (change.to === 'down' || change.to === 'degraded') this.log.warn(fields, `probe ${change.to}`);
       else this.log.info(fields, `probe ${change.to}`);
       this.changes.emit(ev);
     }
@@ -398,6 +402,7 @@ export class ProbeManager implements Component {
       since: e.machine.since || null,
       consecutive_failures: e.machine.consecutiveFailures,
       consecutive_successes: e.machine.consecutiveSuccesses,
+      consecutive_degraded: e.machine.consecutiveDegraded,
       last_result: last ? toLast(last) : null,
       reason: last?.reason ?? '',
       uptime: e.stats.uptime,
@@ -475,8 +480,12 @@ export class ProbeManager implements Component {
     for (const e of [...this.entries.values()]) {
       if (e.removed) continue;
       const st = e.machine.state;
-      counts[st]++;
-      if (st === 'up' && e.machine.consecutiveFailures > 0) counts.degraded++;
+      // `degraded` counts DEGRADED probes and UP probes with failed runs below failure_threshold.
+      if (st === 'degraded') counts.degraded++;
+      else {
+        counts[st]++;
+        if (st === 'up' && e.machine.consecutiveFailures > 0) counts.degraded++;
+      }
       if (!full && e.seq <= opts.after!) continue;
       // Uptime figures: computed once per probe, then refreshed on full reads past 5 minutes (the
       // 24 h ratio moves slowly; the hourly cells take recent runs from memory).
@@ -523,14 +532,14 @@ export class ProbeManager implements Component {
 
   /** Counts probes by state, for self-monitoring. */
   countByState(): Record<ProbeState, number> {
-    const out: Record<ProbeState, number> = { unknown: 0, up: 0, down: 0 };
+    const out: Record<ProbeState, number> = { unknown: 0, up: 0, degraded: 0, down: 0 };
     for (const e of this.entries.values()) out[e.machine.state]++;
     return out;
   }
 }
 
 function toLast(r: ProbeResult): LastResult {
-  const l: LastResult = { time: r.time, success: r.success, duration_seconds: r.durationMs / 1000, reason: r.reason };
+  const l: LastResult = { time: r.time, success: r.success, duration_seconds: r.durationMs / 1000, reason: r.reason, degraded: r.degraded };
   if (r.status !== undefined) l.status_code = r.status;
   return l;
 }

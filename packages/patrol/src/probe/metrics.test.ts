@@ -11,7 +11,7 @@ import { probesFromYaml } from './testdata/helpers.js';
 import type { ProbeSample } from './types.js';
 
 function result(time: number, samples: ProbeSample[]): ProbeResult {
-  return { probe: 'p', time, durationMs: 10, reason: '', failedDueToRegex: false, samples, success: true };
+  return { probe: 'p', time, durationMs: 10, reason: '', degraded: false, failedDueToRegex: false, samples, success: true };
 }
 
 describe('ResultWriter', () => {

@@ -8,6 +8,9 @@ import type { Appender, SeriesRef } from '../storage/interface.js';
 import type { CompiledProbe, ProbeResult } from './run.js';
 import type { ProbeState } from '../model/probestate.js';
 
+/** The values of `patrol_probe_state` (documented in the README; the rule pack reads them). */
+export const PROBE_STATE_VALUES = { down: 0, up: 1, degraded: 2 } as const;
+
 /** The label set of a probe's series, without the metric name. */
 export function probeLabels(p: CompiledProbe): Record<string, string> {
   // The probe's own labels cannot replace probe or instance, which identify the series.
@@ -92,17 +95,22 @@ export class ResultWriter {
   }
 
   /**
-   * Appends the probe's state after a run (its failure_threshold / success_threshold verdict) as
-   * `patrol_probe_up`: 1 UP, 0 DOWN, nothing while UNKNOWN. Rules read it to alert on the probe's
-   * own state rather than on single failed runs. Call right after write() for the same run.
+   * Appends the probe's state after a run (its thresholds' verdict) as `patrol_probe_up` (1 UP
+   * or DEGRADED, 0 DOWN) and `patrol_probe_state` (PROBE_STATE_VALUES: 0 DOWN, 1 UP,
+   * 2 DEGRADED); nothing while UNKNOWN. Rules read them to alert on the probe's own state rather
+   * than on single runs. Call right after write() for the same run.
    */
   writeState(app: Appender, t: number, state: ProbeState): void {
     if (state === 'unknown') return;
-    // Kept apart from `series`: write() would end it as a series this run did not report.
-    const e = (this.stateEntry ??= { labels: labelsFromRecord({ ...this.base, [METRIC_NAME]: 'patrol_probe_up' }), ref: 0, gen: 0 });
-    e.ref = app.append(e.ref, e.labels, t, state === 'up' ? 1 : 0);
-    e.gen = this.gen;
+    // Kept apart from `series`: write() would end them as series this run did not report.
+    const up = (this.upEntry ??= { labels: labelsFromRecord({ ...this.base, [METRIC_NAME]: 'patrol_probe_up' }), ref: 0, gen: 0 });
+    up.ref = app.append(up.ref, up.labels, t, state === 'down' ? 0 : 1);
+    up.gen = this.gen;
+    const st = (this.stateEntry ??= { labels: labelsFromRecord({ ...this.base, [METRIC_NAME]: 'patrol_probe_state' }), ref: 0, gen: 0 });
+    st.ref = app.append(st.ref, st.labels, t, PROBE_STATE_VALUES[state]);
+    st.gen = this.gen;
   }
+  private upEntry: Entry | undefined;
   private stateEntry: Entry | undefined;
 
   /** The series' label set without the metric name, as a comparable key. */
@@ -112,7 +120,7 @@ export class ResultWriter {
 
   /** Appends a staleness marker to every series written so far (the probe went away). */
   markStale(app: Appender, t: number): void {
-    for (const e of this.stateEntry ? [...this.series.values(), this.stateEntry] : this.series.values()) {
+    for (const e of [...this.series.values(), ...(this.upEntry ? [this.upEntry] : []), ...(this.stateEntry ? [this.stateEntry] : [])]) {
       if (e.ref === 0 || e.gen === -1) continue;
       try {
         e.ref = app.append(e.ref, e.labels, t, STALE_NAN);

@@ -10,6 +10,8 @@ import { Abort, type PreparedProbe, type ProbeSample, type RunContext, type RunO
 export interface CompiledProbe {
   readonly cfg: ProbeConfig;
   readonly conditions: readonly Condition[];
+  /** Checked when `conditions` pass; one failing makes the run degraded instead of failed. */
+  readonly degrading: readonly Condition[];
   /** probe_failed_due_to_regex is written: the type always reports it, or some condition tests a regex. */
   readonly hasRegex: boolean;
   readonly prepared: PreparedProbe;
@@ -21,11 +23,12 @@ export function compileProbe(cfg: ProbeConfig, dir: string): CompiledProbe {
   const conditions = cfg.conditions.length > 0 ? cfg.conditions : type.defaultConditions.map(parseCondition);
   let prepared: PreparedProbe;
   try {
-    prepared = type.prepare(cfg, conditions, dir);
+    // The type sees every condition it may have to serve (the body is kept when either reads it).
+    prepared = type.prepare(cfg, cfg.degrading_conditions.length > 0 ? [...conditions, ...cfg.degrading_conditions] : conditions, dir);
   } catch (e) {
     throw new Error(`probe ${JSON.stringify(cfg.name)}: ${(e as Error).message}`);
   }
-  return { cfg, conditions, hasRegex: type.reportsRegexFailure === true || conditions.some((c) => c.isRegex), prepared };
+  return { cfg, conditions, degrading: cfg.degrading_conditions, hasRegex: type.reportsRegexFailure === true || conditions.some((c) => c.isRegex), prepared };
 }
 
 export type ProbeResult = {
@@ -33,8 +36,10 @@ export type ProbeResult = {
   /** Wall-clock start, ms since the epoch. */
   time: number;
   durationMs: number;
-  /** Empty on success. */
+  /** Empty on a clean success; why the run failed, or why it is degraded. */
   reason: string;
+  /** The run passed its conditions but failed a degrading condition (success is true). */
+  degraded: boolean;
   failedDueToRegex: boolean;
   status?: number;
   samples: ProbeSample[];
@@ -116,14 +121,21 @@ class ProbeRun {
     const durationMs = this.cutOff ? Math.min(p.cfg.timeout, elapsed) : elapsed;
     let reason = out.error ?? '';
     let regex = false;
+    let degraded = false;
     if (!out.error) {
       const v = evaluateAll(p.conditions, out.obs);
       if (!v.ok) {
         reason = v.reason;
         regex = v.regex;
+      } else if (p.degrading.length > 0) {
+        const d = evaluateAll(p.degrading, out.obs);
+        if (!d.ok) {
+          reason = `degraded: ${d.reason}`;
+          degraded = true;
+        }
       }
     }
-    const base = { probe: p.cfg.name, time: this.ctx.startedAt, durationMs, reason, failedDueToRegex: regex, status: out.obs.status, samples };
-    this.resolve(reason === '' ? { ...base, success: true } : { ...base, success: false });
+    const base = { probe: p.cfg.name, time: this.ctx.startedAt, durationMs, reason, degraded, failedDueToRegex: regex, status: out.obs.status, samples };
+    this.resolve(reason === '' || degraded ? { ...base, success: true } : { ...base, success: false });
   }
 }
