@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerBaselines } from './baselines.js';
 import { registerCheck } from './check.js';
+import { registerHashPassword } from './hash_password.js';
 import { registerNotify } from './notify.js';
 import { registerQuery } from './query.js';
 import { registerRun } from './run.js';
@@ -22,5 +23,6 @@ registerQuery(program);
 registerTest(program);
 registerBaselines(program);
 registerNotify(program);
+registerHashPassword(program);
 
 await program.parseAsync(process.argv);

@@ -16,8 +16,7 @@ export function isLoopbackHost(host: string): boolean {
 /** Whether the server section makes callers authenticate (basic auth users, users/tokens, or verified client certificates). */
 export function authConfigured(server: ServerConfig): boolean {
   if (server.basic_auth_users && Object.keys(server.basic_auth_users).length > 0) return true;
-  const auth = (server as { auth?: { users?: Record<string, unknown> } }).auth;
-  if (auth && auth.users && Object.keys(auth.users).length > 0) return true;
+  if (server.auth && Object.keys(server.auth.users).length > 0) return true;
   return server.tls?.client_auth_type === 'RequireAndVerifyClientCert';
 }
 

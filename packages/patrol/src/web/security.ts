@@ -156,7 +156,7 @@ export function edgeHook(settings: () => EdgeSettings, log: Logger) {
 }
 
 /** The policy of every response that is not the dashboard's page: it loads nothing and is never framed. */
-export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+export const API_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /**
  * The dashboard page's policy: its own scripts, styles, images and API only, the inline scripts
