@@ -31,7 +31,10 @@ import { ProbeStateChanges } from './model/probestate.js';
 import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { registerLogMetrics } from './logger.js';
-import { edgeHook, type EdgeSettings } from './web/security.js';
+import { auditHook, authHook, registerAuthAPI, type AuthDeps } from './web/auth.js';
+import { AuthStore } from './web/auth_store.js';
+import { insecureListenReason, isLoopbackHost } from './web/exposure.js';
+import { edgeHook, securityHeadersHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
 import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
 import { TlsFront, tlsComponent, tlsSettings } from './web/tls.js';
@@ -77,6 +80,8 @@ export interface PatrolOptions {
   notifier?: NotifierOptions;
   /** The built dashboard's folder; default: the @patrol/ui package's dist (null: serve none). */
   uiDir?: string | null;
+  /** Listen beyond loopback without authentication (the --insecure flag). */
+  insecure?: boolean;
 }
 
 export interface ReloadOutcome {
@@ -120,6 +125,8 @@ export class Patrol {
   /** The HTTPS listener when server.tls is set at start; otherwise fastify listens itself. */
   private tlsFront: TlsFront | null = null;
   private dispatcher: AlertDispatcher | null = null;
+  /** Tokens, sessions and the audit log (<data>/auth.db); opened by prepare(). */
+  private authStore: AuthStore | null = null;
 
   constructor(private readonly opts: PatrolOptions) {
     this.log = opts.logger;
@@ -150,6 +157,13 @@ export class Patrol {
     });
     // Authentication, CORS and the cross-site write guard, for every route, from the running config.
     this.app.addHook('onRequest', edgeHook(() => this.edgeSettings(), this.log.child({ component: 'web' })));
+    // Users, tokens, sessions and the role each route needs (server.auth; web/roles.ts), then the audit log of writes.
+    const authDeps: AuthDeps = { config: () => this.config?.server, store: () => this.authStore, secure: () => this.tlsFront !== null, log: this.log.child({ component: 'auth' }) };
+    this.app.addHook('onRequest', authHook(authDeps));
+    this.app.addHook('onResponse', auditHook(authDeps));
+    registerAuthAPI(this.app, authDeps);
+    // CSP, frame-ancestors, nosniff on every response (the dashboard sets its own CSP).
+    this.app.addHook('onSend', securityHeadersHook());
     // Request time and in-flight body bytes (server.request_timeout, server.max_inflight_body_bytes).
     this.app.addHook('preParsing', bodyBoundsHook(() => this.bodyBounds(), this.bodyBudget));
     this.routes();
@@ -177,7 +191,8 @@ export class Patrol {
     const server = this.config?.server ?? null;
     if (server !== this.edgeCache.server) {
       const cors = server?.cors_origin;
-      this.edgeCache = { server, settings: { basicAuthUsers: server?.basic_auth_users, corsOrigin: cors === undefined ? undefined : compileAnchoredRegex(cors) } };
+      // With server.auth, basic_auth_users are checked by the auth hook, on the routes the role table allows.
+      this.edgeCache = { server, settings: { basicAuthUsers: server?.auth ? undefined : server?.basic_auth_users, corsOrigin: cors === undefined ? undefined : compileAnchoredRegex(cors) } };
     }
     return this.edgeCache.settings;
   }
@@ -234,8 +249,11 @@ export class Patrol {
       throw new StartupError(first.errors.map(String));
     }
     if (!this.opts.listen && first.config.server.listen) this.listenAddr = first.config.server.listen;
-    listenHostPort(this.listenAddr);
+    const why = insecureListenReason(listenHostPort(this.listenAddr).host, first.config.server, this.opts.insecure === true);
+    if (why) throw new StartupError([why]);
+    if (this.opts.insecure && !isLoopbackHost(listenHostPort(this.listenAddr).host)) this.log.warn({ listen: this.listenAddr }, '--insecure: listening beyond loopback; Patrol itself does not authenticate callers');
     await mkdir(this.opts.dataDir, { recursive: true });
+    this.authStore = new AuthStore(join(this.opts.dataDir, 'auth.db'));
     this.storage = await this.openStorage(first.config);
     const engine = (this.engine = new Engine({ lookbackDelta: this.opts.lookbackDelta }));
     const probeStateChanges = new ProbeStateChanges((err) => this.log.error({ err }, 'a probe state change subscriber failed'));
@@ -404,6 +422,8 @@ export class Patrol {
     }
     this.config = r.config;
     this.configDir = r.dir;
+    // Sessions of users removed or given another role end at once.
+    if (r.config.server.auth) this.authStore?.pruneSessions(r.config.server.auth.users);
     this.applyServerTimeouts(r.config);
     this.lastReloadOk = true;
     this.lastConfigTime = Date.now();
@@ -489,6 +509,7 @@ export class Patrol {
         }
       }
       await this.storage?.close();
+      this.authStore?.close();
       this.log.info('shutdown complete');
     })();
     return this.stopping;

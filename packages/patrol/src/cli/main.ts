@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerBaselines } from './baselines.js';
 import { registerCheck } from './check.js';
+import { registerHashPassword } from './hash_password.js';
 import { registerNotify } from './notify.js';
 import { registerQuery } from './query.js';
 import { registerRun } from './run.js';
@@ -23,6 +24,7 @@ registerQuery(program);
 registerTest(program);
 registerBaselines(program);
 registerNotify(program);
+registerHashPassword(program);
 registerAgent(program);
 
 await program.parseAsync(process.argv);

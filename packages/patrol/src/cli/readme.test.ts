@@ -108,10 +108,12 @@ describe('the README commands work as written from the repository root', () => {
     }
   });
 
-  it('npm start runs the patrol command (its script names a command npm puts on the PATH)', () => {
+  it('npm start runs the tour, which runs the patrol command through its bin (nothing but Node)', () => {
     const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     const bin = (JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
-    assert.match(scripts.start, /^patrol start\b/);
+    assert.match(scripts.start, /^node examples\/demo\/tour\.mjs$/);
+    const tour = readFileSync(join(root, 'examples/demo/tour.mjs'), 'utf8');
+    assert.ok(tour.includes(`packages/patrol/${bin.patrol}`), 'the tour does not start the patrol bin');
     assert.ok(bin.patrol, 'packages/patrol has no patrol bin');
     assert.ok(statSync(join(root, 'node_modules/.bin/patrol')).isFile(), 'node_modules/.bin/patrol is missing: npm ci did not link the workspace bin');
   });

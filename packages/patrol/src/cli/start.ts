@@ -14,9 +14,10 @@ export function registerStart(program: Command): void {
     .option('--config <file>', 'configuration file (default: built-in self-monitoring)')
     .option('--data <dir>', 'data directory', './data')
     .option('--listen <host:port>', `address to listen on (default: server.listen or ${DEFAULT_LISTEN})`)
+    .option('--insecure', 'allow listening beyond loopback without authentication (only behind a proxy that authenticates)')
     .addOption(new Option('--log.level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log.format <format>', 'log format: human on a terminal and JSON otherwise (auto), or always json, logfmt or human').choices(LOG_FORMATS).default('auto'))
-    .action(async (opts: { config?: string; data: string; listen?: string; 'log.level': string; 'log.format': LogFormat }) => {
+    .action(async (opts: { config?: string; data: string; listen?: string; insecure?: boolean; 'log.level': string; 'log.format': LogFormat }) => {
       const logger = createLogger(opts['log.level'], undefined, opts['log.format']);
       /** Exits once the buffered log lines are written (logging is asynchronous). */
       const exit = (code: number) => void flushLogs().finally(() => process.exit(code));
@@ -24,6 +25,7 @@ export function registerStart(program: Command): void {
         configFile: opts.config ? resolve(opts.config) : undefined,
         dataDir: resolve(opts.data),
         listen: opts.listen,
+        insecure: opts.insecure === true,
         logger,
       });
       let shuttingDown = false;

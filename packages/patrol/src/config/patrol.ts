@@ -54,7 +54,28 @@ export const serverTlsConfig = z
     }
   });
 
+/** A password hash made by `patrol hash-password` (scrypt, PHC-style): `$scrypt$ln=15,r=8,p=1$SALT$HASH`. */
+const scryptHash = secret.superRefine((s, ctx) => {
+  if (!/^\$scrypt\$ln=\d{1,2},r=\d{1,2},p=\d{1,2}\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/.test(s.reveal())) {
+    ctx.addIssue({ code: 'custom', message: 'is not a scrypt password hash (make one with `patrol hash-password`)' });
+  }
+});
+
+/** `server.auth`: local users with roles, sessions and API tokens (tokens are created through the API). */
+export const serverAuthConfig = z.strictObject({
+  users: z.record(
+    z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'user names are 1 to 64 letters, digits, . _ @ -'),
+    z.strictObject({ password_hash: scryptHash, role: z.enum(['viewer', 'operator', 'editor', 'admin']) }),
+  ),
+  /** How long a dashboard login lasts. */
+  session_ttl: duration.default(12 * 3600 * 1000),
+  /** Failed logins or token uses per client address per minute before it is refused with 429. */
+  failures_per_minute: z.number().int().positive().default(10),
+});
+
 export const serverConfig = z.strictObject({
+  /** Users, roles, sessions and API tokens; when set, every route needs the role its table row names. */
+  auth: serverAuthConfig.optional(),
   /** host:port; the --listen flag overrides it. */
   listen: z.string().optional(),
   /** The URL users reach Patrol at (links in notifications). */

@@ -154,3 +154,29 @@ export function edgeHook(settings: () => EdgeSettings, log: Logger) {
     }
   };
 }
+
+/** The policy of every response that is not the dashboard's page: it loads nothing and is never framed. */
+export const API_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/**
+ * The dashboard page's policy: its own scripts, styles, images and API only, the inline scripts
+ * whose hashes are given (the theme bootstrap in index.html), never framed.
+ */
+export function dashboardCsp(scriptHashes: string[]): string {
+  const scripts = ["'self'", ...scriptHashes.map((h) => `'sha256-${h}'`)].join(' ');
+  return `default-src 'self'; script-src ${scripts}; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+}
+
+/**
+ * onSend hook: security headers on every response. A route that set its own
+ * Content-Security-Policy (the dashboard) keeps it.
+ */
+export function securityHeadersHook() {
+  return async (_req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
+    reply.header('X-Content-Type-Options', 'nosniff');
+    reply.header('X-Frame-Options', 'DENY');
+    reply.header('Referrer-Policy', 'same-origin');
+    if (!reply.hasHeader('content-security-policy')) reply.header('Content-Security-Policy', API_CSP);
+    return payload;
+  };
+}

@@ -7,7 +7,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { brotliCompressSync, constants as zc, gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { dashboardCsp } from './security.js';
 
 /** Client routes of the dashboard: each answers index.html. */
 export const UI_ROUTES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets'];
@@ -31,6 +33,18 @@ interface Asset {
   br: Buffer | null;
   immutable: boolean;
   etag: string;
+  /** index.html only: its Content-Security-Policy, allowing its own inline scripts by hash. */
+  csp?: string;
+}
+
+/** SHA-256 (base64) of each inline <script> (one without src) in an HTML page, for its CSP. */
+export function inlineScriptHashes(html: string): string[] {
+  const out: string[] = [];
+  for (const m of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)) {
+    if (/\bsrc\s*=/i.test(m[1])) continue;
+    out.push(createHash('sha256').update(m[2], 'utf8').digest('base64'));
+  }
+  return out;
 }
 
 /** Where the built dashboard is: the @patrol/ui package's dist folder, or null when it is not built. */
@@ -64,6 +78,7 @@ function load(dir: string): Map<string, Asset> {
         br: text ? brotliCompressSync(raw, { params: { [zc.BROTLI_PARAM_QUALITY]: 11, [zc.BROTLI_PARAM_SIZE_HINT]: raw.length } }) : null,
         immutable: rel.startsWith('/assets/'),
         etag: `"${raw.length.toString(36)}-${hash(raw)}"`,
+        csp: type.startsWith('text/html') ? dashboardCsp(inlineScriptHashes(raw.toString('utf8'))) : undefined,
       });
     }
   };
@@ -98,6 +113,7 @@ export function registerUi(app: FastifyInstance, dir: string | null = defaultUiD
     reply.header('ETag', a.etag);
     reply.header('Vary', 'Accept-Encoding');
     reply.header('X-Content-Type-Options', 'nosniff');
+    if (a.csp) reply.header('Content-Security-Policy', a.csp);
     reply.type(a.type);
     if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
     const accept = String(req.headers['accept-encoding'] ?? '');
@@ -107,7 +123,7 @@ export function registerUi(app: FastifyInstance, dir: string | null = defaultUiD
   };
   const index = async (req: FastifyRequest, reply: FastifyReply) => {
     const a = get()?.get('/index.html');
-    if (!a) return reply.type('text/html; charset=utf-8').send(NOT_BUILT);
+    if (!a) return reply.header('Content-Security-Policy', dashboardCsp([])).type('text/html; charset=utf-8').send(NOT_BUILT);
     return send(req, reply, a);
   };
   for (const url of UI_ROUTES) app.get(url, index);

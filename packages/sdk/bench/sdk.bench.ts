@@ -1,0 +1,228 @@
+// Per-request CPU the SDK's middleware adds (issue 19's target: ≤ 5 µs per request on Fastify).
+//
+// Two measurements, each serving the same app in several variants:
+//   fastify            no metrics at all
+//   fastify+sdk        await app.register(fastifyMetrics) (counter, duration/size histograms,
+//                      in-flight gauge, response-size counting)
+//   fastify+prom       prom-client's own recommended setup, written by hand: one histogram with
+//                      startTimer() in onRequest and end({method, route, code}) in onResponse
+//   express / express+sdk   the same for Express (HTTP measurement only)
+// 1. In process (the headline figure): app.inject() runs Fastify's whole request path (routing,
+//    hooks, handler, serialisation, the response's finish and close events the middleware listens
+//    to) without a socket, 16 requests in flight, so nothing but this process's own work is timed.
+// 2. Over HTTP: each variant listens on its own 127.0.0.1 port; a child process (its CPU is not
+//    counted) sends keep-alive GETs, 16 at a time.
+// Also timed: the recording alone (HttpMetrics.start().end(), the prom-client updates) in a loop.
+// Both send GET /orders/:id with random ids in rounds of N requests to one variant, the variants
+// interleaved round by round so a change in the machine's load hits them alike, and read this
+// process's CPU time (process.cpuUsage, user + system) around each round: CPU per request =
+// delta / N. The first round is a warm-up and discarded. The overhead is the median over rounds
+// of (variant − bare framework) within the same round.
+//
+// PATROL_SDK_BENCH_REQUESTS (per round, default 4,000), PATROL_SDK_BENCH_ROUNDS (default 15 in
+// process, a third of that over HTTP).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import os from 'node:os';
+import express from 'express';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Histogram, Registry } from 'prom-client';
+import { expressMetrics } from '../src/express.js';
+import { fastifyMetrics } from '../src/fastify.js';
+import { HttpMetrics } from '../src/metrics.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const N = Number(process.env.PATROL_SDK_BENCH_REQUESTS ?? 4000);
+const ROUNDS = Number(process.env.PATROL_SDK_BENCH_ROUNDS ?? 15);
+
+interface Served {
+  port: number;
+  close(): Promise<void>;
+  /** Fastify only: one request without a socket, resolving to its status code. */
+  inject?: (path: string) => Promise<number>;
+}
+
+interface Variant extends Served {
+  name: string;
+  base?: string;
+  samples: number[];
+}
+
+async function listenFastify(app: FastifyInstance): Promise<Served> {
+  app.get<{ Params: { id: string } }>('/orders/:id', async (req) => ({ id: req.params.id, status: 'paid', total: 42 }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    port: (app.server.address() as { port: number }).port,
+    close: () => app.close(),
+    inject: async (path) => (await app.inject({ method: 'GET', url: path })).statusCode,
+  };
+}
+
+async function fastifyVariant(kind: 'bare' | 'sdk' | 'prom'): Promise<Served> {
+  const app = Fastify();
+  if (kind === 'sdk') {
+    await app.register(fastifyMetrics, { metrics: new HttpMetrics({ registry: new Registry(), defaultMetrics: false }) });
+  } else if (kind === 'prom') {
+    const registry = new Registry();
+    const h = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'request duration',
+      labelNames: ['method', 'route', 'code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+    const timers = new WeakMap<object, (labels: Record<string, string | number>) => number>();
+    app.addHook('onRequest', (req, _reply, done) => {
+      timers.set(req, h.startTimer());
+      done();
+    });
+    app.addHook('onResponse', (req, reply, done) => {
+      timers.get(req)?.({ method: req.method, route: req.routeOptions.url ?? 'unmatched', code: reply.statusCode });
+      done();
+    });
+  }
+  return listenFastify(app);
+}
+
+async function expressVariant(sdk: boolean): Promise<Served> {
+  const app = express();
+  if (sdk) app.use(expressMetrics({ metrics: new HttpMetrics({ registry: new Registry(), defaultMetrics: false }) }));
+  app.get('/orders/:id', (req, res) => {
+    res.json({ id: req.params.id, status: 'paid', total: 42 });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+// The load generator, run in a child process: for each {port, n} message, n GETs 16 at a time,
+// then {done, errors}.
+const CLIENT = `
+import http from 'node:http';
+const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+function get(port) {
+  return new Promise((resolve) => {
+    const id = Math.floor(Math.random() * 1e9);
+    const req = http.get({ host: '127.0.0.1', port, path: '/orders/' + id, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode === 200 ? 0 : 1));
+    });
+    req.on('error', () => resolve(1));
+  });
+}
+process.on('message', async ({ port, n }) => {
+  if (port === undefined) { agent.destroy(); process.exit(0); }
+  let next = 0, errors = 0;
+  async function worker() { while (next < n) { next++; errors += await get(port); } }
+  await Promise.all(Array.from({ length: 16 }, worker));
+  process.send({ done: true, errors });
+});
+`;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const fmt = (us: number): string => `${us >= 0 ? '' : '-'}${Math.abs(us).toFixed(2)} µs`;
+
+/** Runs `rounds` rounds of `n` requests per variant through `send`; returns failed requests. */
+async function measure(variants: Variant[], rounds: number, n: number, send: (v: Variant, n: number) => Promise<number>): Promise<number> {
+  let errors = 0;
+  for (const v of variants) v.samples = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const v of variants) {
+      gc?.(); // each round starts from a collected heap (npm run bench:sdk passes --expose-gc)
+      const c0 = process.cpuUsage();
+      errors += await send(v, n);
+      const c = process.cpuUsage(c0);
+      if (round > 0) v.samples.push((c.user + c.system) / n);
+    }
+  }
+  return errors;
+}
+
+function report(title: string, variants: Variant[]): number {
+  const byName = new Map(variants.map((v) => [v.name, v]));
+  console.log(`\n${title}\nvariant                              CPU/request median (min–max)      overhead vs bare (median of paired rounds)`);
+  for (const v of variants) {
+    const base = v.base ? byName.get(v.base)! : undefined;
+    const over = base ? fmt(median(v.samples.map((x, i) => x - base.samples[i]))) : '';
+    const range = `${Math.min(...v.samples).toFixed(2)}–${Math.max(...v.samples).toFixed(2)}`;
+    console.log(`${v.name.padEnd(36)} ${fmt(median(v.samples)).padEnd(10)} (${range.padEnd(14)})      ${over}`);
+  }
+  const sdk = byName.get('fastify+sdk')!;
+  const bare = byName.get('fastify')!;
+  return median(sdk.samples.map((x, i) => x - bare.samples[i]));
+}
+
+const load = (): string => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+async function main(): Promise<void> {
+  const variants: Variant[] = [];
+  const add = async (name: string, base: string | undefined, made: Promise<Served>) => {
+    variants.push({ name, base, ...(await made), samples: [] });
+  };
+  await add('fastify', undefined, fastifyVariant('bare'));
+  await add('fastify+sdk', 'fastify', fastifyVariant('sdk'));
+  await add('fastify+prom-client recommended', 'fastify', fastifyVariant('prom'));
+  await add('express', undefined, expressVariant(false));
+  await add('express+sdk', 'express', expressVariant(true));
+  const fastifyOnly = variants.filter((v) => v.inject);
+  let errors = 0;
+
+  // 1. In process.
+  console.log(`in process: ${N} requests per round, ${ROUNDS} rounds per variant (first discarded), load ${load()}`);
+  let t0 = Date.now();
+  errors += await measure(fastifyOnly, ROUNDS, N, async (v, n) => {
+    let next = 0;
+    let failed = 0;
+    const worker = async () => {
+      while (next < n) {
+        next++;
+        if ((await v.inject!(`/orders/${Math.floor(Math.random() * 1e9)}`)) !== 200) failed++;
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    return failed;
+  });
+  console.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s, load ${load()}`);
+  const sdkInProcess = report('Fastify, app.inject() (no socket)', fastifyOnly);
+
+  // The recording alone: the prom-client updates of one request, no framework.
+  const alone = new HttpMetrics({ registry: new Registry(), defaultMetrics: false });
+  const recording: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < 20 * N; i++) alone.start('GET', 0).end('/orders/:id', 200, 48);
+    const c = process.cpuUsage(c0);
+    if (round > 0) recording.push((c.user + c.system) / (20 * N));
+  }
+  console.log(`\nrecording alone (counter, 3 histograms, gauge: HttpMetrics.start().end()): ${fmt(median(recording))} per request`);
+
+  // 2. Over HTTP.
+  const httpRounds = Math.max(2, Math.ceil(ROUNDS / 3));
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CLIENT], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  console.log(`\nover HTTP: ${N} requests per round, ${httpRounds} rounds per variant (first discarded), load ${load()}`);
+  t0 = Date.now();
+  errors += await measure(variants, httpRounds, N, async (v, n) => {
+    const reply = once(child, 'message') as Promise<[{ errors: number }]>;
+    child.send({ port: v.port, n });
+    return (await reply)[0].errors;
+  });
+  child.send({});
+  console.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s, load ${load()}`);
+  const sdkHttp = report('Fastify and Express over HTTP (this process: sockets, parsing, the app)', variants);
+
+  console.log(
+    `\nFastify + @patrol/sdk adds ${fmt(sdkInProcess)} of CPU per request in process (target ≤ 5 µs: ${sdkInProcess <= 5 ? 'met' : 'NOT met'}), ${fmt(sdkHttp)} over HTTP; ${errors} failed requests`,
+  );
+  for (const v of variants) await v.close();
+  if (errors > 0) process.exitCode = 1;
+}
+
+await main();
