@@ -7,8 +7,10 @@
 // Figures per server: CPU-seconds (utime+stime of the process from /proc/<pid>/stat, from just
 // before posting until the sink's counts last changed, as the reference figure was taken), peak
 // RSS (VmHWM), notifications/alerts/groups the sink received, and the ratios Patrol/Alertmanager.
-// Patrol runs from dist/ (`npm run build` first) unless PATROL_BENCH_TSX=1.
-// `npm run bench:alerts`; environment: ALERTS (20000), BATCH (200), SERVICES (100).
+// Patrol runs from dist/ (`npm run build` first) unless PATROL_BENCH_TSX=1, with the Node flags of
+// bin/patrol.js's `#!` line (what the installed `patrol` command runs with).
+// `npm run bench:alerts`; environment: ALERTS (20000), BATCH (200), SERVICES (100), ONLY
+// (patrol | alertmanager: measure one server, no ratio).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -128,6 +130,8 @@ const startAM = (sinkPort: number, port: number, dir: string): ChildProcess => {
 };
 
 const dist = join(here, '../dist/cli/main.js');
+/** The Node flags the installed `patrol` command runs with: those on bin/patrol.js's `#!` line. */
+const nodeFlags = (/^#!\S*env -S node(.*)$/m.exec(readFileSync(join(here, '../bin/patrol.js'), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 const useTsx = process.env.PATROL_BENCH_TSX === '1' || !existsSync(dist);
 const startPatrol = (sinkPort: number, port: number, dir: string): ChildProcess => {
   const indent = alertingYaml(sinkPort)
@@ -136,17 +140,19 @@ const startPatrol = (sinkPort: number, port: number, dir: string): ChildProcess 
     .join('\n');
   writeFileSync(join(dir, 'patrol.yml'), `host: {enabled: false}\nalerting:\n${indent}`);
   const entry = useTsx ? ['--import', 'tsx', join(here, '../src/cli/main.ts')] : [dist];
-  return spawn(process.execPath, [...entry, 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--log.level', 'warn'], {
+  return spawn(process.execPath, [...nodeFlags, ...entry, 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--log.level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 };
 
 console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with other helpers)`);
-console.log(`${ALERTS} alerts in batches of ${BATCH}, ${SERVICES} services; Patrol from ${useTsx ? 'src/ via tsx' : 'dist/ (npm run build after changes)'}`);
-const am = await measure('alertmanager', startAM);
-const patrol = await measure('patrol', startPatrol);
+console.log(`${ALERTS} alerts in batches of ${BATCH}, ${SERVICES} services; Patrol from ${useTsx ? 'src/ via tsx' : 'dist/ (npm run build after changes)'}, node flags ${nodeFlags.join(' ') || '(none)'}`);
+const only = process.env.ONLY; // 'patrol' or 'alertmanager' while iterating; the ratio needs both
+const am = only === 'patrol' ? undefined : await measure('alertmanager', startAM);
+const patrol = only === 'alertmanager' ? undefined : await measure('patrol', startPatrol);
 for (const r of [am, patrol]) {
+  if (!r) continue;
   console.log(`${r.name.padEnd(12)} cpu ${r.cpu.toFixed(2)} s  peak RSS ${r.rss.toFixed(1)} MB  sink ${JSON.stringify(r.counts)}  ${r.post}`);
 }
-console.log(`ratios Patrol/Alertmanager: CPU ${(patrol.cpu / am.cpu).toFixed(2)}× (target ≤ 0.5), memory ${(patrol.rss / am.rss).toFixed(2)}× (target ≤ 1.0)`);
+if (am && patrol) console.log(`ratios Patrol/Alertmanager: CPU ${(patrol.cpu / am.cpu).toFixed(2)}× (target ≤ 0.5), memory ${(patrol.rss / am.rss).toFixed(2)}× (target ≤ 1.0)`);
 console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

@@ -39,6 +39,24 @@ export interface RequestTimer {
   end(route: string | undefined, code: number | string, responseBytes: number | undefined): void;
 }
 
+/** Label objects kept for reuse, per method and route (the route is a template: few of them). */
+const MAX_CACHED_SERIES = 10_000;
+
+class Timer implements RequestTimer {
+  private readonly t0 = performance.now();
+  private done = false;
+  constructor(
+    private readonly metrics: HttpMetrics,
+    private readonly method: string,
+    private readonly requestBytes: number,
+  ) {}
+  end(route: string | undefined, code: number | string, responseBytes: number | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.metrics.finish(this.method, route, code, (performance.now() - this.t0) / 1000, this.requestBytes, responseBytes);
+  }
+}
+
 export class HttpMetrics {
   readonly registry: Registry;
   readonly unmatchedRoute: string;
@@ -47,6 +65,7 @@ export class HttpMetrics {
   private readonly requestSize: Histogram<'method' | 'route'>;
   private readonly responseSize: Histogram<'method' | 'route'>;
   private readonly inFlight: Gauge;
+  private readonly series = new Map<string, { labels: { method: string; route: string }; codes: Map<number | string, { method: string; route: string; code: string }> }>();
 
   constructor(opts: HttpMetricsOptions = {}) {
     const registers = [(this.registry = opts.registry ?? globalRegistry)];
@@ -87,22 +106,34 @@ export class HttpMetrics {
 
   /** Starts measuring one request. `requestBytes` is its Content-Length (0 when absent). */
   start(method: string, requestBytes: number): RequestTimer {
-    const t0 = performance.now();
     this.inFlight.inc();
-    let done = false;
+    return new Timer(this, method, requestBytes);
+  }
+
+  /**
+   * Records one finished request (`start` must have counted it in flight). The label objects are
+   * made once per method, route and code and reused: the per-request work is prom-client's.
+   */
+  finish(method: string, route: string | undefined, code: number | string, seconds: number, requestBytes: number, responseBytes: number | undefined): void {
+    this.inFlight.dec();
     const m = METHODS.has(method) ? method : 'OTHER';
-    return {
-      end: (route, code, responseBytes) => {
-        if (done) return;
-        done = true;
-        this.inFlight.dec();
-        const labels = { method: m, route: route || this.unmatchedRoute };
-        this.requests.inc({ method: m, route: labels.route, code: String(code) });
-        this.duration.observe(labels, (performance.now() - t0) / 1000);
-        this.requestSize.observe(labels, requestBytes);
-        if (responseBytes !== undefined) this.responseSize.observe(labels, responseBytes);
-      },
-    };
+    const r = route || this.unmatchedRoute;
+    const key = m + ' ' + r;
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels: { method: m, route: r }, codes: new Map() };
+      if (this.series.size < MAX_CACHED_SERIES) this.series.set(key, s);
+    }
+    const c = typeof code === 'number' ? code : String(code);
+    let withCode = s.codes.get(c);
+    if (!withCode) {
+      withCode = { method: m, route: r, code: String(c) };
+      if (s.codes.size < 100) s.codes.set(c, withCode);
+    }
+    this.requests.inc(withCode);
+    this.duration.observe(s.labels, seconds);
+    this.requestSize.observe(s.labels, requestBytes);
+    if (responseBytes !== undefined) this.responseSize.observe(s.labels, responseBytes);
   }
 
   /** The exposition text and its content type, for a /metrics endpoint. */

@@ -6,14 +6,65 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseExpr } from '../promql/parser.js';
 
 const tour = fileURLToPath(new URL('../../../../examples/demo/tour.mjs', import.meta.url));
+
+// The Grafana dashboards of deploy/grafana: every panel query, with Grafana's variables replaced.
+const grafanaDir = fileURLToPath(new URL('../../../../deploy/grafana/', import.meta.url));
+
+interface PanelQuery {
+  dashboard: string;
+  panel: string;
+  expr: string;
+}
+
+function dashboardQueries(): PanelQuery[] {
+  const out: PanelQuery[] = [];
+  for (const f of readdirSync(grafanaDir).filter((f) => f.endsWith('.json')).sort()) {
+    const d = JSON.parse(readFileSync(join(grafanaDir, f), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+      templating: { list: { name: string; definition?: string }[] };
+    };
+    for (const p of d.panels) for (const t of p.targets) out.push({ dashboard: f, panel: p.title, expr: grafanaExpand(t.expr) });
+    for (const v of d.templating.list) {
+      const m = v.definition && /^label_values\((.+), \w+\)$/.exec(v.definition);
+      if (v.definition) out.push({ dashboard: f, panel: `variable ${v.name}`, expr: m ? m[1] : `invalid ${v.definition}` });
+    }
+  }
+  return out;
+}
+
+function grafanaExpand(expr: string): string {
+  return expr
+    .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$__range', '5m')
+    .replace(/\$(job|instance|probe)\b/g, '.*');
+}
+
+// Panels with nothing to show in the tour, and why (every other query must return data).
+const NO_DATA_IN_TOUR: Record<string, string> = {
+  'go-runtime.json': 'the tour runs no Go service',
+  'probes.json/Certificate expires in': 'the tour probes plain HTTP only',
+};
+
+describe('Grafana dashboards (deploy/grafana)', () => {
+  it('every panel and variable query parses with Patrol\'s PromQL parser', () => {
+    const qs = dashboardQueries();
+    assert.ok(qs.length >= 30, `only ${qs.length} queries found in ${grafanaDir}`);
+    for (const q of qs) assert.doesNotThrow(() => parseExpr(q.expr), `${q.dashboard} "${q.panel}": ${q.expr}`);
+  });
+
+  it('a query that does not parse is caught (the check can fail)', () => {
+    assert.throws(() => parseExpr(grafanaExpand('rate(http_requests_total{job=~"$job"}[$__rate_interval]')));
+  });
+});
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -75,6 +126,10 @@ describe('npm start tour (examples/demo/tour.mjs)', { timeout: 300_000 }, () => 
     await until('the demo listening', 60_000, async () => ((await fetch(`${demo}/ready`)).ok ? true : undefined), output);
     t.diagnostic(`Patrol and the demo answer after ${seconds()} s`);
 
+    // The switches refuse what they do not know or cannot take.
+    assert.equal((await fetch(`${demo}/faults?error_rat=0.5`, { method: 'POST' })).status, 400);
+    assert.equal((await fetch(`${demo}/faults?error_rate=2`, { method: 'POST' })).status, 400);
+    assert.equal((await fetch(`${demo}/faults?leak_mb=-1`, { method: 'POST' })).status, 400);
     const injected = await fetch(`${demo}/faults?error_rate=0.5`, { method: 'POST' });
     assert.equal(injected.status, 200);
     const tInject = Date.now();
@@ -85,6 +140,17 @@ describe('npm start tour (examples/demo/tour.mjs)', { timeout: 300_000 }, () => 
     }, output);
     await until('the sink printing the firing notification', 60_000, async () => (/notification: FIRING DemoErrorRate \(critical\)/.test(out) ? true : undefined), output);
     t.diagnostic(`firing notification printed ${((Date.now() - tInject) / 1000).toFixed(1)} s after the fault, ${seconds()} s after start`);
+
+    // The dashboards' queries against this Patrol, fed by the demo, the probes and the host.
+    const empty: string[] = [];
+    for (const q of dashboardQueries()) {
+      if (NO_DATA_IN_TOUR[q.dashboard] || NO_DATA_IN_TOUR[`${q.dashboard}/${q.panel}`]) continue;
+      const r = await fetch(`${patrol}/api/v1/query?query=${encodeURIComponent(q.expr)}`);
+      const body = (await r.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+      assert.equal(body.status, 'success', `${q.dashboard} "${q.panel}": ${body.error}`);
+      if (!body.data?.result.length) empty.push(`${q.dashboard} "${q.panel}": ${q.expr}`);
+    }
+    assert.deepEqual(empty, [], 'dashboard queries without data');
 
     assert.equal((await fetch(`${demo}/faults`, { method: 'DELETE' })).status, 200);
     const tClear = Date.now();

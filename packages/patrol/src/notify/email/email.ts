@@ -6,7 +6,7 @@
 // parts. SMTP 5xx replies and auth failures are permanent; 4xx and network errors are retried.
 
 import { readFileSync } from 'node:fs';
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
@@ -162,7 +162,7 @@ export class EmailIntegration implements Integration {
     const secrets = [this.settings.password?.() ?? '', this.settings.secret?.() ?? ''];
     let transport: ReturnType<typeof nodemailer.createTransport> | undefined;
     try {
-      transport = nodemailer.createTransport(this.transportOptions());
+      transport = (await loadNodemailer()).createTransport(this.transportOptions());
       const abort = () => transport?.close();
       ctx.signal.addEventListener('abort', abort, { once: true });
       try {
@@ -185,6 +185,14 @@ export class EmailIntegration implements Integration {
       transport?.close();
     }
   }
+}
+
+/** nodemailer (about 40 modules) is loaded on the first email sent, not at start, so that a
+ * configuration without email does not carry it in memory (issue 15's memory target). */
+let nodemailerModule: Promise<typeof nodemailer> | undefined;
+function loadNodemailer(): Promise<typeof nodemailer> {
+  nodemailerModule ??= import('nodemailer').then((m) => m.default);
+  return nodemailerModule;
 }
 
 registerIntegration<EmailConfig>({
