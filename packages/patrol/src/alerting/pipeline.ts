@@ -144,7 +144,7 @@ export class Pipeline {
       const start = performance.now();
       const r = await integ.notify(ctx, alerts);
       const ms = performance.now() - start;
-      this.o.metrics?.observe(integ.name, ms / 1000, r.ok);
+      this.o.metrics?.observe(integ.name, ms / 1000, r.ok, r.ok ? undefined : r.reason);
       this.o.hooks?.attempt?.(ctx, integ, alerts, r, ms);
       if (r.ok) {
         log.debug({ attempts: attempt, group: ctx.groupKey }, 'notify success');

@@ -28,7 +28,8 @@ export interface NotifyContext {
  * `_notifications_failed_total{reason}`; the error text never carries a secret.
  */
 export type NotifyResult = { ok: true } | { ok: false; retry: boolean; error: string; reason?: FailureReason };
-export type FailureReason = 'clientError' | 'serverError' | 'other';
+export const FAILURE_REASONS = ['clientError', 'serverError', 'other'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export interface Integration {
   /** The integration's kind, as Alertmanager names it in metrics and logs: `webhook`, `email`… */

@@ -76,19 +76,42 @@ function str(v: GoValue): string {
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
-/** Go's time.Format for the common layout elements, in UTC. */
-export function goTimeFormat(d: Date, layout: string): string {
+const ZONE = Symbol('zone');
+/** A time carried in a time zone (what `tz` returns); still a Date for every other function. */
+type ZonedDate = Date & { [ZONE]?: string };
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+/** The wall clock of `d` in `zone` as UTC fields, and the zone's short name at that instant. */
+function inZone(d: Date, zone: string): { wall: Date; offsetMin: number; name: string } {
+  let f = zoneFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', timeZoneName: 'short' });
+    zoneFormats.set(zone, f);
+  }
+  const p: Record<string, string> = {};
+  for (const part of f.formatToParts(d)) p[part.type] = part.value;
+  const wallMs = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second), d.getUTCMilliseconds());
+  const offsetMin = Math.round((wallMs - d.getTime()) / 60_000);
+  return { wall: new Date(wallMs), offsetMin, name: p.timeZoneName ?? 'UTC' };
+}
+
+/** Go's time.Format for the common layout elements, in UTC or in the zone `tz` attached. */
+export function goTimeFormat(t: Date, layout: string): string {
+  const zone = (t as ZonedDate)[ZONE];
+  const z = zone ? inZone(t, zone) : { wall: t, offsetMin: 0, name: 'UTC' };
+  const d = z.wall;
   const p2 = (n: number) => String(n).padStart(2, '0');
+  const off = (sep: string) => `${z.offsetMin < 0 ? '-' : '+'}${p2(Math.floor(Math.abs(z.offsetMin) / 60))}${sep}${p2(Math.abs(z.offsetMin) % 60)}`;
   const tokens: [string, () => string][] = [
     ['2006', () => String(d.getUTCFullYear())],
     ['January', () => MONTHS[d.getUTCMonth()]],
     ['Jan', () => MONTHS[d.getUTCMonth()].slice(0, 3)],
     ['Monday', () => DAYS[d.getUTCDay()]],
     ['Mon', () => DAYS[d.getUTCDay()].slice(0, 3)],
-    ['MST', () => 'UTC'],
-    ['Z07:00', () => 'Z'],
-    ['-07:00', () => '+00:00'],
-    ['-0700', () => '+0000'],
+    ['MST', () => z.name],
+    ['Z07:00', () => (z.offsetMin === 0 ? 'Z' : off(':'))],
+    ['-07:00', () => off(':')],
+    ['-0700', () => off('')],
     ['01', () => p2(d.getUTCMonth() + 1)],
     ['02', () => p2(d.getUTCDate())],
     ['15', () => p2(d.getUTCHours())],
@@ -149,28 +172,52 @@ export const NOTIFY_FUNCS: FuncMap = {
   toJson: (v) => JSON.stringify(v),
   since: (t) => (Date.now() - toDate(t).getTime()) / 1000,
   date: (layout, t) => goTimeFormat(toDate(t), str(layout)),
-  tz: (_name, t) => toDate(t),
+  /** Alertmanager 0.28's tz: the same instant, shown by `date` in that zone; an unknown zone is an error. */
+  tz: (name, t) => zoned(toDate(t), str(name)),
 };
+
+function zoned(t: Date, zone: string): ZonedDate {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+  } catch {
+    throw new Error(`unknown time zone ${JSON.stringify(zone)}`);
+  }
+  const out: ZonedDate = new Date(t.getTime());
+  out[ZONE] = zone;
+  return out;
+}
+
+/** This machine's time zone (the default of `global.time_zone`). */
+export function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
 
 /** Users' template files plus the defaults: one set, shared by every integration of a config. */
 export class NotifyTemplates {
   private readonly base: Template;
 
-  /** Throws naming a template file that does not parse or cannot be read. */
-  constructor(files: readonly string[] = [], baseDir = '.') {
-    let base = new Template('__defaults', DEFAULT_TEMPLATES, NOTIFY_FUNCS);
+  private readonly funcs: FuncMap;
+
+  /**
+   * Throws naming a template file that does not parse or cannot be read. `timeZone` is the zone
+   * the default messages show times in (`timeZone` in templates); this machine's by default.
+   */
+  constructor(files: readonly string[] = [], baseDir = '.', timeZone = localTimeZone()) {
+    const funcs: FuncMap = { ...NOTIFY_FUNCS, timeZone: () => timeZone };
+    let base = new Template('__defaults', DEFAULT_TEMPLATES, funcs);
     for (const pattern of files) {
       for (const f of globSync(resolvePath(pattern, baseDir))) {
-        base = new Template(f, readFileSync(f, 'utf8'), NOTIFY_FUNCS, base);
+        base = new Template(f, readFileSync(f, 'utf8'), funcs, base);
       }
     }
     this.base = base;
+    this.funcs = funcs;
   }
 
   /** Renders one config string on the data; throws TemplateError. */
   async render(text: string, data: GoValue): Promise<string> {
     if (!text.includes('{{')) return text;
-    const t = new Template('text', text, NOTIFY_FUNCS, this.base);
+    const t = new Template('text', text, this.funcs, this.base);
     return t.execute(data, 'text', { maxOutput: 1 << 20 });
   }
 

@@ -84,7 +84,7 @@ describe('email over SMTP', () => {
           text: '{{ template "email.default.text" . }}',
           send_resolved: true,
         }),
-        integrationCtx(),
+        integrationCtx({}, { templates: new NotifyTemplates([], '.', 'UTC') }),
       );
       const withTag = [...sampleAlerts.slice(0, 2).map((a) => ({ ...a, labels: { ...a.labels, path: '<script>' } })), sampleAlerts[2]];
       const r = await integ.notify(notifyCtx(), withTag);
@@ -117,10 +117,12 @@ describe('email over SMTP', () => {
         conf({ to: 'oncall@example.com', tls_config: { ca: certs.ca } }),
         integrationCtx(
           { smtp_from: 'patrol@example.com', smtp_smarthost: `localhost:${srv.port}`, smtp_auth_username: USER, smtp_auth_password: PASS, smtp_hello: 'patrol.test' },
-          { language: 'zh-CN' },
+          { language: 'zh-CN', templates: new NotifyTemplates([], '.', 'Asia/Shanghai') },
         ),
       );
-      const r = await integ.notify(notifyCtx(), sampleAlerts);
+      // A fixed start: the default message shows it in global.time_zone (here Beijing time, UTC+8).
+      const startsAt = Date.parse('2026-12-04T12:00:05Z');
+      const r = await integ.notify(notifyCtx(), sampleAlerts.map((a) => ({ ...a, startsAt })));
       assert.deepEqual(r, { ok: true });
       const g = srv.got[0];
       assert.equal(g.secure, true);
@@ -128,6 +130,7 @@ describe('email over SMTP', () => {
       assert.equal(g.mail.subject, '[告警:2] CRITICAL HighLatency');
       assert.match(String(g.mail.html), /告警中（2）/);
       assert.match(String(g.mail.html), /已恢复（1）/);
+      assert.match(String(g.mail.html), /开始于 2026-12-04 20:00:05 GMT\+8，已持续/);
       assert.doesNotMatch(g.raw, /text\/plain/, 'no text part unless configured (Alertmanager default)');
     } finally {
       IMPLICIT_TLS_PORTS.delete(srv.port);
@@ -232,6 +235,7 @@ describe('email config checks', () => {
     const parse = (global: object, e: object) => alertingConfig.safeParse({ global, route: { receiver: 'r' }, receivers: [{ name: 'r', email_configs: [{ to: 'a@example.com', ...e }] }] });
     const msgs = (r: ReturnType<typeof parse>) => (r.success ? [] : r.error.issues.map((i) => i.message));
     assert.deepEqual(msgs(parse({}, {})), ['no global SMTP from set', 'no global SMTP smarthost set']);
+    assert.deepEqual(msgs(parse({ time_zone: 'Mars/Olympus', smtp_from: 'a@b.c', smtp_smarthost: 'h:25' }, {})), ['"Mars/Olympus" is not a time zone (expected e.g. "UTC", "Europe/Berlin")']);
     assert.deepEqual(msgs(parse({ smtp_from: 'p@example.com', smtp_smarthost: 'mail.example.com' }, {})), ['smarthost "mail.example.com" is not host:port']);
     assert.deepEqual(msgs(parse({ smtp_from: 'p@example.com', smtp_smarthost: 'mail.example.com:587' }, {})), []);
     process.env.PATROL_TEST_SMTP_PW = 'from-env-Pa55';
