@@ -3,7 +3,7 @@
 // Same keys and meaning; Patrol adds receivers for DingTalk, WeCom and Feishu.
 
 import { z } from 'zod';
-import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, tlsConfig, url } from './fields.js';
+import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, timeZone, tlsConfig, url } from './fields.js';
 import type { Secret } from './secret.js';
 import { alertmanagerTargetConfig, relabelConfig } from './prometheus.js';
 import { checkPatrolAlerting, patrolAlertingConfig } from './patrol_alerting.js';
@@ -363,6 +363,8 @@ const namedTimeInterval = z.strictObject({
 const amGlobal = z.strictObject({
   resolve_timeout: duration.default(5 * 60_000),
   language: language.optional(),
+  /** Patrol: the time zone of times in the default messages (default: this machine's). */
+  time_zone: timeZone.optional(),
   http_config: httpClientConfig.optional(),
   smtp_from: z.string().optional(),
   smtp_hello: z.string().default('localhost'),
