@@ -21,6 +21,8 @@ const history = z.strictObject({
 const ack = z.strictObject({
   /** HMAC key for acknowledgement links; by default a random key kept in the data directory. */
   secret: secret.optional(),
+  /** Whether default messages carry each firing alert's signed acknowledgement link. */
+  links: z.boolean().default(true),
   /** How long a link in a notification stays valid. */
   link_validity: duration.default(24 * 3600_000),
   /** How long an acknowledgement lasts when the request names no expiry (0: until resolved). */

@@ -20,6 +20,8 @@ export interface NotifyContext {
   readonly signal: AbortSignal;
   /** ms; the time of the flush. */
   readonly now: number;
+  /** Patrol: the signed acknowledgement link of a firing alert (alerting.patrol.ack.links). */
+  readonly ackURL?: ((fingerprint: string) => string) | undefined;
 }
 
 /** Alertmanager's (retry, error) pair: a failure says whether trying again may help. */

@@ -10,7 +10,8 @@ import { resolvePath } from '../scrape/httpclient.js';
 import { prometheusFuncs } from '../template/prometheus.js';
 import { Template, TemplateError, type FuncMap } from '../template/template.js';
 import type { GoValue } from '../template/gofmt.js';
-import type { DataAlert, TemplateData } from './data.js';
+import type { Alert } from '../model/alert.js';
+import { templateData, type DataAlert, type TemplateData } from './data.js';
 import { DEFAULT_TEMPLATES } from './tmpl_defaults.js';
 
 export type Language = 'en' | 'zh-CN';
@@ -40,8 +41,10 @@ function kv(r: Readonly<Record<string, string>>): Record<string, string> {
   });
 }
 
-function goAlert(a: DataAlert): GoValue {
+function goAlert(a: DataAlert, ackURL?: (fingerprint: string) => string): GoValue {
   return {
+    // Patrol's: the alert's signed acknowledgement link ('' when resolved or links are off).
+    AckURL: ackURL && a.status === 'firing' ? ackURL(a.fingerprint) : '',
     Status: a.status,
     Labels: kv(a.labels),
     Annotations: kv(a.annotations),
@@ -52,9 +55,9 @@ function goAlert(a: DataAlert): GoValue {
   };
 }
 
-/** template.Data as templates see it. */
-export function goData(d: TemplateData): GoValue {
-  const alerts = d.alerts.map(goAlert) as Record<string, GoValue>[];
+/** template.Data as templates see it (each alert with Patrol's `.AckURL` when links are on). */
+export function goData(d: TemplateData, ackURL?: (fingerprint: string) => string): GoValue {
+  const alerts = d.alerts.map((a) => goAlert(a, ackURL)) as Record<string, GoValue>[];
   const list = (s: string) => alerts.filter((a) => a.Status === s);
   return {
     Receiver: d.receiver,
@@ -65,6 +68,14 @@ export function goData(d: TemplateData): GoValue {
     CommonAnnotations: kv(d.commonAnnotations),
     ExternalURL: d.externalURL,
   };
+}
+
+/** What a flush's templates see: its group's alerts (NotifyContext's fields). */
+export function notifyData(
+  ctx: { receiver: string; groupLabels: Readonly<Record<string, string>>; externalURL: string; now: number; ackURL?: ((fingerprint: string) => string) | undefined },
+  alerts: readonly Alert[],
+): GoValue {
+  return goData(templateData(ctx.receiver, ctx.groupLabels, alerts, ctx.externalURL, ctx.now), ctx.ackURL);
 }
 
 function str(v: GoValue): string {
@@ -185,6 +196,12 @@ function zoned(t: Date, zone: string): ZonedDate {
   const out: ZonedDate = new Date(t.getTime());
   out[ZONE] = zone;
   return out;
+}
+
+/** `2026-12-04 20:00:05 GMT+8`: a time in a zone (UTC without one), as the default messages show it. */
+export function formatTime(ms: number, zone?: string): string {
+  const t = new Date(ms);
+  return goTimeFormat(zone ? zoned(t, zone) : t, '2006-01-02 15:04:05 MST');
 }
 
 /** This machine's time zone (the default of `global.time_zone`). */

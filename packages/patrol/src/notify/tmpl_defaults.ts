@@ -1,7 +1,8 @@
 // Patrol's default notification templates, English (`*.default.*`, Alertmanager's names, so
 // configs that name them keep working) and Chinese (`*.zh-CN.*`). Each message shows the
 // severity first, the alerts that fire and those that resolved with their summary, start time
-// (in global.time_zone, `timeZone`) and duration, and links to the source, the dashboard and a prefilled silence form. The HTML
+// (in global.time_zone, `timeZone`) and duration, and links to the source, the dashboard, a
+// prefilled silence form and (alerting.patrol.ack.links) the alert's acknowledgement. The HTML
 // templates escape label and annotation values (Alertmanager renders HTML with html/template).
 
 const common = `
@@ -19,6 +20,7 @@ const en = `
   started {{ template "__patrol_time" .StartsAt }}{{ if eq .Status "firing" }}, firing for {{ .StartsAt | since | humanizeDuration }}{{ else }}, resolved {{ template "__patrol_time" .EndsAt }}{{ end }}
   labels: {{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}
 {{ if .GeneratorURL }}  source: {{ .GeneratorURL }}
+{{ end }}{{ if .AckURL }}  acknowledge: {{ .AckURL }}
 {{ end }}{{ end }}
 {{ define "__patrol_text" }}{{ if .Alerts.Firing }}Firing ({{ len .Alerts.Firing }}):
 {{ range .Alerts.Firing }}{{ template "__patrol_alert_text" . }}{{ end }}{{ end }}{{ if .Alerts.Resolved }}Resolved ({{ len .Alerts.Resolved }}):
@@ -34,7 +36,7 @@ const en = `
 <li><b>[{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname | html }}</b>: {{ template "__patrol_summary_html" . }}<br>
 started {{ template "__patrol_time" .StartsAt }}, firing for {{ .StartsAt | since | humanizeDuration }}<br>
 {{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value | html }} {{ end }}<br>
-{{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">Source</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">Silence</a></li>{{ end }}
+{{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">Source</a> · {{ end }}{{ if .AckURL }}<a href="{{ .AckURL }}">Acknowledge</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">Silence</a></li>{{ end }}
 </ul>{{ end }}
 {{ if .Alerts.Resolved }}<h3>Resolved ({{ len .Alerts.Resolved }})</h3><ul>{{ range .Alerts.Resolved }}
 <li><b>{{ .Labels.alertname | html }}</b>: {{ template "__patrol_summary_html" . }}<br>
@@ -69,6 +71,7 @@ const zh = `
   开始于 {{ template "__patrol_time" .StartsAt }}{{ if eq .Status "firing" }}，已持续 {{ .StartsAt | since | humanizeDuration }}{{ else }}，恢复于 {{ template "__patrol_time" .EndsAt }}{{ end }}
   标签：{{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}
 {{ if .GeneratorURL }}  来源：{{ .GeneratorURL }}
+{{ end }}{{ if .AckURL }}  认领：{{ .AckURL }}
 {{ end }}{{ end }}
 {{ define "__patrol_text_zh" }}{{ if .Alerts.Firing }}告警中（{{ len .Alerts.Firing }}）：
 {{ range .Alerts.Firing }}{{ template "__patrol_alert_text_zh" . }}{{ end }}{{ end }}{{ if .Alerts.Resolved }}已恢复（{{ len .Alerts.Resolved }}）：
@@ -84,7 +87,7 @@ const zh = `
 <li><b>[{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname | html }}</b>：{{ template "__patrol_summary_html" . }}<br>
 开始于 {{ template "__patrol_time" .StartsAt }}，已持续 {{ .StartsAt | since | humanizeDuration }}<br>
 {{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value | html }} {{ end }}<br>
-{{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">来源</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">静默</a></li>{{ end }}
+{{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">来源</a> · {{ end }}{{ if .AckURL }}<a href="{{ .AckURL }}">认领</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">静默</a></li>{{ end }}
 </ul>{{ end }}
 {{ if .Alerts.Resolved }}<h3>已恢复（{{ len .Alerts.Resolved }}）</h3><ul>{{ range .Alerts.Resolved }}
 <li><b>{{ .Labels.alertname | html }}</b>：{{ template "__patrol_summary_html" . }}<br>

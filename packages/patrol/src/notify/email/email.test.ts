@@ -87,7 +87,7 @@ describe('email over SMTP', () => {
         integrationCtx({}, { templates: new NotifyTemplates([], '.', 'UTC') }),
       );
       const withTag = [...sampleAlerts.slice(0, 2).map((a) => ({ ...a, labels: { ...a.labels, path: '<script>' } })), sampleAlerts[2]];
-      const r = await integ.notify(notifyCtx(), withTag);
+      const r = await integ.notify(notifyCtx({ ackURL: (fp) => `http://patrol.example:9090/api/patrol/v1/ack/${fp}?exp=1&sig=s` }), withTag);
       assert.deepEqual(r, { ok: true });
       assert.equal(srv.got.length, 1);
       const g = srv.got[0];
@@ -102,6 +102,8 @@ describe('email over SMTP', () => {
       assert.match(String(g.mail.html), /Resolved \(1\)/);
       assert.ok(String(g.mail.html).includes('href="http://patrol.example:9090/#/silences/new?filter=%7Balertname%3D%22HighLatency%22%2Cinstance%3D%22api-1%3A9090%22%2Cpath%3D%22%3Cscript%3E%22%2Cservice%3D%22api%22%2Cseverity%3D%22critical%22%7D"'), String(g.mail.html));
       assert.match(String(g.mail.text), /^Firing \(2\):\n- \[CRITICAL\] HighLatency: p99 latency 2\.3s on api-1\n {2}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, firing for 5m/);
+      assert.equal(String(g.mail.text).match(/ {2}acknowledge: http:\/\/patrol\.example:9090\/api\/patrol\/v1\/ack\/[0-9a-f]{16}\?exp=1&sig=s\n/g)?.length, 2, 'each firing alert, not the resolved one, has its link');
+      assert.match(String(g.mail.html), />Acknowledge<\/a>/);
       assert.doesNotMatch(g.raw, new RegExp(PASS));
       assert.match(String(g.mail.html), /path=&lt;script&gt;/, 'label values escaped in HTML');
     } finally {
