@@ -20,7 +20,8 @@ export type Verdict = { kind: 'ok' } | { kind: 'rate-limited'; error: string } |
 
 /** Rate limits of each robot kind, as documented; tests and benchmarks shorten the window. */
 export const ROBOT_RATES: Record<string, RateLimit> = {
-  dingtalk: { limit: 20, windowMs: 60_000 },
+  // "20 a minute; over that, limited for 10 minutes" (DingTalk's custom robot documentation).
+  dingtalk: { limit: 20, windowMs: 60_000, holdMs: 10 * 60_000 },
   wecom: { limit: 20, windowMs: 60_000 },
   feishu: { limit: 100, windowMs: 60_000 },
   wechat: { limit: 30, windowMs: 60_000 },
