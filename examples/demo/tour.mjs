@@ -90,7 +90,10 @@ function startDemo() {
 // --- Patrol -----------------------------------------------------------------------------------
 function startPatrol() {
   const bin = join(root, 'packages/patrol/bin/patrol.js');
-  const child = spawn(process.execPath, [bin, 'start', '--config', configFile, '--data', dataDir, '--listen', patrolListen], {
+  // The node flags of the bin's #! line, so Patrol runs here as the installed `patrol` command does.
+  const shebang = /^#!.*\bnode\b(.*)$/.exec(readFileSync(bin, 'utf8').split('\n')[0]);
+  const flags = shebang ? shebang[1].trim().split(/\s+/).filter(Boolean) : [];
+  const child = spawn(process.execPath, [...flags, bin, 'start', '--config', configFile, '--data', dataDir, '--listen', patrolListen], {
     cwd: root,
     env,
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -37,7 +37,7 @@ import { insecureListenReason, isLoopbackHost } from './web/exposure.js';
 import { edgeHook, securityHeadersHook, type EdgeSettings } from './web/security.js';
 import { truncate } from './web/truncate.js';
 import { BodyBudget, bodyBoundsHook } from './web/bodies.js';
-import { TlsFront, tlsComponent, tlsSettings } from './web/tls.js';
+import { TlsFront, tlsComponent, tlsFiles, tlsSettings } from './web/tls.js';
 import { registerCollectorsApi } from './api/collectors.js';
 import { registerUi } from './web/ui.js';
 import { formatStorageRetention } from './api/tsdbstatus.js';
@@ -80,6 +80,8 @@ export interface PatrolOptions {
   notifier?: NotifierOptions;
   /** The built dashboard's folder; default: the @patrol/ui package's dist (null: serve none). */
   uiDir?: string | null;
+  /** How often server.tls's files are checked for changes, ms (default 5000). */
+  tlsWatchIntervalMs?: number;
   /** Listen beyond loopback without authentication (the --insecure flag). */
   insecure?: boolean;
 }
@@ -424,6 +426,11 @@ export class Patrol {
     this.configDir = r.dir;
     // Sessions of users removed or given another role end at once.
     if (r.config.server.auth) this.authStore?.pruneSessions(r.config.server.auth.users);
+    const tls = r.config.server.tls;
+    if (this.tlsFront && tls) {
+      const dir = r.dir;
+      this.tlsFront.watch(tlsFiles(tls, dir), () => (this.config?.server.tls === tls ? tlsSettings(tls, dir) : null), this.opts.tlsWatchIntervalMs ?? 5000);
+    }
     this.applyServerTimeouts(r.config);
     this.lastReloadOk = true;
     this.lastConfigTime = Date.now();

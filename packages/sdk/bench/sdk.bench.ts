@@ -31,7 +31,6 @@ import { expressMetrics } from '../src/express.js';
 import { fastifyMetrics } from '../src/fastify.js';
 import { HttpMetrics } from '../src/metrics.js';
 
-const gc = (globalThis as { gc?: () => void }).gc;
 const N = Number(process.env.PATROL_SDK_BENCH_REQUESTS ?? 4000);
 const ROUNDS = Number(process.env.PATROL_SDK_BENCH_ROUNDS ?? 15);
 
@@ -136,7 +135,6 @@ async function measure(variants: Variant[], rounds: number, n: number, send: (v:
   for (const v of variants) v.samples = [];
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
-      gc?.(); // each round starts from a collected heap (npm run bench:sdk passes --expose-gc)
       const c0 = process.cpuUsage();
       errors += await send(v, n);
       const c = process.cpuUsage(c0);

@@ -78,7 +78,16 @@ function normalise(path: string, m: WebhookMessage): string {
   });
 }
 
-describe('side by side with Alertmanager 0.25: notification sequences', { skip: needBinary(AM) }, () => {
+interface Harness {
+  both: (path: string, body: unknown) => Promise<string[]>;
+  comparePhase: (name: string, n: number) => Promise<void>;
+  /** The notifications Patrol has sent so far, normalised. */
+  patrolSent: () => { path: string; body: WebhookMessage }[];
+}
+
+/** One Alertmanager and one Patrol with the same alerting section (`yaml(hook)`), one sink. */
+function sideBySide(title: string, yaml: (hook: string) => string, tests: (h: Harness) => void): void {
+describe(title, { skip: needBinary(AM) }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'patrol-am-sbs-'));
   const sink = new WebhookSink();
   let am: ChildProcess | null = null;
@@ -115,7 +124,7 @@ describe('side by side with Alertmanager 0.25: notification sequences', { skip: 
   before(async () => {
     await sink.start();
     const amPort = await freePort();
-    writeFileSync(join(dir, 'alertmanager.yml'), alertingYaml(`${sink.url}/am`));
+    writeFileSync(join(dir, 'alertmanager.yml'), yaml(`${sink.url}/am`));
     am = spawn(
       binaryPath(AM),
       [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'am-data')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address=', '--log.level=warn'],
@@ -138,7 +147,7 @@ describe('side by side with Alertmanager 0.25: notification sequences', { skip: 
     }
     assert.equal(am.exitCode, null, `Alertmanager exited: ${amLog}`);
 
-    writeFileSync(join(dir, 'patrol.yml'), `alerting:\n${indent(alertingYaml(`${sink.url}/patrol`))}`);
+    writeFileSync(join(dir, 'patrol.yml'), `alerting:\n${indent(yaml(`${sink.url}/patrol`))}`);
     patrol = new Patrol({ configFile: join(dir, 'patrol.yml'), dataDir: join(dir, 'patrol-data'), listen: '127.0.0.1:0', logger: createLogger('silent') });
     await patrol.start();
     patrolURL = `http://${patrol.listen}`;
@@ -155,6 +164,11 @@ describe('side by side with Alertmanager 0.25: notification sequences', { skip: 
     rmSync(dir, { recursive: true, force: true });
   });
 
+  tests({ both, comparePhase, patrolSent: () => sink.received.filter((r) => r.path.startsWith('/patrol/')) });
+});
+}
+
+sideBySide('side by side with Alertmanager 0.25: notification sequences', alertingYaml, ({ both, comparePhase }) => {
   it('routes, groups, truncates, inhibits, silences and resolves the same way', async () => {
     const now = Date.now();
     // A silence first, on both.
@@ -196,5 +210,76 @@ describe('side by side with Alertmanager 0.25: notification sequences', { skip: 
     ]);
     // Plain all resolved; Many all resolved (still truncated to 2).
     await comparePhase('everything resolved', 2);
+  });
+});
+
+/** Time intervals, both the top-level `time_intervals` and the older `mute_time_intervals`, as a
+ * route's `mute_time_intervals` and `active_time_intervals`, and `global.resolve_timeout`: an
+ * interval that always holds (every day, all day) and one that never does (the year 1999). */
+function timeIntervalsYaml(hook: string): string {
+  return `
+global:
+  resolve_timeout: 3s
+route:
+  receiver: default
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+    - receiver: muted
+      matchers: ['tw="muted"']
+      mute_time_intervals: [always]
+    - receiver: muted
+      matchers: ['tw="oldmuted"']
+      mute_time_intervals: [old-always]
+    - receiver: inactive
+      matchers: ['tw="inactive"']
+      active_time_intervals: [never]
+    - receiver: active
+      matchers: ['tw="active"']
+      active_time_intervals: [always]
+      mute_time_intervals: [never]
+time_intervals:
+  - name: always
+    time_intervals: [{times: [{start_time: '00:00', end_time: '24:00'}]}]
+  - name: never
+    time_intervals: [{years: ['1999']}]
+mute_time_intervals:
+  - name: old-always
+    time_intervals: [{weekdays: ['sunday:saturday']}]
+receivers:
+  - name: default
+    webhook_configs: [{url: '${hook}/default'}]
+  - name: muted
+    webhook_configs: [{url: '${hook}/muted'}]
+  - name: inactive
+    webhook_configs: [{url: '${hook}/inactive'}]
+  - name: active
+    webhook_configs: [{url: '${hook}/active', send_resolved: true}]
+`;
+}
+
+sideBySide('side by side with Alertmanager 0.25: time intervals and resolve_timeout', timeIntervalsYaml, ({ both, comparePhase, patrolSent }) => {
+  it('mutes and activates routes by time interval, resolves by resolve_timeout the same way', async () => {
+    const t0 = new Date().toISOString();
+    // No endsAt: both set it to now + resolve_timeout (3 s).
+    await both(
+      '/api/v2/alerts',
+      ['muted', 'oldmuted', 'inactive', 'active'].map((tw) => ({ labels: { alertname: `TI_${tw}`, tw }, annotations: {}, startsAt: t0 })),
+    );
+    await comparePhase('only the active route notifies', 1);
+    assert.deepEqual(
+      patrolSent().map((r) => [r.path, r.body.status]),
+      [['/patrol/active', 'firing']],
+    );
+    await comparePhase('resolved by resolve_timeout', 1);
+    assert.deepEqual(
+      patrolSent().map((r) => [r.path, r.body.status]),
+      [
+        ['/patrol/active', 'firing'],
+        ['/patrol/active', 'resolved'],
+      ],
+    );
   });
 });

@@ -25,6 +25,8 @@ alerting:
       - receiver: bad
         matchers: ['bad="yes"']
         group_interval: 1h
+      - receiver: unreachable
+        matchers: ['unreachable="yes"']
 ${extra}
   receivers:
     - name: main
@@ -39,6 +41,8 @@ ${extra}
       webhook_configs: [{url: '${url}/slow'}]
     - name: bad
       webhook_configs: [{url: '${url}/bad'}]
+    - name: unreachable
+      webhook_configs: [{url: 'http://127.0.0.1:1/nothing-listens'}]
 `;
 }
 
@@ -46,6 +50,7 @@ describe('alert dispatcher with a webhook receiver', () => {
   const sink = new WebhookSink();
   let d: AlertDispatcher;
   const registry = new Registry();
+  const failedBy = async (reason: string) => (await registry.getSingleMetric('alertmanager_notifications_failed_total')!.get()).values.find((v) => v.labels.integration === 'webhook' && v.labels.reason === reason)!.value;
 
   before(async () => {
     await sink.start();
@@ -130,18 +135,24 @@ describe('alert dispatcher with a webhook receiver', () => {
   it('retries a failing receiver with backoff while a slow one does not hold up other groups', async () => {
     let release = () => {};
     const slowGate = new Promise<void>((r) => (release = r));
+    const serverErrorsBefore = await failedBy('serverError');
+    let unavailable = 0;
     sink.respond = async (path, attempt) => {
       if (path === '/slow') {
         await slowGate;
         return 200;
       }
-      if (path === '/flaky' && attempt % 3 !== 0) return 503;
+      if (path === '/flaky' && attempt % 3 !== 0) {
+        unavailable++;
+        return 503;
+      }
       return 200;
     };
     d.send([{ labels: { alertname: 'S', slow: 'yes' }, annotations: {} }]);
     d.send([{ labels: { alertname: 'F', flaky: 'yes' }, annotations: {} }]);
     d.send([{ labels: { alertname: 'Fast' }, annotations: {} }]);
     await waitFor('the flaky receiver got through', () => sink.on('/flaky').length === 1);
+    assert.equal(await failedBy('serverError'), serverErrorsBefore + unavailable, 'each 503 counts as a serverError');
     await waitFor('the main receiver got its group', () => sink.on('/main').some((m) => m.groupLabels.alertname === 'Fast'));
     assert.equal(sink.on('/slow').length, 0, 'the slow receiver is still answering');
     release();
@@ -149,16 +160,24 @@ describe('alert dispatcher with a webhook receiver', () => {
     sink.respond = () => 200;
   });
 
-  it('does not retry a 4xx and records it as failed', async () => {
+  it('does not retry a 4xx and records it as failed with reason clientError', async () => {
     let attempts = 0;
     sink.respond = (path) => (path === '/bad' ? (attempts++, 400) : 200);
-    const failed = async () => (await registry.getSingleMetric('alertmanager_notifications_failed_total')!.get()).values.find((v) => v.labels.integration === 'webhook')!.value;
+    const failed = () => failedBy('clientError');
     const before = await failed();
+    const otherBefore = [await failedBy('serverError'), await failedBy('other')];
     d.send([{ labels: { alertname: 'F2', bad: 'yes' }, annotations: {} }]);
     await waitFor('one attempt', () => attempts > 0);
     await d.idle();
     assert.equal(attempts, 1);
     assert.equal(await failed(), before + 1);
+    assert.deepEqual([await failedBy('serverError'), await failedBy('other')], otherBefore, 'a 400 counts as clientError only');
     sink.respond = () => 200;
+  });
+
+  it('counts a receiver it cannot connect to under reason other, and keeps retrying it', async () => {
+    const before = await failedBy('other');
+    d.send([{ labels: { alertname: 'U', unreachable: 'yes' }, annotations: {} }]);
+    await waitFor('two failed attempts', async () => (await failedBy('other')) >= before + 2);
   });
 });

@@ -219,7 +219,7 @@ export class AlertDispatcher implements AlertSink, Component {
     const receivers = new Map<string, Receiver>();
     const made: Integration[] = [];
     try {
-      const templates = new NotifyTemplates(a.templates, ctx.dir);
+      const templates = new NotifyTemplates(a.templates, ctx.dir, a.global?.time_zone);
       for (const r of a.receivers) {
         const { integrations, unsupported } = buildIntegrations(r, { global: a.global, baseDir: ctx.dir, templates, logger: this.log.child({ receiver: r.name }) });
         made.push(...integrations);

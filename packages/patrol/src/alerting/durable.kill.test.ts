@@ -6,54 +6,13 @@
 // the alerts are back before any sender resends them.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { killed, startPatrol, until } from '../testing/patrolproc.js';
 import { WebhookSink, waitFor } from './testutil.js';
-
-const repo = new URL('../../../../', import.meta.url).pathname;
-const cli = join(repo, 'packages/patrol/src/cli/main.ts');
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, bound = 90_000): Promise<T> {
-  const deadline = Date.now() + bound;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function startPatrol(dir: string): Promise<{ proc: ChildProcess; base: string; out: () => string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', cli, 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--log.format', 'json'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  try {
-    const listen = await until(
-      'Patrol is ready',
-      async () => {
-        if (proc.exitCode !== null) throw new Error(`patrol exited ${proc.exitCode}: ${out}`);
-        return /"listen":"(127\.0\.0\.1:\d+)"[^\n]*"msg":"Patrol is ready"/.exec(out)?.[1];
-      },
-      180_000,
-    );
-    return { proc, base: `http://${listen}`, out: () => out };
-  } catch (e) {
-    proc.kill('SIGKILL');
-    throw new Error(`${(e as Error).message}\n${out}`);
-  }
-}
-
-function killed(proc: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return r();
-    proc.once('exit', () => r());
-    proc.kill('SIGKILL');
-  });
-}
 
 async function post(base: string, path: string, body: unknown): Promise<unknown> {
   const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

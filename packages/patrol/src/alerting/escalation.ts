@@ -143,6 +143,7 @@ export class PatrolAlerting implements Component {
         for (const a of as) if (!resolvedAt(a, now)) this.transition(a, 'firing', now);
       },
       attempt: (ctx, integ, alerts, r, ms) => this.recordAttempt(ctx, integ, alerts, r, ms, 'group'),
+      ackURL: p.ack.links ? (fp) => this.ackURL(fp) : undefined,
     });
   }
 
@@ -289,7 +290,8 @@ export class PatrolAlerting implements Component {
       return false;
     }
     const now = this.now();
-    const ctx: NotifyContext = { receiver: receiverName, groupKey, groupLabels, externalURL: this.d.externalURL, now, signal: AbortSignal.timeout(30_000) };
+    const ackURL = this.cfg?.ack.links ? (fp: string) => this.ackURL(fp) : undefined;
+    const ctx: NotifyContext = { receiver: receiverName, groupKey, groupLabels, externalURL: this.d.externalURL, now, signal: AbortSignal.timeout(30_000), ackURL };
     const rs = await Promise.all(
       recv.integrations.map(async (integ) => {
         const sent = integ.sendResolved ? alerts : alerts.filter((a) => !resolvedAt(a, now));

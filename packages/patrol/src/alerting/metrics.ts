@@ -1,6 +1,7 @@
 // The dispatcher's self-metrics under Alertmanager's names, so its dashboards work unchanged.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { FAILURE_REASONS, type FailureReason } from '../notify/notifier.js';
 
 /** What the durable notification log tells about itself (state_sqlite.ts). */
 export interface NflogSource {
@@ -52,7 +53,8 @@ export function nflogMetrics(registry: Registry, src: NflogSource): void {
 }
 
 export interface PipelineMetrics {
-  observe(integration: string, seconds: number, ok: boolean): void;
+  /** One notification attempt; `reason` (Alertmanager 0.27's clientError, serverError, other) when it failed. */
+  observe(integration: string, seconds: number, ok: boolean, reason?: FailureReason): void;
 }
 
 export interface AlertingMetrics extends PipelineMetrics {
@@ -62,7 +64,7 @@ export interface AlertingMetrics extends PipelineMetrics {
 
 export function alertingMetrics(registry: Registry, alerts: () => { active: number; suppressed: number; unprocessed: number }): AlertingMetrics {
   const notifications = new Counter({ name: 'alertmanager_notifications_total', help: 'The total number of attempted notifications.', labelNames: ['integration'], registers: [registry] });
-  const failed = new Counter({ name: 'alertmanager_notifications_failed_total', help: 'The total number of failed notifications.', labelNames: ['integration'], registers: [registry] });
+  const failed = new Counter({ name: 'alertmanager_notifications_failed_total', help: 'The total number of failed notifications.', labelNames: ['integration', 'reason'], registers: [registry] });
   const latency = new Histogram({
     name: 'alertmanager_notification_latency_seconds',
     help: 'The latency of notifications in seconds.',
@@ -72,7 +74,7 @@ export function alertingMetrics(registry: Registry, alerts: () => { active: numb
   });
   for (const i of ['webhook']) {
     notifications.inc({ integration: i }, 0);
-    failed.inc({ integration: i }, 0);
+    for (const reason of FAILURE_REASONS) failed.inc({ integration: i, reason }, 0);
   }
   new Gauge({
     name: 'alertmanager_alerts',
@@ -91,10 +93,10 @@ export function alertingMetrics(registry: Registry, alerts: () => { active: numb
   return {
     received,
     invalid,
-    observe(integration, seconds, ok) {
+    observe(integration, seconds, ok, reason) {
       notifications.inc({ integration });
       latency.observe({ integration }, seconds);
-      if (!ok) failed.inc({ integration });
+      if (!ok) failed.inc({ integration, reason: reason ?? 'other' });
     },
   };
 }

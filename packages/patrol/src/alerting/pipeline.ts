@@ -61,6 +61,8 @@ export interface PipelineHooks {
   passed?(alerts: readonly Alert[], now: number): void;
   /** One notification attempt and its outcome. */
   attempt?(ctx: NotifyContext, integ: Integration, alerts: readonly Alert[], r: NotifyResult, ms: number): void;
+  /** A firing alert's acknowledgement link for the messages. */
+  ackURL?: ((fingerprint: string) => string) | undefined;
 }
 
 export interface PipelineOptions {
@@ -101,7 +103,7 @@ export class Pipeline {
     if (this.o.silencer) as = as.filter(keep(this.o.silencer, 'silenced'));
     if (as.length === 0) return true;
     h?.passed?.(as, now);
-    const ctx: NotifyContext = { ...req, signal };
+    const ctx: NotifyContext = { ...req, signal, ackURL: h?.ackURL };
     // Every firing alert acknowledged: new or resolved alerts are still sent, repeats are not.
     let repeatInterval = req.repeatInterval;
     if (h?.acked && as.some((a) => !resolvedAt(a, now)) && as.every((a) => resolvedAt(a, now) || h.acked!(a, now))) repeatInterval = Infinity;
@@ -144,7 +146,7 @@ export class Pipeline {
       const start = performance.now();
       const r = await integ.notify(ctx, alerts);
       const ms = performance.now() - start;
-      this.o.metrics?.observe(integ.name, ms / 1000, r.ok);
+      this.o.metrics?.observe(integ.name, ms / 1000, r.ok, r.ok ? undefined : r.reason);
       this.o.hooks?.attempt?.(ctx, integ, alerts, r, ms);
       if (r.ok) {
         log.debug({ attempts: attempt, group: ctx.groupKey }, 'notify success');

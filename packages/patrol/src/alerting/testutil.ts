@@ -52,9 +52,9 @@ export class WebhookSink {
 }
 
 /** Waits until cond() holds, polling; throws after `ms` naming what was awaited. */
-export async function waitFor(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { alertingConfig } from '../config/alertmanager.js';
 import { parsePeriod, periodContains, TimeIntervals } from './timeinterval.js';
 import { startDispatcher, WebhookSink, waitFor } from './testutil.js';
 
@@ -114,5 +115,24 @@ describe('time intervals', () => {
       await d.stop();
       await sink.stop();
     }
+  });
+});
+
+describe('time intervals in the configuration check', () => {
+  it('rejects at load what the dispatcher cannot parse, naming the interval and its place', () => {
+    const r = alertingConfig.safeParse({
+      route: { receiver: 'r' },
+      receivers: [{ name: 'r' }],
+      time_intervals: [{ name: 'ok', time_intervals: [{ weekdays: ['monday:friday'] }] }],
+      mute_time_intervals: [{ name: 'week', time_intervals: [{ location: 'Mars/Olympus' }, { weekdays: ['monday:sunday'] }] }],
+    });
+    assert.equal(r.success, false);
+    assert.deepEqual(
+      r.error!.issues.map((i) => [i.path.join('.'), i.message]),
+      [
+        ['mute_time_intervals.0.time_intervals.0', 'time interval "week": unknown time zone location "Mars/Olympus"'],
+        ['mute_time_intervals.0.time_intervals.1', 'time interval "week": weekday range start must be before its end'],
+      ],
+    );
   });
 });

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { maskSecrets, maskUrlPassword } from '../config/secrets.js';
 import { UnknownProbeError, type ProbeManager } from '../probe/manager.js';
+import { sendJsonText } from '../web/compress.js';
 
 const PREFIX = '/api/patrol/v1/probes';
 const DAY = 86_400_000;
@@ -66,7 +67,7 @@ export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): v
       p.target = maskUrlPassword(p.target);
       if (p.last_failure) p.last_failure = { time: p.last_failure.time, reason: maskUrlPassword(p.last_failure.reason) };
     }
-    return reply.type('application/json; charset=utf-8').send(JSON.stringify({ status: 'success', data }));
+    return sendJsonText(req, reply, JSON.stringify({ status: 'success', data }));
   });
 
   app.get<{ Params: { name: string } }>(`${PREFIX}/:name`, async (req, reply) => handle(reply, () => manager.get(req.params.name)));

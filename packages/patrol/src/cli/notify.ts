@@ -42,7 +42,7 @@ export async function notifyTest(file: string, name: string, out: (s: string) =>
   let integrations: Integration[];
   let unsupported: string[];
   try {
-    const templates = new NotifyTemplates(a.templates, dirname(file));
+    const templates = new NotifyTemplates(a.templates, dirname(file), a.global?.time_zone);
     ({ integrations, unsupported } = buildIntegrations(recv, { global: a.global, baseDir: dirname(file), templates, logger: createLogger('error') }));
   } catch (e) {
     out(`cannot build receiver ${JSON.stringify(name)}: ${(e as Error).message}`);

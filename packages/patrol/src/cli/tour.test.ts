@@ -126,6 +126,10 @@ describe('npm start tour (examples/demo/tour.mjs)', { timeout: 300_000 }, () => 
     await until('the demo listening', 60_000, async () => ((await fetch(`${demo}/ready`)).ok ? true : undefined), output);
     t.diagnostic(`Patrol and the demo answer after ${seconds()} s`);
 
+    // The switches refuse what they do not know or cannot take.
+    assert.equal((await fetch(`${demo}/faults?error_rat=0.5`, { method: 'POST' })).status, 400);
+    assert.equal((await fetch(`${demo}/faults?error_rate=2`, { method: 'POST' })).status, 400);
+    assert.equal((await fetch(`${demo}/faults?leak_mb=-1`, { method: 'POST' })).status, 400);
     const injected = await fetch(`${demo}/faults?error_rate=0.5`, { method: 'POST' });
     assert.equal(injected.status, 200);
     const tInject = Date.now();

@@ -3,10 +3,11 @@
 // Same keys and meaning; Patrol adds receivers for DingTalk, WeCom and Feishu.
 
 import { z } from 'zod';
-import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, tlsConfig, url } from './fields.js';
+import { duration, httpClientConfig, labelName, matcherList, secret, secretUrl, timeZone, tlsConfig, url } from './fields.js';
 import type { Secret } from './secret.js';
 import { alertmanagerTargetConfig, relabelConfig } from './prometheus.js';
 import { checkPatrolAlerting, patrolAlertingConfig } from './patrol_alerting.js';
+import { parsePeriod } from '../model/timeinterval.js';
 
 const notifierCommon = {
   send_resolved: z.boolean().optional(),
@@ -363,6 +364,8 @@ const namedTimeInterval = z.strictObject({
 const amGlobal = z.strictObject({
   resolve_timeout: duration.default(5 * 60_000),
   language: language.optional(),
+  /** Patrol: the time zone of times in the default messages (default: this machine's). */
+  time_zone: timeZone.optional(),
   http_config: httpClientConfig.optional(),
   smtp_from: z.string().optional(),
   smtp_hello: z.string().default('localhost'),
@@ -429,6 +432,18 @@ export const alertingConfig = z
     a.receivers.forEach((r, i) => checkGlobalDefaults(r, a.global, (message, path) => ctx.addIssue({ code: 'custom', message, path: ['receivers', i, ...path] })));
     checkPatrolAlerting(a.patrol, new Set(names.keys()), (message, path) => ctx.addIssue({ code: 'custom', message, path }));
     const intervals = new Set([...a.time_intervals, ...a.mute_time_intervals].map((t) => t.name));
+    // The same parsing as the running dispatcher, so `check config` rejects what `start` would.
+    for (const key of ['time_intervals', 'mute_time_intervals'] as const) {
+      a[key].forEach((n, i) =>
+        n.time_intervals.forEach((t, j) => {
+          try {
+            parsePeriod(t);
+          } catch (e) {
+            ctx.addIssue({ code: 'custom', message: `time interval ${JSON.stringify(n.name)}: ${(e as Error).message}`, path: [key, i, 'time_intervals', j] });
+          }
+        }),
+      );
+    }
     if (a.route) {
       if (!a.route.receiver) ctx.addIssue({ code: 'custom', message: 'root route must specify a default receiver', path: ['route'] });
       if (a.route.matchers.length > 0 || a.route.match || a.route.match_re) {

@@ -49,6 +49,18 @@ export const secret = z.unknown().transform((v, ctx): Secret => {
   return new Secret(value);
 });
 
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IANA time zone name (or UTC), checked against the zones this Node.js knows. */
+export const timeZone = z.string().refine(validTimeZone, { error: (iss) => `${JSON.stringify(iss.input)} is not a time zone (expected e.g. "UTC", "Europe/Berlin")` });
+
 export const labelName = z.string().refine(isValidLabelName, { error: (iss) => `${show(iss.input)} is not a valid label name` });
 
 /**

@@ -4,18 +4,9 @@
 // what it means in Alertmanager.
 
 import { z } from 'zod';
-import { duration, labelName, matcherList, secret } from './fields.js';
+import { duration, labelName, matcherList, secret, timeZone } from './fields.js';
 
 const clock = /^([01]\d|2[0-3]):[0-5]\d$/;
-
-function validTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Matchers that must select something (an empty list would match every alert). */
 const someMatchers = (what: string) => matcherList.refine((ms) => ms.length > 0, { error: `${what} must not be empty` });
@@ -30,6 +21,8 @@ const history = z.strictObject({
 const ack = z.strictObject({
   /** HMAC key for acknowledgement links; by default a random key kept in the data directory. */
   secret: secret.optional(),
+  /** Whether default messages carry each firing alert's signed acknowledgement link. */
+  links: z.boolean().default(true),
   /** How long a link in a notification stays valid. */
   link_validity: duration.default(24 * 3600_000),
   /** How long an acknowledgement lasts when the request names no expiry (0: until resolved). */
@@ -58,10 +51,7 @@ const digest = z
       .string()
       .regex(clock, { error: (iss) => `${JSON.stringify(iss.input)} is not a time of day (HH:MM)` })
       .default('09:00'),
-    time_zone: z
-      .string()
-      .refine(validTimeZone, { error: (iss) => `${JSON.stringify(iss.input)} is not a time zone (expected e.g. "UTC", "Europe/Berlin")` })
-      .default('UTC'),
+    time_zone: timeZone.default('UTC'),
   });
 
 const dependsOn = z.strictObject({

@@ -20,6 +20,8 @@ export interface NotifyContext {
   readonly signal: AbortSignal;
   /** ms; the time of the flush. */
   readonly now: number;
+  /** Patrol: the signed acknowledgement link of a firing alert (alerting.patrol.ack.links). */
+  readonly ackURL?: ((fingerprint: string) => string) | undefined;
 }
 
 /** Alertmanager's (retry, error) pair: a failure says whether trying again may help. */
@@ -28,7 +30,8 @@ export interface NotifyContext {
  * `_notifications_failed_total{reason}`; the error text never carries a secret.
  */
 export type NotifyResult = { ok: true } | { ok: false; retry: boolean; error: string; reason?: FailureReason };
-export type FailureReason = 'clientError' | 'serverError' | 'other';
+export const FAILURE_REASONS = ['clientError', 'serverError', 'other'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export interface Integration {
   /** The integration's kind, as Alertmanager names it in metrics and logs: `webhook`, `email`… */

@@ -10,7 +10,8 @@ import { resolvePath } from '../scrape/httpclient.js';
 import { prometheusFuncs } from '../template/prometheus.js';
 import { Template, TemplateError, type FuncMap } from '../template/template.js';
 import type { GoValue } from '../template/gofmt.js';
-import type { DataAlert, TemplateData } from './data.js';
+import type { Alert } from '../model/alert.js';
+import { templateData, type DataAlert, type TemplateData } from './data.js';
 import { DEFAULT_TEMPLATES } from './tmpl_defaults.js';
 
 export type Language = 'en' | 'zh-CN';
@@ -40,8 +41,10 @@ function kv(r: Readonly<Record<string, string>>): Record<string, string> {
   });
 }
 
-function goAlert(a: DataAlert): GoValue {
+function goAlert(a: DataAlert, ackURL?: (fingerprint: string) => string): GoValue {
   return {
+    // Patrol's: the alert's signed acknowledgement link ('' when resolved or links are off).
+    AckURL: ackURL && a.status === 'firing' ? ackURL(a.fingerprint) : '',
     Status: a.status,
     Labels: kv(a.labels),
     Annotations: kv(a.annotations),
@@ -52,9 +55,9 @@ function goAlert(a: DataAlert): GoValue {
   };
 }
 
-/** template.Data as templates see it. */
-export function goData(d: TemplateData): GoValue {
-  const alerts = d.alerts.map(goAlert) as Record<string, GoValue>[];
+/** template.Data as templates see it (each alert with Patrol's `.AckURL` when links are on). */
+export function goData(d: TemplateData, ackURL?: (fingerprint: string) => string): GoValue {
+  const alerts = d.alerts.map((a) => goAlert(a, ackURL)) as Record<string, GoValue>[];
   const list = (s: string) => alerts.filter((a) => a.Status === s);
   return {
     Receiver: d.receiver,
@@ -67,6 +70,14 @@ export function goData(d: TemplateData): GoValue {
   };
 }
 
+/** What a flush's templates see: its group's alerts (NotifyContext's fields). */
+export function notifyData(
+  ctx: { receiver: string; groupLabels: Readonly<Record<string, string>>; externalURL: string; now: number; ackURL?: ((fingerprint: string) => string) | undefined },
+  alerts: readonly Alert[],
+): GoValue {
+  return goData(templateData(ctx.receiver, ctx.groupLabels, alerts, ctx.externalURL, ctx.now), ctx.ackURL);
+}
+
 function str(v: GoValue): string {
   if (typeof v === 'string') return v;
   if (v === undefined || v === null) return '';
@@ -76,19 +87,42 @@ function str(v: GoValue): string {
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
-/** Go's time.Format for the common layout elements, in UTC. */
-export function goTimeFormat(d: Date, layout: string): string {
+const ZONE = Symbol('zone');
+/** A time carried in a time zone (what `tz` returns); still a Date for every other function. */
+type ZonedDate = Date & { [ZONE]?: string };
+
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+/** The wall clock of `d` in `zone` as UTC fields, and the zone's short name at that instant. */
+function inZone(d: Date, zone: string): { wall: Date; offsetMin: number; name: string } {
+  let f = zoneFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', timeZoneName: 'short' });
+    zoneFormats.set(zone, f);
+  }
+  const p: Record<string, string> = {};
+  for (const part of f.formatToParts(d)) p[part.type] = part.value;
+  const wallMs = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second), d.getUTCMilliseconds());
+  const offsetMin = Math.round((wallMs - d.getTime()) / 60_000);
+  return { wall: new Date(wallMs), offsetMin, name: p.timeZoneName ?? 'UTC' };
+}
+
+/** Go's time.Format for the common layout elements, in UTC or in the zone `tz` attached. */
+export function goTimeFormat(t: Date, layout: string): string {
+  const zone = (t as ZonedDate)[ZONE];
+  const z = zone ? inZone(t, zone) : { wall: t, offsetMin: 0, name: 'UTC' };
+  const d = z.wall;
   const p2 = (n: number) => String(n).padStart(2, '0');
+  const off = (sep: string) => `${z.offsetMin < 0 ? '-' : '+'}${p2(Math.floor(Math.abs(z.offsetMin) / 60))}${sep}${p2(Math.abs(z.offsetMin) % 60)}`;
   const tokens: [string, () => string][] = [
     ['2006', () => String(d.getUTCFullYear())],
     ['January', () => MONTHS[d.getUTCMonth()]],
     ['Jan', () => MONTHS[d.getUTCMonth()].slice(0, 3)],
     ['Monday', () => DAYS[d.getUTCDay()]],
     ['Mon', () => DAYS[d.getUTCDay()].slice(0, 3)],
-    ['MST', () => 'UTC'],
-    ['Z07:00', () => 'Z'],
-    ['-07:00', () => '+00:00'],
-    ['-0700', () => '+0000'],
+    ['MST', () => z.name],
+    ['Z07:00', () => (z.offsetMin === 0 ? 'Z' : off(':'))],
+    ['-07:00', () => off(':')],
+    ['-0700', () => off('')],
     ['01', () => p2(d.getUTCMonth() + 1)],
     ['02', () => p2(d.getUTCDate())],
     ['15', () => p2(d.getUTCHours())],
@@ -149,28 +183,58 @@ export const NOTIFY_FUNCS: FuncMap = {
   toJson: (v) => JSON.stringify(v),
   since: (t) => (Date.now() - toDate(t).getTime()) / 1000,
   date: (layout, t) => goTimeFormat(toDate(t), str(layout)),
-  tz: (_name, t) => toDate(t),
+  /** Alertmanager 0.28's tz: the same instant, shown by `date` in that zone; an unknown zone is an error. */
+  tz: (name, t) => zoned(toDate(t), str(name)),
 };
+
+function zoned(t: Date, zone: string): ZonedDate {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+  } catch {
+    throw new Error(`unknown time zone ${JSON.stringify(zone)}`);
+  }
+  const out: ZonedDate = new Date(t.getTime());
+  out[ZONE] = zone;
+  return out;
+}
+
+/** `2026-12-04 20:00:05 GMT+8`: a time in a zone (UTC without one), as the default messages show it. */
+export function formatTime(ms: number, zone?: string): string {
+  const t = new Date(ms);
+  return goTimeFormat(zone ? zoned(t, zone) : t, '2006-01-02 15:04:05 MST');
+}
+
+/** This machine's time zone (the default of `global.time_zone`). */
+export function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
 
 /** Users' template files plus the defaults: one set, shared by every integration of a config. */
 export class NotifyTemplates {
   private readonly base: Template;
 
-  /** Throws naming a template file that does not parse or cannot be read. */
-  constructor(files: readonly string[] = [], baseDir = '.') {
-    let base = new Template('__defaults', DEFAULT_TEMPLATES, NOTIFY_FUNCS);
+  private readonly funcs: FuncMap;
+
+  /**
+   * Throws naming a template file that does not parse or cannot be read. `timeZone` is the zone
+   * the default messages show times in (`timeZone` in templates); this machine's by default.
+   */
+  constructor(files: readonly string[] = [], baseDir = '.', timeZone = localTimeZone()) {
+    const funcs: FuncMap = { ...NOTIFY_FUNCS, timeZone: () => timeZone };
+    let base = new Template('__defaults', DEFAULT_TEMPLATES, funcs);
     for (const pattern of files) {
       for (const f of globSync(resolvePath(pattern, baseDir))) {
-        base = new Template(f, readFileSync(f, 'utf8'), NOTIFY_FUNCS, base);
+        base = new Template(f, readFileSync(f, 'utf8'), funcs, base);
       }
     }
     this.base = base;
+    this.funcs = funcs;
   }
 
   /** Renders one config string on the data; throws TemplateError. */
   async render(text: string, data: GoValue): Promise<string> {
     if (!text.includes('{{')) return text;
-    const t = new Template('text', text, NOTIFY_FUNCS, this.base);
+    const t = new Template('text', text, this.funcs, this.base);
     return t.execute(data, 'text', { maxOutput: 1 << 20 });
   }
 

@@ -1,10 +1,12 @@
 // Patrol's default notification templates, English (`*.default.*`, Alertmanager's names, so
 // configs that name them keep working) and Chinese (`*.zh-CN.*`). Each message shows the
 // severity first, the alerts that fire and those that resolved with their summary, start time
-// and duration, and links to the source, the dashboard and a prefilled silence form. The HTML
+// (in global.time_zone, `timeZone`) and duration, and links to the source, the dashboard, a
+// prefilled silence form and (alerting.patrol.ack.links) the alert's acknowledgement. The HTML
 // templates escape label and annotation values (Alertmanager renders HTML with html/template).
 
 const common = `
+{{ define "__patrol_time" }}{{ . | tz timeZone | date "2006-01-02 15:04:05 MST" }}{{ end }}
 {{ define "__patrol_severity" }}{{ with .CommonLabels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}{{ end }}
 {{ define "__patrol_group" }}{{ .GroupLabels.SortedPairs.Values | join " " }}{{ end }}
 {{ define "__patrol_silence" }}{{ $f := "" }}{{ range $i, $p := .Labels.SortedPairs }}{{ if $i }}{{ $f = printf "%s," $f }}{{ end }}{{ $f = printf "%s%s=%q" $f $p.Name $p.Value }}{{ end }}{{ .URL }}/#/silences/new?filter={{ printf "{%s}" $f | urlquery }}{{ end }}
@@ -15,9 +17,10 @@ const common = `
 const en = `
 {{ define "__subject" }}[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ template "__patrol_severity" . }} {{ template "__patrol_group" . }}{{ end }}
 {{ define "__patrol_alert_text" }}- [{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname }}: {{ template "__patrol_summary" . }}
-  started {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}{{ if eq .Status "firing" }}, firing for {{ .StartsAt | since | humanizeDuration }}{{ else }}, resolved {{ date "2006-01-02 15:04:05 UTC" .EndsAt }}{{ end }}
+  started {{ template "__patrol_time" .StartsAt }}{{ if eq .Status "firing" }}, firing for {{ .StartsAt | since | humanizeDuration }}{{ else }}, resolved {{ template "__patrol_time" .EndsAt }}{{ end }}
   labels: {{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}
 {{ if .GeneratorURL }}  source: {{ .GeneratorURL }}
+{{ end }}{{ if .AckURL }}  acknowledge: {{ .AckURL }}
 {{ end }}{{ end }}
 {{ define "__patrol_text" }}{{ if .Alerts.Firing }}Firing ({{ len .Alerts.Firing }}):
 {{ range .Alerts.Firing }}{{ template "__patrol_alert_text" . }}{{ end }}{{ end }}{{ if .Alerts.Resolved }}Resolved ({{ len .Alerts.Resolved }}):
@@ -31,13 +34,13 @@ const en = `
 <h2 style="color:{{ if eq .Status "firing" }}#c0392b{{ else }}#27ae60{{ end }}">{{ template "__subject" . }}</h2>
 {{ if .Alerts.Firing }}<h3>Firing ({{ len .Alerts.Firing }})</h3><ul>{{ range .Alerts.Firing }}
 <li><b>[{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname | html }}</b>: {{ template "__patrol_summary_html" . }}<br>
-started {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}, firing for {{ .StartsAt | since | humanizeDuration }}<br>
+started {{ template "__patrol_time" .StartsAt }}, firing for {{ .StartsAt | since | humanizeDuration }}<br>
 {{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value | html }} {{ end }}<br>
-{{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">Source</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">Silence</a></li>{{ end }}
+{{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">Source</a> · {{ end }}{{ if .AckURL }}<a href="{{ .AckURL }}">Acknowledge</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">Silence</a></li>{{ end }}
 </ul>{{ end }}
 {{ if .Alerts.Resolved }}<h3>Resolved ({{ len .Alerts.Resolved }})</h3><ul>{{ range .Alerts.Resolved }}
 <li><b>{{ .Labels.alertname | html }}</b>: {{ template "__patrol_summary_html" . }}<br>
-started {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}, resolved {{ date "2006-01-02 15:04:05 UTC" .EndsAt }}</li>{{ end }}
+started {{ template "__patrol_time" .StartsAt }}, resolved {{ template "__patrol_time" .EndsAt }}</li>{{ end }}
 </ul>{{ end }}
 <p><a href="{{ .ExternalURL }}">Open Patrol</a></p>
 </body></html>
@@ -65,9 +68,10 @@ started {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}, resolved {{ date "2006-0
 const zh = `
 {{ define "__subject_zh" }}[{{ if eq .Status "firing" }}告警:{{ .Alerts.Firing | len }}{{ else }}已恢复{{ end }}] {{ template "__patrol_severity" . }} {{ template "__patrol_group" . }}{{ end }}
 {{ define "__patrol_alert_text_zh" }}- [{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname }}：{{ template "__patrol_summary" . }}
-  开始于 {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}{{ if eq .Status "firing" }}，已持续 {{ .StartsAt | since | humanizeDuration }}{{ else }}，恢复于 {{ date "2006-01-02 15:04:05 UTC" .EndsAt }}{{ end }}
+  开始于 {{ template "__patrol_time" .StartsAt }}{{ if eq .Status "firing" }}，已持续 {{ .StartsAt | since | humanizeDuration }}{{ else }}，恢复于 {{ template "__patrol_time" .EndsAt }}{{ end }}
   标签：{{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value }} {{ end }}
 {{ if .GeneratorURL }}  来源：{{ .GeneratorURL }}
+{{ end }}{{ if .AckURL }}  认领：{{ .AckURL }}
 {{ end }}{{ end }}
 {{ define "__patrol_text_zh" }}{{ if .Alerts.Firing }}告警中（{{ len .Alerts.Firing }}）：
 {{ range .Alerts.Firing }}{{ template "__patrol_alert_text_zh" . }}{{ end }}{{ end }}{{ if .Alerts.Resolved }}已恢复（{{ len .Alerts.Resolved }}）：
@@ -81,13 +85,13 @@ const zh = `
 <h2 style="color:{{ if eq .Status "firing" }}#c0392b{{ else }}#27ae60{{ end }}">{{ template "__subject_zh" . }}</h2>
 {{ if .Alerts.Firing }}<h3>告警中（{{ len .Alerts.Firing }}）</h3><ul>{{ range .Alerts.Firing }}
 <li><b>[{{ with .Labels.severity }}{{ . | toUpper }}{{ else }}ALERT{{ end }}] {{ .Labels.alertname | html }}</b>：{{ template "__patrol_summary_html" . }}<br>
-开始于 {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}，已持续 {{ .StartsAt | since | humanizeDuration }}<br>
+开始于 {{ template "__patrol_time" .StartsAt }}，已持续 {{ .StartsAt | since | humanizeDuration }}<br>
 {{ range .Labels.SortedPairs }}{{ .Name }}={{ .Value | html }} {{ end }}<br>
-{{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">来源</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">静默</a></li>{{ end }}
+{{ if .GeneratorURL }}<a href="{{ .GeneratorURL }}">来源</a> · {{ end }}{{ if .AckURL }}<a href="{{ .AckURL }}">认领</a> · {{ end }}<a href="{{ template "__patrol_silence" (dict "URL" $.ExternalURL "Labels" .Labels) }}">静默</a></li>{{ end }}
 </ul>{{ end }}
 {{ if .Alerts.Resolved }}<h3>已恢复（{{ len .Alerts.Resolved }}）</h3><ul>{{ range .Alerts.Resolved }}
 <li><b>{{ .Labels.alertname | html }}</b>：{{ template "__patrol_summary_html" . }}<br>
-开始于 {{ date "2006-01-02 15:04:05 UTC" .StartsAt }}，恢复于 {{ date "2006-01-02 15:04:05 UTC" .EndsAt }}</li>{{ end }}
+开始于 {{ template "__patrol_time" .StartsAt }}，恢复于 {{ template "__patrol_time" .EndsAt }}</li>{{ end }}
 </ul>{{ end }}
 <p><a href="{{ .ExternalURL }}">打开 Patrol</a></p>
 </body></html>

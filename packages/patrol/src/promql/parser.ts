@@ -31,6 +31,22 @@ import { diagnoseSyntax } from './syntaxerror.js';
 /** The grammar without error recovery: a parse stops at the first token that fits nowhere. */
 const strictLezer = lezer.configure({ strict: true });
 
+/**
+ * Runs the strict lezer parse. lezer forces a parse out of a production after 300 reductions
+ * over 2,000 characters with the same start (its guard against left-associative trees too deep
+ * to walk), which fails a flat `a + b + c + …` of about 450 terms with "unexpected identifier"
+ * in strict mode although Prometheus parses it. The guard's counter is reset between steps; the
+ * depth it protects is bounded by MAX_BINARY_OPERATORS, checked before lezer runs.
+ */
+function parseLezer(text: string): ReturnType<typeof strictLezer.parse> {
+  const parse = strictLezer.startParse(text) as ReturnType<typeof strictLezer.startParse> & { bigReductionCount?: number };
+  for (;;) {
+    const tree = parse.advance();
+    if (tree) return tree;
+    if (typeof parse.bigReductionCount === 'number') parse.bigReductionCount = 0;
+  }
+}
+
 class ParseFailure extends Error {
   constructor(
     readonly pos: number,
@@ -123,6 +139,17 @@ function substituteAliases(text: string, withAliases: boolean): { text: string; 
  */
 export const MAX_NESTING = 64;
 
+/**
+ * Most binary operators a query may have. Every stage walks the AST recursively, and a flat
+ * `a + b + c + …` is a tree as deep as it is long: 2,000 terms overflowed the call stack in the
+ * parser (the engine still evaluated 1,500). Prometheus has no such bound; 1,000 leaves room for
+ * the nesting above and for callers already deep in their own stack.
+ */
+export const MAX_BINARY_OPERATORS = 1000;
+
+/** Deepest syntax tree lezer may build (each operand of a chain can add a few levels). */
+const MAX_TREE_DEPTH = 2000;
+
 const DQ_STOP = /["\\]/g;
 const SQ_STOP = /['\\]/g;
 const BQ_STOP = /`/g;
@@ -135,11 +162,21 @@ const BINARY_WORDS: ReadonlySet<string> = new Set(['and', 'or', 'unless', 'atan2
 function checkNesting(text: string): void {
   // pending[i]: unary signs and `^` waiting at bracket level i; `depth` counts levels + pending.
   const pending: number[] = [0];
+  // Open brackets, one character each: operators inside `{…}` (matchers) and `[…]` (ranges)
+  // are not binary operators.
+  let open = '';
+  let binaries = 0;
   let depth = 0;
   let operand = false; // the previous token ends an operand (so a sign here is binary)
   const deeper = (pos: number): void => {
     if (++depth > MAX_NESTING) {
       throw new ParseFailure(pos, `expression nested too deeply: more than ${MAX_NESTING} levels of parentheses, function calls, unary signs and ^ operators`);
+    }
+  };
+  const binary = (pos: number): void => {
+    if (open.includes('{') || open.includes('[')) return;
+    if (++binaries > MAX_BINARY_OPERATORS) {
+      throw new ParseFailure(pos, `expression too long: more than ${MAX_BINARY_OPERATORS} binary operators`);
     }
   };
   const discharge = (): void => {
@@ -178,6 +215,7 @@ function checkNesting(text: string): void {
       const word = text.slice(i, j).toLowerCase();
       i = j - 1;
       if (BINARY_WORDS.has(word) && operand) {
+        binary(i);
         discharge();
         operand = false;
       } else operand = true;
@@ -186,12 +224,14 @@ function checkNesting(text: string): void {
     if (c === '(' || c === '[' || c === '{') {
       deeper(i);
       pending.push(0);
+      open += c;
       operand = false;
       continue;
     }
     if (c === ')' || c === ']' || c === '}') {
       if (pending.length > 1) {
         depth -= pending.pop()! + 1;
+        open = open.slice(0, -1);
       }
       operand = true;
       continue;
@@ -202,6 +242,7 @@ function checkNesting(text: string): void {
       continue;
     }
     if (c === '^') {
+      binary(i);
       deeper(i);
       pending[pending.length - 1]++;
       operand = false;
@@ -213,7 +254,10 @@ function checkNesting(text: string): void {
       continue;
     }
     // Any other operator (+ - * / % comparisons, @, =~ …) ends what is pending at this level.
-    if (operand) discharge();
+    if (operand) {
+      if (c !== '@') binary(i);
+      discharge();
+    }
     operand = false;
   }
 }
@@ -503,7 +547,7 @@ class Builder {
     if (this.text.trim() === '') this.fail(0, 'no expression found in input');
     let tree;
     try {
-      tree = strictLezer.parse(this.text);
+      tree = parseLezer(this.text);
     } catch (e) {
       // Strict mode stops at the first token no parse can take (error recovery is superlinear on
       // long malformed input: 20,000 characters took seconds).
@@ -512,14 +556,20 @@ class Builder {
       this.syntaxError({ from: Number(m[1]), to: Number(m[1]) });
     }
     let err: { from: number; to: number } | null = null;
+    let depth = 0;
     tree.iterate({
       enter: (n) => {
         if (err) return false;
+        // lezer flattens what lies deeper than 2,500 nodes, which the walk below cannot read.
+        if (++depth > MAX_TREE_DEPTH) this.fail(n.from, `expression too long: nested more than ${MAX_TREE_DEPTH} syntax levels deep`);
         if (n.type.isError) {
           err = { from: n.from, to: n.to };
           return false;
         }
         return undefined;
+      },
+      leave: () => {
+        depth--;
       },
     });
     if (err !== null) this.syntaxError(err);

@@ -116,6 +116,15 @@ describe('web edge: basic auth, CORS, cross-site writes', () => {
     assert.equal(((await q.json()) as { data: { result: unknown[] } }).data.result[1], '2');
     const same = await fetch(`${base}/-/reload`, { method: 'POST', headers: { ...auth, origin: base } });
     assert.equal(same.status, 200);
+    // The signed acknowledgement page posts a form to its own link: the guard lets it through
+    // to the signature check (which this made-up signature fails), and a foreign origin not.
+    const ackPath = '/api/patrol/v1/ack/0123456789abcdef?exp=9999999999&sig=made-up';
+    const form = { ...auth, 'content-type': 'application/x-www-form-urlencoded' };
+    const ack = await fetch(base + ackPath, { method: 'POST', headers: { ...form, origin: base }, body: 'by=alice' });
+    assert.match(await ack.text(), /invalid acknowledgement link/);
+    const forged = await fetch(base + ackPath, { method: 'POST', headers: { ...form, origin: 'https://evil.example' }, body: 'by=alice' });
+    assert.equal(forged.status, 403);
+    assert.match(await forged.text(), /cross-site write refused/);
   });
 
   it('remote write requires Content-Encoding: snappy', async () => {

@@ -30,6 +30,13 @@ const READ_POSTS = new Set([
 /** Content types an HTML form (or a no-cors fetch) can send without a CORS preflight. */
 const SIMPLE_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
 
+/**
+ * Writes whose own page posts a form: the signed acknowledgement link (the signature in its URL
+ * authorises it, not the caller's session, so a forged form gains nothing). Origin and
+ * Sec-Fetch-Site checks still apply.
+ */
+const FORM_WRITE_PREFIXES = ['/api/patrol/v1/ack/'];
+
 function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
@@ -60,7 +67,7 @@ export function crossSiteWriteReason(req: FastifyRequest): string | null {
     if (host === '' || host !== req.headers.host) return 'cross-site write refused (Origin is not this server)';
   }
   const ct = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (SIMPLE_TYPES.includes(ct)) return `content type ${ct} is not accepted on this endpoint (it is what a cross-site form sends)`;
+  if (SIMPLE_TYPES.includes(ct) && !FORM_WRITE_PREFIXES.some((p) => req.url.startsWith(p))) return `content type ${ct} is not accepted on this endpoint (it is what a cross-site form sends)`;
   return null;
 }
 

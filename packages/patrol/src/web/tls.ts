@@ -6,7 +6,7 @@
 // handshake (and passes the client certificate policy) is handed to the http server, so its
 // timeouts, routes and hooks are exactly those of plain HTTP.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, unwatchFile, watchFile, type StatsListener } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { resolve } from 'node:path';
 import { createSecureContext, createServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
@@ -63,6 +63,11 @@ function readNamed(key: string, file: string, dir: string): string {
  * (a missing file, a key that does not parse or does not match the certificate, a bad CA, an
  * unknown cipher suite). Relative paths resolve against `dir` (the config file's folder).
  */
+/** The files server.tls names, resolved against the config file's folder. */
+export function tlsFiles(cfg: ServerTlsConfig, dir: string): string[] {
+  return [cfg.cert_file, cfg.key_file, cfg.client_ca_file].filter((f): f is string => f !== undefined).map((f) => resolve(dir, f));
+}
+
 export function tlsSettings(cfg: ServerTlsConfig, dir: string): TlsSettings {
   const cert = cfg.cert_file !== undefined ? readNamed('cert_file', cfg.cert_file, dir) : (cfg.cert ?? '');
   const key = cfg.key_file !== undefined ? readNamed('key_file', cfg.key_file, dir) : (cfg.key?.reveal() ?? '');
@@ -173,8 +178,37 @@ export class TlsFront {
     });
   }
 
+  private watched: { path: string; listener: StatsListener }[] = [];
+
+  /**
+   * Re-reads the certificate, key and client CA when one of the files changes (a renewal by
+   * certbot or cert-manager needs no reload). `reread` builds the settings from the running
+   * configuration; a file that does not parse (say, half written) keeps the old certificate
+   * and is logged, and the next change tries again.
+   */
+  watch(paths: string[], reread: () => TlsSettings | null, intervalMs: number): void {
+    for (const w of this.watched) unwatchFile(w.path, w.listener);
+    this.watched = paths.map((path) => {
+      const listener: StatsListener = (cur, prev) => {
+        if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size && cur.ino === prev.ino) return;
+        try {
+          const settings = reread();
+          if (!settings) return;
+          this.update(settings);
+          this.log.info({ file: path }, 'TLS files changed; new certificate in use');
+        } catch (e) {
+          this.log.error({ file: path, err: (e as Error).message }, 'TLS files changed but do not load; keeping the running certificate');
+        }
+      };
+      watchFile(path, { interval: intervalMs, persistent: false }, listener);
+      return { path, listener };
+    });
+  }
+
   /** Stops accepting and drops the open connections. */
   close(): Promise<void> {
+    for (const w of this.watched) unwatchFile(w.path, w.listener);
+    this.watched = [];
     for (const s of this.sockets) s.destroy();
     return new Promise((ok) => this.server.close(() => ok()));
   }

@@ -88,6 +88,10 @@ alerting:
     const page = await ctx.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    // The Content-Security-Policy must not block anything the dashboard does (Chromium reports it on the console).
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) errors.push(m.text());
+    });
     (page as Page & { jsErrors: string[] }).jsErrors = errors;
     return page;
   }

@@ -8,7 +8,7 @@ import type { Alert } from '../../model/alert.js';
 import { resolvedAt } from '../../model/alert.js';
 import { templateData } from '../data.js';
 import type { Integration, IntegrationContext, NotifyContext, NotifyResult } from '../notifier.js';
-import { defaultTemplates, goData, type NotifyTemplates } from '../tmpl.js';
+import { defaultTemplates, goData, localTimeZone, type NotifyTemplates } from '../tmpl.js';
 import { cutUtf8, utf8Bytes } from './cut.js';
 import { robotLimiter, type BatchOutcome, type RateLimit, type RobotLimiter } from './limiter.js';
 import { renderDefault, type Flavor, type GroupNote, type Language, type Rendered } from './message.js';
@@ -20,7 +20,8 @@ export type Verdict = { kind: 'ok' } | { kind: 'rate-limited'; error: string } |
 
 /** Rate limits of each robot kind, as documented; tests and benchmarks shorten the window. */
 export const ROBOT_RATES: Record<string, RateLimit> = {
-  dingtalk: { limit: 20, windowMs: 60_000 },
+  // "20 a minute; over that, limited for 10 minutes" (DingTalk's custom robot documentation).
+  dingtalk: { limit: 20, windowMs: 60_000, holdMs: 10 * 60_000 },
   wecom: { limit: 20, windowMs: 60_000 },
   feishu: { limit: 100, windowMs: 60_000 },
   wechat: { limit: 30, windowMs: 60_000 },
@@ -35,6 +36,8 @@ export interface ChatRobotOptions {
   readonly index: number;
   readonly sendResolved: boolean;
   readonly language: Language;
+  /** The zone times are shown in (global.time_zone, else this machine's). */
+  readonly timeZone: string;
   readonly flavor: Flavor;
   /** Bytes the message text may take (the robot's limit less the envelope). */
   readonly maxBytes: number;
@@ -69,6 +72,7 @@ export function robotOptions(
     index: ctx.index,
     sendResolved: conf.send_resolved ?? o.sendResolved ?? true,
     language: conf.language ?? ctx.language ?? 'en',
+    timeZone: ctx.global?.time_zone ?? localTimeZone(),
     flavor: o.flavor,
     maxBytes: o.maxBytes,
     url: o.url,
@@ -102,17 +106,17 @@ export abstract class ChatRobot implements Integration {
   }
 
   notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<NotifyResult> {
-    const externalURL = ctx.externalURL;
-    return this.limiter.submit(this, `${this.o.receiver}/${this.name}/${this.index}`, ctx.groupKey, ctx.groupLabels, alerts, (batch) => this.sendBatch(batch, externalURL), ctx.signal);
+    const { externalURL, ackURL } = ctx;
+    return this.limiter.submit(this, `${this.o.receiver}/${this.name}/${this.index}`, ctx.groupKey, ctx.groupLabels, alerts, (batch) => this.sendBatch(batch, externalURL, ackURL), ctx.signal);
   }
 
   /** Renders the batch within `maxBytes`. */
-  async render(groups: readonly GroupNote[], externalURL: string, maxBytes: number): Promise<RenderedBatch> {
+  async render(groups: readonly GroupNote[], externalURL: string, maxBytes: number, ackURL?: (fingerprint: string) => string): Promise<RenderedBatch> {
     const now = Date.now();
-    const r = renderDefault(groups, { language: this.o.language, flavor: this.o.flavor, externalURL, now, maxBytes });
+    const r = renderDefault(groups, { language: this.o.language, flavor: this.o.flavor, externalURL, now, maxBytes, timeZone: this.o.timeZone, ackURL });
     if (this.o.textTemplate || this.o.titleTemplate) {
       const alerts = groups.flatMap((g) => g.alerts);
-      const data = goData(templateData(this.o.receiver, groups.length === 1 ? groups[0].groupLabels : {}, alerts, externalURL, now));
+      const data = goData(templateData(this.o.receiver, groups.length === 1 ? groups[0].groupLabels : {}, alerts, externalURL, now), ackURL);
       if (this.o.titleTemplate) r.title = cutUtf8((await this.templates.render(this.o.titleTemplate, data)).trim(), 256);
       if (this.o.textTemplate) {
         const full = (await this.templates.render(this.o.textTemplate, data)).trim();
@@ -140,12 +144,12 @@ export abstract class ChatRobot implements Integration {
   }
 
   /** One message for the batch: rendered, sent, shortened and sent again when too large. */
-  async sendBatch(batch: readonly GroupNote[], externalURL: string): Promise<BatchOutcome> {
+  async sendBatch(batch: readonly GroupNote[], externalURL: string, ackURL?: (fingerprint: string) => string): Promise<BatchOutcome> {
     let maxBytes = this.o.maxBytes;
     for (let attempt = 0; ; attempt++) {
       let m: RenderedBatch;
       try {
-        m = await this.render(batch, externalURL, maxBytes);
+        m = await this.render(batch, externalURL, maxBytes, ackURL);
       } catch (e) {
         return { kind: 'done', result: { ok: false, retry: false, reason: 'other', error: `template: ${(e as Error).message}` } };
       }

@@ -23,6 +23,10 @@ export interface FaithfulOptions {
   /** Messages per window (DingTalk and WeCom: 20 a minute). */
   limit?: number;
   windowMs?: number;
+  /** Messages another sender already sent in the current window when the server starts. */
+  spent?: number;
+  /** Once over the limit, refuse everything for this long (DingTalk: 10 minutes); a window by default. */
+  blockMs?: number;
   /** Answer nothing for this long (a hanging robot). */
   hangMs?: number;
   /** Answer HTTP 500 to the first N requests. */
@@ -37,6 +41,7 @@ abstract class Faithful {
   protected stamps: number[] = [];
   port = 0;
   private failed = 0;
+  private blockedUntil = 0;
 
   constructor(protected readonly o: FaithfulOptions = {}) {}
 
@@ -44,6 +49,7 @@ abstract class Faithful {
     this.server = createServer((req, res) => void this.serve(req, res));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.port = (this.server.address() as AddressInfo).port;
+    this.stamps = Array.from({ length: this.o.spent ?? 0 }, () => Date.now());
     return this;
   }
 
@@ -61,7 +67,11 @@ abstract class Faithful {
     const limit = this.o.limit ?? 20;
     const w = this.o.windowMs ?? 60_000;
     this.stamps = this.stamps.filter((t) => t > now - w);
-    if (this.stamps.length >= limit) return false;
+    if (now < this.blockedUntil) return false;
+    if (this.stamps.length >= limit) {
+      if (this.o.blockMs) this.blockedUntil = now + this.o.blockMs;
+      return false;
+    }
     this.stamps.push(now);
     return true;
   }

@@ -18,6 +18,11 @@ export interface RateLimit {
   readonly limit: number;
   /** ms. */
   readonly windowMs: number;
+  /**
+   * ms the robot refuses everything once it said "too many" (DingTalk documents 10 minutes);
+   * the limiter holds that long before trying again. One window when absent.
+   */
+  readonly holdMs?: number;
 }
 
 /** What one send of a batch came to. */
@@ -132,8 +137,9 @@ export class RobotLimiter {
         }
         if (out.kind === 'rate-limited') {
           this.stats.rateLimited++;
-          // Hold for a whole window, then send the batch merged with whatever joined it.
-          this.holdUntil = Date.now() + this.rate.windowMs;
+          // Hold while the robot blocks (a window unless it documents longer), then send the
+          // batch merged with whatever joined it.
+          this.holdUntil = Date.now() + (this.rate.holdMs ?? this.rate.windowMs);
           for (const e of batch) {
             const newer = this.queue.get(e.key);
             if (newer) newer.waiters.unshift(...e.waiters);

@@ -4,6 +4,7 @@
 // carry several aggregation groups at once (the rate limiter merges what queued up behind it).
 
 import { resolvedAt, type Alert } from '../../model/alert.js';
+import { formatTime } from '../tmpl.js';
 import { fitBlocks } from './cut.js';
 
 export type Language = 'en' | 'zh-CN';
@@ -28,6 +29,7 @@ const WORDS = {
     ended: 'Resolved at',
     value: 'Value',
     silence: 'Silence',
+    ack: 'Acknowledge',
     source: 'Source',
     dashboard: 'Open in Patrol',
     more: (n: number) => `… ${n} more alert${n === 1 ? '' : 's'} left out to fit the message size limit`,
@@ -42,6 +44,7 @@ const WORDS = {
     ended: '恢复时间',
     value: '当前值',
     silence: '静默',
+    ack: '认领',
     source: '来源',
     dashboard: '在 Patrol 中查看',
     more: (n: number) => `…… 还有 ${n} 条告警因消息长度限制未显示`,
@@ -76,9 +79,9 @@ export function shortDuration(ms: number): string {
   return parts.length ? parts.join('') : '0s';
 }
 
-/** `2026-12-04 16:20:05 UTC`. */
-export function shortTime(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ') + ' UTC';
+/** `2026-12-04 16:20:05 UTC`, or in a time zone: `2026-12-05 00:20:05 GMT+8`. */
+export function shortTime(ms: number, zone?: string): string {
+  return formatTime(ms, zone);
 }
 
 /** Alertmanager's UI silence form prefilled with the alert's labels. */
@@ -94,6 +97,10 @@ export interface RenderOptions {
   readonly now: number;
   /** UTF-8 bytes the text may take. */
   readonly maxBytes: number;
+  /** Times are shown in this zone (global.time_zone); UTC without one. */
+  readonly timeZone?: string | undefined;
+  /** A firing alert's signed acknowledgement link (alerting.patrol.ack.links). */
+  readonly ackURL?: ((fingerprint: string) => string) | undefined;
 }
 
 export interface Rendered {
@@ -159,8 +166,12 @@ function alertBlock(a: Alert, o: RenderOptions): string {
     .map((k) => `${k}=${a.labels[k]}`);
   if (shown.length) lines.push(code(shown.join(', '), f));
   const end = res ? a.endsAt : o.now;
-  lines.push(`${w.started}: ${shortTime(a.startsAt)} · ${w.duration}: ${shortDuration(end - a.startsAt)}${res ? ` · ${w.ended}: ${shortTime(a.endsAt)}` : ''}`);
-  const links = [res ? '' : link(w.silence, o.externalURL ? silenceURL(o.externalURL, a.labels) : '', f), link(w.source, a.generatorURL, f)].filter(Boolean);
+  lines.push(`${w.started}: ${shortTime(a.startsAt, o.timeZone)} · ${w.duration}: ${shortDuration(end - a.startsAt)}${res ? ` · ${w.ended}: ${shortTime(a.endsAt, o.timeZone)}` : ''}`);
+  const links = [
+    res || !o.ackURL ? '' : link(w.ack, o.ackURL(a.fingerprint), f),
+    res ? '' : link(w.silence, o.externalURL ? silenceURL(o.externalURL, a.labels) : '', f),
+    link(w.source, a.generatorURL, f),
+  ].filter(Boolean);
   if (links.length) lines.push(links.join(' · '));
   // Markdown needs a blank line between paragraphs.
   return lines.join(f === 'text' ? '\n' : '\n\n') + '\n\n';

@@ -24,7 +24,7 @@ describe('dingtalk_configs', () => {
   const saved = ROBOT_RATES.dingtalk;
   before(() => {
     // Each faithful server below has its own (shortened) window; the limiter is told the same.
-    ROBOT_RATES.dingtalk = { limit: 20, windowMs: 60_000 };
+    ROBOT_RATES.dingtalk = { limit: 20, windowMs: 60_000, holdMs: 10 * 60_000 };
   });
   after(() => {
     ROBOT_RATES.dingtalk = saved;
@@ -117,7 +117,7 @@ describe('dingtalk_configs', () => {
       assert.match(text, /alert groups \(merged/);
       await r.close?.();
     } finally {
-      ROBOT_RATES.dingtalk = { limit: 20, windowMs: 60_000 };
+      ROBOT_RATES.dingtalk = { limit: 20, windowMs: 60_000, holdMs: 10 * 60_000 };
       await srv.stop();
     }
   });
@@ -137,7 +137,28 @@ describe('dingtalk_configs', () => {
       for (let i = 0; i < 8; i++) assert.ok(delivered.includes(`**Held${i}**`), `Held${i} missing`);
       await r.close?.();
     } finally {
-      ROBOT_RATES.dingtalk = { limit: 20, windowMs: 60_000 };
+      ROBOT_RATES.dingtalk = { limit: 20, windowMs: 60_000, holdMs: 10 * 60_000 };
+      await srv.stop();
+    }
+  });
+
+  it('after a 130101 the limiter holds as long as DingTalk blocks the robot, so it is refused once, not again and again', async () => {
+    const windowMs = 300;
+    const blockMs = 1500;
+    // 2 a window, then blocked for 5 windows (DingTalk: 20 a minute, then 10 minutes); another
+    // sender has spent this window's budget, so Patrol's first message is refused.
+    ROBOT_RATES.dingtalk = { limit: 2, windowMs, holdMs: blockMs };
+    const srv = await new FaithfulDingtalk({ limit: 2, windowMs, blockMs, spent: 2 }).start();
+    try {
+      const r = robot(`{name: team, dingtalk_configs: [{url: "${srv.url}", secret: "${srv.secret}"}]}`);
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => r.notify(notifyContext(`g${i}`), [sampleAlert({ alertname: `Blocked${i}` })])));
+      assert.ok(results.every((x) => x.ok), JSON.stringify(results));
+      assert.equal(srv.count(130101), 1, 'refused once: the limiter waited out the block');
+      const delivered = srv.received.filter((x) => x.code === 0).map((x) => textOf(x.body)).join('\n');
+      for (let i = 0; i < 6; i++) assert.ok(delivered.includes(`**Blocked${i}**`), `Blocked${i} missing`);
+      await r.close?.();
+    } finally {
+      ROBOT_RATES.dingtalk = { limit: 20, windowMs: 60_000, holdMs: 10 * 60_000 };
       await srv.stop();
     }
   });

@@ -84,10 +84,10 @@ describe('email over SMTP', () => {
           text: '{{ template "email.default.text" . }}',
           send_resolved: true,
         }),
-        integrationCtx(),
+        integrationCtx({}, { templates: new NotifyTemplates([], '.', 'UTC') }),
       );
       const withTag = [...sampleAlerts.slice(0, 2).map((a) => ({ ...a, labels: { ...a.labels, path: '<script>' } })), sampleAlerts[2]];
-      const r = await integ.notify(notifyCtx(), withTag);
+      const r = await integ.notify(notifyCtx({ ackURL: (fp) => `http://patrol.example:9090/api/patrol/v1/ack/${fp}?exp=1&sig=s` }), withTag);
       assert.deepEqual(r, { ok: true });
       assert.equal(srv.got.length, 1);
       const g = srv.got[0];
@@ -102,6 +102,8 @@ describe('email over SMTP', () => {
       assert.match(String(g.mail.html), /Resolved \(1\)/);
       assert.ok(String(g.mail.html).includes('href="http://patrol.example:9090/#/silences/new?filter=%7Balertname%3D%22HighLatency%22%2Cinstance%3D%22api-1%3A9090%22%2Cpath%3D%22%3Cscript%3E%22%2Cservice%3D%22api%22%2Cseverity%3D%22critical%22%7D"'), String(g.mail.html));
       assert.match(String(g.mail.text), /^Firing \(2\):\n- \[CRITICAL\] HighLatency: p99 latency 2\.3s on api-1\n {2}started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, firing for 5m/);
+      assert.equal(String(g.mail.text).match(/ {2}acknowledge: http:\/\/patrol\.example:9090\/api\/patrol\/v1\/ack\/[0-9a-f]{16}\?exp=1&sig=s\n/g)?.length, 2, 'each firing alert, not the resolved one, has its link');
+      assert.match(String(g.mail.html), />Acknowledge<\/a>/);
       assert.doesNotMatch(g.raw, new RegExp(PASS));
       assert.match(String(g.mail.html), /path=&lt;script&gt;/, 'label values escaped in HTML');
     } finally {
@@ -117,10 +119,12 @@ describe('email over SMTP', () => {
         conf({ to: 'oncall@example.com', tls_config: { ca: certs.ca } }),
         integrationCtx(
           { smtp_from: 'patrol@example.com', smtp_smarthost: `localhost:${srv.port}`, smtp_auth_username: USER, smtp_auth_password: PASS, smtp_hello: 'patrol.test' },
-          { language: 'zh-CN' },
+          { language: 'zh-CN', templates: new NotifyTemplates([], '.', 'Asia/Shanghai') },
         ),
       );
-      const r = await integ.notify(notifyCtx(), sampleAlerts);
+      // A fixed start: the default message shows it in global.time_zone (here Beijing time, UTC+8).
+      const startsAt = Date.parse('2026-12-04T12:00:05Z');
+      const r = await integ.notify(notifyCtx(), sampleAlerts.map((a) => ({ ...a, startsAt })));
       assert.deepEqual(r, { ok: true });
       const g = srv.got[0];
       assert.equal(g.secure, true);
@@ -128,6 +132,7 @@ describe('email over SMTP', () => {
       assert.equal(g.mail.subject, '[告警:2] CRITICAL HighLatency');
       assert.match(String(g.mail.html), /告警中（2）/);
       assert.match(String(g.mail.html), /已恢复（1）/);
+      assert.match(String(g.mail.html), /开始于 2026-12-04 20:00:05 GMT\+8，已持续/);
       assert.doesNotMatch(g.raw, /text\/plain/, 'no text part unless configured (Alertmanager default)');
     } finally {
       IMPLICIT_TLS_PORTS.delete(srv.port);
@@ -232,6 +237,7 @@ describe('email config checks', () => {
     const parse = (global: object, e: object) => alertingConfig.safeParse({ global, route: { receiver: 'r' }, receivers: [{ name: 'r', email_configs: [{ to: 'a@example.com', ...e }] }] });
     const msgs = (r: ReturnType<typeof parse>) => (r.success ? [] : r.error.issues.map((i) => i.message));
     assert.deepEqual(msgs(parse({}, {})), ['no global SMTP from set', 'no global SMTP smarthost set']);
+    assert.deepEqual(msgs(parse({ time_zone: 'Mars/Olympus', smtp_from: 'a@b.c', smtp_smarthost: 'h:25' }, {})), ['"Mars/Olympus" is not a time zone (expected e.g. "UTC", "Europe/Berlin")']);
     assert.deepEqual(msgs(parse({ smtp_from: 'p@example.com', smtp_smarthost: 'mail.example.com' }, {})), ['smarthost "mail.example.com" is not host:port']);
     assert.deepEqual(msgs(parse({ smtp_from: 'p@example.com', smtp_smarthost: 'mail.example.com:587' }, {})), []);
     process.env.PATROL_TEST_SMTP_PW = 'from-env-Pa55';

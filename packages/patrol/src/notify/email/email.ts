@@ -12,9 +12,8 @@ import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
 import { readSecretFile, resolvePath } from '../../scrape/httpclient.js';
 import type { Alert } from '../../model/alert.js';
-import { templateData } from '../data.js';
 import { registerIntegration, type Integration, type IntegrationContext, type NotifyContext, type NotifyResult } from '../notifier.js';
-import { defaultTemplates, goData, type NotifyTemplates } from '../tmpl.js';
+import { defaultTemplates, notifyData, type NotifyTemplates } from '../tmpl.js';
 import { defaultTemplate } from '../tmpl_defaults.js';
 
 export type EmailConfig = NonNullable<z.infer<typeof receiver>['email_configs']>[number];
@@ -140,7 +139,7 @@ export class EmailIntegration implements Integration {
   }
 
   async notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<NotifyResult> {
-    const data = goData(templateData(ctx.receiver, ctx.groupLabels, alerts, ctx.externalURL, ctx.now));
+    const data = notifyData(ctx, alerts);
     const lang = this.ctx.language;
     const headerTemplates: Record<string, string> = {
       From: this.settings.from,

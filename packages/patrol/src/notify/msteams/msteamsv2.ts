@@ -58,7 +58,7 @@ export class MsteamsV2Integration implements Integration {
     try {
       f = await this.templates.renderAll(
         { title: this.conf.title ?? defaultTemplate('msteamsv2', 'title', this.ctx.language), text: this.conf.text ?? defaultTemplate('msteamsv2', 'text', this.ctx.language) },
-        goData(td),
+        goData(td, ctx.ackURL),
       );
     } catch (e) {
       return templateError(e);

@@ -68,7 +68,7 @@ export class PagerdutyIntegration implements Integration {
 
   async notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<NotifyResult> {
     const td = templateData(ctx.receiver, ctx.groupLabels, alerts, ctx.externalURL, ctx.now);
-    const data = goData(td);
+    const data = goData(td, ctx.ackURL);
     const c = this.conf;
     const trigger = td.status === 'firing';
     let f: Record<string, string>;

@@ -9,10 +9,9 @@ import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
 import { readSecretFile } from '../../scrape/httpclient.js';
 import type { Alert } from '../../model/alert.js';
-import { templateData } from '../data.js';
 import { registerIntegration, type Integration, type IntegrationContext, type NotifyContext, type NotifyResult } from '../notifier.js';
 import { excerpt, JsonPoster, networkError, redact, templateError, truncateRunes } from '../post.js';
-import { defaultTemplates, goData, type NotifyTemplates } from '../tmpl.js';
+import { defaultTemplates, notifyData, type NotifyTemplates } from '../tmpl.js';
 import { aliyunSignature, aliyunTimestamp, tc3Authorization } from './sign.js';
 
 export type SmsConfig = NonNullable<z.infer<typeof receiver>['sms_configs']>[number];
@@ -111,7 +110,7 @@ export class SmsIntegration implements Integration {
   async notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<NotifyResult> {
     let params: [string, string][];
     try {
-      params = await this.params(goData(templateData(ctx.receiver, ctx.groupLabels, alerts, ctx.externalURL, ctx.now)));
+      params = await this.params(notifyData(ctx, alerts));
     } catch (e) {
       return templateError(e);
     }

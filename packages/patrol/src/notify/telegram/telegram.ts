@@ -7,10 +7,9 @@ import type { z } from 'zod';
 import type { receiver } from '../../config/alertmanager.js';
 import { readSecretFile } from '../../scrape/httpclient.js';
 import type { Alert } from '../../model/alert.js';
-import { templateData } from '../data.js';
 import { registerIntegration, type Integration, type IntegrationContext, type NotifyContext, type NotifyResult } from '../notifier.js';
 import { excerpt, JsonPoster, networkError, redact, templateError, truncateRunes } from '../post.js';
-import { defaultTemplates, goData, type NotifyTemplates } from '../tmpl.js';
+import { defaultTemplates, notifyData, type NotifyTemplates } from '../tmpl.js';
 import { defaultTemplate } from '../tmpl_defaults.js';
 
 export type TelegramConfig = NonNullable<z.infer<typeof receiver>['telegram_configs']>[number];
@@ -53,7 +52,7 @@ export class TelegramIntegration implements Integration {
   }
 
   async notify(ctx: NotifyContext, alerts: readonly Alert[]): Promise<NotifyResult> {
-    const data = goData(templateData(ctx.receiver, ctx.groupLabels, alerts, ctx.externalURL, ctx.now));
+    const data = notifyData(ctx, alerts);
     let message: string;
     try {
       message = await this.templates.render(this.conf.message ?? defaultTemplate('telegram', 'message', this.ctx.language), data);

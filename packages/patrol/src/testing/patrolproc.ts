@@ -1,0 +1,59 @@
+// A real `patrol start` child process for the kill -9 tests (alerting state, rule restore,
+// acknowledgements): started from src/ through tsx on a data directory, killed with SIGKILL.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const repo = new URL('../../../../', import.meta.url).pathname;
+const cli = join(repo, 'packages/patrol/src/cli/main.ts');
+
+/** Polls `f` every 100 ms until it returns a value (errors count as not yet), at most `bound` ms. */
+export async function until<T>(what: string, f: () => Promise<T | undefined>, bound = 90_000): Promise<T> {
+  const deadline = Date.now() + bound;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface PatrolProcess {
+  proc: ChildProcess;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  /** Everything the process wrote to stdout and stderr so far (JSON logs). */
+  out: () => string;
+}
+
+/** Starts `patrol start --config <dir>/patrol.yml --data <dir>/data` on a free port; resolves
+ * once it logs that it is ready. */
+export async function startPatrol(dir: string): Promise<PatrolProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', cli, 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--log.format', 'json'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    const listen = await until(
+      'Patrol is ready',
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`patrol exited ${proc.exitCode}: ${out}`);
+        return /"listen":"(127\.0\.0\.1:\d+)"[^\n]*"msg":"Patrol is ready"/.exec(out)?.[1];
+      },
+      180_000,
+    );
+    return { proc, base: `http://${listen}`, out: () => out };
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(`${(e as Error).message}\n${out}`);
+  }
+}
+
+/** SIGKILLs the process (if still running) and resolves when it has exited. */
+export function killed(proc: ChildProcess): Promise<void> {
+  return new Promise((r) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return r();
+    proc.once('exit', () => r());
+    proc.kill('SIGKILL');
+  });
+}
