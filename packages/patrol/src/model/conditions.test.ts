@@ -120,7 +120,7 @@ describe('probes: configuration', () => {
   const cases: [string, string, RegExp][] = [
     ['bad condition names the condition and its position', '  - name: a\n    type: http\n    target: http://x/\n    conditions:\n      - "[STATUS] == 200"\n      - "[STATUS] === 200"\n', /^test\.yml:7:9: probes\[0\]\.conditions\[1\]: condition "\[STATUS\] === 200": unknown operator "==="/],
     ['placeholder not available for the type', '  - {name: a, type: dns, target: example.com, conditions: ["[STATUS] == 200"]}\n', /probes\[0\]\.conditions\[0\]: condition "\[STATUS\] == 200": \[STATUS\] is not available for dns probes/],
-    ['unknown type', '  - {name: a, type: ftp, target: "x"}\n', /probes\[0\]\.type: "ftp" is not a probe type \(one of http, tcp, dns, tls\)/],
+    ['unknown type', '  - {name: a, type: ftp, target: "x"}\n', /probes\[0\]\.type: "ftp" is not a probe type \(one of http, tcp, dns, flow, grpc, websocket, icmp, tls\)/],
     ['key of another type', '  - {name: a, type: tcp, target: "x:1", method: POST}\n', /probes\[0\]\.method: unknown key "method"/],
     ['http target not a URL', '  - {name: a, type: http, target: "not a url"}\n', /probes\[0\]\.target: "not a url" is not a URL/],
     ['tcp target without port', '  - {name: a, type: tcp, target: "db.internal"}\n', /probes\[0\]\.target: "db\.internal" is not host:port/],
