@@ -101,6 +101,8 @@ describe('server.tls', { skip: needBinary('openssl') }, () => {
         const path = concrete(r.url);
         const without = await get(patrol.listen, path, { method: r.method, ca: certs.ca });
         assert.equal(without.status, 401, `${r.method} ${path} without credentials`);
+        // The agents' routes take a location token instead (they answer 401 without one).
+        if (path.startsWith('/api/patrol/v1/agent/')) continue;
         const withAuth = await get(patrol.listen, path, { method: r.method, ca: certs.ca, auth });
         assert.notEqual(withAuth.status, 401, `${r.method} ${path} with credentials`);
       }
