@@ -143,7 +143,7 @@ export class PatrolAlerting implements Component {
         for (const a of as) if (!resolvedAt(a, now)) this.transition(a, 'firing', now);
       },
       attempt: (ctx, integ, alerts, r, ms) => this.recordAttempt(ctx, integ, alerts, r, ms, 'group'),
-      ackURL: p.ack.links ? (fp) => this.ackURL(fp) : undefined,
+      ackURL: this.linkSigner(),
     });
   }
 
@@ -238,6 +238,11 @@ export class PatrolAlerting implements Component {
     return signedAckURL(this.d.externalURL, this.secret, fingerprint, this.now() + validity);
   }
 
+  /** What messages sign acknowledgement links with, unless ack.links is off. */
+  private linkSigner(): ((fingerprint: string) => string) | undefined {
+    return this.cfg?.ack.links ? (fp) => this.ackURL(fp) : undefined;
+  }
+
   /** Checks a link's signature and expiry; throws an AckError (403) when it does not hold. */
   verifyLink(fingerprint: string, exp: string, sig: string): void {
     const e = Number(exp);
@@ -290,8 +295,7 @@ export class PatrolAlerting implements Component {
       return false;
     }
     const now = this.now();
-    const ackURL = this.cfg?.ack.links ? (fp: string) => this.ackURL(fp) : undefined;
-    const ctx: NotifyContext = { receiver: receiverName, groupKey, groupLabels, externalURL: this.d.externalURL, now, signal: AbortSignal.timeout(30_000), ackURL };
+    const ctx: NotifyContext = { receiver: receiverName, groupKey, groupLabels, externalURL: this.d.externalURL, now, signal: AbortSignal.timeout(30_000), ackURL: this.linkSigner() };
     const rs = await Promise.all(
       recv.integrations.map(async (integ) => {
         const sent = integ.sendResolved ? alerts : alerts.filter((a) => !resolvedAt(a, now));

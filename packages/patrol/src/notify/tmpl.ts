@@ -92,15 +92,24 @@ const ZONE = Symbol('zone');
 type ZonedDate = Date & { [ZONE]?: string };
 
 const zoneFormats = new Map<string, Intl.DateTimeFormat>();
-/** The wall clock of `d` in `zone` as UTC fields, and the zone's short name at that instant. */
-function inZone(d: Date, zone: string): { wall: Date; offsetMin: number; name: string } {
+/** The formatter of a zone, made once per zone; an unknown zone is an error naming it. */
+function zoneFormat(zone: string): Intl.DateTimeFormat {
   let f = zoneFormats.get(zone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', timeZoneName: 'short' });
+    try {
+      f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', timeZoneName: 'short' });
+    } catch {
+      throw new Error(`unknown time zone ${JSON.stringify(zone)}`);
+    }
     zoneFormats.set(zone, f);
   }
+  return f;
+}
+
+/** The wall clock of `d` in `zone` as UTC fields, and the zone's short name at that instant. */
+function inZone(d: Date, zone: string): { wall: Date; offsetMin: number; name: string } {
   const p: Record<string, string> = {};
-  for (const part of f.formatToParts(d)) p[part.type] = part.value;
+  for (const part of zoneFormat(zone).formatToParts(d)) p[part.type] = part.value;
   const wallMs = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second), d.getUTCMilliseconds());
   const offsetMin = Math.round((wallMs - d.getTime()) / 60_000);
   return { wall: new Date(wallMs), offsetMin, name: p.timeZoneName ?? 'UTC' };
@@ -188,11 +197,7 @@ export const NOTIFY_FUNCS: FuncMap = {
 };
 
 function zoned(t: Date, zone: string): ZonedDate {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-  } catch {
-    throw new Error(`unknown time zone ${JSON.stringify(zone)}`);
-  }
+  zoneFormat(zone);
   const out: ZonedDate = new Date(t.getTime());
   out[ZONE] = zone;
   return out;
