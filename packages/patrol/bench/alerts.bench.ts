@@ -10,7 +10,7 @@
 // Patrol runs from dist/ (`npm run build` first) unless PATROL_BENCH_TSX=1, with the Node flags of
 // bin/patrol.js's `#!` line (what the installed `patrol` command runs with).
 // `npm run bench:alerts`; environment: ALERTS (20000), BATCH (200), SERVICES (100), ONLY
-// (patrol | alertmanager: measure one server, no ratio).
+// (patrol | alertmanager: measure one server, no ratio), NODE_FLAGS (instead of the `#!` line's).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -131,7 +131,8 @@ const startAM = (sinkPort: number, port: number, dir: string): ChildProcess => {
 
 const dist = join(here, '../dist/cli/main.js');
 /** The Node flags the installed `patrol` command runs with: those on bin/patrol.js's `#!` line. */
-const nodeFlags = (/^#!\S*env -S node(.*)$/m.exec(readFileSync(join(here, '../bin/patrol.js'), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+/** NODE_FLAGS (space-separated) replaces them, to try other flags without editing bin/patrol.js. */
+const nodeFlags = (process.env.NODE_FLAGS ?? /^#!\S*env -S node(.*)$/m.exec(readFileSync(join(here, '../bin/patrol.js'), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
 const useTsx = process.env.PATROL_BENCH_TSX === '1' || !existsSync(dist);
 const startPatrol = (sinkPort: number, port: number, dir: string): ChildProcess => {
   const indent = alertingYaml(sinkPort)

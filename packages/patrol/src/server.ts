@@ -337,6 +337,7 @@ export class Patrol {
       defaultExternalURL: () => `http://${this.listenAddr}`,
       silenceStore: new SqliteSilenceStore(join(this.opts.dataDir, 'silences.db')),
       state: new SqliteAlertingState(join(this.opts.dataDir, 'alerting.db')),
+      reloadStatus: () => ({ reloadOk: this.lastReloadOk, reloadTime: this.lastConfigTime }),
     }));
     notifier.addSink(dispatcher);
     // History, acknowledgement, escalation, digests and dependencies (alerting.patrol).

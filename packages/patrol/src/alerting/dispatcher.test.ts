@@ -51,6 +51,7 @@ describe('alert dispatcher with a webhook receiver', () => {
   let d: AlertDispatcher;
   const registry = new Registry();
   const failedBy = async (reason: string) => (await registry.getSingleMetric('alertmanager_notifications_failed_total')!.get()).values.find((v) => v.labels.integration === 'webhook' && v.labels.reason === reason)!.value;
+  const webhook = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.integration === 'webhook')!.value;
 
   before(async () => {
     await sink.start();
@@ -136,13 +137,14 @@ describe('alert dispatcher with a webhook receiver', () => {
     let release = () => {};
     const slowGate = new Promise<void>((r) => (release = r));
     const serverErrorsBefore = await failedBy('serverError');
+    const requestsFailedBefore = await webhook('alertmanager_notification_requests_failed_total');
     let unavailable = 0;
-    sink.respond = async (path, attempt) => {
+    sink.respond = async (path) => {
       if (path === '/slow') {
         await slowGate;
         return 200;
       }
-      if (path === '/flaky' && attempt % 3 !== 0) {
+      if (path === '/flaky' && unavailable < 2) {
         unavailable++;
         return 503;
       }
@@ -152,7 +154,8 @@ describe('alert dispatcher with a webhook receiver', () => {
     d.send([{ labels: { alertname: 'F', flaky: 'yes' }, annotations: {} }]);
     d.send([{ labels: { alertname: 'Fast' }, annotations: {} }]);
     await waitFor('the flaky receiver got through', () => sink.on('/flaky').length === 1);
-    assert.equal(await failedBy('serverError'), serverErrorsBefore + unavailable, 'each 503 counts as a serverError');
+    assert.equal(await webhook('alertmanager_notification_requests_failed_total'), requestsFailedBefore + unavailable, 'each 503 is a failed request');
+    assert.equal(await failedBy('serverError'), serverErrorsBefore, 'a notification that got through in the end did not fail');
     await waitFor('the main receiver got its group', () => sink.on('/main').some((m) => m.groupLabels.alertname === 'Fast'));
     assert.equal(sink.on('/slow').length, 0, 'the slow receiver is still answering');
     release();
@@ -165,19 +168,20 @@ describe('alert dispatcher with a webhook receiver', () => {
     sink.respond = (path) => (path === '/bad' ? (attempts++, 400) : 200);
     const failed = () => failedBy('clientError');
     const before = await failed();
-    const otherBefore = [await failedBy('serverError'), await failedBy('other')];
+    // (reason other is left out: a slow receiver's flush from the test before may time out meanwhile)
+    const otherBefore = await failedBy('serverError');
     d.send([{ labels: { alertname: 'F2', bad: 'yes' }, annotations: {} }]);
     await waitFor('one attempt', () => attempts > 0);
     await d.idle();
     assert.equal(attempts, 1);
     assert.equal(await failed(), before + 1);
-    assert.deepEqual([await failedBy('serverError'), await failedBy('other')], otherBefore, 'a 400 counts as clientError only');
+    assert.equal(await failedBy('serverError'), otherBefore, 'a 400 is not a serverError');
     sink.respond = () => 200;
   });
 
-  it('counts a receiver it cannot connect to under reason other, and keeps retrying it', async () => {
-    const before = await failedBy('other');
+  it('counts each failed request to a receiver it cannot connect to, and keeps retrying it', async () => {
+    const before = await webhook('alertmanager_notification_requests_failed_total');
     d.send([{ labels: { alertname: 'U', unreachable: 'yes' }, annotations: {} }]);
-    await waitFor('two failed attempts', async () => (await failedBy('other')) >= before + 2);
+    await waitFor('two failed attempts', async () => (await webhook('alertmanager_notification_requests_failed_total')) >= before + 2);
   });
 });

@@ -5,7 +5,8 @@
 // survives, so nothing already notified is sent again before its time).
 
 import type { Logger } from 'pino';
-import { Gauge, Registry } from 'prom-client';
+import { createHash } from 'node:crypto';
+import { Registry } from 'prom-client';
 import type { Component, ConfigContext, PreparedConfig } from '../component.js';
 import type { AlertingConfig } from '../config/alertmanager.js';
 import type { Config } from '../config/schema.js';
@@ -16,7 +17,7 @@ import { NotifyTemplates } from '../notify/tmpl.js';
 import { labelSetString, resolvedAt, type Alert } from '../model/alert.js';
 import { AggregationGroup } from './group.js';
 import { Inhibitor } from './inhibit.js';
-import { alertingMetrics, nflogMetrics, type AlertingMetrics } from './metrics.js';
+import { alertingMetrics, nflogMetrics, silencesMetrics, type AlertingMetrics } from './metrics.js';
 import { MemoryNotificationLog, type NotificationLog } from './nflog.js';
 import { Pipeline, type Muter, type PipelineHooks, type Receiver, type TimeMuter } from './pipeline.js';
 import { alertFromPostable } from './postable.js';
@@ -45,6 +46,11 @@ export interface DispatcherOptions {
    * at start, and the groups of restored alerts resume their timers. Replaces `nflog`.
    */
   state?: SqliteAlertingState;
+  /**
+   * The outcome of the last configuration reload and when one last succeeded (ms), for
+   * alertmanager_config_last_reload_*; without it, the dispatcher's own last commit.
+   */
+  reloadStatus?: () => { reloadOk: boolean; reloadTime: number };
 }
 
 export interface AlertGroupView {
@@ -68,6 +74,10 @@ interface Built {
   resolveTimeout: number;
   baseDir: string;
   timeIntervals: TimeIntervals;
+  /** alertmanager_config_hash: of the `alerting:` section as parsed. */
+  hash: number;
+  /** When it was committed (ms). */
+  appliedAt: number;
 }
 
 export class AlertDispatcher implements AlertSink, Component {
@@ -101,19 +111,20 @@ export class AlertDispatcher implements AlertSink, Component {
       if (restored.length > 0) this.log.info({ alerts: restored.length, nflogEntries: o.state.size }, 'alerts and notification log restored');
     }
     this.silences = new Silences(o.silenceStore ?? new MemorySilenceStore());
-    const silences = this.silences;
-    new Gauge({
-      name: 'alertmanager_silences',
-      help: 'How many silences by state.',
-      labelNames: ['state'],
-      registers: [o.registry ?? new Registry()],
-      collect() {
-        for (const [state, n] of Object.entries(silences.counts())) this.set({ state }, n);
-      },
-    });
     this.muters = { silencer: this.silences };
-    this.metrics = alertingMetrics(o.registry ?? new Registry(), () => this.countByState());
-    if (o.state) nflogMetrics(o.registry ?? new Registry(), o.state);
+    const registry = o.registry ?? new Registry();
+    this.metrics = alertingMetrics(registry, {
+      alerts: () => this.countByState(),
+      aggregationGroups: () => {
+        let n = 0;
+        for (const m of this.groups.values()) n += m.size;
+        return n;
+      },
+      configured: () => this.configured(),
+      config: () => (this.built ? { hash: this.built.hash, ...(o.reloadStatus?.() ?? { reloadOk: true, reloadTime: this.built.appliedAt }) } : undefined),
+    });
+    silencesMetrics(registry, this.silences);
+    if (o.state) nflogMetrics(registry, o.state);
     this.store.subscribe((a) => this.process(a));
     this.timers.push(setInterval(() => this.gc(), o.gcInterval ?? 30 * 60_000));
     this.timers.push(setInterval(() => this.cleanup(), o.cleanupInterval ?? 30_000));
@@ -238,6 +249,8 @@ export class AlertDispatcher implements AlertSink, Component {
       resolveTimeout: a.global?.resolve_timeout ?? 5 * 60_000,
       baseDir: ctx.dir,
       timeIntervals,
+      hash: configHash(a),
+      appliedAt: 0,
     };
     return {
       commit: () => this.switchTo(built),
@@ -265,6 +278,7 @@ export class AlertDispatcher implements AlertSink, Component {
 
   private async switchTo(b: Built): Promise<void> {
     const old = this.built;
+    b.appliedAt = Date.now();
     this.stopGroups();
     this.built = b;
     this.inhibitor?.close();
@@ -349,16 +363,28 @@ export class AlertDispatcher implements AlertSink, Component {
     this.inhibitor?.gc(Date.now());
   }
 
-  private countByState(): { active: number; suppressed: number; unprocessed: number } {
+  /** Alerts by state: those not resolved (alertmanager_alerts) and all held, resolved too (alertmanager_marked_alerts). */
+  private countByState(): { current: { active: number; suppressed: number; unprocessed: number }; marked: { active: number; suppressed: number; unprocessed: number } } {
     const now = Date.now();
-    let active = 0;
-    let suppressed = 0;
+    const current = { active: 0, suppressed: 0, unprocessed: 0 };
+    const marked = { active: 0, suppressed: 0, unprocessed: 0 };
     for (const a of this.store.list()) {
-      if (resolvedAt(a, now)) continue;
-      if (this.status(a, now).state === 'suppressed') suppressed++;
-      else active++;
+      const state = this.status(a, now).state;
+      marked[state]++;
+      if (!resolvedAt(a, now)) current[state]++;
     }
-    return { active, suppressed, unprocessed: 0 };
+    return { current, marked };
+  }
+
+  /** As Alertmanager counts them: the receivers some route uses, and their integrations. */
+  private configured(): { receivers: number; integrations: number } {
+    const route = this.built?.route;
+    if (!route) return { receivers: 0, integrations: 0 };
+    const used = new Set<string>();
+    for (const r of route.walk()) used.add(r.opts.receiver);
+    let integrations = 0;
+    for (const name of used) integrations += this.built!.receivers.get(name)?.integrations.length ?? 0;
+    return { receivers: used.size, integrations };
   }
 
   async stop(): Promise<void> {
@@ -374,4 +400,9 @@ export class AlertDispatcher implements AlertSink, Component {
 
 async function closeAll(integrations: Integration[]): Promise<void> {
   await Promise.allSettled(integrations.map((i) => i.close?.()));
+}
+
+/** Alertmanager's value for a configuration hash: the first 6 bytes of its MD5 as a number (exact in a float64). */
+function configHash(a: AlertingConfig): number {
+  return createHash('md5').update(JSON.stringify(a)).digest().readUIntBE(0, 6);
 }

@@ -3,7 +3,7 @@
 // against the notification log, send with retries, record in the log.
 
 import type { Logger } from 'pino';
-import type { Integration, NotifyContext, NotifyResult } from '../notify/notifier.js';
+import type { FailureReason, Integration, NotifyContext, NotifyResult } from '../notify/notifier.js';
 import { resolvedAt, type Alert } from '../model/alert.js';
 import type { NflogEntry, NotificationLog } from './nflog.js';
 import type { PipelineMetrics } from './metrics.js';
@@ -118,6 +118,9 @@ export class Pipeline {
     for (const a of alerts) (resolvedAt(a, ctx.now) ? resolved : firing).push(a.fingerprint);
     const entry = this.o.nflog.query(key, ctx.groupKey);
     if (!needsUpdate(entry, new Set(firing), new Set(resolved), integ.sendResolved, repeatInterval, Date.now())) return true;
+    // Alertmanager's RetryStage counts a notification once per integration it runs for (retries
+    // are counted as requests), including the resolved-only flush it records without sending.
+    this.o.metrics?.notification(integ.name);
     let sent = alerts;
     if (!integ.sendResolved) {
       // Nothing firing: recorded as notified without sending (the log must learn it).
@@ -127,34 +130,43 @@ export class Pipeline {
       }
       sent = alerts.filter((a) => !resolvedAt(a, ctx.now));
     }
-    if (!(await this.retry(ctx, integ, sent))) return false;
+    const failure = await this.retry(ctx, integ, sent);
+    if (failure) {
+      this.o.metrics?.notificationFailed(integ.name, failure);
+      return false;
+    }
     await this.o.nflog.log(key, ctx.groupKey, firing, resolved, Date.now());
     return true;
   }
 
-  /** Alertmanager's RetryStage: retries retryable failures with exponential backoff until the flush's time is up. */
-  private async retry(ctx: NotifyContext, integ: Integration, alerts: Alert[]): Promise<boolean> {
+  /**
+   * Alertmanager's RetryStage: retries retryable failures with exponential backoff until the
+   * flush's time is up. Resolves undefined on success, else the last attempt's failure reason.
+   */
+  private async retry(ctx: NotifyContext, integ: Integration, alerts: Alert[]): Promise<FailureReason | undefined> {
     const log = this.o.logger.child({ receiver: ctx.receiver, integration: `${integ.name}[${integ.index}]` });
     let interval = this.o.backoff?.initial ?? 500;
     const max = this.o.backoff?.max ?? 60_000;
     let lastError = '';
+    let lastReason: FailureReason = 'other';
     for (let attempt = 1; ; attempt++) {
       if (ctx.signal.aborted) {
         log.error({ attempts: attempt - 1, err: lastError || String(ctx.signal.reason) }, 'notify retry canceled');
-        return false;
+        return lastReason;
       }
       const start = performance.now();
       const r = await integ.notify(ctx, alerts);
       const ms = performance.now() - start;
-      this.o.metrics?.observe(integ.name, ms / 1000, r.ok, r.ok ? undefined : r.reason);
+      this.o.metrics?.request(integ.name, ms / 1000, r.ok);
       this.o.hooks?.attempt?.(ctx, integ, alerts, r, ms);
       if (r.ok) {
         log.debug({ attempts: attempt, group: ctx.groupKey }, 'notify success');
-        return true;
+        return undefined;
       }
+      lastReason = r.reason ?? 'other';
       if (!r.retry) {
         log.error({ attempts: attempt, err: r.error, group: ctx.groupKey }, 'notify retry canceled due to unrecoverable error');
-        return false;
+        return lastReason;
       }
       if (r.error !== lastError) log.warn({ attempts: attempt, err: r.error, group: ctx.groupKey }, 'notify attempt failed, will retry later');
       lastError = r.error;

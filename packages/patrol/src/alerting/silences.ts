@@ -10,6 +10,8 @@ import { isValidLabelName } from '../model/labels.js';
 import { Matcher } from '../model/matchers.js';
 import type { Alert } from '../model/alert.js';
 import { matchesAll } from './route.js';
+import type { StoreTimings } from './metrics.js';
+import { sqliteFileSize } from './state_sqlite.js';
 
 /** A silence matcher as the API carries it. */
 export interface SilenceMatcher {
@@ -112,6 +114,8 @@ export interface SilenceStore {
   save(s: Silence, expiresAt: number): void;
   delete(ids: string[]): void;
   close(): void;
+  /** Bytes on disk (0 in memory). */
+  fileSize?(): number;
 }
 
 export class MemorySilenceStore implements SilenceStore {
@@ -129,7 +133,7 @@ export class SqliteSilenceStore implements SilenceStore {
   private readonly put: Database.Statement;
   private readonly del: Database.Statement;
 
-  constructor(file: string) {
+  constructor(private readonly file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -156,6 +160,10 @@ export class SqliteSilenceStore implements SilenceStore {
   close(): void {
     this.db.close();
   }
+
+  fileSize(): number {
+    return sqliteFileSize(this.file);
+  }
 }
 
 /** Alertmanager's --data.retention default. */
@@ -168,6 +176,10 @@ interface Entry {
 
 export class Silences {
   private readonly byId = new Map<string, Entry>();
+  /** Queries by the notification pipeline (mutes), for alertmanager_silences_queries_total. */
+  queries = 0;
+  /** Set by the metrics (metrics.ts silencesMetrics). */
+  readonly timings: StoreTimings = {};
 
   constructor(
     private readonly store: SilenceStore = new MemorySilenceStore(),
@@ -236,7 +248,9 @@ export class Silences {
   }
 
   private write(s: Silence, matchers: Matcher[]): void {
+    const start = performance.now();
     this.store.save(s, s.endsAt + this.retention);
+    this.timings.write?.((performance.now() - start) / 1000);
     this.byId.set(s.id, { s, matchers });
   }
 
@@ -249,8 +263,17 @@ export class Silences {
     return out;
   }
 
+  /** Whether an active silence matches (Alertmanager's Silencer.Mutes: one counted, timed query). */
   mutes(a: Pick<Alert, 'labels'>, now = this.now()): boolean {
-    return this.silencedBy(a, now).length > 0;
+    this.queries++;
+    const start = performance.now();
+    const muted = this.silencedBy(a, now).length > 0;
+    this.timings.query?.((performance.now() - start) / 1000);
+    return muted;
+  }
+
+  fileSize(): number {
+    return this.store.fileSize?.() ?? 0;
   }
 
   /** Silences by state, for metrics. */

@@ -13,6 +13,7 @@
 import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Alert } from '../model/alert.js';
+import type { StoreTimings } from './metrics.js';
 import { DEFAULT_NFLOG_RETENTION, type NflogEntry, type NotificationLog } from './nflog.js';
 
 export interface NflogStats {
@@ -33,6 +34,8 @@ export class SqliteAlertingState implements NotificationLog {
   private readonly putAlert: Database.Statement;
   private readonly delAlert: Database.Statement;
   readonly stats: NflogStats = { queries: 0, queryErrors: 0, gcRuns: 0, gcErrors: 0, gcSeconds: 0 };
+  /** Set by the metrics (metrics.ts nflogMetrics). */
+  readonly timings: StoreTimings = {};
 
   constructor(
     private readonly file: string,
@@ -79,13 +82,18 @@ export class SqliteAlertingState implements NotificationLog {
 
   query(receiver: string, groupKey: string): NflogEntry | undefined {
     this.stats.queries++;
-    return this.entries.get(receiver + '\x00' + groupKey);
+    const start = performance.now();
+    const e = this.entries.get(receiver + '\x00' + groupKey);
+    this.timings.query?.((performance.now() - start) / 1000);
+    return e;
   }
 
   log(receiver: string, groupKey: string, firing: readonly string[], resolved: readonly string[], now: number): void {
     const e: NflogEntry = { receiver, groupKey, firing: new Set(firing), resolved: new Set(resolved), timestamp: now, expiresAt: now + this.retention };
     // Written (and committed) before the entry counts: a kill after this line keeps it.
+    const start = performance.now();
     this.putLog.run(receiver, groupKey, JSON.stringify(firing), JSON.stringify(resolved), now, e.expiresAt);
+    this.timings.write?.((performance.now() - start) / 1000);
     this.entries.set(receiver + '\x00' + groupKey, e);
     this.noteGroup(groupKey, now);
   }
@@ -122,15 +130,7 @@ export class SqliteAlertingState implements NotificationLog {
 
   /** Bytes of the database file and its WAL (Alertmanager's nflog snapshot size, roughly). */
   fileSize(): number {
-    let n = 0;
-    for (const f of [this.file, this.file + '-wal']) {
-      try {
-        n += statSync(f).size;
-      } catch {
-        // not there (yet)
-      }
-    }
-    return n;
+    return sqliteFileSize(this.file);
   }
 
   // ---------------------------------------------------------------- alerts
@@ -165,4 +165,17 @@ export class SqliteAlertingState implements NotificationLog {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** Bytes of an SQLite file and its WAL (0 for what is not there yet). */
+export function sqliteFileSize(file: string): number {
+  let n = 0;
+  for (const f of [file, file + '-wal']) {
+    try {
+      n += statSync(f).size;
+    } catch {
+      // not there (yet)
+    }
+  }
+  return n;
 }
