@@ -4,13 +4,19 @@
 // (connect: until the upgrade completed; reply: until the expected message), probe_http_status_code
 // (the handshake's answer), probe_failed_due_to_regex when `expect` is set.
 
-import WebSocket from 'ws';
+import type WS from 'ws';
 import type { WebsocketProbeConfig } from '../config/probes.js';
 import { needsBody, showBytes, type Condition } from '../model/conditions.js';
 import { compileSearch, type Regex } from '../model/regex.js';
 import { describeNetError, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 import type { ConnectionOptions } from 'node:tls';
+
+let wsModule: Promise<typeof WS> | undefined;
+/** ws is loaded by the first WebSocket probe, not at start. */
+function loadWs(): Promise<typeof WS> {
+  return (wsModule ??= import('ws').then((m) => m.default));
+}
 
 class WebsocketProbe implements PreparedProbe {
   readonly host: string;
@@ -32,7 +38,11 @@ class WebsocketProbe implements PreparedProbe {
     for (const [k, v] of Object.entries(cfg.headers)) if (/[\r\n\0]/.test(v)) throw new Error(`headers.${k}: the value contains a line break`);
   }
 
-  run(ctx: RunContext): Promise<RunOutcome> {
+  async run(ctx: RunContext): Promise<RunOutcome> {
+    return this.runWith(ctx, await loadWs());
+  }
+
+  private runWith(ctx: RunContext, WebSocket: typeof WS): Promise<RunOutcome> {
     const t0 = performance.now();
     const where = this.url.host;
     ctx.phase = 'connect';
@@ -41,7 +51,7 @@ class WebsocketProbe implements PreparedProbe {
       let tOpen = 0;
       let received = '';
       const obs: RunOutcome['obs'] = { durationMs: 0, connected: false, now: Date.now() };
-      let ws: WebSocket;
+      let ws: WS;
       const finish = (error: string | null) => {
         if (done) return;
         done = true;
@@ -93,7 +103,7 @@ class WebsocketProbe implements PreparedProbe {
         if (!this.expect && !this.keepBody) return finish(null);
         ctx.phase = this.expect ? 'waiting for the expected message' : 'waiting for a message';
       });
-      ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+      ws.on('message', (data: WS.RawData, isBinary: boolean) => {
         const text = isBinary ? `<binary ${showBytes(Buffer.isBuffer(data) ? data.length : 0)}>` : data.toString();
         received = received === '' ? text : `${received}\n${text}`;
         if (received.length > 1024 * 1024) received = received.slice(-1024 * 1024);
