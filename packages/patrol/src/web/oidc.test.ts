@@ -6,26 +6,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
-import Provider from 'oidc-provider';
 import { createLogger } from '../logger.js';
 import { Patrol } from '../server.js';
+import { listen, OP_CLIENT_SECRET, startOidcProvider, type Accounts } from './oidc.testutil.js';
 
 /** Patrol as the provider knows it; the test browser sends this host to the real Patrol (as a proxy would). */
 const PUBLIC = 'http://patrol.test';
 const CALLBACK = `${PUBLIC}/api/patrol/v1/auth/oidc/callback`;
-
-const listen = async (handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; base: string }> => {
-  const server = createServer(handler);
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-};
 
 async function startPatrol(oidcYaml: string) {
   const dir = mkdtempSync(join(tmpdir(), 'patrol-oidc-'));
@@ -83,7 +76,10 @@ class Browser {
       const form = /<form[^>]*action="([^"]+)"[^>]*method="post"[\s\S]*?name="prompt" value="(\w+)"/i.exec(body);
       assert.ok(form, `expected a form or a redirect, got ${r.status} ${body.slice(0, 300)}`);
       const fields = new URLSearchParams({ prompt: form[2] });
-      if (form[2] === 'login') fields.set('login', user), fields.set('password', 'any');
+      if (form[2] === 'login') {
+        fields.set('login', user);
+        fields.set('password', 'any');
+      }
       next = { url: new URL(form[1], next.url).toString(), method: 'POST', body: fields.toString() };
     }
     throw new Error('too many hops');
@@ -98,10 +94,10 @@ const whoami = async (base: string, cookie: string) => {
 const sessionCookie = (b: Browser) => `patrol_session=${b.jar.get('patrol_session') ?? ''}`;
 
 describe('OIDC login with node-oidc-provider', () => {
-  let op: { server: Server; base: string };
+  let op: Awaited<ReturnType<typeof listen>>;
   let patrol: Patrol;
   let base: string;
-  const accounts: Record<string, { groups: string[]; team?: string }> = {
+  const accounts: Accounts = {
     alice: { groups: ['staff', 'sre'], team: 'payments' },
     bob: { groups: ['staff'] },
     erin: { groups: ['nobody'], team: 'web' },
@@ -109,27 +105,16 @@ describe('OIDC login with node-oidc-provider', () => {
   };
 
   before(async () => {
-    let handler: (req: IncomingMessage, res: ServerResponse) => void = (_q, s) => void s.end();
-    op = await listen((q, s) => handler(q, s));
-    const provider = new Provider(op.base, {
-      clients: [{ client_id: 'patrol', client_secret: 'client-secret-of-patrol', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], response_types: ['code'] }],
-      findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, preferred_username: id, groups: accounts[id]?.groups ?? [], team: accounts[id]?.team }) }),
-      claims: { openid: ['sub'], profile: ['preferred_username', 'groups', 'team'] },
-      conformIdTokenClaims: false,
-      cookies: { keys: [randomBytes(16).toString('hex')] },
-      features: { devInteractions: { enabled: true } },
-    });
-    handler = provider.callback();
+    op = await startOidcProvider(CALLBACK, accounts);
     ({ patrol, base } = await startPatrol(
-      `      issuer: ${op.base}\n      client_id: patrol\n      client_secret: client-secret-of-patrol\n      redirect_url: ${CALLBACK}\n` +
+      `      issuer: ${op.base}\n      client_id: patrol\n      client_secret: ${OP_CLIENT_SECRET}\n      redirect_url: ${CALLBACK}\n` +
         `      role_mapping: {staff: viewer, sre: operator}\n      team_claim: team\n      default_role: viewer\n` +
         `      scopes: [openid, profile]\n`,
     ));
   });
   after(async () => {
     await patrol.stop();
-    op.server.closeAllConnections();
-    await new Promise((ok) => op.server.close(ok));
+    await op.close();
   });
 
   it('the login page learns that OIDC is configured', async () => {
@@ -266,8 +251,7 @@ describe('OIDC login refuses bad tokens (a jose provider told to get one thing w
   });
   after(async () => {
     await patrol.stop();
-    mini.server.closeAllConnections();
-    await new Promise((ok) => mini.server.close(ok));
+    await mini.close();
   });
 
   const attempt = async (fault: Fault, claims: Record<string, unknown> = { groups: ['sre'] }) => {

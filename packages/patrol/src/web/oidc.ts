@@ -199,7 +199,10 @@ export function registerOidc(app: FastifyInstance, d: AuthDeps): void {
     const store = d.store();
     if (!cfg || !store) return reply.code(404).send({ status: 'error', errorType: 'not_found', error: 'server.auth.oidc is not configured' });
     const wait = limiter.blocked(req.ip);
-    if (wait > 0) return reply.header('Retry-After', String(wait)), refuse(req, reply, 429, 'too many failed logins from this address; try again later');
+    if (wait > 0) {
+      reply.header('Retry-After', String(wait));
+      return refuse(req, reply, 429, 'too many failed logins from this address; try again later');
+    }
     const q = req.query as Record<string, unknown>;
     const str = (k: string) => (typeof q[k] === 'string' ? (q[k] as string).slice(0, 2048) : undefined);
     const error = str('error');
