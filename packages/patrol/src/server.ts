@@ -14,6 +14,7 @@ import { defaultConfigText } from './defaults.js';
 import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
+import { EventHub, registerEventsAPI } from './api/events.js';
 import { registerAgentAPI } from './api/agents.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
@@ -127,6 +128,7 @@ export class Patrol {
   /** The HTTPS listener when server.tls is set at start; otherwise fastify listens itself. */
   private tlsFront: TlsFront | null = null;
   private dispatcher: AlertDispatcher | null = null;
+  private eventHub: EventHub | null = null;
   /** Tokens, sessions and the audit log (<data>/auth.db); opened by prepare(). */
   private authStore: AuthStore | null = null;
 
@@ -205,6 +207,11 @@ export class Patrol {
 
   get currentConfig(): Config | null {
     return this.config;
+  }
+
+  /** The dashboard's live event stream (GET /api/patrol/v1/events/stream). Set by prepare(). */
+  get events(): EventHub | null {
+    return this.eventHub;
   }
 
   /** The in-process alert dispatcher (`alerting:`), where Patrol's own rules send alerts. Set by prepare(). */
@@ -385,6 +392,8 @@ export class Patrol {
     registerPatrolAlertsAPI(this.app, { dispatcher, patrol: patrolAlerting });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
+    const changes = rt.probeStateChanges!;
+    registerEventsAPI(this.app, (this.eventHub = new EventHub({ onProbeChange: (fn) => changes.subscribe(fn), onAlert: (fn) => dispatcher.store.subscribe(fn), rows: (names) => probes.overviewOf(names) })));
     registerAgentAPI(this.app, probes);
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     registerUi(this.app, this.opts.uiDir);

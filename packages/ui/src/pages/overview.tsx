@@ -71,6 +71,12 @@ export function OverviewPage() {
     out.sort((a, b) => ORDER[a.state] - ORDER[b.state] || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
     return out;
   }, [ov.rows, silences]);
+  // Counts of what the list shows (DEGRADED and UP-with-failures both count as degraded).
+  const cnt = useMemo(() => {
+    const n: Record<Shown, number> = { down: 0, degraded: 0, silenced: 0, unknown: 0, up: 0 };
+    for (const it of items) n[it.state]++;
+    return n;
+  }, [items]);
   const filter = useMemo(() => parseFilter(q), [q]);
   const shown = useMemo(() => items.filter((it) => matches(it, filter)), [items, filter]);
 
@@ -133,7 +139,6 @@ export function OverviewPage() {
   };
 
   const now = Date.now();
-  const c = ov.counts;
   const total = ov.rows.length;
   const first = Math.max(0, Math.floor(scrollTop / rh) - 5);
   const last = Math.min(shown.length, Math.ceil((scrollTop + viewH) / rh) + 5);
@@ -148,11 +153,11 @@ export function OverviewPage() {
     <main class="page overview">
       <div class="counts" role="group" aria-label={t('state')}>
         {chip(null, t('all'), total, 'all')}
-        {chip('down', t('down'), c.down, 's-down')}
-        {chip('degraded', t('degraded'), c.degraded, 's-degraded')}
-        {chip('silenced', t('silenced'), items.filter((it) => it.state === 'silenced').length, 's-silenced')}
-        {chip('unknown', t('unknown'), c.unknown, 's-unknown')}
-        {chip('up', t('up'), c.up - c.degraded, 's-up')}
+        {chip('down', t('down'), cnt.down, 's-down')}
+        {chip('degraded', t('degraded'), cnt.degraded, 's-degraded')}
+        {chip('silenced', t('silenced'), cnt.silenced, 's-silenced')}
+        {chip('unknown', t('unknown'), cnt.unknown, 's-unknown')}
+        {chip('up', t('up'), cnt.up, 's-up')}
       </div>
       <div class="filterbar">
         <input ref={inputRef} type="search" class="filter" placeholder={t('filter')} aria-label={t('filter')} value={q} onInput={(e) => onFilter((e.target as HTMLInputElement).value)} />
