@@ -112,7 +112,16 @@ alerting:
         const downChip = page.locator('.chip.s-down');
         assert.match(await downChip.innerText(), new RegExp(`1\\s*${tx.down}`));
         assert.match(await page.locator('[data-probe="api-bad"]').innerText(), /500/);
-        // Filter by a label: one of two probes left.
+        // Group by team: a header per team, the team with a probe down first, kept in the URL.
+        await page.selectOption('[data-testid=group-by]', 'team');
+        await page.locator('[data-group="team=api"]').waitFor();
+        assert.equal(await page.locator('.ghead').first().getAttribute('data-group'), 'team=api');
+        assert.match(await page.locator('[data-group="team=api"]').innerText(), new RegExp(`1\\s*${tx.down}`));
+        assert.equal(await page.locator('.ghead').count(), 3);
+        assert.match(page.url(), /group=team/);
+        await page.selectOption('[data-testid=group-by]', '');
+        await page.locator('.ghead').first().waitFor({ state: 'detached' });
+        // Filter by a label: one of three probes left.
         await page.fill('input.filter', 'team=web');
         await page.locator('[data-probe="api-bad"]').waitFor({ state: 'detached' });
         assert.equal((await page.locator('[data-testid=shown-count]').innerText()).replace(/\s/g, ''), '1/3');
