@@ -124,7 +124,9 @@ async function processes(): Promise<void> {
   type Series = { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] };
   const query = async (q: string, time?: number): Promise<Series[]> => {
     const u = `${base}/api/v1/query?query=${encodeURIComponent(q)}${time === undefined ? '' : `&time=${time / 1000}`}`;
-    const body = (await (await fetch(u)).json()) as { data: { result: Series[] } };
+    const text = await (await fetch(u)).text();
+    const body = JSON.parse(text) as { data?: { result: Series[] } };
+    if (!body.data) throw new Error(`${q}: ${text.slice(0, 300)}`);
     return body.data.result;
   };
   try {
@@ -151,7 +153,10 @@ async function processes(): Promise<void> {
     console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     // Results of runs that started before t1 reach the central within a send interval or two.
     await new Promise((r) => setTimeout(r, 8000));
-    const series = await query(`probe_success[${SECONDS}s]`, t1);
+    // Read back in slices of probes (one answer of 3,000 series × SECONDS/10 samples is large).
+    const series: Series[] = [];
+    for (let d = 0; d < 10; d++) series.push(...(await query(`probe_success{probe=~"p.*${d}"}[${SECONDS}s]`, t1)));
+    if (series.length === 0) throw new Error('no results read back');
     const dev: number[] = [];
     let short = 0;
     for (const s of series) {
