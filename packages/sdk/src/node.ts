@@ -10,7 +10,7 @@ type Chunk = string | Uint8Array | undefined | null | ((...a: unknown[]) => void
 
 function chunkBytes(chunk: Chunk, encoding: unknown): number {
   if (chunk === undefined || chunk === null || typeof chunk === 'function') return 0;
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (typeof chunk === 'string') return typeof encoding === 'string' ? Buffer.byteLength(chunk, encoding as BufferEncoding) : Buffer.byteLength(chunk);
   return chunk.byteLength;
 }
 
