@@ -15,6 +15,7 @@ import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
 import { registerAgentAPI } from './api/agents.js';
+import { registerStatusPages } from './api/statuspages.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
@@ -33,6 +34,7 @@ import { registerProducerErrors } from './producer.js';
 import { registerLogMetrics } from './logger.js';
 import { auditHook, authHook, registerAuthAPI, type AuthDeps } from './web/auth.js';
 import { registerOidc } from './web/oidc.js';
+import { scopeReadHook, scopeWriteHook, type ScopeDeps } from './web/scope.js';
 import { AuthStore } from './web/auth_store.js';
 import { insecureListenReason, isLoopbackHost } from './web/exposure.js';
 import { edgeHook, securityHeadersHook, type EdgeSettings } from './web/security.js';
@@ -166,6 +168,14 @@ export class Patrol {
     this.app.addHook('onResponse', auditHook(authDeps));
     registerAuthAPI(this.app, authDeps);
     registerOidc(this.app, authDeps);
+    // Per-team scoping (web/scope.ts): writes checked before the handler, reads filtered on the way out.
+    const scopeDeps: ScopeDeps = {
+      label: () => this.config?.server.auth?.team_label ?? 'team',
+      silence: (id) => this.dispatcher?.silences.get(id),
+      alert: (fp) => this.dispatcher?.store.get(fp),
+    };
+    this.app.addHook('preHandler', scopeWriteHook(scopeDeps));
+    this.app.addHook('onSend', scopeReadHook(scopeDeps));
     // CSP, frame-ancestors, nosniff on every response (the dashboard sets its own CSP).
     this.app.addHook('onSend', securityHeadersHook());
     // Request time and in-flight body bytes (server.request_timeout, server.max_inflight_body_bytes).
@@ -388,6 +398,7 @@ export class Patrol {
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerAgentAPI(this.app, probes);
+    registerStatusPages(this.app, { config: () => this.config ?? null, probes });
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     registerUi(this.app, this.opts.uiDir);
     // The query: section's limits, applied to the engine at start and on every reload.
