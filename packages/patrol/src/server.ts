@@ -16,6 +16,7 @@ import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
 import { EventHub, registerEventsAPI } from './api/events.js';
 import { registerAgentAPI } from './api/agents.js';
+import { registerStatusPages } from './api/statuspages.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
@@ -406,6 +407,7 @@ export class Patrol {
     const changes = rt.probeStateChanges!;
     registerEventsAPI(this.app, (this.eventHub = new EventHub({ onProbeChange: (fn) => changes.subscribe(fn), onAlert: (fn) => dispatcher.store.subscribe(fn), rows: (names) => probes.overviewOf(names) })));
     registerAgentAPI(this.app, probes);
+    registerStatusPages(this.app, { config: () => this.config ?? null, probes });
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     registerUi(this.app, this.opts.uiDir);
     // The query: section's limits, applied to the engine at start and on every reload.

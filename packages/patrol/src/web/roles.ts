@@ -58,6 +58,9 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/api/patrol/v1/agent/probes', read: 'public', write: 'admin', what: "a location's probes for its `patrol agent` (the location's token in agents.tokens authorises)" },
   { url: '/api/patrol/v1/agent/results', read: 'public', write: 'public', what: "results and heartbeats from a location's `patrol agent` (the location's token authorises)" },
   { url: '/api/patrol/v1/agents', read: 'viewer', write: 'admin', what: 'locations of the agents and whether each reports' },
+  { url: '/api/patrol/v1/status-pages/:slug', read: 'public', write: 'admin', what: 'a public status page\'s data (status_pages: only the listed probes\' names, states, daily uptime, state changes)' },
+  { url: '/status/:slug', read: 'public', write: 'admin', what: 'a public status page (status_pages:)' },
+  { url: '/status-assets/:file', read: 'public', write: 'admin', what: "the public status pages' script and style sheet" },
 ];
 
 const BY_URL = new Map(ROUTE_ROLES.map((r) => [r.url, r]));
