@@ -117,6 +117,11 @@ const en = {
   resolved: 'resolved',
   unacknowledged: 'un-acknowledged',
   escalated: 'escalated',
+  edit: 'Edit',
+  recreate: 'Recreate',
+  editSilence: 'Edit silence',
+  saveSilence: 'Save silence',
+  endInPast: 'The end must be in the future.',
 } as const;
 
 export type Key = keyof typeof en;
@@ -237,6 +242,11 @@ const zh: Record<Key, string> = {
   resolved: '已恢复',
   unacknowledged: '已取消确认',
   escalated: '已升级',
+  edit: '编辑',
+  recreate: '重新创建',
+  editSilence: '编辑静默',
+  saveSilence: '保存静默',
+  endInPast: '结束时间必须在将来。',
 };
 
 export type Lang = 'en' | 'zh-CN';

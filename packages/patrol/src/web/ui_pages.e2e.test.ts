@@ -156,6 +156,61 @@ alerting:
         await page.context().close();
       }
     });
+
+    it(`${lang}: silences: edit in place (same id), edit matchers (a new silence replaces it), invalid matcher refused, expire`, async () => {
+      const created = await fetch(`${base}/api/v2/silences`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ matchers: [{ name: 'instance', value: 'db-1', isRegex: false, isEqual: true }], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3600_000).toISOString(), createdBy: 'bob', comment: `edit me ${lang}` }),
+      });
+      assert.equal(created.status, 200);
+      const { silenceID } = (await created.json()) as { silenceID: string };
+      const get = async (id: string) => (await (await fetch(`${base}/api/v2/silence/${id}`)).json()) as { id: string; comment: string; status: { state: string }; matchers: { name: string; value: string }[] };
+      const page = await open(lang);
+      try {
+        await page.goto(base + '/silences');
+        const row = page.locator(`tr[data-silence="${silenceID}"]`);
+        await row.getByRole('link', { name: tx.edit }).click();
+        await page.waitForURL(new RegExp(`/silences/${silenceID}/edit$`));
+        const area = page.locator('textarea');
+        await page.waitForFunction(() => (document.querySelector('textarea') as HTMLTextAreaElement | null)?.value.includes('instance="db-1"'));
+        // The preview lists the alert it silences.
+        await page.locator('[data-testid=affected] li', { hasText: 'DiskFull' }).waitFor();
+        const comment = page.locator('form input:not([type])').nth(1);
+        assert.equal(await comment.inputValue(), `edit me ${lang}`);
+        await comment.fill(`edited ${lang}`);
+        await page.locator('button[type=submit]:not([disabled])').click();
+        await page.waitForURL(/\/silences$/);
+        await page.locator(`tr[data-silence="${silenceID}"]`, { hasText: `edited ${lang}` }).waitFor();
+        assert.equal((await get(silenceID)).comment, `edited ${lang}`);
+        // An invalid matcher cannot be saved, and the page says why.
+        await page.goto(`${base}/silences/${silenceID}/edit`);
+        await page.waitForFunction(() => (document.querySelector('textarea') as HTMLTextAreaElement | null)?.value.includes('db-1'));
+        await area.fill('instance=~"db-(1"');
+        await page.locator('[data-testid=matcher-errors]').waitFor();
+        assert.match(await page.locator('[data-testid=matcher-errors]').innerText(), /regular expression/);
+        assert.equal(await page.locator('button[type=submit]').isDisabled(), true);
+        // Other matchers on an active silence: Alertmanager's rule, the old one expires and a new one is made.
+        await area.fill('instance=~"db-.*"');
+        await page.locator('[data-testid=matcher-errors]').waitFor({ state: 'detached' });
+        await page.locator('button[type=submit]:not([disabled])').click();
+        await page.waitForURL(/\/silences$/);
+        const list = (await (await fetch(`${base}/api/v2/silences`)).json()) as { id: string; comment: string; status: { state: string }; matchers: { value: string }[] }[];
+        const now = list.filter((x) => x.comment === `edited ${lang}` && x.status.state === 'active');
+        assert.equal(now.length, 1);
+        assert.notEqual(now[0].id, silenceID);
+        assert.equal(now[0].matchers[0].value, 'db-.*');
+        assert.equal((await get(silenceID)).status.state, 'expired');
+        // Expire the new one from the list.
+        const newRow = page.locator(`tr[data-silence="${now[0].id}"]`);
+        await newRow.getByRole('button').click();
+        await newRow.filter({ hasText: 'expired' }).waitFor();
+        assert.equal(await page.locator('.error').count(), 0);
+        assert.deepEqual(jsErrors(page), []);
+      } finally {
+        await page.context().close();
+      }
+    });
   }
 
   it('alerts page: an API error is shown, not a blank page', async () => {
