@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { createLogger } from '../logger.js';
 import { startHttp } from '../probe/testdata/servers.js';
 import { Patrol } from '../server.js';
@@ -20,6 +20,15 @@ import { defaultUiDir } from './ui.js';
 
 const skip = needBinary('chromium');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits (bounded) until a form field's value matches. */
+async function waitValue(l: Locator, re: RegExp): Promise<void> {
+  const end = Date.now() + T;
+  while (!re.test(await l.inputValue())) {
+    if (Date.now() > end) assert.fail(`value ${JSON.stringify(await l.inputValue())} does not match ${re}`);
+    await sleep(100);
+  }
+}
 /** Every wait in the browser is bounded. */
 const T = 15_000;
 
@@ -173,7 +182,7 @@ alerting:
         await row.getByRole('link', { name: tx.edit }).click();
         await page.waitForURL(new RegExp(`/silences/${silenceID}/edit$`));
         const area = page.locator('textarea');
-        await page.waitForFunction(() => (document.querySelector('textarea') as HTMLTextAreaElement | null)?.value.includes('instance="db-1"'));
+        await waitValue(area, /instance="db-1"/);
         // The preview lists the alert it silences.
         await page.locator('[data-testid=affected] li', { hasText: 'DiskFull' }).waitFor();
         const comment = page.locator('form input:not([type])').nth(1);
@@ -185,7 +194,7 @@ alerting:
         assert.equal((await get(silenceID)).comment, `edited ${lang}`);
         // An invalid matcher cannot be saved, and the page says why.
         await page.goto(`${base}/silences/${silenceID}/edit`);
-        await page.waitForFunction(() => (document.querySelector('textarea') as HTMLTextAreaElement | null)?.value.includes('db-1'));
+        await waitValue(area, /db-1/);
         await area.fill('instance=~"db-(1"');
         await page.locator('[data-testid=matcher-errors]').waitFor();
         assert.match(await page.locator('[data-testid=matcher-errors]').innerText(), /regular expression/);
@@ -224,5 +233,4 @@ alerting:
     }
   });
 
-  void sleep;
 });
