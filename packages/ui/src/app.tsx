@@ -11,6 +11,7 @@ import { AlertsPage } from './pages/alerts';
 import { SilencesPage } from './pages/silences';
 import { RulesPage } from './pages/rules';
 import { TargetsPage } from './pages/targets';
+import { LoginPage } from './pages/login';
 // h17b
 import { HistoryPage } from './pages/history';
 
@@ -48,6 +49,7 @@ export function App() {
   else if (path === '/silences' || path.startsWith('/silences/')) page = <SilencesPage path={path} query={query} />;
   else if (path === '/rules') page = <RulesPage />;
   else if (path === '/targets') page = <TargetsPage />;
+  else if (path === '/login') page = <LoginPage />;
   // h17b
   else if (path === '/history') page = <HistoryPage query={query} />;
   else
