@@ -33,8 +33,8 @@ async function waitValue(l: Locator, re: RegExp): Promise<void> {
 const T = 15_000;
 
 const TEXT = {
-  en: { alerts: 'Active alerts', acknowledge: 'Acknowledge', acknowledged: 'acknowledged', unack: 'Un-acknowledge', pending: 'pending', history: 'History', silences: 'Silences', edit: 'Edit', explore: 'Explore', hosts: 'Hosts', run: 'Run' },
-  'zh-CN': { alerts: '活动告警', acknowledge: '确认', acknowledged: '已确认', unack: '取消确认', pending: '待定', history: '历史', silences: '静默', edit: '编辑', explore: '探索', hosts: '主机', run: '执行' },
+  en: { alerts: 'Active alerts', acknowledge: 'Acknowledge', acknowledged: 'acknowledged', unack: 'Un-acknowledge', pending: 'pending', history: 'History', silences: 'Silences', edit: 'Edit', explore: 'Explore', hosts: 'Hosts', run: 'Run', table: 'Table' },
+  'zh-CN': { alerts: '活动告警', acknowledge: '确认', acknowledged: '已确认', unack: '取消确认', pending: '待定', history: '历史', silences: '静默', edit: '编辑', explore: '探索', hosts: '主机', run: '执行', table: '表格' },
 } as const;
 
 describe('dashboard pages in Chromium: alerts, silences, history, explore, hosts', { skip, timeout: 300_000 }, () => {
@@ -220,7 +220,77 @@ alerting:
         await page.context().close();
       }
     });
+
+    it(`${lang}: explore: run a query, graph and table, the URL is shareable, a parse error points at its position`, async () => {
+      const page = await open(lang);
+      try {
+        await page.goto(base + '/explore');
+        await page.getByRole('heading', { name: tx.explore }).waitFor();
+        const editor = page.locator('[data-testid=promql]');
+        await editor.fill('node_memory_MemTotal_bytes');
+        await editor.press('Control+Enter');
+        await page.waitForURL(/[?&]q=node_memory_MemTotal_bytes/);
+        await page.locator('.chart canvas').first().waitFor();
+        await page.getByRole('tab', { name: tx.table }).click();
+        await page.waitForURL(/tab=table/);
+        await page.locator('[data-testid=result-table] td', { hasText: 'node_memory_MemTotal_bytes' }).first().waitFor();
+        // The URL holds the view: opened afresh it shows the same table.
+        const url = page.url();
+        await page.goto('about:blank');
+        await page.goto(url);
+        await page.locator('[data-testid=result-table] td', { hasText: 'node_memory_MemTotal_bytes' }).first().waitFor();
+        assert.equal(await editor.inputValue(), 'node_memory_MemTotal_bytes');
+        // An invalid query: the parser's message and a caret under the column it names.
+        await editor.fill('sum(rate(node_cpu_seconds_total[1m])');
+        await page.getByRole('button', { name: tx.run, exact: true }).click();
+        const err = page.locator('[data-testid=parse-error]');
+        await err.waitFor();
+        const text = await err.innerText();
+        const m = /(\d+):(\d+): parse error/.exec(text);
+        assert.ok(m, text);
+        const caretLine = text.split('\n').find((l) => /^ *\^$/.test(l));
+        assert.ok(caretLine, text);
+        assert.equal(caretLine.indexOf('^') + 1, Number(m[2]));
+        assert.deepEqual(jsErrors(page), []);
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    it(`${lang}: hosts: the host collector's CPU, memory, disk and network`, async () => {
+      const page = await open(lang, 390);
+      try {
+        await page.goto(base + '/hosts');
+        await page.getByRole('heading', { name: tx.hosts }).waitFor();
+        const row = page.locator('tr[data-host]').first();
+        await row.waitFor();
+        assert.match(await row.locator('[data-metric=memory]').innerText(), /\d%$/);
+        assert.match(await row.locator('[data-metric=disk]').innerText(), /\d%$|—/);
+        await page.locator('.chart canvas').first().waitFor();
+        // A figure opens its query on the explore page.
+        await row.locator('[data-metric=memory] a').click();
+        await page.waitForURL(/\/explore\?q=/);
+        await page.locator('.chart canvas').first().waitFor();
+        assert.equal(await page.locator('.error').count(), 0);
+        assert.deepEqual(jsErrors(page), []);
+      } finally {
+        await page.context().close();
+      }
+    });
   }
+
+  it('explore and hosts: an API error is shown, not a blank page', async () => {
+    const page = await open('en');
+    try {
+      await page.route('**/api/v1/query*', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ status: 'error', errorType: 'unavailable', error: 'storage is closing' }) }));
+      await page.goto(base + '/explore?q=up&range=1h');
+      await page.locator('.error', { hasText: 'storage is closing' }).waitFor();
+      await page.goto(base + '/hosts');
+      await page.locator('.error', { hasText: 'storage is closing' }).waitFor();
+    } finally {
+      await page.context().close();
+    }
+  });
 
   it('alerts page: an API error is shown, not a blank page', async () => {
     const page = await open('en');
