@@ -11,6 +11,7 @@ import type { Component, PreparedConfig, Runtime } from './component.js';
 import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
+import { registerConfigAPI } from './api/config_api.js';
 import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
@@ -109,6 +110,8 @@ export class Patrol {
   private config: Config | null = null;
   /** The folder the running configuration's relative paths resolve against. */
   private configDir = '.';
+  /** The file each probe and receiver of the running configuration came from (config_files). */
+  private configOrigins: ReadonlyMap<string, string> = new Map();
   /** Outcome and time (ms) of the last reload attempt that succeeded, for /status/runtimeinfo. */
   private lastReloadOk = true;
   private lastConfigTime = 0;
@@ -234,6 +237,11 @@ export class Patrol {
     app.get('/api/patrol/v1/status/config', async (_req, reply) => {
       // Secrets masked as <secret>, the same way as /api/v1/status/config and check config --show.
       return reply.send({ status: 'success', data: this.config ? maskSecrets(this.config) : null });
+    });
+    registerConfigAPI(app, {
+      configFile: this.opts.configFile,
+      loaded: () => (this.config ? { config: this.config, origins: this.configOrigins, dir: this.configDir } : null),
+      reload: () => this.reload(),
     });
     app.get('/api/patrol/v1/status/buildinfo', async (_req, reply) => reply.send({ status: 'success', data: BUILD_INFO }));
   }
@@ -424,6 +432,7 @@ export class Patrol {
     }
     this.config = r.config;
     this.configDir = r.dir;
+    this.configOrigins = r.origins;
     // Sessions of users removed or given another role end at once.
     if (r.config.server.auth) this.authStore?.pruneSessions(r.config.server.auth.users);
     const tls = r.config.server.tls;

@@ -53,6 +53,10 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/api/patrol/v1/status/config', read: 'viewer', write: 'admin', what: 'running configuration (secrets masked)' },
   { url: '/api/patrol/v1/agent/probes', read: 'public', write: 'admin', what: "a location's probes for its `patrol agent` (the location's token in agents.tokens authorises)" },
   { url: '/api/patrol/v1/agent/results', read: 'public', write: 'public', what: "results and heartbeats from a location's `patrol agent` (the location's token authorises)" },
+  { url: '/api/patrol/v1/config/probes', read: 'viewer', write: 'editor', what: 'list and create probes (written to config_api.dir)' },
+  { url: '/api/patrol/v1/config/probes/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a probe' },
+  { url: '/api/patrol/v1/config/receivers', read: 'viewer', write: 'editor', what: 'list and create receivers (secrets masked on read)' },
+  { url: '/api/patrol/v1/config/receivers/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a receiver' },
   { url: '/api/patrol/v1/agents', read: 'viewer', write: 'admin', what: 'locations of the agents and whether each reports' },
 ];
 
