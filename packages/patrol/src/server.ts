@@ -12,6 +12,7 @@ import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './con
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
 import { registerConfigAPI } from './api/config_api.js';
+import { backupName, writeBackup } from './storage/backup.js';
 import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
@@ -375,6 +376,25 @@ export class Patrol {
           return name;
         },
       },
+    });
+    // Backup of all state while running (storage/backup.ts): one at a time, into <data>/backups.
+    let backupRunning: Promise<unknown> = Promise.resolve();
+    this.app.post('/api/patrol/v1/admin/backup', async (_req, reply) => {
+      const name = backupName();
+      const dest = join(this.opts.dataDir, 'backups', name);
+      const run = backupRunning.then(async () => {
+        await mkdir(join(this.opts.dataDir, 'backups'), { recursive: true });
+        return writeBackup(this.opts.dataDir, dest, (dir) => this.storage!.snapshot(dir));
+      });
+      backupRunning = run.catch(() => undefined);
+      try {
+        const manifest = await run;
+        this.log.info({ backup: dest, files: manifest.files.length }, 'backup written');
+        return reply.send({ status: 'success', data: { name, path: resolve(dest), ...manifest } });
+      } catch (e) {
+        this.log.error({ err: e }, 'backup failed');
+        return reply.code(500).send({ status: 'error', errorType: 'internal', error: `backup failed: ${(e as Error).message}` });
+      }
     });
     registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), {
       registry: this.registry,

@@ -42,6 +42,7 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/-/reload', read: 'admin', write: 'admin', what: 'reload the configuration' },
   ...PROM_READS.map((url): RouteRule => ({ url, read: 'viewer', write: 'admin', what: 'PromQL and series API (POST reads too)' })),
   ...STATUS.map((url): RouteRule => ({ url, read: 'viewer', write: 'admin', what: 'status (secrets masked)' })),
+  { url: '/api/patrol/v1/admin/backup', read: 'admin', write: 'admin', what: 'back up all state into <data>/backups (`patrol backup`)' },
   { url: '/api/v1/admin/tsdb/delete_series', read: 'admin', write: 'admin', what: 'TSDB admin: delete series' },
   { url: '/api/v1/admin/tsdb/snapshot', read: 'admin', write: 'admin', what: 'TSDB admin: snapshot' },
   { url: '/api/v1/admin/tsdb/clean_tombstones', read: 'admin', write: 'admin', what: 'TSDB admin: clean tombstones' },
