@@ -9,11 +9,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { snappy, WriteRequestType } from '../src/api/remote_write.testutil.js';
+import { describePatrol, extraNodeArgs, patrolArgs } from './patrol_process.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 
 async function freePort(): Promise<number> {
@@ -34,8 +33,8 @@ const dir = mkdtempSync(join(tmpdir(), 'patrol-edge-bench-'));
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 writeFileSync(join(dir, 'patrol.yml'), 'global: {scrape_interval: 1h}\nhost: {enabled: false}\n');
-const child = spawn(process.execPath, ['--import', 'tsx', join(here, '../src/cli/main.ts'), 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`], {
-  stdio: ['ignore', 'ignore', 'inherit'],
+const child = spawn(process.execPath, [...patrolArgs(), 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`], {
+  stdio: ['ignore', extraNodeArgs.length > 0 ? 'inherit' : 'ignore', 'inherit'],
 });
 try {
   for (let i = 0; i < 200; i++) {
@@ -46,7 +45,7 @@ try {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  console.log(`load average: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 shared cores)`);
+  console.log(`load average: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 shared cores); ${describePatrol()}`);
 
   // The bombs, made before measuring.
   const zeros = Buffer.from(snappy.compress(new Uint8Array(40 * 1024 * 1024))); // expands past 32MB
@@ -75,7 +74,11 @@ try {
       ).finish(),
     ),
   );
+  // The control: an ordinary small request, so the /-/healthy latency that the machine's load
+  // alone causes is printed beside the bombs' (on 2 shared cores at load 10-30 it is far from 0).
+  const small = Buffer.from(snappy.compress(WriteRequestType.encode(WriteRequestType.fromObject({ timeseries: [{ labels: [{ name: '__name__', value: 'control' }], samples: [{ value: 1, timestamp: Date.now() }] }] })).finish()));
   const bombs: [string, Buffer][] = [
+    ['control: a one-sample request', small],
     ['snappy bomb (40 MiB of zeros)', zeros],
     ['100,000 labels in one series', manyLabels],
     ['20,000 series in one request', big],
@@ -85,7 +88,18 @@ try {
       .then((r) => r.status)
       .catch(() => 0);
 
+  /**
+   * The server's worst event-loop delay since the last call (reset at each /metrics collection)
+   * and its CPU time so far (all threads), ms: on a loaded machine the delay is wall time, and
+   * the CPU time per request bounds what any one task can have used.
+   */
+  const loopMax = async () => {
+    const m = await (await fetch(`${base}/metrics`)).text();
+    const get = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(m)?.[1] ?? NaN) * 1000;
+    return { held: get('nodejs_eventloop_lag_max_seconds'), cpu: get('process_cpu_seconds_total') };
+  };
   for (const [name, body] of bombs) {
+    const before = await loopMax();
     const lat: number[] = [];
     let sending = true;
     const statuses = new Map<number, number>();
@@ -96,15 +110,17 @@ try {
       }
       sending = false;
     })();
-    while (sending) {
+    const until = performance.now() + (body === small ? 2000 : 0); // the control lasts 2 s at least
+    while (sending || performance.now() < until) {
       const t = performance.now();
       await fetch(`${base}/-/healthy`).then((r) => r.text());
       lat.push(performance.now() - t);
       await new Promise((r) => setTimeout(r, 5));
     }
     await bombing;
+    const after = await loopMax();
     console.log(
-      `${name.padEnd(32)} ${(body.length / 1024).toFixed(0).padStart(6)} KiB x ${ROUNDS * 2}: /-/healthy worst ${Math.max(...lat).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms, median ${percentile(lat, 50).toFixed(1)} ms over ${lat.length} probes; answers ${[...statuses].map(([c, n]) => `${c}x${n}`).join(' ')}`,
+      `${name.padEnd(32)} ${(body.length / 1024).toFixed(0).padStart(6)} KiB x ${ROUNDS * 2}: /-/healthy worst ${Math.max(...lat).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms, median ${percentile(lat, 50).toFixed(1)} ms over ${lat.length} probes, server loop delay max ${after.held.toFixed(1)} ms, server CPU ${((after.cpu - before.cpu) / (ROUNDS * 2)).toFixed(0)} ms per request; answers ${[...statuses].map(([c, n]) => `${c}x${n}`).join(' ')}`,
     );
   }
 

@@ -7,14 +7,14 @@
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snappy, WriteRequestType } from '../src/api/remote_write.testutil.js';
 import { REPO_ROOT } from '../src/testing/shared.js';
+import { describePatrol, patrolArgs } from './patrol_process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'patrol-stall-'));
-const cli = join(REPO_ROOT, 'packages/patrol/src/cli/main.ts');
-const child = spawn(process.execPath, ['--import', 'tsx', cli, 'start', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--log.level', 'info'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn(process.execPath, [...patrolArgs(), 'start', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--log.level', 'info'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
 child.stdout.on('data', (d: Buffer) => (out += d.toString()));
 child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -61,6 +61,19 @@ function sample(base: string): Sampler {
   };
 }
 
+/**
+ * The server's own worst event-loop delay since the last call (prom-client's
+ * nodejs_eventloop_lag_max_seconds, reset at each /metrics collection), in ms: what the loop was
+ * held, apart from this process's and the network's share of a /-/healthy latency; and its CPU
+ * time so far (process_cpu_seconds_total, all threads), in ms. On a loaded machine the loop's
+ * delay is wall time, and a scenario's CPU time bounds what any one task of it can have used.
+ */
+async function loopMax(base: string): Promise<{ held: number; cpu: number }> {
+  const m = await (await fetch(`${base}/metrics`)).text();
+  const get = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(m)?.[1] ?? NaN) * 1000;
+  return { held: get('nodejs_eventloop_lag_max_seconds'), cpu: get('process_cpu_seconds_total') };
+}
+
 function pct(xs: number[], p: number): number {
   if (xs.length === 0) return 0;
   const s = [...xs].sort((a, b) => a - b);
@@ -86,7 +99,10 @@ async function main(): Promise<void> {
   const bigAlt = Array.from({ length: 20_000 }, (_, i) => `value-${i}`).join('|');
   const grafanaAlt = `(${Array.from({ length: 2000 }, (_, i) => `host-${i}\\\\.example\\\\.com:9100`).join('|')})`;
   const nearLimit = Array(19).fill('[^b]{1000}').join('');
-  const scenarios: [string, { path: string; body: URLSearchParams }][] = [
+  // The control: no request at all, so the /-/healthy latency that the machine's load alone causes
+  // is printed beside the attacks' (on 2 shared cores at load 10-30 it is far from 0).
+  const scenarios: [string, { path: string; body: URLSearchParams } | null][] = [
+    ['control: no request (2 s)', null],
     ['warm-up: first query, first regex', q('count(victim{v=~"a+1"})')],
     ['(a+)+b matcher on 1000 values', q('victim{v=~"(a+)+b"}')],
     ['(a|aa)*c negative matcher', q('count(victim{v!~"(a|aa)*c"})')],
@@ -102,18 +118,23 @@ async function main(): Promise<void> {
   ];
 
   const all: number[] = [];
-  console.log('scenario'.padEnd(46), 'status', '  req ms', ' healthy worst ms', '  p99 ms', ' samples');
+  console.log(`load average: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 shared cores); ${describePatrol()}`);
+  console.log('scenario'.padEnd(46), 'status', '  req ms', ' healthy worst ms', '  p99 ms', ' samples', ' server loop max ms', ' server CPU ms');
   for (const [name, req] of scenarios) {
+    const before = await loopMax(base);
     const s = sample(base);
     await new Promise((r) => setTimeout(r, 30));
     const t0 = performance.now();
-    const r = await fetch(`${base}${req.path}`, { method: 'POST', body: req.body, signal: AbortSignal.timeout(120_000) }).catch((e: Error) => ({ status: 0, text: async () => e.message }));
+    const r = req
+      ? await fetch(`${base}${req.path}`, { method: 'POST', body: req.body, signal: AbortSignal.timeout(120_000) }).catch((e: Error) => ({ status: 0, text: async () => e.message }))
+      : await new Promise<{ status: number; text: () => Promise<string> }>((ok) => setTimeout(() => ok({ status: 200, text: async () => '' }), 2000));
     const text = await r.text();
     const reqMs = performance.now() - t0;
     await new Promise((r) => setTimeout(r, 30));
     const lat = await s.stop();
+    const after = await loopMax(base);
     all.push(...lat);
-    console.log(name.padEnd(46), String(r.status).padStart(6), reqMs.toFixed(0).padStart(8), pct(lat, 100).toFixed(1).padStart(17), pct(lat, 99).toFixed(1).padStart(8), String(lat.length).padStart(8));
+    console.log(name.padEnd(46), String(r.status).padStart(6), reqMs.toFixed(0).padStart(8), pct(lat, 100).toFixed(1).padStart(17), pct(lat, 99).toFixed(1).padStart(8), String(lat.length).padStart(8), after.held.toFixed(1).padStart(19), (after.cpu - before.cpu).toFixed(0).padStart(14));
     if (r.status !== 200) console.log(`    ${text.slice(0, 160)}`);
   }
   console.log(`all scenarios: /-/healthy worst ${pct(all, 100).toFixed(1)} ms, p99 ${pct(all, 99).toFixed(1)} ms over ${all.length} samples`);

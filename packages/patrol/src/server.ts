@@ -34,6 +34,7 @@ import { compileAnchoredRegex } from './model/matchers.js';
 import { registerProducerErrors } from './producer.js';
 import { registerLogMetrics } from './logger.js';
 import { auditHook, authHook, registerAuthAPI, type AuthDeps } from './web/auth.js';
+import { registerOidc } from './web/oidc.js';
 import { AuthStore } from './web/auth_store.js';
 import { insecureListenReason, isLoopbackHost } from './web/exposure.js';
 import { edgeHook, securityHeadersHook, type EdgeSettings } from './web/security.js';
@@ -168,6 +169,7 @@ export class Patrol {
     this.app.addHook('onRequest', authHook(authDeps));
     this.app.addHook('onResponse', auditHook(authDeps));
     registerAuthAPI(this.app, authDeps);
+    registerOidc(this.app, authDeps);
     // CSP, frame-ancestors, nosniff on every response (the dashboard sets its own CSP).
     this.app.addHook('onSend', securityHeadersHook());
     // Request time and in-flight body bytes (server.request_timeout, server.max_inflight_body_bytes).
@@ -454,7 +456,7 @@ export class Patrol {
     this.configDir = r.dir;
     this.configOrigins = r.origins;
     // Sessions of users removed or given another role end at once.
-    if (r.config.server.auth) this.authStore?.pruneSessions(r.config.server.auth.users);
+    if (r.config.server.auth) this.authStore?.pruneSessions(r.config.server.auth.users, r.config.server.auth.oidc !== undefined);
     const tls = r.config.server.tls;
     if (this.tlsFront && tls) {
       const dir = r.dir;

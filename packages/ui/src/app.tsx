@@ -11,6 +11,9 @@ import { AlertsPage } from './pages/alerts';
 import { SilencesPage } from './pages/silences';
 import { RulesPage } from './pages/rules';
 import { TargetsPage } from './pages/targets';
+import { LoginPage } from './pages/login';
+// h17b
+import { HistoryPage } from './pages/history';
 
 type Theme = 'light' | 'dark' | '';
 
@@ -46,6 +49,9 @@ export function App() {
   else if (path === '/silences' || path.startsWith('/silences/')) page = <SilencesPage path={path} query={query} />;
   else if (path === '/rules') page = <RulesPage />;
   else if (path === '/targets') page = <TargetsPage />;
+  else if (path === '/login') page = <LoginPage />;
+  // h17b
+  else if (path === '/history') page = <HistoryPage query={query} />;
   else
     page = (
       <main class="page">
@@ -59,6 +65,8 @@ export function App() {
     ['/silences', t('silences')],
     ['/rules', t('rules')],
     ['/targets', t('targets')],
+    // h17b
+    ['/history', t('history')],
   ];
   const active = (href: string) => (href === '/' ? path === '/' || path.startsWith('/probes/') : path.startsWith(href));
   return (

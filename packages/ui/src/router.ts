@@ -27,6 +27,6 @@ document.addEventListener('click', (e) => {
 
 export function useLocation(): { path: string; query: URLSearchParams } {
   const v = useStore(location);
-  const [path, q] = v.split('?');
+  const [path, q] = v.split('#')[0].split('?');
   return { path, query: new URLSearchParams(q ?? '') };
 }

@@ -61,12 +61,44 @@ const scryptHash = secret.superRefine((s, ctx) => {
   }
 });
 
+const ROLE = z.enum(['viewer', 'operator', 'editor', 'admin']);
+const httpUrl = z.string().refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), 'expected an http(s) URL');
+
+/** The dashboard's OIDC callback; `redirect_url` must end with it (register that URL at the provider). */
+export const OIDC_CALLBACK_PATH = '/api/patrol/v1/auth/oidc/callback';
+
+/** `server.auth.oidc`: dashboard login through an OpenID Connect provider (authorization code flow with PKCE). */
+export const serverOidcConfig = z.strictObject({
+  /** The provider's issuer URL; its `.well-known/openid-configuration` is read from there. */
+  issuer: httpUrl,
+  client_id: z.string().min(1),
+  /** Absent for a public client (PKCE only). */
+  client_secret: secret.optional(),
+  /** Patrol's callback as the provider knows it: `https://patrol.example/api/patrol/v1/auth/oidc/callback`. */
+  redirect_url: httpUrl.refine((u) => !URL.canParse(u) || new URL(u).pathname.endsWith(OIDC_CALLBACK_PATH), `must end with ${OIDC_CALLBACK_PATH}`),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is one word')).default(['openid', 'profile', 'email']),
+  /** The claim that names the user (falls back to `email`, then `sub`). */
+  username_claim: z.string().default('preferred_username'),
+  /** The claim (a string or a list of strings, e.g. groups) whose values role_mapping maps to roles. */
+  role_claim: z.string().default('groups'),
+  /** Claim value → role; the highest role among the user's values wins. */
+  role_mapping: z.record(z.string(), ROLE).default({}),
+  /** The role of a user whose claim values map to none; unset: such users are refused. */
+  default_role: ROLE.optional(),
+  /** The claim that gives the user's team (per-team scoping); unset: OIDC users see every team. */
+  team_claim: z.string().optional(),
+  /** The text of the dashboard's login button. */
+  button_label: z.string().max(80).default('Log in with single sign-on'),
+});
+
 /** `server.auth`: local users with roles, sessions and API tokens (tokens are created through the API). */
 export const serverAuthConfig = z.strictObject({
+  /** Dashboard login through an OpenID Connect provider. */
+  oidc: serverOidcConfig.optional(),
   users: z.record(
     z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'user names are 1 to 64 letters, digits, . _ @ -'),
-    z.strictObject({ password_hash: scryptHash, role: z.enum(['viewer', 'operator', 'editor', 'admin']) }),
-  ),
+    z.strictObject({ password_hash: scryptHash, role: ROLE }),
+  ).default({}),
   /** How long a dashboard login lasts. */
   session_ttl: duration.default(12 * 3600 * 1000),
   /** Failed logins or token uses per client address per minute before it is refused with 429. */

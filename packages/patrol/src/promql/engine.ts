@@ -6,7 +6,7 @@ import { compareLabels, getLabel, labelsKey } from '../model/labels.js';
 import type { Queryable } from '../storage/interface.js';
 import type { Expr } from './ast.js';
 import { compareNatural } from './functions/helpers.js';
-import { exprType, parseExpr } from './parser.js';
+import { exprType, parseExpr, parseExprSliced } from './parser.js';
 import type { EngineOptions, InstantSample, QueryEngine, QueryOptions, QueryResult, RangeSeries, Value } from './types.js';
 import { QueryError } from './types.js';
 import type { Result, StepSeries } from './eval/context.js';
@@ -135,6 +135,8 @@ class Gate {
 /** Parsed expressions kept (see Engine.parse), and the longest text kept. */
 const PARSE_CACHE_ENTRIES = 4096;
 const PARSE_CACHE_MAX_TEXT = 16 * 1024;
+/** Texts longer than this are parsed in slices (parseExprSliced). */
+const SLICED_PARSE_FROM = 2048;
 
 /**
  * The PromQL engine. Safe to share: each query has its own evaluation state; at most
@@ -177,18 +179,32 @@ export class Engine implements QueryEngine {
   private readonly parsed = new Map<string, Expr>();
 
   private parse(expr: string): Expr {
-    let ast = this.parsed.get(expr);
+    const ast = this.parsed.get(expr);
     if (ast !== undefined) {
       this.parsed.delete(expr);
       this.parsed.set(expr, ast);
       return ast;
     }
-    ast = parseExpr(expr);
+    return this.remember(expr, parseExpr(expr));
+  }
+
+  private remember(expr: string, ast: Expr): Expr {
     if (expr.length <= PARSE_CACHE_MAX_TEXT) {
       if (this.parsed.size >= PARSE_CACHE_ENTRIES) this.parsed.delete(this.parsed.keys().next().value!);
       this.parsed.set(expr, ast);
     }
     return ast;
+  }
+
+  /**
+   * `parse`, except that a long text not in the cache is parsed in slices with yields between
+   * them (parseExprSliced): a dashboard's 20,000-value alternation or a selector with thousands
+   * of matchers would hold the event loop. Short and cached texts are parsed at once, so a query
+   * takes its concurrency slot in the same turn of the loop as before.
+   */
+  private parseAny(expr: string): Expr | Promise<Expr> {
+    if (expr.length <= SLICED_PARSE_FROM || this.parsed.has(expr)) return this.parse(expr);
+    return parseExprSliced(expr).then((ast) => this.remember(expr, ast));
   }
 
   /** The limits in force. */
@@ -202,7 +218,8 @@ export class Engine implements QueryEngine {
   }
 
   async instantQuery(q: Queryable, expr: string, time: number, opts: QueryOptions = {}): Promise<QueryResult> {
-    const ast = this.parse(expr);
+    const parsed = this.parseAny(expr);
+    const ast = parsed instanceof Promise ? await parsed : parsed;
     return this.run(q, opts, async (ev) => {
       const t = exprType(ast);
       if (t === 'matrix') return { type: 'matrix', series: await ev.matrixValue(ast, time) };
@@ -217,7 +234,8 @@ export class Engine implements QueryEngine {
     if ((end - start) / step > 11000) {
       throw new QueryError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
     }
-    const ast = this.parse(expr);
+    const parsed = this.parseAny(expr);
+    const ast = parsed instanceof Promise ? await parsed : parsed;
     const t = exprType(ast);
     if (t !== 'scalar' && t !== 'vector') {
       throw new QueryError('bad_data', `invalid expression type "${t === 'matrix' ? 'range vector' : t}" for range query, must be Scalar or instant Vector`);

@@ -38,12 +38,69 @@ const strictLezer = lezer.configure({ strict: true });
  * in strict mode although Prometheus parses it. The guard's counter is reset between steps; the
  * depth it protects is bounded by MAX_BINARY_OPERATORS, checked before lezer runs.
  */
-function parseLezer(text: string): ReturnType<typeof strictLezer.parse> {
-  const parse = strictLezer.startParse(text) as ReturnType<typeof strictLezer.startParse> & { bigReductionCount?: number };
+function parseLezer(text: string): LezerTree {
+  const ahead = parsedAhead.get(text);
+  if (ahead) {
+    parsedAhead.delete(text);
+    return ahead;
+  }
+  const parse = startLezer(text);
   for (;;) {
     const tree = parse.advance();
     if (tree) return tree;
     if (typeof parse.bigReductionCount === 'number') parse.bigReductionCount = 0;
+  }
+}
+
+type LezerTree = ReturnType<typeof strictLezer.parse>;
+
+function startLezer(text: string) {
+  return strictLezer.startParse(text) as ReturnType<typeof strictLezer.startParse> & { bigReductionCount?: number };
+}
+
+/** Trees parseExprSliced made ahead, each taken (and dropped) by the build that follows it. */
+const parsedAhead = new Map<string, LezerTree>();
+
+/** Work between two yields of parseExprSliced, ms. */
+const PARSE_SLICE_MS = 4;
+
+/**
+ * parseExpr for long texts that must not hold the event loop: lezer's parse, the costly part (a
+ * selector with 2,000 matchers held the loop for 30-250 ms of CPU), runs in slices of
+ * PARSE_SLICE_MS with a yield to the event loop (setImmediate) between them; the tree is then
+ * built as parseExpr builds it (errors and messages are parseExpr's own).
+ */
+export async function parseExprSliced(text: string, sliceMs = PARSE_SLICE_MS): Promise<Expr> {
+  let src: string;
+  try {
+    src = lezerText(text);
+    checkNesting(src);
+  } catch {
+    return parseExpr(text); // which reports the error
+  }
+  try {
+    const parse = startLezer(src);
+    let start = performance.now();
+    for (let n = 1; ; n++) {
+      const tree = parse.advance();
+      if (tree) {
+        parsedAhead.set(src, tree);
+        break;
+      }
+      if (typeof parse.bigReductionCount === 'number') parse.bigReductionCount = 0;
+      if ((n & 63) === 0 && performance.now() - start >= sliceMs) {
+        await new Promise<void>((r) => setImmediate(r));
+        start = performance.now();
+      }
+    }
+  } catch {
+    // A syntax error: the strict parse stops at the first token that fits nowhere, so
+    // parseExpr finds it again at once and words it.
+  }
+  try {
+    return parseExpr(text);
+  } finally {
+    parsedAhead.delete(src);
   }
 }
 
@@ -155,6 +212,12 @@ const SQ_STOP = /['\\]/g;
 const BQ_STOP = /`/g;
 const BINARY_WORDS: ReadonlySet<string> = new Set(['and', 'or', 'unless', 'atan2']);
 
+const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
+/** [a-zA-Z_:] */
+const isIdentStart = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c === 0x3a;
+/** [a-zA-Z0-9_] */
+const isWordChar = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || isDigit(c);
+
 /**
  * Throws a ParseFailure at the first token that nests the query deeper than MAX_NESTING.
  * A linear pre-scan of the tokens, before lezer sees the text; strings and comments are skipped.
@@ -201,17 +264,18 @@ function checkNesting(text: string): void {
       operand = true;
       continue;
     }
-    if (/[0-9.]/.test(c)) {
+    const code = text.charCodeAt(i);
+    if (isDigit(code) || code === 0x2e) {
       const hex = c === '0' && (text[i + 1] === 'x' || text[i + 1] === 'X');
       let j = i + 1;
-      while (j < text.length && (/[0-9a-zA-Z_.]/.test(text[j]) || ((text[j] === '-' || text[j] === '+') && !hex && (text[j - 1] === 'e' || text[j - 1] === 'E')))) j++;
+      while (j < text.length && (isWordChar(text.charCodeAt(j)) || text[j] === '.' || ((text[j] === '-' || text[j] === '+') && !hex && (text[j - 1] === 'e' || text[j - 1] === 'E')))) j++;
       i = j - 1;
       operand = true;
       continue;
     }
-    if (/[a-zA-Z_:]/.test(c)) {
+    if (isIdentStart(code)) {
       let j = i + 1;
-      while (j < text.length && /[a-zA-Z0-9_:]/.test(text[j])) j++;
+      while (j < text.length && (isWordChar(text.charCodeAt(j)) || text[j] === ':')) j++;
       const word = text.slice(i, j).toLowerCase();
       i = j - 1;
       if (BINARY_WORDS.has(word) && operand) {
@@ -270,10 +334,15 @@ export function parseExpr(text: string): Expr {
   return withRegexBudget(() => parseUnbudgeted(text));
 }
 
+/** The text lezer parses: trailing dots normalised, the step()/range() aliases substituted. */
+function lezerText(text: string): string {
+  const src = /\d\.(?!\d)/.test(text) ? normalizeTrailingDots(text) : text;
+  return /step|range/i.test(src) ? substituteAliases(src, false).text : src;
+}
+
 function parseUnbudgeted(text: string): Expr {
   try {
-    let src = /\d\.(?!\d)/.test(text) ? normalizeTrailingDots(text) : text;
-    if (/step|range/i.test(src)) src = substituteAliases(src, false).text;
+    const src = lezerText(text);
     checkNesting(src);
     let e: Expr;
     try {

@@ -46,7 +46,7 @@ export class FailureLimiter {
   }
 }
 
-function cookie(req: FastifyRequest, name: string): string | undefined {
+export function cookie(req: FastifyRequest, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -188,6 +188,19 @@ export function auditHook(d: AuthDeps) {
   };
 }
 
+/**
+ * Starts a dashboard session for a caller who proved who they are (a password or an OIDC login):
+ * sets the HttpOnly SameSite=Strict cookie and answers the CSRF token writes must carry.
+ */
+export function startSession(d: AuthDeps, req: FastifyRequest, reply: FastifyReply, id: Identity & { role: Role }, source: 'local' | 'oidc' = 'local'): string {
+  const ttl = d.config()?.auth?.session_ttl ?? 12 * 3600 * 1000;
+  const s = d.store()!.createSession(id.name, id.role, ttl, Date.now(), { team: id.team, source });
+  req.patrolIdentity = id;
+  const attrs = ['Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${Math.floor(ttl / 1000)}`, ...(d.secure() ? ['Secure'] : [])];
+  reply.header('Set-Cookie', `${SESSION_COOKIE}=${s.id}; ${attrs.join('; ')}`);
+  return s.csrf;
+}
+
 /** Login, logout, whoami, tokens and the audit log under /api/patrol/v1. */
 export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
   const limiter = new FailureLimiter(() => d.config()?.auth?.failures_per_minute ?? 10);
@@ -214,11 +227,8 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
       d.log.warn({ remote: req.ip, user }, 'login failed');
       return reply.code(401).send({ status: 'error', errorType: 'unauthorized', error: 'wrong user or password' });
     }
-    const s = store.createSession(user, entry.role, auth.session_ttl);
-    req.patrolIdentity = { name: user, role: entry.role, via: 'session' };
-    const attrs = ['Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${Math.floor(auth.session_ttl / 1000)}`, ...(d.secure() ? ['Secure'] : [])];
-    reply.header('Set-Cookie', `${SESSION_COOKIE}=${s.id}; ${attrs.join('; ')}`);
-    return { status: 'success', data: { username: user, role: entry.role, csrf_token: s.csrf } };
+    const csrf = startSession(d, req, reply, { name: user, role: entry.role, via: 'session' });
+    return { status: 'success', data: { username: user, role: entry.role, csrf_token: csrf } };
   });
 
   app.post('/api/patrol/v1/auth/logout', async (req, reply) => {
@@ -231,7 +241,7 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
   app.get('/api/patrol/v1/auth/whoami', async (req, reply) => {
     const id = req.patrolIdentity;
     if (!id) return off(reply);
-    return { status: 'success', data: { name: id.name, role: id.role, via: id.via, csrf_token: id.csrf } };
+    return { status: 'success', data: { name: id.name, role: id.role, via: id.via, csrf_token: id.csrf, ...(id.team !== undefined ? { team: id.team } : {}) } };
   });
 
   app.get('/api/patrol/v1/auth/tokens', async (_req, reply) => {

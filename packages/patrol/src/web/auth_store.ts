@@ -67,6 +67,8 @@ export interface Identity {
   role: Role | 'prometheus';
   via: 'session' | 'token' | 'basic';
   csrf?: string;
+  /** The team a scoped caller sees (per-team scoping); absent: every team. */
+  team?: string;
 }
 
 export interface AuditEntry {
@@ -103,6 +105,10 @@ export class AuthStore {
     const cols = (this.db.prepare('PRAGMA table_info(audit)').all() as { name: string }[]).map((c) => c.name);
     if (!cols.includes('before')) this.db.exec('ALTER TABLE audit ADD COLUMN before TEXT');
     if (!cols.includes('after')) this.db.exec('ALTER TABLE audit ADD COLUMN after TEXT');
+    // Columns added after the first release: a session's team and where it came from (local or oidc).
+    const have = new Set((this.db.pragma('table_info(sessions)') as { name: string }[]).map((c) => c.name));
+    if (!have.has('team')) this.db.exec('ALTER TABLE sessions ADD COLUMN team TEXT');
+    if (!have.has('source')) this.db.exec("ALTER TABLE sessions ADD COLUMN source TEXT NOT NULL DEFAULT 'local'");
   }
 
   /** A new token; the returned secret is shown once and never stored. */
@@ -140,27 +146,36 @@ export class AuthStore {
     return { name: `token:${r.name as string}`, role: r.role, via: 'token' };
   }
 
-  createSession(user: string, role: Role, ttlMs: number, now = Date.now()): { id: string; csrf: string } {
+  createSession(user: string, role: Role, ttlMs: number, now = Date.now(), opts: { team?: string; source?: 'local' | 'oidc' } = {}): { id: string; csrf: string } {
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(24).toString('base64url');
     this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
-    this.db.prepare('INSERT INTO sessions (hash, user, role, csrf, expires_at) VALUES (?, ?, ?, ?, ?)').run(sha256(id), user, role, csrf, now + ttlMs);
+    this.db
+      .prepare('INSERT INTO sessions (hash, user, role, csrf, expires_at, team, source) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(sha256(id), user, role, csrf, now + ttlMs, opts.team ?? null, opts.source ?? 'local');
     return { id, csrf };
   }
 
   session(id: string, now = Date.now()): Identity | null {
     const r = this.db.prepare('SELECT * FROM sessions WHERE hash = ? AND expires_at > ?').get(sha256(id), now) as Record<string, never> | undefined;
-    return r ? { name: r.user, role: r.role, via: 'session', csrf: r.csrf } : null;
+    if (!r) return null;
+    const id_: Identity = { name: r.user, role: r.role, via: 'session', csrf: r.csrf };
+    if (r.team !== null) id_.team = r.team;
+    return id_;
   }
 
   endSession(id: string): void {
     this.db.prepare('DELETE FROM sessions WHERE hash = ?').run(sha256(id));
   }
 
-  /** Ends the sessions of users no longer configured or whose role changed (after a reload). */
-  pruneSessions(users: Record<string, { role: Role }>): void {
-    for (const r of this.db.prepare('SELECT hash, user, role FROM sessions').all() as { hash: string; user: string; role: string }[]) {
-      if (users[r.user]?.role !== r.role) this.db.prepare('DELETE FROM sessions WHERE hash = ?').run(r.hash);
+  /**
+   * Ends the sessions of local users no longer configured or whose role changed (after a reload),
+   * and every OIDC session when OIDC login is no longer configured.
+   */
+  pruneSessions(users: Record<string, { role: Role }>, oidc = false): void {
+    for (const r of this.db.prepare('SELECT hash, user, role, source FROM sessions').all() as { hash: string; user: string; role: string; source: string }[]) {
+      const keep = r.source === 'oidc' ? oidc : Object.hasOwn(users, r.user) && users[r.user].role === r.role;
+      if (!keep) this.db.prepare('DELETE FROM sessions WHERE hash = ?').run(r.hash);
     }
   }
 

@@ -13,10 +13,11 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-/** Whether the server section makes callers authenticate (basic auth users, users/tokens, or verified client certificates). */
+/** Whether the server section makes callers authenticate (basic auth users, users/tokens, OIDC login, or verified client certificates). */
 export function authConfigured(server: ServerConfig): boolean {
   if (server.basic_auth_users && Object.keys(server.basic_auth_users).length > 0) return true;
   if (server.auth && Object.keys(server.auth.users).length > 0) return true;
+  if (server.auth?.oidc) return true;
   return server.tls?.client_auth_type === 'RequireAndVerifyClientCert';
 }
 

@@ -21,7 +21,7 @@ export interface RouteRule {
   what: string;
 }
 
-const UI_PAGES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets', '/assets/*', '/favicon.svg'];
+const UI_PAGES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets', '/history', '/explore', '/hosts', '/login', '/assets/*', '/favicon.svg'];
 const PROM_READS = ['/api/v1/query', '/api/v1/query_range', '/api/v1/series', '/api/v1/labels', '/api/v1/label/:name/values', '/api/v1/query_exemplars', '/api/v1/metadata', '/api/v1/format_query', '/api/v1/parse_query'];
 const STATUS = ['/api/v1/status/buildinfo', '/api/v1/status/flags', '/api/v1/status/config', '/api/v1/status/tsdb', '/api/v1/status/runtimeinfo'];
 
@@ -31,6 +31,9 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   ...UI_PAGES.map((url): RouteRule => ({ url, read: 'public', write: 'admin', what: 'dashboard page and assets (data comes from the API)' })),
   { url: '/api/patrol/v1/ack/:fingerprint', read: 'public', write: 'public', what: 'acknowledge through a signed link (the signature authorises)' },
   { url: '/api/patrol/v1/auth/login', read: 'public', write: 'public', what: 'log in (rate limited)' },
+  { url: '/api/patrol/v1/auth/methods', read: 'public', write: 'admin', what: 'how to log in (password, OIDC), for the login page' },
+  { url: '/api/patrol/v1/auth/oidc/login', read: 'public', write: 'admin', what: 'start an OIDC login (redirects to the provider)' },
+  { url: '/api/patrol/v1/auth/oidc/callback', read: 'public', write: 'admin', what: "the OIDC provider's redirect back (state, PKCE, nonce and the ID token's signature authorise)" },
   { url: '/api/patrol/v1/auth/logout', read: 'viewer', write: 'viewer', what: 'log out' },
   { url: '/api/patrol/v1/auth/whoami', read: 'viewer', write: 'admin', what: 'the caller and its role' },
   { url: '/api/patrol/v1/auth/tokens', read: 'admin', write: 'admin', what: 'list and create API tokens' },

@@ -1,5 +1,6 @@
 // Rule groups from GET /api/v1/rules: each rule's health, last evaluation, error and expression.
 
+import { useEffect } from 'preact/hooks';
 import { useApi } from '../api';
 import { ErrorBox, Loading } from '../components';
 import { fmtTime, t } from '../i18n';
@@ -23,6 +24,12 @@ interface Group {
 
 export function RulesPage() {
   const r = useApi<{ groups: Group[] }>('/api/v1/rules', 15000);
+  // /rules#rule-NAME (the alerts page's link): scroll to that rule once the list is there.
+  const loaded = !!r.data;
+  useEffect(() => {
+    const id = decodeURIComponent(window.location.hash.slice(1));
+    if (loaded && id) document.getElementById(id)?.scrollIntoView({ block: 'center' });
+  }, [loaded]);
   return (
     <main class="page">
       <h1>{t('rules')}</h1>
@@ -47,7 +54,7 @@ export function RulesPage() {
               </thead>
               <tbody>
                 {g.rules.map((rule) => (
-                  <tr>
+                  <tr id={`rule-${rule.name}`} class={window.location.hash === `#rule-${encodeURIComponent(rule.name)}` ? 'target' : ''}>
                     <td>
                       <b>{rule.name}</b> <small class="muted">{rule.type}{rule.state ? ` · ${rule.state}` : ''}</small>
                     </td>

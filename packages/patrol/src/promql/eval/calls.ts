@@ -339,6 +339,9 @@ async function labelReplace(ev: Evaluator, e: Call, ts: Float64Array): Promise<R
   }
   const out: StepSeries[] = [];
   for (const s of series) {
+    // A regex over thousands of long values (16 KiB each) is the one costly step here.
+    const pause = ev.pace();
+    if (pause) await pause;
     const m = re.exec(getLabel(s.labels, src));
     if (!m) {
       out.push(s);

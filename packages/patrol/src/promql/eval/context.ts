@@ -87,4 +87,9 @@ export interface Evaluator {
   scalarArgs(args: Expr[], ts: Float64Array): Promise<Float64Array[]>;
   vectorArg(e: Expr, ts: Float64Array): Promise<StepSeries[]>;
   stringArg(e: Expr): string;
+  /**
+   * Checks the deadline and cancellation; a promise to await (a yield to the event loop) once the
+   * shared time slice is spent, else null. For loops whose steps can be long (a regex per series).
+   */
+  pace(): Promise<void> | null;
 }

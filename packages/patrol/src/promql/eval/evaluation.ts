@@ -142,6 +142,10 @@ export class Evaluation implements Evaluator {
     return false;
   }
 
+  pace(): Promise<void> | null {
+    return this.tick() ? this.yieldNow() : null;
+  }
+
   private async yieldNow(): Promise<void> {
     await new Promise<void>((r) => setImmediate(r));
     const now = performance.now();

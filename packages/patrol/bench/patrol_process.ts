@@ -1,0 +1,31 @@
+// How the benchmarks that start Patrol as its own process run it: as installed (dist/, built by
+// `npm run build`, with the Node flags on bin/patrol.js's `#!` line), so that what they measure is
+// what users run: from src/ through tsx, the first request to reach a module pays for its
+// transpilation on the main thread (hundreds of ms), and V8 runs with other heap settings.
+// PATROL_BENCH_TSX=1 (or no dist/) runs src/ through tsx instead; PATROL_BENCH_NODE_ARGS adds
+// Node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc`) to find what holds the loop.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '../dist/cli/main.js');
+
+/** The Node flags the installed `patrol` command runs with: those on bin/patrol.js's `#!` line. */
+export const nodeFlags = (/^#!\S*env -S node(.*)$/m.exec(readFileSync(join(here, '../bin/patrol.js'), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+
+/** Extra Node flags for the server from PATROL_BENCH_NODE_ARGS. */
+export const extraNodeArgs = (process.env.PATROL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+export const useTsx = process.env.PATROL_BENCH_TSX === '1' || !existsSync(dist);
+
+/** The arguments to give process.execPath before the CLI's own (`start`, …). */
+export function patrolArgs(): string[] {
+  const entry = useTsx ? ['--import', 'tsx', join(here, '../src/cli/main.ts')] : [dist];
+  return [...nodeFlags, ...extraNodeArgs, ...entry];
+}
+
+/** One line saying what runs, for the benchmark's output. */
+export function describePatrol(): string {
+  return `Patrol from ${useTsx ? 'src/ via tsx' : 'dist/ (npm run build after changes)'}, node flags ${[...nodeFlags, ...extraNodeArgs].join(' ') || '(none)'}`;
+}
