@@ -112,6 +112,8 @@ export class Patrol {
   private config: Config | null = null;
   /** The folder the running configuration's relative paths resolve against. */
   private configDir = '.';
+  /** The rules component, whose loaded groups the config API reads. */
+  private rulesManager: RulesManager | null = null;
   /** The file each probe and receiver of the running configuration came from (config_files). */
   private configOrigins: ReadonlyMap<string, string> = new Map();
   /** Outcome and time (ms) of the last reload attempt that succeeded, for /status/runtimeinfo. */
@@ -245,6 +247,7 @@ export class Patrol {
       configFile: this.opts.configFile,
       loaded: () => (this.config ? { config: this.config, origins: this.configOrigins, dir: this.configDir } : null),
       reload: () => this.reload(),
+      ruleGroups: () => this.rulesManager?.loadedGroups() ?? [],
     });
     app.get('/api/patrol/v1/status/buildinfo', async (_req, reply) => reply.send({ status: 'success', data: BUILD_INFO }));
   }
@@ -354,6 +357,7 @@ export class Patrol {
     const patrolAlerting = new PatrolAlerting({ dispatcher, dbPath: join(this.opts.dataDir, 'alerting.db'), logger: this.log.child({ component: 'alerting-patrol' }) });
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
     const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
+    this.rulesManager = rules;
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,

@@ -11,6 +11,7 @@ import { createLogger } from '../logger.js';
 import { Patrol } from '../server.js';
 
 const PATROL_YML = `config_files: ["patrol.d/*.yml"]
+rule_files: ["patrol.d/rules/*.yml"]
 probes:
   - {name: in-main, type: tcp, target: "127.0.0.1:1", interval: 1h, timeout: 1s}
 alerting:
@@ -178,5 +179,23 @@ describe('configuration API', () => {
     assert.equal(post?.after?.id, id);
     assert.equal(del?.before?.status.state, 'active');
     assert.equal(del?.after?.status.state, 'expired');
+  });
+
+  it('manages rule groups in patrol.d/rules/groups.yml, which rule_files names', async () => {
+    const group = { name: 'api-rules', interval: '1m', rules: [{ alert: 'ProbeDown', expr: 'up == 0', for: '5m', labels: { severity: 'page' } }] };
+    const r = await call('POST', '/api/patrol/v1/config/rule_groups', group);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.deepEqual(r.body.data, group);
+    assert.match(readFileSync(join(dir, 'patrol.d', 'rules', 'groups.yml'), 'utf8'), /alert: ProbeDown/);
+    // The rules component runs it.
+    const running = (await call('GET', '/api/v1/rules')).body.data as { groups: { name: string; file: string }[] };
+    assert.ok(running.groups.some((g) => g.name === 'api-rules'));
+    const before = readFileSync(join(dir, 'patrol.d', 'rules', 'groups.yml'), 'utf8');
+    const bad = await call('PUT', '/api/patrol/v1/config/rule_groups/api-rules', { ...group, rules: [{ alert: 'X', expr: 'up ==' }] });
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.body.error), /patrol\.d\/rules\/groups\.yml:\d+:\d+: /);
+    assert.equal(readFileSync(join(dir, 'patrol.d', 'rules', 'groups.yml'), 'utf8'), before);
+    assert.equal((await call('DELETE', '/api/patrol/v1/config/rule_groups/api-rules')).status, 200);
+    assert.equal((await call('GET', '/api/patrol/v1/config/rule_groups/api-rules')).status, 404);
   });
 });

@@ -11,34 +11,97 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isMap, isSeq, parseDocument, type Document } from 'yaml';
 import type { Config } from '../config/schema.js';
+import { matchesGlob } from '../config/glob.js';
 import { INCLUDABLE, loadConfigFile, type ConfigError } from '../config/load.js';
+import { formatDuration } from '../model/duration.js';
+import { parseRuleFile, type RuleGroup } from '../rules/parse.js';
 import { SECRET_MASK } from '../config/secret.js';
 import { shownConfig } from '../config/show.js';
 import { recordChange } from '../web/audit_change.js';
 
 export const CONFIG_API_PREFIX = '/api/patrol/v1/config';
 
-/** A kind of item the API manages: its URL segment, its place in the configuration, its managed file. */
+/** The configuration in use, the file each item came from, and the rule groups running. */
+interface Loaded {
+  config: Config;
+  origins: ReadonlyMap<string, string>;
+  dir: string;
+}
+
+/** What checking a managed file's new text found: the errors, or whether the main file includes it. */
+type Checked = { errors: { text: string; file: string; path: string }[] } | { includes: (name: string) => boolean };
+
+/** A kind of item the API manages: its URL segment, its place in its managed file, how to read and check it. */
 interface Kind {
   segment: string;
   /** What one item is called in messages. */
   noun: string;
+  /** Where the list is in the managed file. */
   path: readonly string[];
   file: string;
+  /** The running items as written, each with the file it came from. */
+  items: (l: Loaded) => { item: Item; source: string }[];
+  /** Checks the managed file's new text; `file` is its absolute path. */
+  check: (l: Loaded, file: string, text: string) => Promise<Checked>;
+  /** How to make the main file read the managed one. */
+  includeHint: (managedDir: string) => string;
 }
 
-export const CONFIG_KINDS: readonly Kind[] = [
-  { segment: 'probes', noun: 'probe', path: ['probes'], file: 'probes.yml' },
-  { segment: 'receivers', noun: 'receiver', path: ['alerting', 'receivers'], file: 'receivers.yml' },
-];
+/** An item kind that lives in the configuration (config_files merges it in). */
+function configKind(segment: string, noun: string, path: readonly string[], file: string, d: () => ConfigApiDeps): Kind {
+  if (!INCLUDABLE.some((i) => i.path.join('.') === path.join('.'))) throw new Error(`config API kind ${segment} is not includable`);
+  const key = (name: string) => `${path.join('.')}/${name}`;
+  return {
+    segment,
+    noun,
+    path,
+    file,
+    items: (l) => {
+      let v: unknown = shownConfig(l.config);
+      for (const p of path) v = isItem(v) ? v[p] : undefined;
+      return (Array.isArray(v) ? (v as Item[]) : []).map((item) => ({ item, source: l.origins.get(key(String(item.name))) ?? '' }));
+    },
+    check: async (_l, f, text) => {
+      const checked = await loadConfigFile(d().configFile!, new Map([[f, text]]));
+      if (!checked.ok) return { errors: checked.errors.map((e: ConfigError) => ({ text: `${e.line}:${e.column}: ${e.path ? `${e.path}: ` : ''}${e.message}`, file: e.file, path: e.path })) };
+      return { includes: (name) => resolve(checked.origins.get(key(name)) ?? '') === f };
+    },
+    includeHint: (dir) => `config_files: ["${dir}/*.yml"]`,
+  };
+}
 
-for (const k of CONFIG_KINDS) if (!INCLUDABLE.some((i) => i.path.join('.') === k.path.join('.'))) throw new Error(`config API kind ${k.segment} is not includable`);
+/** Rule groups: a Prometheus rule file (`groups:`) that rule_files must name. */
+function ruleGroupsKind(d: () => ConfigApiDeps): Kind {
+  return {
+    segment: 'rule_groups',
+    noun: 'rule group',
+    path: ['groups'],
+    file: 'rules/groups.yml',
+    items: () => (d().ruleGroups?.() ?? []).map((g) => ({ item: ruleGroupAsWritten(g), source: g.file })),
+    check: async (l, f, text) => {
+      const r = parseRuleFile(text, f);
+      if (r.errors.length > 0) return { errors: r.errors.map((e) => ({ text: `${e.line}:${e.column}: ${e.message}`, file: e.file, path: '' })) };
+      const base = dirname(d().configFile!);
+      const named = l.config.rule_files.some((p) => {
+        try {
+          return matchesGlob(isAbsolute(p) ? p : join(base, p), f);
+        } catch {
+          return false;
+        }
+      });
+      return { includes: () => named };
+    },
+    includeHint: (dir) => `rule_files: ["${dir}/rules/*.yml"]`,
+  };
+}
 
 export interface ConfigApiDeps {
   /** patrol.yml; undefined when Patrol runs its built-in default. */
   configFile: string | undefined;
   /** The configuration in use and the file each item came from. */
-  loaded: () => { config: Config; origins: ReadonlyMap<string, string>; dir: string } | null;
+  loaded: () => Loaded | null;
+  /** The rule groups of the running configuration (rule_files), as loaded. */
+  ruleGroups?: () => readonly RuleGroup[];
   reload: () => Promise<{ ok: boolean; errors: string[] }>;
 }
 
@@ -113,11 +176,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
     return l;
   };
   const rel = (dir: string, f: string) => (isAbsolute(f) && !relative(dir, f).startsWith('..') ? relative(dir, f) : f);
-  const itemsOf = (config: Config, k: Kind): Item[] => {
-    let v: unknown = shownConfig(config);
-    for (const p of k.path) v = isItem(v) ? v[p] : undefined;
-    return Array.isArray(v) ? (v as Item[]) : [];
-  };
+  const kinds = [configKind('probes', 'probe', ['probes'], 'probes.yml', () => d), configKind('receivers', 'receiver', ['alerting', 'receivers'], 'receivers.yml', () => d), ruleGroupsKind(() => d)];
 
   const send = async (reply: FastifyReply, fn: () => Promise<unknown>) => {
     try {
@@ -128,15 +187,14 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
     }
   };
 
-  for (const k of CONFIG_KINDS) {
+  for (const k of kinds) {
     const base = `${CONFIG_API_PREFIX}/${k.segment}`;
-    const key = (name: string) => `${k.path.join('.')}/${name}`;
 
     const one = (name: string) => {
       const l = current();
-      const item = itemsOf(l.config, k).find((x) => x.name === name);
-      if (!item) throw new HttpError(404, `no ${k.noun} named ${JSON.stringify(name)}`);
-      return { item, source: rel(l.dir, l.origins.get(key(name)) ?? '') };
+      const found = k.items(l).find((x) => x.item.name === name);
+      if (!found) throw new HttpError(404, `no ${k.noun} named ${JSON.stringify(name)}`);
+      return { item: found.item, source: rel(l.dir, found.source) };
     };
 
     /**
@@ -150,8 +208,9 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
         const l = current();
         const managedDir = resolve(l.dir, l.config.config_api.dir);
         const file = join(managedDir, k.file);
-        const origin = l.origins.get(key(name));
-        const exists = itemsOf(l.config, k).some((x) => x.name === name);
+        const found = k.items(l).find((x) => x.item.name === name);
+        const origin = found?.source;
+        const exists = found !== undefined;
         if (mode === 'create' && exists) throw new HttpError(409, `a ${k.noun} named ${JSON.stringify(name)} exists already (${rel(l.dir, origin ?? '')})`);
         if (mode === 'delete' && !exists) throw new HttpError(404, `no ${k.noun} named ${JSON.stringify(name)}`);
         if (exists && origin !== undefined && resolve(origin) !== file) {
@@ -184,17 +243,17 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
           }
         }
         const text = doc.toString({ lineWidth: 0 });
-        const checked = await loadConfigFile(d.configFile, new Map([[file, text]]));
-        if (!checked.ok) {
+        const checked = await k.check(l, file, text);
+        if ('errors' in checked) {
           const prefix = `${k.path.join('.')}[${index}]`;
           const fields = checked.errors
-            .filter((e: ConfigError) => resolve(e.file) === file && (e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`)))
+            .filter((e) => resolve(e.file) === file && (e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`)))
             .map((e) => e.path.slice(prefix.length).replace(/^\./, '') || '(item)');
-          const errors = checked.errors.slice(0, 50).map((e) => `${rel(l.dir, e.file)}:${e.line}:${e.column}: ${e.path ? `${e.path}: ` : ''}${e.message}`);
+          const errors = checked.errors.slice(0, 50).map((e) => `${rel(l.dir, e.file)}:${e.text}`);
           throw new HttpError(400, errors.join('\n'), { errors, fields });
         }
-        if (next !== undefined && resolve(checked.origins.get(key(name)) ?? '') !== file) {
-          throw new HttpError(409, `config_files in ${rel(l.dir, d.configFile)} does not include ${rel(l.dir, file)}; add \`config_files: ["${rel(l.dir, managedDir)}/*.yml"]\``);
+        if (next !== undefined && !checked.includes(name)) {
+          throw new HttpError(409, `${rel(l.dir, d.configFile)} does not read ${rel(l.dir, file)}; add \`${k.includeHint(rel(l.dir, managedDir))}\``);
         }
         await writeAtomically(file, text);
         const r = await d.reload();
@@ -223,9 +282,9 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
     app.get(base, async (_req, reply) =>
       send(reply, async () => {
         const l = current();
-        const data = itemsOf(l.config, k);
-        const sources = Object.fromEntries(data.map((x) => [String(x.name), rel(l.dir, l.origins.get(key(String(x.name))) ?? '')]));
-        return { status: 'success', data, sources };
+        const items = k.items(l);
+        const sources = Object.fromEntries(items.map((x) => [String(x.item.name), rel(l.dir, x.source)]));
+        return { status: 'success', data: items.map((x) => x.item), sources };
       }),
     );
     app.get<{ Params: { name: string } }>(`${base}/:name`, async (req, reply) =>
@@ -257,4 +316,23 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
       }),
     );
   }
+}
+
+/** A loaded rule group as it is written in a rule file. */
+export function ruleGroupAsWritten(g: RuleGroup): Item {
+  const out: Item = { name: g.name };
+  if (g.interval !== undefined) out.interval = formatDuration(g.interval);
+  if (g.queryOffset !== undefined) out.query_offset = formatDuration(g.queryOffset);
+  if (g.limit > 0) out.limit = g.limit;
+  if (Object.keys(g.labels).length > 0) out.labels = g.labels;
+  out.rules = g.rules.map((r) => {
+    const o: Item = r.alert !== undefined ? { alert: r.alert } : { record: r.record };
+    o.expr = r.expr;
+    if (r.for > 0) o.for = formatDuration(r.for);
+    if (r.keepFiringFor > 0) o.keep_firing_for = formatDuration(r.keepFiringFor);
+    if (Object.keys(r.labels).length > 0) o.labels = r.labels;
+    if (Object.keys(r.annotations).length > 0) o.annotations = r.annotations;
+    return o;
+  });
+  return out;
 }

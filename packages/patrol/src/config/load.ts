@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
-import { BadPatternError, globSync, segmentRegExp } from './glob.js';
+import { BadPatternError, globSync, matchesGlob } from './glob.js';
 import { globalConfig, resolveScrapeDefaults, scrapeConfig, scrapeConfigWithDir, UNSUPPORTED_SD, type GlobalConfig, type ScrapeConfig } from './prometheus.js';
 import { semanticIssues } from './semantic.js';
 import { configSchema, type Config } from './schema.js';
@@ -223,7 +223,7 @@ function includeConfigFiles(main: ParsedYaml, mainFile: string, dir: string, ove
     try {
       const found = globSync(abs);
       // A file the config API is about to create exists only in overrides.
-      if (overrides) for (const f of overrides.keys()) if (!found.includes(f) && globMatches(abs, f)) found.push(f);
+      if (overrides) for (const f of overrides.keys()) if (!found.includes(f) && matchesGlob(abs, f)) found.push(f);
       for (const f of found.sort()) if (!files.includes(f) && resolve(f) !== resolve(mainFile)) files.push(f);
     } catch (e) {
       if (!(e instanceof BadPatternError)) throw e;
@@ -305,12 +305,6 @@ function includeConfigFiles(main: ParsedYaml, mainFile: string, dir: string, ove
   return { raw, errors, origins, origin, issueErrors };
 }
 
-/** Whether `file` matches the glob `pattern` (both absolute), segment by segment. */
-function globMatches(pattern: string, file: string): boolean {
-  const ps = pattern.split('/');
-  const fs = file.split('/');
-  return ps.length === fs.length && ps.every((seg, i) => segmentRegExp(seg, pattern).test(fs[i]));
-}
 
 /** Top-level keys of alertmanager.yml that patrol.yml holds under `alerting:`. */
 const ALERTMANAGER_TOP_KEYS = ['route', 'receivers', 'inhibit_rules', 'time_intervals', 'mute_time_intervals', 'templates'];
