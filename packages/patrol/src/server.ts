@@ -35,6 +35,7 @@ import { registerProducerErrors } from './producer.js';
 import { registerLogMetrics } from './logger.js';
 import { auditHook, authHook, registerAuthAPI, type AuthDeps } from './web/auth.js';
 import { registerOidc } from './web/oidc.js';
+import { scopeReadHook, scopeWriteHook, type ScopeDeps } from './web/scope.js';
 import { AuthStore } from './web/auth_store.js';
 import { insecureListenReason, isLoopbackHost } from './web/exposure.js';
 import { edgeHook, securityHeadersHook, type EdgeSettings } from './web/security.js';
@@ -172,6 +173,14 @@ export class Patrol {
     this.app.addHook('onResponse', auditHook(authDeps));
     registerAuthAPI(this.app, authDeps);
     registerOidc(this.app, authDeps);
+    // Per-team scoping (web/scope.ts): writes checked before the handler, reads filtered on the way out.
+    const scopeDeps: ScopeDeps = {
+      label: () => this.config?.server.auth?.team_label ?? 'team',
+      silence: (id) => this.dispatcher?.silences.get(id),
+      alert: (fp) => this.dispatcher?.store.get(fp),
+    };
+    this.app.addHook('preHandler', scopeWriteHook(scopeDeps));
+    this.app.addHook('onSend', scopeReadHook(scopeDeps));
     // CSP, frame-ancestors, nosniff on every response (the dashboard sets its own CSP).
     this.app.addHook('onSend', securityHeadersHook());
     // Request time and in-flight body bytes (server.request_timeout, server.max_inflight_body_bytes).

@@ -227,7 +227,7 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
       d.log.warn({ remote: req.ip, user }, 'login failed');
       return reply.code(401).send({ status: 'error', errorType: 'unauthorized', error: 'wrong user or password' });
     }
-    const csrf = startSession(d, req, reply, { name: user, role: entry.role, via: 'session' });
+    const csrf = startSession(d, req, reply, { name: user, role: entry.role, via: 'session', ...(entry.team !== undefined ? { team: entry.team } : {}) });
     return { status: 'success', data: { username: user, role: entry.role, csrf_token: csrf } };
   });
 
@@ -266,7 +266,11 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
       if (ms === null || ms <= 0) return bad(reply, 'expires_in: a duration such as "30d" or "12h"');
       expiresAt = Date.now() + ms;
     }
-    const t = store.createToken(name, role as Role, id.name, expiresAt);
+    // A scoped creator's token is scoped to its team; an unscoped one may scope a token.
+    if (b.team !== undefined && (typeof b.team !== 'string' || b.team === '' || b.team.length > 200)) return bad(reply, 'team: a team name (the value of server.auth.team_label)');
+    if (id.team !== undefined && b.team !== undefined && b.team !== id.team) return reply.code(403).send({ status: 'error', errorType: 'forbidden', error: `a token of team ${id.team} cannot be for another team` });
+    const team = id.team ?? (b.team as string | undefined) ?? null;
+    const t = store.createToken(name, role as Role, id.name, expiresAt, Date.now(), team);
     recordChange(req, null, t.info);
     return reply.code(201).send({ status: 'success', data: { ...t.info, token: t.token } });
   });

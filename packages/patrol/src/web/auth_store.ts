@@ -56,6 +56,8 @@ export interface TokenInfo {
   id: string;
   name: string;
   role: Role;
+  /** Per-team scoping; null: every team. */
+  team: string | null;
   created_by: string;
   created_at: string;
   expires_at: string | null;
@@ -109,13 +111,16 @@ export class AuthStore {
     const have = new Set((this.db.pragma('table_info(sessions)') as { name: string }[]).map((c) => c.name));
     if (!have.has('team')) this.db.exec('ALTER TABLE sessions ADD COLUMN team TEXT');
     if (!have.has('source')) this.db.exec("ALTER TABLE sessions ADD COLUMN source TEXT NOT NULL DEFAULT 'local'");
+    if (!(this.db.pragma('table_info(tokens)') as { name: string }[]).some((c) => c.name === 'team')) this.db.exec('ALTER TABLE tokens ADD COLUMN team TEXT');
   }
 
   /** A new token; the returned secret is shown once and never stored. */
-  createToken(name: string, role: Role, createdBy: string, expiresAt: number | null, now = Date.now()): { token: string; info: TokenInfo } {
+  createToken(name: string, role: Role, createdBy: string, expiresAt: number | null, now = Date.now(), team: string | null = null): { token: string; info: TokenInfo } {
     const id = randomBytes(6).toString('hex');
     const token = `ptk_${id}_${randomBytes(24).toString('base64url')}`;
-    this.db.prepare('INSERT INTO tokens (id, name, role, hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, name, role, sha256(token), createdBy, now, expiresAt);
+    this.db
+      .prepare('INSERT INTO tokens (id, name, role, hash, created_by, created_at, expires_at, team) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, name, role, sha256(token), createdBy, now, expiresAt, team);
     return { token, info: this.tokenInfo(id)! };
   }
 
@@ -125,7 +130,7 @@ export class AuthStore {
   }
 
   private rowToInfo(r: Record<string, never>): TokenInfo {
-    return { id: r.id, name: r.name, role: r.role, created_by: r.created_by, created_at: iso(r.created_at)!, expires_at: iso(r.expires_at), revoked_at: iso(r.revoked_at) };
+    return { id: r.id, name: r.name, role: r.role, team: r.team, created_by: r.created_by, created_at: iso(r.created_at)!, expires_at: iso(r.expires_at), revoked_at: iso(r.revoked_at) };
   }
 
   listTokens(): TokenInfo[] {
@@ -143,7 +148,9 @@ export class AuthStore {
     if (!r) return { refused: 'unknown token' };
     if (r.revoked_at !== null) return { refused: 'token revoked' };
     if (r.expires_at !== null && r.expires_at <= now) return { refused: 'token expired' };
-    return { name: `token:${r.name as string}`, role: r.role, via: 'token' };
+    const id: Identity = { name: `token:${r.name as string}`, role: r.role, via: 'token' };
+    if (r.team !== null) id.team = r.team;
+    return id;
   }
 
   createSession(user: string, role: Role, ttlMs: number, now = Date.now(), opts: { team?: string; source?: 'local' | 'oidc' } = {}): { id: string; csrf: string } {
@@ -169,12 +176,12 @@ export class AuthStore {
   }
 
   /**
-   * Ends the sessions of local users no longer configured or whose role changed (after a reload),
+   * Ends the sessions of local users no longer configured or whose role or team changed (after a reload),
    * and every OIDC session when OIDC login is no longer configured.
    */
-  pruneSessions(users: Record<string, { role: Role }>, oidc = false): void {
-    for (const r of this.db.prepare('SELECT hash, user, role, source FROM sessions').all() as { hash: string; user: string; role: string; source: string }[]) {
-      const keep = r.source === 'oidc' ? oidc : Object.hasOwn(users, r.user) && users[r.user].role === r.role;
+  pruneSessions(users: Record<string, { role: Role; team?: string }>, oidc = false): void {
+    for (const r of this.db.prepare('SELECT hash, user, role, source, team FROM sessions').all() as { hash: string; user: string; role: string; source: string; team: string | null }[]) {
+      const keep = r.source === 'oidc' ? oidc : Object.hasOwn(users, r.user) && users[r.user].role === r.role && (users[r.user].team ?? null) === r.team;
       if (!keep) this.db.prepare('DELETE FROM sessions WHERE hash = ?').run(r.hash);
     }
   }
