@@ -17,6 +17,7 @@ import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
 import { registerAgentAPI } from './api/agents.js';
+import { registerStatusPages } from './api/statuspages.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
@@ -429,6 +430,7 @@ export class Patrol {
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     registerAgentAPI(this.app, probes);
+    registerStatusPages(this.app, { config: () => this.config ?? null, probes });
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     registerUi(this.app, this.opts.uiDir);
     // The query: section's limits, applied to the engine at start and on every reload.

@@ -8,6 +8,8 @@ import { baselinesSection } from './baselines.js';
 import { collectorsConfig, hostConfig } from './collectors.js';
 import { queryConfig, rulePacksConfig, rulesConfig, serverConfig, storageConfig } from './patrol.js';
 import { probesSection } from './probes.js';
+import { isMatcherRef, statusPagesSection } from './statuspages.js';
+import { nearestName } from './suggest.js';
 import { globalConfig, remoteReadConfig, remoteWriteConfig, resolveScrapeDefaults, scrapeConfig, type ScrapeConfig } from './prometheus.js';
 
 export const configSchema = z
@@ -41,6 +43,8 @@ export const configSchema = z
     alerting: alertingConfig.default(alertingConfig.parse({})),
     /** Dynamic baselines, turned into recording and alerting rules (src/rules/baseline.ts). */
     baselines: baselinesSection.default([]),
+    /** Public status pages (/status/<slug>): groups of probes shown to end users. */
+    status_pages: statusPagesSection.default([]),
     // Prometheus sections with no Patrol behaviour yet; accepted so existing files validate.
     tracing: z.record(z.string(), z.unknown()).optional(),
     runtime: z.record(z.string(), z.unknown()).optional(),
@@ -51,6 +55,21 @@ export const configSchema = z
       for (const [j, l] of p.locations.entries()) {
         if (!Object.hasOwn(c.agents.tokens, l)) ctx.addIssue({ code: 'custom', message: `location ${JSON.stringify(l)} has no agent: add it to agents.tokens`, path: ['probes', i, 'locations', j] });
       }
+    });
+    const probeNames = c.probes.map((p) => p.name);
+    const known = new Set(probeNames);
+    const slugs = new Map<string, number>();
+    c.status_pages.forEach((page, i) => {
+      const first = slugs.get(page.slug);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', message: `slug ${JSON.stringify(page.slug)} is already used by status page ${first}`, path: ['status_pages', i, 'slug'] });
+      else slugs.set(page.slug, i);
+      page.groups.forEach((g, j) =>
+        g.probes.forEach((ref, k) => {
+          if (isMatcherRef(ref) || known.has(ref)) return;
+          const near = nearestName(ref, probeNames);
+          ctx.addIssue({ code: 'custom', message: `no probe named ${JSON.stringify(ref)}${near ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`, path: ['status_pages', i, 'groups', j, 'probes', k] });
+        }),
+      );
     });
   })
   // Duplicate job names are checked in semantic.ts (on the text, so they report beside schema errors).

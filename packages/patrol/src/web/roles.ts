@@ -64,6 +64,9 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/api/patrol/v1/config/rule_groups', read: 'viewer', write: 'editor', what: 'list and create rule groups (written to config_api.dir/rules/groups.yml)' },
   { url: '/api/patrol/v1/config/rule_groups/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a rule group' },
   { url: '/api/patrol/v1/agents', read: 'viewer', write: 'admin', what: 'locations of the agents and whether each reports' },
+  { url: '/api/patrol/v1/status-pages/:slug', read: 'public', write: 'admin', what: 'a public status page\'s data (status_pages: only the listed probes\' names, states, daily uptime, state changes)' },
+  { url: '/status/:slug', read: 'public', write: 'admin', what: 'a public status page (status_pages:)' },
+  { url: '/status-assets/:file', read: 'public', write: 'admin', what: "the public status pages' script and style sheet" },
 ];
 
 const BY_URL = new Map(ROUTE_ROLES.map((r) => [r.url, r]));
