@@ -2,13 +2,17 @@
 // channel per run, in plain text or TLS. The two messages are one field each, so they are encoded
 // here by hand rather than through a .proto loader. Metric names are blackbox_exporter's grpc
 // prober's: probe_grpc_healthcheck_response{serving_status}, probe_grpc_status_code,
-// probe_grpc_ssl, probe_grpc_duration_seconds{phase}.
+// probe_grpc_ssl, probe_grpc_duration_seconds{phase}; over TLS, probe_ssl_earliest_cert_expiry
+// (and [CERTIFICATE_EXPIRATION]) from the chain the server presented, read when Node checks the
+// server's identity: that check is skipped for a chain that does not verify, so with
+// insecure_skip_verify and such a chain the expiry is not known.
 
 import net from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { GrpcProbeConfig } from '../config/probes.js';
 import { joinHostPort, parseHostPort } from '../model/hostport.js';
-import { resolveProbeHost, tlsOptions } from './net.js';
+import { earliestExpiry, resolveProbeHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 export const HEALTH_CHECK_METHOD = '/grpc.health.v1.Health/Check';
@@ -71,7 +75,8 @@ class GrpcProbe implements PreparedProbe {
   readonly host: string;
   private readonly port: number;
   private readonly request: Buffer;
-  private readonly creds: () => grpc.ChannelCredentials;
+  /** Fresh credentials per run; `seen` receives the server's certificate (chain) when checked. */
+  private readonly creds: (seen: (cert: PeerCertificate) => void) => grpc.ChannelCredentials;
   private readonly serverName: string | undefined;
 
   constructor(
@@ -85,12 +90,18 @@ class GrpcProbe implements PreparedProbe {
     if (cfg.tls) {
       const o = tlsOptions(cfg.tls_config, dir);
       const buf = (v: unknown) => (typeof v === 'string' ? Buffer.from(v) : null);
-      const verify: grpc.VerifyOptions = { rejectUnauthorized: o.rejectUnauthorized !== false };
-      if (o.rejectUnauthorized === false) verify.checkServerIdentity = () => undefined;
+      const skip = o.rejectUnauthorized === false;
       const ca = buf(o.ca);
       const key = buf(o.key);
       const cert = buf(o.cert);
-      this.creds = () => grpc.credentials.createSsl(ca, key, cert, verify);
+      this.creds = (seen) =>
+        grpc.credentials.createSsl(ca, key, cert, {
+          rejectUnauthorized: !skip,
+          checkServerIdentity: (host, peer) => {
+            seen(peer);
+            return skip ? undefined : checkServerIdentity(host, peer);
+          },
+        });
       this.serverName = o.servername ?? (net.isIP(this.host) === 0 ? this.host : undefined);
     } else {
       this.creds = () => grpc.credentials.createInsecure();
@@ -116,7 +127,11 @@ class GrpcProbe implements PreparedProbe {
       options['grpc.ssl_target_name_override'] = this.serverName;
       options['grpc.default_authority'] = joinHostPort(this.serverName, this.port);
     }
-    const client = new grpc.Client(joinHostPort(r.address, this.port), this.creds(), options);
+    const client = new grpc.Client(
+      joinHostPort(r.address, this.port),
+      this.creds((peer) => (obs.certNotAfter = earliestExpiry(peer))),
+      options,
+    );
     const deadline = new Date(Date.now() + Math.max(1, this.cfg.timeout - (performance.now() - t0)));
     const res = await new Promise<{ err: grpc.ServiceError | null; status?: number; bad?: string }>((resolve) => {
       let done = false;
@@ -152,6 +167,7 @@ class GrpcProbe implements PreparedProbe {
     ctx.samples.push({ name: 'probe_grpc_status_code', value: code });
     const seen = res.status !== undefined && !res.err ? res.status : -1;
     for (let s = 0; s < SERVING_STATUS.length; s++) ctx.samples.push({ name: 'probe_grpc_healthcheck_response', value: s === seen ? 1 : 0, labelName: 'serving_status', labelValue: SERVING_STATUS[s] });
+    if (obs.certNotAfter !== undefined) ctx.samples.push({ name: 'probe_ssl_earliest_cert_expiry', value: obs.certNotAfter / 1000 });
     obs.durationMs = tDone - t0;
     let error: string | null = null;
     if (res.bad) error = res.bad;

@@ -565,6 +565,12 @@ export class ProbeManager implements Component {
     return this.entries.has(name);
   }
 
+  /** A probe's state and since when, without its figures (the public status pages). */
+  stateOf(name: string): { state: ProbeState; since: number } | null {
+    const e = this.entries.get(name);
+    return e ? { state: e.machine.state, since: e.machine.since } : null;
+  }
+
   private status(e: ProbeEntry, now: number): ProbeStatus {
     const c = e.compiled.cfg;
     const last = e.last;

@@ -45,6 +45,7 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/-/reload', read: 'admin', write: 'admin', what: 'reload the configuration' },
   ...PROM_READS.map((url): RouteRule => ({ url, read: 'viewer', write: 'admin', what: 'PromQL and series API (POST reads too)' })),
   ...STATUS.map((url): RouteRule => ({ url, read: 'viewer', write: 'admin', what: 'status (secrets masked)' })),
+  { url: '/api/patrol/v1/admin/backup', read: 'admin', write: 'admin', what: 'back up all state into <data>/backups (`patrol backup`)' },
   { url: '/api/v1/admin/tsdb/delete_series', read: 'admin', write: 'admin', what: 'TSDB admin: delete series' },
   { url: '/api/v1/admin/tsdb/snapshot', read: 'admin', write: 'admin', what: 'TSDB admin: snapshot' },
   { url: '/api/v1/admin/tsdb/clean_tombstones', read: 'admin', write: 'admin', what: 'TSDB admin: clean tombstones' },
@@ -56,7 +57,16 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/api/patrol/v1/status/config', read: 'viewer', write: 'admin', what: 'running configuration (secrets masked)' },
   { url: '/api/patrol/v1/agent/probes', read: 'public', write: 'admin', what: "a location's probes for its `patrol agent` (the location's token in agents.tokens authorises)" },
   { url: '/api/patrol/v1/agent/results', read: 'public', write: 'public', what: "results and heartbeats from a location's `patrol agent` (the location's token authorises)" },
+  { url: '/api/patrol/v1/config/probes', read: 'viewer', write: 'editor', what: 'list and create probes (written to config_api.dir)' },
+  { url: '/api/patrol/v1/config/probes/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a probe' },
+  { url: '/api/patrol/v1/config/receivers', read: 'viewer', write: 'editor', what: 'list and create receivers (secrets masked on read)' },
+  { url: '/api/patrol/v1/config/receivers/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a receiver' },
+  { url: '/api/patrol/v1/config/rule_groups', read: 'viewer', write: 'editor', what: 'list and create rule groups (written to config_api.dir/rules/groups.yml)' },
+  { url: '/api/patrol/v1/config/rule_groups/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a rule group' },
   { url: '/api/patrol/v1/agents', read: 'viewer', write: 'admin', what: 'locations of the agents and whether each reports' },
+  { url: '/api/patrol/v1/status-pages/:slug', read: 'public', write: 'admin', what: 'a public status page\'s data (status_pages: only the listed probes\' names, states, daily uptime, state changes)' },
+  { url: '/status/:slug', read: 'public', write: 'admin', what: 'a public status page (status_pages:)' },
+  { url: '/status-assets/:file', read: 'public', write: 'admin', what: "the public status pages' script and style sheet" },
 ];
 
 const BY_URL = new Map(ROUTE_ROLES.map((r) => [r.url, r]));
