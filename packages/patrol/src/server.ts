@@ -11,6 +11,8 @@ import type { Component, PreparedConfig, Runtime } from './component.js';
 import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
+import { registerConfigAPI } from './api/config_api.js';
+import { backupName, writeBackup } from './storage/backup.js';
 import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
@@ -113,6 +115,10 @@ export class Patrol {
   private config: Config | null = null;
   /** The folder the running configuration's relative paths resolve against. */
   private configDir = '.';
+  /** The rules component, whose loaded groups the config API reads. */
+  private rulesManager: RulesManager | null = null;
+  /** The file each probe and receiver of the running configuration came from (config_files). */
+  private configOrigins: ReadonlyMap<string, string> = new Map();
   /** Outcome and time (ms) of the last reload attempt that succeeded, for /status/runtimeinfo. */
   private lastReloadOk = true;
   private lastConfigTime = 0;
@@ -254,6 +260,12 @@ export class Patrol {
       // Secrets masked as <secret>, the same way as /api/v1/status/config and check config --show.
       return reply.send({ status: 'success', data: this.config ? maskSecrets(this.config) : null });
     });
+    registerConfigAPI(app, {
+      configFile: this.opts.configFile,
+      loaded: () => (this.config ? { config: this.config, origins: this.configOrigins, dir: this.configDir } : null),
+      reload: () => this.reload(),
+      ruleGroups: () => this.rulesManager?.loadedGroups() ?? [],
+    });
     app.get('/api/patrol/v1/status/buildinfo', async (_req, reply) => reply.send({ status: 'success', data: BUILD_INFO }));
   }
 
@@ -362,6 +374,7 @@ export class Patrol {
     const patrolAlerting = new PatrolAlerting({ dispatcher, dbPath: join(this.opts.dataDir, 'alerting.db'), logger: this.log.child({ component: 'alerting-patrol' }) });
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
     const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
+    this.rulesManager = rules;
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,
@@ -386,6 +399,25 @@ export class Patrol {
           return name;
         },
       },
+    });
+    // Backup of all state while running (storage/backup.ts): one at a time, into <data>/backups.
+    let backupRunning: Promise<unknown> = Promise.resolve();
+    this.app.post('/api/patrol/v1/admin/backup', async (_req, reply) => {
+      const name = backupName();
+      const dest = join(this.opts.dataDir, 'backups', name);
+      const run = backupRunning.then(async () => {
+        await mkdir(join(this.opts.dataDir, 'backups'), { recursive: true });
+        return writeBackup(this.opts.dataDir, dest, (dir) => this.storage!.snapshot(dir));
+      });
+      backupRunning = run.catch(() => undefined);
+      try {
+        const manifest = await run;
+        this.log.info({ backup: dest, files: manifest.files.length }, 'backup written');
+        return reply.send({ status: 'success', data: { name, path: resolve(dest), ...manifest } });
+      } catch (e) {
+        this.log.error({ err: e }, 'backup failed');
+        return reply.code(500).send({ status: 'error', errorType: 'internal', error: `backup failed: ${(e as Error).message}` });
+      }
     });
     registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), {
       registry: this.registry,
@@ -446,6 +478,7 @@ export class Patrol {
     }
     this.config = r.config;
     this.configDir = r.dir;
+    this.configOrigins = r.origins;
     // Sessions of users removed or given another role end at once.
     if (r.config.server.auth) this.authStore?.pruneSessions(r.config.server.auth.users, r.config.server.auth.oidc !== undefined);
     const tls = r.config.server.tls;

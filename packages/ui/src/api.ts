@@ -42,15 +42,49 @@ export function useStore<T>(s: Store<T>): T {
 /** False while the server cannot be reached. */
 export const online = new Store(true);
 
+// With server.auth, the dashboard's session cookie is HttpOnly and every write must carry the
+// CSRF token the login (or whoami, after a reload of the page) answers.
+let csrf: string | undefined;
+
+/** Remembers the CSRF token of a fresh login. */
+export function setCsrfToken(token: string | undefined): void {
+  csrf = token;
+}
+
+async function csrfToken(refresh: boolean): Promise<string | undefined> {
+  if (csrf === undefined || refresh) {
+    try {
+      const r = await fetch('/api/patrol/v1/auth/whoami', { headers: { Accept: 'application/json' } });
+      csrf = r.ok ? ((await r.json()) as { data?: { csrf_token?: string } }).data?.csrf_token : undefined;
+    } catch {
+      csrf = undefined;
+    }
+  }
+  return csrf;
+}
+
+const isWrite = (init?: RequestInit) => !!init?.method && !/^(GET|HEAD)$/i.test(init.method);
+
+async function send(url: string, init: RequestInit | undefined, refreshCsrf: boolean): Promise<Response> {
+  const token = isWrite(init) ? await csrfToken(refreshCsrf) : undefined;
+  return fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...(token ? { 'X-CSRF-Token': token } : {}), ...init?.headers } });
+}
+
 export async function request<T>(url: string, init?: RequestInit, early?: Promise<Response>): Promise<T> {
   let res: Response;
   try {
-    res = early ? await early : await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers } });
+    res = early ? await early : await send(url, init, false);
+    // A token from before a restart or another login: fetch it again once.
+    if (res.status === 403 && isWrite(init) && !early) res = await send(url, init, true);
   } catch {
     online.set(false);
     throw new ApiError('network error: the Patrol server cannot be reached', 0);
   }
   online.set(true);
+  if (res.status === 401 && location.pathname !== '/login' && !url.startsWith('/api/patrol/v1/auth/')) {
+    // Not logged in (or the session ended): to the login page, and back here afterwards.
+    location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+  }
   const text = await res.text();
   let body: unknown = undefined;
   try {
