@@ -18,6 +18,14 @@ export const configSchema = z
     scrape_configs: z.array(scrapeConfig).default([]),
     scrape_config_files: z.array(z.string()).default([]),
     rule_files: z.array(z.string()).default([]),
+    /**
+     * Files (glob patterns, relative to this file's folder) whose probes and alerting.receivers
+     * are added to this file's; a name used twice is an error naming both files. The config API
+     * writes its changes into config_api.dir, which these patterns must cover.
+     */
+    config_files: z.array(z.string()).default([]),
+    /** The configuration API (/api/patrol/v1/config/...): where it writes its YAML files. */
+    config_api: z.strictObject({ dir: z.string().min(1).default('patrol.d') }).default({ dir: 'patrol.d' }),
     /** Rule packs shipped with Patrol, by name (http, go, host, probes, patrol). */
     rule_packs: rulePacksConfig.default([]),
     /** How rules behave (Prometheus's --rules.* flags). */

@@ -83,6 +83,9 @@ export interface AuditEntry {
   path: string;
   status: number;
   what: unknown;
+  /** The changed thing before and after the write (secrets masked); null when not recorded or absent. */
+  before: unknown;
+  after: unknown;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -100,6 +103,10 @@ export class AuthStore {
       CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, who TEXT NOT NULL, via TEXT NOT NULL, remote TEXT NOT NULL,
         method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, what TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS audit_at ON audit (at)`);
+    // Databases made before the audit log kept before/after values get the two columns.
+    const cols = (this.db.prepare('PRAGMA table_info(audit)').all() as { name: string }[]).map((c) => c.name);
+    if (!cols.includes('before')) this.db.exec('ALTER TABLE audit ADD COLUMN before TEXT');
+    if (!cols.includes('after')) this.db.exec('ALTER TABLE audit ADD COLUMN after TEXT');
     // Columns added after the first release: a session's team and where it came from (local or oidc).
     const have = new Set((this.db.pragma('table_info(sessions)') as { name: string }[]).map((c) => c.name));
     if (!have.has('team')) this.db.exec('ALTER TABLE sessions ADD COLUMN team TEXT');
@@ -179,16 +186,37 @@ export class AuthStore {
     }
   }
 
-  audit(e: Omit<AuditEntry, 'id' | 'at'>, now = Date.now()): void {
-    this.db.prepare('INSERT INTO audit (at, who, via, remote, method, path, status, what) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(now, e.who, e.via, e.remote, e.method, e.path, e.status, JSON.stringify(e.what ?? null));
+  audit(e: Omit<AuditEntry, 'id' | 'at' | 'before' | 'after'> & { before?: unknown; after?: unknown }, now = Date.now()): void {
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    this.db
+      .prepare('INSERT INTO audit (at, who, via, remote, method, path, status, what, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(now, e.who, e.via, e.remote, e.method, e.path, e.status, JSON.stringify(e.what ?? null), json(e.before), json(e.after));
   }
 
   /** Newest first. */
-  auditLog(q: { limit: number; who?: string; since?: number }): AuditEntry[] {
+  auditLog(q: { limit: number; who?: string; since?: number; path?: string }): AuditEntry[] {
     const rows = this.db
-      .prepare('SELECT * FROM audit WHERE at >= ? AND (? IS NULL OR who = ?) ORDER BY id DESC LIMIT ?')
-      .all(q.since ?? 0, q.who ?? null, q.who ?? null, q.limit) as Record<string, never>[];
-    return rows.map((r) => ({ id: r.id, at: iso(r.at)!, who: r.who, via: r.via, remote: r.remote, method: r.method, path: r.path, status: r.status, what: JSON.parse(r.what) as unknown }));
+      .prepare("SELECT * FROM audit WHERE at >= ? AND (? IS NULL OR who = ?) AND (? IS NULL OR substr(path, 1, length(?)) = ?) ORDER BY id DESC LIMIT ?")
+      .all(q.since ?? 0, q.who ?? null, q.who ?? null, q.path ?? null, q.path ?? null, q.path ?? null, q.limit) as Record<string, never>[];
+    const parse = (v: string | null) => (v === null ? null : (JSON.parse(v) as unknown));
+    return rows.map((r) => ({
+      id: r.id,
+      at: iso(r.at)!,
+      who: r.who,
+      via: r.via,
+      remote: r.remote,
+      method: r.method,
+      path: r.path,
+      status: r.status,
+      what: JSON.parse(r.what) as unknown,
+      before: parse(r.before),
+      after: parse(r.after),
+    }));
+  }
+
+  /** A consistent copy of the database at `file` while it is in use (SQLite's online backup). */
+  async backup(file: string): Promise<void> {
+    await this.db.backup(file);
   }
 
   close(): void {
