@@ -16,6 +16,7 @@ import { backupName, writeBackup } from './storage/backup.js';
 import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
+import { EventHub, registerEventsAPI } from './api/events.js';
 import { registerAgentAPI } from './api/agents.js';
 import { registerStatusPages } from './api/statuspages.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
@@ -136,6 +137,7 @@ export class Patrol {
   /** The HTTPS listener when server.tls is set at start; otherwise fastify listens itself. */
   private tlsFront: TlsFront | null = null;
   private dispatcher: AlertDispatcher | null = null;
+  private eventHub: EventHub | null = null;
   /** Tokens, sessions and the audit log (<data>/auth.db); opened by prepare(). */
   private authStore: AuthStore | null = null;
 
@@ -223,6 +225,11 @@ export class Patrol {
 
   get currentConfig(): Config | null {
     return this.config;
+  }
+
+  /** The dashboard's live event stream (GET /api/patrol/v1/events/stream). Set by prepare(). */
+  get events(): EventHub | null {
+    return this.eventHub;
   }
 
   /** The in-process alert dispatcher (`alerting:`), where Patrol's own rules send alerts. Set by prepare(). */
@@ -429,6 +436,8 @@ export class Patrol {
     registerPatrolAlertsAPI(this.app, { dispatcher, patrol: patrolAlerting });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
+    const changes = rt.probeStateChanges!;
+    registerEventsAPI(this.app, (this.eventHub = new EventHub({ onProbeChange: (fn) => changes.subscribe(fn), onAlert: (fn) => dispatcher.store.subscribe(fn), rows: (names) => probes.overviewOf(names) })));
     registerAgentAPI(this.app, probes);
     registerStatusPages(this.app, { config: () => this.config ?? null, probes });
     registerCollectorsApi(this.app, () => ({ host, collectors }));

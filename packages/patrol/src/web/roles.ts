@@ -53,6 +53,7 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/api/v2/silences', read: 'viewer', write: 'operator', what: 'Alertmanager API: list and create silences' },
   { url: '/api/v2/silence/:id', read: 'viewer', write: 'operator', what: 'Alertmanager API: get and expire a silence' },
   { url: '/api/patrol/v1/alerts/:fingerprint/ack', read: 'viewer', write: 'operator', what: 'acknowledge / un-acknowledge an alert' },
+  { url: '/api/patrol/v1/events/stream', read: 'viewer', write: 'admin', what: "the dashboard's live updates (server-sent events: probe state and alert changes)" },
   { url: '/api/patrol/v1/probes/:name/run', read: 'viewer', write: 'operator', what: 'run a probe now' },
   { url: '/api/patrol/v1/status/config', read: 'viewer', write: 'admin', what: 'running configuration (secrets masked)' },
   { url: '/api/patrol/v1/agent/probes', read: 'public', write: 'admin', what: "a location's probes for its `patrol agent` (the location's token in agents.tokens authorises)" },
