@@ -1,27 +1,17 @@
 // config_files: probes and receivers from other files, merged into patrol.yml's, with errors at
 // their place in the file they came from and a name used twice naming both files.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { tempTree } from '../testing/tmptree.js';
 import { loadConfigFile } from './load.js';
 import { showConfig } from './show.js';
 
 const ROUTE = 'alerting:\n  route: {receiver: main}\n  receivers:\n    - name: main\n';
 
 describe('config_files', () => {
-  let dir: string;
-  const write = (rel: string, text: string): string => {
-    const p = join(dir, rel);
-    mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, text);
-    return p;
-  };
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'patrol-cf-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const tree = tempTree('patrol-cf-');
+  const write = tree.write;
 
   it('appends probes and receivers of every matching file and records where each came from', async () => {
     const main = write('ok/patrol.yml', `config_files: ["patrol.d/*.yml"]\nprobes:\n  - {name: a, type: http, target: "http://127.0.0.1:1/"}\n${ROUTE}`);
@@ -41,8 +31,8 @@ describe('config_files', () => {
       ['main', 'hooks'],
     );
     assert.equal(r.origins.get('probes/a'), main);
-    assert.equal(r.origins.get('probes/b'), join(dir, 'ok/patrol.d/probes.yml'));
-    assert.equal(r.origins.get('alerting.receivers/hooks'), join(dir, 'ok/patrol.d/receivers.yml'));
+    assert.equal(r.origins.get('probes/b'), join(tree.dir(), 'ok/patrol.d/probes.yml'));
+    assert.equal(r.origins.get('alerting.receivers/hooks'), join(tree.dir(), 'ok/patrol.d/receivers.yml'));
     // --show inlines them and leaves config_files out, so its output does not define them twice.
     const shown = showConfig(r.config);
     assert.match(shown, /config_files: \[\]/);
@@ -55,7 +45,7 @@ describe('config_files', () => {
     const r = await loadConfigFile(main);
     assert.equal(r.ok, false);
     const errors = r.ok ? [] : r.errors.map(String);
-    const inc = join(dir, 'bad/patrol.d/p.yml');
+    const inc = join(tree.dir(), 'bad/patrol.d/p.yml');
     assert.ok(
       errors.some((e) => e.startsWith(`${inc}:2:`) && e.includes('probes[0].name') && e.includes(`first at ${main}:3:`)),
       errors.join('\n'),
@@ -78,7 +68,7 @@ describe('config_files', () => {
 
   it('validates a file given only in overrides, as the config API does before writing it', async () => {
     const main = write('ov/patrol.yml', `config_files: ["patrol.d/*.yml"]\n${ROUTE}`);
-    const f = join(dir, 'ov/patrol.d/probes.yml');
+    const f = join(tree.dir(), 'ov/patrol.d/probes.yml');
     const r = await loadConfigFile(main, new Map([[f, 'probes:\n  - {name: z, type: tcp, target: "127.0.0.1:1"}\n']]));
     assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
     assert.deepEqual(

@@ -10,6 +10,7 @@ import { fmtTime, t } from '../i18n';
 import { formatMatcher, parseMatchers, type Matcher } from '../matchers';
 import { navigate } from '../router';
 import { Labels, type GettableAlert } from './alerts';
+import { localInput } from './history';
 
 interface Silence {
   id: string;
@@ -124,10 +125,6 @@ function EditSilence({ id }: { id: string }) {
   return <SilenceForm initial={s.data.matchers.map(formatMatcher).join('\n')} existing={s.data} />;
 }
 
-/** A datetime-local input's value (the viewer's time zone) from ms. */
-function localInput(ms: number): string {
-  return new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-}
 
 function SilenceForm({ initial, existing }: { initial: string; existing?: Silence }) {
   const [text, setText] = useState(initial);
