@@ -17,6 +17,16 @@ const SHOTS: { file: string; path: string; theme: 'light' | 'dark'; width: numbe
   { file: 'overview-phone-dark.png', path: '/', theme: 'dark', width: 390, height: 844, wait: '[data-probe]' },
   { file: 'probe-light.png', path: '/probes/web-down-00000', theme: 'light', width: 1280, height: 1000, wait: '.chart canvas' },
   { file: 'alerts-dark.png', path: '/alerts', theme: 'dark', width: 1280, height: 800, wait: '[data-alert]' },
+  // h17b: alerts, history, explore, hosts
+  { file: 'alerts-light.png', path: '/alerts', theme: 'light', width: 1280, height: 800, wait: '[data-alert]' },
+  { file: 'alerts-phone-dark.png', path: '/alerts', theme: 'dark', width: 390, height: 844, wait: '[data-alert]' },
+  { file: 'history-light.png', path: '/history?range=1h', theme: 'light', width: 1280, height: 800, wait: 'main h1' },
+  { file: 'history-dark.png', path: '/history?range=1h', theme: 'dark', width: 1280, height: 800, wait: 'main h1' },
+  { file: 'explore-light.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'light', width: 1280, height: 800, wait: '.chart canvas' },
+  { file: 'explore-dark.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'dark', width: 1280, height: 800, wait: '.chart canvas' },
+  { file: 'explore-phone-light.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'light', width: 390, height: 844, wait: '.chart canvas' },
+  { file: 'hosts-light.png', path: '/hosts', theme: 'light', width: 1280, height: 800, wait: 'main h1' },
+  { file: 'hosts-phone-dark.png', path: '/hosts', theme: 'dark', width: 390, height: 844, wait: 'main h1' },
   { file: 'silence-light.png', path: '/silences/new?matchers=' + encodeURIComponent('alertname="ProbeDown"\nteam="web"'), theme: 'light', width: 1280, height: 800, wait: '[data-testid=affected] li' },
 ];
 

@@ -5,7 +5,7 @@
 //    idle) from a cold load (fresh browser context, empty cache), median of RUNS;
 //  - filter latency: typing a query until the filtered list is painted, median and max;
 //  - scrolling: frame intervals while scrolling the whole list (p50, p95, max);
-//  - the Patrol process's CPU while one overview page stays open (its poll every 3 s), against
+//  - the Patrol process's CPU while one overview page stays open (its live stream and a delta read every 30 s), against
 //    the same span with no page open: the difference is what serving the dashboard costs.
 // PROBES (10000), INTERVAL (60s), RUNS (3), CPU_SECONDS (30) override.
 
@@ -115,7 +115,7 @@ async function main() {
     })`)) as number[];
     console.log(`scrolling (400 px a frame, ${frames.length} frames): frame interval p50 ${frames.length ? median(frames).toFixed(1) : '-'} ms, p95 ${frames.length ? pct(frames, 0.95).toFixed(1) : '-'} ms, max ${frames.length ? Math.max(...frames).toFixed(1) : '-'} ms`);
 
-    // Server CPU: the same span with the page open (polling) and closed.
+    // Server CPU: the same span with the page open (live stream) and closed.
     const measure = async (seconds: number) => {
       const c0 = process.cpuUsage();
       const w0 = performance.now();
@@ -123,7 +123,7 @@ async function main() {
       const c = process.cpuUsage(c0);
       return ((c.user + c.system) / 1000 / (performance.now() - w0)) * 100;
     };
-    const withPage = await measure(CPU_SECONDS);
+    const withPage = await measure(CPU_SECONDS); // the page open: its event stream and delta reads
     await ctx.close();
     const without = await measure(CPU_SECONDS);
     console.log(`Patrol process CPU over ${CPU_SECONDS} s: ${withPage.toFixed(1)} % of one core with an overview page open, ${without.toFixed(1)} % without (probes running every ${INTERVAL}); the dashboard's share: ${(withPage - without).toFixed(1)} % (target <= 5 %)`);

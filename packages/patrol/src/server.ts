@@ -11,10 +11,14 @@ import type { Component, PreparedConfig, Runtime } from './component.js';
 import { ConfigError, loadConfigFile, parseConfig, type LoadResult } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { defaultConfigText } from './defaults.js';
+import { registerConfigAPI } from './api/config_api.js';
+import { backupName, writeBackup } from './storage/backup.js';
 import { registerFederate } from './api/federate.js';
 import { maskSecrets } from './config/secrets.js';
 import { registerProbeAPI } from './api/probes.js';
+import { EventHub, registerEventsAPI } from './api/events.js';
 import { registerAgentAPI } from './api/agents.js';
+import { registerStatusPages } from './api/statuspages.js';
 import { registerPrometheusAPI } from './api/prometheus.js';
 import { DEFAULT_SERIES_LIMITS, registerRemoteWrite } from './api/remote_write.js';
 import { registerTargetsAPI } from './api/targets.js';
@@ -33,6 +37,7 @@ import { registerProducerErrors } from './producer.js';
 import { registerLogMetrics } from './logger.js';
 import { auditHook, authHook, registerAuthAPI, type AuthDeps } from './web/auth.js';
 import { registerOidc } from './web/oidc.js';
+import { scopeReadHook, scopeWriteHook, type ScopeDeps } from './web/scope.js';
 import { AuthStore } from './web/auth_store.js';
 import { insecureListenReason, isLoopbackHost } from './web/exposure.js';
 import { edgeHook, securityHeadersHook, type EdgeSettings } from './web/security.js';
@@ -110,6 +115,10 @@ export class Patrol {
   private config: Config | null = null;
   /** The folder the running configuration's relative paths resolve against. */
   private configDir = '.';
+  /** The rules component, whose loaded groups the config API reads. */
+  private rulesManager: RulesManager | null = null;
+  /** The file each probe and receiver of the running configuration came from (config_files). */
+  private configOrigins: ReadonlyMap<string, string> = new Map();
   /** Outcome and time (ms) of the last reload attempt that succeeded, for /status/runtimeinfo. */
   private lastReloadOk = true;
   private lastConfigTime = 0;
@@ -128,6 +137,7 @@ export class Patrol {
   /** The HTTPS listener when server.tls is set at start; otherwise fastify listens itself. */
   private tlsFront: TlsFront | null = null;
   private dispatcher: AlertDispatcher | null = null;
+  private eventHub: EventHub | null = null;
   /** Tokens, sessions and the audit log (<data>/auth.db); opened by prepare(). */
   private authStore: AuthStore | null = null;
 
@@ -166,6 +176,14 @@ export class Patrol {
     this.app.addHook('onResponse', auditHook(authDeps));
     registerAuthAPI(this.app, authDeps);
     registerOidc(this.app, authDeps);
+    // Per-team scoping (web/scope.ts): writes checked before the handler, reads filtered on the way out.
+    const scopeDeps: ScopeDeps = {
+      label: () => this.config?.server.auth?.team_label ?? 'team',
+      silence: (id) => this.dispatcher?.silences.get(id),
+      alert: (fp) => this.dispatcher?.store.get(fp),
+    };
+    this.app.addHook('preHandler', scopeWriteHook(scopeDeps));
+    this.app.addHook('onSend', scopeReadHook(scopeDeps));
     // CSP, frame-ancestors, nosniff on every response (the dashboard sets its own CSP).
     this.app.addHook('onSend', securityHeadersHook());
     // Request time and in-flight body bytes (server.request_timeout, server.max_inflight_body_bytes).
@@ -209,6 +227,11 @@ export class Patrol {
     return this.config;
   }
 
+  /** The dashboard's live event stream (GET /api/patrol/v1/events/stream). Set by prepare(). */
+  get events(): EventHub | null {
+    return this.eventHub;
+  }
+
   /** The in-process alert dispatcher (`alerting:`), where Patrol's own rules send alerts. Set by prepare(). */
   get alertDispatcher(): AlertSink | null {
     return this.dispatcher;
@@ -236,6 +259,12 @@ export class Patrol {
     app.get('/api/patrol/v1/status/config', async (_req, reply) => {
       // Secrets masked as <secret>, the same way as /api/v1/status/config and check config --show.
       return reply.send({ status: 'success', data: this.config ? maskSecrets(this.config) : null });
+    });
+    registerConfigAPI(app, {
+      configFile: this.opts.configFile,
+      loaded: () => (this.config ? { config: this.config, origins: this.configOrigins, dir: this.configDir } : null),
+      reload: () => this.reload(),
+      ruleGroups: () => this.rulesManager?.loadedGroups() ?? [],
     });
     app.get('/api/patrol/v1/status/buildinfo', async (_req, reply) => reply.send({ status: 'success', data: BUILD_INFO }));
   }
@@ -346,6 +375,7 @@ export class Patrol {
     const patrolAlerting = new PatrolAlerting({ dispatcher, dbPath: join(this.opts.dataDir, 'alerting.db'), logger: this.log.child({ component: 'alerting-patrol' }) });
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
     const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
+    this.rulesManager = rules;
 
     registerPrometheusAPI(this.app, {
       queryable: rt.storage,
@@ -371,6 +401,25 @@ export class Patrol {
         },
       },
     });
+    // Backup of all state while running (storage/backup.ts): one at a time, into <data>/backups.
+    let backupRunning: Promise<unknown> = Promise.resolve();
+    this.app.post('/api/patrol/v1/admin/backup', async (_req, reply) => {
+      const name = backupName();
+      const dest = join(this.opts.dataDir, 'backups', name);
+      const run = backupRunning.then(async () => {
+        await mkdir(join(this.opts.dataDir, 'backups'), { recursive: true });
+        return writeBackup(this.opts.dataDir, dest, (dir) => this.storage!.snapshot(dir));
+      });
+      backupRunning = run.catch(() => undefined);
+      try {
+        const manifest = await run;
+        this.log.info({ backup: dest, files: manifest.files.length }, 'backup written');
+        return reply.send({ status: 'success', data: { name, path: resolve(dest), ...manifest } });
+      } catch (e) {
+        this.log.error({ err: e }, 'backup failed');
+        return reply.code(500).send({ status: 'error', errorType: 'internal', error: `backup failed: ${(e as Error).message}` });
+      }
+    });
     registerRemoteWrite(this.app, rt.storage, this.log.child({ component: 'remote_write' }), {
       registry: this.registry,
       // server.remote_write_receiver, read per request so a reload changes the bounds.
@@ -388,7 +437,10 @@ export class Patrol {
     registerPatrolAlertsAPI(this.app, { dispatcher, patrol: patrolAlerting });
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
+    const changes = rt.probeStateChanges!;
+    registerEventsAPI(this.app, (this.eventHub = new EventHub({ onProbeChange: (fn) => changes.subscribe(fn), onAlert: (fn) => dispatcher.store.subscribe(fn), rows: (names) => probes.overviewOf(names) })));
     registerAgentAPI(this.app, probes);
+    registerStatusPages(this.app, { config: () => this.config ?? null, probes });
     registerCollectorsApi(this.app, () => ({ host, collectors }));
     registerUi(this.app, this.opts.uiDir);
     // The query: section's limits, applied to the engine at start and on every reload.
@@ -427,6 +479,7 @@ export class Patrol {
     }
     this.config = r.config;
     this.configDir = r.dir;
+    this.configOrigins = r.origins;
     // Sessions of users removed or given another role end at once.
     if (r.config.server.auth) this.authStore?.pruneSessions(r.config.server.auth.users, r.config.server.auth.oidc !== undefined);
     const tls = r.config.server.tls;

@@ -2,34 +2,45 @@
 //
 // Two measurements, each serving the same app in several variants:
 //   fastify            no metrics at all
+//   fastify+hook       one onRequest hook that does nothing: what Fastify charges for running
+//                      any hook (its hook runner), the floor of a hook-based plugin
 //   fastify+sdk        await app.register(fastifyMetrics) (counter, duration/size histograms,
 //                      in-flight gauge, response-size counting)
 //   fastify+prom       prom-client's own recommended setup, written by hand: one histogram with
 //                      startTimer() in onRequest and end({method, route, code}) in onResponse
 //   express / express+sdk   the same for Express (HTTP measurement only)
-// 1. In process (the headline figure): app.inject() runs Fastify's whole request path (routing,
-//    hooks, handler, serialisation, the response's finish and close events the middleware listens
-//    to) without a socket, 16 requests in flight, so nothing but this process's own work is timed.
+// 1. In process: app.inject() runs Fastify's whole request path (routing, hooks, handler,
+//    serialisation, the response's finish and close events the middleware listens to) without a
+//    socket, 16 requests in flight, so nothing but this process's own work is timed.
 // 2. Over HTTP: each variant listens on its own 127.0.0.1 port; a child process (its CPU is not
-//    counted) sends keep-alive GETs, 16 at a time.
-// Also timed: the recording alone (HttpMetrics.start().end(), the prom-client updates) in a loop.
+//    counted) drives it autocannon-style: an undici Pool of 16 keep-alive connections over
+//    loopback, 16 requests in flight. This process's CPU then includes the sockets and HTTP
+//    parsing, as in production.
+// Also timed: the recording alone (HttpMetrics.start().end()) in a loop.
 // Both send GET /orders/:id with random ids in rounds of N requests to one variant, the variants
 // interleaved round by round so a change in the machine's load hits them alike, and read this
-// process's CPU time (process.cpuUsage, user + system) around each round: CPU per request =
-// delta / N. The first round is a warm-up and discarded. The overhead is the median over rounds
-// of (variant − bare framework) within the same round.
+// process's CPU time (process.cpuUsage, user + system, GC threads included) around each round:
+// CPU per request = delta / N. Before each round, outside the timed window, a full GC clears the
+// previous round's garbage, so one variant's garbage is not collected on another's time. The
+// first round is a warm-up and discarded. The overhead is the median over rounds of (variant −
+// bare framework) within the same round.
 //
 // PATROL_SDK_BENCH_REQUESTS (per round, default 4,000), PATROL_SDK_BENCH_ROUNDS (default 15 in
-// process, a third of that over HTTP).
+// process, half of that over HTTP).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import os from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Histogram, Registry } from 'prom-client';
 import { expressMetrics } from '../src/express.js';
 import { fastifyMetrics } from '../src/fastify.js';
 import { HttpMetrics } from '../src/metrics.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const N = Number(process.env.PATROL_SDK_BENCH_REQUESTS ?? 4000);
 const ROUNDS = Number(process.env.PATROL_SDK_BENCH_ROUNDS ?? 15);
@@ -57,9 +68,11 @@ async function listenFastify(app: FastifyInstance): Promise<Served> {
   };
 }
 
-async function fastifyVariant(kind: 'bare' | 'sdk' | 'prom'): Promise<Served> {
+async function fastifyVariant(kind: 'bare' | 'hook' | 'sdk' | 'prom'): Promise<Served> {
   const app = Fastify();
-  if (kind === 'sdk') {
+  if (kind === 'hook') {
+    app.addHook('onRequest', (_req, _reply, done) => done());
+  } else if (kind === 'sdk') {
     await app.register(fastifyMetrics, { metrics: new HttpMetrics({ registry: new Registry(), defaultMetrics: false }) });
   } else if (kind === 'prom') {
     const registry = new Registry();
@@ -97,25 +110,26 @@ async function expressVariant(sdk: boolean): Promise<Served> {
   };
 }
 
-// The load generator, run in a child process: for each {port, n} message, n GETs 16 at a time,
-// then {done, errors}.
+// The load generator, run in a child process: for each {port, n} message, n GETs through an
+// undici Pool (16 keep-alive connections, 16 in flight), then {done, errors}.
 const CLIENT = `
-import http from 'node:http';
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-function get(port) {
-  return new Promise((resolve) => {
-    const id = Math.floor(Math.random() * 1e9);
-    const req = http.get({ host: '127.0.0.1', port, path: '/orders/' + id, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode === 200 ? 0 : 1));
-    });
-    req.on('error', () => resolve(1));
-  });
-}
+import { Pool } from ${JSON.stringify(import.meta.resolve('undici'))};
+const pools = new Map();
 process.on('message', async ({ port, n }) => {
-  if (port === undefined) { agent.destroy(); process.exit(0); }
+  if (port === undefined) { for (const p of pools.values()) await p.close(); process.exit(0); }
+  let pool = pools.get(port);
+  if (!pool) pools.set(port, (pool = new Pool('http://127.0.0.1:' + port, { connections: 16, pipelining: 1 })));
   let next = 0, errors = 0;
-  async function worker() { while (next < n) { next++; errors += await get(port); } }
+  async function worker() {
+    while (next < n) {
+      next++;
+      try {
+        const res = await pool.request({ method: 'GET', path: '/orders/' + Math.floor(Math.random() * 1e9) });
+        await res.body.dump();
+        if (res.statusCode !== 200) errors++;
+      } catch { errors++; }
+    }
+  }
   await Promise.all(Array.from({ length: 16 }, worker));
   process.send({ done: true, errors });
 });
@@ -135,6 +149,7 @@ async function measure(variants: Variant[], rounds: number, n: number, send: (v:
   for (const v of variants) v.samples = [];
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
+      gc();
       const c0 = process.cpuUsage();
       errors += await send(v, n);
       const c = process.cpuUsage(c0);
@@ -166,6 +181,7 @@ async function main(): Promise<void> {
     variants.push({ name, base, ...(await made), samples: [] });
   };
   await add('fastify', undefined, fastifyVariant('bare'));
+  await add('fastify+empty onRequest hook', 'fastify', fastifyVariant('hook'));
   await add('fastify+sdk', 'fastify', fastifyVariant('sdk'));
   await add('fastify+prom-client recommended', 'fastify', fastifyVariant('prom'));
   await add('express', undefined, expressVariant(false));
@@ -195,6 +211,7 @@ async function main(): Promise<void> {
   const alone = new HttpMetrics({ registry: new Registry(), defaultMetrics: false });
   const recording: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
+    gc();
     const c0 = process.cpuUsage();
     for (let i = 0; i < 20 * N; i++) alone.start('GET', 0).end('/orders/:id', 200, 48);
     const c = process.cpuUsage(c0);
@@ -203,7 +220,7 @@ async function main(): Promise<void> {
   console.log(`\nrecording alone (counter, 3 histograms, gauge: HttpMetrics.start().end()): ${fmt(median(recording))} per request`);
 
   // 2. Over HTTP.
-  const httpRounds = Math.max(2, Math.ceil(ROUNDS / 3));
+  const httpRounds = Math.max(2, Math.ceil(ROUNDS / 2));
   const child = spawn(process.execPath, ['--input-type=module', '-e', CLIENT], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   console.log(`\nover HTTP: ${N} requests per round, ${httpRounds} rounds per variant (first discarded), load ${load()}`);
   t0 = Date.now();

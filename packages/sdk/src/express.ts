@@ -3,7 +3,7 @@
 // req.route.path), read when the response closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveMiddleware, type MiddlewareOptions } from './metrics.js';
-import { isPath, serveMetrics, trackNodeRequest } from './node.js';
+import { isPath, serveMetrics, track } from './node.js';
 
 /** The parts of Express's request this middleware reads (no dependency on @types/express). */
 export interface ExpressRequest extends IncomingMessage {
@@ -19,6 +19,8 @@ function routePath(p: unknown): string {
   return String(p);
 }
 
+const routeOf = (req: ExpressRequest): string | undefined => (req.route ? (req.baseUrl ?? '') + routePath(req.route.path) : undefined);
+
 export function expressMetrics(opts: MiddlewareOptions = {}): ExpressMiddleware {
   const { metrics, metricsPath } = resolveMiddleware(opts);
   return function patrolMetrics(req, res, next) {
@@ -26,7 +28,7 @@ export function expressMetrics(opts: MiddlewareOptions = {}): ExpressMiddleware 
       void serveMetrics(metrics, res);
       return;
     }
-    trackNodeRequest(metrics, req, res, () => (req.route ? (req.baseUrl ?? '') + routePath(req.route.path) : undefined));
+    track(metrics, req, res, routeOf, req);
     next();
   };
 }

@@ -2,7 +2,7 @@
 // The route label is the router's matched layer path (ctx._matchedRoute, prefixes included).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolveMiddleware, type MiddlewareOptions } from './metrics.js';
-import { trackNodeRequest } from './node.js';
+import { track } from './node.js';
 
 /** The parts of Koa's context this middleware uses (no dependency on @types/koa). */
 export interface KoaContext {
@@ -17,6 +17,8 @@ export interface KoaContext {
 
 export type KoaMiddleware = (ctx: KoaContext, next: () => Promise<unknown>) => Promise<void>;
 
+const routeOf = (ctx: KoaContext): string | undefined => (ctx._matchedRoute === undefined ? undefined : String(ctx._matchedRoute));
+
 export function koaMetrics(opts: MiddlewareOptions = {}): KoaMiddleware {
   const { metrics, metricsPath } = resolveMiddleware(opts);
   return async function patrolMetrics(ctx, next) {
@@ -26,7 +28,7 @@ export function koaMetrics(opts: MiddlewareOptions = {}): KoaMiddleware {
       ctx.body = body;
       return;
     }
-    trackNodeRequest(metrics, ctx.req, ctx.res, () => (ctx._matchedRoute === undefined ? undefined : String(ctx._matchedRoute)));
+    track(metrics, ctx.req, ctx.res, routeOf, ctx);
     await next();
   };
 }

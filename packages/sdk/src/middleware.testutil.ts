@@ -187,6 +187,34 @@ export function frameworkSuite(name: string, make: MakeApp, opts: { streamedResp
       }
     });
 
+    it('counts a response the client abandons as 499 and leaves nothing in flight', async () => {
+      const registry = new Registry();
+      const gate = new Gate();
+      const app = await make(new HttpMetrics({ registry, defaultMetrics: false }), gate);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const req = http.get(`${app.url}/stream`, (res) => {
+            res.once('data', () => {
+              req.destroy();
+              resolve();
+            });
+          });
+          req.on('error', (err) => {
+            if (!req.destroyed) reject(err);
+          });
+        });
+        await eventually(async () => {
+          assert.equal(await value(registry, 'http_requests_total', { method: 'GET', route: '/stream', code: '499' }), 1);
+          assert.equal(await value(registry, 'http_requests_in_flight', {}), 0);
+        });
+        gate.open();
+        assert.equal(await seriesCount(registry, 'http_requests_total'), 1);
+      } finally {
+        gate.open();
+        await app.close();
+      }
+    });
+
     it('never changes the response, streamed ones included', async () => {
       const gate = new Gate();
       const plain = await make(undefined, gate);

@@ -42,15 +42,49 @@ export function useStore<T>(s: Store<T>): T {
 /** False while the server cannot be reached. */
 export const online = new Store(true);
 
+// With server.auth, the dashboard's session cookie is HttpOnly and every write must carry the
+// CSRF token the login (or whoami, after a reload of the page) answers.
+let csrf: string | undefined;
+
+/** Remembers the CSRF token of a fresh login. */
+export function setCsrfToken(token: string | undefined): void {
+  csrf = token;
+}
+
+async function csrfToken(refresh: boolean): Promise<string | undefined> {
+  if (csrf === undefined || refresh) {
+    try {
+      const r = await fetch('/api/patrol/v1/auth/whoami', { headers: { Accept: 'application/json' } });
+      csrf = r.ok ? ((await r.json()) as { data?: { csrf_token?: string } }).data?.csrf_token : undefined;
+    } catch {
+      csrf = undefined;
+    }
+  }
+  return csrf;
+}
+
+const isWrite = (init?: RequestInit) => !!init?.method && !/^(GET|HEAD)$/i.test(init.method);
+
+async function send(url: string, init: RequestInit | undefined, refreshCsrf: boolean): Promise<Response> {
+  const token = isWrite(init) ? await csrfToken(refreshCsrf) : undefined;
+  return fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...(token ? { 'X-CSRF-Token': token } : {}), ...init?.headers } });
+}
+
 export async function request<T>(url: string, init?: RequestInit, early?: Promise<Response>): Promise<T> {
   let res: Response;
   try {
-    res = early ? await early : await fetch(url, { ...init, headers: { Accept: 'application/json', ...(init?.body ? { 'Content-Type': 'application/json' } : {}), ...init?.headers } });
+    res = early ? await early : await send(url, init, false);
+    // A token from before a restart or another login: fetch it again once.
+    if (res.status === 403 && isWrite(init) && !early) res = await send(url, init, true);
   } catch {
     online.set(false);
     throw new ApiError('network error: the Patrol server cannot be reached', 0);
   }
   online.set(true);
+  if (res.status === 401 && location.pathname !== '/login' && !url.startsWith('/api/patrol/v1/auth/')) {
+    // Not logged in (or the session ended): to the login page, and back here afterwards.
+    location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+  }
   const text = await res.text();
   let body: unknown = undefined;
   try {
@@ -100,9 +134,13 @@ export function useApi<T>(url: string | null, refreshMs = 0): { data: T | undefi
   return { data, error, reload: () => setN((x) => x + 1) };
 }
 
-// ---- the overview: one poll of /api/patrol/v1/overview for everything ----
+// ---- the overview: one full read of /api/patrol/v1/overview, then live updates ----
+// Probe state changes arrive on the event stream (/api/patrol/v1/events/stream, server-sent
+// events, at most one message a second) with the changed rows; a delta read (?after=SEQ) every
+// 30 s refreshes the latency and uptime figures of probes that ran, and runs after a reconnect
+// or when the stream says resync.
 
-export type ProbeState = 'up' | 'down' | 'unknown';
+export type ProbeState = 'up' | 'down' | 'unknown' | 'degraded';
 
 export interface OverviewRow {
   name: string;
@@ -123,7 +161,7 @@ interface OverviewAnswer {
   generation: number;
   seq: number;
   full: boolean;
-  counts: Record<ProbeState | 'degraded', number>;
+  counts: Record<ProbeState, number>;
   probes: OverviewRow[];
 }
 
@@ -138,33 +176,68 @@ export interface Overview {
 
 export const overview = new Store<Overview>({ rows: [], counts: { up: 0, down: 0, unknown: 0, degraded: 0 }, version: 0, error: null, loaded: false });
 
-const POLL_MS = 3000;
+/** Alert changes from the event stream (bumped per message), for pages that show alerts. */
+export const alertsChanged = new Store(0);
+
+const DELTA_MS = 30_000;
 /** A full read (which refreshes the uptime figures) every this often; deltas in between. */
 const FULL_MS = 5 * 60_000;
-let polling = false;
 let users = 0;
+let live: { stop(): void } | null = null;
 
-/** Starts the overview's poll while at least one page uses it. */
+/** Keeps the overview live while at least one page uses it. */
 export function useOverview(): Overview {
   useEffect(() => {
     users++;
-    if (!polling) {
-      polling = true;
-      void pollLoop();
-    }
+    live ??= startLive();
     return () => {
       users--;
+      // Stays open across a quick page switch; closed when nothing used it for a while.
+      setTimeout(() => {
+        if (users === 0 && live) {
+          live.stop();
+          live = null;
+        }
+      }, 60_000);
     };
   }, []);
   return useStore(overview);
 }
 
-async function pollLoop() {
+function startLive(): { stop(): void } {
   let generation = -1;
   let seq = -1;
   let lastFull = 0;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let reading: Promise<void> | null = null;
+  let again = false;
   const byName = new Map<string, number>();
-  while (users > 0 || overview.value.version === 0) {
+
+  const apply = (a: { generation: number; seq: number; full?: boolean; counts: OverviewAnswer['counts']; probes: OverviewRow[] }) => {
+    let rows = overview.value.rows;
+    if (a.full) {
+      rows = a.probes;
+      byName.clear();
+      rows.forEach((r, i) => byName.set(r.name, i));
+    } else if (a.probes.length > 0) {
+      rows = rows.slice();
+      for (const p of a.probes) {
+        const i = byName.get(p.name);
+        if (i === undefined) {
+          byName.set(p.name, rows.length);
+          rows.push(p);
+        } else rows[i] = p;
+      }
+    }
+    generation = a.generation;
+    seq = Math.max(seq, a.seq);
+    const changed = a.full || a.probes.length > 0 || overview.value.error !== null || !overview.value.loaded;
+    const countsChanged = JSON.stringify(a.counts) !== JSON.stringify(overview.value.counts);
+    if (changed || countsChanged) overview.set({ rows, counts: a.counts, version: overview.value.version + 1, error: null, loaded: true });
+  };
+
+  const read = async () => {
     const full = seq < 0 || Date.now() - lastFull > FULL_MS;
     try {
       // The first read may already be under way (index.html starts it).
@@ -172,38 +245,65 @@ async function pollLoop() {
       const early = w.__overview;
       w.__overview = undefined;
       const a = await request<OverviewAnswer>(full ? '/api/patrol/v1/overview' : `/api/patrol/v1/overview?after=${seq}&generation=${generation}`, undefined, full ? early : undefined);
-      let rows = overview.value.rows;
-      if (a.full) {
-        rows = a.probes;
-        byName.clear();
-        rows.forEach((r, i) => byName.set(r.name, i));
-        lastFull = Date.now();
-      } else if (a.probes.length > 0) {
-        rows = rows.slice();
-        for (const p of a.probes) {
-          const i = byName.get(p.name);
-          if (i === undefined) {
-            byName.set(p.name, rows.length);
-            rows.push(p);
-          } else rows[i] = p;
-        }
-      }
-      generation = a.generation;
-      seq = a.seq;
-      const changed = a.full || a.probes.length > 0 || overview.value.error !== null || !overview.value.loaded;
-      const countsChanged = JSON.stringify(a.counts) !== JSON.stringify(overview.value.counts);
-      if (changed || countsChanged) overview.set({ rows, counts: a.counts, version: overview.value.version + 1, error: null, loaded: true });
+      if (a.full) lastFull = Date.now();
+      if (!stopped) apply(a);
     } catch (e) {
-      overview.set({ ...overview.value, error: (e as Error).message, version: overview.value.version + 1 });
+      if (!stopped) overview.set({ ...overview.value, error: (e as Error).message, version: overview.value.version + 1 });
     }
-    await new Promise((r) => setTimeout(r, online.value ? POLL_MS : 1500));
-    if (users === 0) break;
+  };
+  /** One read at a time; asks made during a read make one more read after it. */
+  const refresh = (): void => {
+    if (reading) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    reading = read().finally(() => {
+      reading = null;
+      if (stopped) return;
+      if (again) {
+        again = false;
+        refresh();
+      } else timer = setTimeout(refresh, online.value ? DELTA_MS : 2000);
+    });
+  };
+  refresh();
+
+  let es: EventSource | null = null;
+  if (typeof EventSource !== 'undefined') {
+    es = new EventSource('/api/patrol/v1/events/stream');
+    let lost = false;
+    es.addEventListener('open', () => {
+      online.set(true);
+      // Missed changes while the stream was down: read them.
+      if (lost && seq >= 0) refresh();
+      lost = false;
+    });
+    es.addEventListener('error', () => {
+      lost = true;
+      // CLOSED: the server refused (an HTTP error): EventSource gives up, so retry by hand.
+      if (es && es.readyState === EventSource.CLOSED) online.set(false);
+      else if (es && es.readyState === EventSource.CONNECTING) online.set(false);
+    });
+    es.addEventListener('probes', (ev) => {
+      const m = JSON.parse((ev as MessageEvent<string>).data) as { generation: number; seq: number; counts: OverviewAnswer['counts']; resync?: boolean; probes?: OverviewRow[] };
+      if (seq < 0) return; // the full read is under way and will have these
+      if (m.resync || m.generation !== generation || !m.probes) refresh();
+      else apply({ generation: m.generation, seq: seq, counts: m.counts, probes: m.probes });
+    });
+    es.addEventListener('alerts', () => alertsChanged.set(alertsChanged.value + 1));
   }
-  polling = false;
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      es?.close();
+    },
+  };
 }
 
 /** The state shown: degraded (up but failing below the threshold) is derived here. */
-export function shownState(r: OverviewRow): 'up' | 'down' | 'unknown' | 'degraded' {
+export function shownState(r: OverviewRow): ProbeState {
   return r.state === 'up' && r.failures > 0 ? 'degraded' : r.state;
 }
 

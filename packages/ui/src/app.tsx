@@ -14,6 +14,8 @@ import { TargetsPage } from './pages/targets';
 import { LoginPage } from './pages/login';
 // h17b
 import { HistoryPage } from './pages/history';
+import { ExplorePage } from './pages/explore';
+import { HostsPage } from './pages/hosts';
 
 type Theme = 'light' | 'dark' | '';
 
@@ -52,6 +54,8 @@ export function App() {
   else if (path === '/login') page = <LoginPage />;
   // h17b
   else if (path === '/history') page = <HistoryPage query={query} />;
+  else if (path === '/explore') page = <ExplorePage query={query} />;
+  else if (path === '/hosts') page = <HostsPage />;
   else
     page = (
       <main class="page">
@@ -67,6 +71,8 @@ export function App() {
     ['/targets', t('targets')],
     // h17b
     ['/history', t('history')],
+    ['/explore', t('explore')],
+    ['/hosts', t('hosts')],
   ];
   const active = (href: string) => (href === '/' ? path === '/' || path.startsWith('/probes/') : path.startsWith(href));
   return (

@@ -37,11 +37,11 @@ export class AggregationGroup {
     if (lastFlush === undefined) {
       this.reset(route.opts.groupWait);
     } else {
-      // The next group_interval tick after the last flush, as if the process had not stopped.
+      // The group_interval tick after the last flush; a tick missed while the process was down
+      // is taken at once (the notification log still drops what was already sent).
       const gi = Math.max(1, route.opts.groupInterval);
-      const t = now();
       this.hasFlushed = true;
-      this.reset(Math.max(0, lastFlush + Math.ceil(Math.max(0, t - lastFlush) / gi) * gi - t));
+      this.reset(Math.max(0, lastFlush + gi - now()));
     }
   }
 

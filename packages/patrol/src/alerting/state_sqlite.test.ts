@@ -43,30 +43,35 @@ describe('alerting.db: notification log and alerts', () => {
     t.close();
   });
 
-  it('a restored group resumes its group_interval from the last notification instead of waiting group_wait again', async () => {
-    const sink = await new WebhookSink().start();
-    const file = join(dir, 'resume.db');
-    const labels = { alertname: 'Resumed', instance: 'a' };
-    const s = new SqliteAlertingState(file);
-    const now = Date.now();
-    // Notified (another alert) an hour ago, less 300 ms: the next group_interval tick is in 300 ms.
-    s.log('sink/webhook/0', '{}:{alertname="Resumed"}', ['0000000000000000'], [], now - 3600_000 + 300);
-    s.saveAlerts([{ labels, annotations: {}, startsAt: now, endsAt: now + 3600_000, generatorURL: '', updatedAt: now, timeout: false, fingerprint: labelSetFingerprint(labels) }]);
-    s.close();
-    // group_wait 1h: a group started from zero would not flush during this test.
-    const d = await startDispatcher(
-      `alerting:
+  for (const [name, ago] of [
+    ['the next tick is 300 ms away', 3600_000 - 300],
+    ['ticks were missed while stopped: flushed at once', 5 * 3600_000],
+  ] as const) {
+    it(`a restored group resumes its group_interval from the last notification instead of waiting group_wait again (${name})`, async () => {
+      const sink = await new WebhookSink().start();
+      const file = join(dir, `resume-${ago}.db`);
+      const labels = { alertname: 'Resumed', instance: 'a' };
+      const s = new SqliteAlertingState(file);
+      const now = Date.now();
+      // Notified (another alert) `ago` ms ago; group_interval is 1h.
+      s.log('sink/webhook/0', '{}:{alertname="Resumed"}', ['0000000000000000'], [], now - ago);
+      s.saveAlerts([{ labels, annotations: {}, startsAt: now, endsAt: now + 3600_000, generatorURL: '', updatedAt: now, timeout: false, fingerprint: labelSetFingerprint(labels) }]);
+      s.close();
+      // group_wait 1h: a group started from zero would not flush during this test.
+      const d = await startDispatcher(
+        `alerting:
   route: {receiver: sink, group_by: [alertname], group_wait: 1h, group_interval: 1h, repeat_interval: 4h}
   receivers: [{name: sink, webhook_configs: [{url: '${sink.url}/hook'}]}]
-`,
-      { state: new SqliteAlertingState(file) },
-    );
-    try {
-      await waitFor('the resumed group flushed', () => sink.received.length >= 1, 20_000);
-      assert.deepEqual(sink.on('/hook')[0].alerts.map((a) => a.labels), [labels]);
-    } finally {
-      await d.stop();
-      await sink.stop();
-    }
-  });
+  `,
+        { state: new SqliteAlertingState(file) },
+      );
+      try {
+        await waitFor('the resumed group flushed', () => sink.received.length >= 1, 20_000);
+        assert.deepEqual(sink.on('/hook')[0].alerts.map((a) => a.labels), [labels]);
+      } finally {
+        await d.stop();
+        await sink.stop();
+      }
+    });
+  }
 });

@@ -7,6 +7,7 @@ import { parseTime } from '../alerting/postable.js';
 import { broadSilenceWarning, SilenceError, silenceState, type Silence, type SilenceMatcher, type Silences, type SilenceState } from '../alerting/silences.js';
 import type { Matcher } from '../model/matchers.js';
 import { APIError, jsonBody, parseFilter } from './alertmanager_request.js';
+import { recordChange } from '../web/audit_change.js';
 
 type Handler = (fn: (req: FastifyRequest, reply: FastifyReply) => unknown) => (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
@@ -119,8 +120,12 @@ export function registerSilenceRoutes(scope: FastifyInstance, silences: Silences
       if (sil.startsAt >= sil.endsAt) throw new APIError(400, 'Failed to create silence: start time must be before end time');
       if (sil.endsAt < Date.now()) throw new APIError(400, "Failed to create silence: end time can't be in the past");
       let id = '';
+      const before = sil.id ? silences.get(sil.id) : undefined;
       try {
         id = silences.set(sil);
+        const now = Date.now();
+        // Changing a silence's matchers expires it and makes a new one: both are the change.
+        recordChange(req, before ? gettableSilence(before, now) : null, gettableSilence(silences.get(id)!, now));
       } catch (e) {
         silenceError(e);
       }
@@ -152,8 +157,12 @@ export function registerSilenceRoutes(scope: FastifyInstance, silences: Silences
   scope.delete(
     '/api/v2/silence/:id',
     handle(async (req, reply) => {
+      const id = idParam(req);
+      const before = silences.get(id);
       try {
-        silences.expire(idParam(req));
+        silences.expire(id);
+        const after = silences.get(id);
+        if (before && after) recordChange(req, gettableSilence(before, Date.now()), gettableSilence(after, Date.now()));
       } catch (e) {
         silenceError(e);
       }

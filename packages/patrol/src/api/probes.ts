@@ -4,7 +4,8 @@
 // ({status, data} / {status, errorType, error}).
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { maskSecrets, maskUrlPassword } from '../config/secrets.js';
+import { maskSecrets } from '../config/secrets.js';
+import { maskOverviewRow } from './events.js';
 import { UnknownProbeError, type ProbeManager } from '../probe/manager.js';
 import { sendJsonText } from '../web/compress.js';
 
@@ -63,10 +64,7 @@ export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): v
     const data = await manager.overview({ after: a, generation: g });
     // Masked row by row (a URL's password in the target or a reason), cheaper than maskSecrets'
     // deep copy of 10,000 rows on every poll.
-    for (const p of data.probes) {
-      p.target = maskUrlPassword(p.target);
-      if (p.last_failure) p.last_failure = { time: p.last_failure.time, reason: maskUrlPassword(p.last_failure.reason) };
-    }
+    for (const p of data.probes) maskOverviewRow(p);
     return sendJsonText(req, reply, JSON.stringify({ status: 'success', data }));
   });
 

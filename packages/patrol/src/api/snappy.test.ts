@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { snappy } from './remote_write.testutil.js';
 import { snappyUncompress } from './snappy.js';
+import { turnsDuring } from '../testing/loop.js';
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -30,19 +31,6 @@ function tinyCopies(size: number): Buffer {
   return b;
 }
 
-/** Event-loop turns (setImmediate callbacks) while `p` runs. */
-async function turnsDuring<T>(p: () => Promise<T>): Promise<{ value: T; turns: number }> {
-  let turns = 0;
-  let on = true;
-  const tick = () => {
-    turns++;
-    if (on) setImmediate(tick);
-  };
-  setImmediate(tick);
-  const value = await p();
-  on = false;
-  return { value, turns };
-}
 
 describe('snappyUncompress', () => {
   it('refuses a block declaring more than the limit before decoding it', async () => {

@@ -2,6 +2,7 @@
 
 import { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerBackup } from './backup.js';
 import { registerBaselines } from './baselines.js';
 import { registerCheck } from './check.js';
 import { registerHashPassword } from './hash_password.js';
@@ -26,5 +27,6 @@ registerBaselines(program);
 registerNotify(program);
 registerHashPassword(program);
 registerAgent(program);
+registerBackup(program);
 
 await program.parseAsync(process.argv);

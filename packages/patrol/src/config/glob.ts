@@ -120,3 +120,10 @@ export function globSync(pattern: string): string[] {
   }
   return out;
 }
+
+/** Whether `file` matches the glob `pattern` (both absolute or both relative), segment by segment; throws BadPatternError. */
+export function matchesGlob(pattern: string, file: string): boolean {
+  const ps = pattern.split('/');
+  const fs = file.split('/');
+  return ps.length === fs.length && ps.every((seg, i) => segmentRegExp(seg, pattern).test(fs[i]));
+}

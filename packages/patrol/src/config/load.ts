@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
-import { BadPatternError, globSync } from './glob.js';
+import { BadPatternError, globSync, matchesGlob } from './glob.js';
 import { globalConfig, resolveScrapeDefaults, scrapeConfig, scrapeConfigWithDir, UNSUPPORTED_SD, type GlobalConfig, type ScrapeConfig } from './prometheus.js';
 import { semanticIssues } from './semantic.js';
 import { configSchema, type Config } from './schema.js';
@@ -31,7 +31,15 @@ export class ConfigError {
 }
 
 export type LoadResult =
-  | { ok: true; config: Config; warnings: string[]; file: string; dir: string }
+  | {
+      ok: true;
+      config: Config;
+      warnings: string[];
+      file: string;
+      dir: string;
+      /** The file each named item of an includable section came from (`probes/NAME` → file), see config_files. */
+      origins: Map<string, string>;
+    }
   | { ok: false; errors: ConfigError[]; file: string };
 
 /** `scrape_configs[0].static_configs[1].targets` */
@@ -44,14 +52,18 @@ export function formatPath(path: ConfigPath): string {
   return out;
 }
 
-export async function loadConfigFile(file: string): Promise<LoadResult> {
+/**
+ * Loads a config file. `overrides` gives the text of files by absolute path instead of reading
+ * them (the config API validates a change this way before writing anything).
+ */
+export async function loadConfigFile(file: string, overrides?: ReadonlyMap<string, string>): Promise<LoadResult> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = overrides?.get(resolve(file)) ?? (await readFile(file, 'utf8'));
   } catch (e) {
     return { ok: false, file, errors: [new ConfigError(file, 0, 0, '', `cannot read config file: ${(e as Error).message}`)] };
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, overrides);
 }
 
 interface ParsedYaml {
@@ -101,18 +113,20 @@ function inFileOrder(errors: ConfigError[], mainFile: string): ConfigError[] {
  * The semantic checks (semantic.ts) of a file's text, as errors at their keys; a key that
  * already has a schema error keeps only that one.
  */
-function semanticErrors(y: ParsedYaml, file: string, already: readonly ConfigError[]): ConfigError[] {
-  const taken = new Set(already.map((e) => e.path));
-  const where = (p: ConfigPath) => {
-    const { line, col } = locate(y.doc, y.lc, p, false);
-    return `${file}:${line}:${col}`;
+function semanticErrors(y: ParsedYaml, origin: (p: ConfigPath) => Origin, already: readonly ConfigError[]): ConfigError[] {
+  const taken = new Set(already.map((e) => `${e.file}\0${e.path}`));
+  const at = (p: ConfigPath) => {
+    const o = origin(p);
+    const { line, col } = locate(o.y.doc, o.y.lc, o.path, false);
+    return { file: o.file, line, col, path: formatPath(o.path) };
   };
-  return semanticIssues(y.raw, where)
-    .filter((i) => !taken.has(formatPath(i.path)))
-    .map((i) => {
-      const { line, col } = locate(y.doc, y.lc, i.path, false);
-      return new ConfigError(file, line, col, formatPath(i.path), i.message);
-    });
+  return semanticIssues(y.raw, (p) => {
+    const w = at(p);
+    return `${w.file}:${w.line}:${w.col}`;
+  })
+    .map((i) => ({ w: at(i.path), message: i.message }))
+    .filter(({ w }) => !taken.has(`${w.file}\0${w.path}`))
+    .map(({ w, message }) => new ConfigError(w.file, w.line, w.col, w.path, message));
 }
 
 /** What a file named by scrape_config_files holds: scrape_configs and nothing else. */
@@ -123,26 +137,174 @@ const scrapeConfigFileSchema = z.strictObject({ scrape_configs: z.array(scrapeCo
  * named by scrape_config_files are read relative to its folder, validated with the same schema
  * and positions, and their jobs appended to scrape_configs.
  */
-export function parseConfig(text: string, file = '<config>'): LoadResult {
-  const y = parseYaml(text, file);
-  if (Array.isArray(y)) return { ok: false, file, errors: y };
-  const parsed = configSchema.safeParse(y.raw);
+export function parseConfig(text: string, file = '<config>', overrides?: ReadonlyMap<string, string>): LoadResult {
+  const main = parseYaml(text, file);
+  if (Array.isArray(main)) return { ok: false, file, errors: main };
+  const dir = dirname(resolve(file));
+  const inc = includeConfigFiles(main, file, dir, overrides);
+  const y: ParsedYaml = { ...main, raw: inc.raw };
+  const parsed = configSchema.safeParse(inc.raw);
   if (!parsed.success) {
-    const hint = standaloneHint(y.raw, file);
+    const hint = standaloneHint(main.raw, file);
     if (hint) return { ok: false, file, errors: [hint] };
   }
   // Everything in one pass: schema errors, then the semantic checks of every part as written,
-  // then the included files (when their names parsed), in file and line order.
-  const errors = parsed.success ? [] : schemaErrors(parsed.error, y, file);
-  errors.push(...semanticErrors(y, file, errors));
-  const dir = dirname(resolve(file));
+  // then the included files (when their names parsed), in file and line order. An error in a
+  // part that came from a config_files file is reported at its place in that file.
+  const errors = [...inc.errors, ...(parsed.success ? [] : byPosition(parsed.error.issues.flatMap((iss) => inc.issueErrors(iss))))];
+  errors.push(...semanticErrors(y, inc.origin, errors));
   const global = parsed.success ? parsed.data.global : globalConfig.safeParse(y.raw.global ?? {}).data;
   const included = loadScrapeConfigFiles(y, global ?? globalConfig.parse({}), file, dir);
   errors.push(...included.errors);
   if (!parsed.success || errors.length > 0) return { ok: false, file, errors: inFileOrder(errors, file) };
   const config = included.jobs.length > 0 ? { ...parsed.data, scrape_configs: [...parsed.data.scrape_configs, ...included.jobs] } : parsed.data;
-  return { ok: true, config, warnings: [...collectWarnings(y.raw, ''), ...included.warnings], file, dir };
+  return { ok: true, config, warnings: [...collectWarnings(main.raw, ''), ...included.warnings], file, dir, origins: inc.origins };
 }
+
+/**
+ * The sections a file named by `config_files` may hold: lists of named items, appended to the
+ * main file's. (The config API writes these sections into its managed directory.)
+ */
+export const INCLUDABLE: readonly { path: readonly string[]; key: string }[] = [
+  { path: ['probes'], key: 'name' },
+  { path: ['alerting', 'receivers'], key: 'name' },
+];
+
+/** The part of a parsed file a config path points into: the file, its parsed text, the path inside it. */
+interface Origin {
+  file: string;
+  y: ParsedYaml;
+  path: ConfigPath;
+}
+
+interface Included {
+  /** The main file's values with the included files' items appended. */
+  raw: Record<string, unknown>;
+  errors: ConfigError[];
+  origins: Map<string, string>;
+  origin: (path: ConfigPath) => Origin;
+  issueErrors: (iss: z.core.$ZodIssue) => ConfigError[];
+}
+
+function getIn(raw: unknown, path: readonly string[]): unknown {
+  let cur = raw;
+  for (const k of path) cur = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
+}
+
+/** A copy of `raw` with `path` set to `value`, copying the mappings on the way. */
+function setIn(raw: Record<string, unknown>, path: readonly string[], value: unknown): Record<string, unknown> {
+  const [k, ...rest] = path;
+  if (rest.length === 0) return { ...raw, [k]: value };
+  const inner = raw[k];
+  return { ...raw, [k]: setIn(inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Record<string, unknown>) : {}, rest, value) };
+}
+
+/**
+ * Reads the files named by `config_files` (glob patterns, relative to the main file's folder)
+ * and appends their items (INCLUDABLE) to the main file's. An item whose name is already used
+ * (in the main file or an earlier included one) is an error naming both places.
+ */
+function includeConfigFiles(main: ParsedYaml, mainFile: string, dir: string, overrides: ReadonlyMap<string, string> | undefined): Included {
+  const errors: ConfigError[] = [];
+  const origins = new Map<string, string>();
+  /** Per includable path: which file each index range came from. */
+  const segments = new Map<string, { start: number; end: number; y: ParsedYaml; file: string }[]>();
+  let raw = main.raw;
+  const mainAt = (p: ConfigPath) => {
+    const { line, col } = locate(main.doc, main.lc, p, false);
+    return { line, col };
+  };
+  const files: string[] = [];
+  const patterns = Array.isArray(main.raw.config_files) ? (main.raw.config_files as unknown[]) : [];
+  patterns.forEach((pattern, i) => {
+    if (typeof pattern !== 'string') return;
+    const abs = isAbsolute(pattern) ? pattern : join(dir, pattern);
+    try {
+      const found = globSync(abs);
+      // A file the config API is about to create exists only in overrides.
+      if (overrides) for (const f of overrides.keys()) if (!found.includes(f) && matchesGlob(abs, f)) found.push(f);
+      for (const f of found.sort()) if (!files.includes(f) && resolve(f) !== resolve(mainFile)) files.push(f);
+    } catch (e) {
+      if (!(e instanceof BadPatternError)) throw e;
+      const { line, col } = mainAt(['config_files', i]);
+      errors.push(new ConfigError(mainFile, line, col, formatPath(['config_files', i]), `bad pattern ${JSON.stringify(pattern)}: ${e.message}`));
+    }
+  });
+  for (const { path, key } of INCLUDABLE) {
+    const items = getIn(main.raw, path);
+    if (!Array.isArray(items)) continue;
+    items.forEach((it: unknown) => {
+      const name = it !== null && typeof it === 'object' ? (it as Record<string, unknown>)[key] : undefined;
+      if (typeof name === 'string' && !origins.has(`${path.join('.')}/${name}`)) origins.set(`${path.join('.')}/${name}`, mainFile);
+    });
+  }
+  for (const f of files) {
+    let text: string;
+    try {
+      text = overrides?.get(resolve(f)) ?? readFileSync(f, 'utf8');
+    } catch (e) {
+      errors.push(new ConfigError(f, 0, 0, '', `cannot read config file: ${(e as Error).message}`));
+      continue;
+    }
+    const y = parseYaml(text, f);
+    if (Array.isArray(y)) {
+      errors.push(...y);
+      continue;
+    }
+    const allowed = INCLUDABLE.map((i) => i.path.join('.'));
+    const walkKeys = (v: Record<string, unknown>, prefix: string[]) => {
+      for (const k of Object.keys(v)) {
+        const p = [...prefix, k];
+        if (allowed.includes(p.join('.'))) continue;
+        const deeper = allowed.some((a) => a.startsWith(`${p.join('.')}.`));
+        const x = v[k];
+        if (deeper && x !== null && typeof x === 'object' && !Array.isArray(x)) walkKeys(x as Record<string, unknown>, p);
+        else {
+          const { line, col } = locate(y.doc, y.lc, p, true);
+          errors.push(new ConfigError(f, line, col, formatPath(p), `a file named by config_files may hold only ${allowed.join(', ')}`));
+        }
+      }
+    };
+    walkKeys(y.raw, []);
+    for (const { path, key } of INCLUDABLE) {
+      const items = getIn(y.raw, path);
+      if (items === undefined || items === null) continue;
+      if (!Array.isArray(items)) {
+        const { line, col } = locate(y.doc, y.lc, path, false);
+        errors.push(new ConfigError(f, line, col, formatPath(path), `expected a list, got ${describe(items)}`));
+        continue;
+      }
+      const before = getIn(raw, path);
+      const mainItems = Array.isArray(before) ? before : [];
+      const id = path.join('.');
+      const segs = segments.get(id) ?? [];
+      segs.push({ start: mainItems.length, end: mainItems.length + items.length, y, file: f });
+      segments.set(id, segs);
+      raw = setIn(raw, path, [...mainItems, ...items]);
+      items.forEach((it: unknown) => {
+        const name = it !== null && typeof it === 'object' ? (it as Record<string, unknown>)[key] : undefined;
+        if (typeof name === 'string' && !origins.has(`${id}/${name}`)) origins.set(`${id}/${name}`, f);
+      });
+    }
+  }
+  const origin = (p: ConfigPath): Origin => {
+    for (const { path } of INCLUDABLE) {
+      if (p.length <= path.length || !path.every((k, i) => p[i] === k)) continue;
+      const idx = p[path.length];
+      const seg = typeof idx === 'number' ? segments.get(path.join('.'))?.find((s) => idx >= s.start && idx < s.end) : undefined;
+      if (seg) return { file: seg.file, y: seg.y, path: [...path, (idx as number) - seg.start, ...p.slice(path.length + 1)] };
+    }
+    return { file: mainFile, y: main, path: p };
+  };
+  const issueErrors = (iss: z.core.$ZodIssue): ConfigError[] => {
+    const p = iss.path.filter((x): x is string | number => typeof x !== 'symbol');
+    const o = origin(p);
+    return issueToErrors({ ...iss, path: [...o.path] } as z.core.$ZodIssue, o.y.doc, o.y.lc, o.file, o.y.raw);
+  };
+  return { raw, errors, origins, origin, issueErrors };
+}
+
 
 /** Top-level keys of alertmanager.yml that patrol.yml holds under `alerting:`. */
 const ALERTMANAGER_TOP_KEYS = ['route', 'receivers', 'inhibit_rules', 'time_intervals', 'mute_time_intervals', 'templates'];

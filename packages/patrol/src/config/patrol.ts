@@ -97,8 +97,15 @@ export const serverAuthConfig = z.strictObject({
   oidc: serverOidcConfig.optional(),
   users: z.record(
     z.string().regex(/^[A-Za-z0-9._@-]{1,64}$/, 'user names are 1 to 64 letters, digits, . _ @ -'),
-    z.strictObject({ password_hash: scryptHash, role: ROLE }),
+    z.strictObject({
+      password_hash: scryptHash,
+      role: ROLE,
+      /** Per-team scoping: the user sees and silences only alerts whose team_label is this. */
+      team: z.string().min(1).optional(),
+    }),
   ).default({}),
+  /** The alert label that names a team (per-team scoping of users, tokens and OIDC logins with a team). */
+  team_label: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'a label name').default('team'),
   /** How long a dashboard login lasts. */
   session_ttl: duration.default(12 * 3600 * 1000),
   /** Failed logins or token uses per client address per minute before it is refused with 429. */

@@ -286,12 +286,12 @@ const PROBE_KINDS = {
   },
   grpc: {
     schema: grpcProbe,
-    placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME']),
+    placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME', 'CERTIFICATE_EXPIRATION']),
     checkTarget: hostPortTarget,
   },
   websocket: {
     schema: websocketProbe,
-    placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME', 'STATUS', 'BODY', 'JSON', 'HEADER']),
+    placeholders: new Set<Placeholder>(['CONNECTED', 'RESPONSE_TIME', 'STATUS', 'BODY', 'JSON', 'HEADER', 'CERTIFICATE_EXPIRATION']),
     checkTarget: (target: string): string | null => {
       let u: URL;
       try {

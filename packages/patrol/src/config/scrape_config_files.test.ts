@@ -3,21 +3,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { tempTree } from '../testing/tmptree.js';
 import { globSync } from './glob.js';
 import { loadConfigFile, parseConfig } from './load.js';
 
 describe('scrape_config_files', () => {
-  let dir: string;
-  const write = (rel: string, text: string): string => {
-    const p = join(dir, rel);
-    mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, text);
-    return p;
-  };
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), 'patrol-scf-'));
-  });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const tree = tempTree('patrol-scf-');
+  const write = tree.write;
 
   it('appends the jobs of every matching file, with global defaults and paths relative to their own file', async () => {
     const main = write('a/prometheus.yml', 'global:\n  scrape_interval: 17s\nscrape_config_files: ["jobs/*.yml", "teams/*/scrape.yml", "nothing/*.yml"]\nscrape_configs:\n  - job_name: main\n');
@@ -39,10 +31,10 @@ describe('scrape_config_files', () => {
       ],
     );
     const one = r.config.scrape_configs[1];
-    assert.deepEqual(one.file_sd_configs[0].files, [join(dir, 'a/jobs/targets/*.json')]);
-    assert.equal(one.tls_config?.ca_file, join(dir, 'a/jobs/ca.pem'));
-    assert.equal(r.config.scrape_configs[4].http_sd_configs[0].bearer_token_file, join(dir, 'a/teams/db/token'));
-    assert.equal(r.dir, join(dir, 'a'));
+    assert.deepEqual(one.file_sd_configs[0].files, [join(tree.dir(), 'a/jobs/targets/*.json')]);
+    assert.equal(one.tls_config?.ca_file, join(tree.dir(), 'a/jobs/ca.pem'));
+    assert.equal(r.config.scrape_configs[4].http_sd_configs[0].bearer_token_file, join(tree.dir(), 'a/teams/db/token'));
+    assert.equal(r.dir, join(tree.dir(), 'a'));
   });
 
   it('names the included file, line, column and key of a bad job', async () => {
@@ -78,8 +70,8 @@ describe('scrape_config_files', () => {
   });
 
   it('rejects a malformed pattern where it is written', () => {
-    const r = parseConfig('scrape_config_files:\n  - "jobs/[a-"\n', join(dir, 'e.yml'));
-    assert.deepEqual(r.ok ? [] : r.errors.map(String), [`${join(dir, 'e.yml')}:2:5: scrape_config_files[0]: error retrieving scrape config files for "jobs/[a-": syntax error in pattern "${join(dir, 'jobs/[a-')}"`]);
+    const r = parseConfig('scrape_config_files:\n  - "jobs/[a-"\n', join(tree.dir(), 'e.yml'));
+    assert.deepEqual(r.ok ? [] : r.errors.map(String), [`${join(tree.dir(), 'e.yml')}:2:5: scrape_config_files[0]: error retrieving scrape config files for "jobs/[a-": syntax error in pattern "${join(tree.dir(), 'jobs/[a-')}"`]);
   });
 
   it('warns about unsupported discovery in included files, naming the file', async () => {

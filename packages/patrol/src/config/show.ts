@@ -135,7 +135,13 @@ function plain(value: unknown): unknown {
  */
 export function showConfig(config: Config): string {
   const inlined = config.scrape_config_files.length > 0;
-  const value = maskForShow(asWritten(configSchema, { ...config, scrape_config_files: [] }));
+  const value = shownConfig({ ...config, scrape_config_files: [], config_files: [] });
   const head = inlined ? `# The jobs of scrape_config_files (${config.scrape_config_files.join(', ')}) are inlined in scrape_configs.\n` : '';
-  return head + stringify(value, { lineWidth: 0 });
+  const included = config.config_files.length > 0 ? `# The probes and receivers of config_files (${config.config_files.join(', ')}) are inlined.\n` : '';
+  return head + included + stringify(value, { lineWidth: 0 });
+}
+
+/** The configuration as the plain values a file would hold (durations as text, secrets masked). */
+export function shownConfig(config: Config): Record<string, unknown> {
+  return maskForShow(asWritten(configSchema, config)) as Record<string, unknown>;
 }

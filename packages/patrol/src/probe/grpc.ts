@@ -2,13 +2,17 @@
 // channel per run, in plain text or TLS. The two messages are one field each, so they are encoded
 // here by hand rather than through a .proto loader. Metric names are blackbox_exporter's grpc
 // prober's: probe_grpc_healthcheck_response{serving_status}, probe_grpc_status_code,
-// probe_grpc_ssl, probe_grpc_duration_seconds{phase}.
+// probe_grpc_ssl, probe_grpc_duration_seconds{phase}; over TLS, probe_ssl_earliest_cert_expiry
+// (and [CERTIFICATE_EXPIRATION]) from the chain the server presented, read when Node checks the
+// server's identity: that check is skipped for a chain that does not verify, so with
+// insecure_skip_verify and such a chain the expiry is not known.
 
 import net from 'node:net';
-import type * as grpc from '@grpc/grpc-js';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
 import type { GrpcProbeConfig } from '../config/probes.js';
 import { joinHostPort, parseHostPort } from '../model/hostport.js';
-import { resolveProbeHost, tlsOptions } from './net.js';
+import { earliestExpiry, resolveProbeHost, tlsOptions } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
 export const HEALTH_CHECK_METHOD = '/grpc.health.v1.Health/Check';
@@ -67,17 +71,12 @@ function varint(n: number): Buffer {
   return Buffer.from(out);
 }
 
-let grpcModule: Promise<typeof grpc> | undefined;
-/** @grpc/grpc-js (with its dependencies, a few MB of heap) is loaded by the first gRPC probe, not at start. */
-function loadGrpc(): Promise<typeof grpc> {
-  return (grpcModule ??= import('@grpc/grpc-js'));
-}
-
 class GrpcProbe implements PreparedProbe {
   readonly host: string;
   private readonly port: number;
   private readonly request: Buffer;
-  private readonly creds: (g: typeof grpc) => grpc.ChannelCredentials;
+  /** Fresh credentials per run; `seen` receives the server's certificate (chain) when checked. */
+  private readonly creds: (seen: (cert: PeerCertificate) => void) => grpc.ChannelCredentials;
   private readonly serverName: string | undefined;
 
   constructor(
@@ -91,20 +90,25 @@ class GrpcProbe implements PreparedProbe {
     if (cfg.tls) {
       const o = tlsOptions(cfg.tls_config, dir);
       const buf = (v: unknown) => (typeof v === 'string' ? Buffer.from(v) : null);
-      const verify: grpc.VerifyOptions = { rejectUnauthorized: o.rejectUnauthorized !== false };
-      if (o.rejectUnauthorized === false) verify.checkServerIdentity = () => undefined;
+      const skip = o.rejectUnauthorized === false;
       const ca = buf(o.ca);
       const key = buf(o.key);
       const cert = buf(o.cert);
-      this.creds = (g) => g.credentials.createSsl(ca, key, cert, verify);
+      this.creds = (seen) =>
+        grpc.credentials.createSsl(ca, key, cert, {
+          rejectUnauthorized: !skip,
+          checkServerIdentity: (host, peer) => {
+            seen(peer);
+            return skip ? undefined : checkServerIdentity(host, peer);
+          },
+        });
       this.serverName = o.servername ?? (net.isIP(this.host) === 0 ? this.host : undefined);
     } else {
-      this.creds = (g) => g.credentials.createInsecure();
+      this.creds = () => grpc.credentials.createInsecure();
     }
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    const g = await loadGrpc(); // before the clock starts: the first probe's load is not its latency
     const t0 = performance.now();
     const where = joinHostPort(this.host, this.port);
     const start = await resolveProbeHost(ctx, this.host, this.cfg);
@@ -123,7 +127,11 @@ class GrpcProbe implements PreparedProbe {
       options['grpc.ssl_target_name_override'] = this.serverName;
       options['grpc.default_authority'] = joinHostPort(this.serverName, this.port);
     }
-    const client = new g.Client(joinHostPort(r.address, this.port), this.creds(g), options);
+    const client = new grpc.Client(
+      joinHostPort(r.address, this.port),
+      this.creds((peer) => (obs.certNotAfter = earliestExpiry(peer))),
+      options,
+    );
     const deadline = new Date(Date.now() + Math.max(1, this.cfg.timeout - (performance.now() - t0)));
     const res = await new Promise<{ err: grpc.ServiceError | null; status?: number; bad?: string }>((resolve) => {
       let done = false;
@@ -138,10 +146,10 @@ class GrpcProbe implements PreparedProbe {
         (b: Buffer) => b,
         (b: Buffer) => decodeHealthResponse(b),
         this.request,
-        new g.Metadata(),
+        new grpc.Metadata(),
         { deadline },
         (err, status) => {
-          if (err && err.code === g.status.INTERNAL && /parse|deseriali/i.test(err.details)) finish({ err: null, bad: `malformed HealthCheckResponse: ${err.details}` });
+          if (err && err.code === grpc.status.INTERNAL && /parse|deseriali/i.test(err.details)) finish({ err: null, bad: `malformed HealthCheckResponse: ${err.details}` });
           else finish({ err: err ?? null, status });
         },
       );
@@ -155,20 +163,21 @@ class GrpcProbe implements PreparedProbe {
     const tDone = performance.now();
     ctx.samples.push({ name: 'probe_grpc_duration_seconds', value: (tResolved - t0) / 1000, labelName: 'phase', labelValue: 'resolve' });
     ctx.samples.push({ name: 'probe_grpc_duration_seconds', value: (tDone - tResolved) / 1000, labelName: 'phase', labelValue: 'check' });
-    const code = res.err ? res.err.code : res.bad ? g.status.INTERNAL : g.status.OK;
+    const code = res.err ? res.err.code : res.bad ? grpc.status.INTERNAL : grpc.status.OK;
     ctx.samples.push({ name: 'probe_grpc_status_code', value: code });
     const seen = res.status !== undefined && !res.err ? res.status : -1;
     for (let s = 0; s < SERVING_STATUS.length; s++) ctx.samples.push({ name: 'probe_grpc_healthcheck_response', value: s === seen ? 1 : 0, labelName: 'serving_status', labelValue: SERVING_STATUS[s] });
+    if (obs.certNotAfter !== undefined) ctx.samples.push({ name: 'probe_ssl_earliest_cert_expiry', value: obs.certNotAfter / 1000 });
     obs.durationMs = tDone - t0;
     let error: string | null = null;
     if (res.bad) error = res.bad;
     else if (res.err) {
       const e = res.err;
-      const name = g.status[e.code] ?? String(e.code);
-      obs.connected = e.code !== g.status.UNAVAILABLE && e.code !== g.status.DEADLINE_EXCEEDED;
-      if (e.code === g.status.UNIMPLEMENTED) error = `${where} does not implement the gRPC health checking protocol (${HEALTH_CHECK_METHOD}: UNIMPLEMENTED)`;
-      else if (e.code === g.status.NOT_FOUND) error = `the health service of ${where} does not know service ${JSON.stringify(this.cfg.service)} (NOT_FOUND)`;
-      else if (e.code === g.status.DEADLINE_EXCEEDED) error = `no health check answer from ${where} before the timeout (DEADLINE_EXCEEDED)`;
+      const name = grpc.status[e.code] ?? String(e.code);
+      obs.connected = e.code !== grpc.status.UNAVAILABLE && e.code !== grpc.status.DEADLINE_EXCEEDED;
+      if (e.code === grpc.status.UNIMPLEMENTED) error = `${where} does not implement the gRPC health checking protocol (${HEALTH_CHECK_METHOD}: UNIMPLEMENTED)`;
+      else if (e.code === grpc.status.NOT_FOUND) error = `the health service of ${where} does not know service ${JSON.stringify(this.cfg.service)} (NOT_FOUND)`;
+      else if (e.code === grpc.status.DEADLINE_EXCEEDED) error = `no health check answer from ${where} before the timeout (DEADLINE_EXCEEDED)`;
       else error = `gRPC ${name} from ${where}: ${e.details.replace(/\.?\s*Resolution note:.*$/s, '').replace('Last error: Error: ', 'last error: ').slice(0, 300)}`;
     } else {
       obs.connected = true;

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -129,8 +130,22 @@ describe('grpc probes', () => {
     assert.match(untrusted.reason, /^gRPC UNAVAILABLE/);
     const skip = await runOne({ type: 'grpc', target: `localhost:${secure.port}`, tls: true, tls_config: { insecure_skip_verify: true } });
     assert.equal(skip.reason, '');
+    assert.equal(sample(untrusted, 'probe_ssl_earliest_cert_expiry'), undefined);
     const plain = await runOne({ type: 'grpc', target: `localhost:${secure.port}`, timeout: '2s' });
     assert.equal(plain.success, false);
+  });
+
+  it('TLS: the certificate expiry, as a metric and for [CERTIFICATE_EXPIRATION]', async () => {
+    // The leaf is valid for 30 days (the CA for 60): the chain's earliest expiry is the leaf's.
+    const r = await runOne({ type: 'grpc', target: `localhost:${secure.port}`, tls: true, tls_config: { ca_file: certs.caFile }, conditions: ['[CERTIFICATE_EXPIRATION] > 20d'] });
+    assert.equal(r.reason, '');
+    const days = (sample(r, 'probe_ssl_earliest_cert_expiry')! - Date.now() / 1000) / 86400;
+    assert.ok(days > 29 && days < 31, `expiry in ${days} days`);
+    const soon = await runOne({ type: 'grpc', target: `localhost:${secure.port}`, tls: true, tls_config: { ca_file: certs.caFile }, conditions: ['[CERTIFICATE_EXPIRATION] > 40d'] });
+    assert.equal(soon.success, false);
+    assert.match(soon.reason, /^certificate expires in 29 days, minimum 40/);
+    const plain = await runOne({ type: 'grpc', target: `127.0.0.1:${health.port}` });
+    assert.equal(sample(plain, 'probe_ssl_earliest_cert_expiry'), undefined);
   });
 
   it('rejects conditions it cannot evaluate and bad targets', () => {
@@ -202,6 +217,44 @@ describe('websocket probes', () => {
     const cp = await closedPort();
     const refused = await runOne({ type: 'websocket', target: `ws://127.0.0.1:${cp}/` });
     assert.match(refused.reason, /refused/);
+  });
+
+  it('resolves the host name like the other socket probes: DNS time, address family, ip_protocol choice', async () => {
+    const r = await runOne({ type: 'websocket', target: `ws://localhost:${port}/`, preferred_ip_protocol: 'ip4' });
+    assert.equal(r.reason, '');
+    assert.equal(sample(r, 'probe_ip_protocol'), 4);
+    assert.ok(sample(r, 'probe_dns_lookup_time_seconds')! >= 0);
+    const lit = await runOne({ type: 'websocket', target: `ws://127.0.0.1:${port}/` });
+    assert.equal(sample(lit, 'probe_dns_lookup_time_seconds'), 0);
+    const none = await runOne({ type: 'websocket', target: 'ws://no-such-host.invalid/' });
+    assert.equal(none.reason, 'DNS lookup of no-such-host.invalid failed: no such host');
+    // An IPv4 literal with IPv6 required and no fallback: the choice is enforced before connecting.
+    const v6 = await runOne({ type: 'websocket', target: `ws://localhost:${port}/`, preferred_ip_protocol: 'ip6', ip_protocol_fallback: false });
+    if (v6.success) assert.equal(sample(v6, 'probe_ip_protocol'), 6);
+    else assert.match(v6.reason, /ip6|::1|refused/);
+  });
+
+  it('wss: verified against the CA, with the certificate expiry', async () => {
+    const certs = makeCerts();
+    const server = https.createServer({ cert: certs.good.cert, key: certs.good.key });
+    const secure = new WebSocketServer({ server });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const sp = (server.address() as { port: number }).port;
+    try {
+      const r = await runOne({ type: 'websocket', target: `wss://localhost:${sp}/`, tls_config: { ca_file: certs.caFile }, conditions: ['[CERTIFICATE_EXPIRATION] > 20d'] });
+      assert.equal(r.reason, '');
+      const days = (sample(r, 'probe_ssl_earliest_cert_expiry')! - Date.now() / 1000) / 86400;
+      assert.ok(days > 29 && days < 31, `expiry in ${days} days`);
+      const untrusted = await runOne({ type: 'websocket', target: `wss://localhost:${sp}/` });
+      assert.equal(untrusted.success, false);
+      assert.match(untrusted.reason, /TLS/);
+    } finally {
+      for (const c of secure.clients) c.terminate();
+      secure.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      certs.cleanup();
+    }
   });
 
   it('rejects a non-ws target and a bad expect regex', () => {

@@ -565,6 +565,12 @@ export class ProbeManager implements Component {
     return this.entries.has(name);
   }
 
+  /** A probe's state and since when, without its figures (the public status pages). */
+  stateOf(name: string): { state: ProbeState; since: number } | null {
+    const e = this.entries.get(name);
+    return e ? { state: e.machine.state, since: e.machine.since } : null;
+  }
+
   private status(e: ProbeEntry, now: number): ProbeStatus {
     const c = e.compiled.cfg;
     const last = e.last;
@@ -661,46 +667,71 @@ export class ProbeManager implements Component {
     const full = opts.after === undefined || opts.generation !== this.generation;
     const seq = this.seq;
     const generation = this.generation;
-    const counts = { unknown: 0, up: 0, down: 0, degraded: 0 };
+    const counts = this.overviewCounts();
     const probes: OverviewRow[] = [];
     let n = 0;
     for (const e of [...this.entries.values()]) {
       if (e.removed) continue;
+      if (!full && e.seq <= opts.after!) continue;
+      probes.push(this.overviewRow(e, now, full));
+      if (++n % 500 === 0) await new Promise<void>((r) => setImmediate(r));
+    }
+    return { generation, seq, full, counts, probes };
+  }
+
+  /**
+   * Overview rows of the named probes (unknown names left out) with the counts, for the live
+   * event stream: uses the cached uptime figures, never reads storage for a probe it has figures for.
+   */
+  overviewOf(names: Iterable<string>, now = Date.now()): { generation: number; seq: number; counts: Record<ProbeState, number>; probes: OverviewRow[] } {
+    const probes: OverviewRow[] = [];
+    for (const name of names) {
+      const e = this.entries.get(name);
+      if (e && !e.removed) probes.push(this.overviewRow(e, now, false));
+    }
+    return { generation: this.generation, seq: this.seq, counts: this.overviewCounts(), probes };
+  }
+
+  /** `degraded` counts DEGRADED probes and UP probes with failed runs below failure_threshold. */
+  private overviewCounts(): Record<ProbeState, number> {
+    const counts = { unknown: 0, up: 0, down: 0, degraded: 0 };
+    for (const e of this.entries.values()) {
+      if (e.removed) continue;
       const st = e.machine.state;
-      // `degraded` counts DEGRADED probes and UP probes with failed runs below failure_threshold.
       if (st === 'degraded') counts.degraded++;
       else {
         counts[st]++;
         if (st === 'up' && e.machine.consecutiveFailures > 0) counts.degraded++;
       }
-      if (!full && e.seq <= opts.after!) continue;
-      // Uptime figures: computed once per probe, then refreshed on full reads past 5 minutes (the
-      // 24 h ratio moves slowly; the hourly cells take recent runs from memory).
-      if (!e.stats || (full && now - e.stats.at > Math.max(this.opts.statsCacheMs, OVERVIEW_STATS_MS))) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
-      const c = e.compiled.cfg;
-      const recent = e.recent;
-      const spark: number[] = [];
-      for (let i = Math.max(0, recent.length - 20); i < recent.length; i++) {
-        const ms = recent[i].durationMs;
-        spark.push(ms >= 10 ? Math.round(ms) : Math.round(ms * 10) / 10);
-      }
-      probes.push({
-        name: c.name,
-        type: c.type,
-        target: c.target,
-        labels: c.labels,
-        state: st,
-        since: e.machine.since || null,
-        failures: e.machine.consecutiveFailures,
-        last: e.last ? { time: e.last.time, success: e.last.success, ms: Math.round(e.last.durationMs * 10) / 10 } : null,
-        last_failure: e.lastFailure,
-        uptime_24h: e.stats?.uptime['24h'] ?? null,
-        hours: e.acc.hourly(now, 24, recent),
-        spark,
-      });
-      if (++n % 500 === 0) await new Promise<void>((r) => setImmediate(r));
     }
-    return { generation, seq, full, counts, probes };
+    return counts;
+  }
+
+  private overviewRow(e: ProbeEntry, now: number, full: boolean): OverviewRow {
+    // Uptime figures: computed once per probe, then refreshed on full reads past 5 minutes (the
+    // 24 h ratio moves slowly; the hourly cells take recent runs from memory).
+    if (!e.stats || (full && now - e.stats.at > Math.max(this.opts.statsCacheMs, OVERVIEW_STATS_MS))) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
+    const c = e.compiled.cfg;
+    const recent = e.recent;
+    const spark: number[] = [];
+    for (let i = Math.max(0, recent.length - 20); i < recent.length; i++) {
+      const ms = recent[i].durationMs;
+      spark.push(ms >= 10 ? Math.round(ms) : Math.round(ms * 10) / 10);
+    }
+    return {
+      name: c.name,
+      type: c.type,
+      target: c.target,
+      labels: c.labels,
+      state: e.machine.state,
+      since: e.machine.since || null,
+      failures: e.machine.consecutiveFailures,
+      last: e.last ? { time: e.last.time, success: e.last.success, ms: Math.round(e.last.durationMs * 10) / 10 } : null,
+      last_failure: e.lastFailure,
+      uptime_24h: e.stats?.uptime['24h'] ?? null,
+      hours: e.acc.hourly(now, 24, recent),
+      spark,
+    };
   }
 
   /**

@@ -8,7 +8,8 @@ import { resolve as resolvePath } from 'node:path';
 import type { ConnectionOptions, DetailedPeerCertificate, PeerCertificate, SecureVersion } from 'node:tls';
 import type { z } from 'zod';
 import type { tlsConfig } from '../config/fields.js';
-import type { Observation } from '../model/conditions.js';
+import { needsBody, type Condition, type Observation } from '../model/conditions.js';
+import { compileSearch, type Regex } from '../model/regex.js';
 import type { RunContext, RunOutcome } from './types.js';
 
 export type TlsConfig = z.output<typeof tlsConfig>;
@@ -42,7 +43,7 @@ export async function resolveHost(host: string, prefer: 'ip4' | 'ip6', fallback:
 }
 
 /**
- * The first phase of a socket probe (tcp, tls): resolves the host, records the DNS samples and
+ * The first phase of a socket probe (tcp, tls, grpc, websocket, icmp): resolves the host, records the DNS samples and
  * moves the probe to its connect phase; or, when resolution fails, the probe's outcome.
  */
 export async function resolveProbeHost(
@@ -58,6 +59,22 @@ export async function resolveProbeHost(
   ctx.samples.push({ name: 'probe_ip_protocol', value: r.family });
   ctx.phase = 'connect';
   return { resolved: r, obs };
+}
+
+/**
+ * What the stream probes (tcp, websocket) share: an optional `expect` regular expression, whether
+ * the received data is kept for the conditions, and the TLS options when the probe uses TLS.
+ */
+export abstract class StreamProbe {
+  protected readonly expect: Regex | null;
+  protected readonly keepBody: boolean;
+  protected readonly tls: ConnectionOptions | null;
+
+  constructor(cfg: { expect?: string; tls_config?: TlsConfig }, conditions: readonly Condition[], dir: string, useTls: boolean) {
+    this.expect = cfg.expect !== undefined ? compileSearch(cfg.expect) : null;
+    this.keepBody = needsBody(conditions);
+    this.tls = useTls ? tlsOptions(cfg.tls_config, dir) : null;
+  }
 }
 
 /** Reads tls_config's files (relative to the config's folder) into connection options. */

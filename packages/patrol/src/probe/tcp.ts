@@ -2,32 +2,26 @@
 // matches `expect`. What was received is [BODY] for conditions.
 
 import net from 'node:net';
-import tls, { type ConnectionOptions, type TLSSocket } from 'node:tls';
+import tls, { type TLSSocket } from 'node:tls';
 import type { TcpProbeConfig } from '../config/probes.js';
 import { joinHostPort, parseHostPort } from '../model/hostport.js';
-import { compileSearch, type Regex } from '../model/regex.js';
-import { needsBody, type Condition } from '../model/conditions.js';
-import { describeNetError, earliestExpiry, resolveProbeHost, tlsOptions } from './net.js';
+import type { Condition } from '../model/conditions.js';
+import { describeNetError, earliestExpiry, resolveProbeHost, StreamProbe } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
 
-class TcpProbe implements PreparedProbe {
+class TcpProbe extends StreamProbe implements PreparedProbe {
   readonly host: string;
   private readonly port: number;
-  private readonly expect: Regex | null;
-  private readonly readBody: boolean;
-  private readonly tls: ConnectionOptions | null;
 
   constructor(
     private readonly cfg: TcpProbeConfig,
     conditions: readonly Condition[],
     dir: string,
   ) {
+    super(cfg, conditions, dir, cfg.tls);
     const hp = parseHostPort(cfg.target)!;
     this.host = hp.host;
     this.port = hp.port;
-    this.expect = cfg.expect !== undefined ? compileSearch(cfg.expect) : null;
-    this.readBody = needsBody(conditions);
-    this.tls = cfg.tls ? tlsOptions(cfg.tls_config, dir) : null;
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
@@ -46,7 +40,7 @@ class TcpProbe implements PreparedProbe {
         if (done) return;
         done = true;
         ctx.abort.off(onAbort);
-        if (this.expect || this.readBody) obs.body = received;
+        if (this.expect || this.keepBody) obs.body = received;
         obs.bodySize = size;
         sock.destroy();
         resolve(err);
@@ -60,7 +54,7 @@ class TcpProbe implements PreparedProbe {
           if (obs.certNotAfter !== undefined) ctx.samples.push({ name: 'probe_ssl_earliest_cert_expiry', value: obs.certNotAfter / 1000 });
         }
         if (this.cfg.send !== undefined) sock.write(this.cfg.send);
-        if (!this.expect && !this.readBody) return finish(null);
+        if (!this.expect && !this.keepBody) return finish(null);
         ctx.phase = this.expect ? 'waiting for the expected reply' : 'reading the reply';
       };
       if (this.tls) {

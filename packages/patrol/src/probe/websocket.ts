@@ -2,63 +2,62 @@
 // a text message and wait for a message matching `expect`, then close. blackbox_exporter has no
 // WebSocket prober; the names follow its style: probe_websocket_duration_seconds{phase}
 // (connect: until the upgrade completed; reply: until the expected message), probe_http_status_code
-// (the handshake's answer), probe_failed_due_to_regex when `expect` is set.
+// (the handshake's answer), probe_failed_due_to_regex when `expect` is set. The host is resolved
+// first like the other socket probes (preferred_ip_protocol, probe_dns_lookup_time_seconds,
+// probe_ip_protocol); over wss://, probe_ssl_earliest_cert_expiry as the http and tcp probes.
 
-import type WS from 'ws';
+import type { LookupFunction } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import WebSocket from 'ws';
 import type { WebsocketProbeConfig } from '../config/probes.js';
-import { needsBody, showBytes, type Condition } from '../model/conditions.js';
-import { compileSearch, type Regex } from '../model/regex.js';
-import { describeNetError, tlsOptions } from './net.js';
+import { showBytes, type Condition } from '../model/conditions.js';
+import { describeNetError, earliestExpiry, resolveProbeHost, StreamProbe, type Resolved } from './net.js';
 import type { PreparedProbe, ProbeType, RunContext, RunOutcome } from './types.js';
-import type { ConnectionOptions } from 'node:tls';
 
-let wsModule: Promise<typeof WS> | undefined;
-/** ws is loaded by the first WebSocket probe, not at start. */
-function loadWs(): Promise<typeof WS> {
-  return (wsModule ??= import('ws').then((m) => m.default));
+/** A lookup that answers the address resolveProbeHost chose (so the socket connects there). */
+function fixedLookup(r: Resolved): LookupFunction {
+  return ((_host: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void) => {
+    if (opts?.all) cb(null, [{ address: r.address, family: r.family }]);
+    else cb(null, r.address, r.family);
+  }) as LookupFunction;
 }
 
-class WebsocketProbe implements PreparedProbe {
+class WebsocketProbe extends StreamProbe implements PreparedProbe {
   readonly host: string;
   private readonly url: URL;
-  private readonly expect: Regex | null;
-  private readonly keepBody: boolean;
-  private readonly tls: ConnectionOptions | null;
 
   constructor(
     private readonly cfg: WebsocketProbeConfig,
     conditions: readonly Condition[],
     dir: string,
   ) {
-    this.url = new URL(cfg.target);
-    this.host = this.url.hostname;
-    this.expect = cfg.expect !== undefined ? compileSearch(cfg.expect) : null;
-    this.keepBody = needsBody(conditions);
-    this.tls = this.url.protocol === 'wss:' ? tlsOptions(cfg.tls_config, dir) : null;
+    const url = new URL(cfg.target);
+    super(cfg, conditions, dir, url.protocol === 'wss:');
+    this.url = url;
+    // URL keeps the brackets of an IPv6 literal.
+    this.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     for (const [k, v] of Object.entries(cfg.headers)) if (/[\r\n\0]/.test(v)) throw new Error(`headers.${k}: the value contains a line break`);
   }
 
   async run(ctx: RunContext): Promise<RunOutcome> {
-    return this.runWith(ctx, await loadWs());
-  }
-
-  private runWith(ctx: RunContext, WebSocket: typeof WS): Promise<RunOutcome> {
     const t0 = performance.now();
     const where = this.url.host;
-    ctx.phase = 'connect';
+    const start = await resolveProbeHost(ctx, this.host, this.cfg);
+    if ('outcome' in start) return start.outcome;
+    const { resolved, obs } = start;
+    const tConnect = performance.now();
     return new Promise<RunOutcome>((resolve) => {
       let done = false;
       let tOpen = 0;
       let received = '';
-      const obs: RunOutcome['obs'] = { durationMs: 0, connected: false, now: Date.now() };
-      let ws: WS;
+      let ws: WebSocket;
       const finish = (error: string | null) => {
         if (done) return;
         done = true;
         ctx.abort.off(onAbort);
         const t = performance.now();
         obs.durationMs = t - t0;
-        ctx.samples.push({ name: 'probe_websocket_duration_seconds', value: ((tOpen || t) - t0) / 1000, labelName: 'phase', labelValue: 'connect' });
+        ctx.samples.push({ name: 'probe_websocket_duration_seconds', value: ((tOpen || t) - tConnect) / 1000, labelName: 'phase', labelValue: 'connect' });
         if (this.expect || this.cfg.send !== undefined) ctx.samples.push({ name: 'probe_websocket_duration_seconds', value: tOpen ? (t - tOpen) / 1000 : 0, labelName: 'phase', labelValue: 'reply' });
         ctx.samples.push({ name: 'probe_http_status_code', value: obs.status ?? 0 });
         if (this.expect) ctx.samples.push({ name: 'probe_failed_due_to_regex', value: obs.connected && error !== null && (error.startsWith('expected') || (error === 'aborted' && received !== '')) ? 1 : 0 });
@@ -78,7 +77,8 @@ class WebsocketProbe implements PreparedProbe {
           maxPayload: this.cfg.body_size_limit === 0 ? undefined : this.cfg.body_size_limit,
           perMessageDeflate: false,
           followRedirects: false,
-          handshakeTimeout: this.cfg.timeout,
+          handshakeTimeout: Math.max(1, this.cfg.timeout - (tConnect - t0)),
+          lookup: fixedLookup(resolved),
           ...(this.tls ?? {}),
         });
       } catch (e) {
@@ -89,6 +89,10 @@ class WebsocketProbe implements PreparedProbe {
       ws.on('upgrade', (res) => {
         obs.status = res.statusCode;
         obs.headers = res.headers;
+        if (this.tls) {
+          obs.certNotAfter = earliestExpiry((res.socket as TLSSocket).getPeerCertificate(true));
+          if (obs.certNotAfter !== undefined) ctx.samples.push({ name: 'probe_ssl_earliest_cert_expiry', value: obs.certNotAfter / 1000 });
+        }
       });
       ws.on('unexpected-response', (_req, res) => {
         obs.status = res.statusCode;
@@ -103,7 +107,7 @@ class WebsocketProbe implements PreparedProbe {
         if (!this.expect && !this.keepBody) return finish(null);
         ctx.phase = this.expect ? 'waiting for the expected message' : 'waiting for a message';
       });
-      ws.on('message', (data: WS.RawData, isBinary: boolean) => {
+      ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
         const text = isBinary ? `<binary ${showBytes(Buffer.isBuffer(data) ? data.length : 0)}>` : data.toString();
         received = received === '' ? text : `${received}\n${text}`;
         if (received.length > 1024 * 1024) received = received.slice(-1024 * 1024);

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseExpr, parseExprSliced } from './parser.js';
 import { formatExpr } from './format.js';
+import { turnsDuring } from '../testing/loop.js';
 
 const manyMatchers = (n: number, value: (i: number) => string) => `victim{${Array.from({ length: n }, (_, i) => `l${i}!~"${value(i)}"`).join(',')}}`;
 
@@ -35,19 +36,8 @@ describe('parseExprSliced', () => {
   });
 
   test('serves the event loop between slices of a long parse', async () => {
-    let turns = 0;
-    let on = true;
-    const tick = () => {
-      turns++;
-      if (on) setImmediate(tick);
-    };
-    setImmediate(tick);
-    try {
-      const e = await parseExprSliced(manyMatchers(2000, (i) => `b${i}`), 0);
-      assert.equal(e.type, 'vectorSelector');
-    } finally {
-      on = false;
-    }
+    const { value: e, turns } = await turnsDuring(() => parseExprSliced(manyMatchers(2000, (i) => `b${i}`), 0));
+    assert.equal(e.type, 'vectorSelector');
     // Without yields the parse would finish before the first setImmediate ran.
     assert.ok(turns > 10, `the event loop turned ${turns} times during the parse`);
   });

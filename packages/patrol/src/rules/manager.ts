@@ -72,6 +72,7 @@ export function buildRules(g: RuleGroup, o: { externalLabels: Record<string, str
 export class RulesManager implements Component {
   readonly name = 'rules';
   private groups = new Map<string, Group>();
+  private loaded: readonly RuleGroup[] = [];
   /** Settings the groups were built with; a change rebuilds every group. */
   private settingsKey = '';
   /** True after the first configuration: later groups do not restore `for` state. */
@@ -96,6 +97,11 @@ export class RulesManager implements Component {
   /** The running groups, in file then name order. */
   ruleGroups(): Group[] {
     return [...this.groups.values()];
+  }
+
+  /** The rule groups of the running configuration as their files define them (the config API reads these). */
+  loadedGroups(): readonly RuleGroup[] {
+    return this.loaded;
   }
 
   prepareConfig(cfg: Config, ctx: ConfigContext): PreparedConfig {
@@ -136,7 +142,10 @@ export class RulesManager implements Component {
       built.set(group.key, group);
     }
     return {
-      commit: () => this.switchTo(built, settingsKey),
+      commit: async () => {
+        await this.switchTo(built, settingsKey);
+        this.loaded = loaded.groups;
+      },
       discard: () => undefined,
     };
   }

@@ -86,7 +86,8 @@ describe('authentication and roles', () => {
           const body = method === 'POST' ? '{}' : undefined;
           if (body) headers['content-type'] = 'application/json';
           const r = await fetch(base + path, { method, headers, body });
-          const text = await r.text();
+          // The live event stream never ends: its status is the answer.
+          const text = (r.headers.get('content-type') ?? '').startsWith('text/event-stream') ? ((await r.body?.cancel()), '') : await r.text();
           const ok = allowed(who, need, rule.prometheus === true);
           const msg = `${who} ${method} ${path} (needs ${need}) -> ${r.status} ${text.slice(0, 200)}`;
           // A route may refuse by itself (the signed ack link without a signature): only the auth layer's refusals count.

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/patrol.js';
 import { parseDuration } from '../model/duration.js';
 import { AuthStore, verifyPassword, type Identity } from './auth_store.js';
+import { recordChange } from './audit_change.js';
 import { requiredRole, roleAtLeast, ROLES, type Role } from './roles.js';
 import { BasicAuthChecker, isReadRequest } from './security.js';
 
@@ -178,6 +179,8 @@ export function auditHook(d: AuthDeps) {
         path: req.url.slice(0, 2000),
         status: reply.statusCode,
         what: maskForAudit(req.body ?? null),
+        before: req.patrolChange?.before,
+        after: req.patrolChange?.after,
       });
     } catch (e) {
       d.log.error({ err: e }, 'writing the audit log failed');
@@ -224,7 +227,7 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
       d.log.warn({ remote: req.ip, user }, 'login failed');
       return reply.code(401).send({ status: 'error', errorType: 'unauthorized', error: 'wrong user or password' });
     }
-    const csrf = startSession(d, req, reply, { name: user, role: entry.role, via: 'session' });
+    const csrf = startSession(d, req, reply, { name: user, role: entry.role, via: 'session', ...(entry.team !== undefined ? { team: entry.team } : {}) });
     return { status: 'success', data: { username: user, role: entry.role, csrf_token: csrf } };
   });
 
@@ -263,7 +266,12 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
       if (ms === null || ms <= 0) return bad(reply, 'expires_in: a duration such as "30d" or "12h"');
       expiresAt = Date.now() + ms;
     }
-    const t = store.createToken(name, role as Role, id.name, expiresAt);
+    // A scoped creator's token is scoped to its team; an unscoped one may scope a token.
+    if (b.team !== undefined && (typeof b.team !== 'string' || b.team === '' || b.team.length > 200)) return bad(reply, 'team: a team name (the value of server.auth.team_label)');
+    if (id.team !== undefined && b.team !== undefined && b.team !== id.team) return reply.code(403).send({ status: 'error', errorType: 'forbidden', error: `a token of team ${id.team} cannot be for another team` });
+    const team = id.team ?? (b.team as string | undefined) ?? null;
+    const t = store.createToken(name, role as Role, id.name, expiresAt, Date.now(), team);
+    recordChange(req, null, t.info);
     return reply.code(201).send({ status: 'success', data: { ...t.info, token: t.token } });
   });
 
@@ -271,6 +279,8 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
     const store = d.store();
     if (!d.config()?.auth || !store) return off(reply);
     const { id } = req.params as { id: string };
+    const before = store.listTokens().find((t) => t.id === id);
+    if (before) recordChange(req, before, { ...before, revoked_at: before.revoked_at ?? new Date().toISOString() });
     if (!store.revokeToken(id)) return reply.code(404).send({ status: 'error', errorType: 'not_found', error: 'no such token' });
     return { status: 'success' };
   });
@@ -282,6 +292,7 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
     const limit = Math.min(Math.max(Number(q.limit ?? 100) || 100, 1), 1000);
     const since = q.since !== undefined ? Date.parse(String(q.since)) : undefined;
     if (since !== undefined && Number.isNaN(since)) return bad(reply, 'since: an RFC 3339 time');
-    return { status: 'success', data: store.auditLog({ limit, who: typeof q.who === 'string' ? q.who : undefined, since }) };
+    const path = typeof q.path === 'string' && q.path !== '' ? q.path.slice(0, 500) : undefined;
+    return { status: 'success', data: store.auditLog({ limit, who: typeof q.who === 'string' ? q.who : undefined, since, path }) };
   });
 }

@@ -56,6 +56,8 @@ export interface TokenInfo {
   id: string;
   name: string;
   role: Role;
+  /** Per-team scoping; null: every team. */
+  team: string | null;
   created_by: string;
   created_at: string;
   expires_at: string | null;
@@ -81,6 +83,9 @@ export interface AuditEntry {
   path: string;
   status: number;
   what: unknown;
+  /** The changed thing before and after the write (secrets masked); null when not recorded or absent. */
+  before: unknown;
+  after: unknown;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -98,17 +103,24 @@ export class AuthStore {
       CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, who TEXT NOT NULL, via TEXT NOT NULL, remote TEXT NOT NULL,
         method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER NOT NULL, what TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS audit_at ON audit (at)`);
+    // Databases made before the audit log kept before/after values get the two columns.
+    const cols = (this.db.prepare('PRAGMA table_info(audit)').all() as { name: string }[]).map((c) => c.name);
+    if (!cols.includes('before')) this.db.exec('ALTER TABLE audit ADD COLUMN before TEXT');
+    if (!cols.includes('after')) this.db.exec('ALTER TABLE audit ADD COLUMN after TEXT');
     // Columns added after the first release: a session's team and where it came from (local or oidc).
     const have = new Set((this.db.pragma('table_info(sessions)') as { name: string }[]).map((c) => c.name));
     if (!have.has('team')) this.db.exec('ALTER TABLE sessions ADD COLUMN team TEXT');
     if (!have.has('source')) this.db.exec("ALTER TABLE sessions ADD COLUMN source TEXT NOT NULL DEFAULT 'local'");
+    if (!(this.db.pragma('table_info(tokens)') as { name: string }[]).some((c) => c.name === 'team')) this.db.exec('ALTER TABLE tokens ADD COLUMN team TEXT');
   }
 
   /** A new token; the returned secret is shown once and never stored. */
-  createToken(name: string, role: Role, createdBy: string, expiresAt: number | null, now = Date.now()): { token: string; info: TokenInfo } {
+  createToken(name: string, role: Role, createdBy: string, expiresAt: number | null, now = Date.now(), team: string | null = null): { token: string; info: TokenInfo } {
     const id = randomBytes(6).toString('hex');
     const token = `ptk_${id}_${randomBytes(24).toString('base64url')}`;
-    this.db.prepare('INSERT INTO tokens (id, name, role, hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(id, name, role, sha256(token), createdBy, now, expiresAt);
+    this.db
+      .prepare('INSERT INTO tokens (id, name, role, hash, created_by, created_at, expires_at, team) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, name, role, sha256(token), createdBy, now, expiresAt, team);
     return { token, info: this.tokenInfo(id)! };
   }
 
@@ -118,7 +130,7 @@ export class AuthStore {
   }
 
   private rowToInfo(r: Record<string, never>): TokenInfo {
-    return { id: r.id, name: r.name, role: r.role, created_by: r.created_by, created_at: iso(r.created_at)!, expires_at: iso(r.expires_at), revoked_at: iso(r.revoked_at) };
+    return { id: r.id, name: r.name, role: r.role, team: r.team, created_by: r.created_by, created_at: iso(r.created_at)!, expires_at: iso(r.expires_at), revoked_at: iso(r.revoked_at) };
   }
 
   listTokens(): TokenInfo[] {
@@ -136,7 +148,9 @@ export class AuthStore {
     if (!r) return { refused: 'unknown token' };
     if (r.revoked_at !== null) return { refused: 'token revoked' };
     if (r.expires_at !== null && r.expires_at <= now) return { refused: 'token expired' };
-    return { name: `token:${r.name as string}`, role: r.role, via: 'token' };
+    const id: Identity = { name: `token:${r.name as string}`, role: r.role, via: 'token' };
+    if (r.team !== null) id.team = r.team;
+    return id;
   }
 
   createSession(user: string, role: Role, ttlMs: number, now = Date.now(), opts: { team?: string; source?: 'local' | 'oidc' } = {}): { id: string; csrf: string } {
@@ -162,26 +176,47 @@ export class AuthStore {
   }
 
   /**
-   * Ends the sessions of local users no longer configured or whose role changed (after a reload),
+   * Ends the sessions of local users no longer configured or whose role or team changed (after a reload),
    * and every OIDC session when OIDC login is no longer configured.
    */
-  pruneSessions(users: Record<string, { role: Role }>, oidc = false): void {
-    for (const r of this.db.prepare('SELECT hash, user, role, source FROM sessions').all() as { hash: string; user: string; role: string; source: string }[]) {
-      const keep = r.source === 'oidc' ? oidc : Object.hasOwn(users, r.user) && users[r.user].role === r.role;
+  pruneSessions(users: Record<string, { role: Role; team?: string }>, oidc = false): void {
+    for (const r of this.db.prepare('SELECT hash, user, role, source, team FROM sessions').all() as { hash: string; user: string; role: string; source: string; team: string | null }[]) {
+      const keep = r.source === 'oidc' ? oidc : Object.hasOwn(users, r.user) && users[r.user].role === r.role && (users[r.user].team ?? null) === r.team;
       if (!keep) this.db.prepare('DELETE FROM sessions WHERE hash = ?').run(r.hash);
     }
   }
 
-  audit(e: Omit<AuditEntry, 'id' | 'at'>, now = Date.now()): void {
-    this.db.prepare('INSERT INTO audit (at, who, via, remote, method, path, status, what) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(now, e.who, e.via, e.remote, e.method, e.path, e.status, JSON.stringify(e.what ?? null));
+  audit(e: Omit<AuditEntry, 'id' | 'at' | 'before' | 'after'> & { before?: unknown; after?: unknown }, now = Date.now()): void {
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    this.db
+      .prepare('INSERT INTO audit (at, who, via, remote, method, path, status, what, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(now, e.who, e.via, e.remote, e.method, e.path, e.status, JSON.stringify(e.what ?? null), json(e.before), json(e.after));
   }
 
   /** Newest first. */
-  auditLog(q: { limit: number; who?: string; since?: number }): AuditEntry[] {
+  auditLog(q: { limit: number; who?: string; since?: number; path?: string }): AuditEntry[] {
     const rows = this.db
-      .prepare('SELECT * FROM audit WHERE at >= ? AND (? IS NULL OR who = ?) ORDER BY id DESC LIMIT ?')
-      .all(q.since ?? 0, q.who ?? null, q.who ?? null, q.limit) as Record<string, never>[];
-    return rows.map((r) => ({ id: r.id, at: iso(r.at)!, who: r.who, via: r.via, remote: r.remote, method: r.method, path: r.path, status: r.status, what: JSON.parse(r.what) as unknown }));
+      .prepare("SELECT * FROM audit WHERE at >= ? AND (? IS NULL OR who = ?) AND (? IS NULL OR substr(path, 1, length(?)) = ?) ORDER BY id DESC LIMIT ?")
+      .all(q.since ?? 0, q.who ?? null, q.who ?? null, q.path ?? null, q.path ?? null, q.path ?? null, q.limit) as Record<string, never>[];
+    const parse = (v: string | null) => (v === null ? null : (JSON.parse(v) as unknown));
+    return rows.map((r) => ({
+      id: r.id,
+      at: iso(r.at)!,
+      who: r.who,
+      via: r.via,
+      remote: r.remote,
+      method: r.method,
+      path: r.path,
+      status: r.status,
+      what: JSON.parse(r.what) as unknown,
+      before: parse(r.before),
+      after: parse(r.after),
+    }));
+  }
+
+  /** A consistent copy of the database at `file` while it is in use (SQLite's online backup). */
+  async backup(file: string): Promise<void> {
+    await this.db.backup(file);
   }
 
   close(): void {

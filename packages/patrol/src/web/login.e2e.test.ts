@@ -88,4 +88,27 @@ describe('login page in Chromium', { skip, timeout: 180_000 }, () => {
     assert.equal(who.data.role, 'admin');
     await ctx.close();
   });
+
+  it('a page opened without a session goes to the login and back; the dashboard writes with the CSRF token', async () => {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(T);
+    await page.goto(`${base}/silences/new?matchers=${encodeURIComponent('alertname="LoginE2E"')}`);
+    await page.waitForURL(/\/login\?next=/);
+    await page.locator('input[autocomplete=username]').fill('admin1');
+    await page.locator('input[type=password]').fill('pw');
+    await page.locator('form button[type=submit]').click();
+    await page.waitForURL(/\/silences\/new\?matchers=/);
+    const inputs = page.locator('form input');
+    await inputs.nth(0).fill('e2e');
+    await inputs.nth(1).fill('created through the dashboard with a session');
+    await page.locator('button[type=submit]:not([disabled])').click();
+    await page.waitForURL(/\/silences$/);
+    const silences = await page.evaluate(async () => (await (await fetch('/api/v2/silences')).json()) as { comment: string; createdBy: string }[]);
+    assert.deepEqual(
+      silences.filter((x) => x.comment === 'created through the dashboard with a session').map((x) => x.createdBy),
+      ['e2e'],
+    );
+    await ctx.close();
+  });
 });

@@ -139,6 +139,10 @@ describe('OIDC login with node-oidc-provider', () => {
     await r.arrayBuffer();
     r = await fetch(`${base}/api/v2/silences`, { method: 'POST', headers: { cookie: sessionCookie(b), 'content-type': 'application/json', 'x-csrf-token': w.body.data.csrf_token }, body: silence });
     assert.equal(r.status, 200, await r.text());
+    // The team from team_claim scopes the session: a silence that does not pin team="payments" is refused.
+    r = await fetch(`${base}/api/v2/silences`, { method: 'POST', headers: { cookie: sessionCookie(b), 'content-type': 'application/json', 'x-csrf-token': w.body.data.csrf_token }, body: silence.replace('"team"', '"service"') });
+    assert.equal(r.status, 403);
+    assert.match(await r.text(), /team payments may only create silences with the matcher team=/);
   });
 
   it('a user whose groups map to nothing gets default_role; a user without the team claim is refused', async () => {

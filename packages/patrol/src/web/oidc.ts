@@ -146,7 +146,12 @@ export function registerOidc(app: FastifyInstance, d: AuthDeps): void {
   const limiter = new FailureLimiter(() => d.config()?.auth?.failures_per_minute ?? 10);
   const providerFor = (cfg: OidcConfig) => (provider?.issuer === cfg.issuer ? provider : (provider = new Provider(cfg.issuer)));
   const config = () => d.config()?.auth?.oidc;
-  const cookieAttrs = (maxAge: number) => [`Path=${OIDC_CALLBACK_PATH}`, 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAge}`, ...(d.secure() ? ['Secure'] : [])].join('; ');
+  // The callback's path as the browser sees it (redirect_url's, which may carry a proxy's prefix).
+  const callbackPath = () => {
+    const u = config()?.redirect_url;
+    return u && URL.canParse(u) ? new URL(u).pathname : OIDC_CALLBACK_PATH;
+  };
+  const cookieAttrs = (maxAge: number) => [`Path=${callbackPath()}`, 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAge}`, ...(d.secure() ? ['Secure'] : [])].join('; ');
   const refuse = (req: FastifyRequest, reply: FastifyReply, code: number, why: string) => {
     if (code === 401) limiter.fail(req.ip);
     d.log.warn({ remote: req.ip, reason: why }, 'OIDC login refused');

@@ -32,6 +32,11 @@ function get(addr: string, path: string, o: Opts): Promise<Answer> {
     const req = httpsRequest(
       { host, port: Number(port), path, method: o.method ?? 'GET', ca: o.ca, cert: o.cert, key: o.key, servername: 'localhost', headers: o.auth ? { authorization: o.auth } : {}, timeout: 10_000 },
       (res) => {
+        // The live event stream never ends: its status is the answer.
+        if (String(res.headers['content-type']).startsWith('text/event-stream')) {
+          req.destroy();
+          return ok({ status: res.statusCode ?? 0, body: '' });
+        }
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d));

@@ -32,12 +32,15 @@ describe('dashboard in Chromium', { skip, timeout: 240_000 }, () => {
   let target: Awaited<ReturnType<typeof startHttp>>;
   let base: string;
   let browser: Browser;
+  /** The `flip` probe's target answers 500 while set (the live-update test). */
+  let flipDown = false;
 
   before(async () => {
     assert.ok(defaultUiDir(), 'the dashboard is not built: run `npm run build` (npm ci builds it)');
     target = await startHttp((req, res) => {
-      res.writeHead(req.url === '/bad' ? 500 : 200, { 'content-type': 'text/plain' });
-      res.end(req.url === '/bad' ? 'broken' : 'ok');
+      const bad = req.url === '/bad' || (req.url === '/flip' && flipDown);
+      res.writeHead(bad ? 500 : 200, { 'content-type': 'text/plain' });
+      res.end(bad ? 'broken' : 'ok');
     });
     dir = mkdtempSync(join(tmpdir(), 'patrol-ui-e2e-'));
     const configFile = join(dir, 'patrol.yml');
@@ -49,6 +52,7 @@ scrape_configs:
 probes:
   - {name: web-ok, type: http, target: "${target.url}/", interval: 1s, timeout: 1s, labels: {team: web}}
   - {name: api-bad, type: http, target: "${target.url}/bad", interval: 1s, timeout: 1s, failure_threshold: 1, labels: {team: api}}
+  - {name: flip, type: http, target: "${target.url}/flip", interval: 1s, timeout: 1s, failure_threshold: 1, labels: {team: live}}
 alerting:
   route: {receiver: ops, group_by: [alertname]}
   receivers: [{name: ops}]
@@ -67,7 +71,7 @@ alerting:
     const end = Date.now() + T;
     for (;;) {
       const ov = (await (await fetch(`${base}/api/patrol/v1/overview`)).json()) as { data: { counts: { down: number; up: number } } };
-      if (ov.data.counts.down === 1 && ov.data.counts.up === 1) break;
+      if (ov.data.counts.down === 1 && ov.data.counts.up === 2) break;
       if (Date.now() > end) assert.fail(`probes did not settle: ${JSON.stringify(ov.data.counts)}`);
       await sleep(100);
     }
@@ -107,11 +111,21 @@ alerting:
         assert.equal(await page.locator('html').getAttribute('lang'), lang);
         const downChip = page.locator('.chip.s-down');
         assert.match(await downChip.innerText(), new RegExp(`1\\s*${tx.down}`));
-        assert.match(await page.locator('[data-probe="api-bad"]').innerText(), /500/);
-        // Filter by a label: one of two probes left.
+        // The failure reason (a run can time out on a loaded machine; a later one shows the 500).
+        await page.locator('[data-probe="api-bad"]', { hasText: /\b500\b/ }).waitFor();
+        // Group by team: a header per team, the team with a probe down first, kept in the URL.
+        await page.selectOption('[data-testid=group-by]', 'team');
+        await page.locator('[data-group="team=api"]').waitFor();
+        assert.equal(await page.locator('.ghead').first().getAttribute('data-group'), 'team=api');
+        assert.match(await page.locator('[data-group="team=api"]').innerText(), new RegExp(`1\\s*${tx.down}`));
+        assert.equal(await page.locator('.ghead').count(), 3);
+        assert.match(page.url(), /group=team/);
+        await page.selectOption('[data-testid=group-by]', '');
+        await page.locator('.ghead').first().waitFor({ state: 'detached' });
+        // Filter by a label: one of three probes left.
         await page.fill('input.filter', 'team=web');
         await page.locator('[data-probe="api-bad"]').waitFor({ state: 'detached' });
-        assert.equal((await page.locator('[data-testid=shown-count]').innerText()).replace(/\s/g, ''), '1/2');
+        assert.equal((await page.locator('[data-testid=shown-count]').innerText()).replace(/\s/g, ''), '1/3');
         assert.equal(await page.locator('[data-probe="web-ok"]').count(), 1);
         // Keyboard: focus the list, Enter opens the selected probe.
         await page.fill('input.filter', 'state:down');
@@ -135,6 +149,30 @@ alerting:
         assert.equal(await page.locator('.error').count(), 0);
         assert.deepEqual(jsErrors(page), []);
       } finally {
+        await page.context().close();
+      }
+    });
+
+    it(`${lang}: a probe going down shows without a reload (live updates), and coming back up`, async () => {
+      const page = await open(lang);
+      try {
+        await page.goto(base + '/');
+        await page.locator('[data-probe="flip"] .s-up').waitFor();
+        // A mark in the page: still there after the change means no reload happened.
+        await page.evaluate('window.__noReload = true');
+        flipDown = true;
+        // Within T (15 s): the delta read runs every 30 s, so only the event stream can bring it.
+        const badge = page.locator('[data-probe="flip"] .s-down');
+        await badge.waitFor();
+        assert.equal(await badge.innerText(), tx.down);
+        assert.match(await page.locator('.chip.s-down').innerText(), new RegExp(`2\\s*${tx.down}`));
+        assert.match(await page.locator('[data-probe="flip"]').innerText(), /500/);
+        flipDown = false;
+        await page.locator('[data-probe="flip"] .s-up').waitFor();
+        assert.equal(await page.evaluate('window.__noReload'), true);
+        assert.deepEqual(jsErrors(page), []);
+      } finally {
+        flipDown = false;
         await page.context().close();
       }
     });
@@ -199,12 +237,26 @@ alerting:
       await page.locator('.error', { hasText: 'not configured' }).waitFor();
       await page.goto(base + '/');
       await page.locator('[data-probe="api-bad"]').waitFor();
+      await page.locator('[data-probe="flip"]').waitFor();
+      // The connection is lost: the live stream ends and the server cannot be reached again.
       await page.route('**/api/**', (route) => route.abort('connectionrefused'));
+      patrol.events!.disconnectAll();
       await page.getByText(TEXT.en.reconnecting).waitFor();
+      // A change while disconnected is picked up once the stream is back.
+      flipDown = true;
+      const end = Date.now() + T;
+      while (((await (await fetch(`${base}/api/patrol/v1/probes/flip`)).json()) as { data: { state: string } }).data.state !== 'down') {
+        if (Date.now() > end) assert.fail('flip did not go down');
+        await sleep(100);
+      }
       await page.unroute('**/api/**');
       await page.getByText(TEXT.en.reconnecting).waitFor({ state: 'detached' });
+      await page.locator('[data-probe="flip"] .s-down').waitFor();
+      flipDown = false;
+      await page.locator('[data-probe="flip"] .s-up').waitFor();
       assert.equal(await page.locator('[data-probe="api-bad"]').count(), 1);
     } finally {
+      flipDown = false;
       await page.context().close();
     }
   });

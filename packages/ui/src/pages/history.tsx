@@ -50,7 +50,7 @@ function detailText(d: Record<string, unknown> | undefined): string {
 }
 
 /** A datetime-local input's value (the viewer's time zone) from ms, and back. */
-function localInput(ms: number): string {
+export function localInput(ms: number): string {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
   return d.toISOString().slice(0, 16);
 }

@@ -3,7 +3,7 @@
 // GET /api/patrol/v1/auth/methods). The session is an HttpOnly cookie set by the server.
 
 import { useState } from 'preact/hooks';
-import { request, useApi } from '../api';
+import { request, setCsrfToken, useApi } from '../api';
 import { ErrorBox, Loading } from '../components';
 import { t } from '../i18n';
 import { navigate } from '../router';
@@ -23,8 +23,11 @@ export function LoginPage() {
     e.preventDefault();
     setErr(null);
     try {
-      await request('/api/patrol/v1/auth/login', { method: 'POST', body: JSON.stringify({ username: user, password }) });
-      navigate('/');
+      const r = await request<{ csrf_token?: string }>('/api/patrol/v1/auth/login', { method: 'POST', body: JSON.stringify({ username: user, password }) });
+      setCsrfToken(r.csrf_token);
+      // Back to the page that sent here (a path of this site only).
+      const next = new URLSearchParams(location.search).get('next') ?? '/';
+      navigate(next.startsWith('/') && !next.startsWith('//') ? next : '/');
     } catch (x) {
       setErr((x as Error).message);
     }

@@ -14,7 +14,41 @@ const ORDER: Record<Shown, number> = { down: 0, degraded: 1, silenced: 2, unknow
 interface Item {
   row: OverviewRow;
   state: Shown;
-  hay: string;
+  /** Lower-cased name, target, type and labels; built on the first word filter, not at load. */
+  hay?: string;
+}
+
+/** A group's header in the list (group by service, team or any label). */
+interface Head {
+  head: string;
+  n: number;
+  down: number;
+}
+type Entry = Item | Head;
+const isHead = (e: Entry): e is Head => 'head' in e;
+
+function hayOf(it: Item): string {
+  const r = it.row;
+  return (it.hay ??= `${r.name} ${r.target} ${r.type} ${Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`.toLowerCase());
+}
+
+/** Items grouped by a label's value (probes without the label last), groups with the most down first. */
+function grouped(items: Item[], by: string): Entry[] {
+  const groups = new Map<string, Item[]>();
+  for (const it of items) {
+    const v = it.row.labels[by] ?? '';
+    let g = groups.get(v);
+    if (!g) groups.set(v, (g = []));
+    g.push(it);
+  }
+  const heads = [...groups].map(([v, list]) => ({ v, list, down: list.filter((x) => x.state === 'down').length }));
+  heads.sort((a, b) => b.down - a.down || (a.v === '' ? 1 : b.v === '' ? -1 : a.v < b.v ? -1 : a.v > b.v ? 1 : 0));
+  const out: Entry[] = [];
+  for (const h of heads) {
+    out.push({ head: h.v ? `${by}=${h.v}` : `${by} —`, n: h.list.length, down: h.down });
+    for (const it of h.list) out.push(it);
+  }
+  return out;
 }
 
 interface Filter {
@@ -46,7 +80,7 @@ function matches(it: Item, f: Filter): boolean {
     const v = (l.name === 'name' || l.name === 'probe' ? it.row.name : l.name === 'type' ? it.row.type : (it.row.labels[l.name] ?? '')).toLowerCase();
     if ((v === l.value) === l.neg) return false;
   }
-  for (const w of f.words) if (!it.hay.includes(w)) return false;
+  for (const w of f.words) if (!hayOf(it).includes(w)) return false;
   return true;
 }
 
@@ -67,12 +101,26 @@ export function OverviewPage() {
   const inputRef = useRef<HTMLInputElement>(null);
 
   const items = useMemo(() => {
-    const out: Item[] = ov.rows.map((row) => ({ row, state: row.state !== 'up' && probeSilenced(row, silences) ? 'silenced' : shownState(row), hay: `${row.name} ${row.target} ${row.type} ${Object.entries(row.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`.toLowerCase() }));
+    const out: Item[] = ov.rows.map((row) => ({ row, state: row.state !== 'up' && probeSilenced(row, silences) ? 'silenced' : shownState(row)}));
     out.sort((a, b) => ORDER[a.state] - ORDER[b.state] || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
     return out;
   }, [ov.rows, silences]);
+  // Counts of what the list shows (DEGRADED and UP-with-failures both count as degraded).
+  const cnt = useMemo(() => {
+    const n: Record<Shown, number> = { down: 0, degraded: 0, silenced: 0, unknown: 0, up: 0 };
+    for (const it of items) n[it.state]++;
+    return n;
+  }, [items]);
   const filter = useMemo(() => parseFilter(q), [q]);
   const shown = useMemo(() => items.filter((it) => matches(it, filter)), [items, filter]);
+  const [group, setGroup] = useState(new URLSearchParams(location.value.split('?')[1] ?? '').get('group') ?? '');
+  /** Label names to group by: service and team first, then every other label seen. */
+  const groupKeys = useMemo(() => {
+    const seen = new Set<string>(['service', 'team']);
+    for (let i = 0; i < ov.rows.length; i += Math.max(1, Math.floor(ov.rows.length / 500))) for (const k in ov.rows[i].labels) seen.add(k);
+    return [...seen];
+  }, [ov.rows]);
+  const entries: Entry[] = useMemo(() => (group ? grouped(shown, group) : shown), [shown, group]);
 
   useEffect(() => {
     const el = listRef.current;
@@ -102,7 +150,19 @@ export function OverviewPage() {
     setQ(v);
     setSel(0);
     if (listRef.current) listRef.current.scrollTop = 0;
-    history.replaceState(null, '', v ? `/?q=${encodeURIComponent(v)}` : '/');
+    writeUrl(v, group);
+  };
+  const writeUrl = (qv: string, g: string) => {
+    const u = new URLSearchParams();
+    if (qv) u.set('q', qv);
+    if (g) u.set('group', g);
+    const s = u.toString();
+    history.replaceState(null, '', s ? `/?${s}` : '/');
+  };
+  const onGroup = (g: string) => {
+    setGroup(g);
+    setSel(0);
+    writeUrl(q, g);
   };
 
   const setStateFilter = (s: string | null) => {
@@ -112,7 +172,7 @@ export function OverviewPage() {
   };
 
   const moveSel = (i: number) => {
-    const n = Math.max(0, Math.min(shown.length - 1, i));
+    const n = Math.max(0, Math.min(entries.length - 1, i));
     setSel(n);
     const el = listRef.current;
     if (!el) return;
@@ -126,17 +186,16 @@ export function OverviewPage() {
     else if (e.key === 'PageDown') moveSel(sel + page);
     else if (e.key === 'PageUp') moveSel(sel - page);
     else if (e.key === 'Home') moveSel(0);
-    else if (e.key === 'End') moveSel(shown.length - 1);
-    else if (e.key === 'Enter' && shown[sel]) navigate(`/probes/${encodeURIComponent(shown[sel].row.name)}`);
+    else if (e.key === 'End') moveSel(entries.length - 1);
+    else if (e.key === 'Enter' && entries[sel] && !isHead(entries[sel])) navigate(`/probes/${encodeURIComponent((entries[sel] as Item).row.name)}`);
     else return;
     e.preventDefault();
   };
 
   const now = Date.now();
-  const c = ov.counts;
   const total = ov.rows.length;
   const first = Math.max(0, Math.floor(scrollTop / rh) - 5);
-  const last = Math.min(shown.length, Math.ceil((scrollTop + viewH) / rh) + 5);
+  const last = Math.min(entries.length, Math.ceil((scrollTop + viewH) / rh) + 5);
   const activeState = filter.states.size === 1 ? [...filter.states][0] : null;
   const chip = (s: string | null, label: string, n: number, cls: string) => (
     <button type="button" class={`chip ${cls} ${activeState === s ? 'on' : ''}`} aria-pressed={activeState === s} onClick={() => setStateFilter(s)}>
@@ -148,14 +207,23 @@ export function OverviewPage() {
     <main class="page overview">
       <div class="counts" role="group" aria-label={t('state')}>
         {chip(null, t('all'), total, 'all')}
-        {chip('down', t('down'), c.down, 's-down')}
-        {chip('degraded', t('degraded'), c.degraded, 's-degraded')}
-        {chip('silenced', t('silenced'), items.filter((it) => it.state === 'silenced').length, 's-silenced')}
-        {chip('unknown', t('unknown'), c.unknown, 's-unknown')}
-        {chip('up', t('up'), c.up - c.degraded, 's-up')}
+        {chip('down', t('down'), cnt.down, 's-down')}
+        {chip('degraded', t('degraded'), cnt.degraded, 's-degraded')}
+        {chip('silenced', t('silenced'), cnt.silenced, 's-silenced')}
+        {chip('unknown', t('unknown'), cnt.unknown, 's-unknown')}
+        {chip('up', t('up'), cnt.up, 's-up')}
       </div>
       <div class="filterbar">
         <input ref={inputRef} type="search" class="filter" placeholder={t('filter')} aria-label={t('filter')} value={q} onInput={(e) => onFilter((e.target as HTMLInputElement).value)} />
+        <label class="group">
+          {t('groupBy')}{' '}
+          <select data-testid="group-by" value={group} onChange={(e) => onGroup((e.target as HTMLSelectElement).value)}>
+            <option value="">{t('noGroup')}</option>
+            {groupKeys.map((k) => (
+              <option value={k}>{k}</option>
+            ))}
+          </select>
+        </label>
         <span class="muted count" data-testid="shown-count">
           {shown.length} / {total}
         </span>
@@ -178,13 +246,30 @@ export function OverviewPage() {
         role="listbox"
         tabIndex={0}
         aria-label={t('overview')}
-        aria-activedescendant={shown[sel] ? `row-${sel}` : undefined}
+        aria-activedescendant={entries[sel] ? `row-${sel}` : undefined}
         onScroll={(e) => setScrollTop((e.target as HTMLElement).scrollTop)}
         onKeyDown={onListKey}
       >
-        <div style={{ height: `${shown.length * rh}px`, position: 'relative' }}>
-          {shown.slice(first, last).map((it, k) => {
+        <div style={{ height: `${entries.length * rh}px`, position: 'relative' }}>
+          {entries.slice(first, last).map((it, k) => {
             const i = first + k;
+            if (isHead(it))
+              return (
+                <div key={`h:${it.head}`} id={`row-${i}`} role="option" aria-selected={i === sel} class={`row ghead ${i === sel ? 'sel' : ''}`} style={{ top: `${i * rh}px`, height: `${rh}px` }} data-group={it.head}>
+                  <b>{it.head}</b>
+                  <span class="muted">
+                    {it.n} {t('probes')}
+                    {it.down > 0 && (
+                      <>
+                        {' · '}
+                        <span class="t-down">
+                          {it.down} {t('down')}
+                        </span>
+                      </>
+                    )}
+                  </span>
+                </div>
+              );
             const r = it.row;
             return (
               <a

@@ -1,6 +1,7 @@
-// Silences: the list with expire, and the form (/silences/new?matchers=…) that previews which
-// active alerts its matchers would silence (the server's own matching, GET /api/v2/alerts?filter)
-// and refuses to save an invalid matcher, saying why.
+// Silences: the list with edit and expire, and the form (/silences/new?matchers=…, or
+// /silences/ID/edit which loads the silence and saves it with its id, Alertmanager's v2 update)
+// that previews which active alerts its matchers would silence (the server's own matching,
+// GET /api/v2/alerts?filter) and refuses to save an invalid matcher, saying why.
 
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { request, useApi } from '../api';
@@ -9,6 +10,7 @@ import { fmtTime, t } from '../i18n';
 import { formatMatcher, parseMatchers, type Matcher } from '../matchers';
 import { navigate } from '../router';
 import { Labels, type GettableAlert } from './alerts';
+import { localInput } from './history';
 
 interface Silence {
   id: string;
@@ -22,6 +24,8 @@ interface Silence {
 
 export function SilencesPage({ path, query }: { path: string; query: URLSearchParams }) {
   if (path === '/silences/new') return <SilenceForm initial={query.get('matchers') ?? ''} />;
+  const edit = /^\/silences\/([^/]+)\/edit$/.exec(path);
+  if (edit) return <EditSilence id={decodeURIComponent(edit[1])} />;
   return <SilenceList />;
 }
 
@@ -79,7 +83,10 @@ function SilenceList() {
                   <td>{fmtTime(Date.parse(s.endsAt))}</td>
                   <td>{s.createdBy}</td>
                   <td>{s.comment}</td>
-                  <td>
+                  <td class="row-actions">
+                    <a class="button" href={`/silences/${encodeURIComponent(s.id)}/edit`}>
+                      {s.status.state === 'expired' ? t('recreate') : t('edit')}
+                    </a>
                     {s.status.state !== 'expired' && (
                       <button type="button" onClick={() => void expire(s.id)}>
                         {t('expire')}
@@ -104,11 +111,28 @@ const DURATIONS: [string, number][] = [
   ['7d', 7 * 86400_000],
 ];
 
-function SilenceForm({ initial }: { initial: string }) {
+function EditSilence({ id }: { id: string }) {
+  const s = useApi<Silence>(`/api/v2/silence/${encodeURIComponent(id)}`);
+  if (s.error) {
+    return (
+      <main class="page">
+        <h1>{t('editSilence')}</h1>
+        <ErrorBox error={s.error} retry={s.reload} />
+      </main>
+    );
+  }
+  if (!s.data) return <Loading />;
+  return <SilenceForm initial={s.data.matchers.map(formatMatcher).join('\n')} existing={s.data} />;
+}
+
+
+function SilenceForm({ initial, existing }: { initial: string; existing?: Silence }) {
   const [text, setText] = useState(initial);
   const [dur, setDur] = useState(7200_000);
-  const [by, setBy] = useState(() => localStorage.getItem('patrol.silence.by') ?? '');
-  const [comment, setComment] = useState('');
+  // Editing: the silence's own end, changeable (an expired one gets a fresh end from now).
+  const [endsAt, setEndsAt] = useState(() => (existing ? (existing.status.state === 'expired' ? Date.now() + 7200_000 : Date.parse(existing.endsAt)) : 0));
+  const [by, setBy] = useState(() => existing?.createdBy ?? localStorage.getItem('patrol.silence.by') ?? '');
+  const [comment, setComment] = useState(existing?.comment ?? '');
   const [submitErr, setSubmitErr] = useState<string | null>(null);
   const [preview, setPreview] = useState<{ alerts: GettableAlert[] | null; error: string | null }>({ alerts: null, error: null });
   const parsed = useMemo(() => parseMatchers(text), [text]);
@@ -134,15 +158,22 @@ function SilenceForm({ initial }: { initial: string }) {
     };
   }, [parsed]);
 
-  const canSave = problems.length === 0 && preview.error === null && by.trim() !== '' && comment.trim() !== '';
+  if (existing && !(endsAt > Date.now())) problems.push(t('endInPast'));
+  const missing = [by.trim() === '' ? t('needCreator') : '', comment.trim() === '' ? t('needComment') : ''].filter(Boolean);
+  const canSave = problems.length === 0 && preview.error === null && missing.length === 0;
   const save = async (e: Event) => {
     e.preventDefault();
     if (!canSave) return;
     const now = Date.now();
     try {
+      // An update keeps the id and the start (Alertmanager expires the old one and makes a new
+      // one when the change cannot apply in place, e.g. other matchers on an active silence).
+      const keep = existing && existing.status.state !== 'expired';
+      const start = keep ? existing.startsAt : new Date(now).toISOString();
+      const end = existing ? new Date(endsAt).toISOString() : new Date(now + dur).toISOString();
       await request<{ silenceID: string }>('/api/v2/silences', {
         method: 'POST',
-        body: JSON.stringify({ matchers: parsed.matchers, startsAt: new Date(now).toISOString(), endsAt: new Date(now + dur).toISOString(), createdBy: by.trim(), comment: comment.trim() }),
+        body: JSON.stringify({ ...(keep ? { id: existing.id } : {}), matchers: parsed.matchers, startsAt: start, endsAt: end, createdBy: by.trim(), comment: comment.trim() }),
       });
       try {
         localStorage.setItem('patrol.silence.by', by.trim());
@@ -157,7 +188,7 @@ function SilenceForm({ initial }: { initial: string }) {
 
   return (
     <main class="page">
-      <h1>{t('newSilence')}</h1>
+      <h1>{existing ? t('editSilence') : t('newSilence')}</h1>
       <form class="form" onSubmit={(e) => void save(e)}>
         <label>
           {t('matchers')}
@@ -173,14 +204,21 @@ function SilenceForm({ initial }: { initial: string }) {
           </ul>
         )}
         {preview.error && <ErrorBox error={preview.error} />}
-        <label>
-          {t('duration')}
-          <select value={String(dur)} onChange={(e) => setDur(Number((e.target as HTMLSelectElement).value))}>
-            {DURATIONS.map(([l, ms]) => (
-              <option value={String(ms)}>{l}</option>
-            ))}
-          </select>
-        </label>
+        {existing ? (
+          <label>
+            {t('endsAt')}
+            <input type="datetime-local" data-testid="ends-at" value={localInput(endsAt)} onInput={(e) => setEndsAt(new Date((e.target as HTMLInputElement).value).getTime())} />
+          </label>
+        ) : (
+          <label>
+            {t('duration')}
+            <select value={String(dur)} onChange={(e) => setDur(Number((e.target as HTMLSelectElement).value))}>
+              {DURATIONS.map(([l, ms]) => (
+                <option value={String(ms)}>{l}</option>
+              ))}
+            </select>
+          </label>
+        )}
         <label>
           {t('createdBy')}
           <input value={by} onInput={(e) => setBy((e.target as HTMLInputElement).value)} />
@@ -202,10 +240,15 @@ function SilenceForm({ initial }: { initial: string }) {
             </ul>
           )}
         </section>
+        {missing.length > 0 && problems.length === 0 && (
+          <p class="muted" data-testid="missing">
+            {missing.join(' ')}
+          </p>
+        )}
         {submitErr && <ErrorBox error={submitErr} />}
         <div class="actions">
           <button type="submit" class="primary" disabled={!canSave}>
-            {t('save')}
+            {existing ? t('saveSilence') : t('save')}
           </button>
           <a class="button" href="/silences">
             {t('cancel')}

@@ -1,0 +1,201 @@
+// The configuration API against a running Patrol: writes land in patrol.d as YAML that a
+// restart reads back, a hand edit shows up after a reload, bad input is refused with the file's
+// messages and nothing written, concurrent writes all land, secrets stay masked and kept.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../logger.js';
+import { Patrol } from '../server.js';
+
+const PATROL_YML = `config_files: ["patrol.d/*.yml"]
+rule_files: ["patrol.d/rules/*.yml"]
+probes:
+  - {name: in-main, type: tcp, target: "127.0.0.1:1", interval: 1h, timeout: 1s}
+alerting:
+  route: {receiver: main}
+  receivers:
+    - name: main
+`;
+
+describe('configuration API', () => {
+  let dir: string;
+  let patrol: Patrol;
+  let base: string;
+  const configFile = () => join(dir, 'patrol.yml');
+  const probesFile = () => join(dir, 'patrol.d', 'probes.yml');
+
+  const boot = async () => {
+    patrol = new Patrol({ configFile: configFile(), dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('error', new PassThrough()), uiDir: null });
+    await patrol.start();
+    base = `http://${patrol.listen}`;
+  };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${base}${path}`, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> & { data: unknown } };
+  };
+  const probe = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: 'tcp', target: '127.0.0.1:1', interval: '1h', timeout: '1s', ...extra });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'patrol-capi-'));
+    writeFileSync(configFile(), PATROL_YML);
+    await boot();
+  });
+  after(async () => {
+    await patrol.stop();
+  });
+
+  it('a probe created through the API is in patrol.d/probes.yml, in the API, and again after a restart', async () => {
+    const r = await call('POST', '/api/patrol/v1/config/probes', probe('api-one', { labels: { team: 'db' } }));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.source, join('patrol.d', 'probes.yml'));
+    const text = readFileSync(probesFile(), 'utf8');
+    assert.match(text, /name: api-one/);
+    assert.match(text, /interval: 1h/);
+    const got = await call('GET', '/api/patrol/v1/config/probes/api-one');
+    assert.equal(got.status, 200);
+    assert.deepEqual((got.body.data as Record<string, unknown>).labels, { team: 'db' });
+    assert.equal((got.body.data as Record<string, unknown>).interval, '1h');
+    // The probe runs: the probes API (which reads the running probes) knows it.
+    assert.equal((await fetch(`${base}/api/patrol/v1/probes/api-one`)).status, 200);
+
+    await patrol.stop();
+    await boot();
+    const again = await call('GET', '/api/patrol/v1/config/probes');
+    assert.deepEqual(
+      (again.body.data as { name: string }[]).map((p) => p.name),
+      ['in-main', 'api-one'],
+    );
+    assert.deepEqual(again.body.sources, { 'in-main': 'patrol.yml', 'api-one': join('patrol.d', 'probes.yml') });
+  });
+
+  it('a hand edit of the managed file shows up in the API after a reload', async () => {
+    writeFileSync(probesFile(), readFileSync(probesFile(), 'utf8').replace('interval: 1h', 'interval: 2h'));
+    // Not before the reload: the API shows what runs.
+    assert.equal(((await call('GET', '/api/patrol/v1/config/probes/api-one')).body.data as Record<string, unknown>).interval, '1h');
+    assert.equal((await fetch(`${base}/-/reload`, { method: 'POST' })).status, 200);
+    assert.equal(((await call('GET', '/api/patrol/v1/config/probes/api-one')).body.data as Record<string, unknown>).interval, '2h');
+  });
+
+  it('refuses invalid input with 400 naming the field and the file’s message, writing nothing', async () => {
+    const before = readFileSync(probesFile(), 'utf8');
+    const r = await call('POST', '/api/patrol/v1/config/probes', probe('bad', { timeout: '5 minutes' }));
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.fields, ['timeout']);
+    assert.match(String(r.body.error), /patrol\.d\/probes\.yml:\d+:\d+: probes\[1\]\.timeout: /);
+    const dup = await call('PUT', '/api/patrol/v1/config/probes/api-two', probe('api-two', { target: 'no port' }));
+    assert.equal(dup.status, 400);
+    assert.deepEqual(dup.body.fields, ['target']);
+    const unknown = await call('POST', '/api/patrol/v1/config/probes', probe('bad2', { intervall: '1m' }));
+    assert.equal(unknown.status, 400);
+    assert.match(String(unknown.body.error), /unknown key "intervall" \(did you mean `interval`\?\)/);
+    assert.equal(readFileSync(probesFile(), 'utf8'), before);
+    assert.equal((await call('GET', '/api/patrol/v1/config/probes/bad')).status, 404);
+  });
+
+  it('refuses to change a probe that patrol.yml defines, and a second create of one name', async () => {
+    const r = await call('PUT', '/api/patrol/v1/config/probes/in-main', probe('in-main'));
+    assert.equal(r.status, 409);
+    assert.match(String(r.body.error), /defined in patrol\.yml/);
+    assert.equal((await call('POST', '/api/patrol/v1/config/probes', probe('api-one'))).status, 409);
+  });
+
+  it('serialises concurrent writes: every one lands', async () => {
+    const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+    const rs = await Promise.all(names.map((n) => call('POST', '/api/patrol/v1/config/probes', probe(n))));
+    assert.deepEqual(
+      rs.map((r) => r.status),
+      names.map(() => 201),
+    );
+    const text = readFileSync(probesFile(), 'utf8');
+    for (const n of names) assert.match(text, new RegExp(`name: ${n}\\b`));
+    const list = (await call('GET', '/api/patrol/v1/config/probes')).body.data as { name: string }[];
+    assert.deepEqual(
+      list.map((p) => p.name).filter((n) => names.includes(n)),
+      names,
+    );
+    const del = await Promise.all(names.map((n) => call('DELETE', `/api/patrol/v1/config/probes/${n}`)));
+    assert.deepEqual(
+      del.map((r) => r.status),
+      names.map(() => 200),
+    );
+    assert.doesNotMatch(readFileSync(probesFile(), 'utf8'), /name: c\d/);
+  });
+
+  it('masks secrets on read and keeps them when a read item is written back', async () => {
+    const hook = { name: 'hooks', webhook_configs: [{ url: 'http://127.0.0.1:1/hook', http_config: { basic_auth: { username: 'u', password: 'hunter2' } } }] };
+    assert.equal((await call('POST', '/api/patrol/v1/config/receivers', hook)).status, 201);
+    const got = await call('GET', '/api/patrol/v1/config/receivers/hooks');
+    const item = got.body.data as { webhook_configs: { send_resolved?: boolean; http_config: { basic_auth: { password: string } } }[] };
+    assert.equal(item.webhook_configs[0].http_config.basic_auth.password, '<secret>');
+    assert.doesNotMatch(JSON.stringify((await call('GET', '/api/patrol/v1/config/receivers')).body), /hunter2/);
+    item.webhook_configs[0].send_resolved = false;
+    assert.equal((await call('PUT', '/api/patrol/v1/config/receivers/hooks', item)).status, 200);
+    const file = readFileSync(join(dir, 'patrol.d', 'receivers.yml'), 'utf8');
+    assert.match(file, /password: hunter2/);
+    assert.match(file, /send_resolved: false/);
+    // A mask where there was no secret to keep is refused rather than stored.
+    const r = await call('POST', '/api/patrol/v1/config/receivers', { name: 'h2', webhook_configs: [{ url: 'http://127.0.0.1:1/', http_config: { basic_auth: { username: 'u', password: '<secret>' } } }] });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.fields, ['webhook_configs[0].http_config.basic_auth.password']);
+  });
+
+  it('records each write in the audit log with the value before and after, secrets masked', async () => {
+    const r = await call('GET', '/api/patrol/v1/audit?path=/api/patrol/v1/config/receivers/hooks');
+    const entries = r.body.data as { method: string; before: Record<string, unknown> | null; after: Record<string, unknown> | null }[];
+    const put = entries.find((e) => e.method === 'PUT');
+    assert.ok(put, JSON.stringify(entries));
+    assert.notEqual((put.before as { webhook_configs: { send_resolved?: boolean }[] }).webhook_configs[0].send_resolved, false);
+    assert.equal((put.after as { webhook_configs: { send_resolved: boolean }[] }).webhook_configs[0].send_resolved, false);
+    assert.doesNotMatch(JSON.stringify(entries), /hunter2/);
+    const create = (await call('GET', '/api/patrol/v1/audit?path=/api/patrol/v1/config/probes')).body.data as { method: string; status: number; before: unknown; after: { name: string } | null }[];
+    const c1 = create.find((e) => e.method === 'POST' && e.after?.name === 'c1');
+    assert.ok(c1);
+    assert.equal(c1.before, null);
+    assert.ok(create.some((e) => e.method === 'DELETE' && (e.before as { name?: string } | null)?.name === 'c1' && e.after === null));
+    // A refused write changed nothing, and says so.
+    assert.ok(create.some((e) => e.status === 400 && e.before === null && e.after === null));
+  });
+
+  it('deletes a managed receiver, and not one patrol.yml defines', async () => {
+    assert.equal((await call('DELETE', '/api/patrol/v1/config/receivers/main')).status, 409);
+    assert.equal((await call('DELETE', '/api/patrol/v1/config/receivers/hooks')).status, 200);
+    assert.equal(existsSync(join(dir, 'patrol.d', 'receivers.yml')), true);
+    assert.equal((await call('GET', '/api/patrol/v1/config/receivers/hooks')).status, 404);
+  });
+
+  it('records a silence created and expired with its value before and after', async () => {
+    const now = Date.now();
+    const sil = { matchers: [{ name: 'alertname', value: 'X', isRegex: false }], startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3600_000).toISOString(), createdBy: 'me', comment: 'c' };
+    const created = await call('POST', '/api/v2/silences', sil);
+    const id = (created.body as unknown as { silenceID: string }).silenceID;
+    assert.equal((await fetch(`${base}/api/v2/silence/${id}`, { method: 'DELETE' })).status, 200);
+    const entries = (await call('GET', '/api/patrol/v1/audit?path=/api/v2/silence')).body.data as { method: string; before: { status: { state: string } } | null; after: { id: string; status: { state: string } } | null }[];
+    const post = entries.find((e) => e.method === 'POST');
+    const del = entries.find((e) => e.method === 'DELETE');
+    assert.equal(post?.before, null);
+    assert.equal(post?.after?.id, id);
+    assert.equal(del?.before?.status.state, 'active');
+    assert.equal(del?.after?.status.state, 'expired');
+  });
+
+  it('manages rule groups in patrol.d/rules/groups.yml, which rule_files names', async () => {
+    const group = { name: 'api-rules', interval: '1m', rules: [{ alert: 'ProbeDown', expr: 'up == 0', for: '5m', labels: { severity: 'page' } }] };
+    const r = await call('POST', '/api/patrol/v1/config/rule_groups', group);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.deepEqual(r.body.data, group);
+    assert.match(readFileSync(join(dir, 'patrol.d', 'rules', 'groups.yml'), 'utf8'), /alert: ProbeDown/);
+    // The rules component runs it.
+    const running = (await call('GET', '/api/v1/rules')).body.data as { groups: { name: string; file: string }[] };
+    assert.ok(running.groups.some((g) => g.name === 'api-rules'));
+    const before = readFileSync(join(dir, 'patrol.d', 'rules', 'groups.yml'), 'utf8');
+    const bad = await call('PUT', '/api/patrol/v1/config/rule_groups/api-rules', { ...group, rules: [{ alert: 'X', expr: 'up ==' }] });
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.body.error), /patrol\.d\/rules\/groups\.yml:\d+:\d+: /);
+    assert.equal(readFileSync(join(dir, 'patrol.d', 'rules', 'groups.yml'), 'utf8'), before);
+    assert.equal((await call('DELETE', '/api/patrol/v1/config/rule_groups/api-rules')).status, 200);
+    assert.equal((await call('GET', '/api/patrol/v1/config/rule_groups/api-rules')).status, 404);
+  });
+});
