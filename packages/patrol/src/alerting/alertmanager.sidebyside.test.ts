@@ -15,6 +15,7 @@ import { Patrol } from '../server.js';
 import { freePort } from '../testing/net.js';
 import { binaryPath, needBinary } from '../testing/shared.js';
 import { waitFor, WebhookSink } from './testutil.js';
+import { killed } from '../testing/patrolproc.js';
 
 const AM = 'prometheus-alertmanager';
 
@@ -154,11 +155,7 @@ describe(title, { skip: needBinary(AM) }, () => {
   });
 
   after(async () => {
-    if (am && am.exitCode === null) {
-      const exited = new Promise((r) => am!.once('exit', r));
-      am.kill('SIGTERM');
-      await exited;
-    }
+    if (am) await killed(am, 'SIGTERM');
     await patrol?.stop();
     await sink.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import { Patrol } from '../server.js';
 import { freePort } from '../testing/net.js';
 import { binaryPath, needBinary } from '../testing/shared.js';
 import { waitFor, WebhookSink } from './testutil.js';
+import { killed } from '../testing/patrolproc.js';
 
 const AM = 'prometheus-alertmanager';
 
@@ -140,11 +141,7 @@ describe('dispatcher self-metrics, side by side with Alertmanager', { skip: need
   });
 
   after(async () => {
-    if (am && am.exitCode === null) {
-      const exited = new Promise((r) => am!.once('exit', r));
-      am.kill('SIGTERM');
-      await exited;
-    }
+    if (am) await killed(am, 'SIGTERM');
     await patrol?.stop();
     await sink.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -49,11 +49,11 @@ export async function startPatrol(dir: string): Promise<PatrolProcess> {
   }
 }
 
-/** SIGKILLs the process (if still running) and resolves when it has exited. */
-export function killed(proc: ChildProcess): Promise<void> {
+/** Signals the process (if still running; SIGKILL unless told) and resolves when it has exited. */
+export function killed(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   return new Promise((r) => {
     if (proc.exitCode !== null || proc.signalCode !== null) return r();
     proc.once('exit', () => r());
-    proc.kill('SIGKILL');
+    proc.kill(signal);
   });
 }

@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createLogger } from '../logger.js';
 import { startHttp } from '../probe/testdata/servers.js';
 import { Patrol } from '../server.js';
+import { jsErrors, openPage } from '../testing/browser.js';
 import { findBinary, needBinary } from '../testing/shared.js';
 import { defaultUiDir } from './ui.js';
 
@@ -86,20 +87,7 @@ alerting:
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function open(lang: 'en' | 'zh-CN'): Promise<Page> {
-    const ctx = await browser.newContext({ locale: lang, viewport: { width: 1280, height: 800 } });
-    ctx.setDefaultTimeout(T);
-    const page = await ctx.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    // The Content-Security-Policy must not block anything the dashboard does (Chromium reports it on the console).
-    page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) errors.push(m.text());
-    });
-    (page as Page & { jsErrors: string[] }).jsErrors = errors;
-    return page;
-  }
-  const jsErrors = (p: Page) => (p as Page & { jsErrors: string[] }).jsErrors;
+  const open = (lang: 'en' | 'zh-CN') => openPage(browser, lang, { timeout: T });
 
   for (const lang of ['en', 'zh-CN'] as const) {
     const tx = TEXT[lang];

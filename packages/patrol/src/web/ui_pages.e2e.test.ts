@@ -15,6 +15,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { createLogger } from '../logger.js';
 import { startHttp } from '../probe/testdata/servers.js';
 import { Patrol } from '../server.js';
+import { jsErrors, openPage } from '../testing/browser.js';
 import { findBinary, needBinary } from '../testing/shared.js';
 import { defaultUiDir } from './ui.js';
 
@@ -102,19 +103,7 @@ alerting:
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function open(lang: 'en' | 'zh-CN', width = 1280): Promise<Page> {
-    const ctx = await browser.newContext({ locale: lang, viewport: { width, height: 800 } });
-    ctx.setDefaultTimeout(T);
-    const page = await ctx.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (/Content Security Policy/i.test(m.text())) errors.push(m.text());
-    });
-    (page as Page & { jsErrors: string[] }).jsErrors = errors;
-    return page;
-  }
-  const jsErrors = (p: Page) => (p as Page & { jsErrors: string[] }).jsErrors;
+  const open = (lang: 'en' | 'zh-CN', width = 1280) => openPage(browser, lang, { width, timeout: T });
 
   for (const lang of ['en', 'zh-CN'] as const) {
     const tx = TEXT[lang];
