@@ -35,7 +35,7 @@ describe('acknowledgement after kill -9', () => {
   const sink = new WebhookSink();
   const procs: ChildProcess[] = [];
   after(async () => {
-    await Promise.all(procs.map(killed));
+    await Promise.all(procs.map((p) => killed(p)));
     await sink.stop();
     rmSync(dir, { recursive: true, force: true });
   });

@@ -29,7 +29,7 @@ describe('restore after kill -9', () => {
   const dir = mkdtempSync(join(tmpdir(), 'patrol-kill9-'));
   const procs: ChildProcess[] = [];
   after(async () => {
-    await Promise.all(procs.map(killed));
+    await Promise.all(procs.map((p) => killed(p)));
     rmSync(dir, { recursive: true, force: true });
   });
 
