@@ -44,7 +44,8 @@ export const online = new Store(true);
 
 // With server.auth, the dashboard's session cookie is HttpOnly and every write must carry the
 // CSRF token the login (or whoami, after a reload of the page) answers.
-let csrf: string | undefined;
+// undefined: not asked yet; null: asked, no session (no auth, or not logged in).
+let csrf: string | null | undefined;
 
 /** Remembers the CSRF token of a fresh login. */
 export function setCsrfToken(token: string | undefined): void {
@@ -55,12 +56,12 @@ async function csrfToken(refresh: boolean): Promise<string | undefined> {
   if (csrf === undefined || refresh) {
     try {
       const r = await fetch('/api/patrol/v1/auth/whoami', { headers: { Accept: 'application/json' } });
-      csrf = r.ok ? ((await r.json()) as { data?: { csrf_token?: string } }).data?.csrf_token : undefined;
+      csrf = (r.ok ? ((await r.json()) as { data?: { csrf_token?: string } }).data?.csrf_token : undefined) ?? null;
     } catch {
       csrf = undefined;
     }
   }
-  return csrf;
+  return csrf ?? undefined;
 }
 
 const isWrite = (init?: RequestInit) => !!init?.method && !/^(GET|HEAD)$/i.test(init.method);
