@@ -121,7 +121,8 @@ status_pages:
     const end = Date.now() + T;
     for (;;) {
       const ov = (await (await fetch(`${base}/api/patrol/v1/overview`)).json()) as { data: { counts: { down: number; up: number; degraded: number } } };
-      if (ov.data.counts.down === 1 && ov.data.counts.degraded === 1) break;
+      // Every probe must have run once: web and internal-db up, slow degraded, api down.
+      if (ov.data.counts.down === 1 && ov.data.counts.degraded === 1 && ov.data.counts.up === 2) break;
       if (Date.now() > end) assert.fail(`probes did not settle: ${JSON.stringify(ov.data.counts)}`);
       await sleep(100);
     }
