@@ -21,7 +21,7 @@ export interface RouteRule {
   what: string;
 }
 
-const UI_PAGES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets', '/history', '/explore', '/hosts', '/login', '/assets/*', '/favicon.svg'];
+const UI_PAGES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets', '/history', '/explore', '/hosts', '/audit', '/login', '/assets/*', '/favicon.svg'];
 const PROM_READS = ['/api/v1/query', '/api/v1/query_range', '/api/v1/series', '/api/v1/labels', '/api/v1/label/:name/values', '/api/v1/query_exemplars', '/api/v1/metadata', '/api/v1/format_query', '/api/v1/parse_query'];
 const STATUS = ['/api/v1/status/buildinfo', '/api/v1/status/flags', '/api/v1/status/config', '/api/v1/status/tsdb', '/api/v1/status/runtimeinfo'];
 
