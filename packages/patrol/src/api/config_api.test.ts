@@ -198,4 +198,32 @@ describe('configuration API', () => {
     assert.equal((await call('DELETE', '/api/patrol/v1/config/rule_groups/api-rules')).status, 200);
     assert.equal((await call('GET', '/api/patrol/v1/config/rule_groups/api-rules')).status, 404);
   });
+
+  it('manages status pages by slug in patrol.d/status_pages.yml, checked against the probes they name', async () => {
+    const page = { slug: 'public', title: 'Our services', groups: [{ name: 'Core', probes: ['in-main'] }] };
+    const r = await call('POST', '/api/patrol/v1/config/status_pages', page);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.source, join('patrol.d', 'status_pages.yml'));
+    assert.match(readFileSync(join(dir, 'patrol.d', 'status_pages.yml'), 'utf8'), /slug: public/);
+    // The page is served.
+    const served = await fetch(`${base}/api/patrol/v1/status-pages/public`);
+    assert.equal(served.status, 200);
+    assert.match(await served.text(), /Our services/);
+    // A page naming no probe of the configuration is refused with the field, nothing written.
+    const before = readFileSync(join(dir, 'patrol.d', 'status_pages.yml'), 'utf8');
+    const bad = await call('PUT', '/api/patrol/v1/config/status_pages/public', { ...page, groups: [{ name: 'Core', probes: ['in-mian'] }] });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(bad.body.fields, ['groups[0].probes[0]']);
+    assert.match(String(bad.body.error), /no probe named "in-mian" \(did you mean "in-main"\?\)/);
+    assert.equal(readFileSync(join(dir, 'patrol.d', 'status_pages.yml'), 'utf8'), before);
+    // The slug in the URL and the body must agree.
+    assert.deepEqual((await call('PUT', '/api/patrol/v1/config/status_pages/other', page)).body.fields, ['slug']);
+    const put = await call('PUT', '/api/patrol/v1/config/status_pages/public', { ...page, title: 'Status' });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const audit = (await call('GET', '/api/patrol/v1/audit?method=PUT&path=/api/patrol/v1/config/status_pages/public')).body.data as { status: number; before: { title: string } | null; after: { title: string } | null }[];
+    const ok = audit.find((e) => e.status === 200);
+    assert.deepEqual([ok?.before?.title, ok?.after?.title], ['Our services', 'Status']);
+    assert.equal((await call('DELETE', '/api/patrol/v1/config/status_pages/public')).status, 200);
+    assert.equal((await fetch(`${base}/api/patrol/v1/status-pages/public`)).status, 404);
+  });
 });

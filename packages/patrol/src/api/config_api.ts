@@ -36,6 +36,8 @@ interface Kind {
   segment: string;
   /** What one item is called in messages. */
   noun: string;
+  /** The field that names an item (its URL's last segment). */
+  key: string;
   /** Where the list is in the managed file. */
   path: readonly string[];
   file: string;
@@ -49,17 +51,19 @@ interface Kind {
 
 /** An item kind that lives in the configuration (config_files merges it in). */
 function configKind(segment: string, noun: string, path: readonly string[], file: string, d: () => ConfigApiDeps): Kind {
-  if (!INCLUDABLE.some((i) => i.path.join('.') === path.join('.'))) throw new Error(`config API kind ${segment} is not includable`);
+  const inc = INCLUDABLE.find((i) => i.path.join('.') === path.join('.'));
+  if (!inc) throw new Error(`config API kind ${segment} is not includable`);
   const key = (name: string) => `${path.join('.')}/${name}`;
   return {
     segment,
     noun,
+    key: inc.key,
     path,
     file,
     items: (l) => {
       let v: unknown = shownConfig(l.config);
       for (const p of path) v = isItem(v) ? v[p] : undefined;
-      return (Array.isArray(v) ? (v as Item[]) : []).map((item) => ({ item, source: l.origins.get(key(String(item.name))) ?? '' }));
+      return (Array.isArray(v) ? (v as Item[]) : []).map((item) => ({ item, source: l.origins.get(key(String(item[inc.key]))) ?? '' }));
     },
     check: async (_l, f, text) => {
       const checked = await loadConfigFile(d().configFile!, new Map([[f, text]]));
@@ -75,6 +79,7 @@ function ruleGroupsKind(d: () => ConfigApiDeps): Kind {
   return {
     segment: 'rule_groups',
     noun: 'rule group',
+    key: 'name',
     path: ['groups'],
     file: 'rules/groups.yml',
     items: () => (d().ruleGroups?.() ?? []).map((g) => ({ item: ruleGroupAsWritten(g), source: g.file })),
@@ -176,7 +181,12 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
     return l;
   };
   const rel = (dir: string, f: string) => (isAbsolute(f) && !relative(dir, f).startsWith('..') ? relative(dir, f) : f);
-  const kinds = [configKind('probes', 'probe', ['probes'], 'probes.yml', () => d), configKind('receivers', 'receiver', ['alerting', 'receivers'], 'receivers.yml', () => d), ruleGroupsKind(() => d)];
+  const kinds = [
+    configKind('probes', 'probe', ['probes'], 'probes.yml', () => d),
+    configKind('receivers', 'receiver', ['alerting', 'receivers'], 'receivers.yml', () => d),
+    configKind('status_pages', 'status page', ['status_pages'], 'status_pages.yml', () => d),
+    ruleGroupsKind(() => d),
+  ];
 
   const send = async (reply: FastifyReply, fn: () => Promise<unknown>) => {
     try {
@@ -192,7 +202,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
 
     const one = (name: string) => {
       const l = current();
-      const found = k.items(l).find((x) => x.item.name === name);
+      const found = k.items(l).find((x) => x.item[k.key] === name);
       if (!found) throw new HttpError(404, `no ${k.noun} named ${JSON.stringify(name)}`);
       return { item: found.item, source: rel(l.dir, found.source) };
     };
@@ -208,7 +218,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
         const l = current();
         const managedDir = resolve(l.dir, l.config.config_api.dir);
         const file = join(managedDir, k.file);
-        const found = k.items(l).find((x) => x.item.name === name);
+        const found = k.items(l).find((x) => x.item[k.key] === name);
         const origin = found?.source;
         const exists = found !== undefined;
         if (mode === 'create' && exists) throw new HttpError(409, `a ${k.noun} named ${JSON.stringify(name)} exists already (${rel(l.dir, origin ?? '')})`);
@@ -226,7 +236,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
         if (doc.errors.length > 0) throw new HttpError(409, `${rel(l.dir, file)} does not parse (${doc.errors[0].message.split('\n')[0]}); fix the file`);
         if (doc.contents !== null && !isMap(doc.contents)) throw new HttpError(409, `${rel(l.dir, file)} is not a mapping; fix the file`);
         const list = listIn(doc, k.path);
-        const idx = list.findIndex((x) => isItem(x) && x.name === name);
+        const idx = list.findIndex((x) => isItem(x) && x[k.key] === name);
         const before = exists ? one(name).item : null;
         let index = idx;
         if (next === undefined) doc.deleteIn([...k.path, idx]);
@@ -273,9 +283,9 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
       return req.body;
     };
     const named = (b: Item, name: string | undefined): string => {
-      const n = b.name ?? name;
-      if (typeof n !== 'string' || n === '') throw new HttpError(400, 'name: a non-empty string is required', { fields: ['name'] });
-      if (name !== undefined && n !== name) throw new HttpError(400, `name: ${JSON.stringify(n)} differs from the name in the URL (${JSON.stringify(name)}); renaming is a delete and a create`, { fields: ['name'] });
+      const n = b[k.key] ?? name;
+      if (typeof n !== 'string' || n === '') throw new HttpError(400, `${k.key}: a non-empty string is required`, { fields: [k.key] });
+      if (name !== undefined && n !== name) throw new HttpError(400, `${k.key}: ${JSON.stringify(n)} differs from the ${k.key} in the URL (${JSON.stringify(name)}); renaming is a delete and a create`, { fields: [k.key] });
       return n;
     };
 
@@ -283,7 +293,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
       send(reply, async () => {
         const l = current();
         const items = k.items(l);
-        const sources = Object.fromEntries(items.map((x) => [String(x.item.name), rel(l.dir, x.source)]));
+        const sources = Object.fromEntries(items.map((x) => [String(x.item[k.key]), rel(l.dir, x.source)]));
         return { status: 'success', data: items.map((x) => x.item), sources };
       }),
     );
@@ -297,7 +307,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
     app.post(base, opts, async (req, reply) =>
       send(reply, async () => {
         const b = body(req);
-        const r = await write(req, named(b, undefined), { ...b, name: named(b, undefined) }, 'create');
+        const r = await write(req, named(b, undefined), { ...b, [k.key]: named(b, undefined) }, 'create');
         return reply.code(201).send({ status: 'success', data: r.after, source: r.source });
       }),
     );
@@ -305,7 +315,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
       send(reply, async () => {
         const b = body(req);
         const name = named(b, req.params.name);
-        const r = await write(req, name, { ...b, name }, 'put');
+        const r = await write(req, name, { ...b, [k.key]: name }, 'put');
         return reply.code(r.before ? 200 : 201).send({ status: 'success', data: r.after, source: r.source });
       }),
     );

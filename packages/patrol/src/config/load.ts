@@ -168,6 +168,7 @@ export function parseConfig(text: string, file = '<config>', overrides?: Readonl
 export const INCLUDABLE: readonly { path: readonly string[]; key: string }[] = [
   { path: ['probes'], key: 'name' },
   { path: ['alerting', 'receivers'], key: 'name' },
+  { path: ['status_pages'], key: 'slug' },
 ];
 
 /** The part of a parsed file a config path points into: the file, its parsed text, the path inside it. */
