@@ -76,4 +76,26 @@ describe('config_files', () => {
       ['z'],
     );
   });
+
+  it('merges server.auth.users of an included file into patrol.yml\'s server.auth, and refuses a user defined twice or without server.auth', async () => {
+    const hash = '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=';
+    const main = write('users/patrol.yml', `config_files: ["patrol.d/*.yml"]\nserver:\n  auth:\n    users:\n      root: {password_hash: '${hash}', role: admin}\n${ROUTE}`);
+    const users = join(tree.dir(), 'users/patrol.d/users.yml');
+    const ok = await loadConfigFile(main, new Map([[users, `server:\n  auth:\n    users:\n      ann: {password_hash: '${hash}', role: viewer}\n`]]));
+    assert.ok(ok.ok, ok.ok ? '' : ok.errors.join('\n'));
+    assert.deepEqual(Object.keys(ok.config.server.auth!.users), ['root', 'ann']);
+    assert.equal(ok.origins.get('server.auth.users/ann'), users);
+    assert.equal(ok.origins.get('server.auth.users/root'), main);
+    // An error in an included user is reported in its file.
+    const bad = await loadConfigFile(main, new Map([[users, `server:\n  auth:\n    users:\n      ann: {password_hash: '${hash}', role: boss}\n      root: {password_hash: '${hash}', role: viewer}\n`]]));
+    const errors = bad.ok ? [] : bad.errors.map(String);
+    assert.ok(errors.some((e) => e.startsWith(`${users}:4:`) && e.includes('server.auth.users.ann.role')), errors.join('\n'));
+    assert.ok(errors.some((e) => e.startsWith(`${users}:5:`) && e.includes(`"root" is already defined in ${main}`)), errors.join('\n'));
+    // A file in patrol.d cannot switch authentication on.
+    const noAuth = write('noauth/patrol.yml', `config_files: ["patrol.d/*.yml"]\n${ROUTE}`);
+    const f = join(tree.dir(), 'noauth/patrol.d/users.yml');
+    const off = await loadConfigFile(noAuth, new Map([[f, `server:\n  auth:\n    users:\n      ann: {password_hash: '${hash}', role: viewer}\n`]]));
+    assert.equal(off.ok, false);
+    assert.match(off.ok ? '' : off.errors.map(String).join('\n'), /server\.auth must be in .*patrol\.yml for a file named by config_files to add to server\.auth\.users/);
+  });
 });
