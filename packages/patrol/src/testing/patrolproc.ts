@@ -37,11 +37,13 @@ export async function startPatrol(dir: string): Promise<PatrolProcess> {
     const listen = await until(
       'Patrol is ready',
       async () => {
-        if (proc.exitCode !== null) throw new Error(`patrol exited ${proc.exitCode}: ${out}`);
+        // A throw here would count as "not yet": an early exit is a value, checked below.
+        if (proc.exitCode !== null) return 'exited';
         return /"listen":"(127\.0\.0\.1:\d+)"[^\n]*"msg":"Patrol is ready"/.exec(out)?.[1];
       },
       180_000,
     );
+    if (listen === 'exited') throw new Error(`patrol exited ${proc.exitCode}`);
     return { proc, base: `http://${listen}`, out: () => out };
   } catch (e) {
     proc.kill('SIGKILL');
