@@ -227,6 +227,24 @@ describe('configuration API', () => {
     assert.equal((await call('DELETE', '/api/patrol/v1/config/status_pages/public')).status, 200);
     assert.equal((await fetch(`${base}/api/patrol/v1/status-pages/public`)).status, 404);
   });
+
+  it('manages named child routes of alerting.route in patrol.d/routes.yml, after patrol.yml\'s, checked against the receivers', async () => {
+    const route = { name: 'db-team', receiver: 'main', matchers: ['team="db"'], group_by: ['alertname'], continue: false };
+    const r = await call('POST', '/api/patrol/v1/config/routes', route);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal((r.body.data as { name: string }).name, 'db-team');
+    assert.match(readFileSync(join(dir, 'patrol.d', 'routes.yml'), 'utf8'), /alerting:\n\s+route:\n\s+routes:\n\s+- name: db-team/);
+    // The running routing tree has it: Alertmanager's status API shows the configuration in use.
+    const status = (await call('GET', '/api/v2/status')).body as unknown as { config: { original: string } };
+    assert.match(status.config.original, /db-team/);
+    // A route to a receiver that does not exist is refused with the field.
+    const bad = await call('PUT', '/api/patrol/v1/config/routes/db-team', { ...route, receiver: 'nobody' });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.deepEqual(bad.body.fields, ['receiver']);
+    assert.equal(((await call('GET', '/api/patrol/v1/config/routes/db-team')).body.data as { receiver: string }).receiver, 'main');
+    assert.equal((await call('DELETE', '/api/patrol/v1/config/routes/db-team')).status, 200);
+    assert.equal((await call('GET', '/api/patrol/v1/config/routes/db-team')).status, 404);
+  });
 });
 
 describe('configuration API: local users', () => {

@@ -71,7 +71,8 @@ function configKind(segment: string, noun: string, path: readonly string[], file
       let v: unknown = shownConfig(l.config);
       for (const p of path) v = isItem(v) ? v[p] : undefined;
       if (inc.map) v = isItem(v) ? Object.entries(v).map(([name, x]) => ({ [inc.key]: name, ...(isItem(x) ? x : {}) })) : [];
-      return (Array.isArray(v) ? (v as Item[]) : []).map((item) => ({ item, source: l.origins.get(key(String(item[inc.key]))) ?? '' }));
+      // Only named items can be addressed (the root route's children in patrol.yml may have no name).
+      return (Array.isArray(v) ? (v as Item[]) : []).filter((item) => typeof item[inc.key] === 'string').map((item) => ({ item, source: l.origins.get(key(String(item[inc.key]))) ?? '' }));
     },
     check: async (_l, f, text) => {
       const checked = await loadConfigFile(d().configFile!, new Map([[f, text]]));
@@ -230,6 +231,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
     configKind('probes', 'probe', ['probes'], 'probes.yml', () => d),
     configKind('receivers', 'receiver', ['alerting', 'receivers'], 'receivers.yml', () => d),
     configKind('status_pages', 'status page', ['status_pages'], 'status_pages.yml', () => d),
+    configKind('routes', 'route', ['alerting', 'route', 'routes'], 'routes.yml', () => d),
     configKind('users', 'user', ['server', 'auth', 'users'], 'users.yml', () => d, userWithHash),
     ruleGroupsKind(() => d),
   ];

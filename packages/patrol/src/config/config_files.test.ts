@@ -63,7 +63,8 @@ describe('config_files', () => {
     assert.equal(r.ok, false);
     const errors = r.ok ? [] : r.errors.map(String);
     assert.ok(errors.some((e) => e.includes('inc.yml:1:1: storage: a file named by config_files may hold only probes, alerting.receivers')), errors.join('\n'));
-    assert.ok(errors.some((e) => e.includes('inc.yml:3:3: alerting.route:')), errors.join('\n'));
+    // Only the root route's children may come from another file, not the root route's own keys.
+    assert.ok(errors.some((e) => e.includes('inc.yml:3:11: alerting.route.receiver: a file named by config_files may hold only')), errors.join('\n'));
   });
 
   it('validates a file given only in overrides, as the config API does before writing it', async () => {
@@ -97,5 +98,20 @@ describe('config_files', () => {
     const off = await loadConfigFile(noAuth, new Map([[f, `server:\n  auth:\n    users:\n      ann: {password_hash: '${hash}', role: viewer}\n`]]));
     assert.equal(off.ok, false);
     assert.match(off.ok ? '' : off.errors.map(String).join('\n'), /server\.auth must be in .*patrol\.yml for a file named by config_files to add to server\.auth\.users/);
+  });
+
+  it('appends named child routes after patrol.yml\'s, and refuses a route name used twice', async () => {
+    const main = write('routes/patrol.yml', `config_files: ["patrol.d/*.yml"]\nalerting:\n  route:\n    receiver: main\n    routes:\n      - {name: first, receiver: main, matchers: ['a="1"']}\n  receivers:\n    - name: main\n`);
+    const f = join(tree.dir(), 'routes/patrol.d/routes.yml');
+    const ok = await loadConfigFile(main, new Map([[f, `alerting:\n  route:\n    routes:\n      - {name: second, receiver: main, matchers: ['b="2"']}\n`]]));
+    assert.ok(ok.ok, ok.ok ? '' : ok.errors.join('\n'));
+    assert.deepEqual(
+      ok.config.alerting.route!.routes.map((r) => r.name),
+      ['first', 'second'],
+    );
+    assert.equal(ok.origins.get('alerting.route.routes/second'), f);
+    const dup = await loadConfigFile(main, new Map([[f, `alerting:\n  route:\n    routes:\n      - {name: first, receiver: main}\n`]]));
+    const errors = dup.ok ? [] : dup.errors.map(String);
+    assert.ok(errors.some((e) => e.startsWith(`${f}:4:`) && e.includes('route name "first" is used twice') && e.includes(`first at ${main}:6:`)), errors.join('\n'));
   });
 });

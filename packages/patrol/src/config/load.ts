@@ -172,6 +172,8 @@ export const INCLUDABLE: readonly { path: readonly string[]; key: string; map?: 
   { path: ['probes'], key: 'name' },
   { path: ['alerting', 'receivers'], key: 'name' },
   { path: ['status_pages'], key: 'slug' },
+  // The root route's children, after patrol.yml's own (named, so the config API can address them).
+  { path: ['alerting', 'route', 'routes'], key: 'name' },
   { path: ['server', 'auth', 'users'], key: 'name', map: true },
 ];
 

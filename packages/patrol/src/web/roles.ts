@@ -64,6 +64,8 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/api/patrol/v1/config/receivers/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a receiver' },
   { url: '/api/patrol/v1/config/status_pages', read: 'viewer', write: 'editor', what: 'list and create public status pages (written to config_api.dir/status_pages.yml)' },
   { url: '/api/patrol/v1/config/status_pages/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a status page (by slug)' },
+  { url: '/api/patrol/v1/config/routes', read: 'viewer', write: 'editor', what: "list and create named child routes of alerting.route (written to config_api.dir/routes.yml, after patrol.yml's)" },
+  { url: '/api/patrol/v1/config/routes/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a named child route' },
   { url: '/api/patrol/v1/config/users', read: 'admin', write: 'admin', what: 'list and create local users (server.auth.users, written to config_api.dir/users.yml; hashes masked)' },
   { url: '/api/patrol/v1/config/users/:name', read: 'admin', write: 'admin', what: 'read, replace and delete a local user (a `password` is stored as its scrypt hash)' },
   { url: '/api/patrol/v1/config/rule_groups', read: 'viewer', write: 'editor', what: 'list and create rule groups (written to config_api.dir/rules/groups.yml)' },
