@@ -59,3 +59,19 @@ export function killed(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): 
     proc.kill(signal);
   });
 }
+
+/** Runs a `patrol` command to its end (bounded: SIGKILL after `bound` ms); its exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}, bound = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const kill = setTimeout(() => child.kill('SIGKILL'), bound);
+    child.on('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
