@@ -2,7 +2,7 @@
 // restart reads back, a hand edit shows up after a reload, bad input is refused with the file's
 // messages and nothing written, concurrent writes all land, secrets stay masked and kept.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -244,6 +244,23 @@ describe('configuration API', () => {
     assert.equal(((await call('GET', '/api/patrol/v1/config/routes/db-team')).body.data as { receiver: string }).receiver, 'main');
     assert.equal((await call('DELETE', '/api/patrol/v1/config/routes/db-team')).status, 200);
     assert.equal((await call('GET', '/api/patrol/v1/config/routes/db-team')).status, 404);
+  });
+
+  it('puts the managed file back when the reload fails although the configuration checked out', async () => {
+    // A rule file broken by hand after the start: the configuration file checks out, applying it
+    // (the rules component reads the rule files) fails.
+    const broken = join(dir, 'patrol.d', 'rules', 'broken.yml');
+    writeFileSync(broken, 'groups:\n  - name: b\n    rules:\n      - alert: X\n        expr: "up =="\n');
+    const before = readFileSync(probesFile(), 'utf8');
+    const r = await call('POST', '/api/patrol/v1/config/probes', probe('not-applied'));
+    rmSync(broken);
+    assert.equal(r.status, 500, JSON.stringify(r.body));
+    assert.match(String(r.body.error), /applying it failed; patrol\.d\/probes\.yml is unchanged/);
+    assert.equal(readFileSync(probesFile(), 'utf8'), before);
+    assert.equal((await call('GET', '/api/patrol/v1/config/probes/not-applied')).status, 404);
+    // The next write works again.
+    assert.equal((await call('POST', '/api/patrol/v1/config/probes', probe('applied'))).status, 201);
+    assert.equal((await call('DELETE', '/api/patrol/v1/config/probes/applied')).status, 200);
   });
 });
 

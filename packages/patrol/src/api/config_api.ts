@@ -1,4 +1,5 @@
-// The configuration API: probes and receivers created, changed and deleted over HTTP and written
+// The configuration API: probes, receivers, rule groups, status pages, child routes and local users
+// created, changed and deleted over HTTP and written
 // back as YAML files in the managed directory (config_api.dir, `patrol.d` beside patrol.yml),
 // which patrol.yml includes through config_files. A write edits the managed file's text, checks
 // the whole configuration with that text exactly as a reload would (same messages), writes it
