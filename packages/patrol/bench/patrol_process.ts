@@ -4,6 +4,7 @@
 // transpilation on the main thread (hundreds of ms), and V8 runs with other heap settings.
 // PATROL_BENCH_TSX=1 (or no dist/) runs src/ through tsx instead; PATROL_BENCH_NODE_ARGS adds
 // Node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc`) to find what holds the loop.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,4 +29,16 @@ export function patrolArgs(): string[] {
 /** One line saying what runs, for the benchmark's output. */
 export function describePatrol(): string {
   return `Patrol from ${useTsx ? 'src/ via tsx' : 'dist/ (npm run build after changes)'}, node flags ${[...nodeFlags, ...extraNodeArgs].join(' ') || '(none)'}`;
+}
+
+/** Stops the benchmark's child processes in reverse start order: SIGTERM, SIGKILL after 10 s. */
+export async function stopChildren(children: ChildProcess[]): Promise<void> {
+  for (const c of [...children].reverse()) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(t);
+  }
 }

@@ -48,6 +48,7 @@ import { formatExpr } from '../src/promql/format.js';
 import { parseExpr } from '../src/promql/parser.js';
 import { PACKS_DIR } from '../src/rules/packs.js';
 import { freePort } from '../src/testing/net.js';
+import { stopChildren } from './patrol_process.js';
 import { binaryPath } from '../src/testing/shared.js';
 
 const SERVICES = Number(process.env.RULES_SERVICES ?? 100);
@@ -455,21 +456,7 @@ async function main(): Promise<void> {
     console.log(`ratio Patrol/Prometheus, rule evaluation CPU: ${(ev.patrol / ev.prom).toFixed(2)}× (target ≤ 1.0×); evaluation wall time per round: ${(side.patrol.round / side.prom.round).toFixed(2)}×`);
     console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 shared cores)`);
   } finally {
-    for (const c of children.reverse()) {
-      if (c.exitCode === null) {
-        c.kill('SIGTERM');
-        await new Promise((r) => {
-          const t = setTimeout(() => {
-            c.kill('SIGKILL');
-            r(undefined);
-          }, 10_000);
-          c.once('exit', () => {
-            clearTimeout(t);
-            r(undefined);
-          });
-        });
-      }
-    }
+    await stopChildren(children);
     rmSync(dir, { recursive: true, force: true });
   }
 }

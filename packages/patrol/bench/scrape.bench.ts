@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Storage } from '../src/storage/interface.js';
 import { freePort } from '../src/testing/net.js';
+import { stopChildren } from './patrol_process.js';
 import { benchPath, binaryPath } from '../src/testing/shared.js';
 
 const TARGETS = Number(process.env.SCRAPE_TARGETS ?? 10);
@@ -202,21 +203,7 @@ async function main(): Promise<void> {
     console.log(`whole run (${((c1.t - started) / 1000).toFixed(0)} s from start): Patrol ${c1.patrol.toFixed(1)} CPU-s, Prometheus ${c1.prom.toFixed(1)} CPU-s, ratio ${(c1.patrol / c1.prom).toFixed(2)}×`);
     console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 shared cores)`);
   } finally {
-    for (const c of children.reverse()) {
-      if (c.exitCode === null) {
-        c.kill('SIGTERM');
-        await new Promise((r) => {
-          const t = setTimeout(() => {
-            c.kill('SIGKILL');
-            r(undefined);
-          }, 10_000);
-          c.once('exit', () => {
-            clearTimeout(t);
-            r(undefined);
-          });
-        });
-      }
-    }
+    await stopChildren(children);
     rmSync(dir, { recursive: true, force: true });
   }
 }

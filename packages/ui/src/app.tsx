@@ -16,6 +16,8 @@ import { LoginPage } from './pages/login';
 import { HistoryPage } from './pages/history';
 import { ExplorePage } from './pages/explore';
 import { HostsPage } from './pages/hosts';
+// h20
+import { AuditPage, useIsAdmin } from './pages/audit';
 
 type Theme = 'light' | 'dark' | '';
 
@@ -27,6 +29,7 @@ function currentTheme(): Theme {
 export function App() {
   const { path, query } = useLocation();
   const ok = useStore(online);
+  const admin = useIsAdmin();
   const [, rerender] = useState(0);
   const [theme, setTheme] = useState<Theme>(currentTheme());
   const switchLang = (l: Lang) => {
@@ -56,6 +59,8 @@ export function App() {
   else if (path === '/history') page = <HistoryPage query={query} />;
   else if (path === '/explore') page = <ExplorePage query={query} />;
   else if (path === '/hosts') page = <HostsPage />;
+  // h20
+  else if (path === '/audit') page = <AuditPage query={query} />;
   else
     page = (
       <main class="page">
@@ -73,6 +78,8 @@ export function App() {
     ['/history', t('history')],
     ['/explore', t('explore')],
     ['/hosts', t('hosts')],
+    // h20: admins only
+    ...(admin ? [['/audit', t('audit')] as [string, string]] : []),
   ];
   const active = (href: string) => (href === '/' ? path === '/' || path.startsWith('/probes/') : path.startsWith(href));
   return (
@@ -85,7 +92,7 @@ export function App() {
           </svg>
           Patrol
         </a>
-        <nav>
+        <nav data-admin={String(admin)}>
           {nav.map(([href, label]) => (
             <a href={href} class={active(href) ? 'active' : ''} aria-current={active(href) ? 'page' : undefined}>
               {label}

@@ -146,6 +146,24 @@ const en = {
   netRx: 'Network in',
   netTx: 'Network out',
   cores: 'cores',
+  // h20: audit page
+  audit: 'Audit',
+  auditActor: 'Who',
+  auditMethod: 'Method',
+  auditPath: 'Path starts with',
+  auditWhen: 'When',
+  auditAction: 'Action',
+  auditStatus: 'Status',
+  auditNone: 'No write recorded (matching the filter).',
+  auditAdminOnly: 'The audit log is for admins only',
+  auditCreated: 'Created',
+  auditDeleted: 'Deleted',
+  auditChanged: 'Changed',
+  auditField: 'Field',
+  auditBefore: 'Before',
+  auditAfter: 'After',
+  auditNoDiff: 'No field changed.',
+  auditRequest: 'Request body',
 } as const;
 
 export type Key = keyof typeof en;
@@ -295,6 +313,24 @@ const zh: Record<Key, string> = {
   netRx: '网络入',
   netTx: '网络出',
   cores: '核',
+  // h20: audit page
+  audit: '审计',
+  auditActor: '操作者',
+  auditMethod: '方法',
+  auditPath: '路径前缀',
+  auditWhen: '时间',
+  auditAction: '操作',
+  auditStatus: '状态码',
+  auditNone: '没有（符合筛选条件的）写操作记录。',
+  auditAdminOnly: '审计日志仅限管理员查看',
+  auditCreated: '已创建',
+  auditDeleted: '已删除',
+  auditChanged: '已修改',
+  auditField: '字段',
+  auditBefore: '修改前',
+  auditAfter: '修改后',
+  auditNoDiff: '没有字段变化。',
+  auditRequest: '请求内容',
 };
 
 export type Lang = 'en' | 'zh-CN';

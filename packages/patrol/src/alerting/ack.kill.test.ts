@@ -4,25 +4,16 @@
 // neither repeat to its receiver nor escalate, for longer than repeat_interval and ack_within.
 
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { killed, startPatrol, until } from '../testing/patrolproc.js';
-import { WebhookSink, waitFor } from './testutil.js';
+import { killScene, postJson, waitFor } from './testutil.js';
 
 interface ApiAlert {
   fingerprint: string;
   labels: Record<string, string>;
   acknowledged: { by: string; comment: string } | null;
-}
-
-async function post(base: string, path: string, body: unknown): Promise<unknown> {
-  const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await r.text();
-  assert.equal(r.status, 200, `${path}: ${text}`);
-  return text ? (JSON.parse(text) as unknown) : undefined;
 }
 
 async function patrolAlert(base: string, alertname: string): Promise<ApiAlert | undefined> {
@@ -31,14 +22,7 @@ async function patrolAlert(base: string, alertname: string): Promise<ApiAlert | 
 }
 
 describe('acknowledgement after kill -9', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'patrol-ack-kill9-'));
-  const sink = new WebhookSink();
-  const procs: ChildProcess[] = [];
-  after(async () => {
-    await Promise.all(procs.map((p) => killed(p)));
-    await sink.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, sink, procs } = killScene('patrol-ack-kill9-');
 
   it('the alert is still acknowledged and neither repeats nor escalates', async () => {
     await sink.start();
@@ -73,10 +57,10 @@ alerting:
     };
     let p = await startPatrol(dir);
     procs.push(p.proc);
-    await post(p.base, '/api/v2/alerts', [down]);
+    await postJson(p.base, '/api/v2/alerts', [down]);
     await waitFor('the first notification', () => sink.on('/main').length >= 1, 60_000);
     const fp = (await until('the alert in the API', () => patrolAlert(p.base, 'Down'))).fingerprint;
-    await post(p.base, `/api/patrol/v1/alerts/${fp}/ack`, { by: 'ann', comment: 'on it' });
+    await postJson(p.base, `/api/patrol/v1/alerts/${fp}/ack`, { by: 'ann', comment: 'on it' });
     assert.equal((await patrolAlert(p.base, 'Down'))?.acknowledged?.by, 'ann');
 
     await killed(p.proc);
@@ -84,7 +68,7 @@ alerting:
     const lead = sink.on('/lead').length;
     p = await startPatrol(dir);
     procs.push(p.proc);
-    await post(p.base, '/api/v2/alerts', [down]); // the sender resends, as Prometheus does
+    await postJson(p.base, '/api/v2/alerts', [down]); // the sender resends, as Prometheus does
     const k = (await until('the alert back in the API', () => patrolAlert(p.base, 'Down'))).acknowledged;
     assert.deepEqual(k && { by: k.by, comment: k.comment }, { by: 'ann', comment: 'on it' });
     // Longer than repeat_interval (2 s) twice and than ack_within (4 s): an acknowledgement lost

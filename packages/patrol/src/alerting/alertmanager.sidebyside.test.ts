@@ -4,7 +4,6 @@
 // depends on timers, so each phase is compared as a multiset.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,12 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../logger.js';
 import type { WebhookMessage } from '../notify/webhook/webhook.js';
 import { Patrol } from '../server.js';
-import { freePort } from '../testing/net.js';
-import { binaryPath, needBinary } from '../testing/shared.js';
+import { ALERTMANAGER, startAlertmanager, type Alertmanager } from '../testing/alertmanager.js';
+import { needBinary } from '../testing/shared.js';
 import { waitFor, WebhookSink } from './testutil.js';
-import { killed } from '../testing/patrolproc.js';
-
-const AM = 'prometheus-alertmanager';
 
 function alertingYaml(hook: string): string {
   return `
@@ -88,10 +84,10 @@ interface Harness {
 
 /** One Alertmanager and one Patrol with the same alerting section (`yaml(hook)`), one sink. */
 function sideBySide(title: string, yaml: (hook: string) => string, tests: (h: Harness) => void): void {
-describe(title, { skip: needBinary(AM) }, () => {
+describe(title, { skip: needBinary(ALERTMANAGER) }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'patrol-am-sbs-'));
   const sink = new WebhookSink();
-  let am: ChildProcess | null = null;
+  let am: Alertmanager | null = null;
   let amURL = '';
   let patrol: Patrol;
   let patrolURL = '';
@@ -124,29 +120,8 @@ describe(title, { skip: needBinary(AM) }, () => {
 
   before(async () => {
     await sink.start();
-    const amPort = await freePort();
-    writeFileSync(join(dir, 'alertmanager.yml'), yaml(`${sink.url}/am`));
-    am = spawn(
-      binaryPath(AM),
-      [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'am-data')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address=', '--log.level=warn'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let amLog = '';
-    am.stderr!.on('data', (d: Buffer) => (amLog = (amLog + String(d)).slice(-4000)));
-    amURL = `http://127.0.0.1:${amPort}`;
-    let ready = false;
-    const poll = setInterval(() => {
-      fetch(`${amURL}/-/ready`).then(
-        (r) => (ready = r.ok),
-        () => undefined,
-      );
-    }, 50);
-    try {
-      await waitFor(`Alertmanager ready (log: ${amLog})`, () => ready || am?.exitCode !== null, 60_000);
-    } finally {
-      clearInterval(poll);
-    }
-    assert.equal(am.exitCode, null, `Alertmanager exited: ${amLog}`);
+    am = await startAlertmanager(dir, yaml(`${sink.url}/am`));
+    amURL = am.url;
 
     writeFileSync(join(dir, 'patrol.yml'), `alerting:\n${indent(yaml(`${sink.url}/patrol`))}`);
     patrol = new Patrol({ configFile: join(dir, 'patrol.yml'), dataDir: join(dir, 'patrol-data'), listen: '127.0.0.1:0', logger: createLogger('silent') });
@@ -155,7 +130,7 @@ describe(title, { skip: needBinary(AM) }, () => {
   });
 
   after(async () => {
-    if (am) await killed(am, 'SIGTERM');
+    await am?.stop();
     await patrol?.stop();
     await sink.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -6,20 +6,11 @@
 // the alerts are back before any sender resends them.
 
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { killed, startPatrol, until } from '../testing/patrolproc.js';
-import { WebhookSink, waitFor } from './testutil.js';
-
-async function post(base: string, path: string, body: unknown): Promise<unknown> {
-  const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await r.text();
-  assert.equal(r.status, 200, `${path}: ${text}`);
-  return text ? (JSON.parse(text) as unknown) : undefined;
-}
+import { killScene, postJson, waitFor } from './testutil.js';
 
 async function metric(base: string, name: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
@@ -35,14 +26,7 @@ const alert = (alertname: string, instance: string) => ({
 });
 
 describe('dispatcher state after kill -9', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'patrol-am-kill9-'));
-  const sink = new WebhookSink();
-  const procs: ChildProcess[] = [];
-  after(async () => {
-    await Promise.all(procs.map((p) => killed(p)));
-    await sink.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, sink, procs } = killScene('patrol-am-kill9-');
 
   it('no notification twice within repeat_interval, silences and alerts intact', async () => {
     await sink.start();
@@ -63,7 +47,7 @@ alerting:
     );
     let p = await startPatrol(dir);
     procs.push(p.proc);
-    const silence = (await post(p.base, '/api/v2/silences', {
+    const silence = (await postJson(p.base, '/api/v2/silences', {
       matchers: [{ name: 'alertname', value: 'Silenced', isRegex: false, isEqual: true }],
       startsAt: new Date().toISOString(),
       endsAt: new Date(Date.now() + 3600_000).toISOString(),
@@ -71,7 +55,7 @@ alerting:
       comment: 'survives kill -9',
     })) as { silenceID: string };
     const before = [alert('Before', 'a'), alert('Before', 'b'), alert('Silenced', 'a')];
-    await post(p.base, '/api/v2/alerts', before);
+    await postJson(p.base, '/api/v2/alerts', before);
     await waitFor('the group notified', () => sink.on('/hook').length >= 1, 60_000);
     assert.equal(sink.on('/hook').length, 1);
     assert.equal(sink.on('/hook')[0].groupLabels.alertname, 'Before');
@@ -96,7 +80,7 @@ alerting:
 
     // The senders resend; a new group arrives too. Wait until both groups have flushed at
     // least twice since the restart (each flush queries the log once per integration).
-    await post(p.base, '/api/v2/alerts', [...before, alert('After', 'a')]);
+    await postJson(p.base, '/api/v2/alerts', [...before, alert('After', 'a')]);
     await waitFor('the new group notified', () => sink.on('/hook').some((m) => m.groupLabels.alertname === 'After'), 60_000);
     await until('four flushes after the restart', async () => ((await metric(p.base, 'alertmanager_nflog_queries_total')) >= 6 ? true : undefined));
     const byGroup = sink.on('/hook').map((m) => m.groupLabels.alertname);

@@ -4,19 +4,15 @@
 // failed on a 503 receiver, query and write timings, the configuration hash and reload outcome).
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../logger.js';
 import { Patrol } from '../server.js';
-import { freePort } from '../testing/net.js';
-import { binaryPath, needBinary } from '../testing/shared.js';
+import { ALERTMANAGER, startAlertmanager, type Alertmanager } from '../testing/alertmanager.js';
+import { needBinary } from '../testing/shared.js';
 import { waitFor, WebhookSink } from './testutil.js';
-import { killed } from '../testing/patrolproc.js';
-
-const AM = 'prometheus-alertmanager';
 
 /** The families this test holds Patrol to, as Alertmanager exposes them. */
 const FAMILIES = [
@@ -97,10 +93,10 @@ function parseMetrics(text: string): Map<string, Family> {
   return out;
 }
 
-describe('dispatcher self-metrics, side by side with Alertmanager', { skip: needBinary(AM) }, () => {
+describe('dispatcher self-metrics, side by side with Alertmanager', { skip: needBinary(ALERTMANAGER) }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'patrol-selfmetrics-'));
   const sink = new WebhookSink();
-  let am: ChildProcess | null = null;
+  let am: Alertmanager | null = null;
   let amURL = '';
   let patrol: Patrol;
   let patrolURL = '';
@@ -124,16 +120,8 @@ describe('dispatcher self-metrics, side by side with Alertmanager', { skip: need
       }
       return 200;
     };
-    const amPort = await freePort();
-    writeFileSync(join(dir, 'alertmanager.yml'), alertingYaml(`${sink.url}/am`));
-    am = spawn(
-      binaryPath(AM),
-      [`--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'am-data')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address=', '--log.level=warn'],
-      { stdio: ['ignore', 'ignore', 'ignore'] },
-    );
-    amURL = `http://127.0.0.1:${amPort}`;
-    await waitFor('Alertmanager ready', async () => am?.exitCode !== null || (await fetch(`${amURL}/-/ready`).then((r) => r.ok, () => false)), 60_000);
-    assert.equal(am.exitCode, null, 'Alertmanager exited');
+    am = await startAlertmanager(dir, alertingYaml(`${sink.url}/am`));
+    amURL = am.url;
     writeFileSync(join(dir, 'patrol.yml'), `alerting:\n${indent(alertingYaml(`${sink.url}/patrol`))}`);
     patrol = new Patrol({ configFile: join(dir, 'patrol.yml'), dataDir: join(dir, 'patrol-data'), listen: '127.0.0.1:0', logger: createLogger('silent') });
     await patrol.start();
@@ -141,7 +129,7 @@ describe('dispatcher self-metrics, side by side with Alertmanager', { skip: need
   });
 
   after(async () => {
-    if (am) await killed(am, 'SIGTERM');
+    await am?.stop();
     await patrol?.stop();
     await sink.stop();
     rmSync(dir, { recursive: true, force: true });

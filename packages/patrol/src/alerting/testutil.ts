@@ -1,11 +1,18 @@
 // Test helpers for the alerting plane: a webhook sink that records what it receives, a
 // condition wait, and a dispatcher built from configuration text.
 
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { createLogger } from '../logger.js';
 import { parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { WebhookMessage } from '../notify/webhook/webhook.js';
+import { killed } from '../testing/patrolproc.js';
 import { AlertDispatcher, type DispatcherOptions } from './dispatcher.js';
 
 export interface Received {
@@ -58,6 +65,29 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** POSTs `body` as JSON, expects 200, and returns the parsed answer (undefined when empty). */
+export async function postJson(base: string, path: string, body: unknown): Promise<unknown> {
+  const r = await fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const text = await r.text();
+  assert.equal(r.status, 200, `${path}: ${text}`);
+  return text ? (JSON.parse(text) as unknown) : undefined;
+}
+
+/** The scene of a kill -9 test, for use inside describe(): a temporary directory, a webhook sink
+ * (not started), and a list of processes; after the suite the processes are killed, the sink
+ * stopped and the directory removed. */
+export function killScene(prefix: string): { dir: string; sink: WebhookSink; procs: ChildProcess[] } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const sink = new WebhookSink();
+  const procs: ChildProcess[] = [];
+  after(async () => {
+    await Promise.all(procs.map((p) => killed(p)));
+    await sink.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, sink, procs };
 }
 
 export function configFrom(yaml: string): Config {

@@ -1,4 +1,5 @@
-// The configuration API: probes and receivers created, changed and deleted over HTTP and written
+// The configuration API: probes, receivers, rule groups, status pages, child routes and local users
+// created, changed and deleted over HTTP and written
 // back as YAML files in the managed directory (config_api.dir, `patrol.d` beside patrol.yml),
 // which patrol.yml includes through config_files. A write edits the managed file's text, checks
 // the whole configuration with that text exactly as a reload would (same messages), writes it
@@ -18,6 +19,7 @@ import { parseRuleFile, type RuleGroup } from '../rules/parse.js';
 import { SECRET_MASK } from '../config/secret.js';
 import { shownConfig } from '../config/show.js';
 import { recordChange } from '../web/audit_change.js';
+import { hashPassword } from '../web/auth_store.js';
 
 export const CONFIG_API_PREFIX = '/api/patrol/v1/config';
 
@@ -36,6 +38,12 @@ interface Kind {
   segment: string;
   /** What one item is called in messages. */
   noun: string;
+  /** The field that names an item (its URL's last segment). */
+  key: string;
+  /** The items are a mapping by name in the file (server.auth.users), not a list. */
+  map?: boolean;
+  /** Turns a written item into what the file holds (a user's `password` into its hash). */
+  prepare?: (item: Item) => Promise<Item> | Item;
   /** Where the list is in the managed file. */
   path: readonly string[];
   file: string;
@@ -48,18 +56,24 @@ interface Kind {
 }
 
 /** An item kind that lives in the configuration (config_files merges it in). */
-function configKind(segment: string, noun: string, path: readonly string[], file: string, d: () => ConfigApiDeps): Kind {
-  if (!INCLUDABLE.some((i) => i.path.join('.') === path.join('.'))) throw new Error(`config API kind ${segment} is not includable`);
+function configKind(segment: string, noun: string, path: readonly string[], file: string, d: () => ConfigApiDeps, prepare?: Kind['prepare']): Kind {
+  const inc = INCLUDABLE.find((i) => i.path.join('.') === path.join('.'));
+  if (!inc) throw new Error(`config API kind ${segment} is not includable`);
   const key = (name: string) => `${path.join('.')}/${name}`;
   return {
     segment,
     noun,
+    key: inc.key,
+    ...(inc.map ? { map: true } : {}),
+    ...(prepare ? { prepare } : {}),
     path,
     file,
     items: (l) => {
       let v: unknown = shownConfig(l.config);
       for (const p of path) v = isItem(v) ? v[p] : undefined;
-      return (Array.isArray(v) ? (v as Item[]) : []).map((item) => ({ item, source: l.origins.get(key(String(item.name))) ?? '' }));
+      if (inc.map) v = isItem(v) ? Object.entries(v).map(([name, x]) => ({ [inc.key]: name, ...(isItem(x) ? x : {}) })) : [];
+      // Only named items can be addressed (the root route's children in patrol.yml may have no name).
+      return (Array.isArray(v) ? (v as Item[]) : []).filter((item) => typeof item[inc.key] === 'string').map((item) => ({ item, source: l.origins.get(key(String(item[inc.key]))) ?? '' }));
     },
     check: async (_l, f, text) => {
       const checked = await loadConfigFile(d().configFile!, new Map([[f, text]]));
@@ -75,6 +89,7 @@ function ruleGroupsKind(d: () => ConfigApiDeps): Kind {
   return {
     segment: 'rule_groups',
     noun: 'rule group',
+    key: 'name',
     path: ['groups'],
     file: 'rules/groups.yml',
     items: () => (d().ruleGroups?.() ?? []).map((g) => ({ item: ruleGroupAsWritten(g), source: g.file })),
@@ -153,12 +168,49 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   }
 }
 
-/** The YAML list at `path` in the document, made when absent. */
-function listIn(doc: Document, path: readonly string[]): unknown[] {
+/** One item's place in the managed file: its value there, how to set and remove it, its config path. */
+interface Slot {
+  prev: unknown;
+  set: (value: Item) => void;
+  remove: () => void;
+  /** The item's config path as load errors name it. */
+  prefix: string;
+}
+
+/** An item of the YAML list at `path` (made when absent), found by its `key` field. */
+function listSlot(doc: Document, path: readonly string[], key: string, name: string): Slot {
   const node = doc.getIn(path, true);
-  if (node === undefined || node === null) return [];
-  if (!isSeq(node)) throw new HttpError(409, `${path.join('.')} in the managed file is not a list; fix the file`);
-  return node.items.map((n) => (n && typeof n === 'object' && 'toJSON' in n ? (n as { toJSON(): unknown }).toJSON() : n));
+  if (node !== undefined && node !== null && !isSeq(node)) throw new HttpError(409, `${path.join('.')} in the managed file is not a list; fix the file`);
+  const list = node ? node.items.map((n) => (n && typeof n === 'object' && 'toJSON' in n ? (n as { toJSON(): unknown }).toJSON() : n)) : [];
+  const idx = list.findIndex((x) => isItem(x) && x[key] === name);
+  const index = idx >= 0 ? idx : list.length;
+  return {
+    prev: idx >= 0 ? list[idx] : undefined,
+    set: (value) => {
+      if (idx >= 0) doc.setIn([...path, idx], doc.createNode(value));
+      else if (!node) doc.setIn(path, doc.createNode([value]));
+      else doc.addIn(path, doc.createNode(value));
+    },
+    remove: () => doc.deleteIn([...path, idx]),
+    prefix: `${path.join('.')}[${index}]`,
+  };
+}
+
+/** An item of the YAML mapping at `path` (made when absent), under its name; the item's `key` field is the mapping's key. */
+function mapSlot(doc: Document, path: readonly string[], key: string, name: string): Slot {
+  const node = doc.getIn(path, true);
+  if (node !== undefined && node !== null && !isMap(node)) throw new HttpError(409, `${path.join('.')} in the managed file is not a mapping; fix the file`);
+  const prev = node ? (node.toJSON() as Item)[name] : undefined;
+  return {
+    prev: isItem(prev) ? { [key]: name, ...prev } : prev,
+    set: (value) => {
+      const rest = { ...value };
+      delete rest[key];
+      doc.setIn([...path, name], doc.createNode(rest));
+    },
+    remove: () => doc.deleteIn([...path, name]),
+    prefix: `${path.join('.')}.${name}`,
+  };
 }
 
 export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void {
@@ -176,7 +228,14 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
     return l;
   };
   const rel = (dir: string, f: string) => (isAbsolute(f) && !relative(dir, f).startsWith('..') ? relative(dir, f) : f);
-  const kinds = [configKind('probes', 'probe', ['probes'], 'probes.yml', () => d), configKind('receivers', 'receiver', ['alerting', 'receivers'], 'receivers.yml', () => d), ruleGroupsKind(() => d)];
+  const kinds = [
+    configKind('probes', 'probe', ['probes'], 'probes.yml', () => d),
+    configKind('receivers', 'receiver', ['alerting', 'receivers'], 'receivers.yml', () => d),
+    configKind('status_pages', 'status page', ['status_pages'], 'status_pages.yml', () => d),
+    configKind('routes', 'route', ['alerting', 'route', 'routes'], 'routes.yml', () => d),
+    configKind('users', 'user', ['server', 'auth', 'users'], 'users.yml', () => d, userWithHash),
+    ruleGroupsKind(() => d),
+  ];
 
   const send = async (reply: FastifyReply, fn: () => Promise<unknown>) => {
     try {
@@ -192,7 +251,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
 
     const one = (name: string) => {
       const l = current();
-      const found = k.items(l).find((x) => x.item.name === name);
+      const found = k.items(l).find((x) => x.item[k.key] === name);
       if (!found) throw new HttpError(404, `no ${k.noun} named ${JSON.stringify(name)}`);
       return { item: found.item, source: rel(l.dir, found.source) };
     };
@@ -208,7 +267,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
         const l = current();
         const managedDir = resolve(l.dir, l.config.config_api.dir);
         const file = join(managedDir, k.file);
-        const found = k.items(l).find((x) => x.item.name === name);
+        const found = k.items(l).find((x) => x.item[k.key] === name);
         const origin = found?.source;
         const exists = found !== undefined;
         if (mode === 'create' && exists) throw new HttpError(409, `a ${k.noun} named ${JSON.stringify(name)} exists already (${rel(l.dir, origin ?? '')})`);
@@ -225,27 +284,14 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
         const doc = parseDocument(oldText ?? '', { uniqueKeys: true });
         if (doc.errors.length > 0) throw new HttpError(409, `${rel(l.dir, file)} does not parse (${doc.errors[0].message.split('\n')[0]}); fix the file`);
         if (doc.contents !== null && !isMap(doc.contents)) throw new HttpError(409, `${rel(l.dir, file)} is not a mapping; fix the file`);
-        const list = listIn(doc, k.path);
-        const idx = list.findIndex((x) => isItem(x) && x.name === name);
+        const slot = (k.map ? mapSlot : listSlot)(doc, k.path, k.key, name);
         const before = exists ? one(name).item : null;
-        let index = idx;
-        if (next === undefined) doc.deleteIn([...k.path, idx]);
-        else {
-          const value = keepSecrets(next, idx >= 0 ? list[idx] : undefined, '');
-          const node = doc.createNode(value);
-          if (idx >= 0) doc.setIn([...k.path, idx], node);
-          else if (doc.getIn(k.path) === undefined) {
-            index = 0;
-            doc.setIn(k.path, doc.createNode([value]));
-          } else {
-            index = list.length;
-            doc.addIn(k.path, node);
-          }
-        }
+        if (next === undefined) slot.remove();
+        else slot.set(keepSecrets(k.prepare ? await k.prepare(next) : next, slot.prev, '') as Item);
         const text = doc.toString({ lineWidth: 0 });
         const checked = await k.check(l, file, text);
         if ('errors' in checked) {
-          const prefix = `${k.path.join('.')}[${index}]`;
+          const prefix = slot.prefix;
           const fields = checked.errors
             .filter((e) => resolve(e.file) === file && (e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`)))
             .map((e) => e.path.slice(prefix.length).replace(/^\./, '') || '(item)');
@@ -273,9 +319,9 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
       return req.body;
     };
     const named = (b: Item, name: string | undefined): string => {
-      const n = b.name ?? name;
-      if (typeof n !== 'string' || n === '') throw new HttpError(400, 'name: a non-empty string is required', { fields: ['name'] });
-      if (name !== undefined && n !== name) throw new HttpError(400, `name: ${JSON.stringify(n)} differs from the name in the URL (${JSON.stringify(name)}); renaming is a delete and a create`, { fields: ['name'] });
+      const n = b[k.key] ?? name;
+      if (typeof n !== 'string' || n === '') throw new HttpError(400, `${k.key}: a non-empty string is required`, { fields: [k.key] });
+      if (name !== undefined && n !== name) throw new HttpError(400, `${k.key}: ${JSON.stringify(n)} differs from the ${k.key} in the URL (${JSON.stringify(name)}); renaming is a delete and a create`, { fields: [k.key] });
       return n;
     };
 
@@ -283,7 +329,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
       send(reply, async () => {
         const l = current();
         const items = k.items(l);
-        const sources = Object.fromEntries(items.map((x) => [String(x.item.name), rel(l.dir, x.source)]));
+        const sources = Object.fromEntries(items.map((x) => [String(x.item[k.key]), rel(l.dir, x.source)]));
         return { status: 'success', data: items.map((x) => x.item), sources };
       }),
     );
@@ -297,7 +343,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
     app.post(base, opts, async (req, reply) =>
       send(reply, async () => {
         const b = body(req);
-        const r = await write(req, named(b, undefined), { ...b, name: named(b, undefined) }, 'create');
+        const r = await write(req, named(b, undefined), { ...b, [k.key]: named(b, undefined) }, 'create');
         return reply.code(201).send({ status: 'success', data: r.after, source: r.source });
       }),
     );
@@ -305,7 +351,7 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
       send(reply, async () => {
         const b = body(req);
         const name = named(b, req.params.name);
-        const r = await write(req, name, { ...b, name }, 'put');
+        const r = await write(req, name, { ...b, [k.key]: name }, 'put');
         return reply.code(r.before ? 200 : 201).send({ status: 'success', data: r.after, source: r.source });
       }),
     );
@@ -316,6 +362,18 @@ export function registerConfigAPI(app: FastifyInstance, d: ConfigApiDeps): void 
       }),
     );
   }
+}
+
+/**
+ * A user as the file holds it: a `password` given in the body becomes its `password_hash`
+ * (scrypt, as `patrol hash-password` makes; it replaces the hash), so the password itself is
+ * never written.
+ */
+async function userWithHash(u: Item): Promise<Item> {
+  if (u.password === undefined) return u;
+  if (typeof u.password !== 'string' || u.password.length < 8 || u.password.length > 1024) throw new HttpError(400, 'password: 8 to 1024 characters', { fields: ['password'] });
+  const { password, ...rest } = u;
+  return { ...rest, password_hash: await hashPassword(password) };
 }
 
 /** A loaded rule group as it is written in a rule file. */

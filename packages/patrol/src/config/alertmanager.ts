@@ -300,6 +300,8 @@ export type ReceiverConfig = z.infer<typeof receiver>;
 const legacyMatch = z.record(labelName, z.string());
 
 export interface RouteConfig {
+  /** Patrol's own key (Alertmanager has none): names a child route for the config API. */
+  name?: string | undefined;
   receiver?: string | undefined;
   group_by?: string[] | undefined;
   continue: boolean;
@@ -316,6 +318,7 @@ export interface RouteConfig {
 
 export const route: z.ZodType<RouteConfig, unknown> = z.lazy(() =>
   z.strictObject({
+    name: z.string().min(1).max(200).optional(),
     receiver: z.string().optional(),
     group_by: z.array(z.string()).optional(),
     continue: z.boolean().default(false),

@@ -63,7 +63,8 @@ describe('config_files', () => {
     assert.equal(r.ok, false);
     const errors = r.ok ? [] : r.errors.map(String);
     assert.ok(errors.some((e) => e.includes('inc.yml:1:1: storage: a file named by config_files may hold only probes, alerting.receivers')), errors.join('\n'));
-    assert.ok(errors.some((e) => e.includes('inc.yml:3:3: alerting.route:')), errors.join('\n'));
+    // Only the root route's children may come from another file, not the root route's own keys.
+    assert.ok(errors.some((e) => e.includes('inc.yml:3:11: alerting.route.receiver: a file named by config_files may hold only')), errors.join('\n'));
   });
 
   it('validates a file given only in overrides, as the config API does before writing it', async () => {
@@ -75,5 +76,42 @@ describe('config_files', () => {
       r.config.probes.map((p) => p.name),
       ['z'],
     );
+  });
+
+  it('merges server.auth.users of an included file into patrol.yml\'s server.auth, and refuses a user defined twice or without server.auth', async () => {
+    const hash = '$scrypt$ln=15,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA==$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g=';
+    const main = write('users/patrol.yml', `config_files: ["patrol.d/*.yml"]\nserver:\n  auth:\n    users:\n      root: {password_hash: '${hash}', role: admin}\n${ROUTE}`);
+    const users = join(tree.dir(), 'users/patrol.d/users.yml');
+    const ok = await loadConfigFile(main, new Map([[users, `server:\n  auth:\n    users:\n      ann: {password_hash: '${hash}', role: viewer}\n`]]));
+    assert.ok(ok.ok, ok.ok ? '' : ok.errors.join('\n'));
+    assert.deepEqual(Object.keys(ok.config.server.auth!.users), ['root', 'ann']);
+    assert.equal(ok.origins.get('server.auth.users/ann'), users);
+    assert.equal(ok.origins.get('server.auth.users/root'), main);
+    // An error in an included user is reported in its file.
+    const bad = await loadConfigFile(main, new Map([[users, `server:\n  auth:\n    users:\n      ann: {password_hash: '${hash}', role: boss}\n      root: {password_hash: '${hash}', role: viewer}\n`]]));
+    const errors = bad.ok ? [] : bad.errors.map(String);
+    assert.ok(errors.some((e) => e.startsWith(`${users}:4:`) && e.includes('server.auth.users.ann.role')), errors.join('\n'));
+    assert.ok(errors.some((e) => e.startsWith(`${users}:5:`) && e.includes(`"root" is already defined in ${main}`)), errors.join('\n'));
+    // A file in patrol.d cannot switch authentication on.
+    const noAuth = write('noauth/patrol.yml', `config_files: ["patrol.d/*.yml"]\n${ROUTE}`);
+    const f = join(tree.dir(), 'noauth/patrol.d/users.yml');
+    const off = await loadConfigFile(noAuth, new Map([[f, `server:\n  auth:\n    users:\n      ann: {password_hash: '${hash}', role: viewer}\n`]]));
+    assert.equal(off.ok, false);
+    assert.match(off.ok ? '' : off.errors.map(String).join('\n'), /server\.auth must be in .*patrol\.yml for a file named by config_files to add to server\.auth\.users/);
+  });
+
+  it('appends named child routes after patrol.yml\'s, and refuses a route name used twice', async () => {
+    const main = write('routes/patrol.yml', `config_files: ["patrol.d/*.yml"]\nalerting:\n  route:\n    receiver: main\n    routes:\n      - {name: first, receiver: main, matchers: ['a="1"']}\n  receivers:\n    - name: main\n`);
+    const f = join(tree.dir(), 'routes/patrol.d/routes.yml');
+    const ok = await loadConfigFile(main, new Map([[f, `alerting:\n  route:\n    routes:\n      - {name: second, receiver: main, matchers: ['b="2"']}\n`]]));
+    assert.ok(ok.ok, ok.ok ? '' : ok.errors.join('\n'));
+    assert.deepEqual(
+      ok.config.alerting.route!.routes.map((r) => r.name),
+      ['first', 'second'],
+    );
+    assert.equal(ok.origins.get('alerting.route.routes/second'), f);
+    const dup = await loadConfigFile(main, new Map([[f, `alerting:\n  route:\n    routes:\n      - {name: first, receiver: main}\n`]]));
+    const errors = dup.ok ? [] : dup.errors.map(String);
+    assert.ok(errors.some((e) => e.startsWith(`${f}:4:`) && e.includes('route name "first" is used twice') && e.includes(`first at ${main}:6:`)), errors.join('\n'));
   });
 });

@@ -162,13 +162,22 @@ export function parseConfig(text: string, file = '<config>', overrides?: Readonl
 }
 
 /**
- * The sections a file named by `config_files` may hold: lists of named items, appended to the
- * main file's. (The config API writes these sections into its managed directory.)
+ * The sections a file named by `config_files` may hold: lists of named items (`key` names each),
+ * appended to the main file's, and mappings (`map`: the mapping's key names each item), merged
+ * into the main file's, whose parent the main file must have (users join an existing
+ * server.auth: a file dropped into patrol.d cannot switch authentication on or off).
+ * (The config API writes these sections into its managed directory.)
  */
-export const INCLUDABLE: readonly { path: readonly string[]; key: string }[] = [
+export const INCLUDABLE: readonly { path: readonly string[]; key: string; map?: true }[] = [
   { path: ['probes'], key: 'name' },
   { path: ['alerting', 'receivers'], key: 'name' },
+  { path: ['status_pages'], key: 'slug' },
+  // The root route's children, after patrol.yml's own (named, so the config API can address them).
+  { path: ['alerting', 'route', 'routes'], key: 'name' },
+  { path: ['server', 'auth', 'users'], key: 'name', map: true },
 ];
+
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** The part of a parsed file a config path points into: the file, its parsed text, the path inside it. */
 interface Origin {
@@ -231,6 +240,12 @@ function includeConfigFiles(main: ParsedYaml, mainFile: string, dir: string, ove
       errors.push(new ConfigError(mainFile, line, col, formatPath(['config_files', i]), `bad pattern ${JSON.stringify(pattern)}: ${e.message}`));
     }
   });
+  /** Per mapping item (`path/name`): the included file that defined it. */
+  const mapOrigins = new Map<string, { y: ParsedYaml; file: string }>();
+  for (const { path, map } of INCLUDABLE) {
+    const items = getIn(main.raw, path);
+    if (map && isMapping(items)) for (const name of Object.keys(items)) origins.set(`${path.join('.')}/${name}`, mainFile);
+  }
   for (const { path, key } of INCLUDABLE) {
     const items = getIn(main.raw, path);
     if (!Array.isArray(items)) continue;
@@ -267,9 +282,33 @@ function includeConfigFiles(main: ParsedYaml, mainFile: string, dir: string, ove
       }
     };
     walkKeys(y.raw, []);
-    for (const { path, key } of INCLUDABLE) {
+    for (const { path, key, map } of INCLUDABLE) {
       const items = getIn(y.raw, path);
       if (items === undefined || items === null) continue;
+      if (map) {
+        const id = path.join('.');
+        const parent = getIn(raw, path.slice(0, -1));
+        const { line, col } = locate(y.doc, y.lc, path, true);
+        if (!isMapping(items)) errors.push(new ConfigError(f, line, col, formatPath(path), `expected a mapping, got ${describe(items)}`));
+        else if (!isMapping(parent)) errors.push(new ConfigError(f, line, col, formatPath(path), `${formatPath(path.slice(0, -1))} must be in ${mainFile} for a file named by config_files to add to ${formatPath(path)}`));
+        else {
+          const have = isMapping(parent[path[path.length - 1]]) ? (parent[path[path.length - 1]] as Record<string, unknown>) : {};
+          const added: Record<string, unknown> = {};
+          for (const [name, v] of Object.entries(items)) {
+            const taken = origins.get(`${id}/${name}`);
+            if (taken !== undefined) {
+              const at = locate(y.doc, y.lc, [...path, name], true);
+              errors.push(new ConfigError(f, at.line, at.col, formatPath([...path, name]), `${JSON.stringify(name)} is already defined in ${taken}`));
+              continue;
+            }
+            added[name] = v;
+            origins.set(`${id}/${name}`, f);
+            mapOrigins.set(`${id}/${name}`, { y, file: f });
+          }
+          raw = setIn(raw, path, { ...have, ...added });
+        }
+        continue;
+      }
       if (!Array.isArray(items)) {
         const { line, col } = locate(y.doc, y.lc, path, false);
         errors.push(new ConfigError(f, line, col, formatPath(path), `expected a list, got ${describe(items)}`));
@@ -289,8 +328,13 @@ function includeConfigFiles(main: ParsedYaml, mainFile: string, dir: string, ove
     }
   }
   const origin = (p: ConfigPath): Origin => {
-    for (const { path } of INCLUDABLE) {
+    for (const { path, map } of INCLUDABLE) {
       if (p.length <= path.length || !path.every((k, i) => p[i] === k)) continue;
+      if (map) {
+        const m = mapOrigins.get(`${path.join('.')}/${String(p[path.length])}`);
+        if (m) return { file: m.file, y: m.y, path: p };
+        continue;
+      }
       const idx = p[path.length];
       const seg = typeof idx === 'number' ? segments.get(path.join('.'))?.find((s) => idx >= s.start && idx < s.end) : undefined;
       if (seg) return { file: seg.file, y: seg.y, path: [...path, (idx as number) - seg.start, ...p.slice(path.length + 1)] };

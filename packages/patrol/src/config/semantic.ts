@@ -65,5 +65,8 @@ export function semanticIssues(raw: Raw, where: Where): SemanticIssue[] {
   }
   out.push(...duplicates(list(raw.baselines), 'name', ['baselines'], where, (n, first) => `baseline name ${JSON.stringify(n)} is used twice (first at ${first})`));
   if (isRecord(raw.alerting)) out.push(...duplicates(list(raw.alerting.receivers), 'name', ['alerting', 'receivers'], where, (n, first) => `receiver ${JSON.stringify(n)} is defined twice (first at ${first})`));
+  if (isRecord(raw.alerting) && isRecord(raw.alerting.route)) {
+    out.push(...duplicates(list(raw.alerting.route.routes), 'name', ['alerting', 'route', 'routes'], where, (n, first) => `route name ${JSON.stringify(n)} is used twice (first at ${first})`));
+  }
   return out;
 }

@@ -4,7 +4,6 @@
 // evaluation, and the alerts that do not fit its queue are counted as dropped.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,10 +12,10 @@ import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../logger.js';
 import type { PostableAlert } from '../model/alert.js';
 import { Patrol } from '../server.js';
-import { binaryPath, needBinary } from '../testing/shared.js';
-import { freePort } from '../testing/net.js';
+import { ALERTMANAGER, startAlertmanager, type Alertmanager } from '../testing/alertmanager.js';
+import { needBinary } from '../testing/shared.js';
 
-const skip = needBinary('prometheus-alertmanager');
+const skip = needBinary(ALERTMANAGER);
 
 async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, tries = 600): Promise<T> {
   for (let i = 0; i < tries; i++) {
@@ -60,8 +59,7 @@ describe('sending alerts to Debian\'s prometheus-alertmanager', { skip }, () => 
   const dir = mkdtempSync(join(tmpdir(), 'patrol-am-e2e-'));
   const hooks: { status: string; alerts: WebhookAlert[] }[] = [];
   let hook: Server;
-  let am: ChildProcess;
-  let amLog = '';
+  let am: Alertmanager | undefined;
   let amBase = '';
   let target: Server;
   let value = 3;
@@ -79,15 +77,11 @@ describe('sending alerts to Debian\'s prometheus-alertmanager', { skip }, () => 
     });
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     const hookURL = `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook`;
-    writeFileSync(
-      join(dir, 'am.yml'),
+    am = await startAlertmanager(
+      dir,
       `route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: ${hookURL}\n        send_resolved: true\n`,
     );
-    const amPort = await freePort();
-    amBase = `http://127.0.0.1:${amPort}`;
-    am = spawn(binaryPath('prometheus-alertmanager'), [`--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'am')}`, `--web.listen-address=127.0.0.1:${amPort}`, '--cluster.listen-address=', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    am.stderr?.on('data', (d: Buffer) => (amLog = (amLog + d.toString()).slice(-4000)));
-    await until(`Alertmanager ready on ${amBase}`, async () => ((await fetch(`${amBase}/-/ready`)).ok ? true : undefined));
+    amBase = am.url;
 
     const t = await demoTarget(() => `demo_value{svc="a"} ${value}\n`);
     target = t.server;
@@ -97,7 +91,7 @@ describe('sending alerts to Debian\'s prometheus-alertmanager', { skip }, () => 
     );
     writeFileSync(
       join(dir, 'patrol.yml'),
-      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {cluster: e2e, severity: from-external}\nrule_files: [rules.yml]\nscrape_configs:\n  - job_name: demo\n    static_configs: [{targets: ['${t.addr}']}]\nalerting:\n  alert_relabel_configs:\n    - {action: labeldrop, regex: instance}\n  alertmanagers:\n    - static_configs: [{targets: ['127.0.0.1:${amPort}']}]\n      timeout: 10s\n`,
+      `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {cluster: e2e, severity: from-external}\nrule_files: [rules.yml]\nscrape_configs:\n  - job_name: demo\n    static_configs: [{targets: ['${t.addr}']}]\nalerting:\n  alert_relabel_configs:\n    - {action: labeldrop, regex: instance}\n  alertmanagers:\n    - static_configs: [{targets: ['${new URL(amBase).host}']}]\n      timeout: 10s\n`,
     );
     patrol = new Patrol({ configFile: join(dir, 'patrol.yml'), dataDir: join(dir, 'patrol'), listen: '127.0.0.1:0', logger: createLogger('silent') });
     await patrol.start();
@@ -106,11 +100,7 @@ describe('sending alerts to Debian\'s prometheus-alertmanager', { skip }, () => 
 
   after(async () => {
     await patrol?.stop();
-    if (am && am.exitCode === null) {
-      const exited = new Promise((r) => am.once('exit', r));
-      am.kill('SIGTERM');
-      await exited;
-    }
+    await am?.stop();
     await new Promise((r) => target?.close(r));
     hook?.closeAllConnections();
     await new Promise((r) => hook?.close(r));
@@ -151,7 +141,7 @@ describe('sending alerts to Debian\'s prometheus-alertmanager', { skip }, () => 
     assert.ok(((await metric(base, 'patrol_notifications_sent_total', `alertmanager="${url}"`)) ?? 0) >= 2);
     assert.equal(await metric(base, 'patrol_notifications_errors_total', `alertmanager="${url}"`), 0);
     assert.equal(await metric(base, 'patrol_notifications_dropped_total', `alertmanager="${url}"`), 0);
-    assert.equal(amLog.includes('level=error'), false, amLog);
+    assert.equal(am!.log().includes('level=error'), false, am!.log());
   });
 });
 

@@ -13,6 +13,8 @@ import { probeErrors, probesFromYaml } from './testdata/helpers.js';
 import { startHttp } from './testdata/servers.js';
 
 const PASSWORD = 's3cr3t-pa55word';
+/** A flow's first step: POST /login with this body (YAML, indented for the steps list). */
+const login = (body: string) => `      - name: login\n        method: POST\n        url: /login\n        body: '${body}'`;
 
 interface Seen {
   method: string;
@@ -177,10 +179,7 @@ ${
       const r = await run(
         flow(
           '',
-          `      - name: login
-        method: POST
-        url: /login
-        body: '{"user":"bob","password":"\${password}"}'
+          `${login('{"user":"bob","password":"${password}"}')}
         conditions: ['$.error == ok']
       - name: never
         url: /items
@@ -195,10 +194,7 @@ ${
       const r2 = await run(
         flow(
           '',
-          `      - name: login
-        method: POST
-        url: /login
-        body: '{"user":"\${env:PATROL_FLOW_TEST_PW}"}'
+          `${login('{"user":"${env:PATROL_FLOW_TEST_PW}"}')}
         conditions: ['$.error == ok']
 `,
         ),
@@ -209,10 +205,7 @@ ${
       const r3 = await run(
         flow(
           '',
-          `      - name: login
-        method: POST
-        url: /login
-        body: '{"user":"alice","password":"\${password}"}'
+          `${login('{"user":"alice","password":"${password}"}')}
         capture: {token: {json: $.data.token, secret: true}}
       - name: echo
         url: '/echo/\${token}'
@@ -280,10 +273,7 @@ ${
     const r = await run(
       flow(
         '',
-        `      - name: login
-        method: POST
-        url: /login
-        body: '{"user":"nobody"}'
+        `${login('{"user":"nobody"}')}
         capture: {token: {json: $.data.token}}
 `,
       ),
@@ -297,10 +287,7 @@ ${
     const r2 = await run(
       flow(
         '',
-        `      - name: login
-        method: POST
-        url: /login
-        body: '{"user":"alice","password":"\${password}"}'
+        `${login('{"user":"alice","password":"${password}"}')}
         capture: {token: {json: $.data.token}}
       - name: logout-early
         method: POST
@@ -317,10 +304,7 @@ ${
     const r = await run(
       flow(
         '',
-        `      - name: login
-        method: POST
-        url: /login
-        body: '{"user":"alice","password":"\${password}"}'
+        `${login('{"user":"alice","password":"${password}"}')}
         capture: {token: {json: $.data.token}}
       - name: slow
         url: /hang

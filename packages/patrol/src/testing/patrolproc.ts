@@ -37,11 +37,13 @@ export async function startPatrol(dir: string): Promise<PatrolProcess> {
     const listen = await until(
       'Patrol is ready',
       async () => {
-        if (proc.exitCode !== null) throw new Error(`patrol exited ${proc.exitCode}: ${out}`);
+        // A throw here would count as "not yet": an early exit is a value, checked below.
+        if (proc.exitCode !== null) return 'exited';
         return /"listen":"(127\.0\.0\.1:\d+)"[^\n]*"msg":"Patrol is ready"/.exec(out)?.[1];
       },
       180_000,
     );
+    if (listen === 'exited') throw new Error(`patrol exited ${proc.exitCode}`);
     return { proc, base: `http://${listen}`, out: () => out };
   } catch (e) {
     proc.kill('SIGKILL');
@@ -55,5 +57,21 @@ export function killed(proc: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): 
     if (proc.exitCode !== null || proc.signalCode !== null) return r();
     proc.once('exit', () => r());
     proc.kill(signal);
+  });
+}
+
+/** Runs a `patrol` command to its end (bounded: SIGKILL after `bound` ms); its exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}, bound = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const kill = setTimeout(() => child.kill('SIGKILL'), bound);
+    child.on('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, stdout, stderr });
+    });
   });
 }

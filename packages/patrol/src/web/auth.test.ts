@@ -234,6 +234,12 @@ describe('authentication and roles', () => {
     assert.ok(entries.some((e) => e.who === 'token:t-admin' && e.method === 'DELETE'));
     // Reads are not audited.
     assert.ok(entries.every((e) => e.method !== 'GET'));
+    // Filters by actor and action (method and path start), as the dashboard's audit page asks.
+    const f = await fetch(`${base}/api/patrol/v1/audit?who=admin1&method=post&path=${encodeURIComponent('/api/patrol/v1/auth/tokens')}`, { headers: headersOf('admin') });
+    const filtered = ((await f.json()) as { data: typeof entries }).data;
+    assert.ok(filtered.length > 0);
+    assert.ok(filtered.every((e) => e.who === 'admin1' && e.method === 'POST' && e.path.startsWith('/api/patrol/v1/auth/tokens')), JSON.stringify(filtered));
+    assert.ok(filtered.length < entries.length, 'the filter had something to leave out');
     // A viewer cannot read the audit log.
     const v = await fetch(`${base}/api/patrol/v1/audit`, { headers: headersOf('viewer') });
     assert.equal(v.status, 403);

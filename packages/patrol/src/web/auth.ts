@@ -293,6 +293,9 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
     const since = q.since !== undefined ? Date.parse(String(q.since)) : undefined;
     if (since !== undefined && Number.isNaN(since)) return bad(reply, 'since: an RFC 3339 time');
     const path = typeof q.path === 'string' && q.path !== '' ? q.path.slice(0, 500) : undefined;
-    return { status: 'success', data: store.auditLog({ limit, who: typeof q.who === 'string' ? q.who : undefined, since, path }) };
+    // The action filter: the method (POST, PUT, DELETE) and the path's start.
+    const method = typeof q.method === 'string' && q.method !== '' ? q.method.toUpperCase().slice(0, 10) : undefined;
+    const who = typeof q.who === 'string' && q.who !== '' ? q.who : undefined;
+    return { status: 'success', data: store.auditLog({ limit, who, since, path, method }) };
   });
 }

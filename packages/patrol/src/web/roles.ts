@@ -21,7 +21,7 @@ export interface RouteRule {
   what: string;
 }
 
-const UI_PAGES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets', '/history', '/explore', '/hosts', '/login', '/assets/*', '/favicon.svg'];
+const UI_PAGES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets', '/history', '/explore', '/hosts', '/audit', '/login', '/assets/*', '/favicon.svg'];
 const PROM_READS = ['/api/v1/query', '/api/v1/query_range', '/api/v1/series', '/api/v1/labels', '/api/v1/label/:name/values', '/api/v1/query_exemplars', '/api/v1/metadata', '/api/v1/format_query', '/api/v1/parse_query'];
 const STATUS = ['/api/v1/status/buildinfo', '/api/v1/status/flags', '/api/v1/status/config', '/api/v1/status/tsdb', '/api/v1/status/runtimeinfo'];
 
@@ -62,6 +62,12 @@ export const ROUTE_ROLES: readonly RouteRule[] = [
   { url: '/api/patrol/v1/config/probes/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a probe' },
   { url: '/api/patrol/v1/config/receivers', read: 'viewer', write: 'editor', what: 'list and create receivers (secrets masked on read)' },
   { url: '/api/patrol/v1/config/receivers/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a receiver' },
+  { url: '/api/patrol/v1/config/status_pages', read: 'viewer', write: 'editor', what: 'list and create public status pages (written to config_api.dir/status_pages.yml)' },
+  { url: '/api/patrol/v1/config/status_pages/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a status page (by slug)' },
+  { url: '/api/patrol/v1/config/routes', read: 'viewer', write: 'editor', what: "list and create named child routes of alerting.route (written to config_api.dir/routes.yml, after patrol.yml's)" },
+  { url: '/api/patrol/v1/config/routes/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a named child route' },
+  { url: '/api/patrol/v1/config/users', read: 'admin', write: 'admin', what: 'list and create local users (server.auth.users, written to config_api.dir/users.yml; hashes masked)' },
+  { url: '/api/patrol/v1/config/users/:name', read: 'admin', write: 'admin', what: 'read, replace and delete a local user (a `password` is stored as its scrypt hash)' },
   { url: '/api/patrol/v1/config/rule_groups', read: 'viewer', write: 'editor', what: 'list and create rule groups (written to config_api.dir/rules/groups.yml)' },
   { url: '/api/patrol/v1/config/rule_groups/:name', read: 'viewer', write: 'editor', what: 'read, replace and delete a rule group' },
   { url: '/api/patrol/v1/agents', read: 'viewer', write: 'admin', what: 'locations of the agents and whether each reports' },

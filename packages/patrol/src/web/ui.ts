@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { dashboardCsp } from './security.js';
 
 /** Client routes of the dashboard: each answers index.html. */
-export const UI_ROUTES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets', '/history', '/explore', '/hosts', '/login'];
+export const UI_ROUTES = ['/', '/probes/*', '/alerts', '/silences', '/silences/*', '/rules', '/targets', '/history', '/explore', '/hosts', '/audit', '/login'];
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
