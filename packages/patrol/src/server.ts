@@ -438,7 +438,7 @@ export class Patrol {
     registerFederate(this.app, { queryable: rt.storage, externalLabels: () => this.config?.global.external_labels ?? {}, lookbackDelta: () => engine.limits.lookbackDelta });
     registerProbeAPI(this.app, probes);
     const changes = rt.probeStateChanges!;
-    registerEventsAPI(this.app, (this.eventHub = new EventHub({ onProbeChange: (fn) => changes.subscribe(fn), onAlert: (fn) => dispatcher.store.subscribe(fn), rows: (names) => probes.overviewOf(names) })));
+    registerEventsAPI(this.app, (this.eventHub = new EventHub({ onProbeChange: (fn) => changes.subscribe(fn), onAlert: (fn) => dispatcher.store.subscribe(fn), onAck: (fn) => patrolAlerting.onAck(fn), rows: (names) => probes.overviewOf(names) })));
     registerAgentAPI(this.app, probes);
     registerStatusPages(this.app, { config: () => this.config ?? null, probes });
     registerCollectorsApi(this.app, () => ({ host, collectors }));

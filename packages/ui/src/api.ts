@@ -406,6 +406,8 @@ function startLive(): { stop(): void } {
       else apply({ generation: m.generation, seq: seq, counts: m.counts, probes: m.probes });
     });
     es.addEventListener('alerts', () => alertsChanged.set(alertsChanged.value + 1));
+    // An alert acknowledged (or no longer) in any dashboard: the acknowledged probes are reread.
+    es.addEventListener('acks', () => acksChanged.set(acksChanged.value + 1));
   }
   return {
     stop() {
@@ -419,6 +421,61 @@ function startLive(): { stop(): void } {
 /** The state shown: degraded (up but failing below the threshold) is derived here. */
 export function shownState(r: OverviewRow): ProbeState {
   return r.state === 'up' && r.failures > 0 ? 'degraded' : r.state;
+}
+
+// ---- acknowledged probes (h17a): a probe shows "acknowledged" when every active alert naming it
+// (label `probe`) is acknowledged. Read from /api/patrol/v1/alerts while the overview is open,
+// again when the event stream says an acknowledgement was given or taken back, and every 30 s.
+
+export interface ProbeAck {
+  by: string;
+  at: number;
+}
+
+/** Bumped by the event stream's `acks` messages. */
+export const acksChanged = new Store(0);
+export const probeAcks = new Store<Map<string, ProbeAck>>(new Map());
+
+/** Probes whose active alerts are all acknowledged, with who acknowledged (the latest). */
+export function acksByProbe(alerts: { labels: Record<string, string>; acknowledged: { by: string; at: string } | null }[]): Map<string, ProbeAck> {
+  const out = new Map<string, ProbeAck>();
+  const not = new Set<string>();
+  for (const a of alerts) {
+    const p = a.labels.probe;
+    if (!p || not.has(p)) continue;
+    if (!a.acknowledged) {
+      not.add(p);
+      out.delete(p);
+      continue;
+    }
+    const at = Date.parse(a.acknowledged.at);
+    const prev = out.get(p);
+    if (!prev || at > prev.at) out.set(p, { by: a.acknowledged.by, at });
+  }
+  return out;
+}
+
+export function useAcks(): Map<string, ProbeAck> {
+  const changed = useStore(acksChanged);
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const list = await request<Parameters<typeof acksByProbe>[0]>('/api/patrol/v1/alerts');
+        if (live) probeAcks.set(acksByProbe(list));
+      } catch {
+        // the overview's own reads report the connection
+      }
+      if (live) timer = setTimeout(() => void load(), 30_000);
+    };
+    void load();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [changed]);
+  return useStore(probeAcks);
 }
 
 export interface SilenceMatcher {

@@ -164,6 +164,8 @@ const en = {
   auditAfter: 'After',
   auditNoDiff: 'No field changed.',
   auditRequest: 'Request body',
+  // h17a: acknowledged probes on the overview
+  ackState: 'Acknowledged',
 } as const;
 
 export type Key = keyof typeof en;
@@ -331,6 +333,8 @@ const zh: Record<Key, string> = {
   auditAfter: '修改后',
   auditNoDiff: '没有字段变化。',
   auditRequest: '请求内容',
+  // h17a
+  ackState: '已确认',
 };
 
 export type Lang = 'en' | 'zh-CN';

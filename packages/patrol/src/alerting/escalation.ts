@@ -82,6 +82,13 @@ export class AckError extends Error {
   }
 }
 
+/** An acknowledgement given (`ack`) or taken back (null) for an alert. */
+export interface AckChange {
+  fingerprint: string;
+  labels: Record<string, string>;
+  ack: Ack | null;
+}
+
 export class PatrolAlerting implements Component {
   readonly name = 'alerting-patrol';
   readonly db: AlertingDB;
@@ -91,6 +98,8 @@ export class PatrolAlerting implements Component {
   private readonly now: () => number;
   private readonly states = new Map<string, State>();
   private readonly acks = new Map<string, Ack>();
+  /** Told of every acknowledgement and its removal (the dashboard's live stream). */
+  private readonly ackListeners = new Set<(e: AckChange) => void>();
   private readonly escalations = new Map<string, EscalationState>();
   private dependency: DependencyMuter | null = null;
   private secret = '';
@@ -219,7 +228,24 @@ export class PatrolAlerting implements Component {
     this.db.putAck(k);
     this.acks.set(fingerprint, k);
     this.record(a, 'acknowledged', now, { by: k.by, comment: k.comment, expiresAt: k.expiresAt });
+    this.tellAck({ fingerprint, labels: a.labels, ack: k });
     return k;
+  }
+
+  /** Subscribes to acknowledgements given and taken back; returns the unsubscribe function. */
+  onAck(fn: (e: AckChange) => void): () => void {
+    this.ackListeners.add(fn);
+    return () => this.ackListeners.delete(fn);
+  }
+
+  private tellAck(e: AckChange): void {
+    for (const fn of this.ackListeners) {
+      try {
+        fn(e);
+      } catch (err) {
+        this.log.warn({ err }, 'acknowledgement listener failed');
+      }
+    }
   }
 
   unack(fingerprint: string, by: string): boolean {
@@ -229,6 +255,7 @@ export class PatrolAlerting implements Component {
     this.db.deleteAck(fingerprint);
     const a = this.d.store.get(fingerprint);
     if (a) this.record(a, 'unacknowledged', this.now(), { by });
+    this.tellAck({ fingerprint, labels: a?.labels ?? {}, ack: null });
     return true;
   }
 

@@ -9,7 +9,7 @@ import { ProbeStateChanges } from '../model/probestate.js';
 import { ProbeManager } from '../probe/manager.js';
 import { startHttp } from '../probe/testdata/servers.js';
 import { testRuntime } from '../probe/testdata/runtime.js';
-import { EventHub, registerEventsAPI, type EventHubOptions } from './events.js';
+import { EventHub, registerEventsAPI, type EventHubOptions, type EventSources } from './events.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -89,6 +89,8 @@ describe('live event stream (server-sent events)', () => {
   let manager: ProbeManager;
   let store: AlertStore;
   const apps: FastifyInstance[] = [];
+  type AckListener = Parameters<NonNullable<EventSources['onAck']>>[0];
+  const ackListeners = new Set<AckListener>();
 
   before(async () => {
     srv = await startHttp((_req, res) => {
@@ -122,7 +124,18 @@ describe('live event stream (server-sent events)', () => {
 
   async function serve(opts: EventHubOptions = {}): Promise<{ url: string; hub: EventHub; app: FastifyInstance }> {
     const app = Fastify();
-    const hub = new EventHub({ onProbeChange: (fn) => changes.subscribe(fn), onAlert: (fn) => store.subscribe(fn), rows: (names) => manager.overviewOf(names) }, opts);
+    const hub = new EventHub(
+      {
+        onProbeChange: (fn) => changes.subscribe(fn),
+        onAlert: (fn) => store.subscribe(fn),
+        onAck: (fn) => {
+          ackListeners.add(fn);
+          return () => ackListeners.delete(fn);
+        },
+        rows: (names) => manager.overviewOf(names),
+      },
+      opts,
+    );
     registerEventsAPI(app, hub);
     await app.listen({ port: 0, host: '127.0.0.1' });
     apps.push(app);
@@ -202,6 +215,29 @@ describe('live event stream (server-sent events)', () => {
       assert.ok(s.comments.includes(': ping'), 'heartbeat comment');
     } finally {
       await s.close();
+    }
+  });
+
+  it('sends acknowledgements given and taken back, with the alert\'s probe, to every client', async () => {
+    const { url } = await serve({ batchMs: 50 });
+    const s1 = await openStream(url);
+    const s2 = await openStream(url);
+    try {
+      await s1.next((m) => m.event === 'hello');
+      await s2.next((m) => m.event === 'hello');
+      const labels = { alertname: 'ProbeDown', probe: 'flip' };
+      for (const fn of ackListeners) fn({ fingerprint: 'f1', labels, ack: { by: 'ana', at: 1000, expiresAt: 0 } });
+      type Acks = { acks: { fingerprint: string; alertname: string; probe: string; acknowledged: { by: string } | null }[] };
+      for (const s of [s1, s2]) {
+        const m = (await s.next((x) => x.event === 'acks')).data as Acks;
+        assert.deepEqual(m.acks, [{ fingerprint: 'f1', alertname: 'ProbeDown', probe: 'flip', acknowledged: { by: 'ana', at: 1000, expiresAt: 0 } }]);
+      }
+      for (const fn of ackListeners) fn({ fingerprint: 'f1', labels, ack: null });
+      const m = (await s1.next((x) => x.event === 'acks' && (x.data as Acks).acks[0].acknowledged === null)).data as Acks;
+      assert.equal(m.acks[0].probe, 'flip');
+    } finally {
+      await s1.close();
+      await s2.close();
     }
   });
 

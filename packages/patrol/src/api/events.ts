@@ -12,6 +12,8 @@
 //           or, when more than MAX_ROWS probes changed in one batch, {…, resync: true} without rows:
 //           the client reads the overview delta (?after=seq) instead
 //   alerts  {alerts: [{fingerprint, alertname, state: firing|resolved, startsAt}]}
+//   acks    {acks: [{fingerprint, alertname, probe, acknowledged: {by, at, expiresAt} | null}]}
+//           an alert acknowledged (or no longer), so every open dashboard shows it at once
 
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -25,6 +27,8 @@ export interface EventSources {
   onProbeChange(fn: (e: ProbeEvent) => void): () => void;
   /** Subscribes to stored alerts (every put, changed or not); returns the unsubscribe function. */
   onAlert(fn: (a: Alert) => void): () => void;
+  /** Subscribes to acknowledgements given (ack) and taken back (null); returns the unsubscribe function. */
+  onAck?(fn: (e: { fingerprint: string; labels: Record<string, string>; ack: { by: string; at: number; expiresAt: number } | null }) => void): () => void;
   /** Overview rows of the named probes and the counts. */
   rows(names: Iterable<string>): { generation: number; seq: number; counts: Record<ProbeState, number>; probes: OverviewRow[] };
 }
@@ -46,6 +50,15 @@ interface Client {
   socketBuffered: () => number;
 }
 
+export interface AckEvent {
+  fingerprint: string;
+  alertname: string;
+  /** The alert's `probe` label ('' without). */
+  probe: string;
+  /** ms since the epoch; expiresAt 0: until the alert resolves. */
+  acknowledged: { by: string; at: number; expiresAt: number } | null;
+}
+
 export interface AlertChange {
   fingerprint: string;
   alertname: string;
@@ -64,6 +77,7 @@ export class EventHub {
   private readonly clients = new Set<Client>();
   private readonly probeChanges = new Map<string, ProbeEvent[]>();
   private readonly alertChanges = new Map<string, AlertChange>();
+  private readonly ackChanges = new Map<string, AckEvent>();
   /** Each alert's last state sent (fingerprint → state@startsAt): re-sent unchanged alerts are not news. */
   private readonly alertSeen = new Map<string, string>();
   private batchTimer: NodeJS.Timeout | null = null;
@@ -82,6 +96,15 @@ export class EventHub {
     this.o = { batchMs: opts.batchMs ?? 1000, heartbeatMs: opts.heartbeatMs ?? 15_000, maxBufferedBytes: opts.maxBufferedBytes ?? 1 << 20, maxRows: opts.maxRows ?? 500, maxAlerts: opts.maxAlerts ?? 200 };
     this.unsubscribe.push(src.onProbeChange((e) => this.onProbe(e)));
     this.unsubscribe.push(src.onAlert((a) => this.onAlert(a)));
+    if (src.onAck)
+      this.unsubscribe.push(
+        src.onAck((e) => {
+          if (this.clients.size === 0) return;
+          const k = e.ack;
+          this.ackChanges.set(e.fingerprint, { fingerprint: e.fingerprint, alertname: e.labels.alertname ?? '', probe: e.labels.probe ?? '', acknowledged: k ? { by: k.by, at: k.at, expiresAt: k.expiresAt } : null });
+          this.schedule();
+        }),
+      );
   }
 
   get size(): number {
@@ -135,6 +158,12 @@ export class EventHub {
       const alerts = all.slice(0, this.o.maxAlerts);
       this.broadcast(frame('alerts', { alerts, ...(all.length > alerts.length ? { more: all.length - alerts.length } : {}) }));
     }
+    if (this.ackChanges.size > 0) {
+      const all = [...this.ackChanges.values()];
+      this.ackChanges.clear();
+      const acks = all.slice(0, this.o.maxAlerts);
+      this.broadcast(frame('acks', { acks, ...(all.length > acks.length ? { more: all.length - acks.length } : {}) }));
+    }
   }
 
   private broadcast(text: string): void {
@@ -178,6 +207,7 @@ export class EventHub {
       this.heartbeat = null;
       this.probeChanges.clear();
       this.alertChanges.clear();
+      this.ackChanges.clear();
     }
   }
 

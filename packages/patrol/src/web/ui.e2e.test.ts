@@ -1,7 +1,7 @@
 // The dashboard end to end in Debian's Chromium (playwright-core, headless): a real Patrol on a
 // random port with probes against a local target server, every page in English and Chinese, the
-// silence flow (pre-filled form, preview, invalid matcher refused, create, expire) and the
-// "reconnecting" banner. Skips visibly without chromium; fails under CI=true.
+// silence flow (pre-filled form, preview, invalid matcher refused, create, expire), an
+// acknowledgement reaching another open dashboard live, and the "reconnecting" banner. Skips visibly without chromium; fails under CI=true.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -217,6 +217,37 @@ alerting:
       }
     });
   }
+
+  for (const lang of ['en', 'zh-CN'] as const)
+    it(`${lang}: acknowledging an alert in one dashboard shows on another's overview without a reload (the event stream)`, async () => {
+      const watcher = await open(lang);
+      const actor = await open(lang);
+      try {
+        await watcher.goto(base + '/');
+        await watcher.locator('[data-probe="api-bad"] .s-down').waitFor();
+        await watcher.evaluate('window.__noReload = true');
+        await actor.goto(base + '/alerts');
+        const alert = actor.locator('[data-alert="ProbeDown"]');
+        await alert.locator('[data-testid=ack]').click();
+        await actor.locator('[data-testid=ack-form] input').first().fill(`oncall-${lang}`);
+        await actor.locator('[data-testid=ack-form] button[type=submit]').click();
+        await alert.locator('[data-testid=acked]').waitFor();
+        // The other dashboard learns it from the stream (its own reread is every 30 s, past T).
+        await watcher.locator('[data-probe="api-bad"] .s-ack').waitFor();
+        assert.match(await watcher.locator('[data-probe="api-bad"] [data-testid=acked-by]').innerText(), new RegExp(`oncall-${lang}`));
+        await watcher.locator('.chip.s-ack').waitFor();
+        // Taken back: down again there too.
+        await alert.locator('[data-testid=unack]').click();
+        await watcher.locator('[data-probe="api-bad"] .s-down').waitFor();
+        assert.equal(await watcher.locator('[data-testid=acked-by]').count(), 0);
+        assert.equal(await watcher.evaluate('window.__noReload'), true);
+        assert.deepEqual(jsErrors(watcher), []);
+        assert.deepEqual(jsErrors(actor), []);
+      } finally {
+        await watcher.context().close();
+        await actor.context().close();
+      }
+    });
 
   it('shows an API error in the page and "reconnecting" while the server is unreachable, then recovers', async () => {
     const page = await open('en');

@@ -3,17 +3,19 @@
 // only the rows in view (and a few around) are in the DOM, so 10,000 probes scroll smoothly.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { probeSilenced, shownState, useOverview, useSilences, type OverviewRow } from '../api';
+import { probeSilenced, shownState, useAcks, useOverview, useSilences, type OverviewRow, type ProbeAck } from '../api';
 import { ErrorBox, Loading, Sparkline, StateBadge, UptimeBar } from '../components';
 import { fmtMs, fmtPct, fmtSpan, fmtTime, t } from '../i18n';
 import { location, navigate } from '../router';
 
-type Shown = ReturnType<typeof shownState> | 'silenced';
-const ORDER: Record<Shown, number> = { down: 0, degraded: 1, silenced: 2, unknown: 3, up: 4 };
+type Shown = ReturnType<typeof shownState> | 'silenced' | 'acknowledged';
+const ORDER: Record<Shown, number> = { down: 0, degraded: 1, acknowledged: 2, silenced: 3, unknown: 4, up: 5 };
 
 interface Item {
   row: OverviewRow;
   state: Shown;
+  /** Every active alert of the probe is acknowledged: by whom. */
+  ack?: ProbeAck;
   /** Lower-cased name, target, type and labels; built on the first word filter, not at load. */
   hay?: string;
 }
@@ -91,6 +93,7 @@ function rowHeight(): number {
 export function OverviewPage() {
   const ov = useOverview();
   const silences = useSilences();
+  const acks = useAcks();
   const initialQ = new URLSearchParams(location.value.split('?')[1] ?? '').get('q') ?? '';
   const [q, setQ] = useState(initialQ);
   const [sel, setSel] = useState(0);
@@ -101,13 +104,16 @@ export function OverviewPage() {
   const inputRef = useRef<HTMLInputElement>(null);
 
   const items = useMemo(() => {
-    const out: Item[] = ov.rows.map((row) => ({ row, state: row.state !== 'up' && probeSilenced(row, silences) ? 'silenced' : shownState(row)}));
+    const out: Item[] = ov.rows.map((row) => {
+      const ack = acks.size > 0 && row.state !== 'up' ? acks.get(row.name) : undefined;
+      return { row, ack, state: row.state !== 'up' && probeSilenced(row, silences) ? 'silenced' : ack ? 'acknowledged' : shownState(row) };
+    });
     out.sort((a, b) => ORDER[a.state] - ORDER[b.state] || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
     return out;
-  }, [ov.rows, silences]);
+  }, [ov.rows, silences, acks]);
   // Counts of what the list shows (DEGRADED and UP-with-failures both count as degraded).
   const cnt = useMemo(() => {
-    const n: Record<Shown, number> = { down: 0, degraded: 0, silenced: 0, unknown: 0, up: 0 };
+    const n: Record<Shown, number> = { down: 0, degraded: 0, acknowledged: 0, silenced: 0, unknown: 0, up: 0 };
     if (ov.head) {
       // Only the first screen is in: the server's counts until the full list answers.
       const c = ov.counts;
@@ -214,6 +220,7 @@ export function OverviewPage() {
         {chip(null, t('all'), total, 'all')}
         {chip('down', t('down'), cnt.down, 's-down')}
         {chip('degraded', t('degraded'), cnt.degraded, 's-degraded')}
+        {cnt.acknowledged > 0 && chip('acknowledged', t('ackState'), cnt.acknowledged, 's-ack')}
         {chip('silenced', t('silenced'), cnt.silenced, 's-silenced')}
         {chip('unknown', t('unknown'), cnt.unknown, 's-unknown')}
         {chip('up', t('up'), cnt.up, 's-up')}
@@ -291,7 +298,13 @@ export function OverviewPage() {
                 data-probe={r.name}
               >
                 <span class="c-state">
-                  <StateBadge state={it.state} />
+                  {it.state === 'acknowledged' ? (
+                    <span class="badge s-ack" title={`${t('ackedBy')} ${it.ack?.by ?? ''} · ${fmtTime(it.ack?.at)}`}>
+                      {t('ackState')}
+                    </span>
+                  ) : (
+                    <StateBadge state={it.state} />
+                  )}
                 </span>
                 <span class="c-name">
                   <b>{r.name}</b>
@@ -302,6 +315,12 @@ export function OverviewPage() {
                 </span>
                 <span class="c-fail" title={r.last_failure ? `${fmtTime(r.last_failure.time)} ${r.last_failure.reason}` : ''}>
                   {r.last_failure ? r.last_failure.reason : <span class="muted">{t('none')}</span>}
+                  {it.ack && (
+                    <small class="muted acked" data-testid="acked-by">
+                      {' · '}
+                      {t('ackedBy')} {it.ack.by}
+                    </small>
+                  )}
                 </span>
                 <span class="c-up">
                   <UptimeBar hours={r.hours} />
