@@ -164,6 +164,8 @@ const en = {
   auditAfter: 'After',
   auditNoDiff: 'No field changed.',
   auditRequest: 'Request body',
+  auditOlder: 'Older entries →',
+  auditNewest: '← Newest entries',
 } as const;
 
 export type Key = keyof typeof en;
@@ -331,6 +333,8 @@ const zh: Record<Key, string> = {
   auditAfter: '修改后',
   auditNoDiff: '没有字段变化。',
   auditRequest: '请求内容',
+  auditOlder: '更早的记录 →',
+  auditNewest: '← 最新记录',
 };
 
 export type Lang = 'en' | 'zh-CN';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { createLogger } from '../logger.js';
 import { Patrol } from '../server.js';
 import { jsErrors, openPage } from '../testing/browser.js';
@@ -22,9 +22,18 @@ const skip = needBinary('chromium');
 /** Every wait in the browser is bounded. */
 const T = 20_000;
 
+/** Waits (bounded) until the locator matches `n` elements. */
+async function rowsAre(rows: Locator, n: number): Promise<void> {
+  const end = Date.now() + T;
+  while ((await rows.count()) !== n) {
+    if (Date.now() > end) assert.fail(`${await rows.count()} rows, not ${n}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const TEXT = {
-  en: { audit: 'Audit', changed: 'Changed', created: 'Created', adminOnly: 'for admins only', details: 'Details', apply: 'Apply' },
-  'zh-CN': { audit: '审计', changed: '已修改', created: '已创建', adminOnly: '仅限管理员', details: '详情', apply: '应用' },
+  en: { audit: 'Audit', changed: 'Changed', created: 'Created', adminOnly: 'for admins only', details: 'Details', apply: 'Apply', newest: '← Newest entries' },
+  'zh-CN': { audit: '审计', changed: '已修改', created: '已创建', adminOnly: '仅限管理员', details: '详情', apply: '应用', newest: '← 最新记录' },
 } as const;
 
 describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
@@ -61,8 +70,14 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
     patrol = new Patrol({ configFile, dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('error', new PassThrough()) });
     await patrol.start();
     base = `http://${patrol.listen}`;
-    // An editor creates a probe and changes its interval: two audit entries with before and after.
     const h = await session('editor1');
+    // More silences than a page holds (100), then an editor creates a probe and changes its
+    // interval: two audit entries with before and after, on the first page.
+    const now = Date.now();
+    for (let i = 0; i < 110; i++) {
+      const s = await fetch(`${base}/api/v2/silences`, { method: 'POST', headers: h, body: JSON.stringify({ matchers: [{ name: 'n', value: String(i), isRegex: false }], startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3600_000).toISOString(), createdBy: 'e2e', comment: `s${i}` }) });
+      assert.equal(s.status, 200, await s.text());
+    }
     const probe = { name: 'audited-probe', type: 'tcp', target: '127.0.0.1:1', interval: '1h', timeout: '1s' };
     const c = await fetch(`${base}/api/patrol/v1/config/probes`, { method: 'POST', headers: h, body: JSON.stringify(probe) });
     assert.equal(c.status, 201, await c.text());
@@ -130,6 +145,24 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
       await created.waitFor();
       assert.equal(await rows.count(), 1);
       assert.deepEqual(jsErrors(page), []);
+      await page.context().close();
+    });
+
+    it(`${lang}: pages through older entries and back to the newest`, async () => {
+      const page = await openPage(browser, lang, { timeout: T });
+      await loginPage(page, 'admin1');
+      await page.goto(`${base}/audit?who=editor1&method=POST&path=${encodeURIComponent('/api/v2/silences')}`);
+      const rows = page.getByTestId('audit-row');
+      await rows.first().waitFor();
+      assert.equal(await rows.count(), 100);
+      await page.getByTestId('audit-older').click();
+      await page.waitForURL(/before_id=\d+/);
+      assert.match(page.url(), /who=editor1&method=POST&path=/);
+      await rowsAre(rows, 10);
+      assert.equal(await page.getByTestId('audit-older').count(), 0);
+      await page.getByRole('link', { name: tx.newest }).click();
+      await page.waitForURL((u) => !u.search.includes('before_id'));
+      await rowsAre(rows, 100);
       await page.context().close();
     });
 
