@@ -11,10 +11,10 @@ import { launchChromium, startUiEnv, waitProbed } from './ui_env.js';
 const OUT = join(REPO_ROOT, 'docs', 'screenshots');
 
 const SHOTS: { file: string; path: string; theme: 'light' | 'dark'; width: number; height: number; lang?: string; wait: string }[] = [
-  { file: 'overview-light.png', path: '/', theme: 'light', width: 1280, height: 800, wait: '[data-probe]' },
-  { file: 'overview-dark.png', path: '/', theme: 'dark', width: 1280, height: 800, wait: '[data-probe]' },
-  { file: 'overview-phone-light.png', path: '/', theme: 'light', width: 390, height: 844, wait: '[data-probe]' },
-  { file: 'overview-phone-dark.png', path: '/', theme: 'dark', width: 390, height: 844, wait: '[data-probe]' },
+  { file: 'overview-light.png', path: '/', theme: 'light', width: 1280, height: 800, wait: '.vlist[data-complete]' },
+  { file: 'overview-dark.png', path: '/', theme: 'dark', width: 1280, height: 800, wait: '.vlist[data-complete]' },
+  { file: 'overview-phone-light.png', path: '/', theme: 'light', width: 390, height: 844, wait: '.vlist[data-complete]' },
+  { file: 'overview-phone-dark.png', path: '/', theme: 'dark', width: 390, height: 844, wait: '.vlist[data-complete]' },
   { file: 'probe-light.png', path: '/probes/web-down-00000', theme: 'light', width: 1280, height: 1000, wait: '.chart canvas' },
   { file: 'alerts-dark.png', path: '/alerts', theme: 'dark', width: 1280, height: 800, wait: '[data-alert]' },
   // h17b: alerts, history, explore, hosts

@@ -158,6 +158,102 @@ export interface OverviewRow {
   spark: number[];
 }
 
+/**
+ * The overview in columns (GET /api/patrol/v1/overview?format=columns; the layout is described
+ * in packages/patrol/src/api/overview_columns.ts): a third of the rows' JSON. Decoded into rows
+ * that share their label sets and unpack the hourly cells and the sparkline only when drawn.
+ */
+interface OverviewColumns {
+  format: 'columns';
+  generation: number;
+  seq: number;
+  full: boolean;
+  head?: true;
+  total?: number;
+  counts: Record<ProbeState, number>;
+  base: number;
+  n: number;
+  strings: string[];
+  labelsets: Record<string, string>[];
+  name: string[];
+  target: string[];
+  type: number[];
+  labels: number[];
+  state: number[];
+  since: number[];
+  failures: number[];
+  last: ([number, number, number] | 0)[];
+  fail: ([number, number] | 0)[];
+  uptime: number[];
+  hours: string[];
+  spark: ([number, string] | 0)[];
+}
+
+const STATES: ProbeState[] = ['unknown', 'up', 'down', 'degraded'];
+/** Level of a packed character: '#'..'~' without the backslash is 0..90. */
+const level = (c: number) => (c < 0x5c ? c - 0x23 : c - 0x24);
+
+class PackedRow implements OverviewRow {
+  private h: number[] | null = null;
+  private s: number[] | null = null;
+  constructor(
+    readonly name: string,
+    readonly type: string,
+    readonly target: string,
+    readonly labels: Record<string, string>,
+    readonly state: ProbeState,
+    readonly since: number | null,
+    readonly failures: number,
+    readonly last: OverviewRow['last'],
+    readonly last_failure: OverviewRow['last_failure'],
+    readonly uptime_24h: number | null,
+    private readonly ph: string,
+    private readonly ps: [number, string] | 0,
+  ) {}
+  /** 90 is ">= 0.999", below that floor(ratio * 90): the bars' 0.9 and 0.999 boundaries hold. */
+  get hours(): number[] {
+    if (!this.h) {
+      this.h = [];
+      for (let i = 0; i < this.ph.length; i++) {
+        const c = this.ph.charCodeAt(i);
+        this.h.push(c === 0x20 ? -1 : level(c) / 90);
+      }
+    }
+    return this.h;
+  }
+  get spark(): number[] {
+    if (!this.s) {
+      this.s = [];
+      if (this.ps) for (let i = 0; i < this.ps[1].length; i++) this.s.push((level(this.ps[1].charCodeAt(i)) / 90) * this.ps[0]);
+    }
+    return this.s;
+  }
+}
+
+function decodeColumns(c: OverviewColumns): OverviewAnswer {
+  const probes: OverviewRow[] = new Array(c.n);
+  const b = c.base;
+  for (let i = 0; i < c.n; i++) {
+    const l = c.last[i];
+    const f = c.fail[i];
+    probes[i] = new PackedRow(
+      c.name[i],
+      c.strings[c.type[i]],
+      c.target[i],
+      c.labelsets[c.labels[i]],
+      STATES[c.state[i]] ?? 'unknown',
+      c.since[i] < 0 ? null : b - c.since[i],
+      c.failures[i],
+      l ? { time: b - l[0], success: l[1] === 1, ms: l[2] } : null,
+      f ? { time: b - f[0], reason: c.strings[f[1]] } : null,
+      c.uptime[i] < 0 ? null : c.uptime[i],
+      c.hours[i],
+      c.spark[i],
+    );
+  }
+  return { generation: c.generation, seq: c.seq, full: c.full, counts: c.counts, probes };
+}
+
 interface OverviewAnswer {
   generation: number;
   seq: number;
@@ -169,13 +265,16 @@ interface OverviewAnswer {
 export interface Overview {
   rows: OverviewRow[];
   counts: OverviewAnswer['counts'];
+  /** Only the first screen's rows so far (the full read is under way); `total` probes in all. */
+  head: boolean;
+  total: number;
   /** Bumped on every change, for memoisation. */
   version: number;
   error: string | null;
   loaded: boolean;
 }
 
-export const overview = new Store<Overview>({ rows: [], counts: { up: 0, down: 0, unknown: 0, degraded: 0 }, version: 0, error: null, loaded: false });
+export const overview = new Store<Overview>({ rows: [], counts: { up: 0, down: 0, unknown: 0, degraded: 0 }, head: false, total: 0, version: 0, error: null, loaded: false });
 
 /** Alert changes from the event stream (bumped per message), for pages that show alerts. */
 export const alertsChanged = new Store(0);
@@ -235,7 +334,7 @@ function startLive(): { stop(): void } {
     seq = Math.max(seq, a.seq);
     const changed = a.full || a.probes.length > 0 || overview.value.error !== null || !overview.value.loaded;
     const countsChanged = JSON.stringify(a.counts) !== JSON.stringify(overview.value.counts);
-    if (changed || countsChanged) overview.set({ rows, counts: a.counts, version: overview.value.version + 1, error: null, loaded: true });
+    if (changed || countsChanged || overview.value.head) overview.set({ rows, counts: a.counts, head: false, total: rows.length, version: overview.value.version + 1, error: null, loaded: true });
   };
 
   const read = async () => {
@@ -245,7 +344,7 @@ function startLive(): { stop(): void } {
       const w = window as { __overview?: Promise<Response> };
       const early = w.__overview;
       w.__overview = undefined;
-      const a = await request<OverviewAnswer>(full ? '/api/patrol/v1/overview' : `/api/patrol/v1/overview?after=${seq}&generation=${generation}`, undefined, full ? early : undefined);
+      const a = decodeColumns(await request<OverviewColumns>(full ? '/api/patrol/v1/overview?format=columns' : `/api/patrol/v1/overview?format=columns&after=${seq}&generation=${generation}`, undefined, full ? early : undefined));
       if (a.full) lastFull = Date.now();
       if (!stopped) apply(a);
     } catch (e) {
@@ -268,6 +367,20 @@ function startLive(): { stop(): void } {
       } else timer = setTimeout(refresh, online.value ? DELTA_MS : 2000);
     });
   };
+  // On a cold load index.html also asked for the first screen's rows (head=50, down first):
+  // shown until the full read answers.
+  const w = window as { __overviewHead?: Promise<Response> };
+  const headEarly = w.__overviewHead;
+  w.__overviewHead = undefined;
+  if (headEarly)
+    request<OverviewColumns>('/api/patrol/v1/overview?format=columns&head=50', undefined, headEarly).then(
+      (c) => {
+        if (stopped || seq >= 0) return; // the full read came first
+        const a = decodeColumns(c);
+        overview.set({ rows: a.probes, counts: a.counts, head: true, total: c.total ?? a.probes.length, version: overview.value.version + 1, error: null, loaded: true });
+      },
+      () => undefined, // the full read reports errors
+    );
   refresh();
 
   let es: EventSource | null = null;

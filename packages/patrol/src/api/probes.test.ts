@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { parseConfig } from '../config/load.js';
-import { ProbeManager } from '../probe/manager.js';
+import { ProbeManager, type OverviewRow } from '../probe/manager.js';
 import { startHttp } from '../probe/testdata/servers.js';
 import { testRuntime } from '../probe/testdata/runtime.js';
+import { hourCode, STATES, type OverviewColumns } from './overview_columns.js';
 import { parseTime, registerProbeAPI } from './probes.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,6 +85,53 @@ describe('probe API', () => {
     const badReq = await app.inject({ url: '/api/patrol/v1/overview?after=-1' });
     assert.equal(badReq.statusCode, 400);
     assert.match((badReq.json() as { error: string }).error, /after "-1" is not a non-negative integer/);
+  });
+
+  it('answers the same overview in columns, and the first rows down first with head=N', async () => {
+    const rows = ((await app.inject({ url: '/api/patrol/v1/overview' })).json() as { data: { seq: number; probes: OverviewRow[] } }).data;
+    const c = ((await app.inject({ url: '/api/patrol/v1/overview?format=columns' })).json() as { data: OverviewColumns }).data;
+    assert.equal(c.format, 'columns');
+    assert.equal(c.n, 2);
+    assert.equal(c.seq, rows.seq);
+    for (const r of rows.probes) {
+      const i = c.name.indexOf(r.name);
+      assert.ok(i >= 0);
+      assert.equal(c.target[i], r.target);
+      assert.equal(c.strings[c.type[i]], r.type);
+      assert.deepEqual(c.labelsets[c.labels[i]], r.labels);
+      assert.equal(STATES[c.state[i]], r.state);
+      assert.equal(c.since[i] < 0 ? null : c.base - c.since[i], r.since);
+      assert.equal(c.failures[i], r.failures);
+      const l = c.last[i];
+      assert.deepEqual(l ? { time: c.base - l[0], success: l[1] === 1, ms: l[2] } : null, r.last);
+      const f = c.fail[i];
+      assert.deepEqual(f ? { time: c.base - f[0], reason: c.strings[f[1]] } : null, r.last_failure);
+      assert.equal(c.uptime[i], r.uptime_24h);
+      assert.equal(c.hours[i], String.fromCharCode(...r.hours.map(hourCode)));
+      const sp = c.spark[i];
+      assert.ok(sp);
+      assert.equal(sp[0], Math.max(...r.spark));
+      assert.equal(sp[1].length, r.spark.length);
+    }
+    // The first screen: the probe that is down first, the total counted.
+    const h = ((await app.inject({ url: '/api/patrol/v1/overview?format=columns&head=1' })).json() as { data: OverviewColumns }).data;
+    assert.equal(h.head, true);
+    assert.equal(h.total, 2);
+    assert.deepEqual(h.name, ['bad']);
+    assert.equal((await app.inject({ url: '/api/patrol/v1/overview?head=0' })).statusCode, 400);
+    assert.equal((await app.inject({ url: '/api/patrol/v1/overview?format=xml' })).statusCode, 400);
+  });
+
+  it('packs hourly cells keeping the 0.9 and 0.999 boundaries the bars colour by', () => {
+    const level = (c: number) => (c < 0x5c ? c - 0x23 : c - 0x24) / 90;
+    assert.equal(hourCode(-1), 0x20);
+    assert.equal(level(hourCode(1)), 1);
+    assert.equal(level(hourCode(0.999)), 1);
+    assert.ok(level(hourCode(0.9989)) < 0.999 && level(hourCode(0.9989)) >= 0.9);
+    assert.ok(level(hourCode(0.9)) >= 0.9);
+    assert.ok(level(hourCode(0.8999)) < 0.9);
+    assert.equal(level(hourCode(0)), 0);
+    for (let x = 0; x <= 1; x += 0.001) assert.notEqual(hourCode(x), 0x5c, 'never a backslash');
   });
 
   it('lists probes with state, last result, reason, uptime and latency', async () => {

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { maskSecrets } from '../config/secrets.js';
 import { maskOverviewRow } from './events.js';
+import { overviewColumns } from './overview_columns.js';
 import { UnknownProbeError, type ProbeManager } from '../probe/manager.js';
 import { sendJsonText } from '../web/compress.js';
 
@@ -50,8 +51,23 @@ export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): v
 
   // The dashboard's overview: every probe in compact rows, or (after=SEQ&generation=G from the
   // previous answer) only the probes that changed since, so a poll every few seconds stays cheap.
-  app.get<{ Querystring: { after?: string; generation?: string } }>('/api/patrol/v1/overview', async (req, reply) => {
-    const { after, generation } = req.query;
+  // format=columns answers the same rows in columns (overview_columns.ts), a third of the size;
+  // head=N only the first N probes in the dashboard's order (down first) with the total, for its
+  // first screen while the full read loads.
+  app.get<{ Querystring: { after?: string; generation?: string; format?: string; head?: string } }>('/api/patrol/v1/overview', async (req, reply) => {
+    const { after, generation, format } = req.query;
+    if (format !== undefined && format !== 'rows' && format !== 'columns') return badRequest(reply, `format ${JSON.stringify(format)} is not rows or columns`);
+    const send = (data: Parameters<typeof overviewColumns>[0]) => {
+      // Masked row by row (a URL's password in the target or a reason), cheaper than maskSecrets'
+      // deep copy of 10,000 rows on every poll.
+      for (const p of data.probes) maskOverviewRow(p);
+      return sendJsonText(req, reply, JSON.stringify({ status: 'success', data: format === 'columns' ? overviewColumns(data) : data }));
+    };
+    if (req.query.head !== undefined) {
+      const n = Number(req.query.head);
+      if (!Number.isSafeInteger(n) || n < 1 || n > 1000) return badRequest(reply, `head ${JSON.stringify(req.query.head)} is not an integer from 1 to 1000`);
+      return send(manager.overviewHead(n));
+    }
     const num = (v: string | undefined, what: string): number | undefined | { error: string } => {
       if (v === undefined || v === '') return undefined;
       const n = Number(v);
@@ -61,11 +77,7 @@ export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): v
     const g = num(generation, 'generation');
     if (typeof a === 'object') return badRequest(reply, a.error);
     if (typeof g === 'object') return badRequest(reply, g.error);
-    const data = await manager.overview({ after: a, generation: g });
-    // Masked row by row (a URL's password in the target or a reason), cheaper than maskSecrets'
-    // deep copy of 10,000 rows on every poll.
-    for (const p of data.probes) maskOverviewRow(p);
-    return sendJsonText(req, reply, JSON.stringify({ status: 'success', data }));
+    return send(await manager.overview({ after: a, generation: g }));
   });
 
   app.get<{ Params: { name: string } }>(`${PREFIX}/:name`, async (req, reply) => handle(reply, () => manager.get(req.params.name)));

@@ -680,6 +680,22 @@ export class ProbeManager implements Component {
   }
 
   /**
+   * The first `limit` probes in the order the dashboard lists them (down, degraded, unknown, up,
+   * then by name), for its first screen while the full overview loads; `total` probes in all.
+   */
+  overviewHead(limit: number, now = Date.now()): { generation: number; seq: number; full: false; head: true; total: number; counts: Record<ProbeState, number>; probes: OverviewRow[] } {
+    const rank = (e: ProbeEntry) => {
+      const st = e.machine.state;
+      return st === 'down' ? 0 : st === 'degraded' || (st === 'up' && e.machine.consecutiveFailures > 0) ? 1 : st === 'unknown' ? 2 : 3;
+    };
+    const all: { e: ProbeEntry; r: number; name: string }[] = [];
+    for (const e of this.entries.values()) if (!e.removed) all.push({ e, r: rank(e), name: e.compiled.cfg.name });
+    all.sort((a, b) => a.r - b.r || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const probes = all.slice(0, limit).map((x) => this.overviewRow(x.e, now, false));
+    return { generation: this.generation, seq: this.seq, full: false, head: true, total: all.length, counts: this.overviewCounts(), probes };
+  }
+
+  /**
    * Overview rows of the named probes (unknown names left out) with the counts, for the live
    * event stream: uses the cached uptime figures, never reads storage for a probe it has figures for.
    */

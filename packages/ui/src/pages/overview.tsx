@@ -108,9 +108,14 @@ export function OverviewPage() {
   // Counts of what the list shows (DEGRADED and UP-with-failures both count as degraded).
   const cnt = useMemo(() => {
     const n: Record<Shown, number> = { down: 0, degraded: 0, silenced: 0, unknown: 0, up: 0 };
+    if (ov.head) {
+      // Only the first screen is in: the server's counts until the full list answers.
+      const c = ov.counts;
+      return { ...n, down: c.down, degraded: c.degraded, unknown: c.unknown, up: Math.max(0, ov.total - c.down - c.degraded - c.unknown) };
+    }
     for (const it of items) n[it.state]++;
     return n;
-  }, [items]);
+  }, [items, ov.head, ov.counts, ov.total]);
   const filter = useMemo(() => parseFilter(q), [q]);
   const shown = useMemo(() => items.filter((it) => matches(it, filter)), [items, filter]);
   const [group, setGroup] = useState(new URLSearchParams(location.value.split('?')[1] ?? '').get('group') ?? '');
@@ -193,7 +198,7 @@ export function OverviewPage() {
   };
 
   const now = Date.now();
-  const total = ov.rows.length;
+  const total = ov.head ? ov.total : ov.rows.length;
   const first = Math.max(0, Math.floor(scrollTop / rh) - 5);
   const last = Math.min(entries.length, Math.ceil((scrollTop + viewH) / rh) + 5);
   const activeState = filter.states.size === 1 ? [...filter.states][0] : null;
@@ -247,6 +252,8 @@ export function OverviewPage() {
         tabIndex={0}
         aria-label={t('overview')}
         aria-activedescendant={entries[sel] ? `row-${sel}` : undefined}
+        aria-busy={ov.head}
+        data-complete={ov.loaded && !ov.head ? '' : undefined}
         onScroll={(e) => setScrollTop((e.target as HTMLElement).scrollTop)}
         onKeyDown={onListKey}
       >
