@@ -65,7 +65,7 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
     const hash = await hashPassword('pw');
     writeFileSync(
       configFile,
-      `config_files: ["patrol.d/*.yml"]\nserver:\n  auth:\n    users:\n      admin1: {password_hash: '${hash}', role: admin}\n      editor1: {password_hash: '${hash}', role: editor}\n      viewer1: {password_hash: '${hash}', role: viewer}\n`,
+      `config_files: ["patrol.d/*.yml"]\nserver:\n  auth:\n    users:\n      admin1: {password_hash: '${hash}', role: admin}\n      editor1: {password_hash: '${hash}', role: editor}\n      viewer1: {password_hash: '${hash}', role: viewer}\nalerting:\n  route: {receiver: main}\n  receivers:\n    - name: main\n`,
     );
     patrol = new Patrol({ configFile, dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('error', new PassThrough()) });
     await patrol.start();
@@ -83,6 +83,10 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
     assert.equal(c.status, 201, await c.text());
     const p = await fetch(`${base}/api/patrol/v1/config/probes/audited-probe`, { method: 'PUT', headers: h, body: JSON.stringify({ ...probe, interval: '5m' }) });
     assert.equal(p.status, 200, await p.text());
+    // A receiver with a secret: the audit page must show it masked, never the value.
+    const hook = { name: 'hooks', webhook_configs: [{ url: 'http://127.0.0.1:1/hook', http_config: { basic_auth: { username: 'u', password: 'hunter2-secret' } } }] };
+    const rc = await fetch(`${base}/api/patrol/v1/config/receivers`, { method: 'POST', headers: h, body: JSON.stringify(hook) });
+    assert.equal(rc.status, 201, await rc.text());
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: findBinary('chromium'), headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 30_000 });
   });
@@ -126,7 +130,7 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
       // Actor: the login rows are the people who logged in; editor1's creation shows all its fields as new.
       await page.locator('input[name=who]').fill('editor1');
       await page.locator('select[name=method]').selectOption('POST');
-      await page.locator('input[name=path]').fill('/api/patrol/v1/config');
+      await page.locator('input[name=path]').fill('/api/patrol/v1/config/probes');
       await page.getByRole('button', { name: tx.apply }).click();
       await page.waitForURL(/\/audit\?who=editor1&method=POST&path=/);
       const created = rows.filter({ hasText: 'POST /api/patrol/v1/config/probes' });
@@ -145,6 +149,25 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
       await created.waitFor();
       assert.equal(await rows.count(), 1);
       assert.deepEqual(jsErrors(page), []);
+      await page.context().close();
+    });
+
+    it(`${lang}: a secret in a change and in the request body is shown masked, never its value`, async () => {
+      const page = await openPage(browser, lang, { timeout: T });
+      await loginPage(page, 'admin1');
+      await page.goto(`${base}/audit?path=${encodeURIComponent('/api/patrol/v1/config/receivers')}`);
+      const row = page.getByTestId('audit-row').filter({ hasText: 'POST /api/patrol/v1/config/receivers' });
+      await row.getByRole('button', { name: tx.details }).click();
+      const diff = page.getByTestId('audit-diff');
+      await diff.waitFor();
+      const cells = await diff.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+      assert.deepEqual(
+        cells.find((r) => r[0] === 'webhook_configs[0].http_config.basic_auth.password'),
+        ['webhook_configs[0].http_config.basic_auth.password', '', '<secret>'],
+      );
+      await page.locator('details summary').click();
+      await page.locator('details pre').waitFor();
+      assert.doesNotMatch(await page.content(), /hunter2-secret/);
       await page.context().close();
     });
 
