@@ -13,6 +13,7 @@ const en = {
   degraded: 'Degraded',
   unknown: 'Unknown',
   silenced: 'Silenced',
+  ackState: 'Acknowledged',
   all: 'All',
   filter: 'Filter by name, target or label (team=web, state:down)',
   name: 'Name',
@@ -164,8 +165,8 @@ const en = {
   auditAfter: 'After',
   auditNoDiff: 'No field changed.',
   auditRequest: 'Request body',
-  // h17a: acknowledged probes on the overview
-  ackState: 'Acknowledged',
+  auditOlder: 'Older entries →',
+  auditNewest: '← Newest entries',
 } as const;
 
 export type Key = keyof typeof en;
@@ -182,6 +183,7 @@ const zh: Record<Key, string> = {
   degraded: '降级',
   unknown: '未知',
   silenced: '已静默',
+  ackState: '已确认',
   all: '全部',
   filter: '按名称、目标或标签筛选（team=web, state:down）',
   name: '名称',
@@ -333,8 +335,8 @@ const zh: Record<Key, string> = {
   auditAfter: '修改后',
   auditNoDiff: '没有字段变化。',
   auditRequest: '请求内容',
-  // h17a
-  ackState: '已确认',
+  auditOlder: '更早的记录 →',
+  auditNewest: '← 最新记录',
 };
 
 export type Lang = 'en' | 'zh-CN';

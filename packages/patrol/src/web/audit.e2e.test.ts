@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { createLogger } from '../logger.js';
 import { Patrol } from '../server.js';
 import { jsErrors, openPage } from '../testing/browser.js';
@@ -22,9 +22,18 @@ const skip = needBinary('chromium');
 /** Every wait in the browser is bounded. */
 const T = 20_000;
 
+/** Waits (bounded) until the locator matches `n` elements. */
+async function rowsAre(rows: Locator, n: number): Promise<void> {
+  const end = Date.now() + T;
+  while ((await rows.count()) !== n) {
+    if (Date.now() > end) assert.fail(`${await rows.count()} rows, not ${n}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const TEXT = {
-  en: { audit: 'Audit', changed: 'Changed', created: 'Created', adminOnly: 'for admins only', details: 'Details', apply: 'Apply' },
-  'zh-CN': { audit: '审计', changed: '已修改', created: '已创建', adminOnly: '仅限管理员', details: '详情', apply: '应用' },
+  en: { audit: 'Audit', changed: 'Changed', created: 'Created', adminOnly: 'for admins only', details: 'Details', apply: 'Apply', newest: '← Newest entries' },
+  'zh-CN': { audit: '审计', changed: '已修改', created: '已创建', adminOnly: '仅限管理员', details: '详情', apply: '应用', newest: '← 最新记录' },
 } as const;
 
 describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
@@ -56,18 +65,28 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
     const hash = await hashPassword('pw');
     writeFileSync(
       configFile,
-      `config_files: ["patrol.d/*.yml"]\nserver:\n  auth:\n    users:\n      admin1: {password_hash: '${hash}', role: admin}\n      editor1: {password_hash: '${hash}', role: editor}\n      viewer1: {password_hash: '${hash}', role: viewer}\n`,
+      `config_files: ["patrol.d/*.yml"]\nserver:\n  auth:\n    users:\n      admin1: {password_hash: '${hash}', role: admin}\n      editor1: {password_hash: '${hash}', role: editor}\n      viewer1: {password_hash: '${hash}', role: viewer}\nalerting:\n  route: {receiver: main}\n  receivers:\n    - name: main\n`,
     );
     patrol = new Patrol({ configFile, dataDir: join(dir, 'data'), listen: '127.0.0.1:0', logger: createLogger('error', new PassThrough()) });
     await patrol.start();
     base = `http://${patrol.listen}`;
-    // An editor creates a probe and changes its interval: two audit entries with before and after.
     const h = await session('editor1');
+    // More silences than a page holds (100), then an editor creates a probe and changes its
+    // interval: two audit entries with before and after, on the first page.
+    const now = Date.now();
+    for (let i = 0; i < 110; i++) {
+      const s = await fetch(`${base}/api/v2/silences`, { method: 'POST', headers: h, body: JSON.stringify({ matchers: [{ name: 'n', value: String(i), isRegex: false }], startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3600_000).toISOString(), createdBy: 'e2e', comment: `s${i}` }) });
+      assert.equal(s.status, 200, await s.text());
+    }
     const probe = { name: 'audited-probe', type: 'tcp', target: '127.0.0.1:1', interval: '1h', timeout: '1s' };
     const c = await fetch(`${base}/api/patrol/v1/config/probes`, { method: 'POST', headers: h, body: JSON.stringify(probe) });
     assert.equal(c.status, 201, await c.text());
     const p = await fetch(`${base}/api/patrol/v1/config/probes/audited-probe`, { method: 'PUT', headers: h, body: JSON.stringify({ ...probe, interval: '5m' }) });
     assert.equal(p.status, 200, await p.text());
+    // A receiver with a secret: the audit page must show it masked, never the value.
+    const hook = { name: 'hooks', webhook_configs: [{ url: 'http://127.0.0.1:1/hook', http_config: { basic_auth: { username: 'u', password: 'hunter2-secret' } } }] };
+    const rc = await fetch(`${base}/api/patrol/v1/config/receivers`, { method: 'POST', headers: h, body: JSON.stringify(hook) });
+    assert.equal(rc.status, 201, await rc.text());
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: findBinary('chromium'), headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 30_000 });
   });
@@ -111,7 +130,7 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
       // Actor: the login rows are the people who logged in; editor1's creation shows all its fields as new.
       await page.locator('input[name=who]').fill('editor1');
       await page.locator('select[name=method]').selectOption('POST');
-      await page.locator('input[name=path]').fill('/api/patrol/v1/config');
+      await page.locator('input[name=path]').fill('/api/patrol/v1/config/probes');
       await page.getByRole('button', { name: tx.apply }).click();
       await page.waitForURL(/\/audit\?who=editor1&method=POST&path=/);
       const created = rows.filter({ hasText: 'POST /api/patrol/v1/config/probes' });
@@ -130,6 +149,43 @@ describe('audit page in Chromium', { skip, timeout: 240_000 }, () => {
       await created.waitFor();
       assert.equal(await rows.count(), 1);
       assert.deepEqual(jsErrors(page), []);
+      await page.context().close();
+    });
+
+    it(`${lang}: a secret in a change and in the request body is shown masked, never its value`, async () => {
+      const page = await openPage(browser, lang, { timeout: T });
+      await loginPage(page, 'admin1');
+      await page.goto(`${base}/audit?path=${encodeURIComponent('/api/patrol/v1/config/receivers')}`);
+      const row = page.getByTestId('audit-row').filter({ hasText: 'POST /api/patrol/v1/config/receivers' });
+      await row.getByRole('button', { name: tx.details }).click();
+      const diff = page.getByTestId('audit-diff');
+      await diff.waitFor();
+      const cells = await diff.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+      assert.deepEqual(
+        cells.find((r) => r[0] === 'webhook_configs[0].http_config.basic_auth.password'),
+        ['webhook_configs[0].http_config.basic_auth.password', '', '<secret>'],
+      );
+      await page.locator('details summary').click();
+      await page.locator('details pre').waitFor();
+      assert.doesNotMatch(await page.content(), /hunter2-secret/);
+      await page.context().close();
+    });
+
+    it(`${lang}: pages through older entries and back to the newest`, async () => {
+      const page = await openPage(browser, lang, { timeout: T });
+      await loginPage(page, 'admin1');
+      await page.goto(`${base}/audit?who=editor1&method=POST&path=${encodeURIComponent('/api/v2/silences')}`);
+      const rows = page.getByTestId('audit-row');
+      await rows.first().waitFor();
+      assert.equal(await rows.count(), 100);
+      await page.getByTestId('audit-older').click();
+      await page.waitForURL(/before_id=\d+/);
+      assert.match(page.url(), /who=editor1&method=POST&path=/);
+      await rowsAre(rows, 10);
+      assert.equal(await page.getByTestId('audit-older').count(), 0);
+      await page.getByRole('link', { name: tx.newest }).click();
+      await page.waitForURL((u) => !u.search.includes('before_id'));
+      await rowsAre(rows, 100);
       await page.context().close();
     });
 

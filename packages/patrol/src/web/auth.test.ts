@@ -240,6 +240,13 @@ describe('authentication and roles', () => {
     assert.ok(filtered.length > 0);
     assert.ok(filtered.every((e) => e.who === 'admin1' && e.method === 'POST' && e.path.startsWith('/api/patrol/v1/auth/tokens')), JSON.stringify(filtered));
     assert.ok(filtered.length < entries.length, 'the filter had something to leave out');
+    // Paging: before_id gives the next older entries.
+    const page = async (q: string) => ((await (await fetch(`${base}/api/patrol/v1/audit?${q}`, { headers: headersOf('admin') })).json()) as { data: { id: number }[] }).data;
+    const first = await page('limit=2');
+    const next = await page(`limit=2&before_id=${first[1].id}`);
+    assert.ok(next.length > 0 && next.every((e) => e.id < first[1].id));
+    assert.deepEqual(next.map((e) => e.id), (await page('limit=4')).slice(2).map((e) => e.id));
+    assert.equal((await fetch(`${base}/api/patrol/v1/audit?before_id=x`, { headers: headersOf('admin') })).status, 400);
     // A viewer cannot read the audit log.
     const v = await fetch(`${base}/api/patrol/v1/audit`, { headers: headersOf('viewer') });
     assert.equal(v.status, 403);

@@ -296,6 +296,9 @@ export function registerAuthAPI(app: FastifyInstance, d: AuthDeps): void {
     // The action filter: the method (POST, PUT, DELETE) and the path's start.
     const method = typeof q.method === 'string' && q.method !== '' ? q.method.toUpperCase().slice(0, 10) : undefined;
     const who = typeof q.who === 'string' && q.who !== '' ? q.who : undefined;
-    return { status: 'success', data: store.auditLog({ limit, who, since, path, method }) };
+    // Paging: the entries older than the one with this id.
+    const beforeId = q.before_id !== undefined ? Number(q.before_id) : undefined;
+    if (beforeId !== undefined && !(Number.isSafeInteger(beforeId) && beforeId > 0)) return bad(reply, 'before_id: an entry id');
+    return { status: 'success', data: store.auditLog({ limit, who, since, path, method, beforeId }) };
   });
 }

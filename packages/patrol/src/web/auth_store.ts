@@ -194,10 +194,10 @@ export class AuthStore {
   }
 
   /** Newest first. */
-  auditLog(q: { limit: number; who?: string; since?: number; path?: string; method?: string }): AuditEntry[] {
+  auditLog(q: { limit: number; who?: string; since?: number; path?: string; method?: string; beforeId?: number }): AuditEntry[] {
     const rows = this.db
-      .prepare("SELECT * FROM audit WHERE at >= ? AND (? IS NULL OR who = ?) AND (? IS NULL OR substr(path, 1, length(?)) = ?) AND (? IS NULL OR method = ?) ORDER BY id DESC LIMIT ?")
-      .all(q.since ?? 0, q.who ?? null, q.who ?? null, q.path ?? null, q.path ?? null, q.path ?? null, q.method ?? null, q.method ?? null, q.limit) as Record<string, never>[];
+      .prepare("SELECT * FROM audit WHERE at >= ? AND id < ? AND (? IS NULL OR who = ?) AND (? IS NULL OR substr(path, 1, length(?)) = ?) AND (? IS NULL OR method = ?) ORDER BY id DESC LIMIT ?")
+      .all(q.since ?? 0, q.beforeId ?? Number.MAX_SAFE_INTEGER, q.who ?? null, q.who ?? null, q.path ?? null, q.path ?? null, q.path ?? null, q.method ?? null, q.method ?? null, q.limit) as Record<string, never>[];
     const parse = (v: string | null) => (v === null ? null : (JSON.parse(v) as unknown));
     return rows.map((r) => ({
       id: r.id,

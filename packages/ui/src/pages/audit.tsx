@@ -106,13 +106,22 @@ function Change({ e }: { e: AuditEntry }) {
   );
 }
 
+/** Entries per page. */
+const PAGE = 100;
+
 export function AuditPage({ query }: { query: URLSearchParams }) {
   const who = query.get('who') ?? '';
   const method = query.get('method') ?? '';
   const path = query.get('path') ?? '';
+  const beforeId = query.get('before_id') ?? '';
   const [form, setForm] = useState({ who, method, path });
   const [open, setOpen] = useState<number | null>(null);
-  const qs = new URLSearchParams({ limit: '200', ...(who && { who }), ...(method && { method }), ...(path && { path }) });
+  const qs = new URLSearchParams({ limit: String(PAGE), ...(who && { who }), ...(method && { method }), ...(path && { path }), ...(beforeId && { before_id: beforeId }) });
+  /** This view's filter on another page: the newest entries, or those older than `id`. */
+  const pageUrl = (id?: number) => {
+    const q = new URLSearchParams({ ...(who && { who }), ...(method && { method }), ...(path && { path }), ...(id !== undefined && { before_id: String(id) }) });
+    return q.size ? `/audit?${q}` : '/audit';
+  };
   const log = useApi<AuditEntry[]>(`/api/patrol/v1/audit?${qs}`, 30_000);
   const apply = (e: Event) => {
     e.preventDefault();
@@ -183,6 +192,14 @@ export function AuditPage({ query }: { query: URLSearchParams }) {
           </tbody>
         </table>
       )}
+      <p class="row-actions">
+        {beforeId && <a href={pageUrl()}>{t('auditNewest')}</a>}
+        {log.data && log.data.length === PAGE && (
+          <a href={pageUrl(log.data[log.data.length - 1].id)} data-testid="audit-older">
+            {t('auditOlder')}
+          </a>
+        )}
+      </p>
     </main>
   );
 }
