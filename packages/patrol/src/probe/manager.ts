@@ -138,6 +138,8 @@ interface ProbeEntry {
   remote?: Map<string, RemoteLocation>;
   /** Time of the last patrol_probe_up/state sample written for a remote probe (kept increasing). */
   stateT?: number;
+  /** The last overview row built, reused while nothing it shows can have changed (see overviewRow). */
+  row?: { seq: number; statsAt: number; hour: number; row: OverviewRow };
 }
 
 interface RemoteLocation {
@@ -727,6 +729,12 @@ export class ProbeManager implements Component {
     // Uptime figures: computed once per probe, then refreshed on full reads past 5 minutes (the
     // 24 h ratio moves slowly; the hourly cells take recent runs from memory).
     if (!e.stats || (full && now - e.stats.at > Math.max(this.opts.statsCacheMs, OVERVIEW_STATS_MS))) e.stats = { at: now, ...e.acc.compute(this.storage, now) };
+    // A row changes with a run or a reload (seq), refreshed figures (stats.at) or the hour (the
+    // hourly cells shift): otherwise the last one is reused, so a full read of 10,000 probes
+    // rebuilds only the few that ran since. (Masking rows in place is idempotent.)
+    const hour = Math.floor(now / 3600_000);
+    const cached = e.row;
+    if (cached && cached.seq === e.seq && cached.statsAt === e.stats.at && cached.hour === hour) return cached.row;
     const c = e.compiled.cfg;
     const recent = e.recent;
     const spark: number[] = [];
@@ -734,7 +742,7 @@ export class ProbeManager implements Component {
       const ms = recent[i].durationMs;
       spark.push(ms >= 10 ? Math.round(ms) : Math.round(ms * 10) / 10);
     }
-    return {
+    const row: OverviewRow = {
       name: c.name,
       type: c.type,
       target: c.target,
@@ -748,6 +756,8 @@ export class ProbeManager implements Component {
       hours: e.acc.hourly(now, 24, recent),
       spark,
     };
+    e.row = { seq: e.seq, statsAt: e.stats.at, hour, row };
+    return row;
   }
 
   /**
