@@ -122,6 +122,19 @@ export function OverviewPage() {
     for (const it of items) n[it.state]++;
     return n;
   }, [items, ov.head, ov.counts, ov.total]);
+  // The words' haystacks are built while the page is idle after a load, so the first typed word
+  // does not build 10,000 of them at once (they are built on demand before that).
+  useEffect(() => {
+    if (typeof requestIdleCallback === 'undefined' || ov.head) return;
+    let i = 0;
+    let id = 0;
+    const step = (d: IdleDeadline) => {
+      while (i < items.length && d.timeRemaining() > 1) for (const end = Math.min(items.length, i + 200); i < end; i++) hayOf(items[i]);
+      if (i < items.length) id = requestIdleCallback(step);
+    };
+    id = requestIdleCallback(step);
+    return () => cancelIdleCallback(id);
+  }, [items, ov.head]);
   const filter = useMemo(() => parseFilter(q), [q]);
   const shown = useMemo(() => items.filter((it) => matches(it, filter)), [items, filter]);
   const [group, setGroup] = useState(new URLSearchParams(location.value.split('?')[1] ?? '').get('group') ?? '');
