@@ -236,6 +236,10 @@ alerting:
         await watcher.locator('[data-probe="api-bad"] .s-ack').waitFor();
         assert.match(await watcher.locator('[data-probe="api-bad"] [data-testid=acked-by]').innerText(), new RegExp(`oncall-${lang}`));
         await watcher.locator('.chip.s-ack').waitFor();
+        // The probe's own page says so too.
+        await actor.goto(base + '/probes/api-bad');
+        await actor.locator('[data-testid=probe-acked]', { hasText: `oncall-${lang}` }).waitFor();
+        await actor.goto(base + '/alerts');
         // Taken back: down again there too.
         await alert.locator('[data-testid=unack]').click();
         await watcher.locator('[data-probe="api-bad"] .s-down').waitFor();

@@ -2,7 +2,7 @@
 // API), percentiles, state changes with reasons, the last failure and the certificate expiry.
 
 import { useMemo, useState } from 'preact/hooks';
-import { request, useApi } from '../api';
+import { request, useAcks, useApi } from '../api';
 import { Chart, type Series } from '../chart';
 import { ErrorBox, Loading, StateBadge } from '../components';
 import { fmtMs, fmtPct, fmtSpan, fmtTime, t } from '../i18n';
@@ -51,6 +51,7 @@ function promString(s: string): string {
 export function ProbePage({ name }: { name: string }) {
   const enc = encodeURIComponent(name);
   const status = useApi<ProbeStatus>(`/api/patrol/v1/probes/${enc}`, 5000);
+  const acks = useAcks();
   const hist = useApi<HistoryPoint[]>(`/api/patrol/v1/probes/${enc}/history?limit=3000`, 30000);
   const events = useApi<ProbeEvent[]>(`/api/patrol/v1/probes/${enc}/events?limit=50`, 15000);
   const [start, end] = useMemo(() => {
@@ -114,6 +115,11 @@ export function ProbePage({ name }: { name: string }) {
       </p>
       <h1>
         <StateBadge state={shown} /> {s.name}
+        {shown !== 'up' && acks.get(s.name) && (
+          <span class="badge s-ack" data-testid="probe-acked" title={fmtTime(acks.get(s.name)?.at)}>
+            {t('ackedBy')} {acks.get(s.name)?.by}
+          </span>
+        )}
         <button type="button" onClick={() => void runNow()} disabled={running} data-testid="run-now">
           {running ? t('running') : t('runNow')}
         </button>
