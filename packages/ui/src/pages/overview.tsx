@@ -313,7 +313,7 @@ export function OverviewPage() {
                 <span class="c-state">
                   {it.state === 'acknowledged' ? (
                     <span class="badge s-ack" title={`${t('ackedBy')} ${it.ack?.by ?? ''} · ${fmtTime(it.ack?.at)}`}>
-                      {t('ackState')}
+                      {t('ackShort')}
                     </span>
                   ) : (
                     <StateBadge state={it.state} />
