@@ -11,6 +11,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snappy, WriteRequestType } from '../src/api/remote_write.testutil.js';
+import { sampleHealthy } from './healthy_sampler.js';
 import { describePatrol, extraNodeArgs, patrolArgs } from './patrol_process.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
@@ -100,24 +101,16 @@ try {
   };
   for (const [name, body] of bombs) {
     const before = await loopMax();
-    const lat: number[] = [];
-    let sending = true;
+    const sampler = sampleHealthy(base, 5);
+    await sampler.ready;
     const statuses = new Map<number, number>();
-    const bombing = (async () => {
-      for (let r = 0; r < ROUNDS; r++) {
-        const codes = await Promise.all([send(body), send(body)]);
-        for (const c of codes) statuses.set(c, (statuses.get(c) ?? 0) + 1);
-      }
-      sending = false;
-    })();
     const until = performance.now() + (body === small ? 2000 : 0); // the control lasts 2 s at least
-    while (sending || performance.now() < until) {
-      const t = performance.now();
-      await fetch(`${base}/-/healthy`).then((r) => r.text());
-      lat.push(performance.now() - t);
-      await new Promise((r) => setTimeout(r, 5));
+    for (let r = 0; r < ROUNDS; r++) {
+      const codes = await Promise.all([send(body), send(body)]);
+      for (const c of codes) statuses.set(c, (statuses.get(c) ?? 0) + 1);
     }
-    await bombing;
+    while (performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+    const lat = await sampler.stop();
     const after = await loopMax();
     console.log(
       `${name.padEnd(32)} ${(body.length / 1024).toFixed(0).padStart(6)} KiB x ${ROUNDS * 2}: /-/healthy worst ${Math.max(...lat).toFixed(1)} ms, p99 ${percentile(lat, 99).toFixed(1)} ms, median ${percentile(lat, 50).toFixed(1)} ms over ${lat.length} probes, server loop delay max ${after.held.toFixed(1)} ms, server CPU ${((after.cpu - before.cpu) / (ROUNDS * 2)).toFixed(0)} ms per request; answers ${[...statuses].map(([c, n]) => `${c}x${n}`).join(' ')}`,

@@ -1,6 +1,6 @@
 // Stall benchmark: starts Patrol (`patrol start`, its own process), stores series whose label
 // values invite backtracking, then fires pathological requests one scenario at a time while
-// sampling `/-/healthy` every 10 ms from this process. Prints, per scenario, the request's
+// sampling `/-/healthy` every 10 ms from a worker thread. Prints, per scenario, the request's
 // answer and time and the worst and p99 `/-/healthy` latency; the issue's bar is 100 ms.
 //
 //   npm run bench -- stall
@@ -11,6 +11,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snappy, WriteRequestType } from '../src/api/remote_write.testutil.js';
 import { REPO_ROOT } from '../src/testing/shared.js';
+import { sampleHealthy } from './healthy_sampler.js';
 import { describePatrol, patrolArgs } from './patrol_process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'patrol-stall-'));
@@ -27,38 +28,6 @@ async function ready(): Promise<string> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`Patrol never became ready:\n${out}`);
-}
-
-interface Sampler {
-  stop(): Promise<number[]>;
-}
-
-/** Sequential /-/healthy requests, one every 10 ms; each latency in ms. */
-function sample(base: string): Sampler {
-  let stopped = false;
-  const lat: number[] = [];
-  let inflight = 0;
-  const loop = (async () => {
-    while (!stopped) {
-      inflight = performance.now();
-      try {
-        const r = await fetch(`${base}/-/healthy`, { signal: AbortSignal.timeout(60_000) });
-        await r.arrayBuffer();
-      } catch {
-        // counted by its latency
-      }
-      lat.push(performance.now() - inflight);
-      inflight = 0;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      return lat;
-    },
-  };
 }
 
 /**
@@ -122,7 +91,8 @@ async function main(): Promise<void> {
   console.log('scenario'.padEnd(46), 'status', '  req ms', ' healthy worst ms', '  p99 ms', ' samples', ' server loop max ms', ' server CPU ms');
   for (const [name, req] of scenarios) {
     const before = await loopMax(base);
-    const s = sample(base);
+    const s = sampleHealthy(base, 10);
+    await s.ready;
     await new Promise((r) => setTimeout(r, 30));
     const t0 = performance.now();
     const r = req
