@@ -8,7 +8,7 @@
 
 import type { LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { WebsocketProbeConfig } from '../config/probes.js';
 import { showBytes, type Condition } from '../model/conditions.js';
 import { describeNetError, earliestExpiry, resolveProbeHost, StreamProbe, type Resolved } from './net.js';
@@ -45,6 +45,7 @@ class WebsocketProbe extends StreamProbe implements PreparedProbe {
     const start = await resolveProbeHost(ctx, this.host, this.cfg);
     if ('outcome' in start) return start.outcome;
     const { resolved, obs } = start;
+    const WS = await loadWs();
     const tConnect = performance.now();
     return new Promise<RunOutcome>((resolve) => {
       let done = false;
@@ -63,7 +64,7 @@ class WebsocketProbe extends StreamProbe implements PreparedProbe {
         if (this.expect) ctx.samples.push({ name: 'probe_failed_due_to_regex', value: obs.connected && error !== null && (error.startsWith('expected') || (error === 'aborted' && received !== '')) ? 1 : 0 });
         try {
           // A clean close when open; otherwise drop the socket.
-          if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+          if (ws.readyState === WS.OPEN) ws.close(1000);
           ws.terminate();
         } catch {
           /* already gone */
@@ -72,7 +73,7 @@ class WebsocketProbe extends StreamProbe implements PreparedProbe {
       };
       const onAbort = () => finish('aborted');
       try {
-        ws = new WebSocket(this.url, {
+        ws = new WS(this.url, {
           headers: { 'user-agent': 'Patrol', ...this.cfg.headers },
           maxPayload: this.cfg.body_size_limit === 0 ? undefined : this.cfg.body_size_limit,
           perMessageDeflate: false,
@@ -129,6 +130,11 @@ class WebsocketProbe extends StreamProbe implements PreparedProbe {
     });
   }
 }
+
+
+let wsLib: Promise<typeof WebSocket> | null = null;
+/** `ws`, loaded at the first WebSocket probe's run (a configuration without one does not pay for it). */
+const loadWs = (): Promise<typeof WebSocket> => (wsLib ??= import('ws').then((m) => m.default));
 
 export const websocketProbeType: ProbeType<WebsocketProbeConfig> = {
   type: 'websocket',
