@@ -463,7 +463,9 @@ export function useAcks(): Map<string, ProbeAck> {
     const load = async () => {
       try {
         const list = await request<Parameters<typeof acksByProbe>[0]>('/api/patrol/v1/alerts');
-        if (live) probeAcks.set(acksByProbe(list));
+        const next = acksByProbe(list);
+        // Unchanged: keep the same value, so the overview does not rebuild its 10,000 items.
+        if (live && JSON.stringify([...next]) !== JSON.stringify([...probeAcks.value])) probeAcks.set(next);
       } catch {
         // the overview's own reads report the connection
       }
@@ -494,7 +496,9 @@ export function useSilences(): SilenceMatcher[][] {
     const load = async () => {
       try {
         const list = await request<{ matchers: SilenceMatcher[]; status: { state: string } }[]>('/api/v2/silences');
-        activeSilences.set(list.filter((s) => s.status.state === 'active').map((s) => s.matchers));
+        const next = list.filter((s) => s.status.state === 'active').map((s) => s.matchers);
+        // Unchanged: keep the same value, so the overview does not rebuild its 10,000 items.
+        if (JSON.stringify(next) !== JSON.stringify(activeSilences.value)) activeSilences.set(next);
       } catch {
         // the overview's own poll reports the connection
       }

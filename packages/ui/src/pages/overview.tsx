@@ -86,6 +86,11 @@ function matches(it: Item, f: Filter): boolean {
   return true;
 }
 
+/** A tooltip set when the pointer reaches it: formatting times for every drawn row costs at load. */
+function lazyTitle(e: Event, text: string): void {
+  (e.currentTarget as HTMLElement).title = text;
+}
+
 function rowHeight(): number {
   return matchMedia('(max-width: 720px)').matches ? 68 : 52;
 }
@@ -323,10 +328,10 @@ export function OverviewPage() {
                   <b>{r.name}</b>
                   <small class="muted">{r.target}</small>
                 </span>
-                <span class="c-since muted" title={fmtTime(r.since)}>
+                <span class="c-since muted" onPointerEnter={(e) => lazyTitle(e, fmtTime(r.since))}>
                   {r.since ? fmtSpan(now - r.since) : '—'}
                 </span>
-                <span class="c-fail" title={r.last_failure ? `${fmtTime(r.last_failure.time)} ${r.last_failure.reason}` : ''}>
+                <span class="c-fail" onPointerEnter={(e) => r.last_failure && lazyTitle(e, `${fmtTime(r.last_failure.time)} ${r.last_failure.reason}`)}>
                   {r.last_failure ? r.last_failure.reason : <span class="muted">{t('none')}</span>}
                   {it.ack && (
                     <small class="muted acked" data-testid="acked-by">
