@@ -50,9 +50,9 @@ export function registerAgentAPI(app: FastifyInstance, manager: ProbeManager): v
     if (Math.abs(skew) > manager.maxClockSkew) {
       return fail(reply, 400, 'clock_skew', `the clock of agent ${loc} is ${formatDuration(Math.abs(Math.round(skew / 1000) * 1000))} ${skew > 0 ? 'ahead of' : 'behind'} this Patrol's (max_clock_skew ${formatDuration(manager.maxClockSkew)}): fix its time (NTP); results refused`);
     }
-    // Result times are the agent's; its offset (within the allowed skew) is taken out.
-    const results = body.results.map((r) => (r && typeof r === 'object' && typeof r.time === 'number' ? { ...r, time: Math.round(r.time - skew) } : r));
-    const out = manager.ingest(loc, results, now);
+    // Result times are the agent's; ingest takes its offset (within the allowed skew) out, and
+    // skips results it already has (a batch sent again after a lost answer).
+    const out = manager.ingest(loc, body.results, now, skew);
     return reply.send({ status: 'success', data: out });
   });
 

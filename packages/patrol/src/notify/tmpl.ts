@@ -4,7 +4,7 @@
 // and Chinese (`language: en | zh-CN`). Integrations render their config strings through
 // NotifyTemplates.render; a bad template is a permanent error naming the template, never a crash.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { globSync } from '../config/glob.js';
 import { resolvePath } from '../scrape/httpclient.js';
 import { prometheusFuncs } from '../template/prometheus.js';
@@ -108,6 +108,8 @@ function zoneFormat(zone: string): Intl.DateTimeFormat {
 
 /** The wall clock of `d` in `zone` as UTC fields, and the zone's short name at that instant. */
 function inZone(d: Date, zone: string): { wall: Date; offsetMin: number; name: string } {
+  // UTC itself needs no formatter (nor ICU's data).
+  if (UTC_NAMES.has(zone)) return { wall: d, offsetMin: 0, name: 'UTC' };
   const p: Record<string, string> = {};
   for (const part of zoneFormat(zone).formatToParts(d)) p[part.type] = part.value;
   const wallMs = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second), d.getUTCMilliseconds());
@@ -209,10 +211,35 @@ export function formatTime(ms: number, zone?: string): string {
   return goTimeFormat(zone ? zoned(t, zone) : t, '2006-01-02 15:04:05 MST');
 }
 
-/** This machine's time zone (the default of `global.time_zone`). */
+let machineZone: string | undefined;
+
+/**
+ * This machine's time zone (the default of `global.time_zone`). From TZ or the /etc/localtime
+ * link where they name a zone: asking Intl loads 8.5 MB of ICU's data into memory, which a
+ * Patrol that never shows a time in a zone other than UTC need not carry.
+ */
 export function localTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  return (machineZone ??= systemZone() ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'));
 }
+
+/** The zone TZ or /etc/localtime names, as Intl would name it; undefined when neither is clear. */
+function systemZone(): string | undefined {
+  let zone: string | undefined;
+  const tz = process.env.TZ;
+  if (tz !== undefined) zone = tz.replace(/^:/, '') || 'UTC';
+  else {
+    try {
+      zone = /\/zoneinfo\/(.+)$/.exec(readlinkSync('/etc/localtime'))?.[1];
+    } catch {
+      return undefined;
+    }
+  }
+  if (zone === undefined || !/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(zone)) return undefined;
+  return UTC_NAMES.has(zone) ? 'UTC' : zone;
+}
+
+/** Names of UTC that Intl reports as "UTC". */
+const UTC_NAMES = new Set(['UTC', 'Etc/UTC', 'Etc/UCT', 'UCT', 'Etc/Universal', 'Universal', 'Etc/Zulu', 'Zulu']);
 
 /** Users' template files plus the defaults: one set, shared by every integration of a config. */
 export class NotifyTemplates {

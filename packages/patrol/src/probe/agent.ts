@@ -135,7 +135,9 @@ export class Agent {
           this.saveBuffer();
           return;
         }
-        this.pending.splice(0, batch.length);
+        // Not splice(0, batch.length): a full buffer may have dropped its oldest meanwhile.
+        const sent = new Set(batch);
+        this.pending = this.pending.filter((r) => !sent.has(r));
       } while (this.pending.length > 0 && !this.stopped);
       this.saveBuffer();
     } finally {

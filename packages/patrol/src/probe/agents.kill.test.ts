@@ -61,6 +61,7 @@ describe('agents in several locations (separate processes)', { timeout: 240_000 
   let base: string;
   let central: Proc | null = null;
   const agents = new Map<string, Proc>();
+  let proxy: Awaited<ReturnType<typeof startHttp>> | undefined;
 
   const startCentral = async () => {
     central = run(['start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--log.format', 'json']);
@@ -70,8 +71,8 @@ describe('agents in several locations (separate processes)', { timeout: 240_000 
       return (await fetch(`${base}/-/ready`)).ok;
     }, 120_000);
   };
-  const startAgent = (loc: string, token = `tok-${loc}`): Proc => {
-    const a = run(['agent', '--server', base, '--location', loc, '--data', join(dir, `agent-${loc}`), '--poll-interval', '1s', '--send-interval', '300ms', '--log.format', 'json'], { PATROL_AGENT_TOKEN: token });
+  const startAgent = (loc: string, token = `tok-${loc}`, server = base): Proc => {
+    const a = run(['agent', '--server', server, '--location', loc, '--data', join(dir, `agent-${loc}`), '--poll-interval', '1s', '--send-interval', '300ms', '--log.format', 'json'], { PATROL_AGENT_TOKEN: token });
     agents.set(loc, a);
     return a;
   };
@@ -89,7 +90,7 @@ describe('agents in several locations (separate processes)', { timeout: 240_000 
     writeFileSync(
       join(dir, 'patrol.yml'),
       `agents:
-  tokens: {eu: tok-eu, us: tok-us, ap: tok-ap}
+  tokens: {eu: tok-eu, us: tok-us, ap: tok-ap, lossy: tok-lossy}
   offline_after: 3s
 probes:
   - name: web
@@ -100,6 +101,7 @@ probes:
     failure_threshold: 1
     locations: [eu, us, ap]
     down_when: 2 of 3
+  - {name: solo, type: http, target: "${target.url}/health", interval: 300ms, timeout: 250ms, locations: [lossy]}
 `,
     );
     await startCentral();
@@ -109,6 +111,7 @@ probes:
     for (const a of agents.values()) await killed(a);
     await killed(central);
     await target?.close();
+    await proxy?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -151,6 +154,38 @@ probes:
     const res = await fetch(`${base}/api/patrol/v1/agent/probes`, { headers: { authorization: 'Bearer nope' } });
     assert.equal(res.status, 401);
     assert.equal(central!.proc.exitCode, null);
+  });
+
+  it('a batch sent again after its answer was lost is stored once', async () => {
+    // Between the lossy agent and the central: the first four result posts reach the central,
+    // which stores them, and then the answer is lost (the connection is cut), so the agent
+    // sends those results again with its next batch.
+    let cut = 0;
+    proxy = await startHttp((req, res) => {
+      void (async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const r = await fetch(base + req.url!, { method: req.method, headers: { authorization: String(req.headers.authorization), 'content-type': 'application/json' }, body: req.method === 'POST' ? Buffer.concat(chunks) : undefined });
+        const text = await r.text();
+        if (req.url!.endsWith('/results') && cut < 4) {
+          cut++;
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(r.status, { 'content-type': 'application/json' });
+        res.end(text);
+      })().catch(() => req.socket.destroy());
+    });
+    startAgent('lossy', 'tok-lossy', proxy.url);
+    await until('four answers lost', async () => cut >= 4, 60_000);
+    // The raw samples of the last minute: one per run, 300 ms apart; a batch stored twice would
+    // put a second sample a few milliseconds from each of its results.
+    const raw = await until('results after the losses', async () => {
+      const r = await query('probe_success{probe="solo",location="lossy"}[1m]');
+      const values = (r[0] as unknown as { values?: [number, string][] })?.values ?? [];
+      return values.length >= 10 ? values.map((v) => v[0] * 1000) : undefined;
+    });
+    for (let i = 1; i < raw.length; i++) assert.ok(raw[i] - raw[i - 1] >= 150, `samples ${raw[i - 1]} and ${raw[i]} are ${raw[i] - raw[i - 1]} ms apart: a result stored twice`);
   });
 
   it('a report from a clock minutes off is refused naming the offset', async () => {

@@ -146,6 +146,9 @@ interface RemoteLocation {
   machine: ProbeStateMachine;
   writer: ResultWriter;
   last: ProbeResult | null;
+  /** The start time, by the agent's clock, of the newest result taken from this location: one at
+   * or before it is a batch sent again (the agent did not get the answer), not a new run. */
+  lastRun: number;
 }
 
 /** How old the overview lets uptime figures get before a full read recomputes them. */
@@ -258,7 +261,7 @@ export class ProbeManager implements Component {
           const machine = old?.machine ?? new ProbeStateMachine(c.cfg.failure_threshold, c.cfg.success_threshold);
           machine.failureThreshold = c.cfg.failure_threshold;
           machine.successThreshold = c.cfg.success_threshold;
-          entry.remote.set(loc, { machine, writer: new ResultWriter({ ...c, cfg: { ...c.cfg, labels: { ...c.cfg.labels, location: loc } } }), last: old?.last ?? null });
+          entry.remote.set(loc, { machine, writer: new ResultWriter({ ...c, cfg: { ...c.cfg, labels: { ...c.cfg.labels, location: loc } } }), last: old?.last ?? null, lastRun: old?.lastRun ?? -Infinity });
         }
         continue;
       }
@@ -389,10 +392,11 @@ export class ProbeManager implements Component {
    * and the probe's from the quorum. Returns the results refused, each with its reason. Never throws
    * for a bad result.
    */
-  ingest(location: string, results: readonly RemoteResult[], now = Date.now()): { accepted: number; rejected: string[] } {
+  ingest(location: string, results: readonly RemoteResult[], now = Date.now(), skewMs = 0): { accepted: number; rejected: string[]; duplicates: number } {
     this.agentSeen.set(location, now);
     const rejected: string[] = [];
     let accepted = 0;
+    let duplicates = 0;
     for (const x of results) {
       const why = badResult(x);
       if (why) {
@@ -405,9 +409,17 @@ export class ProbeManager implements Component {
         rejected.push(`${JSON.stringify(x.probe)}: not a probe of location ${JSON.stringify(location)}`);
         continue;
       }
+      // An agent runs each probe one run at a time and sends results in order, so a start time
+      // at or before the last one taken is a result sent again: taken once, never stored twice.
+      if (x.time <= loc.lastRun) {
+        duplicates++;
+        continue;
+      }
+      loc.lastRun = x.time;
       const r = {
         probe: x.probe,
-        time: x.time,
+        // The agent's clock offset (within max_clock_skew) taken out.
+        time: Math.round(x.time - skewMs),
         durationMs: x.duration_seconds * 1000,
         reason: x.reason,
         degraded: x.degraded === true,
@@ -440,7 +452,7 @@ export class ProbeManager implements Component {
     }
     if (this.opts.flushIntervalMs <= 0) this.flush();
     else this.batchTimer ??= setTimeout(() => this.flush(), this.opts.flushIntervalMs);
-    return { accepted, rejected };
+    return { accepted, rejected, duplicates };
   }
 
   private locationViews(e: ProbeEntry, now: number): Map<string, LocationView> {

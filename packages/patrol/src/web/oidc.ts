@@ -6,11 +6,18 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type * as Jose from 'jose';
+import type { createRemoteJWKSet, JWTPayload } from 'jose';
 import { OIDC_CALLBACK_PATH, type serverOidcConfig } from '../config/patrol.js';
 import type { z } from 'zod';
 import { cookie, FailureLimiter, startSession, type AuthDeps } from './auth.js';
 import { ROLES, type Role } from './roles.js';
+
+let joseLib: Promise<typeof Jose> | null = null;
+/** jose once loaded (explain reads its error classes). */
+let jose: typeof Jose | null = null;
+/** jose, loaded at the first OIDC login (a Patrol without OIDC does not pay its memory). */
+const loadJose = (): Promise<typeof Jose> => (joseLib ??= import('jose').then((m) => (jose = m)));
 
 export type OidcConfig = z.output<typeof serverOidcConfig>;
 
@@ -104,6 +111,8 @@ export function mapClaims(cfg: OidcConfig, claims: JWTPayload): { name: string; 
 
 function explain(e: unknown): string {
   if (e instanceof OidcError) return e.message;
+  const joseErrors = jose?.errors;
+  if (!joseErrors) return `the login failed: ${(e as Error)?.message ?? String(e)}`;
   if (e instanceof joseErrors.JWTExpired) return 'the ID token has expired';
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
     if (e.claim === 'aud') return 'the ID token is not for this client (aud does not contain client_id)';
@@ -134,6 +143,7 @@ class Provider {
     }
     if (doc.issuer !== this.issuer) throw new OidcError(`the provider's discovery document names issuer ${doc.issuer}, not the configured ${this.issuer}`);
     if (doc.code_challenge_methods_supported && !doc.code_challenge_methods_supported.includes('S256')) throw new OidcError('the provider does not support PKCE with S256');
+    const { createRemoteJWKSet } = await loadJose();
     this.discovery = { at: Date.now(), doc: doc as Discovery, jwks: createRemoteJWKSet(new URL(doc.jwks_uri!), { timeoutDuration: FETCH_TIMEOUT }) };
     return this.discovery;
   }
@@ -242,6 +252,7 @@ export function registerOidc(app: FastifyInstance, d: AuthDeps): void {
         throw new OidcError(`the provider refused the code: ${why.slice(0, 300)}`);
       }
       if (typeof tokens.id_token !== 'string') throw new OidcError('the provider answered no ID token (is "openid" among the scopes?)');
+      const { jwtVerify } = await loadJose();
       const { payload } = await jwtVerify(tokens.id_token, jwks, { issuer: doc.issuer, audience: cfg.client_id, algorithms: ALGORITHMS, clockTolerance: 30, requiredClaims: ['sub', 'exp', 'iat'] });
       if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== cfg.client_id) throw new OidcError('the ID token is for several clients and its azp is not this one');
       if (payload.nonce !== t.nonce) throw new OidcError('the ID token nonce does not match this login (a replayed or substituted token)');
