@@ -18,6 +18,7 @@ import { ProbeManager } from './manager.js';
 import { testRuntime } from './testdata/runtime.js';
 import { startHttp } from './testdata/servers.js';
 import { quorumState } from './remote.js';
+import { ClockOffsets } from '../api/agents.js';
 
 const repo = resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 const cli = join(repo, 'packages/patrol/src/cli/main.ts');
@@ -216,6 +217,23 @@ probes:
       const r = (await (await fetch(`${base}/api/v1/query?query=${encodeURIComponent(`count_over_time(probe_success{location="us"}[${window}ms])`)}&time=${(upAt - 100) / 1000}`)).json()) as { data: { result: { value: [number, string] }[] } };
       return Number(r.data.result[0]?.value[1] ?? 0) >= 3;
     }, 60_000);
+  });
+});
+
+describe("an agent's clock offset", () => {
+  it('is the least delayed of the recent batches, per location, and follows a real change', () => {
+    const o = new ClockOffsets();
+    // The agent's clock is 40 ms ahead; batches arrive 5 to 900 ms after they were sent.
+    const skews = [35, -860, 30, -400, 20, -120];
+    assert.deepEqual(
+      skews.map((s) => o.estimate('eu', s)),
+      [35, 35, 35, 35, 35, 35],
+    );
+    assert.equal(o.estimate('us', -300), -300, 'another location has its own');
+    // The clock is stepped back by two seconds (NTP): after the window, the estimate follows.
+    let last = 0;
+    for (let i = 0; i < 30; i++) last = o.estimate('eu', -1970 - (i % 3) * 100);
+    assert.equal(last, -1970);
   });
 });
 
