@@ -163,31 +163,8 @@ export interface OverviewRow {
  * in packages/patrol/src/api/overview_columns.ts): a third of the rows' JSON. Decoded into rows
  * that share their label sets and unpack the hourly cells and the sparkline only when drawn.
  */
-interface OverviewColumns {
-  format: 'columns';
-  generation: number;
-  seq: number;
-  full: boolean;
-  head?: true;
-  total?: number;
-  counts: Record<ProbeState, number>;
-  base: number;
-  n: number;
-  strings: string[];
-  labelsets: Record<string, string>[];
-  name: string[];
-  target: string[];
-  type: number[];
-  labels: number[];
-  state: number[];
-  since: number[];
-  failures: number[];
-  last: ([number, number, number] | 0)[];
-  fail: ([number, number] | 0)[];
-  uptime: number[];
-  hours: string[];
-  spark: ([number, string] | 0)[];
-}
+type OverviewColumns = Omit<OverviewAnswer, 'probes'> & { head?: true; total?: number; base: number; n: number; strings: string[]; labelsets: Record<string, string>[] } & Record<'name' | 'target' | 'hours', string[]> &
+  Record<'type' | 'labels' | 'state' | 'since' | 'failures' | 'uptime', number[]> & { last: ([number, number, number] | 0)[]; fail: ([number, number] | 0)[]; spark: ([number, string] | 0)[] };
 
 const STATES: ProbeState[] = ['unknown', 'up', 'down', 'degraded'];
 /** Level of a packed character: '#'..'~' without the backslash is 0..90. */
