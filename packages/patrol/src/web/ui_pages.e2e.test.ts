@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { PassThrough } from 'node:stream';
 import type { Browser, Locator } from 'playwright-core';
 import { createLogger } from '../logger.js';
+import { waitFor } from '../alerting/testutil.js';
 import { startHttp } from '../probe/testdata/servers.js';
 import { Patrol } from '../server.js';
 import { jsErrors, openPage } from '../testing/browser.js';
@@ -34,8 +35,8 @@ async function waitValue(l: Locator, re: RegExp): Promise<void> {
 const T = 15_000;
 
 const TEXT = {
-  en: { alerts: 'Active alerts', acknowledge: 'Acknowledge', acknowledged: 'acknowledged', unack: 'Un-acknowledge', pending: 'pending', history: 'History', silences: 'Silences', edit: 'Edit', explore: 'Explore', hosts: 'Hosts', run: 'Run', table: 'Table' },
-  'zh-CN': { alerts: '活动告警', acknowledge: '确认', acknowledged: '已确认', unack: '取消确认', pending: '待定', history: '历史', silences: '静默', edit: '编辑', explore: '探索', hosts: '主机', run: '执行', table: '表格' },
+  en: { alerts: 'Active alerts', acknowledge: 'Acknowledge', acknowledged: 'acknowledged', unack: 'Un-acknowledge', pending: 'pending', history: 'History', silences: 'Silences', edit: 'Edit', explore: 'Explore', hosts: 'Hosts', run: 'Run', table: 'Table', graph: 'Graph' },
+  'zh-CN': { alerts: '活动告警', acknowledge: '确认', acknowledged: '已确认', unack: '取消确认', pending: '待定', history: '历史', silences: '静默', edit: '编辑', explore: '探索', hosts: '主机', run: '执行', table: '表格', graph: '图表' },
 } as const;
 
 describe('dashboard pages in Chromium: alerts, silences, history, explore, hosts', { skip, timeout: 300_000 }, () => {
@@ -210,7 +211,7 @@ alerting:
       }
     });
 
-    it(`${lang}: explore: run a query, graph and table, the URL is shareable, a parse error points at its position`, async () => {
+    it(`${lang}: explore: run a query, graph and table, a custom end time, the URL is shareable, a parse error points at its position`, async () => {
       const page = await open(lang);
       try {
         await page.goto(base + '/explore');
@@ -229,6 +230,25 @@ alerting:
         await page.goto(url);
         await page.locator('[data-testid=result-table] td', { hasText: 'node_memory_MemTotal_bytes' }).first().waitFor();
         assert.equal(await editor.inputValue(), 'node_memory_MemTotal_bytes');
+        // A custom window: an end time typed in the field goes to the URL and to the queries
+        // (the range before it); cleared, the window ends now again.
+        const asked: string[] = [];
+        page.on('request', (r) => {
+          if (/\/api\/v1\/query(_range)?\?/.test(r.url())) asked.push(r.url());
+        });
+        await page.locator('[data-testid=end-time]').fill('2026-01-02T03:04');
+        await page.waitForURL(/[?&]end=2026-01-0/);
+        const end = Date.parse(new URL(page.url()).searchParams.get('end')!);
+        assert.equal(new Date(end).getMinutes(), 4, 'the time typed, in local time');
+        await page.locator('[data-testid=result-table]').first().waitFor();
+        await waitFor('the table asked at the end time', () => asked.some((u) => new URL(u).searchParams.get('time') === String(end / 1000)));
+        await page.getByRole('tab', { name: tx.graph }).click();
+        await waitFor('the graph asked for the hour before the end time', () =>
+          asked.some((u) => u.includes('query_range') && new URL(u).searchParams.get('end') === String(end / 1000) && new URL(u).searchParams.get('start') === String((end - 3600_000) / 1000)),
+        );
+        await page.locator('[data-testid=end-time]').fill('');
+        await page.waitForURL((u) => !u.searchParams.has('end'));
+        await page.getByRole('tab', { name: tx.table }).click();
         // An invalid query: the parser's message and a caret under the column it names.
         await editor.fill('sum(rate(node_cpu_seconds_total[1m])');
         await page.getByRole('button', { name: tx.run, exact: true }).click();

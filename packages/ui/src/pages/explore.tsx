@@ -1,7 +1,7 @@
 // Explore: a PromQL query (Ctrl/⌘+Enter runs it) drawn as a graph (uPlot, loaded on demand) over
-// a range, or as a table at the range's end. The URL holds the query, the range and the view
-// (/explore?q=…&range=1h&tab=graph), so a view can be shared. An invalid query shows the
-// parser's message with a caret under the position it names.
+// a range, or as a table at the range's end. The URL holds the query, the range, its end and the
+// view (/explore?q=…&range=1h&end=…&tab=graph; without `end` the range ends now), so a view can
+// be shared. An invalid query shows the parser's message with a caret under the position it names.
 
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Chart } from '../chart';
@@ -9,7 +9,7 @@ import { ErrorBox, Loading } from '../components';
 import { t } from '../i18n';
 import { columns, errorPosition, instant, range as rangeQuery, seriesName, type QueryData, type Sample } from '../promql';
 import { navigate } from '../router';
-import { RANGES } from './history';
+import { EndTimeInput, endParam, RANGES } from './history';
 
 function ParseError({ query, message }: { query: string; message: string }) {
   const pos = errorPosition(message);
@@ -67,13 +67,18 @@ export function ExplorePage({ query }: { query: URLSearchParams }) {
   const q = query.get('q') ?? '';
   const span = RANGES.find(([l]) => l === query.get('range')) ?? RANGES[1];
   const tab = query.get('tab') === 'table' ? 'table' : 'graph';
+  // A fixed end (a custom window: the range before it), or now.
+  const fixedEnd = endParam(query);
   const [draft, setDraft] = useState(q);
   const [n, setN] = useState(0);
   const [res, setRes] = useState<{ data?: QueryData; error?: string; loading: boolean }>({ loading: false });
   useEffect(() => setDraft(q), [q]);
-  const set = (next: Record<string, string>) => {
+  const set = (next: Record<string, string | null>) => {
     const p = new URLSearchParams(query);
-    for (const [k, v] of Object.entries(next)) p.set(k, v);
+    for (const [k, v] of Object.entries(next)) {
+      if (v === null) p.delete(k);
+      else p.set(k, v);
+    }
     navigate(`/explore?${p.toString()}`, true);
   };
   useEffect(() => {
@@ -83,14 +88,14 @@ export function ExplorePage({ query }: { query: URLSearchParams }) {
     }
     let live = true;
     setRes((r) => ({ ...r, loading: true }));
-    const end = Date.now();
+    const end = fixedEnd ?? Date.now();
     (tab === 'graph' ? rangeQuery(q, end - span[1], end) : instant(q, end))
       .then((data) => live && setRes({ data, loading: false }))
       .catch((e: Error) => live && setRes({ error: e.message, loading: false }));
     return () => {
       live = false;
     };
-  }, [q, span[0], tab, n]);
+  }, [q, span[0], tab, n, fixedEnd]);
   const cols = useMemo(() => columns(res.data), [res.data]);
   const run = () => {
     if (draft === q) setN((x) => x + 1);
@@ -131,6 +136,7 @@ export function ExplorePage({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </label>
+        <EndTimeInput end={fixedEnd} onChange={(v) => set({ end: v })} />
         <button type="submit" class="primary">
           {t('run')}
         </button>

@@ -55,10 +55,33 @@ export function localInput(ms: number): string {
   return d.toISOString().slice(0, 16);
 }
 
+/** The window's fixed end from the URL's `end` (an ISO time), or null for "now". */
+export function endParam(query: URLSearchParams): number | null {
+  const v = query.get('end');
+  return v && Number.isFinite(Date.parse(v)) ? Date.parse(v) : null;
+}
+
+/** The field for the window's end, in local time (empty: now); history and explore share it. */
+export function EndTimeInput({ end, onChange }: { end: number | null; onChange: (iso: string | null) => void }) {
+  return (
+    <label>
+      {t('endTime')}
+      <input
+        type="datetime-local"
+        data-testid="end-time"
+        value={end === null ? '' : localInput(end)}
+        onChange={(e) => {
+          const v = (e.target as HTMLInputElement).value;
+          onChange(v ? new Date(v).toISOString() : null);
+        }}
+      />
+    </label>
+  );
+}
+
 export function HistoryPage({ query }: { query: URLSearchParams }) {
   const text = query.get('matchers') ?? '';
   const range = RANGES.find(([l]) => l === query.get('range'))?.[0] ?? '24h';
-  const endParam = query.get('end');
   const [draft, setDraft] = useState(text);
   const parsed = useMemo(() => parseMatchers(text), [text]);
   const draftParsed = useMemo(() => parseMatchers(draft), [draft]);
@@ -71,7 +94,7 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
     navigate(`/history?${q.toString()}`, true);
   };
   // The window's end: fixed when given, else "now" (rounded to the minute so reloads share a URL).
-  const end = endParam && Number.isFinite(Date.parse(endParam)) ? Date.parse(endParam) : null;
+  const end = endParam(query);
   const params = useMemo(() => {
     if (parsed.errors.length > 0) return null;
     const span = RANGES.find(([l]) => l === range)![1];
@@ -110,13 +133,7 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
             ))}
           </select>
         </label>
-        <label>
-          {t('endTime')}
-          <input type="datetime-local" value={end === null ? '' : localInput(end)} onChange={(e) => {
-            const v = (e.target as HTMLInputElement).value;
-            set({ end: v ? new Date(v).toISOString() : null });
-          }} />
-        </label>
+        <EndTimeInput end={end} onChange={(v) => set({ end: v })} />
         <button type="submit" class="primary" disabled={draftParsed.errors.length > 0}>
           {t('apply')}
         </button>
