@@ -240,7 +240,7 @@ alerting:
         await page.waitForURL(/[?&]end=2026-01-0/);
         const end = Date.parse(new URL(page.url()).searchParams.get('end')!);
         assert.equal(new Date(end).getMinutes(), 4, 'the time typed, in local time');
-        await page.locator('[data-testid=result-table]').first().waitFor();
+        // (No data that long ago: what is shown is an empty result; what matters is what was asked.)
         await waitFor('the table asked at the end time', () => asked.some((u) => new URL(u).searchParams.get('time') === String(end / 1000)));
         await page.getByRole('tab', { name: tx.graph }).click();
         await waitFor('the graph asked for the hour before the end time', () =>
