@@ -152,18 +152,17 @@ export class EventHub {
       const msg = { generation: r.generation, seq: r.seq, counts: r.counts, changes: resync ? [] : changes, ...(resync ? { resync: true } : { probes: r.probes.map(maskOverviewRow) }) };
       this.broadcast(frame('probes', msg));
     }
-    if (this.alertChanges.size > 0) {
-      const all = [...this.alertChanges.values()];
-      this.alertChanges.clear();
-      const alerts = all.slice(0, this.o.maxAlerts);
-      this.broadcast(frame('alerts', { alerts, ...(all.length > alerts.length ? { more: all.length - alerts.length } : {}) }));
-    }
-    if (this.ackChanges.size > 0) {
-      const all = [...this.ackChanges.values()];
-      this.ackChanges.clear();
-      const acks = all.slice(0, this.o.maxAlerts);
-      this.broadcast(frame('acks', { acks, ...(all.length > acks.length ? { more: all.length - acks.length } : {}) }));
-    }
+    this.flushList('alerts', this.alertChanges);
+    this.flushList('acks', this.ackChanges);
+  }
+
+  /** One message `{[kind]: [...], more?}` of what gathered in `changes` (at most maxAlerts), then cleared. */
+  private flushList(kind: 'alerts' | 'acks', changes: Map<string, AlertChange | AckEvent>): void {
+    if (changes.size === 0) return;
+    const all = [...changes.values()];
+    changes.clear();
+    const list = all.slice(0, this.o.maxAlerts);
+    this.broadcast(frame(kind, { [kind]: list, ...(all.length > list.length ? { more: all.length - list.length } : {}) }));
   }
 
   private broadcast(text: string): void {
