@@ -1,7 +1,7 @@
 // The dashboard's alerting and data pages end to end in Debian's Chromium (playwright-core,
 // headless), in English and Chinese: the alerts page with acknowledge / un-acknowledge and the
 // rules' pending alerts, silence edit, history (alert events and notifications with their outcome
-// per channel), explore (PromQL editor, graph, table, shareable URL, the parser's error) and hosts
+// per channel), explore (the PromQL editor's completion, highlighting and linting, graph, table, shareable URL, the parser's error) and hosts
 // (the host collector's CPU, memory, disk, network). A real Patrol on a random port; a local
 // webhook receiver answers the notifications. Skips visibly without chromium; fails under CI=true.
 
@@ -31,6 +31,13 @@ async function waitValue(l: Locator, re: RegExp): Promise<void> {
     await sleep(100);
   }
 }
+/** Replaces the editor's text by typing it, as a user would (brackets close themselves). */
+async function retype(editor: Locator, text: string): Promise<void> {
+  await editor.press('Control+a');
+  await editor.press('Backspace');
+  await editor.pressSequentially(text);
+}
+
 /** Every wait in the browser is bounded. */
 const T = 15_000;
 
@@ -211,13 +218,20 @@ alerting:
       }
     });
 
-    it(`${lang}: explore: run a query, graph and table, a custom end time, the URL is shareable, a parse error points at its position`, async () => {
+    it(`${lang}: explore: complete, highlight and lint in the editor, run a query, graph and table, a custom end time, the URL is shareable, a parse error points at its position`, async () => {
       const page = await open(lang);
       try {
         await page.goto(base + '/explore');
         await page.getByRole('heading', { name: tx.explore }).waitFor();
-        const editor = page.locator('[data-testid=promql]');
-        await editor.fill('node_memory_MemTotal_bytes');
+        // The CodeMirror editor replaces the plain field once its chunk has loaded.
+        const editor = page.locator('.cm-content[data-testid=promql]');
+        await editor.waitFor();
+        // Completion of metric names from Patrol's own API, one picked from the list.
+        await editor.click();
+        await page.keyboard.type('node_memory_MemT');
+        const option = page.locator('.cm-tooltip-autocomplete li', { hasText: 'node_memory_MemTotal_bytes' });
+        await option.first().click();
+        assert.equal(await editor.innerText(), 'node_memory_MemTotal_bytes');
         await editor.press('Control+Enter');
         await page.waitForURL(/[?&]q=node_memory_MemTotal_bytes/);
         await page.locator('.chart canvas').first().waitFor();
@@ -229,7 +243,7 @@ alerting:
         await page.goto('about:blank');
         await page.goto(url);
         await page.locator('[data-testid=result-table] td', { hasText: 'node_memory_MemTotal_bytes' }).first().waitFor();
-        assert.equal(await editor.inputValue(), 'node_memory_MemTotal_bytes');
+        assert.equal(await editor.innerText(), 'node_memory_MemTotal_bytes');
         // A custom window: an end time typed in the field goes to the URL and to the queries
         // (the range before it); cleared, the window ends now again.
         const asked: string[] = [];
@@ -249,8 +263,19 @@ alerting:
         await page.locator('[data-testid=end-time]').fill('');
         await page.waitForURL((u) => !u.searchParams.has('end'));
         await page.getByRole('tab', { name: tx.table }).click();
-        // An invalid query: the parser's message and a caret under the column it names.
-        await editor.fill('sum(rate(node_cpu_seconds_total[1m])');
+        // Highlighting and linting as one types: functions and aggregations are coloured as such,
+        // and a type error (rate of an instant vector) is underlined before anything is run.
+        // (Typed, not filled: Chromium's insertText over coloured text adds style attributes that the
+        // page's policy refuses, which only a script can cause.)
+        await retype(editor, 'sum(rate(node_cpu_seconds_total))');
+        await editor.locator('.pq-fn', { hasText: 'rate' }).waitFor();
+        await editor.locator('.pq-kw', { hasText: 'sum' }).waitFor();
+        await editor.locator('.cm-lintRange-error').first().waitFor();
+        // A syntax error run anyway (unclosed, which the linter leaves alone while one types):
+        await retype(editor, 'sum(rate(node_cpu_seconds_total[1m])');
+        await editor.press('Delete'); // the parenthesis the editor closed by itself
+        assert.equal(await editor.innerText(), 'sum(rate(node_cpu_seconds_total[1m])');
+        // the server parser's message and a caret under the column it names.
         await page.getByRole('button', { name: tx.run, exact: true }).click();
         const err = page.locator('[data-testid=parse-error]');
         await err.waitFor();

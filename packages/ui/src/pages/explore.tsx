@@ -3,7 +3,8 @@
 // view (/explore?q=…&range=1h&end=…&tab=graph; without `end` the range ends now), so a view can
 // be shared. An invalid query shows the parser's message with a caret under the position it names.
 
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { EditorHandle } from '../editor';
 import { Chart } from '../chart';
 import { ErrorBox, Loading } from '../components';
 import { t } from '../i18n';
@@ -24,6 +25,67 @@ function ParseError({ query, message }: { query: string; message: string }) {
         {' '.repeat(Math.max(0, pos.col - 1))}^
       </pre>
     </div>
+  );
+}
+
+/**
+ * The query field: a plain text area at first, replaced by the CodeMirror editor (highlighting,
+ * completion, linting: ../editor, its own chunk) once that has loaded. If it cannot load, the
+ * text area stays and works.
+ */
+function QueryEditor({ value, external, invalid, onChange, onRun }: { value: string; external: string; invalid: boolean; onChange: (v: string) => void; onRun: (v: string) => void }) {
+  const host = useRef<HTMLDivElement>(null);
+  const editor = useRef<EditorHandle | null>(null);
+  const latest = useRef({ value, onChange, onRun });
+  latest.current = { value, onChange, onRun };
+  const [ready, setReady] = useState(false);
+  useEffect(() => {
+    let live = true;
+    import('../editor')
+      .then((m) => {
+        if (!live || !host.current) return;
+        editor.current = m.mountEditor(host.current, {
+          doc: latest.current.value,
+          label: t('promql'),
+          placeholder: t('exploreHint'),
+          onChange: (v) => latest.current.onChange(v),
+          onRun: (v) => latest.current.onRun(v),
+        });
+        setReady(true);
+      })
+      .catch(() => {
+        // Kept: the text area.
+      });
+    return () => {
+      live = false;
+      editor.current?.destroy();
+      editor.current = null;
+    };
+  }, []);
+  // Only a query from outside (the URL) replaces the editor's text: `value` echoes the editor's
+  // own edits a render late, and writing that back would undo the keys typed since.
+  useEffect(() => editor.current?.setDoc(external), [external]);
+  return (
+    <>
+      {!ready && (
+        <textarea
+          rows={3}
+          value={value}
+          spellcheck={false}
+          aria-labelledby="promql-label"
+          aria-invalid={invalid}
+          data-testid="promql-plain"
+          onInput={(e) => onChange((e.target as HTMLTextAreaElement).value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+              e.preventDefault();
+              onRun((e.target as HTMLTextAreaElement).value);
+            }
+          }}
+        />
+      )}
+      <div ref={host} class={`cm-host${invalid ? ' invalid' : ''}`} hidden={!ready} />
+    </>
   );
 }
 
@@ -97,9 +159,10 @@ export function ExplorePage({ query }: { query: URLSearchParams }) {
     };
   }, [q, span[0], tab, n, fixedEnd]);
   const cols = useMemo(() => columns(res.data), [res.data]);
-  const run = () => {
-    if (draft === q) setN((x) => x + 1);
-    else set({ q: draft });
+  const run = (text = draft) => {
+    setDraft(text);
+    if (text === q) setN((x) => x + 1);
+    else set({ q: text });
   };
   return (
     <main class="page">
@@ -111,23 +174,10 @@ export function ExplorePage({ query }: { query: URLSearchParams }) {
           run();
         }}
       >
-        <label class="grow">
-          {t('promql')}
-          <textarea
-            rows={3}
-            value={draft}
-            spellcheck={false}
-            data-testid="promql"
-            aria-invalid={!!res.error && errorPosition(res.error) !== null}
-            onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
-            onKeyDown={(e) => {
-              if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
-                e.preventDefault();
-                run();
-              }
-            }}
-          />
-        </label>
+        <div class="grow field">
+          <span id="promql-label">{t('promql')}</span>
+          <QueryEditor value={draft} external={q} invalid={!!res.error && errorPosition(res.error) !== null} onChange={setDraft} onRun={run} />
+        </div>
         <label>
           {t('range')}
           <select value={span[0]} onChange={(e) => set({ range: (e.target as HTMLSelectElement).value })}>
