@@ -50,6 +50,19 @@ describe('uptime and latency from storage', () => {
     }
   });
 
+  it('keeps latency histograms for the last day only, and the quantiles stay the same', () => {
+    const acc = new ProbeStatsAccumulator('api', 5 * 60_000);
+    const first = acc.compute(storage, now);
+    // 30 days of hours are folded; only the hours of the 24 h window (plus the current one) keep
+    // a histogram. Without the drop, every hour with durations kept one (720).
+    assert.ok(acc.histogramHours() >= 24 && acc.histogramHours() <= 25, String(acc.histogramHours()));
+    // A day later (no new runs), the hours that left the window lost theirs.
+    const later = acc.compute(storage, now + DAY);
+    assert.equal(later.latency.p50, null);
+    assert.equal(acc.histogramHours(), 0);
+    assert.ok(first.latency.p50! > 0);
+  });
+
   it('folds new samples incrementally and ignores staleness markers', () => {
     const acc = new ProbeStatsAccumulator('api', 5 * 60_000);
     acc.compute(storage, now);
