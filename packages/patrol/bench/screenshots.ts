@@ -22,9 +22,9 @@ const SHOTS: { file: string; path: string; theme: 'light' | 'dark'; width: numbe
   { file: 'alerts-phone-dark.png', path: '/alerts', theme: 'dark', width: 390, height: 844, wait: '[data-alert]' },
   { file: 'history-light.png', path: '/history?range=1h', theme: 'light', width: 1280, height: 800, wait: 'main h1' },
   { file: 'history-dark.png', path: '/history?range=1h', theme: 'dark', width: 1280, height: 800, wait: 'main h1' },
-  { file: 'explore-light.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'light', width: 1280, height: 800, wait: '.chart canvas' },
-  { file: 'explore-dark.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'dark', width: 1280, height: 800, wait: '.chart canvas' },
-  { file: 'explore-phone-light.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'light', width: 390, height: 844, wait: '.chart canvas' },
+  { file: 'explore-light.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'light', width: 1280, height: 800, wait: '.chart canvas, .cm-content' },
+  { file: 'explore-dark.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'dark', width: 1280, height: 800, wait: '.chart canvas, .cm-content' },
+  { file: 'explore-phone-light.png', path: '/explore?q=' + encodeURIComponent('avg by (team) (probe_success)') + '&range=15m', theme: 'light', width: 390, height: 844, wait: '.chart canvas, .cm-content' },
   { file: 'hosts-light.png', path: '/hosts', theme: 'light', width: 1280, height: 800, wait: 'main h1' },
   { file: 'hosts-phone-dark.png', path: '/hosts', theme: 'dark', width: 390, height: 844, wait: 'main h1' },
   { file: 'silence-light.png', path: '/silences/new?matchers=' + encodeURIComponent('alertname="ProbeDown"\nteam="web"'), theme: 'light', width: 1280, height: 800, wait: '[data-testid=affected] li' },
@@ -47,7 +47,8 @@ async function main() {
       const page = await ctx.newPage();
       page.setDefaultTimeout(20_000);
       await page.goto(env.base + s.path);
-      await page.waitForSelector(s.wait);
+      // Every selector listed (comma-separated) is waited for.
+      for (const sel of s.wait.split(', ')) await page.waitForSelector(sel);
       await page.waitForTimeout(500);
       await page.screenshot({ path: join(OUT, s.file) });
       console.log(`docs/screenshots/${s.file}`);
