@@ -165,6 +165,26 @@ describe('probe API', () => {
     assert.equal(bad.uptime['7d'], 0);
   });
 
+  it("answers the overview's 30- and 90-day bars from state changes, a cell per UTC day", async () => {
+    for (const days of [90, 30]) {
+      const res = await app.inject({ url: `/api/patrol/v1/overview/uptime?days=${days}` });
+      assert.equal(res.statusCode, 200, res.body);
+      const d = (res.json() as { data: { days: number; first_day: string; name: string[]; uptime: number[]; cells: string[] } }).data;
+      assert.equal(d.days, days);
+      assert.deepEqual(d.name, ['good', 'bad']);
+      assert.equal(d.first_day, new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 - (days - 1) * 86_400_000).toISOString().slice(0, 10));
+      for (const c of d.cells) assert.equal(c.length, days);
+      // Nothing known before today; today good was up all its known time, bad down all of it.
+      assert.equal(d.cells[0].slice(0, -1).trim(), '');
+      assert.equal(d.cells[0].charCodeAt(days - 1), hourCode(1));
+      assert.equal(d.cells[1].charCodeAt(days - 1), hourCode(0));
+      assert.deepEqual(d.uptime, [1, 0]);
+    }
+    const bad = await app.inject({ url: '/api/patrol/v1/overview/uptime?days=7' });
+    assert.equal(bad.statusCode, 400);
+    assert.equal((bad.json() as { error: string }).error, 'days "7" is not 30 or 90');
+  });
+
   it('one probe, history and events', async () => {
     const one = await app.inject({ url: '/api/patrol/v1/probes/bad' });
     assert.equal((one.json() as { data: { name: string } }).data.name, 'bad');

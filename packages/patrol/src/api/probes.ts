@@ -6,7 +6,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { maskSecrets } from '../config/secrets.js';
 import { maskOverviewRow } from './events.js';
-import { overviewColumns } from './overview_columns.js';
+import { hourCode, overviewColumns } from './overview_columns.js';
+import { probeUptimeDays } from './statuspages.js';
 import { UnknownProbeError, type ProbeManager } from '../probe/manager.js';
 import { sendJsonText } from '../web/compress.js';
 
@@ -80,6 +81,24 @@ export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): v
     return send(await manager.overview({ after: a, generation: g }));
   });
 
+  // The overview's 30- and 90-day bars: per probe (configuration order) the daily uptime from its
+  // state changes, the same figures as the status pages, each day packed as one character like
+  // the overview's hourly cells (hourCode), oldest first, UTC days. Computed in slices that yield
+  // to the event loop and kept for UPTIME_CACHE_MS (a day's cell moves slowly).
+  const uptimeCache = new Map<number, { at: number; body: Promise<string> }>();
+  app.get<{ Querystring: { days?: string } }>('/api/patrol/v1/overview/uptime', async (req, reply) => {
+    const days = req.query.days === undefined ? 90 : Number(req.query.days);
+    if (days !== 30 && days !== 90) return badRequest(reply, `days ${JSON.stringify(req.query.days)} is not 30 or 90`);
+    const now = Date.now();
+    let hit = uptimeCache.get(days);
+    if (!hit || now - hit.at > UPTIME_CACHE_MS) {
+      hit = { at: now, body: overviewUptime(manager, days, now) };
+      uptimeCache.set(days, hit);
+      hit.body.catch(() => uptimeCache.delete(days));
+    }
+    return sendJsonText(req, reply, await hit.body);
+  });
+
   app.get<{ Params: { name: string } }>(`${PREFIX}/:name`, async (req, reply) => handle(reply, () => manager.get(req.params.name)));
 
   // Runs the probe now and answers its status with that run's result.
@@ -100,4 +119,28 @@ export function registerProbeAPI(app: FastifyInstance, manager: ProbeManager): v
     if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) return badRequest(reply, `limit ${JSON.stringify(req.query.limit)} is not a positive integer`);
     return handle(reply, () => manager.eventsOf(req.params.name, r.start, r.end, limit));
   });
+}
+
+const UPTIME_CACHE_MS = 60_000;
+
+async function overviewUptime(manager: ProbeManager, days: number, now: number): Promise<string> {
+  const names = manager.names();
+  const name: string[] = [];
+  const uptime: number[] = [];
+  const cells: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0 && i % 200 === 0) await new Promise((r) => setImmediate(r));
+    let d: ReturnType<typeof probeUptimeDays>;
+    try {
+      d = probeUptimeDays(manager, names[i], now, days);
+    } catch (e) {
+      if (e instanceof UnknownProbeError) continue; // removed by a reload meanwhile
+      throw e;
+    }
+    name.push(names[i]);
+    uptime.push(d.uptime ?? -1);
+    cells.push(String.fromCharCode(...d.days.map((x) => hourCode(x.uptime ?? -1))));
+  }
+  const first = new Date(Math.floor(now / 86_400_000) * 86_400_000 - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+  return JSON.stringify({ status: 'success', data: { days, first_day: first, generated_at: now, name, uptime, cells } });
 }

@@ -110,31 +110,41 @@ export function dailyUptime(eventsAsc: readonly { time: number; to: ProbeState }
   return out;
 }
 
+/**
+ * One probe's daily uptime over the last `days` UTC days from its state changes (the status pages
+ * and the overview's 30- and 90-day bars): the days, the changes of the window (oldest first) and
+ * the ratio over the days with data.
+ */
+export function probeUptimeDays(src: StatusSource, name: string, now: number, days = STATUS_DAYS): { days: StatusDay[]; events: ProbeEvent[]; uptime: number | null } {
+  const start = Math.floor(now / DAY) * DAY - (days - 1) * DAY;
+  const events = src.eventsOf(name, start, now, MAX_EVENTS).reverse();
+  const before = src.eventsOf(name, 0, start - 1, 1)[0]?.to ?? null;
+  const out = dailyUptime(events, before, now, days);
+  let good = 0;
+  let n = 0;
+  for (const d of out) {
+    if (d.uptime === null) continue;
+    good += d.uptime;
+    n++;
+  }
+  return { days: out, events, uptime: n > 0 ? Math.round((good / n) * 1e5) / 1e5 : null };
+}
+
 export function buildStatusPage(cfg: Config, slug: string, src: StatusSource, now = Date.now()): StatusPageData | null {
   const page = cfg.status_pages.find((p) => p.slug === slug);
   if (!page) return null;
   const resolved = resolveStatusPage(page, cfg.probes);
-  const start = Math.floor(now / DAY) * DAY - (STATUS_DAYS - 1) * DAY;
   const incidents: StatusPageData['incidents'] = [];
   let worst: ProbeState = 'unknown';
   const groups = resolved.groups.map((g) => ({
     name: g.name,
     probes: g.probes.map((name): StatusProbe => {
       const cur = src.stateOf(name);
-      const events = src.eventsOf(name, start, now, MAX_EVENTS).reverse();
-      const before = src.eventsOf(name, 0, start - 1, 1)[0]?.to ?? null;
-      const days = dailyUptime(events, before, now);
+      const { days, events, uptime } = probeUptimeDays(src, name, now);
       for (const e of events) if (!(e.from === 'unknown' && e.to === 'up')) incidents.push({ probe: name, from: e.from, to: e.to, time: e.time });
-      let good = 0;
-      let n = 0;
-      for (const d of days) {
-        if (d.uptime === null) continue;
-        good += d.uptime;
-        n++;
-      }
       const state = cur?.state ?? 'unknown';
       if (SEVERITY[state] > SEVERITY[worst]) worst = state;
-      return { name, state, since: cur && cur.since > 0 ? cur.since : null, uptime: n > 0 ? Math.round((good / n) * 1e5) / 1e5 : null, days };
+      return { name, state, since: cur && cur.since > 0 ? cur.since : null, uptime, days };
     }),
   }));
   incidents.sort((a, b) => b.time - a.time);

@@ -550,6 +550,13 @@ export class ProbeManager implements Component {
     return { ...this.scheduler.stats, running: this.scheduler.running };
   }
 
+  /** The configured probes' names, in configuration order. */
+  names(): string[] {
+    const out: string[] = [];
+    for (const [name, e] of this.entries) if (!e.removed) out.push(name);
+    return out;
+  }
+
   /** Every configured probe with its state, in configuration order. */
   list(now = Date.now()): ProbeStatus[] {
     return [...this.entries.values()].map((e) => this.status(e, now));
