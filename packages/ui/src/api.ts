@@ -170,6 +170,24 @@ const STATES: ProbeState[] = ['unknown', 'up', 'down', 'degraded'];
 /** Level of a packed character: '#'..'~' without the backslash is 0..90. */
 const level = (c: number) => (c < 0x5c ? c - 0x23 : c - 0x24);
 
+/** Packed cells (the overview's hours, the 30/90-day days) as ratios, -1 where nothing is known. */
+export function unpackCells(packed: string): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < packed.length; i++) {
+    const c = packed.charCodeAt(i);
+    out.push(c === 0x20 ? -1 : level(c) / 90);
+  }
+  return out;
+}
+
+/** GET /api/patrol/v1/overview/uptime?days=N: each probe's daily cells and ratio over N days. */
+export async function fetchDailyUptime(days: 30 | 90): Promise<Map<string, { cells: string; uptime: number | null }>> {
+  const d = await request<{ name: string[]; uptime: number[]; cells: string[] }>(`/api/patrol/v1/overview/uptime?days=${days}`);
+  const out = new Map<string, { cells: string; uptime: number | null }>();
+  d.name.forEach((n, i) => out.set(n, { cells: d.cells[i], uptime: d.uptime[i] < 0 ? null : d.uptime[i] }));
+  return out;
+}
+
 class PackedRow implements OverviewRow {
   private h: number[] | null = null;
   private s: number[] | null = null;
@@ -189,14 +207,7 @@ class PackedRow implements OverviewRow {
   ) {}
   /** 90 is ">= 0.999", below that floor(ratio * 90): the bars' 0.9 and 0.999 boundaries hold. */
   get hours(): number[] {
-    if (!this.h) {
-      this.h = [];
-      for (let i = 0; i < this.ph.length; i++) {
-        const c = this.ph.charCodeAt(i);
-        this.h.push(c === 0x20 ? -1 : level(c) / 90);
-      }
-    }
-    return this.h;
+    return (this.h ??= unpackCells(this.ph));
   }
   get spark(): number[] {
     if (!this.s) {

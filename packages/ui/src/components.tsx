@@ -1,6 +1,6 @@
 // Small pieces shared by the pages.
 
-import { t, type Key } from './i18n';
+import { fmtPct, t, type Key } from './i18n';
 
 /** An API error shown in the page. */
 export function ErrorBox({ error, retry }: { error: string; retry?: () => void }) {
@@ -36,12 +36,15 @@ export function Sparkline({ values, width = 100, height = 22 }: { values: number
   );
 }
 
-/** One cell per hour, oldest first: green all good, amber some failures, red mostly failing, grey no data. */
-export function UptimeBar({ hours }: { hours: number[] }) {
+/**
+ * One cell per hour (or per UTC day from `firstDay`, with its date and ratio as a tooltip), oldest
+ * first: green all good, amber some failures, red mostly failing, grey no data.
+ */
+export function UptimeBar({ hours, firstDay }: { hours: number[]; firstDay?: number }) {
   return (
-    <span class="ubar" aria-hidden="true">
-      {hours.map((h) => (
-        <i class={h < 0 ? 'n' : h >= 0.999 ? 'g' : h >= 0.9 ? 'a' : 'r'} />
+    <span class={firstDay === undefined ? 'ubar' : `ubar days${hours.length > 45 ? ' d90' : ''}`} aria-hidden="true">
+      {hours.map((h, i) => (
+        <i class={h < 0 ? 'n' : h >= 0.999 ? 'g' : h >= 0.9 ? 'a' : 'r'} title={firstDay === undefined ? undefined : `${new Date(firstDay + i * 86_400_000).toISOString().slice(0, 10)} ${h < 0 ? '—' : fmtPct(h)}`} />
       ))}
     </span>
   );

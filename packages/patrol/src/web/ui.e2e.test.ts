@@ -110,6 +110,22 @@ alerting:
         assert.match(page.url(), /group=team/);
         await page.selectOption('[data-testid=group-by]', '');
         await page.locator('.ghead').first().waitFor({ state: 'detached' });
+        // 90 daily cells (from the state changes) instead of 24 hourly ones: today's is red for the
+        // probe down since it first ran, green for the one up; the span is kept in the URL.
+        await page.selectOption('[data-testid=bars]', '90d');
+        const days = page.locator('[data-probe="api-bad"] .ubar.days i');
+        await days.first().waitFor();
+        assert.equal(await days.count(), 90);
+        assert.equal(await days.last().getAttribute('class'), 'r');
+        assert.match((await days.last().getAttribute('title'))!, /^\d{4}-\d{2}-\d{2} 0(\.0+)?\s?%$/);
+        assert.equal(await days.first().getAttribute('class'), 'n');
+        assert.equal(await page.locator('[data-probe="web-ok"] .ubar.days i').last().getAttribute('class'), 'g');
+        assert.match(page.url(), /bars=90d/);
+        await page.reload();
+        await page.locator('[data-probe="api-bad"] .ubar.days i').first().waitFor();
+        assert.equal(await page.locator('[data-testid=bars]').inputValue(), '90d');
+        await page.selectOption('[data-testid=bars]', '24h');
+        await page.locator('.ubar.days').first().waitFor({ state: 'detached' });
         // Filter by a label: one of three probes left.
         await page.fill('input.filter', 'team=web');
         await page.locator('[data-probe="api-bad"]').waitFor({ state: 'detached' });

@@ -3,11 +3,12 @@
 // only the rows in view (and a few around) are in the DOM, so 10,000 probes scroll smoothly.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { probeSilenced, shownState, useAcks, useOverview, useSilences, type OverviewRow, type ProbeAck } from '../api';
+import { fetchDailyUptime, probeSilenced, shownState, unpackCells, useAcks, useOverview, useSilences, type OverviewRow, type ProbeAck } from '../api';
 import { ErrorBox, Loading, Sparkline, StateBadge, UptimeBar } from '../components';
 import { fmtMs, fmtPct, fmtSpan, fmtTime, t } from '../i18n';
 import { location, navigate } from '../router';
 
+type Bars = '24h' | '30d' | '90d';
 type Shown = ReturnType<typeof shownState> | 'silenced' | 'acknowledged';
 const ORDER: Record<Shown, number> = { down: 0, degraded: 1, acknowledged: 2, silenced: 3, unknown: 4, up: 5 };
 
@@ -100,6 +101,34 @@ export function OverviewPage() {
   const silences = useSilences();
   const acks = useAcks();
   const initialQ = new URLSearchParams(location.value.split('?')[1] ?? '').get('q') ?? '';
+  // The bars' span: 24 hourly cells (in the overview's answer), or 30 / 90 daily ones fetched when
+  // chosen (never at first load) and again every 5 minutes while shown.
+  const [bars, setBars] = useState<Bars>(() => {
+    const b = new URLSearchParams(location.value.split('?')[1] ?? '').get('bars');
+    return b === '30d' || b === '90d' ? b : '24h';
+  });
+  const [daily, setDaily] = useState<{ bars: Bars; first: number; byName: Map<string, { cells: string; uptime: number | null }> } | null>(null);
+  const [dailyError, setDailyError] = useState<string | null>(null);
+  useEffect(() => {
+    if (bars === '24h') return;
+    let live = true;
+    const days = bars === '30d' ? 30 : 90;
+    const load = () =>
+      fetchDailyUptime(days)
+        .then((byName) => {
+          if (!live) return;
+          setDailyError(null);
+          setDaily({ bars, first: Math.floor(Date.now() / 86_400_000) * 86_400_000 - (days - 1) * 86_400_000, byName });
+        })
+        .catch((e: Error) => live && setDailyError(e.message));
+    void load();
+    const id = setInterval(load, 5 * 60_000);
+    return () => {
+      live = false;
+      clearInterval(id);
+    };
+  }, [bars]);
+  const dayCells = daily && daily.bars === bars ? daily : null;
   const [q, setQ] = useState(initialQ);
   const [sel, setSel] = useState(0);
   const [scrollTop, setScrollTop] = useState(0);
@@ -179,19 +208,24 @@ export function OverviewPage() {
     setQ(v);
     setSel(0);
     if (listRef.current) listRef.current.scrollTop = 0;
-    writeUrl(v, group);
+    writeUrl(v, group, bars);
   };
-  const writeUrl = (qv: string, g: string) => {
+  const writeUrl = (qv: string, g: string, b: Bars) => {
     const u = new URLSearchParams();
     if (qv) u.set('q', qv);
     if (g) u.set('group', g);
+    if (b !== '24h') u.set('bars', b);
     const s = u.toString();
     history.replaceState(null, '', s ? `/?${s}` : '/');
   };
   const onGroup = (g: string) => {
     setGroup(g);
     setSel(0);
-    writeUrl(q, g);
+    writeUrl(q, g, bars);
+  };
+  const onBars = (b: Bars) => {
+    setBars(b);
+    writeUrl(q, group, b);
   };
 
   const setStateFilter = (s: string | null) => {
@@ -254,11 +288,20 @@ export function OverviewPage() {
             ))}
           </select>
         </label>
+        <label class="group">
+          {t('uptimeBars')}{' '}
+          <select data-testid="bars" value={bars} onChange={(e) => onBars((e.target as HTMLSelectElement).value as Bars)}>
+            <option value="24h">24 h</option>
+            <option value="30d">30 d</option>
+            <option value="90d">90 d</option>
+          </select>
+        </label>
         <span class="muted count" data-testid="shown-count">
           {shown.length} / {total}
         </span>
       </div>
       {ov.error && <ErrorBox error={ov.error} />}
+      {bars !== '24h' && dailyError && <ErrorBox error={dailyError} />}
       {!ov.loaded && !ov.error && <Loading />}
       {ov.loaded && total === 0 && <p class="msg">{t('noProbes')}</p>}
       {ov.loaded && total > 0 && shown.length === 0 && <p class="msg">{t('noMatch')}</p>}
@@ -267,7 +310,7 @@ export function OverviewPage() {
         <span>{t('name')}</span>
         <span>{t('since')}</span>
         <span>{t('lastFailure')}</span>
-        <span>{t('uptime24')}</span>
+        <span>{t(bars === '24h' ? 'uptime24' : bars === '30d' ? 'uptime30' : 'uptime90')}</span>
         <span>{t('latency')}</span>
       </div>
       <div
@@ -341,8 +384,19 @@ export function OverviewPage() {
                   )}
                 </span>
                 <span class="c-up">
-                  <UptimeBar hours={r.hours} />
-                  <small>{fmtPct(r.uptime_24h)}</small>
+                  {bars === '24h' ? (
+                    <>
+                      <UptimeBar hours={r.hours} />
+                      <small>{fmtPct(r.uptime_24h)}</small>
+                    </>
+                  ) : dayCells ? (
+                    <>
+                      <UptimeBar hours={unpackCells(dayCells.byName.get(r.name)?.cells ?? '')} firstDay={dayCells.first} />
+                      <small>{fmtPct(dayCells.byName.get(r.name)?.uptime)}</small>
+                    </>
+                  ) : (
+                    <small class="muted">…</small>
+                  )}
                 </span>
                 <span class="c-lat">
                   <Sparkline values={r.spark} />
