@@ -90,12 +90,14 @@ function startDemo() {
 // --- Patrol -----------------------------------------------------------------------------------
 function startPatrol() {
   const bin = join(root, 'packages/patrol/bin/patrol.js');
-  // The node flags of the bin's #! line, so Patrol runs here as the installed `patrol` command does.
-  const shebang = /^#!.*\bnode\b(.*)$/.exec(readFileSync(bin, 'utf8').split('\n')[0]);
-  const flags = shebang ? shebang[1].trim().split(/\s+/).filter(Boolean) : [];
-  const child = spawn(process.execPath, [...flags, bin, 'start', '--config', configFile, '--data', dataDir, '--listen', patrolListen], {
+  // The variables and node flags of the bin's `#!/usr/bin/env -S NAME=value node --flag` line, so
+  // Patrol runs here as the installed `patrol` command does.
+  const words = (/^#!\S*env -S (.*)$/.exec(readFileSync(bin, 'utf8').split('\n')[0])?.[1] ?? 'node').trim().split(/\s+/);
+  const node = words.indexOf('node');
+  const vars = Object.fromEntries(words.slice(0, node).map((w) => w.split(/=(.*)/s).slice(0, 2)));
+  const child = spawn(process.execPath, [...words.slice(node + 1), bin, 'start', '--config', configFile, '--data', dataDir, '--listen', patrolListen], {
     cwd: root,
-    env,
+    env: { ...env, ...vars },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   children.add(child);

@@ -18,7 +18,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -28,6 +27,7 @@ import { ProbeManager } from '../src/probe/manager.js';
 import { compileProbe, runProbe } from '../src/probe/run.js';
 import { MemoryStorage } from '../src/storage/memory.js';
 import { freePort } from '../src/testing/net.js';
+import { BIN, nodeFlags, patrolEnv } from './patrol_process.js';
 
 const PROBES = Number(process.env.PROBES ?? 1000);
 const MODE = process.env.MODE ?? 'inject';
@@ -89,10 +89,6 @@ async function processes(): Promise<void> {
   const SECONDS = Number(process.env.SECONDS ?? 120);
   const WARMUP = Number(process.env.WARMUP ?? 30);
   const INTERVAL = 10_000;
-  const repo = fileURLToPath(new URL('../../..', import.meta.url));
-  const bin = join(repo, 'packages/patrol/bin/patrol.js');
-  // The same V8 flags as the installed command (its shebang line).
-  const flags = readFileSync(bin, 'utf8').split('\n')[0].split(/\s+/).filter((f) => f.startsWith('--'));
   const tick = 100; // USER_HZ: /proc's clock ticks per second on Linux
   const cpuOf = (pid: number): number => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -110,7 +106,7 @@ async function processes(): Promise<void> {
   const base = `http://127.0.0.1:${port}`;
   const procs: ChildProcess[] = [];
   const start = (args: string[], env: Record<string, string> = {}) => {
-    const p = spawn(process.execPath, [...flags, bin, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, [...nodeFlags, BIN, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], env: { ...patrolEnv, ...env } });
     procs.push(p);
     return p;
   };

@@ -7,20 +7,18 @@
 // Figures per server: CPU-seconds (utime+stime of the process from /proc/<pid>/stat, from just
 // before posting until the sink's counts last changed, as the reference figure was taken), peak
 // RSS (VmHWM), notifications/alerts/groups the sink received, and the ratios Patrol/Alertmanager.
-// Patrol runs from dist/ (`npm run build` first) unless PATROL_BENCH_TSX=1, with the Node flags of
-// bin/patrol.js's `#!` line (what the installed `patrol` command runs with).
+// Patrol runs as installed (bench/patrol_process.ts: dist/patrol.js with bin/patrol.js's `#!` line).
 // `npm run bench:alerts`; environment: ALERTS (20000), BATCH (200), SERVICES (100), ONLY
-// (patrol | alertmanager: measure one server, no ratio), NODE_FLAGS (instead of the `#!` line's).
+// (patrol | alertmanager: measure one server, no ratio), NODE_FLAGS (Node flags instead of the `#!` line's).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { freePort } from '../src/testing/net.js';
 import { benchPath, binaryPath } from '../src/testing/shared.js';
+import { describePatrol, patrolArgs, patrolEnv } from './patrol_process.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const ALERTS = Number(process.env.ALERTS ?? 20000);
 const BATCH = Number(process.env.BATCH ?? 200);
 const SERVICES = Number(process.env.SERVICES ?? 100);
@@ -129,25 +127,20 @@ const startAM = (sinkPort: number, port: number, dir: string): ChildProcess => {
   });
 };
 
-const dist = join(here, '../dist/cli/main.js');
-/** The Node flags the installed `patrol` command runs with: those on bin/patrol.js's `#!` line. */
-/** NODE_FLAGS (space-separated) replaces them, to try other flags without editing bin/patrol.js. */
-const nodeFlags = (process.env.NODE_FLAGS ?? /^#!\S*env -S node(.*)$/m.exec(readFileSync(join(here, '../bin/patrol.js'), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
-const useTsx = process.env.PATROL_BENCH_TSX === '1' || !existsSync(dist);
 const startPatrol = (sinkPort: number, port: number, dir: string): ChildProcess => {
   const indent = alertingYaml(sinkPort)
     .split('\n')
     .map((l) => (l ? '  ' + l : l))
     .join('\n');
   writeFileSync(join(dir, 'patrol.yml'), `host: {enabled: false}\nalerting:\n${indent}`);
-  const entry = useTsx ? ['--import', 'tsx', join(here, '../src/cli/main.ts')] : [dist];
-  return spawn(process.execPath, [...nodeFlags, ...entry, 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--log.level', 'warn'], {
+  return spawn(process.execPath, [...patrolArgs(), 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`, '--log.level', 'warn'], {
     stdio: ['ignore', 'ignore', 'inherit'],
+    env: patrolEnv,
   });
 };
 
 console.log(`load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (2 cores shared with other helpers)`);
-console.log(`${ALERTS} alerts in batches of ${BATCH}, ${SERVICES} services; Patrol from ${useTsx ? 'src/ via tsx' : 'dist/ (npm run build after changes)'}, node flags ${nodeFlags.join(' ') || '(none)'}`);
+console.log(`${ALERTS} alerts in batches of ${BATCH}, ${SERVICES} services; ${describePatrol()}`);
 const only = process.env.ONLY; // 'patrol' or 'alertmanager' while iterating; the ratio needs both
 const am = only === 'patrol' ? undefined : await measure('alertmanager', startAM);
 const patrol = only === 'alertmanager' ? undefined : await measure('patrol', startPatrol);

@@ -12,7 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snappy, WriteRequestType } from '../src/api/remote_write.testutil.js';
 import { sampleHealthy } from './healthy_sampler.js';
-import { describePatrol, extraNodeArgs, patrolArgs } from './patrol_process.js';
+import { describePatrol, extraNodeArgs, patrolArgs, patrolEnv } from './patrol_process.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
 
@@ -36,6 +36,7 @@ const base = `http://127.0.0.1:${port}`;
 writeFileSync(join(dir, 'patrol.yml'), 'global: {scrape_interval: 1h}\nhost: {enabled: false}\n');
 const child = spawn(process.execPath, [...patrolArgs(), 'start', '--config', join(dir, 'patrol.yml'), '--data', join(dir, 'data'), '--listen', `127.0.0.1:${port}`], {
   stdio: ['ignore', extraNodeArgs.length > 0 ? 'inherit' : 'ignore', 'inherit'],
+  env: patrolEnv,
 });
 try {
   for (let i = 0; i < 200; i++) {

@@ -1,26 +1,34 @@
-// How the benchmarks that start Patrol as its own process run it: as installed (dist/, built by
-// `npm run build`, with the Node flags on bin/patrol.js's `#!` line), so that what they measure is
-// what users run: from src/ through tsx, the first request to reach a module pays for its
-// transpilation on the main thread (hundreds of ms), and V8 runs with other heap settings.
-// PATROL_BENCH_TSX=1 (or no dist/) runs src/ through tsx instead; PATROL_BENCH_NODE_ARGS adds
-// Node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof --trace-gc`) to find what holds the loop.
+// How the benchmarks that start Patrol as its own process run it: as installed (dist/patrol.js,
+// built by `npm run build`, with the environment and Node flags on bin/patrol.js's `#!` line), so
+// that what they measure is what users run: from src/ through tsx, the first request to reach a
+// module pays for its transpilation on the main thread (hundreds of ms), and V8 runs with other
+// heap settings. PATROL_BENCH_TSX=1 (or no dist/) runs src/ through tsx instead; NODE_FLAGS
+// (space-separated) replaces the line's Node flags, to try others without editing bin/patrol.js;
+// PATROL_BENCH_NODE_ARGS adds Node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof
+// --trace-gc`) to find what holds the loop.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BIN, entryLine } from '../src/testing/entryline.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, '../dist/cli/main.js');
+const dist = join(here, '../dist/patrol.js');
+const installed = entryLine();
+export { BIN };
 
-/** The Node flags the installed `patrol` command runs with: those on bin/patrol.js's `#!` line. */
-export const nodeFlags = (/^#!\S*env -S node(.*)$/m.exec(readFileSync(join(here, '../bin/patrol.js'), 'utf8'))?.[1] ?? '').trim().split(/\s+/).filter(Boolean);
+/** The Node flags the installed `patrol` command runs with (NODE_FLAGS replaces them). */
+export const nodeFlags = process.env.NODE_FLAGS !== undefined ? process.env.NODE_FLAGS.split(/\s+/).filter(Boolean) : installed.flags;
+
+/** The environment the installed command runs with: the caller's and the `#!` line's variables. */
+export const patrolEnv: NodeJS.ProcessEnv = { ...process.env, ...installed.env };
 
 /** Extra Node flags for the server from PATROL_BENCH_NODE_ARGS. */
 export const extraNodeArgs = (process.env.PATROL_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 export const useTsx = process.env.PATROL_BENCH_TSX === '1' || !existsSync(dist);
 
-/** The arguments to give process.execPath before the CLI's own (`start`, …). */
+/** The arguments to give process.execPath before the CLI's own (`start`, …); spawn with patrolEnv. */
 export function patrolArgs(): string[] {
   const entry = useTsx ? ['--import', 'tsx', join(here, '../src/cli/main.ts')] : [dist];
   return [...nodeFlags, ...extraNodeArgs, ...entry];
@@ -28,7 +36,8 @@ export function patrolArgs(): string[] {
 
 /** One line saying what runs, for the benchmark's output. */
 export function describePatrol(): string {
-  return `Patrol from ${useTsx ? 'src/ via tsx' : 'dist/ (npm run build after changes)'}, node flags ${[...nodeFlags, ...extraNodeArgs].join(' ') || '(none)'}`;
+  const env = Object.entries(installed.env).map(([k, v]) => `${k}=${v}`);
+  return `Patrol from ${useTsx ? 'src/ via tsx' : 'dist/patrol.js (npm run build after changes)'}, ${[...env, ...nodeFlags, ...extraNodeArgs].join(' ') || '(no flags)'}`;
 }
 
 /** Stops the benchmark's child processes in reverse start order: SIGTERM, SIGKILL after 10 s. */

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { snappy, WriteRequestType } from '../src/api/remote_write.testutil.js';
 import { REPO_ROOT } from '../src/testing/shared.js';
 import { sampleHealthy } from './healthy_sampler.js';
-import { describePatrol, patrolArgs } from './patrol_process.js';
+import { describePatrol, patrolArgs, patrolEnv } from './patrol_process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'patrol-stall-'));
-const child = spawn(process.execPath, [...patrolArgs(), 'start', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--log.level', 'info'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+const child = spawn(process.execPath, [...patrolArgs(), 'start', '--listen', '127.0.0.1:0', '--data', join(dir, 'data'), '--log.level', 'info'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: patrolEnv });
 let out = '';
 child.stdout.on('data', (d: Buffer) => (out += d.toString()));
 child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -8,11 +8,11 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { resolveStatusPage } from '../config/statuspages.js';
 import type { ProbeEvent, ProbeState } from '../model/probestate.js';
+import { PACKAGE_ROOT } from '../paths.js';
 import { dashboardCsp } from '../web/security.js';
 
 const DAY = 86_400_000;
@@ -23,7 +23,7 @@ const MAX_INCIDENTS = 200;
 /** The most events read per probe over the 90 days (a flapping probe cannot make a page slow). */
 const MAX_EVENTS = 20_000;
 
-export const STATUS_PAGE_DIR = fileURLToPath(new URL('../../statuspage/', import.meta.url));
+export const STATUS_PAGE_DIR = `${PACKAGE_ROOT}statuspage/`;
 
 export interface StatusDay {
   /** UTC day, YYYY-MM-DD. */

@@ -1,6 +1,6 @@
 // The README's commands work as written from the repository root: the quick start's `npx patrol`
 // lines run, and every command of the Commands table exists with the flags the table lists.
-// Runs the real installed entry point (bin/patrol.js → dist/), building dist first when it is
+// Runs the real installed entry point (bin/patrol.js → dist/patrol.js), building dist first when it is
 // missing or older than the sources, as `npm ci` does through `prepare`.
 
 import assert from 'node:assert/strict';
@@ -27,7 +27,7 @@ function newest(dir: string, ext: string): number {
 
 function distIsCurrent(): boolean {
   try {
-    return statSync(join(pkg, 'dist/cli/main.js')).isFile() && newest(join(pkg, 'dist'), '.js') >= newest(join(pkg, 'src'), '.ts');
+    return statSync(join(pkg, 'dist/patrol.js')).mtimeMs >= newest(join(pkg, 'src'), '.ts');
   } catch {
     return false;
   }

@@ -3,10 +3,10 @@
 // installed package, never relative to the working folder.
 
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../paths.js';
 
-/** The folder holding the packs (this file is src/rules/packs.ts, or dist/rules/packs.js once built). */
-export const PACKS_DIR = fileURLToPath(new URL('../../packs/', import.meta.url));
+/** The folder holding the packs. */
+export const PACKS_DIR = `${PACKAGE_ROOT}packs/`;
 
 export { PACK_NAMES, type PackName } from '../config/patrol.js';
 

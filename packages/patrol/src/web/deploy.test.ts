@@ -13,14 +13,25 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { BIN, entryLine } from '../testing/entryline.js';
 import { freePort } from '../testing/net.js';
 import { killed, until } from '../testing/patrolproc.js';
 import { hashPassword } from './auth_store.js';
 
 const unit = fileURLToPath(new URL('../../../../deploy/patrol.service', import.meta.url));
 const containerfile = fileURLToPath(new URL('../../../../deploy/Containerfile', import.meta.url));
-
 describe('deploy/', () => {
+  it('the systemd unit runs node with the variables and V8 flags of the entry point\'s #! line', () => {
+    const lines = readFileSync(unit, 'utf8').split('\n');
+    const exec = lines.find((l) => l.startsWith('ExecStart='))!.slice('ExecStart='.length).split(/\s+/);
+    const script = exec.find((a) => a.endsWith('/bin/patrol.js'))!;
+    const { env, flags } = entryLine();
+    assert.ok(flags.length > 0 && Object.keys(env).length > 0);
+    assert.deepEqual(exec.slice(1, exec.indexOf(script)), flags);
+    const set = lines.filter((l) => l.startsWith('Environment=')).flatMap((l) => l.slice('Environment='.length).split(/\s+/));
+    for (const [k, v] of Object.entries(env)) assert.ok(set.includes(`${k}=${v}`), `Environment= lacks ${k}=${v}`);
+  });
+
   it('the systemd unit has the hardening options and reloads with SIGHUP', () => {
     const text = readFileSync(unit, 'utf8');
     for (const line of ['User=patrol', 'ProtectSystem=strict', 'ReadWritePaths=/var/lib/patrol', 'NoNewPrivileges=yes', 'CapabilityBoundingSet=CAP_NET_RAW', 'Restart=on-failure', 'ExecReload=/bin/kill -HUP $MAINPID']) {
@@ -86,13 +97,15 @@ describe('deploy/Containerfile (checked without a container runtime)', { timeout
     assert.ok(readFileSync(join(repo, '.dockerignore'), 'utf8').split('\n').includes('node_modules'));
   });
 
-  it('runs node with the V8 flags of the entry point\'s #! line (the image calls node directly)', () => {
+  it('runs node with the variables and V8 flags of the entry point\'s #! line (the image calls node directly)', () => {
     const entry = exec('ENTRYPOINT');
     const script = entry.find((a) => a.startsWith('/opt/patrol/'))!;
-    const shebang = readFileSync(local(script), 'utf8').split('\n')[0];
-    const flags = shebang.split(/\s+/).filter((w) => w.startsWith('--'));
-    assert.ok(flags.length > 0, shebang);
+    assert.equal(local(script), BIN);
+    const { env, flags } = entryLine();
+    assert.ok(flags.length > 0);
     assert.deepEqual(entry.slice(1, entry.indexOf(script)), flags);
+    const set = final.filter((i) => i.op === 'ENV').flatMap((i) => i.args.split(/\s+/));
+    for (const [k, v] of Object.entries(env)) assert.ok(set.includes(`${k}=${v}`), `ENV lacks ${k}=${v}`);
   });
 
   it('the compiled code imports only production dependencies (the image runs npm prune --omit=dev)', () => {
@@ -101,22 +114,26 @@ describe('deploy/Containerfile (checked without a container runtime)', { timeout
     const allowed = new Set([...Object.keys(pkg.dependencies), '@patrol/ui', '@patrol/sdk']);
     const bad: string[] = [];
     const seen = new Set<string>();
+    const check = (spec: string, file: string) => {
+      const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+      seen.add(name);
+      if (!spec.startsWith('node:') && !builtinModules.includes(name) && !allowed.has(name)) bad.push(`${file}: ${spec}`);
+    };
+    const bundle = join(repo, 'packages/patrol/dist/patrol.js');
     const walk = (d: string) => {
       for (const e of readdirSync(d, { withFileTypes: true })) {
         const f = join(d, e.name);
         if (e.isDirectory()) walk(f);
-        else if (f.endsWith('.js')) {
-          for (const m of readFileSync(f, 'utf8').matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*|\brequire\(|\.resolve\()'(@?[a-z0-9][\w.:-]*(?:\/[\w.@-]+)*)'/g)) {
-            const spec = m[1];
-            const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
-            seen.add(name);
-            if (spec.startsWith('node:') || builtinModules.includes(name) || allowed.has(name)) continue;
-            bad.push(`${f.slice(repo.length)}: ${spec}`);
-          }
+        else if (f.endsWith('.js') && f !== bundle) {
+          for (const m of readFileSync(f, 'utf8').matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*|\brequire\(|\.resolve\()'(@?[a-z0-9][\w.:-]*(?:\/[\w.@-]+)*)'/g)) check(m[1], f.slice(repo.length));
         }
       }
     };
     walk(join(repo, 'packages/patrol/dist'));
+    // The one-file build (what bin/patrol.js runs) says what it imports (scripts/bundle.mjs).
+    const external = JSON.parse(readFileSync(join(repo, 'packages/patrol/dist/patrol.imports.json'), 'utf8')) as string[];
+    for (const spec of external) check(spec, 'packages/patrol/dist/patrol.js');
+    assert.ok(external.includes('better-sqlite3') && external.includes('node:fs'), external.join(' '));
     assert.deepEqual(bad, []);
     // The scan sees the imports (a pattern that matched nothing would pass vacuously).
     for (const n of ['fastify', 'better-sqlite3', 'zod', 'node:fs', '@patrol/ui']) assert.ok(seen.has(n), `${n} not seen`);
@@ -141,7 +158,8 @@ describe('deploy/Containerfile (checked without a container runtime)', { timeout
       const map = (a: string) => (a === arg('--listen') ? `127.0.0.1:${port}` : a === arg('--data') ? join(dir, 'data') : a === cmd[cmd.indexOf('--config') + 1] ? config : local(a));
       const argv = [...entry, ...cmd].map(map);
       assert.equal(argv[0], 'node');
-      const proc = spawn(process.execPath, argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const imageEnv = Object.fromEntries(final.filter((i) => i.op === 'ENV').flatMap((i) => i.args.split(/\s+/).map((w) => w.split(/=(.*)/s).slice(0, 2))));
+      const proc = spawn(process.execPath, argv.slice(1), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...imageEnv } });
       let out = '';
       proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
       proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
