@@ -3,7 +3,8 @@
 
 import { resolvedAt, type Alert } from '../model/alert.js';
 
-export type AlertListener = (alert: Alert) => void;
+/** Told of a stored alert and of the one it replaced (undefined when its fingerprint was new). */
+export type AlertListener = (alert: Alert, previous: Alert | undefined) => void;
 
 /** Where stored alerts are kept across restarts (the dispatcher's alerting.db). */
 export interface AlertPersistence {
@@ -50,6 +51,7 @@ export class AlertStore {
   put(alerts: Iterable<Alert>): void {
     const now = this.now();
     const stored: Alert[] = [];
+    const replaced: (Alert | undefined)[] = [];
     for (let a of alerts) {
       const old = this.alerts.get(a.fingerprint);
       if (old && ((a.endsAt > old.startsAt && a.endsAt < old.endsAt) || (a.startsAt > old.startsAt && a.startsAt < old.endsAt))) {
@@ -57,10 +59,11 @@ export class AlertStore {
       }
       this.alerts.set(a.fingerprint, a);
       stored.push(a);
+      replaced.push(old);
     }
     // Kept before anyone acts on them: a notification never precedes the alert's row.
     this.persistence?.saveAlerts(stored);
-    for (const a of stored) for (const l of this.listeners) l(a);
+    for (let i = 0; i < stored.length; i++) for (const l of this.listeners) l(stored[i], replaced[i]);
   }
 
   get(fingerprint: string): Alert | undefined {

@@ -26,7 +26,8 @@ export interface EventSources {
   /** Subscribes to probe state changes; returns the unsubscribe function. */
   onProbeChange(fn: (e: ProbeEvent) => void): () => void;
   /** Subscribes to stored alerts (every put, changed or not); returns the unsubscribe function. */
-  onAlert(fn: (a: Alert) => void): () => void;
+  /** Every alert stored, with the one it replaced. */
+  onAlert(fn: (a: Alert, previous: Alert | undefined) => void): () => void;
   /** Subscribes to acknowledgements given (ack) and taken back (null); returns the unsubscribe function. */
   onAck?(fn: (e: { fingerprint: string; labels: Record<string, string>; ack: { by: string; at: number; expiresAt: number } | null }) => void): () => void;
   /** Overview rows of the named probes and the counts. */
@@ -78,8 +79,6 @@ export class EventHub {
   private readonly probeChanges = new Map<string, ProbeEvent[]>();
   private readonly alertChanges = new Map<string, AlertChange>();
   private readonly ackChanges = new Map<string, AckEvent>();
-  /** Each alert's last state sent (fingerprint → state@startsAt): re-sent unchanged alerts are not news. */
-  private readonly alertSeen = new Map<string, string>();
   private batchTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private readonly unsubscribe: (() => void)[] = [];
@@ -95,7 +94,7 @@ export class EventHub {
   ) {
     this.o = { batchMs: opts.batchMs ?? 1000, heartbeatMs: opts.heartbeatMs ?? 15_000, maxBufferedBytes: opts.maxBufferedBytes ?? 1 << 20, maxRows: opts.maxRows ?? 500, maxAlerts: opts.maxAlerts ?? 200 };
     this.unsubscribe.push(src.onProbeChange((e) => this.onProbe(e)));
-    this.unsubscribe.push(src.onAlert((a) => this.onAlert(a)));
+    this.unsubscribe.push(src.onAlert((a, previous) => this.onAlert(a, previous)));
     if (src.onAck)
       this.unsubscribe.push(
         src.onAck((e) => {
@@ -122,13 +121,12 @@ export class EventHub {
     this.schedule();
   }
 
-  private onAlert(a: Alert): void {
-    const state = resolvedAt(a, Date.now()) ? 'resolved' : 'firing';
-    const sig = `${state}@${a.startsAt}`;
-    if (this.alertSeen.get(a.fingerprint) === sig) return;
-    if (state === 'resolved') this.alertSeen.delete(a.fingerprint);
-    else this.alertSeen.set(a.fingerprint, sig);
+  /** An alert stored again with the same state and start is not news (senders repeat firing alerts). */
+  private onAlert(a: Alert, previous: Alert | undefined): void {
     if (this.clients.size === 0) return;
+    const now = Date.now();
+    const state = resolvedAt(a, now) ? 'resolved' : 'firing';
+    if (previous && previous.startsAt === a.startsAt && resolvedAt(previous, now) === (state === 'resolved')) return;
     this.alertChanges.set(a.fingerprint, { fingerprint: a.fingerprint, alertname: a.labels.alertname ?? '', state, startsAt: a.startsAt });
     this.schedule();
   }
