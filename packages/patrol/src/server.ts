@@ -372,7 +372,7 @@ export class Patrol {
     }));
     notifier.addSink(dispatcher);
     // History, acknowledgement, escalation, digests and dependencies (alerting.patrol).
-    const patrolAlerting = new PatrolAlerting({ dispatcher, dbPath: join(this.opts.dataDir, 'alerting.db'), logger: this.log.child({ component: 'alerting-patrol' }) });
+    const patrolAlerting = new PatrolAlerting({ dispatcher, dbPath: join(this.opts.dataDir, 'alerting.db'), logger: this.log.child({ component: 'alerting-patrol' }), registry: this.registry });
     for (const sink of this.opts.alertSinks?.(rt) ?? []) notifier.addSink(sink);
     const rules = new RulesManager(child('rules'), { notify: notifier.notifyFunc() });
     this.rulesManager = rules;

@@ -6,6 +6,7 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Component, ConfigContext } from '../component.js';
 import type { Config } from '../config/schema.js';
 import type { DigestConfig, EscalationPolicyConfig, PatrolAlertingConfig } from '../config/patrol_alerting.js';
@@ -14,6 +15,7 @@ import type { Integration, NotifyContext, NotifyResult } from '../notify/notifie
 import { DependencyMuter, type HeldBy } from './dependency.js';
 import type { AlertDispatcher } from './dispatcher.js';
 import { AlertingDB, type Ack, type AlertEventKind, type EscalationState } from './history.js';
+import { historyMetrics } from './metrics.js';
 import { matchesAll } from './route.js';
 
 export interface PatrolAlertingOptions {
@@ -21,6 +23,8 @@ export interface PatrolAlertingOptions {
   /** The database file (in the data directory). */
   dbPath: string;
   logger: Logger;
+  /** Where the history's write counters are registered. */
+  registry?: Registry;
   /** How often timeouts, acknowledgement expiry, escalation and digests are checked (ms). */
   tickInterval?: number;
   now?: () => number;
@@ -114,6 +118,7 @@ export class PatrolAlerting implements Component {
     this.log = o.logger;
     this.now = o.now ?? Date.now;
     this.db = new AlertingDB(o.dbPath);
+    if (o.registry) historyMetrics(o.registry, this.db);
     for (const a of this.db.acks()) this.acks.set(a.fingerprint, a);
     for (const e of this.db.escalations()) this.escalations.set(e.fingerprint, e);
     for (const a of this.d.store.list()) this.observe(a);

@@ -1,8 +1,11 @@
 // Patrol's alerting database (SQLite in the data directory, WAL): the history of alert state
 // changes and notification attempts, and the small durable state of acknowledgement,
-// escalation and digests. History rows are queued and written in batches (one transaction per
-// batch, off the caller's path); acknowledgements and escalation steps are written at once, so
-// they survive kill -9.
+// escalation and digests. History rows are queued and written in batches of `batchSize` (one
+// transaction each): after `flushInterval`, or at once by the call that fills a batch, so a burst
+// (100 groups flushing together, 13,000 alerts inhibited in one tick) is written as it comes
+// instead of piling up. Only while writes fail (a full disk) does the queue grow, to 10 batches,
+// beyond which rows are dropped and counted. Acknowledgements and escalation steps are written at
+// once, so they survive kill -9.
 
 import Database from 'better-sqlite3';
 import type { Matcher } from '../model/matchers.js';
@@ -66,7 +69,7 @@ export interface HistoryQuery {
 }
 
 export interface DBOptions {
-  /** Rows queued before writes are forced (and beyond 10× this, dropped and counted). */
+  /** Rows written per transaction; a full batch is written at once (while writes fail, up to 10× this wait, the rest are dropped and counted). */
   batchSize?: number;
   /** How long rows wait in the queue at most (ms). */
   flushInterval?: number;
@@ -82,10 +85,14 @@ export class AlertingDB {
   private timer: NodeJS.Timeout | null = null;
   private readonly batchSize: number;
   private readonly flushInterval: number;
-  /** History rows dropped because the queue was full. */
+  /** History rows dropped because writes kept failing and the queue was full. */
   dropped = 0;
   /** History rows written. */
   written = 0;
+  /** Batches whose write failed (their rows stay queued and are tried again). */
+  writeErrors = 0;
+  /** No write is tried before this time (ms) after one failed. */
+  private retryAt = 0;
   enabled = true;
   private closed = false;
   private readonly st: ReturnType<AlertingDB['prepare']>;
@@ -132,7 +139,7 @@ export class AlertingDB {
 
   recordAlert(e: AlertEvent): void {
     if (!this.enabled || this.closed) return;
-    if (this.alertQueue.length >= this.batchSize * 10) {
+    if (this.queued() >= this.batchSize * 10) {
       this.dropped++;
       return;
     }
@@ -142,7 +149,7 @@ export class AlertingDB {
 
   recordNotification(e: NotificationEvent): void {
     if (!this.enabled || this.closed) return;
-    if (this.notifQueue.length >= this.batchSize * 10) {
+    if (this.queued() >= this.batchSize * 10) {
       this.dropped++;
       return;
     }
@@ -150,34 +157,55 @@ export class AlertingDB {
     this.schedule();
   }
 
+  private queued(): number {
+    return this.alertQueue.length + this.notifQueue.length;
+  }
+
   private schedule(): void {
-    const full = this.alertQueue.length + this.notifQueue.length >= this.batchSize;
-    if (this.timer && !full) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.flush(), full ? 0 : this.flushInterval);
+    if (this.queued() >= this.batchSize && Date.now() >= this.retryAt) {
+      this.flush();
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), Math.max(this.flushInterval, this.retryAt - Date.now()));
     this.timer.unref();
   }
 
   /** Writes queued history rows (at most one batch per call; reschedules the rest). */
   flush(): void {
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.closed) return;
     const alerts = this.alertQueue.splice(0, this.batchSize);
     const notifs = this.notifQueue.splice(0, Math.max(0, this.batchSize - alerts.length));
     if (alerts.length + notifs.length === 0) return;
-    this.db.transaction(() => {
-      for (const e of alerts) this.st.insAlert.run(e.ts, e.fingerprint, e.event, JSON.stringify(e.labels), e.detail ? JSON.stringify(e.detail) : null);
-      for (const n of notifs) {
-        this.st.insNotif.run(n.ts, n.receiver, n.integration, n.groupKey, n.kind, JSON.stringify(n.alerts), n.outcome, n.error ?? null, n.durationMs);
-      }
-    })();
-    this.written += alerts.length + notifs.length;
-    if (this.alertQueue.length + this.notifQueue.length > 0) this.schedule();
+    try {
+      this.db.transaction(() => {
+        for (const e of alerts) this.st.insAlert.run(e.ts, e.fingerprint, e.event, JSON.stringify(e.labels), e.detail ? JSON.stringify(e.detail) : null);
+        for (const n of notifs) {
+          this.st.insNotif.run(n.ts, n.receiver, n.integration, n.groupKey, n.kind, JSON.stringify(n.alerts), n.outcome, n.error ?? null, n.durationMs);
+        }
+      })();
+      this.written += alerts.length + notifs.length;
+      this.retryAt = 0;
+    } catch {
+      // Kept for the next try (a full disk frees up); counted, and nothing waits on it meanwhile.
+      this.writeErrors++;
+      this.retryAt = Date.now() + 4 * this.flushInterval;
+      this.alertQueue = alerts.concat(this.alertQueue);
+      this.notifQueue = notifs.concat(this.notifQueue);
+    }
+    if (this.queued() > 0) this.schedule();
   }
 
   /** Writes everything queued (tests, shutdown). */
   flushAll(): void {
-    while (!this.closed && this.alertQueue.length + this.notifQueue.length > 0) this.flush();
+    this.retryAt = 0;
+    while (!this.closed && this.queued() > 0) {
+      const before = this.writeErrors;
+      this.flush();
+      if (this.writeErrors !== before) return;
+    }
   }
 
   /** Deletes history older than `before`, at most `max` rows per table (call again while it returns true). */

@@ -42,6 +42,20 @@ export function nflogMetrics(registry: Registry, src: NflogSource): void {
   storeTimingMetrics(registry, 'alertmanager_nflog', 'notification log', src.timings);
 }
 
+/** What the history database tells about its writes (history.ts AlertingDB). */
+export interface HistorySource {
+  readonly written: number;
+  readonly dropped: number;
+  readonly writeErrors: number;
+}
+
+/** patrol_alert_history_*: rows written, rows dropped (writes kept failing), failed batch writes. */
+export function historyMetrics(registry: Registry, src: HistorySource): void {
+  readCounter(registry, 'patrol_alert_history_rows_written_total', 'Alert history rows (state changes and notification attempts) written.', () => src.written);
+  readCounter(registry, 'patrol_alert_history_rows_dropped_total', 'Alert history rows dropped because writes kept failing and the queue was full.', () => src.dropped);
+  readCounter(registry, 'patrol_alert_history_write_errors_total', 'Alert history batch writes that failed (their rows are tried again).', () => src.writeErrors);
+}
+
 /** A counter that follows a count kept elsewhere (read at scrape time). */
 function readCounter(registry: Registry, name: string, help: string, read: () => number): void {
   let last = 0;
