@@ -1,8 +1,8 @@
 // An aggregation group (Alertmanager's dispatch.aggrGroup): the alerts of one route with the
 // same group labels, flushed first after group_wait (at once when an alert is older than
-// that), then every group_interval. A flush sends copies in Alertmanager's order, firing ones
-// with endsAt cleared; after a successful flush, alerts resolved at the flush and not updated
-// since are removed.
+// that), then every group_interval. A flush hands on the alerts in Alertmanager's order (the
+// pipeline sends copies of the firing ones with endsAt cleared); after a successful flush, alerts
+// resolved at the flush and not updated since are removed.
 
 import { compareAlerts, labelSetString, resolvedAt, type Alert } from '../model/alert.js';
 import type { Route } from './route.js';
@@ -98,10 +98,10 @@ export class AggregationGroup {
     if (this.alerts.size === 0) return;
     const now = this.now();
     const originals = [...this.alerts.values()];
-    const copies = originals.map((a) => (resolvedAt(a, now) ? a : { ...a, endsAt: 0 })).sort(compareAlerts);
+    const sorted = [...originals].sort(compareAlerts);
     const timeout = Math.max(this.route.opts.groupInterval, MIN_FLUSH_TIMEOUT);
     const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeout)]);
-    if (!(await this.flushFunc(this, copies, now, signal))) return;
+    if (!(await this.flushFunc(this, sorted, now, signal))) return;
     for (const a of originals) {
       // Only delete if the alert has not been updated since it was notified.
       if (resolvedAt(a, now) && this.alerts.get(a.fingerprint) === a) this.alerts.delete(a.fingerprint);

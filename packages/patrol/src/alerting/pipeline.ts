@@ -102,6 +102,9 @@ export class Pipeline {
     if (this.o.timeMuter?.muted(req.muteTimeIntervals, req.activeTimeIntervals, now)) return true;
     if (this.o.silencer) as = as.filter(keep(this.o.silencer, 'silenced'));
     if (as.length === 0) return true;
+    // What is sent: copies of the firing alerts with endsAt cleared (Alertmanager's aggrGroup.flush),
+    // made only for the alerts that passed.
+    as = as.map((a) => (resolvedAt(a, now) ? a : { ...a, endsAt: 0 }));
     h?.passed?.(as, now);
     const ctx: NotifyContext = { ...req, signal, ackURL: h?.ackURL };
     // Every firing alert acknowledged: new or resolved alerts are still sent, repeats are not.
