@@ -22,6 +22,32 @@ alerting:
       equal: [node]
 `).alerting.inhibit_rules;
 
+  it('finds the equal source among thousands, with several equal labels, and drops resolved ones on gc', () => {
+    const [rule] = configFrom(`
+alerting:
+  inhibit_rules:
+    - source_matchers: ['severity="critical"']
+      target_matchers: ['severity="warning"']
+      equal: [cluster, node]
+`).alerting.inhibit_rules;
+    const store = new AlertStore(() => 100);
+    const inh = new Inhibitor([rule], store);
+    const sources = Array.from({ length: 5000 }, (_, i) => alert({ alertname: 'Down', severity: 'critical', cluster: `c${i % 50}`, node: `n${i}` }, i % 2 ? 0 : 50));
+    store.put(sources);
+    // n4999 (odd: firing) in c49 inhibits; n4998 (even: resolved at 50) does not.
+    assert.deepEqual(inh.inhibitedBy(alert({ alertname: 'Slow', severity: 'warning', cluster: 'c49', node: 'n4999' }), 100), [sources[4999].fingerprint]);
+    assert.deepEqual(inh.inhibitedBy(alert({ alertname: 'Slow', severity: 'warning', cluster: 'c48', node: 'n4998' }), 100), []);
+    assert.deepEqual(inh.inhibitedBy(alert({ alertname: 'Slow', severity: 'warning', cluster: 'c49', node: 'n4998' }), 100), []);
+    // Values are compared as a tuple: no join of the two can make them equal.
+    const odd = alert({ alertname: 'Down', severity: 'critical', cluster: 'x","y', node: '' });
+    store.put([odd]);
+    assert.deepEqual(inh.inhibitedBy(alert({ alertname: 'Slow', severity: 'warning', cluster: 'x', node: 'y' }), 100), []);
+    assert.deepEqual(inh.inhibitedBy(alert({ alertname: 'Slow', severity: 'warning', cluster: 'x","y' }), 100), [odd.fingerprint], 'a missing label equals an empty one');
+    inh.gc(100);
+    assert.deepEqual(inh.inhibitedBy(alert({ alertname: 'Slow', severity: 'warning', cluster: 'c49', node: 'n4999' }), 100), [sources[4999].fingerprint]);
+    inh.close();
+  });
+
   it('mutes targets with equal labels while a source fires', () => {
     const store = new AlertStore(() => 100);
     const inh = new Inhibitor(rules, store);

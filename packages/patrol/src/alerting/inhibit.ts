@@ -23,8 +23,13 @@ export class InhibitRule {
   readonly source: Matcher[];
   readonly target: Matcher[];
   readonly equal: readonly string[];
-  /** Alerts matching the source side, by fingerprint (resolved ones are skipped when read). */
-  readonly sourceCache = new Map<string, Alert>();
+  /**
+   * Alerts matching the source side, by the values of their `equal` labels, then fingerprint
+   * (resolved ones are skipped when read). Alertmanager scans every source alert for each target
+   * it checks; with thousands of sources and none equal, a flush (or a GET of all alerts) then
+   * costs targets × sources comparisons. Here a target reads only the sources it could match.
+   */
+  private readonly sources = new Map<string, Map<string, Alert>>();
 
   constructor(c: InhibitRuleConfig) {
     this.source = sideMatchers(c.source_matchers, c.source_match, c.source_match_re);
@@ -32,11 +37,34 @@ export class InhibitRule {
     this.equal = c.equal;
   }
 
+  private equalKey(labels: Readonly<Record<string, string>>): string {
+    if (this.equal.length === 0) return '';
+    if (this.equal.length === 1) return labels[this.equal[0]] ?? '';
+    return JSON.stringify(this.equal.map((n) => labels[n] ?? ''));
+  }
+
+  /** Keeps a source alert (a newer one of the same fingerprint replaces it). */
+  addSource(a: Alert): void {
+    const k = this.equalKey(a.labels);
+    let m = this.sources.get(k);
+    if (!m) this.sources.set(k, (m = new Map()));
+    m.set(a.fingerprint, a);
+  }
+
+  /** Drops resolved source alerts. */
+  gc(now: number): void {
+    for (const [k, m] of this.sources) {
+      for (const [fp, a] of m) if (resolvedAt(a, now)) m.delete(fp);
+      if (m.size === 0) this.sources.delete(k);
+    }
+  }
+
   /** The fingerprint of a firing source alert with equal labels, if any (Alertmanager's hasEqual). */
   inhibitingSource(labels: Readonly<Record<string, string>>, excludeTwoSided: boolean, now: number): string | undefined {
-    outer: for (const a of this.sourceCache.values()) {
+    const m = this.sources.get(this.equalKey(labels));
+    if (!m) return undefined;
+    for (const a of m.values()) {
       if (resolvedAt(a, now)) continue;
-      for (const n of this.equal) if ((a.labels[n] ?? '') !== (labels[n] ?? '')) continue outer;
       if (excludeTwoSided && matchesAll(this.target, a.labels)) continue;
       return a.fingerprint;
     }
@@ -58,7 +86,7 @@ export class Inhibitor {
   }
 
   private observe(a: Alert): void {
-    for (const r of this.rules) if (matchesAll(r.source, a.labels)) r.sourceCache.set(a.fingerprint, a);
+    for (const r of this.rules) if (matchesAll(r.source, a.labels)) r.addSource(a);
   }
 
   /** The source alert that inhibits this one now: at most one, from the first rule that applies. */
@@ -77,7 +105,7 @@ export class Inhibitor {
 
   /** Drops resolved source alerts. */
   gc(now: number): void {
-    for (const r of this.rules) for (const [fp, a] of r.sourceCache) if (resolvedAt(a, now)) r.sourceCache.delete(fp);
+    for (const r of this.rules) r.gc(now);
   }
 
   close(): void {
