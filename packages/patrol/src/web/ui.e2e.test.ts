@@ -71,8 +71,13 @@ alerting:
     assert.equal(r.status, 200, await r.text());
     const end = Date.now() + T;
     for (;;) {
-      const ov = (await (await fetch(`${base}/api/patrol/v1/overview`)).json()) as { data: { counts: { down: number; up: number } } };
-      if (ov.data.counts.down === 1 && ov.data.counts.up === 2) break;
+      const ov = (await (await fetch(`${base}/api/patrol/v1/overview`)).json()) as {
+        data: { counts: { down: number; up: number }; probes: { name: string; last_failure: { reason: string } | null }[] };
+      };
+      // Settled, and api-bad's last failure is the 500 (its first run can time out on a loaded
+      // machine; the live stream tells state changes, not a new reason in the same state).
+      const bad = ov.data.probes.find((p) => p.name === 'api-bad');
+      if (ov.data.counts.down === 1 && ov.data.counts.up === 2 && /\b500\b/.test(bad?.last_failure?.reason ?? '')) break;
       if (Date.now() > end) assert.fail(`probes did not settle: ${JSON.stringify(ov.data.counts)}`);
       await sleep(100);
     }
