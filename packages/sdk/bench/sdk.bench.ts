@@ -17,8 +17,8 @@
 //    round, so Express's heavier rounds (and garbage) sit between no two Fastify ones.
 // 2. In process: app.inject() runs Fastify's request path without a socket, 16 in flight. It is
 //    shown for comparison only: light-my-request's own work is most of each request and varies
-//    by tens of µs between rounds (an empty hook that does nothing has read 5.6 and 10.7 µs), so its difference
-//    is noise-bound at this size.
+//    by tens of µs between rounds (an empty hook that does nothing has read 5.6 and 10.7 µs), so
+//    its difference is noise-bound at this size.
 // Also timed: the recording alone (HttpMetrics.start().end()) in a loop.
 // Both send GET /orders/:id with random ids in rounds of N requests to one variant, the variants
 // interleaved round by round so a change in the machine's load hits them alike, and read this

@@ -80,8 +80,8 @@ const MAX_SCAN = 200_000;
 
 export class AlertingDB {
   private readonly db: Database.Database;
-  private alertQueue: AlertEvent[] = [];
-  private notifQueue: NotificationEvent[] = [];
+  private readonly alertQueue: AlertEvent[] = [];
+  private readonly notifQueue: NotificationEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly batchSize: number;
   private readonly flushInterval: number;
@@ -138,22 +138,20 @@ export class AlertingDB {
   // --- history (batched) ---
 
   recordAlert(e: AlertEvent): void {
-    if (!this.enabled || this.closed) return;
-    if (this.queued() >= this.batchSize * 10) {
-      this.dropped++;
-      return;
-    }
-    this.alertQueue.push(e);
-    this.schedule();
+    this.enqueue(this.alertQueue, e);
   }
 
   recordNotification(e: NotificationEvent): void {
+    this.enqueue(this.notifQueue, e);
+  }
+
+  private enqueue<T>(queue: T[], row: T): void {
     if (!this.enabled || this.closed) return;
     if (this.queued() >= this.batchSize * 10) {
       this.dropped++;
       return;
     }
-    this.notifQueue.push(e);
+    queue.push(row);
     this.schedule();
   }
 
@@ -171,14 +169,18 @@ export class AlertingDB {
     this.timer.unref();
   }
 
-  /** Writes queued history rows (at most one batch per call; reschedules the rest). */
-  flush(): void {
+  /**
+   * Writes queued history rows (at most one batch per call; reschedules the rest). False when the
+   * write failed: the rows stay queued.
+   */
+  flush(): boolean {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.closed) return;
+    if (this.closed) return true;
     const alerts = this.alertQueue.splice(0, this.batchSize);
     const notifs = this.notifQueue.splice(0, Math.max(0, this.batchSize - alerts.length));
-    if (alerts.length + notifs.length === 0) return;
+    if (alerts.length + notifs.length === 0) return true;
+    let ok = true;
     try {
       this.db.transaction(() => {
         for (const e of alerts) this.st.insAlert.run(e.ts, e.fingerprint, e.event, JSON.stringify(e.labels), e.detail ? JSON.stringify(e.detail) : null);
@@ -190,22 +192,20 @@ export class AlertingDB {
       this.retryAt = 0;
     } catch {
       // Kept for the next try (a full disk frees up); counted, and nothing waits on it meanwhile.
+      ok = false;
       this.writeErrors++;
       this.retryAt = Date.now() + 4 * this.flushInterval;
-      this.alertQueue = alerts.concat(this.alertQueue);
-      this.notifQueue = notifs.concat(this.notifQueue);
+      this.alertQueue.unshift(...alerts);
+      this.notifQueue.unshift(...notifs);
     }
     if (this.queued() > 0) this.schedule();
+    return ok;
   }
 
   /** Writes everything queued (tests, shutdown). */
   flushAll(): void {
     this.retryAt = 0;
-    while (!this.closed && this.queued() > 0) {
-      const before = this.writeErrors;
-      this.flush();
-      if (this.writeErrors !== before) return;
-    }
+    while (!this.closed && this.queued() > 0 && this.flush());
   }
 
   /** Deletes history older than `before`, at most `max` rows per table (call again while it returns true). */
